@@ -1,0 +1,94 @@
+//! Runtime values: what a field read from an event, a literal, or a function
+//! result can be.
+//!
+//! A missing field is not a value: event access returns `Option<Value>` and
+//! `None` means *missing*, kept distinct from [`Value::Null`] (JSON `null`).
+//! Strings borrow from the event when they can ([`Cow`]).
+
+use std::borrow::Cow;
+
+/// A runtime value.
+///
+/// ```
+/// use eql_plan::Value;
+/// let v = Value::from("cmd.exe");
+/// assert_eq!(v.as_str(), Some("cmd.exe"));
+/// assert!(Value::Null.is_null());
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value<'a> {
+    /// JSON `null` (also the result of null-propagating operations).
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// An integer (JSON integers that fit `i64`).
+    Int(i64),
+    /// A float (JSON numbers with a fraction or exponent, or too big for `i64`).
+    Float(f64),
+    /// A string.
+    Str(Cow<'a, str>),
+    /// An array, kept as an array.
+    Array(Vec<Value<'a>>),
+    /// An object, with its keys in document order.
+    Object(Vec<(Cow<'a, str>, Value<'a>)>),
+}
+
+impl Value<'_> {
+    /// True for [`Value::Null`].
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The string, if this is a string.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A copy that owns all its data.
+    pub fn into_owned(self) -> Value<'static> {
+        match self {
+            Value::Null => Value::Null,
+            Value::Bool(b) => Value::Bool(b),
+            Value::Int(i) => Value::Int(i),
+            Value::Float(f) => Value::Float(f),
+            Value::Str(s) => Value::Str(Cow::Owned(s.into_owned())),
+            Value::Array(a) => Value::Array(a.into_iter().map(Value::into_owned).collect()),
+            Value::Object(o) => Value::Object(
+                o.into_iter().map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned())).collect(),
+            ),
+        }
+    }
+}
+
+impl<'a> From<&'a str> for Value<'a> {
+    fn from(s: &'a str) -> Self {
+        Value::Str(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for Value<'_> {
+    fn from(s: String) -> Self {
+        Value::Str(Cow::Owned(s))
+    }
+}
+
+impl From<i64> for Value<'_> {
+    fn from(i: i64) -> Self {
+        Value::Int(i)
+    }
+}
+
+impl From<f64> for Value<'_> {
+    fn from(f: f64) -> Self {
+        Value::Float(f)
+    }
+}
+
+impl From<bool> for Value<'_> {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}

@@ -1,0 +1,1 @@
+//! Display: AST → canonical EQL (to be written).
