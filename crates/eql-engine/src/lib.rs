@@ -18,3 +18,6 @@ mod event;
 pub use eql_plan::{FieldPath, PathSegment, Value};
 pub use eql_syntax::{Dialect, Diagnostic, ParseOptions, Span};
 pub use event::Event;
+
+mod engine;
+pub use engine::{CompileError, CompileOptions, Engine};
