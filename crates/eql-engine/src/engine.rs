@@ -1,7 +1,12 @@
-//! The compiled query and its evaluation entry points (placeholder; being written).
+//! The compiled query and its evaluation entry points.
+//!
+//! This is the reference interpreter: it walks the `eql_syntax` AST directly.
 
+use crate::eval::{Ctx, Env, RegexCache};
+use crate::functions;
 use crate::Event;
-use eql_syntax::{Diagnostic, Dialect};
+use eql_plan::{FieldPath, Value};
+use eql_syntax::{Diagnostic, Dialect, Expr, ExprKind, MatchOp, ParseOptions, Query, QueryBody};
 
 /// Options for compiling a query.
 #[derive(Clone, Debug)]
@@ -27,6 +32,18 @@ impl Default for CompileOptions {
     }
 }
 
+impl CompileOptions {
+    /// Python dialect with the endgame field names (`event_type`, `timestamp`).
+    pub fn python() -> Self {
+        CompileOptions {
+            dialect: Dialect::Python,
+            case_sensitive: false,
+            category_field: "event_type".into(),
+            timestamp_field: "timestamp".into(),
+        }
+    }
+}
+
 /// A query that failed to parse or check.
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("{}", diagnostic.message)]
@@ -35,20 +52,255 @@ pub struct CompileError {
     pub diagnostic: Diagnostic,
 }
 
-/// A compiled single-event query.
+/// A compiled query.
 #[derive(Clone, Debug)]
 pub struct Engine {
-    _private: (),
+    query: Query,
+    opts: CompileOptions,
+    category: FieldPath,
+    regexes: RegexCache,
 }
 
 impl Engine {
     /// Parses and checks `query`.
-    pub fn compile(_query: &str, _opts: &CompileOptions) -> Result<Engine, CompileError> {
-        Ok(Engine { _private: () })
+    pub fn compile(query: &str, opts: &CompileOptions) -> Result<Engine, CompileError> {
+        let popts = ParseOptions {
+            dialect: opts.dialect,
+            ..ParseOptions::default()
+        };
+        let parsed = eql_syntax::parse_query(query, &popts).map_err(|e| CompileError {
+            diagnostic: e.to_diagnostic(),
+        })?;
+        Engine::from_query(parsed, opts)
     }
 
-    /// True when the event matches (single-event queries).
-    pub fn is_match(&self, _event: &dyn Event) -> bool {
-        false
+    /// Checks an already parsed query.
+    pub fn from_query(query: Query, opts: &CompileOptions) -> Result<Engine, CompileError> {
+        let mut regexes = RegexCache::new();
+        let mut exprs: Vec<&Expr> = Vec::new();
+        match &query.body {
+            QueryBody::Event(q) => exprs.push(&q.condition),
+            QueryBody::Sequence(s) => {
+                exprs.extend(s.by.iter());
+                for st in s.steps.iter().chain(s.until.iter()) {
+                    exprs.push(&st.query.condition);
+                    exprs.extend(st.by.iter());
+                }
+            }
+            QueryBody::Sample(s) => {
+                exprs.extend(s.by.iter());
+                for st in &s.steps {
+                    exprs.push(&st.query.condition);
+                    exprs.extend(st.by.iter());
+                }
+            }
+            QueryBody::Join(j) => {
+                exprs.extend(j.by.iter());
+                for st in j.steps.iter().chain(j.until.iter()) {
+                    exprs.push(&st.query.condition);
+                    exprs.extend(st.by.iter());
+                }
+            }
+        }
+        for p in &query.pipes {
+            exprs.extend(p.args.iter());
+        }
+        for e in exprs {
+            check_expr(e, opts, &mut regexes)?;
+        }
+        let category = FieldPath::parse_dotted(&opts.category_field);
+        Ok(Engine {
+            query,
+            opts: opts.clone(),
+            category,
+            regexes,
+        })
+    }
+
+    /// The parsed query.
+    pub fn query(&self) -> &Query {
+        &self.query
+    }
+
+    /// True when the query uses Python process lineage (`descendant of`,
+    /// `child of`, `event of`), which needs state across events and is not
+    /// evaluated by [`Engine::is_match`] (it is null there).
+    pub fn uses_lineage(&self) -> bool {
+        fn walk(e: &Expr) -> bool {
+            match &e.kind {
+                ExprKind::Lineage { .. } => true,
+                ExprKind::Literal(_) | ExprKind::Field(_) => false,
+                ExprKind::Unary { expr, .. } => walk(expr),
+                ExprKind::Binary { left, right, .. } => walk(left) || walk(right),
+                ExprKind::In { expr, list, .. } => walk(expr) || list.iter().any(walk),
+                ExprKind::Match { expr, patterns, .. } => walk(expr) || patterns.iter().any(walk),
+                ExprKind::Call { args, .. } => args.iter().any(walk),
+            }
+        }
+        match &self.query.body {
+            QueryBody::Event(q) => walk(&q.condition),
+            _ => false,
+        }
+    }
+
+    /// The options it was compiled with.
+    pub fn options(&self) -> &CompileOptions {
+        &self.opts
+    }
+
+    fn ctx<'a>(&'a self, event: &'a dyn Event) -> Ctx<'a> {
+        Ctx {
+            dialect: self.opts.dialect,
+            ci: !self.opts.case_sensitive,
+            regexes: &self.regexes,
+            event,
+        }
+    }
+
+    /// True when the event matches (single-event queries; other query forms
+    /// always return false).
+    pub fn is_match(&self, event: &dyn Event) -> bool {
+        let QueryBody::Event(q) = &self.query.body else {
+            return false;
+        };
+        if let Some(cat) = &q.category.name {
+            let ok = match event.get(&self.category) {
+                Some(Value::Str(s)) => s == cat.as_str(),
+                Some(Value::Array(items)) => items.iter().any(|v| v.as_str() == Some(cat.as_str())),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+        self.ctx(event).matches(&q.condition)
+    }
+
+    /// Evaluates a standalone expression against an event (three-valued:
+    /// `None` is null).
+    pub fn eval_expr(
+        expr: &Expr,
+        opts: &CompileOptions,
+        event: &dyn Event,
+    ) -> Result<Option<Value<'static>>, CompileError> {
+        let mut regexes = RegexCache::new();
+        check_expr(expr, opts, &mut regexes)?;
+        let ctx = Ctx {
+            dialect: opts.dialect,
+            ci: !opts.case_sensitive,
+            regexes: &regexes,
+            event,
+        };
+        Ok(ctx.eval(expr, &Env::new()))
+    }
+
+    /// Evaluates a standalone expression as a filter (the boolean top level).
+    pub fn matches_expr(
+        expr: &Expr,
+        opts: &CompileOptions,
+        event: &dyn Event,
+    ) -> Result<bool, CompileError> {
+        let mut regexes = RegexCache::new();
+        check_expr(expr, opts, &mut regexes)?;
+        let ctx = Ctx {
+            dialect: opts.dialect,
+            ci: !opts.case_sensitive,
+            regexes: &regexes,
+            event,
+        };
+        Ok(ctx.matches(expr))
+    }
+}
+
+fn compile_regex(
+    pat: &str,
+    ci: bool,
+    python: bool,
+    e: &Expr,
+    cache: &mut RegexCache,
+) -> Result<(), CompileError> {
+    let key = (pat.to_owned(), ci, python);
+    if cache.contains_key(&key) {
+        return Ok(());
+    }
+    match regex::RegexBuilder::new(&functions::regex_source(pat, ci, python))
+        .size_limit(1 << 20)
+        .build()
+    {
+        Ok(re) => {
+            cache.insert(key, re);
+            Ok(())
+        }
+        Err(err) => Err(CompileError {
+            diagnostic: Diagnostic::error(
+                "EQL0304",
+                format!("invalid regular expression: {err}"),
+                e.span,
+            ),
+        }),
+    }
+}
+
+fn check_expr(e: &Expr, opts: &CompileOptions, cache: &mut RegexCache) -> Result<(), CompileError> {
+    let py = opts.dialect == Dialect::Python;
+    match &e.kind {
+        ExprKind::Literal(_) | ExprKind::Field(_) => Ok(()),
+        ExprKind::Lineage { query, .. } => check_expr(&query.condition, opts, cache),
+        ExprKind::Unary { expr, .. } => check_expr(expr, opts, cache),
+        ExprKind::Binary { left, right, .. } => {
+            check_expr(left, opts, cache)?;
+            check_expr(right, opts, cache)
+        }
+        ExprKind::In { expr, list, .. } => {
+            check_expr(expr, opts, cache)?;
+            list.iter().try_for_each(|x| check_expr(x, opts, cache))
+        }
+        ExprKind::Match {
+            expr,
+            op,
+            insensitive,
+            patterns,
+            ..
+        } => {
+            check_expr(expr, opts, cache)?;
+            for p in patterns {
+                check_expr(p, opts, cache)?;
+                if *op == MatchOp::Regex {
+                    if let ExprKind::Literal(eql_syntax::Literal::String(s)) = &p.kind {
+                        if py {
+                            compile_regex(s, true, true, p, cache)?;
+                        } else {
+                            compile_regex(s, *insensitive, false, p, cache)?;
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+        ExprKind::Call {
+            name,
+            insensitive,
+            args,
+        } => {
+            functions::check_call(opts.dialect, name, *insensitive, args.len()).map_err(
+                |(code, msg)| CompileError {
+                    diagnostic: Diagnostic::error(code, msg, e.span),
+                },
+            )?;
+            let lower = name.to_ascii_lowercase();
+            let skip_var = matches!(lower.as_str(), "arraycount" | "arraysearch");
+            for (i, a) in args.iter().enumerate() {
+                if skip_var && i == 1 {
+                    continue;
+                }
+                check_expr(a, opts, cache)?;
+                if py && i > 0 && matches!(lower.as_str(), "match" | "matchlite") {
+                    if let ExprKind::Literal(eql_syntax::Literal::String(s)) = &a.kind {
+                        compile_regex(s, true, true, a, cache)?;
+                    }
+                }
+            }
+            Ok(())
+        }
     }
 }

@@ -16,8 +16,20 @@
 mod event;
 
 pub use eql_plan::{FieldPath, PathSegment, Value};
-pub use eql_syntax::{Dialect, Diagnostic, ParseOptions, Span};
+pub use eql_syntax::{parse_query, Diagnostic, Dialect, ParseOptions, Query, Span};
 pub use event::Event;
 
 mod engine;
+mod eval;
+mod functions;
+mod json;
 pub use engine::{CompileError, CompileOptions, Engine};
+pub use eql_syntax::{Expr, ExprKind, Literal, PipeKind, QueryBody};
+
+#[cfg(feature = "rules")]
+mod rules;
+#[cfg(feature = "rules")]
+pub use rules::{
+    CompiledRule, CompiledRuleSet, Rule, RuleError, RuleLoadError, RuleSet, Technique, Threat,
+    ThreatRef,
+};

@@ -22,14 +22,25 @@ pub struct FieldPath {
 impl FieldPath {
     /// From segments.
     pub fn new(segments: Vec<PathSegment>) -> Self {
-        let dotted = eql_syntax::FieldRef { path: segments.clone(), optional: false }.dotted();
-        FieldPath { segments: segments.into_boxed_slice(), dotted: dotted.into_boxed_str() }
+        let dotted = eql_syntax::FieldRef {
+            path: segments.clone(),
+            optional: false,
+        }
+        .dotted();
+        FieldPath {
+            segments: segments.into_boxed_slice(),
+            dotted: dotted.into_boxed_str(),
+        }
     }
 
     /// Splits `a.b.c` at dots (no escapes, no indexes): for configuration such
     /// as the category or timestamp field.
     pub fn parse_dotted(s: &str) -> Self {
-        FieldPath::new(s.split('.').map(|k| PathSegment::Key(k.to_owned())).collect())
+        FieldPath::new(
+            s.split('.')
+                .map(|k| PathSegment::Key(k.to_owned()))
+                .collect(),
+        )
     }
 
     /// The segments.

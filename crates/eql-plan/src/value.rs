@@ -57,7 +57,9 @@ impl Value<'_> {
             Value::Str(s) => Value::Str(Cow::Owned(s.into_owned())),
             Value::Array(a) => Value::Array(a.into_iter().map(Value::into_owned).collect()),
             Value::Object(o) => Value::Object(
-                o.into_iter().map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned())).collect(),
+                o.into_iter()
+                    .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
+                    .collect(),
             ),
         }
     }

@@ -93,7 +93,11 @@ fn render_snippet(out: &mut String, source: &str, origin: Option<&str>, span: Sp
     let index = LineIndex::new(source);
     let start = span.start.min(source.len() as u32);
     let (line, col) = index.line_col(start);
-    let _ = writeln!(out, "  --> {}{line}:{col}", origin.map(|o| format!("{o}:")).unwrap_or_default());
+    let _ = writeln!(
+        out,
+        "  --> {}{line}:{col}",
+        origin.map(|o| format!("{o}:")).unwrap_or_default()
+    );
     let line_start = index.line_start(line).unwrap_or(0) as usize;
     let rest = source.get(line_start..).unwrap_or("");
     let text = rest.split('\n').next().unwrap_or("").trim_end_matches('\r');
@@ -103,9 +107,25 @@ fn render_snippet(out: &mut String, source: &str, origin: Option<&str>, span: Sp
     let _ = writeln!(out, "{gutter} | {text}");
     // Caret under the span, counted in characters of the line, clipped to the line.
     let start_in_line = (start as usize).saturating_sub(line_start).min(text.len());
-    let end_in_line = (span.end as usize).saturating_sub(line_start).clamp(start_in_line, text.len());
-    let lead = text.get(..start_in_line).map_or(start_in_line, |s| s.chars().count());
-    let width = text.get(start_in_line..end_in_line).map_or(1, |s| s.chars().count()).max(1);
-    let label = if label.is_empty() { String::new() } else { format!(" {label}") };
-    let _ = writeln!(out, "{pad} | {}{}{label}", " ".repeat(lead), "^".repeat(width));
+    let end_in_line = (span.end as usize)
+        .saturating_sub(line_start)
+        .clamp(start_in_line, text.len());
+    let lead = text
+        .get(..start_in_line)
+        .map_or(start_in_line, |s| s.chars().count());
+    let width = text
+        .get(start_in_line..end_in_line)
+        .map_or(1, |s| s.chars().count())
+        .max(1);
+    let label = if label.is_empty() {
+        String::new()
+    } else {
+        format!(" {label}")
+    };
+    let _ = writeln!(
+        out,
+        "{pad} | {}{}{label}",
+        " ".repeat(lead),
+        "^".repeat(width)
+    );
 }

@@ -1,4 +1,4 @@
-//! Parse errors. (Placeholder shape; the parser work fills in the kinds.)
+//! Parse errors with stable codes.
 
 use crate::{Diagnostic, Span};
 
@@ -6,9 +6,126 @@ use crate::{Diagnostic, Span};
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ParseErrorKind {
-    /// The grammar did not match.
-    #[error("syntax error")]
-    Syntax,
+    /// The grammar did not match at a token.
+    #[error("unexpected `{found}`")]
+    UnexpectedToken {
+        /// The token found.
+        found: String,
+    },
+    /// The input ended too early.
+    #[error("unexpected end of input")]
+    UnexpectedEof,
+    /// A string literal has no closing quote.
+    #[error("unterminated string")]
+    UnterminatedString,
+    /// An unknown escape sequence in a string.
+    #[error("invalid escape sequence `{escape}`")]
+    InvalidEscape {
+        /// The escape as written.
+        escape: String,
+    },
+    /// `1 < x < 3`.
+    #[error("comparisons cannot be chained")]
+    ChainedComparison,
+    /// `=` in the Elasticsearch dialect.
+    #[error("compare with == instead of =")]
+    SingleEquals,
+    /// `maxspan=5` without a unit.
+    #[error("maxspan needs a time unit (ms, s, m, h or d)")]
+    MissingMaxspanUnit,
+    /// `runs=N` outside the accepted range.
+    #[error("runs={value} is out of range ({range})")]
+    RunsOutOfRange {
+        /// The value written.
+        value: u64,
+        /// The accepted range, as text.
+        range: String,
+    },
+    /// Steps with different numbers of join keys.
+    #[error("inconsistent join keys: expected {expected} key(s), found {found}")]
+    InconsistentJoinKeys {
+        /// Keys in the first step.
+        expected: usize,
+        /// Keys in the offending step.
+        found: usize,
+    },
+    /// `sequence with maxspan=.. by ..` in the Elasticsearch dialect.
+    #[error("`by` must come before `with`")]
+    ByAfterWith,
+    /// An unknown pipe name.
+    #[error("unknown pipe `{name}`")]
+    UnknownPipe {
+        /// The name written.
+        name: String,
+        /// A close known pipe.
+        suggestion: Option<String>,
+    },
+    /// A word that looks like a misspelled or wrongly-cased keyword.
+    #[error("unknown keyword `{found}`")]
+    UnknownKeyword {
+        /// The word written.
+        found: String,
+        /// The keyword probably meant.
+        suggestion: Option<String>,
+    },
+    /// Nesting deeper than `max_depth`.
+    #[error("query nested too deeply (limit {max})")]
+    TooDeep {
+        /// The limit.
+        max: usize,
+    },
+    /// Longer than `max_len`.
+    #[error("query too long ({len} bytes, limit {max})")]
+    TooLong {
+        /// The length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A malformed number.
+    #[error("invalid number `{text}`")]
+    InvalidNumber {
+        /// The text.
+        text: String,
+    },
+    /// `x == y` with two fields in the Elasticsearch dialect.
+    #[error("comparing two fields is not supported")]
+    FieldComparison,
+    /// A `/*` comment with no closing `*/`.
+    #[error("unterminated comment")]
+    UnterminatedComment,
+    /// A construct of the other dialect.
+    #[error("{what} is not supported in this dialect")]
+    Unsupported {
+        /// What was written.
+        what: String,
+    },
+}
+
+impl ParseErrorKind {
+    /// The stable code of this kind.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ParseErrorKind::UnexpectedToken { .. } => "EQL0001",
+            ParseErrorKind::UnexpectedEof => "EQL0002",
+            ParseErrorKind::UnterminatedString => "EQL0003",
+            ParseErrorKind::InvalidEscape { .. } => "EQL0004",
+            ParseErrorKind::ChainedComparison => "EQL0005",
+            ParseErrorKind::SingleEquals => "EQL0006",
+            ParseErrorKind::MissingMaxspanUnit => "EQL0007",
+            ParseErrorKind::RunsOutOfRange { .. } => "EQL0008",
+            ParseErrorKind::InconsistentJoinKeys { .. } => "EQL0009",
+            ParseErrorKind::ByAfterWith => "EQL0010",
+            ParseErrorKind::UnknownPipe { .. } => "EQL0011",
+            ParseErrorKind::UnknownKeyword { .. } => "EQL0012",
+            ParseErrorKind::TooDeep { .. } => "EQL0013",
+            ParseErrorKind::TooLong { .. } => "EQL0014",
+            ParseErrorKind::InvalidNumber { .. } => "EQL0015",
+            ParseErrorKind::FieldComparison => "EQL0016",
+            ParseErrorKind::Unsupported { .. } => "EQL0017",
+            ParseErrorKind::UnterminatedComment => "EQL0018",
+        }
+    }
 }
 
 /// A parse error: kind, span, and the expected tokens by human name.
@@ -24,13 +141,49 @@ pub struct ParseError {
 }
 
 impl ParseError {
+    /// An error with no expected tokens.
+    pub fn new(kind: ParseErrorKind, span: Span) -> Self {
+        ParseError {
+            kind,
+            span,
+            expected: Vec::new(),
+        }
+    }
+
     /// The stable diagnostic code of this error.
     pub fn code(&self) -> &'static str {
-        "EQL0001"
+        self.kind.code()
     }
 
     /// As a renderable diagnostic.
     pub fn to_diagnostic(&self) -> Diagnostic {
-        Diagnostic::error(self.code(), self.kind.to_string(), self.span)
+        let mut d = Diagnostic::error(self.code(), self.kind.to_string(), self.span);
+        match &self.kind {
+            ParseErrorKind::UnknownPipe {
+                suggestion: Some(s),
+                ..
+            }
+            | ParseErrorKind::UnknownKeyword {
+                suggestion: Some(s),
+                ..
+            } => {
+                d = d.with_note(format!("did you mean `{s}`?"));
+            }
+            ParseErrorKind::UnknownKeyword {
+                suggestion: None, ..
+            } => {
+                d = d.with_note("keywords are lowercase");
+            }
+            _ => {}
+        }
+        if !self.expected.is_empty() {
+            let list = match self.expected.as_slice() {
+                [one] => one.clone(),
+                [init @ .., last] => format!("{} or {last}", init.join(", ")),
+                [] => String::new(),
+            };
+            d = d.with_note(format!("expected {list}"));
+        }
+        d
     }
 }

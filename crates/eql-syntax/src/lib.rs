@@ -72,13 +72,20 @@ pub struct ParseOptions {
 
 impl Default for ParseOptions {
     fn default() -> Self {
-        ParseOptions { dialect: Dialect::Elasticsearch, max_depth: 128, max_len: 1 << 20 }
+        ParseOptions {
+            dialect: Dialect::Elasticsearch,
+            max_depth: 128,
+            max_len: 1 << 20,
+        }
     }
 }
 
 impl ParseOptions {
     /// Default options for the Python dialect.
     pub fn python() -> Self {
-        ParseOptions { dialect: Dialect::Python, ..ParseOptions::default() }
+        ParseOptions {
+            dialect: Dialect::Python,
+            ..ParseOptions::default()
+        }
     }
 }

@@ -1,0 +1,538 @@
+//! The reference interpreter: a tree-walking evaluator over the `eql_syntax` AST.
+//!
+//! `eval` is three-valued (`None` = null / missing). `matches` is the boolean
+//! top level: in the ES dialect it reproduces the document-level (Lucene)
+//! semantics of negation and multi-valued fields; in the Python dialect it is
+//! Kleene logic followed by a truthiness test.
+
+use crate::functions;
+use crate::Event;
+use eql_plan::{FieldPath, Value};
+use eql_syntax::{
+    BinaryOp, Dialect, Expr, ExprKind, FieldRef, Literal, MatchOp, PathSegment, UnaryOp,
+};
+use regex::Regex;
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+/// An owned runtime value; `None` is null.
+pub(crate) type V = Option<Value<'static>>;
+
+/// Precompiled regexes keyed by (pattern, insensitive, python).
+pub(crate) type RegexCache = HashMap<(String, bool, bool), Regex>;
+
+/// Evaluation context.
+pub(crate) struct Ctx<'a> {
+    pub dialect: Dialect,
+    /// Python dialect: fold case for string comparisons.
+    pub ci: bool,
+    pub regexes: &'a RegexCache,
+    pub event: &'a dyn Event,
+}
+
+/// Variable bindings (array function variables, ES multi-value substitution).
+pub(crate) type Env = Vec<(String, Value<'static>)>;
+
+impl Ctx<'_> {
+    pub(crate) fn py(&self) -> bool {
+        self.dialect == Dialect::Python
+    }
+
+    fn field(&self, f: &FieldRef, env: &Env) -> V {
+        let dotted = if env.is_empty() {
+            String::new()
+        } else {
+            f.dotted()
+        };
+        for (name, val) in env.iter().rev() {
+            if *name == dotted {
+                return Some(val.clone());
+            }
+            if let Some(PathSegment::Key(k)) = f.path.first() {
+                if k == name {
+                    return walk_value(val, &f.path[1..]);
+                }
+            }
+        }
+        let v = self
+            .event
+            .get(&FieldPath::new(f.path.clone()))?
+            .into_owned();
+        if v.is_null() {
+            None
+        } else {
+            Some(v)
+        }
+    }
+
+    /// Three-valued evaluation.
+    pub(crate) fn eval(&self, e: &Expr, env: &Env) -> V {
+        match &e.kind {
+            ExprKind::Literal(l) => lit(l),
+            ExprKind::Field(f) => self.field(f, env),
+            ExprKind::Unary { op, expr } => {
+                let v = self.eval(expr, env);
+                match op {
+                    UnaryOp::Not => Some(Value::Bool(!self.truthy(&v?))),
+                    UnaryOp::Neg => match v? {
+                        Value::Int(i) => i.checked_neg().map(Value::Int),
+                        Value::Float(f) => Some(Value::Float(-f)),
+                        _ => None,
+                    },
+                    UnaryOp::Plus => match v? {
+                        x @ (Value::Int(_) | Value::Float(_)) => Some(x),
+                        _ => None,
+                    },
+                }
+            }
+            ExprKind::Binary { op, left, right } => self.binary(*op, left, right, env),
+            ExprKind::In {
+                expr,
+                list,
+                negated,
+                insensitive,
+            } => {
+                let r = self.in_set(expr, list, *insensitive, env);
+                if *negated { r.map(|b| !b) } else { r }.map(Value::Bool)
+            }
+            ExprKind::Match {
+                expr,
+                op,
+                insensitive,
+                patterns,
+                ..
+            } => self
+                .match_op(expr, *op, *insensitive, patterns, env)
+                .map(Value::Bool),
+            ExprKind::Call {
+                name,
+                insensitive,
+                args,
+            } => functions::call(self, name, *insensitive, args, env),
+            ExprKind::Lineage { .. } => None,
+        }
+    }
+
+    #[allow(clippy::unused_self)]
+    pub(crate) fn truthy(&self, v: &Value<'_>) -> bool {
+        match v {
+            Value::Null => false,
+            Value::Bool(b) => *b,
+            Value::Int(i) => *i != 0,
+            Value::Float(f) => *f != 0.0,
+            Value::Str(s) => !s.is_empty(),
+            Value::Array(a) => !a.is_empty(),
+            Value::Object(o) => !o.is_empty(),
+        }
+    }
+
+    fn binary(&self, op: BinaryOp, left: &Expr, right: &Expr, env: &Env) -> V {
+        match op {
+            BinaryOp::And => {
+                let l = self.eval(left, env).map(|v| self.truthy(&v));
+                if l == Some(false) {
+                    return Some(Value::Bool(false));
+                }
+                let r = self.eval(right, env).map(|v| self.truthy(&v));
+                match (l, r) {
+                    (_, Some(false)) => Some(Value::Bool(false)),
+                    (Some(true), Some(true)) => Some(Value::Bool(true)),
+                    _ => None,
+                }
+            }
+            BinaryOp::Or => {
+                let l = self.eval(left, env).map(|v| self.truthy(&v));
+                if l == Some(true) {
+                    return Some(Value::Bool(true));
+                }
+                let r = self.eval(right, env).map(|v| self.truthy(&v));
+                match (l, r) {
+                    (_, Some(true)) => Some(Value::Bool(true)),
+                    (Some(false), Some(false)) => Some(Value::Bool(false)),
+                    _ => None,
+                }
+            }
+            BinaryOp::Eq | BinaryOp::Ne => {
+                let is_null_lit = |e: &Expr| matches!(e.kind, ExprKind::Literal(Literal::Null));
+                let eq = if is_null_lit(right) {
+                    Some(self.eval(left, env).is_none())
+                } else if is_null_lit(left) {
+                    Some(self.eval(right, env).is_none())
+                } else if let Some(pat) = self.py_wildcard_literal(left, right) {
+                    let (other, pat) = pat;
+                    match self.eval(other, env)? {
+                        Value::Str(s) => Some(functions::glob(&s, pat, self.ci, false)),
+                        _ => return None,
+                    }
+                } else {
+                    let l = self.eval(left, env)?;
+                    let r = self.eval(right, env)?;
+                    self.equal(&l, &r, self.py() && self.ci)
+                };
+                let eq = eq?;
+                Some(Value::Bool(if op == BinaryOp::Eq { eq } else { !eq }))
+            }
+            BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
+                let l = self.eval(left, env)?;
+                let r = self.eval(right, env)?;
+                let ord = self.compare(&l, &r)?;
+                Some(Value::Bool(match op {
+                    BinaryOp::Lt => ord == Ordering::Less,
+                    BinaryOp::Le => ord != Ordering::Greater,
+                    BinaryOp::Gt => ord == Ordering::Greater,
+                    _ => ord != Ordering::Less,
+                }))
+            }
+            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => {
+                let l = self.eval(left, env)?;
+                let r = self.eval(right, env)?;
+                functions::arith(self.py(), op, &l, &r)
+            }
+        }
+    }
+
+    /// Python native: `x == "a*b"` is `wildcard(x, "a*b")`.
+    fn py_wildcard_literal<'e>(
+        &self,
+        left: &'e Expr,
+        right: &'e Expr,
+    ) -> Option<(&'e Expr, &'e str)> {
+        if !self.py() {
+            return None;
+        }
+        if let ExprKind::Literal(Literal::String(s)) = &right.kind {
+            if s.contains('*') {
+                return Some((left, s));
+            }
+        }
+        if let ExprKind::Literal(Literal::String(s)) = &left.kind {
+            if s.contains('*') {
+                return Some((right, s));
+            }
+        }
+        None
+    }
+
+    /// Type-strict equality; `None` on a type mismatch.
+    pub(crate) fn equal(&self, a: &Value<'_>, b: &Value<'_>, ci: bool) -> Option<bool> {
+        match (a, b) {
+            (Value::Str(x), Value::Str(y)) => Some(if ci {
+                functions::fold(x) == functions::fold(y)
+            } else {
+                x == y
+            }),
+            (Value::Bool(x), Value::Bool(y)) => Some(x == y),
+            (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
+                Some(num_cmp(a, b)? == Ordering::Equal)
+            }
+            (Value::Array(x), Value::Array(y)) if self.py() => {
+                if x.len() != y.len() {
+                    return Some(false);
+                }
+                for (p, q) in x.iter().zip(y) {
+                    if self.equal(p, q, ci) != Some(true) {
+                        return Some(false);
+                    }
+                }
+                Some(true)
+            }
+            _ => None,
+        }
+    }
+
+    fn compare(&self, a: &Value<'_>, b: &Value<'_>) -> Option<Ordering> {
+        match (a, b) {
+            (Value::Str(x), Value::Str(y)) => Some(if self.py() && self.ci {
+                functions::fold(x).cmp(&functions::fold(y))
+            } else {
+                x.as_ref().cmp(y.as_ref())
+            }),
+            (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => num_cmp(a, b),
+            (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
+            _ => None,
+        }
+    }
+
+    fn in_set(&self, expr: &Expr, list: &[Expr], insensitive: bool, env: &Env) -> Option<bool> {
+        let ci = insensitive || (self.py() && self.ci);
+        let v = self.eval(expr, env);
+        let Some(v) = v else {
+            if list
+                .iter()
+                .any(|e| matches!(e.kind, ExprKind::Literal(Literal::Null)))
+            {
+                return Some(true);
+            }
+            return None;
+        };
+        for m in list {
+            if let Some(mv) = self.eval(m, env) {
+                if self.equal(&v, &mv, ci) == Some(true) {
+                    return Some(true);
+                }
+            }
+        }
+        Some(false)
+    }
+
+    fn match_op(
+        &self,
+        expr: &Expr,
+        op: MatchOp,
+        insensitive: bool,
+        patterns: &[Expr],
+        env: &Env,
+    ) -> Option<bool> {
+        let Value::Str(s) = self.eval(expr, env)? else {
+            return None;
+        };
+        let mut any_pattern = false;
+        for p in patterns {
+            let Some(Value::Str(pat)) = self.eval(p, env) else {
+                continue;
+            };
+            any_pattern = true;
+            let hit = if self.py() {
+                match op {
+                    MatchOp::Colon | MatchOp::Like => functions::glob(&s, &pat, self.ci, false),
+                    MatchOp::Regex => functions::regex_match(self, &s, &pat, true, true)?,
+                }
+            } else {
+                match op {
+                    MatchOp::Colon => functions::glob(&s, &pat, true, true),
+                    MatchOp::Like => functions::glob(&s, &pat, insensitive, true),
+                    MatchOp::Regex => functions::regex_match(self, &s, &pat, insensitive, false)?,
+                }
+            };
+            if hit {
+                return Some(true);
+            }
+        }
+        if any_pattern {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    // ---- ES boolean top level ------------------------------------------
+
+    /// True when the condition selects the event.
+    pub(crate) fn matches(&self, e: &Expr) -> bool {
+        let env = Env::new();
+        if self.py() {
+            return self.eval(e, &env).is_some_and(|v| self.truthy(&v));
+        }
+        self.es_matches(e, &env)
+    }
+
+    fn es_matches(&self, e: &Expr, env: &Env) -> bool {
+        match &e.kind {
+            ExprKind::Binary {
+                op: BinaryOp::And,
+                left,
+                right,
+            } => self.es_matches(left, env) && self.es_matches(right, env),
+            ExprKind::Binary {
+                op: BinaryOp::Or,
+                left,
+                right,
+            } => self.es_matches(left, env) || self.es_matches(right, env),
+            ExprKind::Unary {
+                op: UnaryOp::Not,
+                expr,
+            } => self.es_not(expr, env),
+            ExprKind::Binary {
+                op: BinaryOp::Ne,
+                left,
+                right,
+            } if pushdown(e) => {
+                let eq = Expr {
+                    kind: ExprKind::Binary {
+                        op: BinaryOp::Eq,
+                        left: left.clone(),
+                        right: right.clone(),
+                    },
+                    span: e.span,
+                };
+                !self.leaf_any(&eq, env)
+            }
+            ExprKind::In {
+                expr,
+                list,
+                negated: true,
+                insensitive,
+            } if pushdown(e) => {
+                let pos = Expr {
+                    kind: ExprKind::In {
+                        expr: expr.clone(),
+                        list: list.clone(),
+                        negated: false,
+                        insensitive: *insensitive,
+                    },
+                    span: e.span,
+                };
+                !self.leaf_any(&pos, env)
+            }
+            _ => self.leaf_any(e, env),
+        }
+    }
+
+    fn es_not(&self, e: &Expr, env: &Env) -> bool {
+        match &e.kind {
+            ExprKind::Binary {
+                op: BinaryOp::And,
+                left,
+                right,
+            } => self.es_not(left, env) || self.es_not(right, env),
+            ExprKind::Binary {
+                op: BinaryOp::Or,
+                left,
+                right,
+            } => self.es_not(left, env) && self.es_not(right, env),
+            ExprKind::Unary {
+                op: UnaryOp::Not,
+                expr,
+            } => self.es_matches(expr, env),
+            ExprKind::Binary { op, left, right }
+                if op.is_comparison() && !matches!(op, BinaryOp::Eq | BinaryOp::Ne) =>
+            {
+                let flipped = match op {
+                    BinaryOp::Lt => BinaryOp::Ge,
+                    BinaryOp::Le => BinaryOp::Gt,
+                    BinaryOp::Gt => BinaryOp::Le,
+                    _ => BinaryOp::Lt,
+                };
+                let n = Expr {
+                    kind: ExprKind::Binary {
+                        op: flipped,
+                        left: left.clone(),
+                        right: right.clone(),
+                    },
+                    span: e.span,
+                };
+                self.leaf_any(&n, env)
+            }
+            _ if pushdown(e) => !self.es_matches(e, env),
+            _ => {
+                let n = Expr {
+                    kind: ExprKind::Unary {
+                        op: UnaryOp::Not,
+                        expr: Box::new(e.clone()),
+                    },
+                    span: e.span,
+                };
+                self.leaf_any(&n, env)
+            }
+        }
+    }
+
+    /// Any-value semantics: a leaf over an array-valued field is true when it
+    /// holds for any element.
+    fn leaf_any(&self, e: &Expr, env: &Env) -> bool {
+        let mut fields = Vec::new();
+        collect_fields(e, &mut fields);
+        for f in fields {
+            if let Some(Value::Array(items)) = self.field(f, env) {
+                let name = f.dotted();
+                let mut env2 = env.clone();
+                env2.push((name, Value::Null));
+                for item in items {
+                    if let Some(last) = env2.last_mut() {
+                        last.1 = item;
+                    }
+                    if self.leaf_any(e, &env2) {
+                        return true;
+                    }
+                }
+                return false;
+            }
+        }
+        self.eval(e, env).is_some_and(|v| self.truthy(&v))
+    }
+}
+
+/// Leaves that ES translates to Lucene queries (negation is `must_not`).
+fn pushdown(e: &Expr) -> bool {
+    let is_field = |x: &Expr| matches!(x.kind, ExprKind::Field(_));
+    let is_lit = |x: &Expr| matches!(x.kind, ExprKind::Literal(_));
+    match &e.kind {
+        ExprKind::Binary {
+            op: BinaryOp::Eq | BinaryOp::Ne,
+            left,
+            right,
+        } => (is_field(left) && is_lit(right)) || (is_lit(left) && is_field(right)),
+        ExprKind::In { expr, list, .. } => is_field(expr) && list.iter().all(is_lit),
+        ExprKind::Match { expr, .. } => is_field(expr),
+        ExprKind::Call { name, args, .. } => {
+            let n = name.to_ascii_lowercase();
+            matches!(
+                n.as_str(),
+                "startswith" | "endswith" | "stringcontains" | "cidrmatch"
+            ) && args.first().is_some_and(is_field)
+                && args.iter().skip(1).all(is_lit)
+        }
+        _ => false,
+    }
+}
+
+fn collect_fields<'e>(e: &'e Expr, out: &mut Vec<&'e FieldRef>) {
+    match &e.kind {
+        ExprKind::Field(f) => out.push(f),
+        ExprKind::Literal(_) | ExprKind::Lineage { .. } => {}
+        ExprKind::Unary { expr, .. } => collect_fields(expr, out),
+        ExprKind::Binary { left, right, .. } => {
+            collect_fields(left, out);
+            collect_fields(right, out);
+        }
+        ExprKind::In { expr, list, .. } => {
+            collect_fields(expr, out);
+            for x in list {
+                collect_fields(x, out);
+            }
+        }
+        ExprKind::Match { expr, patterns, .. } => {
+            collect_fields(expr, out);
+            for x in patterns {
+                collect_fields(x, out);
+            }
+        }
+        ExprKind::Call { args, .. } => args.iter().for_each(|x| collect_fields(x, out)),
+    }
+}
+
+pub(crate) fn lit(l: &Literal) -> V {
+    match l {
+        Literal::Null => None,
+        Literal::Bool(b) => Some(Value::Bool(*b)),
+        Literal::Int(i) => Some(Value::Int(*i)),
+        Literal::Float(f) => Some(Value::Float(*f)),
+        Literal::String(s) => Some(Value::Str(s.clone().into())),
+    }
+}
+
+pub(crate) fn num_cmp(a: &Value<'_>, b: &Value<'_>) -> Option<Ordering> {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
+        (Value::Int(x), Value::Float(y)) => (*x as f64).partial_cmp(y),
+        (Value::Float(x), Value::Int(y)) => x.partial_cmp(&(*y as f64)),
+        (Value::Float(x), Value::Float(y)) => x.partial_cmp(y),
+        _ => None,
+    }
+}
+
+pub(crate) fn walk_value(v: &Value<'static>, segs: &[PathSegment]) -> V {
+    let Some((first, rest)) = segs.split_first() else {
+        return if v.is_null() { None } else { Some(v.clone()) };
+    };
+    match (first, v) {
+        (PathSegment::Key(k), Value::Object(o)) => o
+            .iter()
+            .find(|(kk, _)| kk == k)
+            .and_then(|(_, c)| walk_value(c, rest)),
+        (PathSegment::Index(i), Value::Array(a)) => {
+            a.get(*i as usize).and_then(|c| walk_value(c, rest))
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,732 @@
+//! Functions, arithmetic and string helpers of both dialects.
+#![allow(clippy::many_single_char_names)]
+
+use crate::eval::{Ctx, Env, V};
+use eql_plan::Value;
+use eql_syntax::{BinaryOp, Dialect, Expr, ExprKind, PathSegment};
+
+/// Full-Unicode lowercase (Java `toLowerCase(Locale.ROOT)`).
+pub(crate) fn fold(s: &str) -> String {
+    s.to_lowercase()
+}
+
+/// Glob match over chars: `*` any run, `?` one char when `question` is set.
+pub(crate) fn glob(s: &str, pat: &str, ci: bool, question: bool) -> bool {
+    let (s, p): (Vec<char>, Vec<char>) = if ci {
+        (fold(s).chars().collect(), fold(pat).chars().collect())
+    } else {
+        (s.chars().collect(), pat.chars().collect())
+    };
+    let (mut i, mut j) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while i < s.len() {
+        if j < p.len() && (p[j] == s[i] || (question && p[j] == '?')) {
+            i += 1;
+            j += 1;
+        } else if j < p.len() && p[j] == '*' {
+            star = Some((j, i));
+            j += 1;
+        } else if let Some((sj, si)) = star {
+            j = sj + 1;
+            i = si + 1;
+            star = Some((sj, si + 1));
+        } else {
+            return false;
+        }
+    }
+    while j < p.len() && p[j] == '*' {
+        j += 1;
+    }
+    j == p.len()
+}
+
+/// The regex key/pattern used for the cache.
+pub(crate) fn regex_source(pat: &str, ci: bool, python: bool) -> String {
+    let flags = if ci { "(?is)" } else { "(?s)" };
+    if python {
+        format!("{flags}^(?:{pat})")
+    } else {
+        format!("{flags}^(?:{pat})$")
+    }
+}
+
+pub(crate) fn regex_match(
+    ctx: &Ctx<'_>,
+    s: &str,
+    pat: &str,
+    ci: bool,
+    python: bool,
+) -> Option<bool> {
+    if let Some(re) = ctx.regexes.get(&(pat.to_owned(), ci, python)) {
+        return Some(re.is_match(s));
+    }
+    let re = regex::RegexBuilder::new(&regex_source(pat, ci, python))
+        .size_limit(1 << 20)
+        .build()
+        .ok()?;
+    Some(re.is_match(s))
+}
+
+fn is_num(v: &Value<'_>) -> bool {
+    matches!(v, Value::Int(_) | Value::Float(_))
+}
+
+fn as_f64(v: &Value<'_>) -> f64 {
+    match v {
+        Value::Int(i) => *i as f64,
+        Value::Float(f) => *f,
+        _ => f64::NAN,
+    }
+}
+
+/// Arithmetic with Java (ES) or Python (PY) integer semantics; `None` on
+/// overflow, division by zero or non-numbers.
+pub(crate) fn arith(py: bool, op: BinaryOp, l: &Value<'_>, r: &Value<'_>) -> V {
+    if !is_num(l) || !is_num(r) {
+        return None;
+    }
+    if let (Value::Int(a), Value::Int(b)) = (l, r) {
+        let (a, b) = (*a, *b);
+        let out = match op {
+            BinaryOp::Add => a.checked_add(b),
+            BinaryOp::Sub => a.checked_sub(b),
+            BinaryOp::Mul => a.checked_mul(b),
+            BinaryOp::Div => {
+                if py {
+                    if b == 0 {
+                        None
+                    } else {
+                        let q = a.checked_div(b)?;
+                        Some(if (a % b != 0) && ((a < 0) != (b < 0)) {
+                            q - 1
+                        } else {
+                            q
+                        })
+                    }
+                } else {
+                    a.checked_div(b)
+                }
+            }
+            BinaryOp::Mod => {
+                if py {
+                    if b == 0 {
+                        None
+                    } else {
+                        let m = a.checked_rem(b)?;
+                        Some(if m != 0 && ((m < 0) != (b < 0)) {
+                            m + b
+                        } else {
+                            m
+                        })
+                    }
+                } else {
+                    a.checked_rem(b)
+                }
+            }
+            _ => None,
+        };
+        if out.is_none() && py && !matches!(op, BinaryOp::Div | BinaryOp::Mod) {
+            // Python integers are unbounded: fall back to floats.
+            let (x, y) = (a as f64, b as f64);
+            return Some(Value::Float(match op {
+                BinaryOp::Add => x + y,
+                BinaryOp::Sub => x - y,
+                _ => x * y,
+            }));
+        }
+        return out.map(Value::Int);
+    }
+    let (x, y) = (as_f64(l), as_f64(r));
+    let out = match op {
+        BinaryOp::Add => x + y,
+        BinaryOp::Sub => x - y,
+        BinaryOp::Mul => x * y,
+        BinaryOp::Div => {
+            if py && y == 0.0 {
+                return None;
+            }
+            x / y
+        }
+        BinaryOp::Mod => {
+            if py {
+                if y == 0.0 {
+                    return None;
+                }
+                x - y * (x / y).floor()
+            } else {
+                x % y
+            }
+        }
+        _ => return None,
+    };
+    Some(Value::Float(out))
+}
+
+/// Java `Double.toString`.
+fn java_double(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
+    }
+    let a = f.abs();
+    if a == 0.0 || (1e-3..1e7).contains(&a) {
+        let s = format!("{f:?}");
+        if s.contains('.') {
+            s
+        } else {
+            format!("{s}.0")
+        }
+    } else {
+        let s = format!("{f:E}");
+        let (m, e) = s.split_once('E').unwrap_or((&s, "0"));
+        let m = if m.contains('.') {
+            m.to_owned()
+        } else {
+            format!("{m}.0")
+        };
+        format!("{m}E{e}")
+    }
+}
+
+fn py_float(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    let a = f.abs();
+    if a != 0.0 && !(1e-4..1e16).contains(&a) {
+        let s = format!("{f:e}");
+        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+        let e: i32 = e.parse().unwrap_or(0);
+        let sign = if e < 0 { '-' } else { '+' };
+        return format!("{m}e{sign}{:02}", e.abs());
+    }
+    let s = format!("{f:?}");
+    if s.contains('.') {
+        s
+    } else {
+        format!("{s}.0")
+    }
+}
+
+/// `toString` (ES) / `str` (PY) of a value.
+pub(crate) fn to_string(py: bool, v: &Value<'_>) -> String {
+    match v {
+        Value::Null => if py { "None" } else { "null" }.into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => {
+            if py {
+                py_float(*f)
+            } else {
+                java_double(*f)
+            }
+        }
+        Value::Str(s) => s.to_string(),
+        Value::Array(a) => {
+            let parts: Vec<String> = a
+                .iter()
+                .map(|x| match x {
+                    Value::Str(s) if py => format!("'{s}'"),
+                    other => to_string(py, other),
+                })
+                .collect();
+            format!("[{}]", parts.join(", "))
+        }
+        Value::Object(o) => {
+            let parts: Vec<String> = o
+                .iter()
+                .map(|(k, x)| format!("'{k}': {}", to_string(py, x)))
+                .collect();
+            format!("{{{}}}", parts.join(", "))
+        }
+    }
+}
+
+// ---- string units: UTF-16 (ES) or code points (PY) ----------------------
+
+fn units(py: bool, s: &str) -> Vec<u32> {
+    if py {
+        s.chars().map(u32::from).collect()
+    } else {
+        s.encode_utf16().map(u32::from).collect()
+    }
+}
+
+fn from_units(py: bool, u: &[u32]) -> String {
+    if py {
+        u.iter().filter_map(|c| char::from_u32(*c)).collect()
+    } else {
+        let v: Vec<u16> = u.iter().map(|c| *c as u16).collect();
+        String::from_utf16_lossy(&v)
+    }
+}
+
+fn find(hay: &[u32], needle: &[u32], start: usize) -> Option<usize> {
+    if start > hay.len() {
+        return None;
+    }
+    if needle.is_empty() {
+        return Some(start);
+    }
+    hay[start..]
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + start)
+}
+
+fn rfind(hay: &[u32], needle: &[u32]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(hay.len());
+    }
+    if needle.len() > hay.len() {
+        return None;
+    }
+    (0..=hay.len() - needle.len())
+        .rev()
+        .find(|&i| hay[i..i + needle.len()] == *needle)
+}
+
+/// Known functions: (lowercase name, min args, max args, case-aware, python-only).
+const FUNCTIONS: &[(&str, usize, usize, bool, bool)] = &[
+    ("add", 2, 2, false, false),
+    ("subtract", 2, 2, false, false),
+    ("multiply", 2, 2, false, false),
+    ("divide", 2, 2, false, false),
+    ("modulo", 2, 2, false, false),
+    ("between", 3, 5, true, false),
+    ("cidrmatch", 2, usize::MAX, false, false),
+    ("concat", 1, usize::MAX, false, false),
+    ("endswith", 2, 2, true, false),
+    ("indexof", 2, 3, true, false),
+    ("length", 1, 1, false, false),
+    ("number", 1, 2, false, false),
+    ("startswith", 2, 2, true, false),
+    ("string", 1, 1, false, false),
+    ("stringcontains", 2, 2, true, false),
+    ("substring", 1, 3, false, false),
+    ("arraycontains", 1, usize::MAX, false, true),
+    ("arraycount", 3, 3, false, true),
+    ("arraysearch", 3, 3, false, true),
+    ("wildcard", 1, usize::MAX, false, true),
+    ("match", 1, usize::MAX, false, true),
+    ("matchlite", 1, usize::MAX, false, true),
+    ("safe", 1, 1, false, true),
+];
+
+/// Checks a call at compile time; `Err((code, message))` when invalid.
+pub(crate) fn check_call(
+    dialect: Dialect,
+    name: &str,
+    insensitive: bool,
+    argc: usize,
+) -> Result<(), (&'static str, String)> {
+    let lower = name.to_ascii_lowercase();
+    let py = dialect == Dialect::Python;
+    let Some(&(_, min, max, aware, py_only)) = FUNCTIONS.iter().find(|f| f.0 == lower) else {
+        return Err(("EQL0301", format!("Unknown function [{name}]")));
+    };
+    if py_only && !py {
+        return Err(("EQL0301", format!("Unknown function [{name}]")));
+    }
+    let (min, max) = if py {
+        (min, max)
+    } else {
+        match lower.as_str() {
+            "between" => (3, 4),
+            "substring" => (2, 3),
+            _ => (min, max),
+        }
+    };
+    if argc < min || argc > max {
+        let want = if min == max {
+            format!("{min}")
+        } else if max == usize::MAX {
+            format!("at least {min}")
+        } else {
+            format!("{min} to {max}")
+        };
+        return Err((
+            "EQL0302",
+            format!("function [{name}] expects {want} arguments, got {argc}"),
+        ));
+    }
+    if insensitive && !aware && !py {
+        return Err((
+            "EQL0303",
+            format!("function [{name}] does not support case-insensitive matching (~)"),
+        ));
+    }
+    Ok(())
+}
+
+fn s_of(v: &V) -> Option<&str> {
+    match v {
+        Some(Value::Str(s)) => Some(s),
+        _ => None,
+    }
+}
+
+fn int_of(v: &V) -> Option<i64> {
+    match v {
+        Some(Value::Int(i)) => Some(*i),
+        Some(Value::Float(f)) if f.fract() == 0.0 => Some(*f as i64),
+        _ => None,
+    }
+}
+
+fn b(x: bool) -> V {
+    Some(Value::Bool(x))
+}
+
+/// Evaluates a function call.
+pub(crate) fn call(ctx: &Ctx<'_>, name: &str, insensitive: bool, args: &[Expr], env: &Env) -> V {
+    let py = ctx.py();
+    let lower = name.to_ascii_lowercase();
+    let ci = if py { ctx.ci } else { insensitive };
+    // Functions with special argument handling first.
+    match lower.as_str() {
+        "arraycount" | "arraysearch" => {
+            let arr = ctx.eval(args.first()?, env);
+            let var = match &args.get(1)?.kind {
+                ExprKind::Field(f) => match f.path.as_slice() {
+                    [PathSegment::Key(k)] => k.clone(),
+                    _ => return None,
+                },
+                _ => return None,
+            };
+            let body = args.get(2)?;
+            let Some(Value::Array(items)) = arr else {
+                return if lower == "arraycount" {
+                    Some(Value::Int(0))
+                } else {
+                    b(false)
+                };
+            };
+            let mut count = 0i64;
+            let mut env2 = env.clone();
+            env2.push((var, Value::Null));
+            for item in items {
+                if let Some(last) = env2.last_mut() {
+                    last.1 = item;
+                }
+                if ctx.eval(body, &env2).is_some_and(|v| ctx.truthy(&v)) {
+                    if lower == "arraysearch" {
+                        return b(true);
+                    }
+                    count += 1;
+                }
+            }
+            return if lower == "arraycount" {
+                Some(Value::Int(count))
+            } else {
+                b(false)
+            };
+        }
+        "safe" => return ctx.eval(args.first()?, env),
+        _ => {}
+    }
+    let vals: Vec<V> = args.iter().map(|a| ctx.eval(a, env)).collect();
+    let arg = |i: usize| -> &V { vals.get(i).unwrap_or(&None) };
+    match lower.as_str() {
+        "add" | "subtract" | "multiply" | "divide" | "modulo" => {
+            let op = match lower.as_str() {
+                "add" => BinaryOp::Add,
+                "subtract" => BinaryOp::Sub,
+                "multiply" => BinaryOp::Mul,
+                "divide" => BinaryOp::Div,
+                _ => BinaryOp::Mod,
+            };
+            arith(py, op, arg(0).as_ref()?, arg(1).as_ref()?)
+        }
+        "between" => {
+            let s = s_of(arg(0))?;
+            let left = s_of(arg(1))?;
+            let right = s_of(arg(2))?;
+            let greedy = matches!(arg(3), Some(Value::Bool(true)));
+            let ci = ci || (py && matches!(arg(4), Some(Value::Bool(false))));
+            let ci = if py && matches!(arg(4), Some(Value::Bool(true))) {
+                false
+            } else {
+                ci
+            };
+            between(py, s, left, right, greedy, ci)
+        }
+        "cidrmatch" => {
+            let Some(ip) = s_of(arg(0)) else {
+                return if py { b(false) } else { None };
+            };
+            let ip: std::net::IpAddr = ip.trim().parse().ok()?;
+            for c in vals.get(1..).unwrap_or(&[]) {
+                if let Some(c) = s_of(c) {
+                    if cidr_contains(c, ip) {
+                        return b(true);
+                    }
+                } else if !py {
+                    return None;
+                }
+            }
+            b(false)
+        }
+        "concat" => {
+            let mut out = String::new();
+            for v in &vals {
+                out.push_str(&to_string(py, v.as_ref()?));
+            }
+            Some(Value::Str(out.into()))
+        }
+        "endswith" | "startswith" => {
+            let s = s_of(arg(0))?;
+            let sub = s_of(arg(1))?;
+            let (s, sub) = if ci {
+                (fold(s), fold(sub))
+            } else {
+                (s.to_owned(), sub.to_owned())
+            };
+            b(if lower == "endswith" {
+                s.ends_with(&sub)
+            } else {
+                s.starts_with(&sub)
+            })
+        }
+        "stringcontains" => {
+            let Some(s) = s_of(arg(0)) else {
+                return if py { b(false) } else { None };
+            };
+            let sub = s_of(arg(1))?;
+            if !py && (s.is_empty() || sub.is_empty()) {
+                return b(false);
+            }
+            if ci {
+                b(fold(s).contains(&fold(sub)))
+            } else {
+                b(s.contains(sub))
+            }
+        }
+        "indexof" => {
+            let s = s_of(arg(0))?;
+            let sub = s_of(arg(1))?;
+            let (s, sub) = if ci {
+                (fold(s), fold(sub))
+            } else {
+                (s.to_owned(), sub.to_owned())
+            };
+            let hay = units(py, &s);
+            let needle = units(py, &sub);
+            let len = hay.len() as i64;
+            let start = match arg(2) {
+                None if args.len() < 3 || !py => {
+                    if args.len() >= 3 && !py {
+                        return None;
+                    }
+                    0
+                }
+                None => 0,
+                v => int_of(v)?,
+            };
+            let start = if start < 0 {
+                if py {
+                    (start + len).max(0)
+                } else {
+                    0
+                }
+            } else {
+                start
+            };
+            if start > len {
+                return None;
+            }
+            find(&hay, &needle, start as usize).map(|i| Value::Int(i as i64))
+        }
+        "length" => match arg(0).as_ref()? {
+            Value::Str(s) => Some(Value::Int(if py {
+                s.chars().count()
+            } else {
+                s.encode_utf16().count()
+            } as i64)),
+            Value::Array(a) if py => Some(Value::Int(a.len() as i64)),
+            Value::Object(o) if py => Some(Value::Int(o.len() as i64)),
+            _ => None,
+        },
+        "number" => {
+            let base = match arg(1) {
+                None => 10,
+                v => int_of(v)?,
+            };
+            match arg(0).as_ref()? {
+                x @ (Value::Int(_) | Value::Float(_)) => Some(x.clone()),
+                Value::Str(s) => number(py, s, base),
+                _ => None,
+            }
+        }
+        "string" => Some(Value::Str(to_string(py, arg(0).as_ref()?).into())),
+        "substring" => {
+            let s = s_of(arg(0))?;
+            let u = units(py, s);
+            let len = u.len() as i64;
+            let norm = |x: i64| -> usize {
+                let x = if x < 0 { x + len } else { x };
+                x.clamp(0, len) as usize
+            };
+            let start = match arg(1) {
+                None => 0,
+                v => norm(int_of(v)?),
+            };
+            let end = match arg(2) {
+                None => u.len(),
+                v => norm(int_of(v)?),
+            };
+            if start >= end {
+                return Some(Value::Str(String::new().into()));
+            }
+            Some(Value::Str(from_units(py, &u[start..end]).into()))
+        }
+        "arraycontains" => {
+            let Value::Array(items) = arg(0).as_ref()? else {
+                return None;
+            };
+            for v in vals.get(1..).unwrap_or(&[]) {
+                let Some(v) = v else { continue };
+                if items
+                    .iter()
+                    .any(|it| ctx.equal(it, v, ctx.ci) == Some(true))
+                {
+                    return b(true);
+                }
+            }
+            b(false)
+        }
+        "wildcard" => {
+            let s = s_of(arg(0))?;
+            b(vals
+                .get(1..)
+                .unwrap_or(&[])
+                .iter()
+                .any(|p| s_of(p).is_some_and(|p| glob(s, p, ctx.ci, false))))
+        }
+        "match" | "matchlite" => {
+            let s = s_of(arg(0))?;
+            for p in vals.get(1..).unwrap_or(&[]) {
+                if let Some(p) = s_of(p) {
+                    if regex_match(ctx, s, p, true, true)? {
+                        return b(true);
+                    }
+                }
+            }
+            b(false)
+        }
+        _ => None,
+    }
+}
+
+fn between(py: bool, s: &str, left: &str, right: &str, greedy: bool, ci: bool) -> V {
+    if !py && (s.is_empty() || left.is_empty() || right.is_empty()) {
+        return Some(Value::Str(s.to_owned().into()));
+    }
+    let orig = units(py, s);
+    let (hs, hl, hr) = if ci {
+        (fold(s), fold(left), fold(right))
+    } else {
+        (s.to_owned(), left.to_owned(), right.to_owned())
+    };
+    let hay = units(py, &hs);
+    let l = units(py, &hl);
+    let r = units(py, &hr);
+    let empty = || Some(Value::Str(String::new().into()));
+    let src: &[u32] = if hay.len() == orig.len() { &orig } else { &hay };
+    let Some(li) = find(&hay, &l, 0) else {
+        return if py { None } else { empty() };
+    };
+    let start = li + l.len();
+    let end = if greedy {
+        let ri = rfind(&hay, &r);
+        match ri {
+            Some(ri) if ri >= start => ri,
+            Some(_) => return None,
+            None => return if py { None } else { empty() },
+        }
+    } else {
+        match find(&hay, &r, start) {
+            Some(ri) => ri,
+            None => return if py { None } else { empty() },
+        }
+    };
+    Some(Value::Str(from_units(py, &src[start..end]).into()))
+}
+
+fn cidr_contains(cidr: &str, ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    let (addr, bits) = match cidr.split_once('/') {
+        Some((a, b)) => (a, b.trim().parse::<u32>().ok()),
+        None => (cidr, None),
+    };
+    let Ok(net) = addr.trim().parse::<IpAddr>() else {
+        return false;
+    };
+    match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(i)) => {
+            let bits = bits.unwrap_or(32).min(32);
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
+            (u32::from(n) & mask) == (u32::from(i) & mask)
+        }
+        (IpAddr::V6(n), IpAddr::V6(i)) => {
+            let bits = bits.unwrap_or(128).min(128);
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
+            (u128::from(n) & mask) == (u128::from(i) & mask)
+        }
+        _ => false,
+    }
+}
+
+fn number(py: bool, s: &str, base: i64) -> V {
+    if py {
+        // Python `ToNumber`: float when base 10 and exactly one `.`; digits in
+        // the given base; otherwise only `0x` hex.
+        if base == 10 && s.matches('.').count() == 1 {
+            return s
+                .parse::<f64>()
+                .ok()
+                .filter(|_| !s.contains(['e', 'E']))
+                .map(Value::Float);
+        }
+        let digits = s.trim_start_matches(['+', '-']);
+        if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
+            let radix = u32::try_from(base).ok().filter(|b| (2..=36).contains(b))?;
+            return i64::from_str_radix(s, radix).ok().map(Value::Int);
+        }
+        if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+            return i64::from_str_radix(h, 16).ok().map(Value::Int);
+        }
+        return None;
+    }
+    let t = s.trim();
+    let (t, base) = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(h) if base == 10 || base == 16 => (h, 16),
+        _ => (t, base),
+    };
+    if base == 10 {
+        if let Ok(i) = t.parse::<i64>() {
+            return Some(Value::Int(i));
+        }
+        let f: f64 = t.parse().ok()?;
+        return Some(Value::Float(f));
+    }
+    let radix = u32::try_from(base).ok().filter(|b| (2..=36).contains(b))?;
+    i64::from_str_radix(t, radix).ok().map(Value::Int)
+}

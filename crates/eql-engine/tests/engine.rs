@@ -1,0 +1,87 @@
+//! Engine-level behaviour over parsed queries: categories, JSON paths,
+//! multi-valued fields, compile errors and out-of-scope query forms.
+#![allow(missing_docs)]
+
+use eql_engine::{CompileOptions, Dialect, Engine};
+use serde_json::json;
+
+fn es(q: &str) -> Engine {
+    Engine::compile(q, &CompileOptions::default()).unwrap()
+}
+
+fn parser_ready() -> bool {
+    eql_syntax::parse_query("any where true", &eql_syntax::ParseOptions::default()).is_ok()
+}
+
+#[test]
+fn categories_and_paths() {
+    if !parser_ready() {
+        eprintln!("SKIP: parser not available yet");
+        return;
+    }
+    let nested = json!({"event": {"category": "process"}, "process": {"name": "cmd.exe", "args": ["a", "/c"]}});
+    let dotted = json!({"event.category": ["process", "file"], "process.name": "CMD.EXE"});
+    let objs = json!({"event": {"category": "network"}, "dns": {"answers": [{"name": "a.com"}, {"name": "b.org"}]}});
+
+    assert!(es(r#"process where process.name == "cmd.exe""#).is_match(&nested));
+    assert!(!es(r#"file where process.name == "cmd.exe""#).is_match(&nested));
+    assert!(es(r#"file where process.name : "cmd.exe""#).is_match(&dotted));
+    assert!(!es(r#"process where process.name == "cmd.exe""#).is_match(&dotted));
+    assert!(es(r#"any where process.args == "/c""#).is_match(&nested));
+    assert!(es(r#"any where process.args : "/C""#).is_match(&nested));
+    assert!(!es(r#"any where process.args != "/c""#).is_match(&nested));
+    assert!(es(r#"any where dns.answers.name : "*.org""#).is_match(&objs));
+    assert!(es(r#"any where not dns.answers.name : "*.net""#).is_match(&objs));
+    assert!(es(r#"any where process.name != "x""#).is_match(&objs));
+    assert!(!es("any where not process.pid > 3").is_match(&objs));
+    assert!(es("any where length(process.name) == 7").is_match(&nested));
+    assert!(es(r#"any where process.name regex~ "C.D\\.exe""#).is_match(&dotted));
+    assert!(es(r#"any where startsWith~(process.name, "cmd")"#).is_match(&dotted));
+    assert!(!es(r#"any where startsWith(process.name, "cmd")"#).is_match(&dotted));
+}
+
+#[test]
+fn python_dialect_queries() {
+    if !parser_ready() {
+        eprintln!("SKIP: parser not available yet");
+        return;
+    }
+    let py = CompileOptions::python();
+    let ev = json!({"event_type": "process", "process_name": "CMD.exe", "args": ["x", "Y"]});
+    let q = |s: &str| Engine::compile(s, &py).unwrap();
+    assert!(q(r#"process where process_name == "cmd.exe""#).is_match(&ev));
+    assert!(q(r#"process where process_name == "c*.EXE""#).is_match(&ev));
+    assert!(q(r#"process where arrayContains(args, "y")"#).is_match(&ev));
+    assert!(q(r#"process where arraySearch(args, a, a == "x")"#).is_match(&ev));
+    assert!(!q(r#"process where missing != "a""#).is_match(&ev));
+    let cs = CompileOptions {
+        case_sensitive: true,
+        ..CompileOptions::python()
+    };
+    assert!(
+        !Engine::compile(r#"process where process_name == "cmd.exe""#, &cs)
+            .unwrap()
+            .is_match(&ev)
+    );
+}
+
+#[test]
+fn compile_errors_and_out_of_scope_forms() {
+    if !parser_ready() {
+        eprintln!("SKIP: parser not available yet");
+        return;
+    }
+    let opts = CompileOptions::default();
+    let err = Engine::compile("any where nope(x)", &opts).unwrap_err();
+    assert_eq!(err.diagnostic.code, "EQL0301");
+    assert!(Engine::compile("any where length(x, y)", &opts).is_err());
+    assert!(Engine::compile("any where length~(x) > 1", &opts).is_err());
+    assert!(Engine::compile(r#"any where x regex "(""#, &opts).is_err());
+    let seq = Engine::compile("sequence [any where true] [any where true]", &opts).unwrap();
+    assert!(!seq.is_match(&json!({})));
+    let py = CompileOptions {
+        dialect: Dialect::Python,
+        ..CompileOptions::python()
+    };
+    assert!(Engine::compile("any where arrayCount(x, y, y == 1) > 0", &py).is_ok());
+}

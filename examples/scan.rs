@@ -1,0 +1,347 @@
+//! Scans NDJSON events with a rule pack and prints alerts.
+//!
+//! ```text
+//! scan [--rules PATH]... [--dialect es|python] [--format ndjson|table] [--strict] [EVENTS.ndjson ...|-]
+//! ```
+//!
+//! Without arguments the shipped pack is run over `examples/data/sample-events.ndjson`.
+//! Input is streamed line by line; malformed lines are reported on stderr and counted.
+//! Alerts go to stdout; progress, errors and the summary go to stderr.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, ValueEnum};
+use eql_engine::{CompileOptions, CompiledRule, CompiledRuleSet, Dialect, RuleSet};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{json, Value};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DialectArg {
+    /// Elasticsearch EQL.
+    Es,
+    /// Python (endgame) EQL.
+    Python,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Format {
+    /// One JSON alert per line.
+    Ndjson,
+    /// One human-readable line per alert.
+    Table,
+}
+
+/// Scan NDJSON events with EQL rules.
+#[derive(Debug, Parser)]
+#[command(name = "scan")]
+struct Args {
+    /// Rule file or folder (.toml, .eql, .jsonl); repeatable. Default: the shipped pack.
+    #[arg(long = "rules", value_name = "PATH")]
+    rules: Vec<PathBuf>,
+    /// Query dialect.
+    #[arg(long, value_enum, default_value = "es")]
+    dialect: DialectArg,
+    /// Alert output format.
+    #[arg(long, value_enum, default_value = "ndjson")]
+    format: Format,
+    /// Fail if any rule fails to load or compile.
+    #[arg(long)]
+    strict: bool,
+    /// NDJSON event files; `-` reads stdin. Default: the sample events.
+    #[arg(value_name = "EVENTS")]
+    inputs: Vec<String>,
+}
+
+#[derive(Default)]
+struct Stats {
+    events: u64,
+    bytes: u64,
+    bad_lines: u64,
+    alerts: u64,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load_rules(args: &Args) -> Result<(RuleSet, usize), String> {
+    if args.rules.is_empty() {
+        return Ok((RuleSet::builtin(), 0));
+    }
+    let mut set = RuleSet::new();
+    let mut errors = 0;
+    for path in &args.rules {
+        match RuleSet::from_path(path) {
+            Ok(more) => set.extend(more),
+            Err(e) => {
+                eprintln!("error: {e}");
+                errors += 1;
+                if args.strict {
+                    return Err(format!("cannot load rules from {}", path.display()));
+                }
+            }
+        }
+    }
+    Ok((set, errors))
+}
+
+fn run(args: &Args) -> Result<ExitCode, String> {
+    let (rules, load_errors) = load_rules(args)?;
+    let opts = CompileOptions {
+        dialect: match args.dialect {
+            DialectArg::Es => Dialect::Elasticsearch,
+            DialectArg::Python => Dialect::Python,
+        },
+        ..CompileOptions::default()
+    };
+    let (compiled, errors) = rules.compile(&opts);
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    if !errors.is_empty() {
+        eprintln!(
+            "{} of {} rules failed to compile",
+            errors.len(),
+            rules.len()
+        );
+        if args.strict {
+            return Ok(ExitCode::from(1));
+        }
+    }
+
+    let inputs: Vec<String> = if args.inputs.is_empty() {
+        vec![Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("data/sample-events.ndjson")
+            .to_string_lossy()
+            .into_owned()]
+    } else {
+        args.inputs.clone()
+    };
+
+    let progress = make_progress(&inputs);
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut stats = Stats::default();
+    let mut per_rule = vec![0u64; compiled.len()];
+    let start = Instant::now();
+
+    for input in &inputs {
+        let reader: Box<dyn BufRead> = if input == "-" {
+            Box::new(BufReader::new(io::stdin().lock()))
+        } else {
+            let file = File::open(input).map_err(|e| format!("{input}: {e}"))?;
+            Box::new(BufReader::with_capacity(1 << 16, file))
+        };
+        let name = if input == "-" { "<stdin>" } else { input };
+        scan_stream(
+            reader,
+            name,
+            &compiled,
+            args.format,
+            &mut out,
+            &progress,
+            &mut stats,
+            &mut per_rule,
+        )
+        .map_err(|e| format!("{name}: {e}"))?;
+    }
+    out.flush().map_err(|e| format!("stdout: {e}"))?;
+    drop(out);
+    progress.finish_and_clear();
+
+    let secs = start.elapsed().as_secs_f64();
+    print_summary(&compiled, &per_rule);
+    let rate = if secs > 0.0 {
+        stats.events as f64 / secs
+    } else {
+        0.0
+    };
+    let fired = per_rule.iter().filter(|&&n| n > 0).count();
+    if !errors.is_empty() {
+        eprintln!("{} rules failed to compile", errors.len());
+    }
+    if load_errors > 0 {
+        eprintln!("{load_errors} rule files failed to load");
+    }
+    eprintln!(
+        "scanned {} events ({} bytes) in {secs:.3} s: {rate:.0} events/s; {} alerts from {fired} rules; {} bad lines",
+        stats.events, stats.bytes, stats.alerts, stats.bad_lines
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn make_progress(inputs: &[String]) -> ProgressBar {
+    if !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let total: Option<u64> = inputs
+        .iter()
+        .map(|i| {
+            if i == "-" {
+                None
+            } else {
+                std::fs::metadata(i).ok().map(|m| m.len())
+            }
+        })
+        .sum();
+    if let Some(len) = total {
+        let pb = ProgressBar::new(len);
+        if let Ok(style) = ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
+        ) {
+            pb.set_style(style);
+        }
+        pb
+    } else {
+        let pb = ProgressBar::new_spinner();
+        if let Ok(style) =
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bytes} ({bytes_per_sec})")
+        {
+            pb.set_style(style);
+        }
+        pb
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn scan_stream(
+    mut reader: Box<dyn BufRead>,
+    name: &str,
+    compiled: &CompiledRuleSet,
+    format: Format,
+    out: &mut impl Write,
+    progress: &ProgressBar,
+    stats: &mut Stats,
+    per_rule: &mut [u64],
+) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(4096);
+    let mut line_no = 0u64;
+    loop {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        stats.bytes += n as u64;
+        progress.inc(n as u64);
+        let line = buf.trim_ascii();
+        if line.is_empty() {
+            continue;
+        }
+        let event = match serde_json::from_slice::<Value>(line) {
+            Ok(v @ Value::Object(_)) => v,
+            Ok(_) => {
+                stats.bad_lines += 1;
+                progress.suspend(|| eprintln!("{name}: line {line_no}: not a JSON object"));
+                continue;
+            }
+            Err(e) => {
+                stats.bad_lines += 1;
+                progress.suspend(|| eprintln!("{name}: line {line_no}: {e}"));
+                continue;
+            }
+        };
+        stats.events += 1;
+        for (i, rule) in compiled.iter().enumerate() {
+            if rule.is_match(&event) {
+                per_rule[i] += 1;
+                stats.alerts += 1;
+                write_alert(out, format, rule, &event, name, line_no)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_alert(
+    out: &mut impl Write,
+    format: Format,
+    rule: &CompiledRule,
+    event: &Value,
+    input: &str,
+    line: u64,
+) -> io::Result<()> {
+    let r = &rule.rule;
+    match format {
+        Format::Ndjson => {
+            let threat: Vec<Value> = r
+                .threat
+                .iter()
+                .map(|t| {
+                    json!({
+                        "framework": t.framework,
+                        "tactic": {"id": t.tactic.id, "name": t.tactic.name},
+                        "techniques": t.techniques.iter()
+                            .map(|x| json!({"id": x.id, "name": x.name}))
+                            .collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            let alert = json!({
+                "rule_id": r.rule_id,
+                "name": r.name,
+                "severity": r.severity,
+                "risk_score": r.risk_score,
+                "threat": threat,
+                "source": {"file": input, "line": line},
+                "event": event,
+            });
+            serde_json::to_writer(&mut *out, &alert)?;
+            writeln!(out)
+        }
+        Format::Table => {
+            let get = |p: &str| field(event, p).unwrap_or("-").to_string();
+            writeln!(
+                out,
+                "{:<8} {:<3} {} | {}:{} | {} host={} process={} file={}",
+                r.severity.as_deref().unwrap_or("-"),
+                r.risk_score
+                    .map_or_else(|| "-".to_string(), |s| s.to_string()),
+                r.name,
+                input,
+                line,
+                get("@timestamp"),
+                get("host.name"),
+                get("process.name"),
+                get("file.path"),
+            )
+        }
+    }
+}
+
+/// Reads a string field by dotted path, nested or flat (`"host.name"` key).
+fn field<'a>(event: &'a Value, path: &str) -> Option<&'a str> {
+    if let Some(v) = event.get(path).and_then(Value::as_str) {
+        return Some(v);
+    }
+    let mut cur = event;
+    for part in path.split('.') {
+        cur = cur.get(part)?;
+    }
+    cur.as_str()
+}
+
+fn print_summary(compiled: &CompiledRuleSet, per_rule: &[u64]) {
+    let width = compiled
+        .iter()
+        .map(|r| r.rule.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    eprintln!("{:<width$}  {:>8}", "rule", "alerts");
+    for (rule, n) in compiled.iter().zip(per_rule) {
+        eprintln!("{:<width$}  {n:>8}", rule.rule.name);
+    }
+}

@@ -1,0 +1,19 @@
+//! Any text through parse + compile + evaluation over a fixed event: no panic.
+#![no_main]
+use eql_engine::{CompileOptions, Dialect, Engine};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let event = serde_json::json!({
+        "event": {"category": ["process"], "type": "start"},
+        "process": {"name": "cmd.exe", "pid": 4, "args": ["a", "b"]},
+        "@timestamp": "2024-01-01T00:00:00Z"
+    });
+    for dialect in [Dialect::Elasticsearch, Dialect::Python] {
+        let opts = CompileOptions { dialect, ..CompileOptions::default() };
+        if let Ok(engine) = Engine::compile(text, &opts) {
+            let _ = engine.is_match(&event);
+        }
+    }
+});
