@@ -17,7 +17,8 @@ type PResult<T> = Result<T, ParseError>;
 /// Parses a whole query.
 pub fn parse_query(src: &str, opts: &ParseOptions) -> Result<Query, ParseError> {
     let depth = precheck(src, opts)?;
-    with_stack(depth, || parse_query_inner(src, opts))
+    let clean = blank_comments(src);
+    with_stack(depth, || parse_query_inner(&clean, opts))
 }
 
 /// Unoptimized builds of the pest parser use a lot of stack per nesting level;
@@ -59,7 +60,95 @@ fn parse_query_inner(src: &str, opts: &ParseOptions) -> Result<Query, ParseError
 /// Parses a single expression (used by expression-level tests and folding).
 pub fn parse_expr(src: &str, opts: &ParseOptions) -> Result<Expr, ParseError> {
     let depth = precheck(src, opts)?;
-    with_stack(depth, || parse_expr_inner(src, opts))
+    let clean = blank_comments(src);
+    with_stack(depth, || parse_expr_inner(&clean, opts))
+}
+
+/// Replaces every comment with spaces (newlines kept), byte for byte, so spans
+/// are unchanged and pest never sees a comment.
+///
+/// Why: pest retries its implicit `COMMENT` rule at every token boundary of
+/// every backtracking branch, so long nested comments made parsing take minutes
+/// on fuzzer input. Runs after `precheck`, which has already rejected
+/// unterminated strings and comments.
+fn blank_comments(src: &str) -> std::borrow::Cow<'_, str> {
+    if !src.contains("//") && !src.contains("/*") {
+        return std::borrow::Cow::Borrowed(src);
+    }
+    let b = src.as_bytes();
+    let mut out = b.to_vec();
+    let mut i = 0;
+    let blank = |out: &mut Vec<u8>, from: usize, to: usize| {
+        for byte in &mut out[from..to] {
+            if *byte != b'\n' {
+                *byte = b' ';
+            }
+        }
+    };
+    while i < b.len() {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                let start = i;
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                blank(&mut out, start, i);
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                let start = i;
+                let mut level = 0usize;
+                while i < b.len() {
+                    if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+                        level += 1;
+                        i += 2;
+                    } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
+                        level = level.saturating_sub(1);
+                        i += 2;
+                        if level == 0 {
+                            break;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+                blank(&mut out, start, i.min(b.len()));
+            }
+            b'"' if b[i..].starts_with(b"\"\"\"") => {
+                i = src
+                    .get(i + 3..)
+                    .and_then(|rest| rest.find("\"\"\""))
+                    .map_or(b.len(), |k| i + 3 + k + 3);
+                while i < b.len() && b[i] == b'"' {
+                    i += 1;
+                }
+            }
+            q @ (b'"' | b'\'' | b'`') => {
+                i += 1;
+                while i < b.len() {
+                    if b[i] == b'\\' && q != b'`' {
+                        i += 2;
+                    } else if b[i] == q {
+                        i += 1;
+                        if q == b'`' && b.get(i) == Some(&b'`') {
+                            i += 1;
+                            continue;
+                        }
+                        break;
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    // Whole comments were blanked (they start and end on ASCII delimiters), so
+    // no multi-byte character was cut and the result is valid UTF-8; fall back
+    // to the original text if it somehow is not.
+    match String::from_utf8(out) {
+        Ok(s) => std::borrow::Cow::Owned(s),
+        Err(_) => std::borrow::Cow::Borrowed(src),
+    }
 }
 
 fn parse_expr_inner(src: &str, opts: &ParseOptions) -> Result<Expr, ParseError> {
