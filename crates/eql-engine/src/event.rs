@@ -14,3 +14,41 @@ pub trait Event {
     /// Reads one field.
     fn get(&self, path: &FieldPath) -> Option<Value<'_>>;
 }
+
+/// Any `T: Serialize` as an event: serialized once into a JSON DOM, then read
+/// exactly like a `serde_json::Value`, so a user struct gives the same results
+/// as the JSON it serializes to.
+///
+/// ```
+/// use eql_engine::{CompileOptions, Engine, SerializeEvent};
+/// #[derive(serde::Serialize)]
+/// struct Proc { name: &'static str }
+/// #[derive(serde::Serialize)]
+/// struct Ev { event: Cat, process: Proc }
+/// #[derive(serde::Serialize)]
+/// struct Cat { category: &'static str }
+///
+/// let engine = Engine::compile(r#"process where process.name : "CMD.exe""#, &CompileOptions::default()).unwrap();
+/// let ev = SerializeEvent::new(&Ev { event: Cat { category: "process" }, process: Proc { name: "cmd.exe" } }).unwrap();
+/// assert!(engine.is_match(&ev));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct SerializeEvent {
+    dom: serde_json::Value,
+}
+
+impl SerializeEvent {
+    /// Serializes `value` (fails only where `serde_json::to_value` fails, such
+    /// as a map with non-string keys).
+    pub fn new<T: serde::Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
+        Ok(SerializeEvent {
+            dom: serde_json::to_value(value)?,
+        })
+    }
+}
+
+impl Event for SerializeEvent {
+    fn get(&self, path: &FieldPath) -> Option<Value<'_>> {
+        Event::get(&self.dom, path)
+    }
+}

@@ -1,0 +1,111 @@
+//! The same events give the same results through a JSON DOM and through a
+//! user struct with `#[derive(Serialize)]`.
+
+use eql_engine::{CompileOptions, Engine, SerializeEvent};
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct Ev {
+    event: Category,
+    host: Host,
+    process: Process,
+    file: Option<File>,
+}
+#[derive(Serialize)]
+struct Category {
+    category: Vec<&'static str>,
+    r#type: Vec<&'static str>,
+}
+#[derive(Serialize)]
+struct Host {
+    os: Os,
+}
+#[derive(Serialize)]
+struct Os {
+    r#type: &'static str,
+}
+#[derive(Serialize)]
+struct Process {
+    name: &'static str,
+    pid: i64,
+}
+#[derive(Serialize)]
+struct File {
+    extension: &'static str,
+}
+
+#[test]
+fn struct_and_dom_agree() {
+    let queries = [
+        r#"file where host.os.type == "windows" and event.type != "deletion" and file.extension : ("exe", "dll") and process.name : ("lsass.exe", "LogonUI.exe")"#,
+        r#"any where process.pid > 100"#,
+        r#"any where not file.extension : "exe""#,
+        r#"process where true"#,
+    ];
+    let events = [
+        Ev {
+            event: Category {
+                category: vec!["file"],
+                r#type: vec!["creation"],
+            },
+            host: Host {
+                os: Os { r#type: "windows" },
+            },
+            process: Process {
+                name: "LSASS.EXE",
+                pid: 600,
+            },
+            file: Some(File { extension: "dll" }),
+        },
+        Ev {
+            event: Category {
+                category: vec!["file"],
+                r#type: vec!["deletion"],
+            },
+            host: Host {
+                os: Os { r#type: "windows" },
+            },
+            process: Process {
+                name: "lsass.exe",
+                pid: 7,
+            },
+            file: Some(File { extension: "exe" }),
+        },
+        Ev {
+            event: Category {
+                category: vec!["process", "file"],
+                r#type: vec!["start"],
+            },
+            host: Host {
+                os: Os { r#type: "linux" },
+            },
+            process: Process {
+                name: "bash",
+                pid: 101,
+            },
+            file: None,
+        },
+    ];
+    let mut agreed = 0;
+    for q in queries {
+        let engine = Engine::compile(q, &CompileOptions::default()).expect("query compiles");
+        let got_struct: Vec<bool> = events
+            .iter()
+            .map(|e| engine.is_match(&SerializeEvent::new(e).expect("serializes")))
+            .collect();
+        let got_dom: Vec<bool> = events
+            .iter()
+            .map(|e| engine.is_match(&serde_json::to_value(e).expect("serializes")))
+            .collect();
+        assert_eq!(got_struct, got_dom, "{q}");
+        agreed += 1;
+    }
+    assert_eq!(agreed, queries.len());
+    // And the seed-like rule really fires on the first event only.
+    let engine = Engine::compile(queries[0], &CompileOptions::default()).expect("query compiles");
+    let hits: Vec<bool> = events
+        .iter()
+        .map(|e| engine.is_match(&SerializeEvent::new(e).expect("serializes")))
+        .collect();
+    assert_eq!(hits, vec![true, false, false]);
+}
