@@ -12,6 +12,15 @@
 //!
 //! - `rules` (default): loading rule packs (Elastic TOML, `.eql`, JSONL) and the shipped pack.
 #![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::print_stdout
+    )
+)]
 
 mod event;
 

@@ -232,16 +232,14 @@ impl RuleSet {
 
     /// The shipped pack (`crates/eql-engine/rules/*.toml`).
     ///
-    /// # Panics
-    ///
-    /// Never in practice: the shipped files are checked by tests.
+    /// A shipped file that failed to load would be listed in
+    /// [`RuleSet::skipped`] rather than panic; the tests check that none does.
     pub fn builtin() -> Self {
         let mut set = RuleSet::new();
         for (path, text) in BUILTIN {
             match parse_toml(Path::new(path), text) {
                 Ok(Some(rule)) => set.rules.push(rule),
-                Ok(None) => set.skipped.push(PathBuf::from(path)),
-                Err(e) => panic!("shipped rule {path} is invalid: {e}"),
+                Ok(None) | Err(_) => set.skipped.push(PathBuf::from(path)),
             }
         }
         set

@@ -55,6 +55,11 @@ fn expected_threat() -> Vec<Threat> {
 fn builtin_pack_has_the_seed_rule_with_exact_metadata() {
     let set = RuleSet::builtin();
     assert_eq!(set.len(), 1);
+    assert!(
+        set.skipped().is_empty(),
+        "a shipped rule failed to load: {:?}",
+        set.skipped()
+    );
     let r = &set.rules()[0];
     assert_eq!(
         r.name,

@@ -38,9 +38,9 @@ struct File {
 fn struct_and_dom_agree() {
     let queries = [
         r#"file where host.os.type == "windows" and event.type != "deletion" and file.extension : ("exe", "dll") and process.name : ("lsass.exe", "LogonUI.exe")"#,
-        r#"any where process.pid > 100"#,
+        "any where process.pid > 100",
         r#"any where not file.extension : "exe""#,
-        r#"process where true"#,
+        "process where true",
     ];
     let events = [
         Ev {

@@ -27,6 +27,15 @@
 //!
 //! - `arbitrary`: `arbitrary::Arbitrary` for [`Span`] (used by the fuzz targets).
 #![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::print_stdout
+    )
+)]
 
 mod ast;
 mod diagnostic;

@@ -23,7 +23,7 @@ pub fn parse_query(src: &str, opts: &ParseOptions) -> Result<Query, ParseError> 
 
 /// Unoptimized builds of the pest parser use a lot of stack per nesting level;
 /// run deeply nested inputs on a thread with a large stack there.
-fn with_stack<T: Send>(depth: usize, f: impl FnOnce() -> T + Send) -> T {
+fn with_stack<T: Send>(depth: usize, f: impl FnOnce() -> PResult<T> + Send) -> PResult<T> {
     if cfg!(debug_assertions) && depth > 4 {
         std::thread::scope(|s| {
             match std::thread::Builder::new()
@@ -34,17 +34,13 @@ fn with_stack<T: Send>(depth: usize, f: impl FnOnce() -> T + Send) -> T {
                     Ok(v) => v,
                     Err(p) => std::panic::resume_unwind(p),
                 },
-                Err(_) => unreachable_spawn(),
+                // No thread to be had: report the nesting as too deep for this build.
+                Err(_) => err(ParseErrorKind::TooDeep { max: 4 }, Span::new(0, 0)),
             }
         })
     } else {
         f()
     }
-}
-
-#[cold]
-fn unreachable_spawn() -> ! {
-    panic!("could not spawn a parser thread")
 }
 
 fn parse_query_inner(src: &str, opts: &ParseOptions) -> Result<Query, ParseError> {
