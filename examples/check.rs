@@ -3,7 +3,7 @@
 //! `cargo run --release --example check -- [--dialect es|python] PATH...`
 
 use clap::{Parser, ValueEnum};
-use eql_engine::{parse_query, Dialect, ParseOptions};
+use eql_engine::{CompileOptions, Dialect, Engine};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -110,12 +110,12 @@ fn collect(path: &Path, out: &mut Vec<Item>, errors: &mut Vec<String>) {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let opts = match args.dialect {
-        DialectArg::Es => ParseOptions::default(),
-        DialectArg::Python => ParseOptions {
-            dialect: Dialect::Python,
-            ..ParseOptions::default()
+    let opts = CompileOptions {
+        dialect: match args.dialect {
+            DialectArg::Es => Dialect::Elasticsearch,
+            DialectArg::Python => Dialect::Python,
         },
+        ..CompileOptions::default()
     };
     let mut items = Vec::new();
     let mut errors = Vec::new();
@@ -127,12 +127,13 @@ fn main() -> ExitCode {
     }
     let mut failed = 0usize;
     for item in &items {
-        if let Err(e) = parse_query(&item.query, &opts) {
+        // Parse and check (functions, arity, `~`, regexes), as a rule pack would.
+        if let Err(e) = Engine::compile(&item.query, &opts) {
             failed += 1;
             println!(
                 "{}:\n{}",
                 item.name,
-                e.to_diagnostic().render(&item.query, Some(&item.name))
+                e.diagnostic.render(&item.query, Some(&item.name))
             );
         }
     }
