@@ -1,5 +1,21 @@
 //! EQL evaluation over any serde value.
 //!
+//! Compile a query once, then test events against it: a `serde_json::Value`,
+//! any `T: Serialize` through [`SerializeEvent`], or your own type through the
+//! [`Event`] trait. The default dialect is Elasticsearch EQL.
+//!
+//! ```
+//! use eql_engine::{CompileOptions, Engine};
+//! let engine = Engine::compile(
+//!     r#"process where process.name : "cmd.exe" and not process.parent.name : "explorer.exe""#,
+//!     &CompileOptions::default(),
+//! )
+//! .unwrap();
+//! let event = serde_json::json!({"event": {"category": ["process"]}, "process": {"name": "CMD.EXE"}});
+//! // `:` folds case, and in the ES dialect `not f : "x"` matches when `f` is missing.
+//! assert!(engine.is_match(&event));
+//! ```
+//!
 //! # Input safety
 //!
 //! Evaluation never panics on any event.
