@@ -55,10 +55,10 @@ pub struct CompileError {
 /// A compiled query.
 #[derive(Clone, Debug)]
 pub struct Engine {
-    query: Query,
-    opts: CompileOptions,
-    category: FieldPath,
-    regexes: RegexCache,
+    pub(crate) query: Query,
+    pub(crate) opts: CompileOptions,
+    pub(crate) category: FieldPath,
+    pub(crate) regexes: RegexCache,
 }
 
 impl Engine {
@@ -148,7 +148,7 @@ impl Engine {
         &self.opts
     }
 
-    fn ctx<'a>(&'a self, event: &'a dyn Event) -> Ctx<'a> {
+    pub(crate) fn ctx<'a>(&'a self, event: &'a dyn Event) -> Ctx<'a> {
         Ctx {
             dialect: self.opts.dialect,
             ci: !self.opts.case_sensitive,
