@@ -3,8 +3,10 @@
 //! This is the reference interpreter: it walks the `eql_syntax` AST directly.
 
 use crate::eval::{Ctx, Env, RegexCache};
+use crate::fast::{self, Slots};
 use crate::functions;
 use crate::Event;
+use eql_plan::{Cond, FieldTable, Lowering};
 use eql_plan::{FieldPath, Value};
 use eql_syntax::{Diagnostic, Dialect, Expr, ExprKind, MatchOp, ParseOptions, Query, QueryBody};
 
@@ -59,6 +61,52 @@ pub struct Engine {
     pub(crate) opts: CompileOptions,
     pub(crate) category: FieldPath,
     pub(crate) regexes: RegexCache,
+    /// The lowered condition of a single-event query.
+    pub(crate) plan: Option<SinglePlan>,
+}
+
+/// A single-event query lowered to the plan IR.
+#[derive(Clone, Debug)]
+pub(crate) struct SinglePlan {
+    pub(crate) fields: FieldTable,
+    pub(crate) cond: Cond,
+}
+
+/// An event with no fields (constant folding).
+struct NoFields;
+
+impl Event for NoFields {
+    fn get(&self, _: &FieldPath) -> Option<Value<'_>> {
+        None
+    }
+}
+
+/// Lowers a condition, folding field-free leaves with the reference semantics.
+pub(crate) fn lower(
+    cond: &Expr,
+    opts: &CompileOptions,
+    regexes: &RegexCache,
+    fields: &mut FieldTable,
+) -> Cond {
+    let ctx = Ctx {
+        dialect: opts.dialect,
+        ci: !opts.case_sensitive,
+        regexes,
+        event: &NoFields,
+    };
+    let const_eval = |e: &Expr| -> Option<bool> {
+        Some(if ctx.py() {
+            ctx.eval(e, &Env::new()).is_some_and(|v| ctx.truthy(&v))
+        } else {
+            ctx.leaf_any(e, &Env::new())
+        })
+    };
+    let mut l = Lowering {
+        dialect: opts.dialect,
+        fields,
+        const_eval: &const_eval,
+    };
+    l.condition(cond)
 }
 
 impl Engine {
@@ -109,11 +157,20 @@ impl Engine {
             check_expr(e, opts, &mut regexes)?;
         }
         let category = FieldPath::parse_dotted(&opts.category_field);
+        let plan = match &query.body {
+            QueryBody::Event(q) => {
+                let mut fields = FieldTable::default();
+                let cond = lower(&q.condition, opts, &regexes, &mut fields);
+                Some(SinglePlan { fields, cond })
+            }
+            _ => None,
+        };
         Ok(Engine {
             query,
             opts: opts.clone(),
             category,
             regexes,
+            plan,
         })
     }
 
@@ -158,8 +215,47 @@ impl Engine {
     }
 
     /// True when the event matches (single-event queries; other query forms
-    /// always return false).
+    /// always return false). Evaluates the lowered plan.
     pub fn is_match(&self, event: &dyn Event) -> bool {
+        let (QueryBody::Event(q), Some(plan)) = (&self.query.body, &self.plan) else {
+            return false;
+        };
+        if !self.category_matches(q, event) {
+            return false;
+        }
+        let mut slots = Slots::new(plan.fields.len());
+        fast::eval(
+            &plan.cond,
+            &plan.fields,
+            &mut slots,
+            event,
+            &self.ctx(event),
+        )
+    }
+
+    pub(crate) fn category_matches(&self, q: &eql_syntax::EventQuery, event: &dyn Event) -> bool {
+        if let Some(cat) = &q.category.name {
+            return match event.get(&self.category) {
+                Some(Value::Str(s)) => s == cat.as_str(),
+                Some(Value::Array(items)) => items.iter().any(|v| v.as_str() == Some(cat.as_str())),
+                _ => false,
+            };
+        }
+        true
+    }
+
+    /// The same answer as [`Engine::is_match`], computed by the reference
+    /// interpreter straight over the AST: the oracle the optimized paths are
+    /// tested against. Slower; for tests and differential fuzzing.
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, Engine};
+    /// let e = Engine::compile(r#"any where x : "A*""#, &CompileOptions::default()).unwrap();
+    /// let ev = serde_json::json!({"x": ["b", "abc"]});
+    /// assert_eq!(e.is_match(&ev), e.is_match_reference(&ev));
+    /// assert!(e.is_match(&ev));
+    /// ```
+    pub fn is_match_reference(&self, event: &dyn Event) -> bool {
         let QueryBody::Event(q) = &self.query.body else {
             return false;
         };

@@ -429,7 +429,7 @@ impl Ctx<'_> {
 
     /// Any-value semantics: a leaf over an array-valued field is true when it
     /// holds for any element.
-    fn leaf_any(&self, e: &Expr, env: &Env) -> bool {
+    pub(crate) fn leaf_any(&self, e: &Expr, env: &Env) -> bool {
         let mut fields = Vec::new();
         collect_fields(e, &mut fields);
         for f in fields {

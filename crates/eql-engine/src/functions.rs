@@ -20,11 +20,12 @@ pub(crate) fn glob(s: &str, pat: &str, ci: bool, question: bool) -> bool {
     let (mut i, mut j) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     while i < s.len() {
-        if j < p.len() && (p[j] == s[i] || (question && p[j] == '?')) {
-            i += 1;
-            j += 1;
-        } else if j < p.len() && p[j] == '*' {
+        if j < p.len() && p[j] == '*' {
+            // `*` is always a wildcard, even against a literal `*`.
             star = Some((j, i));
+            j += 1;
+        } else if j < p.len() && (p[j] == s[i] || (question && p[j] == '?')) {
+            i += 1;
             j += 1;
         } else if let Some((sj, si)) = star {
             j = sj + 1;

@@ -46,10 +46,13 @@ pub use event::{Event, SerializeEvent};
 
 mod engine;
 mod eval;
+mod fast;
 mod functions;
 mod json;
+mod pack;
 pub use engine::{CompileError, CompileOptions, Engine};
 pub use eql_syntax::{Expr, ExprKind, Literal, PipeKind, QueryBody};
+pub use pack::{Hits, Pack};
 
 #[cfg(feature = "rules")]
 mod rules;

@@ -26,7 +26,20 @@
 )]
 
 mod field;
+mod ir;
+mod lower;
+mod matcher;
+mod pack;
 mod value;
 
 pub use field::{FieldPath, PathSegment};
+pub use ir::{CmpOp, Cond, FieldId, FieldTable, Test, TestOp};
+pub use lower::{
+    fold_constants, normalize, pushdown, regex_source, run_passes, Lowering, Pass, PASSES,
+    REGEX_SIZE_LIMIT,
+};
+pub use matcher::{fold, Glob, StrSet};
+pub use pack::{
+    witness, Atom, Bucket, ContainsIndex, FieldIndex, Needle, PackPlan, RuleId, RulePlan,
+};
 pub use value::Value;

@@ -1,0 +1,204 @@
+//! The plan evaluator: a lowered [`Cond`] over per-event field slots.
+//!
+//! Each field the plan reads is resolved at most once per event into a slot
+//! (its scalar values, arrays flattened), and folded to lower case at most
+//! once, lazily, the first time a case-insensitive test needs it. Generic
+//! leaves fall back to the reference interpreter on the same event, so the
+//! result is the reference's by construction; the differential tests check
+//! the compiled leaves.
+
+use crate::eval::{num_cmp, Ctx, Env};
+use crate::Event;
+use eql_plan::{fold, CmpOp, Cond, FieldId, FieldTable, Test, TestOp, Value};
+use smallvec::SmallVec;
+use std::cmp::Ordering;
+
+/// One field's values for the current event.
+#[derive(Default)]
+struct Slot<'e> {
+    resolved: bool,
+    /// Scalars (strings, numbers, booleans); `null`s and objects dropped.
+    scalars: SmallVec<[Value<'e>; 1]>,
+    /// `fold()` of each string scalar, once computed.
+    folded: Option<SmallVec<[Option<Box<str>>; 1]>>,
+}
+
+/// Per-event field slots, reused across events by resetting.
+pub(crate) struct Slots<'e> {
+    slots: Vec<Slot<'e>>,
+}
+
+fn flatten<'e>(v: Value<'e>, out: &mut SmallVec<[Value<'e>; 1]>) {
+    match v {
+        Value::Null | Value::Object(_) => {}
+        Value::Array(items) => {
+            for x in items {
+                flatten(x, out);
+            }
+        }
+        x => out.push(x),
+    }
+}
+
+impl<'e> Slots<'e> {
+    pub(crate) fn new(n: usize) -> Self {
+        let mut slots = Vec::with_capacity(n);
+        slots.resize_with(n, Slot::default);
+        Slots { slots }
+    }
+
+    fn resolve(&mut self, id: FieldId, fields: &FieldTable, event: &'e dyn Event) -> usize {
+        let i = id.0 as usize;
+        if i >= self.slots.len() {
+            self.slots.resize_with(i + 1, Slot::default);
+        }
+        let slot = &mut self.slots[i];
+        if !slot.resolved {
+            slot.resolved = true;
+            if let Some(v) = event.get(fields.path(id)) {
+                flatten(v, &mut slot.scalars);
+            }
+        }
+        i
+    }
+
+    fn fold_slot(&mut self, i: usize) {
+        let slot = &mut self.slots[i];
+        if slot.folded.is_none() {
+            slot.folded = Some(
+                slot.scalars
+                    .iter()
+                    .map(|v| match v {
+                        Value::Str(s) => Some(fold(s).into_owned().into_boxed_str()),
+                        _ => None,
+                    })
+                    .collect(),
+            );
+        }
+    }
+
+    /// The string values of a field (raw), for the candidate index.
+    pub(crate) fn strings(
+        &mut self,
+        id: FieldId,
+        fields: &FieldTable,
+        event: &'e dyn Event,
+        folded: bool,
+        mut f: impl FnMut(&str),
+    ) {
+        let i = self.resolve(id, fields, event);
+        if folded {
+            self.fold_slot(i);
+            if let Some(fs) = &self.slots[i].folded {
+                for s in fs.iter().flatten() {
+                    f(s);
+                }
+            }
+        } else {
+            for v in &self.slots[i].scalars {
+                if let Value::Str(s) = v {
+                    f(s);
+                }
+            }
+        }
+    }
+}
+
+/// Evaluates `cond` for an event. `ctx` is the reference context for generic
+/// leaves (the same event).
+pub(crate) fn eval<'e>(
+    cond: &Cond,
+    fields: &FieldTable,
+    slots: &mut Slots<'e>,
+    event: &'e dyn Event,
+    ctx: &Ctx<'_>,
+) -> bool {
+    match cond {
+        Cond::Const(b) => *b,
+        Cond::And(cs) => cs.iter().all(|c| eval(c, fields, slots, event, ctx)),
+        Cond::Or(cs) => cs.iter().any(|c| eval(c, fields, slots, event, ctx)),
+        Cond::Not(c) => !eval(c, fields, slots, event, ctx),
+        Cond::Test(t) => test(t, fields, slots, event),
+        Cond::Generic(e) => {
+            if ctx.py() {
+                ctx.eval(e, &Env::new()).is_some_and(|v| ctx.truthy(&v))
+            } else {
+                ctx.leaf_any(e, &Env::new())
+            }
+        }
+    }
+}
+
+fn test<'e>(t: &Test, fields: &FieldTable, slots: &mut Slots<'e>, event: &'e dyn Event) -> bool {
+    let i = slots.resolve(t.field, fields, event);
+    let ci = matches!(&t.op, TestOp::In { ci: true, strs, .. } if !strs.is_empty())
+        || matches!(&t.op, TestOp::Glob { ci: true, .. });
+    if ci {
+        slots.fold_slot(i);
+    }
+    let slot = &slots.slots[i];
+    match &t.op {
+        TestOp::In { strs, others, ci } => slot.scalars.iter().enumerate().any(|(k, v)| match v {
+            Value::Str(s) => {
+                if *ci {
+                    folded_at(slot, k).is_some_and(|f| strs.contains(f))
+                } else {
+                    strs.contains(s)
+                }
+            }
+            v => others.iter().any(|o| scalar_eq(v, o)),
+        }),
+        TestOp::Cmp { op, value } => slot.scalars.iter().any(|v| {
+            compare(v, value).is_some_and(|ord| match op {
+                CmpOp::Lt => ord == Ordering::Less,
+                CmpOp::Le => ord != Ordering::Greater,
+                CmpOp::Gt => ord == Ordering::Greater,
+                CmpOp::Ge => ord != Ordering::Less,
+            })
+        }),
+        TestOp::Glob { exact, globs, ci } => slot.scalars.iter().enumerate().any(|(k, v)| {
+            let Value::Str(raw) = v else { return false };
+            let s: &str = if *ci {
+                match folded_at(slot, k) {
+                    Some(f) => f,
+                    None => return false,
+                }
+            } else {
+                raw
+            };
+            exact.contains(s) || globs.iter().any(|g| g.is_match(s))
+        }),
+        TestOp::Regex { res, .. } => slot.scalars.iter().any(|v| match v {
+            Value::Str(s) => res.iter().any(|r| r.is_match(s)),
+            _ => false,
+        }),
+    }
+}
+
+fn folded_at<'s>(slot: &'s Slot<'_>, k: usize) -> Option<&'s str> {
+    slot.folded
+        .as_ref()
+        .and_then(|f| f.get(k))
+        .and_then(|x| x.as_deref())
+}
+
+/// ES equality of two non-string scalars (strings go through the set).
+fn scalar_eq(a: &Value<'_>, b: &Value<'_>) -> bool {
+    match (a, b) {
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
+            num_cmp(a, b) == Some(Ordering::Equal)
+        }
+        _ => false,
+    }
+}
+
+/// ES order comparison (strings by code point, no folding).
+fn compare(a: &Value<'_>, b: &Value<'_>) -> Option<Ordering> {
+    match (a, b) {
+        (Value::Str(x), Value::Str(y)) => Some(x.as_ref().cmp(y.as_ref())),
+        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => num_cmp(a, b),
+        (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
+        _ => None,
+    }
+}

@@ -1,0 +1,201 @@
+//! Many single-event queries evaluated together: category routing, the fused
+//! candidate index, then exact evaluation of the candidates only.
+
+use crate::engine::{lower, Engine};
+use crate::fast::{self, Slots};
+use crate::{CompileOptions, Event};
+use eql_plan::{FieldPath, FieldTable, PackPlan, RuleId, Value};
+use eql_syntax::QueryBody;
+use smallvec::SmallVec;
+
+/// A reusable buffer of matched rule indexes: no allocation per event once
+/// warm.
+///
+/// ```
+/// let hits = eql_engine::Hits::new();
+/// assert!(hits.rules().is_empty());
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Hits {
+    rules: Vec<u32>,
+    candidates: Vec<u32>,
+    stamp: Vec<u32>,
+    epoch: u32,
+    evaluated: u64,
+}
+
+impl Hits {
+    /// An empty buffer.
+    pub fn new() -> Self {
+        Hits::default()
+    }
+
+    /// The indexes (into the pack) of the rules that matched the last event,
+    /// ascending.
+    pub fn rules(&self) -> &[u32] {
+        &self.rules
+    }
+
+    /// How many rules were evaluated exactly since this buffer was created
+    /// (the rest were ruled out by routing or the candidate index).
+    pub fn evaluated(&self) -> u64 {
+        self.evaluated
+    }
+
+    fn next_epoch(&mut self, n: usize) {
+        if self.stamp.len() < n {
+            self.stamp.resize(n, 0);
+        }
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.stamp.iter_mut().for_each(|s| *s = 0);
+            self.epoch = 1;
+        }
+        self.rules.clear();
+        self.candidates.clear();
+    }
+}
+
+/// A pack of single-event queries compiled together.
+///
+/// Rules with another query form (sequences, samples, joins) are not part of
+/// a `Pack`; [`Pack::new`] skips them and [`Pack::rule_index`] maps back.
+///
+/// ```
+/// use eql_engine::{CompileOptions, Engine, Hits, Pack};
+/// let opts = CompileOptions::default();
+/// let rules = [
+///     r#"process where process.name : "cmd.exe""#,
+///     r#"process where process.name : "powershell.exe" and process.args : "*-enc*""#,
+///     r#"file where file.extension : ("exe", "dll")"#,
+/// ];
+/// let engines: Vec<Engine> = rules.iter().map(|q| Engine::compile(q, &opts).unwrap()).collect();
+/// let pack = Pack::new(&engines, &opts);
+/// let mut hits = Hits::new();
+/// let ev = serde_json::json!({"event": {"category": "process"}, "process": {"name": "CMD.EXE"}});
+/// pack.matches(&ev, &mut hits);
+/// assert_eq!(hits.rules(), &[0]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Pack {
+    plan: PackPlan,
+    engines: Vec<Engine>,
+    /// Pack position → index in the slice given to `new`.
+    origin: Vec<usize>,
+    category: FieldPath,
+}
+
+impl Pack {
+    /// Compiles the single-event queries among `engines` into one pack.
+    pub fn new(engines: &[Engine], opts: &CompileOptions) -> Pack {
+        let mut fields = FieldTable::default();
+        let mut rules = Vec::new();
+        let mut kept = Vec::new();
+        let mut origin = Vec::new();
+        for (i, e) in engines.iter().enumerate() {
+            let QueryBody::Event(q) = &e.query.body else {
+                continue;
+            };
+            let cond = lower(&q.condition, &e.opts, &e.regexes, &mut fields);
+            rules.push((q.category.name.clone(), cond));
+            kept.push(e.clone());
+            origin.push(i);
+        }
+        let category = FieldPath::parse_dotted(&opts.category_field);
+        Pack {
+            plan: PackPlan::new(fields, &category, rules),
+            engines: kept,
+            origin,
+            category,
+        }
+    }
+
+    /// The plan (its `Display` is the EXPLAIN).
+    pub fn plan(&self) -> &PackPlan {
+        &self.plan
+    }
+
+    /// Number of rules in the pack.
+    pub fn len(&self) -> usize {
+        self.engines.len()
+    }
+
+    /// True when the pack has no rule.
+    pub fn is_empty(&self) -> bool {
+        self.engines.is_empty()
+    }
+
+    /// The index, in the slice given to [`Pack::new`], of pack rule `i`.
+    pub fn rule_index(&self, i: u32) -> Option<usize> {
+        self.origin.get(i as usize).copied()
+    }
+
+    /// The rules matching `event` go into `out` (pack indexes, ascending).
+    pub fn matches(&self, event: &dyn Event, out: &mut Hits) {
+        out.next_epoch(self.engines.len());
+        let mut slots = Slots::new(self.plan.fields.len());
+        // The category values exactly as the single-rule check reads them.
+        let cat_val = event.get(&self.category);
+        let mut cats: SmallVec<[&str; 2]> = SmallVec::new();
+        match &cat_val {
+            Some(Value::Str(s)) => cats.push(s),
+            Some(Value::Array(items)) => cats.extend(items.iter().filter_map(Value::as_str)),
+            _ => {}
+        }
+        let mut buckets: SmallVec<[&eql_plan::Bucket; 2]> = SmallVec::new();
+        if cats.is_empty() {
+            buckets.push(self.plan.bucket(None));
+        }
+        for c in &cats {
+            let b = self.plan.bucket(Some(c));
+            if !buckets.iter().any(|x| std::ptr::eq(*x, b)) {
+                buckets.push(b);
+            }
+        }
+        let Hits {
+            candidates,
+            stamp,
+            epoch,
+            ..
+        } = out;
+        let epoch = *epoch;
+        let mut mark = |r: RuleId| {
+            if let Some(s) = stamp.get_mut(r.0 as usize) {
+                if *s != epoch {
+                    *s = epoch;
+                    candidates.push(r.0);
+                }
+            }
+        };
+        for b in &buckets {
+            for &r in &b.always {
+                mark(r);
+            }
+            for ix in &b.index {
+                slots.strings(ix.field, &self.plan.fields, event, ix.ci, |s| {
+                    ix.hits(s, &mut mark);
+                });
+            }
+        }
+        out.candidates.sort_unstable();
+        out.evaluated += out.candidates.len() as u64;
+        for k in 0..out.candidates.len() {
+            let r = out.candidates[k];
+            let (Some(rule), Some(engine)) = (
+                self.plan.rules.get(r as usize),
+                self.engines.get(r as usize),
+            ) else {
+                continue;
+            };
+            if fast::eval(
+                &rule.cond,
+                &self.plan.fields,
+                &mut slots,
+                event,
+                &engine.ctx(event),
+            ) {
+                out.rules.push(r);
+            }
+        }
+    }
+}

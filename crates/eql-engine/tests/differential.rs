@@ -1,0 +1,244 @@
+//! Differential tests: the lowered plan (`Engine::is_match`) and the pack
+//! (`Pack::matches`: routing + candidate index + plan) against the reference
+//! interpreter (`Engine::is_match_reference`), on random queries × random
+//! events, in both dialects.
+//!
+//! Each proptest case is one random pack of queries and a batch of random
+//! events; `CASES × QUERIES × EVENTS` is above 100 000 (query, event) pairs
+//! per dialect.
+
+use eql_engine::{CompileOptions, Engine, Hits, Pack};
+use proptest::prelude::*;
+use serde_json::{json, Value as Json};
+
+const FIELDS: &[&str] = &["a", "b", "c.d", "arr", "n"];
+const WORDS: &[&str] = &[
+    "cmd.exe", "CMD.EXE", "x", "", "ab", "a*b", "Σa", "σa", "İx", "ix", "*ba", "abc",
+];
+
+fn word() -> impl Strategy<Value = String> {
+    prop::sample::select(WORDS).prop_map(str::to_owned)
+}
+
+fn str_lit() -> impl Strategy<Value = String> {
+    prop_oneof![
+        word(),
+        prop::sample::select(&["c*", "*exe", "*m*", "a?c", "*", "?", "ab*", "Σ*", "*a"][..])
+            .prop_map(str::to_owned),
+    ]
+    .prop_map(|s| format!("{s:?}"))
+}
+
+fn lit() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => str_lit(),
+        2 => (-3i64..4).prop_map(|i| i.to_string()),
+        1 => Just("2.0".to_owned()),
+        1 => Just("true".to_owned()),
+        1 => Just("null".to_owned()),
+    ]
+}
+
+fn field() -> impl Strategy<Value = String> {
+    prop::sample::select(FIELDS).prop_map(str::to_owned)
+}
+
+fn leaf(py: bool) -> BoxedStrategy<String> {
+    let cmp = prop::sample::select(&["==", "!=", "<", "<=", ">", ">="][..]);
+    let mut v: Vec<BoxedStrategy<String>> = vec![
+        (field(), cmp, lit())
+            .prop_map(|(f, o, l)| format!("{f} {o} {l}"))
+            .boxed(),
+        (lit(), field())
+            .prop_map(|(l, f)| format!("{l} == {f}"))
+            .boxed(),
+        (
+            field(),
+            prop::sample::select(&["in", "not in"][..]),
+            prop::collection::vec(lit(), 1..4),
+        )
+            .prop_map(|(f, o, ls)| format!("{f} {o} ({})", ls.join(", ")))
+            .boxed(),
+        (field(), prop::collection::vec(str_lit(), 1..4))
+            .prop_map(|(f, ls)| format!("{f} : ({})", ls.join(", ")))
+            .boxed(),
+        (
+            field(),
+            prop::sample::select(&["startsWith", "endsWith", "stringContains"][..]),
+            str_lit(),
+        )
+            .prop_map(|(f, func, l)| format!("{func}({f}, {l})"))
+            .boxed(),
+        (field(), lit())
+            .prop_map(|(f, l)| format!("{f} + 1 == {l}"))
+            .boxed(),
+        Just("true".to_owned()).boxed(),
+        Just("1 == 2".to_owned()).boxed(),
+    ];
+    if !py {
+        v.push(
+            (
+                field(),
+                prop::sample::select(&["in~", "like", "like~", "regex", "regex~", ":"][..]),
+                prop::collection::vec(str_lit(), 1..3),
+            )
+                .prop_map(|(f, o, ls)| {
+                    let ls: Vec<String> = if o.starts_with("regex") {
+                        ls.iter()
+                            .map(|l| l.replace('*', ".*").replace('?', "."))
+                            .collect()
+                    } else {
+                        ls
+                    };
+                    format!("{f} {o} ({})", ls.join(", "))
+                })
+                .boxed(),
+        );
+        v.push(
+            (field(), str_lit())
+                .prop_map(|(f, l)| format!("startsWith~({f}, {l})"))
+                .boxed(),
+        );
+    }
+    prop::strategy::Union::new(v).boxed()
+}
+
+fn cond(py: bool) -> impl Strategy<Value = String> {
+    leaf(py).prop_recursive(3, 12, 3, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} and {b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} or {b})")),
+            inner.prop_map(|a| format!("not ({a})")),
+        ]
+    })
+}
+
+fn query(py: bool) -> impl Strategy<Value = String> {
+    (
+        prop::sample::select(&["process", "file", "any"][..]),
+        cond(py),
+    )
+        .prop_map(|(c, w)| format!("{c} where {w}"))
+}
+
+fn scalar() -> impl Strategy<Value = Json> {
+    prop_oneof![
+        4 => word().prop_map(Json::from),
+        2 => (-3i64..4).prop_map(Json::from),
+        1 => Just(json!(2.0)),
+        1 => Just(json!(true)),
+        1 => Just(Json::Null),
+    ]
+}
+
+fn value() -> impl Strategy<Value = Json> {
+    prop_oneof![
+        5 => scalar(),
+        2 => prop::collection::vec(scalar(), 0..3).prop_map(Json::from),
+        1 => prop::collection::vec(prop::collection::vec(scalar(), 0..2).prop_map(Json::from), 0..2)
+            .prop_map(Json::from),
+        1 => Just(json!({"k": 1})),
+    ]
+}
+
+fn event(py: bool) -> impl Strategy<Value = Json> {
+    let cat_field = if py { "event_type" } else { "event.category" };
+    (
+        prop::collection::vec(prop::option::of(value()), FIELDS.len()),
+        prop_oneof![
+            Just(json!("process")),
+            Just(json!("file")),
+            Just(json!(["process", "file"])),
+            Just(json!("network")),
+            Just(Json::Null),
+        ],
+        any::<bool>(),
+    )
+        .prop_map(move |(vals, cat, dotted)| {
+            let mut obj = serde_json::Map::new();
+            for (f, v) in FIELDS.iter().zip(vals) {
+                let Some(v) = v else { continue };
+                if *f == "c.d" && !dotted {
+                    obj.insert("c".into(), json!({ "d": v }));
+                } else {
+                    obj.insert((*f).into(), v);
+                }
+            }
+            if cat_field == "event_type" {
+                obj.insert("event_type".into(), cat);
+            } else {
+                obj.insert("event".into(), json!({ "category": cat }));
+            }
+            Json::Object(obj)
+        })
+}
+
+fn check(py: bool, queries: &[String], events: &[Json]) -> Result<(), TestCaseError> {
+    let opts = if py {
+        CompileOptions::python()
+    } else {
+        CompileOptions::default()
+    };
+    let engines: Vec<Engine> = queries
+        .iter()
+        .filter_map(|q| Engine::compile(q, &opts).ok())
+        .collect();
+    let pack = Pack::new(&engines, &opts);
+    let mut hits = Hits::new();
+    for ev in events {
+        let mut expected = Vec::new();
+        for (i, e) in engines.iter().enumerate() {
+            let reference = e.is_match_reference(ev);
+            prop_assert_eq!(
+                e.is_match(ev),
+                reference,
+                "plan vs reference: query `{}` event {}",
+                e.query(),
+                ev
+            );
+            if reference {
+                expected.push(i as u32);
+            }
+        }
+        pack.matches(ev, &mut hits);
+        prop_assert_eq!(
+            hits.rules(),
+            &expected[..],
+            "pack vs reference on event {}\n{}",
+            ev,
+            pack.plan()
+        );
+    }
+    Ok(())
+}
+
+const CASES: u32 = 400;
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: CASES, ..ProptestConfig::default() })]
+
+    /// 400 cases × 4–15 queries × 32 events: about 120 000 pairs.
+    #[test]
+    fn es_plan_and_pack_agree_with_reference(
+        queries in prop::collection::vec(query(false), 4..16),
+        events in prop::collection::vec(event(false), 32),
+    ) {
+        check(false, &queries, &events)?;
+    }
+
+    #[test]
+    fn python_plan_and_pack_agree_with_reference(
+        queries in prop::collection::vec(query(true), 4..16),
+        events in prop::collection::vec(event(true), 32),
+    ) {
+        check(true, &queries, &events)?;
+    }
+}
+
+#[test]
+fn star_in_value_is_still_a_wildcard_in_the_pattern() {
+    let e = Engine::compile(r#"any where a : "*a""#, &CompileOptions::default()).unwrap();
+    let ev = json!({"a": "*ba"});
+    assert!(e.is_match(&ev));
+    assert!(e.is_match_reference(&ev));
+}

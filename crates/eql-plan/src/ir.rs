@@ -1,0 +1,226 @@
+//! The plan's intermediate representation: boolean conditions over interned
+//! fields, with compiled tests at the leaves.
+
+use crate::matcher::{Glob, StrSet};
+use crate::{FieldPath, Value};
+use eql_syntax::Expr;
+use std::collections::HashMap;
+use std::fmt;
+
+/// A field read by a plan: an index into its [`FieldTable`].
+///
+/// ```
+/// use eql_plan::{FieldPath, FieldTable};
+/// let mut t = FieldTable::default();
+/// let a = t.intern(&FieldPath::parse_dotted("process.name"));
+/// assert_eq!(a, t.intern(&FieldPath::parse_dotted("process.name")));
+/// assert_eq!(t.path(a).dotted(), "process.name");
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FieldId(pub u32);
+
+/// Every distinct field path a plan (or a whole pack) reads, each once.
+#[derive(Clone, Debug, Default)]
+pub struct FieldTable {
+    paths: Vec<FieldPath>,
+    ids: HashMap<FieldPath, FieldId>,
+}
+
+impl FieldTable {
+    /// The id of `path`, adding it when new.
+    pub fn intern(&mut self, path: &FieldPath) -> FieldId {
+        if let Some(id) = self.ids.get(path) {
+            return *id;
+        }
+        let id = FieldId(self.paths.len() as u32);
+        self.paths.push(path.clone());
+        self.ids.insert(path.clone(), id);
+        id
+    }
+
+    /// The id of `path`, if interned.
+    pub fn get(&self, path: &FieldPath) -> Option<FieldId> {
+        self.ids.get(path).copied()
+    }
+
+    /// The path of `id`.
+    ///
+    /// An id from another table gives the first path (ids are only
+    /// meaningful for the table that issued them).
+    pub fn path(&self, id: FieldId) -> &FieldPath {
+        self.paths
+            .get(id.0 as usize)
+            .or_else(|| self.paths.first())
+            .unwrap_or(&EMPTY_PATH)
+    }
+
+    /// All paths, in id order.
+    pub fn paths(&self) -> &[FieldPath] {
+        &self.paths
+    }
+
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.paths.len()
+    }
+
+    /// True when no field is read.
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+}
+
+static EMPTY_PATH: std::sync::LazyLock<FieldPath> =
+    std::sync::LazyLock::new(|| FieldPath::new(Vec::new()));
+
+/// A boolean condition in the plan.
+///
+/// In the Elasticsearch dialect, the tree already encodes ES's document-level
+/// semantics: negations are pushed to the leaves the way ES translates them to
+/// Lucene, so `Not(Test)` is "no value of the field passes", which is true
+/// when the field is missing.
+#[derive(Clone, Debug)]
+pub enum Cond {
+    /// A folded constant.
+    Const(bool),
+    /// All must hold.
+    And(Vec<Cond>),
+    /// One must hold.
+    Or(Vec<Cond>),
+    /// The negation of a pushed-down leaf (ES `must_not`).
+    Not(Box<Cond>),
+    /// A compiled test of one field against literals, with any-value
+    /// semantics over arrays.
+    Test(Test),
+    /// A leaf the lowering does not compile: evaluated with the reference
+    /// semantics (ES: any-value over the leaf; Python: three-valued, then
+    /// truthiness).
+    Generic(Box<Expr>),
+}
+
+/// A test of one field: true when *any* scalar value of the field passes
+/// (arrays are flattened; `null`, objects and a missing field pass nothing).
+#[derive(Clone, Debug)]
+pub struct Test {
+    /// The field.
+    pub field: FieldId,
+    /// What each scalar value is tested with.
+    pub op: TestOp,
+}
+
+/// Order comparisons.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmpOp {
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+/// The test applied to each scalar value of a field.
+#[derive(Clone, Debug)]
+pub enum TestOp {
+    /// Equality with any member (`==`, `in`, `in~`): strings through a
+    /// [`StrSet`] (folded when `ci`), numbers and booleans by value
+    /// (`2 == 2.0`).
+    In {
+        /// String members.
+        strs: StrSet,
+        /// Numeric and boolean members.
+        others: Vec<Value<'static>>,
+        /// Case-insensitive string comparison.
+        ci: bool,
+    },
+    /// An order comparison with one literal (strings by code point, numbers
+    /// numerically, booleans `false < true`).
+    Cmp {
+        /// The operator, field on the left.
+        op: CmpOp,
+        /// The literal on the right.
+        value: Value<'static>,
+    },
+    /// `:`, `like`, `like~`: the value is a string matching any pattern.
+    Glob {
+        /// Patterns without wildcards, as a set.
+        exact: StrSet,
+        /// Patterns with wildcards.
+        globs: Vec<Glob>,
+        /// Case-insensitive (value and patterns folded).
+        ci: bool,
+    },
+    /// `regex`, `regex~`: the value is a string matching any pattern (each
+    /// anchored to the whole string).
+    Regex {
+        /// The compiled patterns.
+        res: Vec<regex::Regex>,
+        /// Their sources, for EXPLAIN.
+        sources: Vec<String>,
+    },
+}
+
+impl fmt::Display for CmpOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+        })
+    }
+}
+
+impl Cond {
+    /// Writes the condition as an indented tree (used by EXPLAIN).
+    pub fn explain(&self, fields: &FieldTable, indent: usize, out: &mut String) {
+        use fmt::Write;
+        let pad = "  ".repeat(indent);
+        match self {
+            Cond::Const(b) => {
+                let _ = writeln!(out, "{pad}const {b}");
+            }
+            Cond::And(cs) | Cond::Or(cs) => {
+                let name = if matches!(self, Cond::And(_)) {
+                    "and"
+                } else {
+                    "or"
+                };
+                let _ = writeln!(out, "{pad}{name}");
+                for c in cs {
+                    c.explain(fields, indent + 1, out);
+                }
+            }
+            Cond::Not(c) => {
+                let _ = writeln!(out, "{pad}not (no value passes)");
+                c.explain(fields, indent + 1, out);
+            }
+            Cond::Test(t) => {
+                let name = fields.path(t.field).dotted();
+                let _ = match &t.op {
+                    TestOp::In { strs, others, ci } => writeln!(
+                        out,
+                        "{pad}{name} in{} {:?} {:?}",
+                        if *ci { "~" } else { "" },
+                        strs.members(),
+                        others
+                    ),
+                    TestOp::Cmp { op, value } => writeln!(out, "{pad}{name} {op} {value:?}"),
+                    TestOp::Glob { exact, globs, ci } => writeln!(
+                        out,
+                        "{pad}{name} glob{} exact={:?} wildcards={:?}",
+                        if *ci { "~" } else { "" },
+                        exact.members(),
+                        globs.iter().map(Glob::pattern).collect::<Vec<_>>()
+                    ),
+                    TestOp::Regex { sources, .. } => writeln!(out, "{pad}{name} regex {sources:?}"),
+                };
+            }
+            Cond::Generic(e) => {
+                let _ = writeln!(out, "{pad}generic {e}");
+            }
+        }
+    }
+}

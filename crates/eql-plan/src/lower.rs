@@ -1,0 +1,545 @@
+//! Lowering: an AST condition to a [`Cond`], and the optimizer passes over it.
+//!
+//! In the Elasticsearch dialect the lowering mirrors how ES translates a
+//! condition to a Lucene query: `and`/`or` stay, `not` is pushed through them
+//! (De Morgan) down to the leaves, order comparisons flip under `not`, and the
+//! leaves that compare one field with literals become compiled [`Test`]s. Every
+//! other leaf is kept as [`Cond::Generic`] and evaluated with the reference
+//! semantics, so the lowering never changes a result: it only moves work to
+//! compile time. In the Python dialect (Kleene logic over nulls) the condition
+//! is kept whole as one generic leaf, after constant folding.
+
+use crate::ir::{CmpOp, Cond, FieldTable, Test, TestOp};
+use crate::matcher::{fold, Glob, StrSet};
+use crate::{FieldPath, Value};
+use eql_syntax::{BinaryOp, Dialect, Expr, ExprKind, Literal, MatchOp, UnaryOp};
+
+/// The regex source the engine compiles for `regex`/`regex~` (ES: anchored at
+/// both ends; Python `match`: anchored at the start only).
+///
+/// ```
+/// assert_eq!(eql_plan::regex_source("a.c", true, false), "(?is)^(?:a.c)$");
+/// ```
+pub fn regex_source(pat: &str, ci: bool, python: bool) -> String {
+    let flags = if ci { "(?is)" } else { "(?s)" };
+    if python {
+        format!("{flags}^(?:{pat})")
+    } else {
+        format!("{flags}^(?:{pat})$")
+    }
+}
+
+/// The compiled-size limit of each regex (bytes), for untrusted patterns.
+pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// Lowering context.
+pub struct Lowering<'a> {
+    /// The dialect.
+    pub dialect: Dialect,
+    /// Where field ids come from (shared across a pack).
+    pub fields: &'a mut FieldTable,
+    /// Evaluates a leaf that reads no field (constant folding); `None` when it
+    /// cannot be decided at compile time.
+    pub const_eval: &'a dyn Fn(&Expr) -> Option<bool>,
+}
+
+impl Lowering<'_> {
+    /// Lowers a boolean condition (the `where` clause).
+    pub fn condition(&mut self, e: &Expr) -> Cond {
+        let c = if self.dialect == Dialect::Python {
+            self.generic(e)
+        } else {
+            self.pos(e)
+        };
+        let mut c = c;
+        run_passes(&mut c);
+        c
+    }
+
+    fn generic(&mut self, e: &Expr) -> Cond {
+        if !reads_state(e) {
+            if let Some(b) = (self.const_eval)(e) {
+                return Cond::Const(b);
+            }
+        }
+        Cond::Generic(Box::new(e.clone()))
+    }
+
+    fn pos(&mut self, e: &Expr) -> Cond {
+        match &e.kind {
+            ExprKind::Binary {
+                op: BinaryOp::And,
+                left,
+                right,
+            } => Cond::And(vec![self.pos(left), self.pos(right)]),
+            ExprKind::Binary {
+                op: BinaryOp::Or,
+                left,
+                right,
+            } => Cond::Or(vec![self.pos(left), self.pos(right)]),
+            ExprKind::Unary {
+                op: UnaryOp::Not,
+                expr,
+            } => self.neg(expr),
+            ExprKind::Binary {
+                op: BinaryOp::Ne,
+                left,
+                right,
+            } if pushdown(e) => {
+                let eq = Expr {
+                    kind: ExprKind::Binary {
+                        op: BinaryOp::Eq,
+                        left: left.clone(),
+                        right: right.clone(),
+                    },
+                    span: e.span,
+                };
+                negate(self.leaf(&eq))
+            }
+            ExprKind::In {
+                expr,
+                list,
+                negated: true,
+                insensitive,
+            } if pushdown(e) => {
+                let p = Expr {
+                    kind: ExprKind::In {
+                        expr: expr.clone(),
+                        list: list.clone(),
+                        negated: false,
+                        insensitive: *insensitive,
+                    },
+                    span: e.span,
+                };
+                negate(self.leaf(&p))
+            }
+            _ => self.leaf(e),
+        }
+    }
+
+    fn neg(&mut self, e: &Expr) -> Cond {
+        match &e.kind {
+            ExprKind::Binary {
+                op: BinaryOp::And,
+                left,
+                right,
+            } => Cond::Or(vec![self.neg(left), self.neg(right)]),
+            ExprKind::Binary {
+                op: BinaryOp::Or,
+                left,
+                right,
+            } => Cond::And(vec![self.neg(left), self.neg(right)]),
+            ExprKind::Unary {
+                op: UnaryOp::Not,
+                expr,
+            } => self.pos(expr),
+            ExprKind::Binary { op, left, right }
+                if op.is_comparison() && !matches!(op, BinaryOp::Eq | BinaryOp::Ne) =>
+            {
+                let flipped = match op {
+                    BinaryOp::Lt => BinaryOp::Ge,
+                    BinaryOp::Le => BinaryOp::Gt,
+                    BinaryOp::Gt => BinaryOp::Le,
+                    _ => BinaryOp::Lt,
+                };
+                let n = Expr {
+                    kind: ExprKind::Binary {
+                        op: flipped,
+                        left: left.clone(),
+                        right: right.clone(),
+                    },
+                    span: e.span,
+                };
+                self.leaf(&n)
+            }
+            _ if pushdown(e) => negate(self.pos(e)),
+            _ => {
+                let n = Expr {
+                    kind: ExprKind::Unary {
+                        op: UnaryOp::Not,
+                        expr: Box::new(e.clone()),
+                    },
+                    span: e.span,
+                };
+                self.leaf(&n)
+            }
+        }
+    }
+
+    /// A leaf with any-value semantics: a compiled test when it compares one
+    /// field with literals, a generic leaf otherwise.
+    fn leaf(&mut self, e: &Expr) -> Cond {
+        self.test(e).map_or_else(|| self.generic(e), Cond::Test)
+    }
+
+    fn field_id(&mut self, e: &Expr) -> Option<crate::FieldId> {
+        match &e.kind {
+            ExprKind::Field(f) => Some(self.fields.intern(&FieldPath::new(f.path.clone()))),
+            _ => None,
+        }
+    }
+
+    fn test(&mut self, e: &Expr) -> Option<Test> {
+        match &e.kind {
+            ExprKind::Binary { op, left, right } => {
+                let (field, lit, flipped) = match (&left.kind, &right.kind) {
+                    (ExprKind::Field(_), ExprKind::Literal(l)) => (left, l, false),
+                    (ExprKind::Literal(l), ExprKind::Field(_)) => (right, l, true),
+                    _ => return None,
+                };
+                let value = literal(lit)?;
+                let field = self.field_id(field)?;
+                let op = match op {
+                    BinaryOp::Eq => {
+                        return Some(Test {
+                            field,
+                            op: in_op(std::slice::from_ref(&value), false),
+                        })
+                    }
+                    BinaryOp::Lt => CmpOp::Lt,
+                    BinaryOp::Le => CmpOp::Le,
+                    BinaryOp::Gt => CmpOp::Gt,
+                    BinaryOp::Ge => CmpOp::Ge,
+                    _ => return None,
+                };
+                let op = if flipped {
+                    match op {
+                        CmpOp::Lt => CmpOp::Gt,
+                        CmpOp::Le => CmpOp::Ge,
+                        CmpOp::Gt => CmpOp::Lt,
+                        CmpOp::Ge => CmpOp::Le,
+                    }
+                } else {
+                    op
+                };
+                Some(Test {
+                    field,
+                    op: TestOp::Cmp { op, value },
+                })
+            }
+            ExprKind::In {
+                expr,
+                list,
+                negated: false,
+                insensitive,
+            } => {
+                let mut values = Vec::with_capacity(list.len());
+                for x in list {
+                    match &x.kind {
+                        ExprKind::Literal(l) => values.push(literal(l)?),
+                        _ => return None,
+                    }
+                }
+                let field = self.field_id(expr)?;
+                Some(Test {
+                    field,
+                    op: in_op(&values, *insensitive),
+                })
+            }
+            ExprKind::Match {
+                expr,
+                op,
+                insensitive,
+                patterns,
+                ..
+            } => {
+                let mut pats = Vec::with_capacity(patterns.len());
+                for p in patterns {
+                    match &p.kind {
+                        ExprKind::Literal(Literal::String(s)) => pats.push(s.as_str()),
+                        _ => return None,
+                    }
+                }
+                if pats.is_empty() {
+                    return None;
+                }
+                let field = self.field_id(expr)?;
+                let op = match op {
+                    MatchOp::Colon | MatchOp::Like => {
+                        let ci = *op == MatchOp::Colon || *insensitive;
+                        let mut exact = Vec::new();
+                        let mut globs = Vec::new();
+                        for p in pats {
+                            let p = if ci { fold(p) } else { p.into() };
+                            let g = Glob::new(&p, true);
+                            if g.is_exact() {
+                                exact.push(p.into_owned());
+                            } else {
+                                globs.push(g);
+                            }
+                        }
+                        TestOp::Glob {
+                            exact: StrSet::new(exact.iter().map(String::as_str), false),
+                            globs,
+                            ci,
+                        }
+                    }
+                    MatchOp::Regex => {
+                        let mut res = Vec::new();
+                        let mut sources = Vec::new();
+                        for p in pats {
+                            let src = regex_source(p, *insensitive, false);
+                            let re = regex::RegexBuilder::new(&src)
+                                .size_limit(REGEX_SIZE_LIMIT)
+                                .build()
+                                .ok()?;
+                            res.push(re);
+                            sources.push(p.to_owned());
+                        }
+                        TestOp::Regex { res, sources }
+                    }
+                };
+                Some(Test { field, op })
+            }
+            _ => None,
+        }
+    }
+}
+
+fn in_op(values: &[Value<'static>], ci: bool) -> TestOp {
+    let strs = StrSet::new(values.iter().filter_map(Value::as_str), ci);
+    let others = values
+        .iter()
+        .filter(|v| !matches!(v, Value::Str(_)))
+        .cloned()
+        .collect();
+    TestOp::In { strs, others, ci }
+}
+
+/// A non-null literal as a value (`null` leaves stay generic: their
+/// semantics differ from a missing field's).
+fn literal(l: &Literal) -> Option<Value<'static>> {
+    match l {
+        Literal::Null => None,
+        Literal::Bool(b) => Some(Value::Bool(*b)),
+        Literal::Int(i) => Some(Value::Int(*i)),
+        Literal::Float(f) => Some(Value::Float(*f)),
+        Literal::String(s) => Some(Value::Str(s.clone().into())),
+    }
+}
+
+fn negate(c: Cond) -> Cond {
+    match c {
+        Cond::Const(b) => Cond::Const(!b),
+        c => Cond::Not(Box::new(c)),
+    }
+}
+
+/// Leaves that ES translates to Lucene queries (negation is `must_not`).
+/// Must stay identical to the reference interpreter's rule.
+pub fn pushdown(e: &Expr) -> bool {
+    let is_field = |x: &Expr| matches!(x.kind, ExprKind::Field(_));
+    let is_lit = |x: &Expr| matches!(x.kind, ExprKind::Literal(_));
+    match &e.kind {
+        ExprKind::Binary {
+            op: BinaryOp::Eq | BinaryOp::Ne,
+            left,
+            right,
+        } => (is_field(left) && is_lit(right)) || (is_lit(left) && is_field(right)),
+        ExprKind::In { expr, list, .. } => is_field(expr) && list.iter().all(is_lit),
+        ExprKind::Match { expr, .. } => is_field(expr),
+        ExprKind::Call { name, args, .. } => {
+            let n = name.to_ascii_lowercase();
+            matches!(
+                n.as_str(),
+                "startswith" | "endswith" | "stringcontains" | "cidrmatch"
+            ) && args.first().is_some_and(is_field)
+                && args.iter().skip(1).all(is_lit)
+        }
+        _ => false,
+    }
+}
+
+/// True when the expression reads a field or process lineage (so it is not
+/// a compile-time constant).
+fn reads_state(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Field(_) | ExprKind::Lineage { .. } => true,
+        ExprKind::Literal(_) => false,
+        ExprKind::Unary { expr, .. } => reads_state(expr),
+        ExprKind::Binary { left, right, .. } => reads_state(left) || reads_state(right),
+        ExprKind::In { expr, list, .. } => reads_state(expr) || list.iter().any(reads_state),
+        ExprKind::Match { expr, patterns, .. } => {
+            reads_state(expr) || patterns.iter().any(reads_state)
+        }
+        ExprKind::Call { args, .. } => args.iter().any(reads_state),
+    }
+}
+
+/// A named optimizer pass: rewrites a condition in place and reports whether
+/// it changed anything.
+pub struct Pass {
+    /// The pass name, as EXPLAIN prints it.
+    pub name: &'static str,
+    /// The rewrite.
+    pub run: fn(&mut Cond) -> bool,
+}
+
+/// The passes, in order: constant folding with boolean simplification, then
+/// normalization (nested `and`/`or` flattened, equality tests on one field
+/// under an `or` merged into one set).
+pub const PASSES: &[Pass] = &[
+    Pass {
+        name: "fold-constants",
+        run: fold_constants,
+    },
+    Pass {
+        name: "normalize",
+        run: normalize,
+    },
+];
+
+/// Runs every pass until none changes anything (bounded), and returns the
+/// names of those that did.
+pub fn run_passes(c: &mut Cond) -> Vec<&'static str> {
+    let mut fired = Vec::new();
+    for _ in 0..4 {
+        let mut any = false;
+        for p in PASSES {
+            if (p.run)(c) {
+                any = true;
+                if !fired.contains(&p.name) {
+                    fired.push(p.name);
+                }
+            }
+        }
+        if !any {
+            break;
+        }
+    }
+    fired
+}
+
+/// Constant folding and boolean simplification: `true and x` → `x`,
+/// `false and x` → `false`, `not const` → const, one-child `and`/`or`
+/// collapsed.
+pub fn fold_constants(c: &mut Cond) -> bool {
+    let mut changed = false;
+    match c {
+        Cond::And(_) | Cond::Or(_) => {
+            let is_and = matches!(c, Cond::And(_));
+            let (Cond::And(cs) | Cond::Or(cs)) = c else {
+                return false;
+            };
+            for x in cs.iter_mut() {
+                changed |= fold_constants(x);
+            }
+            let absorbing = !is_and;
+            if cs
+                .iter()
+                .any(|x| matches!(x, Cond::Const(b) if *b == absorbing))
+            {
+                *c = Cond::Const(absorbing);
+                return true;
+            }
+            let before = cs.len();
+            cs.retain(|x| !matches!(x, Cond::Const(_)));
+            changed |= cs.len() != before;
+            if cs.is_empty() {
+                *c = Cond::Const(is_and);
+                return true;
+            }
+            if cs.len() == 1 {
+                let one = cs.pop().unwrap_or(Cond::Const(is_and));
+                *c = one;
+                return true;
+            }
+        }
+        Cond::Not(inner) => {
+            changed |= fold_constants(inner);
+            if let Cond::Const(b) = **inner {
+                *c = Cond::Const(!b);
+                return true;
+            }
+        }
+        Cond::Const(_) | Cond::Test(_) | Cond::Generic(_) => {}
+    }
+    changed
+}
+
+/// Normalization: flattens nested `and`/`or`, and merges the case-sensitive
+/// (or the case-insensitive) equality tests on one field under one `or` into
+/// a single set test (`x == "a" or x == "b"` → `x in ("a", "b")`).
+pub fn normalize(c: &mut Cond) -> bool {
+    let mut changed = false;
+    match c {
+        Cond::And(cs) | Cond::Or(cs) => {
+            for x in cs.iter_mut() {
+                changed |= normalize(x);
+            }
+        }
+        Cond::Not(inner) => changed |= normalize(inner),
+        _ => {}
+    }
+    let is_and = matches!(c, Cond::And(_));
+    if let Cond::And(cs) | Cond::Or(cs) = c {
+        if cs
+            .iter()
+            .any(|x| matches!((x, is_and), (Cond::And(_), true) | (Cond::Or(_), false)))
+        {
+            let old = std::mem::take(cs);
+            for x in old {
+                match (x, is_and) {
+                    (Cond::And(inner), true) | (Cond::Or(inner), false) => cs.extend(inner),
+                    (x, _) => cs.push(x),
+                }
+            }
+            changed = true;
+        }
+    }
+    if let Cond::Or(cs) = c {
+        // Merge `In` tests on the same (field, case mode).
+        let mut i = 0;
+        while i < cs.len() {
+            let key = match &cs[i] {
+                Cond::Test(Test {
+                    field,
+                    op: TestOp::In { ci, .. },
+                }) => Some((*field, *ci)),
+                _ => None,
+            };
+            if let Some((f, ci)) = key {
+                let mut j = i + 1;
+                while j < cs.len() {
+                    let same = matches!(&cs[j], Cond::Test(Test { field, op: TestOp::In { ci: c2, .. } }) if *field == f && *c2 == ci);
+                    if same {
+                        let other = cs.remove(j);
+                        if let (
+                            Cond::Test(Test {
+                                op:
+                                    TestOp::In {
+                                        strs: s2,
+                                        others: o2,
+                                        ..
+                                    },
+                                ..
+                            }),
+                            Cond::Test(Test {
+                                op: TestOp::In { strs, others, .. },
+                                ..
+                            }),
+                        ) = (other, &mut cs[i])
+                        {
+                            // Members are already folded when `ci`.
+                            let merged: Vec<&str> =
+                                strs.members().into_iter().chain(s2.members()).collect();
+                            *strs = StrSet::new(merged, false);
+                            others.extend(o2);
+                        }
+                        changed = true;
+                    } else {
+                        j += 1;
+                    }
+                }
+            }
+            i += 1;
+        }
+        if cs.len() == 1 {
+            if let Some(one) = cs.pop() {
+                *c = one;
+            }
+            changed = true;
+        }
+    }
+    changed
+}

@@ -1,0 +1,292 @@
+//! Compiled string tests: case folding, wildcard globs and string sets.
+//!
+//! These are the building blocks the lowering puts in a [`crate::Test`]. They
+//! reproduce the reference interpreter's semantics exactly: a case-insensitive
+//! test compares `fold(value)` with `fold(pattern)`, where [`fold`] is full
+//! Unicode lower-casing (`str::to_lowercase`), not ASCII-only folding.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+/// Full-Unicode case folding used by every case-insensitive test (ASCII fast
+/// path: no allocation when the text is already lower-case ASCII).
+///
+/// ```
+/// assert_eq!(eql_plan::fold("CMD.EXE"), "cmd.exe");
+/// assert_eq!(eql_plan::fold("ÄRGER"), "ärger");
+/// ```
+pub fn fold(s: &str) -> Cow<'_, str> {
+    if s.is_ascii() {
+        if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(s.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(s)
+        }
+    } else {
+        Cow::Owned(s.to_lowercase())
+    }
+}
+
+/// A wildcard pattern compiled once: `*` matches any run of characters
+/// (including none) and, when `question` is set, `?` matches exactly one
+/// character; every other character matches itself.
+///
+/// Invariant: `Glob::new(p, q).is_match(s)` equals the reference interpreter's
+/// char-by-char glob of `s` against `p`. The pattern is stored as given: the
+/// caller folds both sides for a case-insensitive test.
+///
+/// ```
+/// use eql_plan::Glob;
+/// let g = Glob::new("c:\\windows\\*\\cmd.exe", true);
+/// assert!(g.is_match("c:\\windows\\system32\\cmd.exe"));
+/// assert!(!g.is_match("d:\\windows\\system32\\cmd.exe"));
+/// assert!(Glob::new("a?c", true).is_match("abc"));
+/// assert!(!Glob::new("a?c", false).is_match("abc"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Glob {
+    pattern: Box<str>,
+    question: bool,
+    kind: GlobKind,
+}
+
+#[derive(Clone, Debug)]
+enum GlobKind {
+    /// No wildcard: the whole string.
+    Exact,
+    /// Only `*` wildcards: an anchored first piece, an anchored last piece and
+    /// the pieces between, found left to right.
+    Pieces {
+        first: Box<str>,
+        middle: Vec<memchr::memmem::Finder<'static>>,
+        middle_len: usize,
+        last: Box<str>,
+    },
+    /// `?` present: the general char-by-char algorithm.
+    Chars(Box<[char]>),
+}
+
+impl Glob {
+    /// Compiles `pattern`; `question` makes `?` a one-character wildcard.
+    pub fn new(pattern: &str, question: bool) -> Glob {
+        let has_q = question && pattern.contains('?');
+        let kind = if has_q {
+            GlobKind::Chars(pattern.chars().collect())
+        } else if !pattern.contains('*') {
+            GlobKind::Exact
+        } else {
+            let parts: Vec<&str> = pattern.split('*').collect();
+            let first = parts.first().copied().unwrap_or("");
+            let last = parts.last().copied().unwrap_or("");
+            let inner = if parts.len() > 2 {
+                &parts[1..parts.len() - 1]
+            } else {
+                &[][..]
+            };
+            let middle: Vec<memchr::memmem::Finder<'static>> = inner
+                .iter()
+                .filter(|p| !p.is_empty())
+                .map(|p| memchr::memmem::Finder::new(p.as_bytes()).into_owned())
+                .collect();
+            let middle_len = inner.iter().map(|p| p.len()).sum();
+            GlobKind::Pieces {
+                first: first.into(),
+                middle,
+                middle_len,
+                last: last.into(),
+            }
+        };
+        Glob {
+            pattern: pattern.into(),
+            question,
+            kind,
+        }
+    }
+
+    /// The pattern as given.
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    /// True when the pattern contains no wildcard at all.
+    pub fn is_exact(&self) -> bool {
+        matches!(self.kind, GlobKind::Exact) || (!self.question && !self.pattern.contains('*'))
+    }
+
+    /// The longest literal piece every match must contain (empty for `*`).
+    pub fn required_literal(&self) -> &str {
+        let q = self.question;
+        let mut best = "";
+        for piece in self.pattern.split(|c| c == '*' || (q && c == '?')) {
+            if piece.len() > best.len() {
+                best = piece;
+            }
+        }
+        best
+    }
+
+    /// Tests `s`.
+    pub fn is_match(&self, s: &str) -> bool {
+        match &self.kind {
+            GlobKind::Exact => s == &*self.pattern,
+            GlobKind::Pieces {
+                first,
+                middle,
+                middle_len,
+                last,
+            } => {
+                if s.len() < first.len() + last.len() + middle_len
+                    || !s.starts_with(&**first)
+                    || !s.ends_with(&**last)
+                {
+                    return false;
+                }
+                let mut rest = &s.as_bytes()[first.len()..s.len() - last.len()];
+                for f in middle {
+                    match f.find(rest) {
+                        Some(i) => rest = &rest[i + f.needle().len()..],
+                        None => return false,
+                    }
+                }
+                true
+            }
+            GlobKind::Chars(p) => glob_chars(s, p),
+        }
+    }
+}
+
+fn glob_chars(s: &str, p: &[char]) -> bool {
+    let s: Vec<char> = s.chars().collect();
+    let (mut i, mut j) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while i < s.len() {
+        if j < p.len() && p[j] == '*' {
+            star = Some((j, i));
+            j += 1;
+        } else if j < p.len() && (p[j] == s[i] || p[j] == '?') {
+            i += 1;
+            j += 1;
+        } else if let Some((sj, si)) = star {
+            j = sj + 1;
+            i = si + 1;
+            star = Some((sj, si + 1));
+        } else {
+            return false;
+        }
+    }
+    while j < p.len() && p[j] == '*' {
+        j += 1;
+    }
+    j == p.len()
+}
+
+/// A set of strings, folded at build time when it is case-insensitive.
+///
+/// Invariant: `contains(v)` is true exactly when some member `m` satisfies
+/// `v == m` (case-sensitive) or `fold(v) == fold(m)` (case-insensitive); the
+/// caller passes the already folded value for the latter.
+///
+/// ```
+/// use eql_plan::StrSet;
+/// let set = StrSet::new(["A.exe", "b.exe"], true);
+/// assert!(set.contains("a.exe"));
+/// assert!(!set.contains("c.exe"));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct StrSet {
+    small: Vec<Box<str>>,
+    large: HashSet<Box<str>>,
+}
+
+/// Up to this many members are compared one by one; more go into a hash set.
+const SMALL_SET: usize = 4;
+
+impl StrSet {
+    /// Builds the set; `ci` folds each member.
+    pub fn new<'a>(items: impl IntoIterator<Item = &'a str>, ci: bool) -> StrSet {
+        let mut all: Vec<Box<str>> = items
+            .into_iter()
+            .map(|s| {
+                if ci {
+                    fold(s).into_owned().into_boxed_str()
+                } else {
+                    s.into()
+                }
+            })
+            .collect();
+        all.sort();
+        all.dedup();
+        if all.len() <= SMALL_SET {
+            StrSet {
+                small: all,
+                large: HashSet::new(),
+            }
+        } else {
+            StrSet {
+                small: Vec::new(),
+                large: all.into_iter().collect(),
+            }
+        }
+    }
+
+    /// Membership of an (already folded, for a folded set) value.
+    pub fn contains(&self, v: &str) -> bool {
+        if self.large.is_empty() {
+            self.small.iter().any(|m| &**m == v)
+        } else {
+            self.large.contains(v)
+        }
+    }
+
+    /// The members, sorted (folded for a case-insensitive set).
+    pub fn members(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self
+            .small
+            .iter()
+            .chain(self.large.iter())
+            .map(|s| &**s)
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        self.small.len() + self.large.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn glob_pieces_agree_with_chars(s in "[ab*?]{0,8}", p in "[ab*?]{0,6}", q: bool) {
+            let fast = Glob::new(&p, q).is_match(&s);
+            let chars: Vec<char> = p.chars().collect();
+            let slow = if q { glob_chars(&s, &chars) } else {
+                // `?` literal: the char algorithm with `?` never special.
+                let s2: Vec<char> = s.chars().map(|c| if c == '?' { '\u{1}' } else { c }).collect();
+                let p2: Vec<char> = chars.iter().map(|&c| if c == '?' { '\u{1}' } else { c }).collect();
+                glob_chars(&s2.iter().collect::<String>(), &p2)
+            };
+            prop_assert_eq!(fast, slow);
+        }
+    }
+
+    #[test]
+    fn overlapping_anchors() {
+        assert!(!Glob::new("ab*ba", true).is_match("aba"));
+        assert!(Glob::new("ab*ba", true).is_match("abba"));
+        assert!(Glob::new("*", true).is_match(""));
+        assert!(Glob::new("a*b*c", true).is_match("abc"));
+        assert!(!Glob::new("a*b*c", true).is_match("acb"));
+    }
+}

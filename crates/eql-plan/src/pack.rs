@@ -1,0 +1,433 @@
+//! A whole rule pack as one plan: rules routed by event category, and a
+//! candidate index that fuses the string literals of every rule into one
+//! matcher per (category, field, case mode).
+//!
+//! For each rule the planner derives a *witness*: a set of atoms (a field
+//! holding an exact value, or a value containing a literal) such that the rule
+//! can only match an event where at least one atom fires. At run time the
+//! engine evaluates a rule only when its category bucket is selected and
+//! either one of its atoms fired or it has no witness. Negated subtrees give
+//! no witness, so the index over-approximates and never misses a match.
+
+use crate::ir::{Cond, FieldId, FieldTable, Test, TestOp};
+use aho_corasick::AhoCorasick;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::{self, Write as _};
+
+/// A rule's index in its pack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuleId(pub u32);
+
+/// How an atom's text must occur in a field's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Needle {
+    /// The whole value.
+    Exact,
+    /// Anywhere in the value (prefix, suffix and wildcard pieces use this
+    /// anchor: weaker, still necessary).
+    Contains,
+}
+
+/// One necessary literal of a rule.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Atom {
+    /// The field.
+    pub field: FieldId,
+    /// Its anchor.
+    pub needle: Needle,
+    /// The literal (folded when `ci`).
+    pub text: String,
+    /// Matched against the folded value.
+    pub ci: bool,
+}
+
+/// One rule of a pack, lowered.
+#[derive(Clone, Debug)]
+pub struct RulePlan {
+    /// Its category (`None` for `any`).
+    pub category: Option<String>,
+    /// The lowered condition.
+    pub cond: Cond,
+    /// The atoms of which one must fire for the rule to match; `None` when
+    /// the rule must always be evaluated.
+    pub witness: Option<Vec<Atom>>,
+}
+
+/// An Aho-Corasick automaton over `Contains` needles, with the rules each
+/// needle serves.
+///
+/// Invariant: for a value `v` (folded when the index is case-insensitive),
+/// `rules_in(v)` lists every rule that has an atom whose text occurs in `v`.
+#[derive(Clone, Debug)]
+pub struct ContainsIndex {
+    ac: AhoCorasick,
+    needles: Vec<String>,
+    rules: Vec<Vec<RuleId>>,
+}
+
+/// Exact values and contains-needles of one field in one bucket, for one
+/// case mode.
+///
+/// Invariant: `hits(v, f)` calls `f` for every rule with an atom on this
+/// field and case mode that `v` satisfies (and possibly twice for one rule).
+#[derive(Clone, Debug, Default)]
+pub struct FieldIndex {
+    /// The field.
+    pub field: FieldId,
+    /// Matched against the folded value.
+    pub ci: bool,
+    exact: HashMap<Box<str>, Vec<RuleId>>,
+    contains: Option<ContainsIndex>,
+}
+
+impl FieldIndex {
+    /// Calls `f` for each rule whose atom on this field fires for `v`.
+    pub fn hits(&self, v: &str, f: &mut impl FnMut(RuleId)) {
+        if let Some(rs) = self.exact.get(v) {
+            rs.iter().copied().for_each(&mut *f);
+        }
+        if let Some(c) = &self.contains {
+            for m in c.ac.find_overlapping_iter(v) {
+                if let Some(rs) = c.rules.get(m.pattern().as_usize()) {
+                    rs.iter().copied().for_each(&mut *f);
+                }
+            }
+        }
+    }
+}
+
+/// The rules of one category (plus the `any` rules) and their index.
+#[derive(Clone, Debug, Default)]
+pub struct Bucket {
+    /// Every rule of the bucket.
+    pub rules: Vec<RuleId>,
+    /// Rules without a witness: always evaluated.
+    pub always: Vec<RuleId>,
+    /// Per (field, case mode): the fused literals of the other rules.
+    pub index: Vec<FieldIndex>,
+}
+
+/// A compiled pack.
+#[derive(Clone, Debug)]
+pub struct PackPlan {
+    /// Every field the pack reads, each once.
+    pub fields: FieldTable,
+    /// The category field's id.
+    pub category_field: FieldId,
+    /// The rules, by [`RuleId`].
+    pub rules: Vec<RulePlan>,
+    buckets: HashMap<String, Bucket>,
+    /// Events whose category selects no bucket: the `any` rules.
+    other: Bucket,
+}
+
+impl PackPlan {
+    /// Builds the pack: `rules` were lowered against `fields`.
+    pub fn new(
+        mut fields: FieldTable,
+        category_field: &crate::FieldPath,
+        rules: Vec<(Option<String>, Cond)>,
+    ) -> PackPlan {
+        let category_field = fields.intern(category_field);
+        let rules: Vec<RulePlan> = rules
+            .into_iter()
+            .map(|(category, cond)| {
+                let witness = witness(&cond);
+                RulePlan {
+                    category,
+                    cond,
+                    witness,
+                }
+            })
+            .collect();
+        let mut by_cat: BTreeMap<String, Vec<RuleId>> = BTreeMap::new();
+        let mut any: Vec<RuleId> = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            let id = RuleId(i as u32);
+            match &r.category {
+                Some(c) => by_cat.entry(c.clone()).or_default().push(id),
+                None => any.push(id),
+            }
+        }
+        let buckets = by_cat
+            .into_iter()
+            .map(|(cat, mut ids)| {
+                ids.extend(any.iter().copied());
+                ids.sort_unstable();
+                (cat, build_bucket(&rules, ids))
+            })
+            .collect();
+        let other = build_bucket(&rules, any);
+        PackPlan {
+            fields,
+            category_field,
+            rules,
+            buckets,
+            other,
+        }
+    }
+
+    /// The bucket of a category value (`None`: the `any` rules only).
+    pub fn bucket(&self, category: Option<&str>) -> &Bucket {
+        category
+            .and_then(|c| self.buckets.get(c))
+            .unwrap_or(&self.other)
+    }
+
+    /// Every field the pack reads.
+    pub fn fields(&self) -> &[crate::FieldPath] {
+        self.fields.paths()
+    }
+
+    /// Number of rules.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// True for an empty pack.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+}
+
+/// Per (field, case mode): exact values and contains-needles → rules.
+type Literals = (
+    HashMap<Box<str>, Vec<RuleId>>,
+    BTreeMap<String, Vec<RuleId>>,
+);
+
+fn build_bucket(rules: &[RulePlan], ids: Vec<RuleId>) -> Bucket {
+    let mut always = Vec::new();
+    // (field, ci) → (exact map, contains needles → rules)
+    let mut per: BTreeMap<(FieldId, bool), Literals> = BTreeMap::new();
+    for &id in &ids {
+        let Some(r) = rules.get(id.0 as usize) else {
+            continue;
+        };
+        match &r.witness {
+            None => always.push(id),
+            Some(atoms) => {
+                for a in atoms {
+                    let e = per.entry((a.field, a.ci)).or_default();
+                    match a.needle {
+                        Needle::Exact => {
+                            e.0.entry(a.text.clone().into_boxed_str())
+                                .or_default()
+                                .push(id);
+                        }
+                        Needle::Contains => e.1.entry(a.text.clone()).or_default().push(id),
+                    }
+                }
+            }
+        }
+    }
+    let mut index = Vec::new();
+    for ((field, ci), (mut exact, contains)) in per {
+        for v in exact.values_mut() {
+            v.sort_unstable();
+            v.dedup();
+        }
+        let contains = if contains.is_empty() {
+            None
+        } else {
+            let needles: Vec<String> = contains.keys().cloned().collect();
+            let rules: Vec<Vec<RuleId>> = contains.into_values().collect();
+            let built = AhoCorasick::builder()
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .build(&needles)
+                .or_else(|_| AhoCorasick::new(&needles));
+            if let Ok(ac) = built {
+                Some(ContainsIndex { ac, needles, rules })
+            } else {
+                // Cannot index: evaluate these rules always (never miss).
+                for rs in rules {
+                    always.extend(rs);
+                }
+                None
+            }
+        };
+        index.push(FieldIndex {
+            field,
+            ci,
+            exact,
+            contains,
+        });
+    }
+    always.sort_unstable();
+    always.dedup();
+    Bucket {
+        rules: ids,
+        always,
+        index,
+    }
+}
+
+/// A necessary condition for `c`: a set of atoms of which one fires whenever
+/// `c` holds, or `None` when no such set is known.
+pub fn witness(c: &Cond) -> Option<Vec<Atom>> {
+    match c {
+        Cond::Const(false) => Some(Vec::new()),
+        Cond::Const(true) | Cond::Not(_) | Cond::Generic(_) => None,
+        Cond::Test(t) => test_witness(t),
+        Cond::Or(cs) => {
+            let mut all = Vec::new();
+            for x in cs {
+                all.extend(witness(x)?);
+            }
+            all.sort();
+            all.dedup();
+            Some(all)
+        }
+        Cond::And(cs) => cs
+            .iter()
+            .filter_map(witness)
+            .min_by_key(|w| w.iter().map(atom_cost).sum::<u32>()),
+    }
+}
+
+fn atom_cost(a: &Atom) -> u32 {
+    match a.needle {
+        Needle::Exact => 1,
+        Needle::Contains if a.text.len() >= 4 => 3,
+        Needle::Contains => 20,
+    }
+}
+
+fn test_witness(t: &Test) -> Option<Vec<Atom>> {
+    match &t.op {
+        TestOp::In { strs, others, ci } => {
+            if !others.is_empty() || strs.is_empty() {
+                return None;
+            }
+            Some(
+                strs.members()
+                    .into_iter()
+                    .map(|s| Atom {
+                        field: t.field,
+                        needle: Needle::Exact,
+                        text: s.to_owned(),
+                        ci: *ci,
+                    })
+                    .collect(),
+            )
+        }
+        TestOp::Glob { exact, globs, ci } => {
+            let mut atoms: Vec<Atom> = exact
+                .members()
+                .into_iter()
+                .map(|s| Atom {
+                    field: t.field,
+                    needle: Needle::Exact,
+                    text: s.to_owned(),
+                    ci: *ci,
+                })
+                .collect();
+            for g in globs {
+                let lit = g.required_literal();
+                if lit.is_empty() {
+                    return None;
+                }
+                atoms.push(Atom {
+                    field: t.field,
+                    needle: Needle::Contains,
+                    text: lit.to_owned(),
+                    ci: *ci,
+                });
+            }
+            Some(atoms)
+        }
+        TestOp::Cmp { .. } | TestOp::Regex { .. } => None,
+    }
+}
+
+impl fmt::Display for PackPlan {
+    /// EXPLAIN: routed buckets, fused matchers with their needles, the rules
+    /// always evaluated, and each rule's lowered condition.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = |id: FieldId| self.fields.path(id).dotted().to_owned();
+        writeln!(
+            f,
+            "pack: {} rules, {} fields",
+            self.rules.len(),
+            self.fields.len()
+        )?;
+        writeln!(
+            f,
+            "fields: {}",
+            self.fields
+                .paths()
+                .iter()
+                .map(crate::FieldPath::dotted)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+        writeln!(f, "routing on {}:", name(self.category_field))?;
+        let mut cats: Vec<(&String, &Bucket)> = self.buckets.iter().collect();
+        cats.sort_by(|a, b| a.0.cmp(b.0));
+        let other = String::from("(other)");
+        cats.push((&other, &self.other));
+        for (cat, b) in cats {
+            writeln!(
+                f,
+                "  bucket {cat}: {} rules, {} always evaluated {:?}",
+                b.rules.len(),
+                b.always.len(),
+                b.always.iter().map(|r| r.0).collect::<Vec<_>>()
+            )?;
+            for ix in &b.index {
+                let mut exact: Vec<(&str, Vec<u32>)> = ix
+                    .exact
+                    .iter()
+                    .map(|(k, v)| (&**k, v.iter().map(|r| r.0).collect()))
+                    .collect();
+                exact.sort();
+                let mut s = String::new();
+                for (k, v) in exact.iter().take(8) {
+                    let _ = write!(s, "{k:?}→{v:?} ");
+                }
+                if exact.len() > 8 {
+                    let _ = write!(s, "… ({} values)", exact.len());
+                }
+                writeln!(
+                    f,
+                    "    matcher {}{}: exact[{}] {}",
+                    name(ix.field),
+                    if ix.ci { " (folded)" } else { "" },
+                    exact.len(),
+                    s.trim_end()
+                )?;
+                if let Some(c) = &ix.contains {
+                    let mut s = String::new();
+                    for (n, rs) in c.needles.iter().zip(&c.rules).take(8) {
+                        let _ =
+                            write!(s, "{n:?}→{:?} ", rs.iter().map(|r| r.0).collect::<Vec<_>>());
+                    }
+                    if c.needles.len() > 8 {
+                        let _ = write!(s, "… ({} needles)", c.needles.len());
+                    }
+                    writeln!(
+                        f,
+                        "      aho-corasick contains[{}] {}",
+                        c.needles.len(),
+                        s.trim_end()
+                    )?;
+                }
+            }
+        }
+        for (i, r) in self.rules.iter().enumerate() {
+            writeln!(
+                f,
+                "rule {i} ({}): witness {}",
+                r.category.as_deref().unwrap_or("any"),
+                match &r.witness {
+                    None => "none (always evaluated)".to_owned(),
+                    Some(w) => format!("{} atoms", w.len()),
+                }
+            )?;
+            let mut s = String::new();
+            r.cond.explain(&self.fields, 1, &mut s);
+            f.write_str(&s)?;
+        }
+        Ok(())
+    }
+}
