@@ -5,6 +5,7 @@
 use crate::eval::{Ctx, Env, RegexCache};
 use crate::fast::{self, Slots};
 use crate::functions;
+use crate::project::Projection;
 use crate::Event;
 use eql_plan::{Cond, FieldTable, Lowering};
 use eql_plan::{FieldPath, Value};
@@ -70,6 +71,8 @@ pub struct Engine {
 pub(crate) struct SinglePlan {
     pub(crate) fields: FieldTable,
     pub(crate) cond: Cond,
+    /// The plan's fields and the category field, for raw bytes.
+    pub(crate) projection: Projection,
 }
 
 /// An event with no fields (constant folding).
@@ -161,7 +164,13 @@ impl Engine {
             QueryBody::Event(q) => {
                 let mut fields = FieldTable::default();
                 let cond = lower(&q.condition, opts, &regexes, &mut fields);
-                Some(SinglePlan { fields, cond })
+                let projection =
+                    Projection::new(fields.paths().iter().chain(std::iter::once(&category)));
+                Some(SinglePlan {
+                    fields,
+                    cond,
+                    projection,
+                })
             }
             _ => None,
         };
@@ -231,6 +240,26 @@ impl Engine {
             event,
             &self.ctx(event),
         )
+    }
+
+    /// [`Engine::is_match`] straight from one JSON document's bytes: only the
+    /// fields the query reads are extracted, and no DOM is built.
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, Engine};
+    /// let e = Engine::compile(r#"process where process.name : "cmd.exe""#, &CompileOptions::default()).unwrap();
+    /// let line = br#"{"event":{"category":"process"},"process":{"name":"CMD.EXE","args":["/c","dir"]}}"#;
+    /// assert!(e.is_match_json(line).unwrap());
+    /// assert!(e.is_match_json(b"{").is_err());
+    /// ```
+    pub fn is_match_json(&self, bytes: &[u8]) -> Result<bool, serde_json::Error> {
+        match &self.plan {
+            Some(plan) => Ok(self.is_match(&plan.projection.parse(bytes)?)),
+            None => {
+                serde_json::from_slice::<serde::de::IgnoredAny>(bytes)?;
+                Ok(false)
+            }
+        }
     }
 
     pub(crate) fn category_matches(&self, q: &eql_syntax::EventQuery, event: &dyn Event) -> bool {

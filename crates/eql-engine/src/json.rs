@@ -28,13 +28,44 @@ pub(crate) fn json_to_value(v: &Json) -> Value<'_> {
     }
 }
 
-fn walk<'a>(v: &'a Json, segs: &[PathSegment]) -> Option<Value<'a>> {
+/// A JSON-shaped tree the field walk can read: `serde_json::Value`, or the
+/// pruned tree of a raw-bytes projection. One walk serves both, so they
+/// resolve every path identically.
+pub(crate) trait Tree: Sized {
+    /// The member `k` of an object (the last one when a key repeats).
+    fn key(&self, k: &str) -> Option<&Self>;
+    /// The items of an array.
+    fn items(&self) -> Option<&[Self]>;
+    /// True for an object.
+    fn is_object(&self) -> bool;
+    /// The node as a runtime value.
+    fn to_value(&self) -> Value<'_>;
+}
+
+impl Tree for Json {
+    fn key(&self, k: &str) -> Option<&Self> {
+        self.as_object()?.get(k)
+    }
+    fn items(&self) -> Option<&[Self]> {
+        self.as_array().map(Vec::as_slice)
+    }
+    fn is_object(&self) -> bool {
+        self.is_object()
+    }
+    fn to_value(&self) -> Value<'_> {
+        json_to_value(self)
+    }
+}
+
+/// Resolves a path: nested objects first, then literal dotted keys (longest
+/// prefix first); arrays of objects are flattened; indexes select items.
+pub(crate) fn walk<'a, T: Tree>(v: &'a T, segs: &[PathSegment]) -> Option<Value<'a>> {
     let Some((first, rest)) = segs.split_first() else {
-        return Some(json_to_value(v));
+        return Some(v.to_value());
     };
-    match (first, v) {
-        (PathSegment::Key(k), Json::Object(obj)) => {
-            if let Some(child) = obj.get(k.as_str()) {
+    match first {
+        PathSegment::Key(k) if v.is_object() => {
+            if let Some(child) = v.key(k) {
                 if let Some(found) = walk(child, rest) {
                     return Some(found);
                 }
@@ -49,7 +80,7 @@ fn walk<'a>(v: &'a Json, segs: &[PathSegment]) -> Option<Value<'a>> {
                 .collect();
             for n in (2..=keys.len()).rev() {
                 let joined = keys[..n].join(".");
-                if let Some(child) = obj.get(&joined) {
+                if let Some(child) = v.key(&joined) {
                     if let Some(found) = walk(child, &segs[n..]) {
                         return Some(found);
                     }
@@ -57,7 +88,8 @@ fn walk<'a>(v: &'a Json, segs: &[PathSegment]) -> Option<Value<'a>> {
             }
             None
         }
-        (PathSegment::Key(_), Json::Array(items)) => {
+        PathSegment::Key(_) => {
+            let items = v.items()?;
             let mut out = Vec::new();
             for item in items {
                 if !item.is_object() {
@@ -75,10 +107,7 @@ fn walk<'a>(v: &'a Json, segs: &[PathSegment]) -> Option<Value<'a>> {
                 Some(Value::Array(out))
             }
         }
-        (PathSegment::Index(i), Json::Array(items)) => {
-            items.get(*i as usize).and_then(|c| walk(c, rest))
-        }
-        _ => None,
+        PathSegment::Index(i) => v.items()?.get(*i as usize).and_then(|c| walk(c, rest)),
     }
 }
 

@@ -50,9 +50,11 @@ mod fast;
 mod functions;
 mod json;
 mod pack;
+mod project;
 pub use engine::{CompileError, CompileOptions, Engine};
 pub use eql_syntax::{Expr, ExprKind, Literal, PipeKind, QueryBody};
 pub use pack::{Hits, Pack};
+pub use project::{ProjectedEvent, Projection};
 
 #[cfg(feature = "rules")]
 mod rules;

@@ -3,6 +3,7 @@
 
 use crate::engine::{lower, Engine};
 use crate::fast::{self, Slots};
+use crate::project::Projection;
 use crate::{CompileOptions, Event};
 use eql_plan::{FieldPath, FieldTable, PackPlan, RuleId, Value};
 use eql_syntax::QueryBody;
@@ -83,6 +84,7 @@ pub struct Pack {
     /// Pack position → index in the slice given to `new`.
     origin: Vec<usize>,
     category: FieldPath,
+    projection: Projection,
 }
 
 impl Pack {
@@ -102,12 +104,38 @@ impl Pack {
             origin.push(i);
         }
         let category = FieldPath::parse_dotted(&opts.category_field);
+        let plan = PackPlan::new(fields, &category, rules);
+        let projection = Projection::new(plan.fields());
         Pack {
-            plan: PackPlan::new(fields, &category, rules),
+            plan,
             engines: kept,
             origin,
             category,
+            projection,
         }
+    }
+
+    /// The projection of every field the pack reads (raw bytes → fields).
+    pub fn projection(&self) -> &Projection {
+        &self.projection
+    }
+
+    /// [`Pack::matches`] straight from one JSON document's bytes, with no
+    /// DOM: only the fields the pack reads are extracted.
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, Engine, Hits, Pack};
+    /// let opts = CompileOptions::default();
+    /// let e = Engine::compile(r#"file where file.extension : "exe""#, &opts).unwrap();
+    /// let pack = Pack::new(&[e], &opts);
+    /// let mut hits = Hits::new();
+    /// pack.matches_json(br#"{"event":{"category":"file"},"file":{"extension":"EXE","size":3}}"#, &mut hits).unwrap();
+    /// assert_eq!(hits.rules(), &[0]);
+    /// ```
+    pub fn matches_json(&self, bytes: &[u8], out: &mut Hits) -> Result<(), serde_json::Error> {
+        let ev = self.projection.parse(bytes)?;
+        self.matches(&ev, out);
+        Ok(())
     }
 
     /// The plan (its `Display` is the EXPLAIN).

@@ -1,5 +1,6 @@
-//! Differential tests: the lowered plan (`Engine::is_match`) and the pack
-//! (`Pack::matches`: routing + candidate index + plan) against the reference
+//! Differential tests: the lowered plan (`Engine::is_match`), the pack
+//! (`Pack::matches`: routing + candidate index + plan), and both from raw JSON
+//! bytes (`is_match_json`, `matches_json`) against the reference
 //! interpreter (`Engine::is_match_reference`), on random queries × random
 //! events, in both dialects.
 //!
@@ -186,6 +187,7 @@ fn check(py: bool, queries: &[String], events: &[Json]) -> Result<(), TestCaseEr
     let pack = Pack::new(&engines, &opts);
     let mut hits = Hits::new();
     for ev in events {
+        let bytes = serde_json::to_vec(ev).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let mut expected = Vec::new();
         for (i, e) in engines.iter().enumerate() {
             let reference = e.is_match_reference(ev);
@@ -193,6 +195,13 @@ fn check(py: bool, queries: &[String], events: &[Json]) -> Result<(), TestCaseEr
                 e.is_match(ev),
                 reference,
                 "plan vs reference: query `{}` event {}",
+                e.query(),
+                ev
+            );
+            prop_assert_eq!(
+                e.is_match_json(&bytes).ok(),
+                Some(reference),
+                "raw bytes vs reference: query `{}` event {}",
                 e.query(),
                 ev
             );
@@ -205,6 +214,15 @@ fn check(py: bool, queries: &[String], events: &[Json]) -> Result<(), TestCaseEr
             hits.rules(),
             &expected[..],
             "pack vs reference on event {}\n{}",
+            ev,
+            pack.plan()
+        );
+        pack.matches_json(&bytes, &mut hits)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(
+            hits.rules(),
+            &expected[..],
+            "pack from raw bytes vs reference on event {}\n{}",
             ev,
             pack.plan()
         );

@@ -62,7 +62,42 @@ impl Lowering<'_> {
                 return Cond::Const(b);
             }
         }
+        self.intern_all(e);
         Cond::Generic(Box::new(e.clone()))
+    }
+
+    /// Interns every field an expression reads, so that a projection of the
+    /// plan's fields serves generic leaves too.
+    fn intern_all(&mut self, e: &Expr) {
+        match &e.kind {
+            ExprKind::Field(f) => {
+                self.fields.intern(&FieldPath::new(f.path.clone()));
+            }
+            ExprKind::Literal(_) => {}
+            ExprKind::Lineage { query, .. } => self.intern_all(&query.condition),
+            ExprKind::Unary { expr, .. } => self.intern_all(expr),
+            ExprKind::Binary { left, right, .. } => {
+                self.intern_all(left);
+                self.intern_all(right);
+            }
+            ExprKind::In { expr, list, .. } => {
+                self.intern_all(expr);
+                for x in list {
+                    self.intern_all(x);
+                }
+            }
+            ExprKind::Match { expr, patterns, .. } => {
+                self.intern_all(expr);
+                for x in patterns {
+                    self.intern_all(x);
+                }
+            }
+            ExprKind::Call { args, .. } => {
+                for x in args {
+                    self.intern_all(x);
+                }
+            }
+        }
     }
 
     fn pos(&mut self, e: &Expr) -> Cond {

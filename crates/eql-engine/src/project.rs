@@ -1,0 +1,302 @@
+//! Raw JSON bytes → only the fields a query or pack reads, with no DOM.
+//!
+//! A [`Projection`] is compiled once from the field paths (a trie). Reading an
+//! event runs one serde `DeserializeSeed` pass over the bytes: members whose
+//! key can lead to a wanted path are kept (strings borrowed from the input when
+//! they have no escapes), everything else is skipped with `IgnoredAny`. The
+//! result is a small pruned tree that the same field walk as the DOM reads
+//! ([`crate::json`]), so a projected event resolves every wanted path exactly as
+//! `serde_json::Value` would: nested keys first, then literal dotted keys,
+//! arrays of objects flattened.
+
+use crate::json::{walk, Tree};
+use crate::Event;
+use eql_plan::{FieldPath, PathSegment, Value};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+
+#[derive(Clone, Debug, Default)]
+struct Node {
+    /// Keep the whole value (a wanted path ends here, or at an index below).
+    whole: bool,
+    children: HashMap<Box<str>, usize>,
+}
+
+/// The compiled set of paths to extract from raw JSON.
+///
+/// ```
+/// use eql_engine::{Event, FieldPath, Projection, Value};
+/// let p = Projection::new([FieldPath::parse_dotted("process.name")]);
+/// let ev = p.parse(br#"{"process": {"name": "cmd.exe", "pid": 4}, "big": [1, 2, 3]}"#).unwrap();
+/// assert_eq!(ev.get(&FieldPath::parse_dotted("process.name")), Some(Value::from("cmd.exe")));
+/// // Skipped members are not in the projection.
+/// assert_eq!(ev.get(&FieldPath::parse_dotted("process.pid")), None);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Projection {
+    nodes: Vec<Node>,
+}
+
+impl Projection {
+    /// Compiles the paths to extract.
+    pub fn new<'p>(paths: impl IntoIterator<Item = &'p FieldPath>) -> Projection
+    where
+        FieldPath: 'p,
+    {
+        let mut nodes = vec![Node::default()];
+        for path in paths {
+            let mut at = 0usize;
+            for seg in path.segments() {
+                match seg {
+                    // An index keeps the same node: items are projected with
+                    // the array's node, which also serves flattening.
+                    PathSegment::Index(_) => {}
+                    PathSegment::Key(k) => {
+                        let existing = nodes.get(at).and_then(|n| n.children.get(k.as_str()));
+                        at = match existing {
+                            Some(&n) => n,
+                            None => {
+                                let n = nodes.len();
+                                nodes.push(Node::default());
+                                if let Some(parent) = nodes.get_mut(at) {
+                                    parent.children.insert(k.as_str().into(), n);
+                                }
+                                n
+                            }
+                        };
+                    }
+                }
+            }
+            if let Some(n) = nodes.get_mut(at) {
+                n.whole = true;
+            }
+        }
+        Projection { nodes }
+    }
+
+    /// Parses one JSON document, keeping only what the paths need.
+    ///
+    /// Errors are serde_json's (syntax, truncation, nesting deeper than its
+    /// recursion limit of 128, trailing characters), with line and column.
+    pub fn parse<'de>(&self, bytes: &'de [u8]) -> Result<ProjectedEvent<'de>, serde_json::Error> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let root = Seed {
+            proj: self,
+            node: 0,
+        }
+        .deserialize(&mut de)?;
+        de.end()?;
+        Ok(ProjectedEvent { root })
+    }
+
+    /// The node reached from `node` by a (possibly dotted) key; `WHOLE` when
+    /// the key can lead to a wanted path in two ways (keep all of it).
+    fn step(&self, node: usize, key: &str) -> Option<usize> {
+        let n = self.nodes.get(node)?;
+        let exact = n.children.get(key).copied();
+        let dotted = if key.contains('.') {
+            let mut at = Some(node);
+            for part in key.split('.') {
+                at = at.and_then(|a| self.nodes.get(a)?.children.get(part).copied());
+            }
+            at
+        } else {
+            None
+        };
+        match (exact, dotted) {
+            (Some(a), Some(b)) if a != b => Some(WHOLE),
+            (Some(a), _) | (None, Some(a)) => Some(a),
+            (None, None) => None,
+        }
+    }
+}
+
+/// A node index that does not exist: the value is kept whole.
+const WHOLE: usize = usize::MAX;
+
+/// An event read from raw bytes through a [`Projection`]: only the projected
+/// fields are present.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectedEvent<'de> {
+    root: Value<'de>,
+}
+
+impl Tree for Value<'_> {
+    fn key(&self, k: &str) -> Option<&Self> {
+        match self {
+            Value::Object(o) => o.iter().rev().find(|(kk, _)| kk == k).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+    fn items(&self) -> Option<&[Self]> {
+        match self {
+            Value::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+    fn is_object(&self) -> bool {
+        matches!(self, Value::Object(_))
+    }
+    fn to_value(&self) -> Value<'_> {
+        self.clone()
+    }
+}
+
+impl Event for ProjectedEvent<'_> {
+    fn get(&self, path: &FieldPath) -> Option<Value<'_>> {
+        walk(&self.root, path.segments())
+    }
+}
+
+/// Projects one value at a trie node.
+struct Seed<'p> {
+    proj: &'p Projection,
+    node: usize,
+}
+
+/// Deserializes a whole value (borrowing strings).
+struct Whole;
+
+impl<'de> DeserializeSeed<'de> for Seed<'_> {
+    type Value = Value<'de>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value<'de>, D::Error> {
+        if self.proj.nodes.get(self.node).is_none_or(|n| n.whole) {
+            return Whole.deserialize(d);
+        }
+        d.deserialize_any(ProjVisitor {
+            proj: self.proj,
+            node: self.node,
+        })
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Whole {
+    type Value = Value<'de>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value<'de>, D::Error> {
+        d.deserialize_any(WholeVisitor)
+    }
+}
+
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KV;
+        impl<'de> Visitor<'de> for KV {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(KV)
+    }
+}
+
+macro_rules! scalar_visits {
+    () => {
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value<'de>, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value<'de>, E> {
+            Ok(Value::Int(v))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value<'de>, E> {
+            Ok(i64::try_from(v).map_or(Value::Float(v as f64), Value::Int))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value<'de>, E> {
+            Ok(Value::Float(v))
+        }
+        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Value<'de>, E> {
+            Ok(Value::Str(Cow::Borrowed(v)))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Value<'de>, E> {
+            Ok(Value::Str(Cow::Owned(v.to_owned())))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Value<'de>, E> {
+            Ok(Value::Str(Cow::Owned(v)))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Value<'de>, E> {
+            Ok(Value::Null)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Value<'de>, E> {
+            Ok(Value::Null)
+        }
+    };
+}
+
+struct WholeVisitor;
+
+impl<'de> Visitor<'de> for WholeVisitor {
+    type Value = Value<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    scalar_visits!();
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value<'de>, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(Whole)? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value<'de>, A::Error> {
+        let mut out = Vec::new();
+        while let Some(Key(k)) = map.next_key()? {
+            let v = map.next_value_seed(Whole)?;
+            out.push((k, v));
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+struct ProjVisitor<'p> {
+    proj: &'p Projection,
+    node: usize,
+}
+
+impl<'de> Visitor<'de> for ProjVisitor<'_> {
+    type Value = Value<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    scalar_visits!();
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value<'de>, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(Seed {
+            proj: self.proj,
+            node: self.node,
+        })? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value<'de>, A::Error> {
+        let mut out = Vec::new();
+        while let Some(Key(k)) = map.next_key()? {
+            match self.proj.step(self.node, &k) {
+                Some(node) => {
+                    let v = map.next_value_seed(Seed {
+                        proj: self.proj,
+                        node,
+                    })?;
+                    out.push((k, v));
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Value::Object(out))
+    }
+}

@@ -1,0 +1,86 @@
+//! The raw-bytes projection resolves every wanted path exactly as the DOM
+//! does, on random documents with nested keys, literal dotted keys, arrays of
+//! objects, duplicates and escapes.
+
+use eql_engine::{Event, FieldPath, PathSegment, Projection, Value};
+use proptest::prelude::*;
+use serde_json::Value as Json;
+
+const KEYS: &[&str] = &["a", "b", "a.b", "b.c", "c", "é\\n"];
+
+fn key() -> impl Strategy<Value = String> {
+    prop::sample::select(KEYS).prop_map(|k| k.replace("\\n", "\n"))
+}
+
+fn json() -> impl Strategy<Value = Json> {
+    let leaf = prop_oneof![
+        Just(Json::Null),
+        any::<bool>().prop_map(Json::from),
+        (-5i64..5).prop_map(Json::from),
+        Just(serde_json::json!(1.5)),
+        Just(serde_json::json!(18_446_744_073_709_551_615u64)),
+        "[a-c\"\\\\]{0,3}".prop_map(Json::from),
+    ];
+    leaf.prop_recursive(4, 32, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Json::from),
+            prop::collection::vec((key(), inner), 0..4)
+                .prop_map(|kv| Json::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
+fn path() -> impl Strategy<Value = FieldPath> {
+    prop::collection::vec(
+        prop_oneof![
+            4 => prop::sample::select(&["a", "b", "c"][..]).prop_map(|k| PathSegment::Key(k.to_owned())),
+            1 => (0u32..2).prop_map(PathSegment::Index),
+        ],
+        1..4,
+    )
+    .prop_map(FieldPath::new)
+}
+
+/// The document text with one duplicated member when possible (serde_json's
+/// DOM keeps the last one; so must the projection).
+fn with_duplicate(doc: &Json) -> String {
+    let text = doc.to_string();
+    match doc {
+        Json::Object(o) if !o.is_empty() => {
+            let (k, _) = o
+                .iter()
+                .next()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .unwrap_or_default();
+            format!("{{{}:0,{}", Json::from(k), &text[1..])
+        }
+        _ => text,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn projection_equals_dom(doc in json(), paths in prop::collection::vec(path(), 1..5)) {
+        let text = with_duplicate(&doc);
+        let dom: Json = serde_json::from_str(&text).unwrap();
+        let proj = Projection::new(&paths);
+        let ev = proj.parse(text.as_bytes()).unwrap();
+        for p in &paths {
+            prop_assert_eq!(
+                ev.get(p).map(Value::into_owned),
+                Event::get(&dom, p).map(Value::into_owned),
+                "path {} in {}", p, text
+            );
+        }
+    }
+}
+
+#[test]
+fn errors_name_the_position() {
+    let proj = Projection::new(&[FieldPath::parse_dotted("a")]);
+    let err = proj.parse(b"{\"a\": 1,\n \"b\": }").unwrap_err();
+    assert_eq!((err.line(), err.column()), (2, 7));
+    assert!(proj.parse(b"{\"a\": 1} x").is_err());
+}
