@@ -55,3 +55,48 @@ pub fn reference_events() -> Option<Vec<Vec<u8>>> {
             .collect(),
     )
 }
+
+/// The first `n` queries of the reference rule pack
+/// (`../shared/bench/gen_rules.py --seed 7 -n N`; rule 0 is the seed rule),
+/// generated into `target/` once.
+pub fn reference_rules(n: usize) -> Option<Vec<String>> {
+    let out =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../target/bench-rules-{n}.json"));
+    if !out.exists() {
+        let script = shared_dir().join("bench/gen_rules.py");
+        let ok = Command::new("python3")
+            .arg(&script)
+            .args(["--seed", "7", "-n", &n.to_string(), "-o"])
+            .arg(&out)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("bench: could not generate rules with {}", script.display());
+            return None;
+        }
+    }
+    let text = std::fs::read(&out).ok()?;
+    let rules: Vec<serde_json::Value> = serde_json::from_slice(&text).ok()?;
+    Some(
+        rules
+            .iter()
+            .filter_map(|r| r.get("eql")?.as_str().map(str::to_owned))
+            .take(n)
+            .collect(),
+    )
+}
+
+/// The queries of `../shared/corpus/detection-rules-eql.jsonl` (all forms).
+pub fn corpus_queries() -> Option<Vec<String>> {
+    let path = shared_dir().join("corpus/detection-rules-eql.jsonl");
+    let text = std::fs::read_to_string(&path).ok().or_else(|| {
+        eprintln!("bench: {} absent", path.display());
+        None
+    })?;
+    Some(
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|r| r.get("query")?.as_str().map(str::to_owned))
+            .collect(),
+    )
+}

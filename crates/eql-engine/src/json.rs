@@ -4,6 +4,7 @@
 use crate::Event;
 use eql_plan::{FieldPath, PathSegment, Value};
 use serde_json::Value as Json;
+use smallvec::SmallVec;
 use std::borrow::Cow;
 
 /// Converts a JSON value to a runtime value (borrowing strings).
@@ -40,6 +41,8 @@ pub(crate) trait Tree: Sized {
     fn is_object(&self) -> bool;
     /// The node as a runtime value.
     fn to_value(&self) -> Value<'_>;
+    /// Calls `f` with each member key of an object that contains a dot.
+    fn dotted_keys<'s>(&'s self, f: &mut dyn FnMut(&'s str));
 }
 
 impl Tree for Json {
@@ -54,6 +57,15 @@ impl Tree for Json {
     }
     fn to_value(&self) -> Value<'_> {
         json_to_value(self)
+    }
+    fn dotted_keys<'s>(&'s self, f: &mut dyn FnMut(&'s str)) {
+        if let Some(o) = self.as_object() {
+            for k in o.keys() {
+                if k.contains('.') {
+                    f(k);
+                }
+            }
+        }
     }
 }
 
@@ -70,17 +82,17 @@ pub(crate) fn walk<'a, T: Tree>(v: &'a T, segs: &[PathSegment]) -> Option<Value<
                     return Some(found);
                 }
             }
-            // Literal dotted keys: the longest prefix first.
-            let keys: Vec<&str> = segs
-                .iter()
-                .map_while(|s| match s {
-                    PathSegment::Key(k) => Some(k.as_str()),
-                    PathSegment::Index(_) => None,
-                })
-                .collect();
-            for n in (2..=keys.len()).rev() {
-                let joined = keys[..n].join(".");
-                if let Some(child) = v.key(&joined) {
+            // Literal dotted keys: the longest prefix first. Scanning the
+            // keys that contain a dot costs no allocation when there is none.
+            let mut found: SmallVec<[(usize, &str); 2]> = SmallVec::new();
+            v.dotted_keys(&mut |key| {
+                if let Some(n) = dotted_prefix(key, segs) {
+                    found.push((n, key));
+                }
+            });
+            found.sort_by_key(|f| std::cmp::Reverse(f.0));
+            for (n, key) in found {
+                if let Some(child) = v.key(key) {
                     if let Some(found) = walk(child, &segs[n..]) {
                         return Some(found);
                     }
@@ -109,6 +121,23 @@ pub(crate) fn walk<'a, T: Tree>(v: &'a T, segs: &[PathSegment]) -> Option<Value<
         }
         PathSegment::Index(i) => v.items()?.get(*i as usize).and_then(|c| walk(c, rest)),
     }
+}
+
+/// When `key` is the first `n ≥ 2` key segments of `segs` joined by dots,
+/// that `n`.
+fn dotted_prefix(key: &str, segs: &[PathSegment]) -> Option<usize> {
+    let mut rest = key;
+    for (i, seg) in segs.iter().enumerate() {
+        let PathSegment::Key(k) = seg else {
+            return None;
+        };
+        let tail = rest.strip_prefix(k.as_str())?;
+        if tail.is_empty() {
+            return (i >= 1).then_some(i + 1);
+        }
+        rest = tail.strip_prefix('.')?;
+    }
+    None
 }
 
 impl Event for Json {

@@ -5,7 +5,7 @@ use crate::engine::{lower, Engine};
 use crate::fast::{self, Slots};
 use crate::project::Projection;
 use crate::{CompileOptions, Event};
-use eql_plan::{FieldPath, FieldTable, PackPlan, RuleId, Value};
+use eql_plan::{FieldPath, FieldTable, Hit, PackPlan, RuleId, Value};
 use eql_syntax::QueryBody;
 use smallvec::SmallVec;
 
@@ -21,6 +21,8 @@ pub struct Hits {
     rules: Vec<u32>,
     candidates: Vec<u32>,
     stamp: Vec<u32>,
+    /// Witness sets fired this epoch, per rule; bit 7: already a candidate.
+    fired: Vec<u8>,
     epoch: u32,
     evaluated: u64,
 }
@@ -46,6 +48,7 @@ impl Hits {
     fn next_epoch(&mut self, n: usize) {
         if self.stamp.len() < n {
             self.stamp.resize(n, 0);
+            self.fired.resize(n, 0);
         }
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
@@ -183,25 +186,41 @@ impl Pack {
         let Hits {
             candidates,
             stamp,
+            fired,
             epoch,
             ..
         } = out;
         let epoch = *epoch;
-        let mut mark = |r: RuleId| {
-            if let Some(s) = stamp.get_mut(r.0 as usize) {
-                if *s != epoch {
-                    *s = epoch;
-                    candidates.push(r.0);
-                }
+        let rules = &self.plan.rules;
+        // A rule becomes a candidate when each of its witness sets fired.
+        let mut mark = |r: RuleId, set: Option<u8>| {
+            let i = r.0 as usize;
+            let (Some(s), Some(f)) = (stamp.get_mut(i), fired.get_mut(i)) else {
+                return;
+            };
+            if *s != epoch {
+                *s = epoch;
+                *f = 0;
+            }
+            if *f & 0x80 != 0 {
+                return;
+            }
+            let need = rules.get(i).map_or(0, |r| r.witnesses.len() as u32);
+            if let Some(set) = set {
+                *f |= 1 << set;
+            }
+            if set.is_none() || (*f & 0x7f).count_ones() >= need {
+                *f |= 0x80;
+                candidates.push(r.0);
             }
         };
         for b in &buckets {
             for &r in &b.always {
-                mark(r);
+                mark(r, None);
             }
             for ix in &b.index {
                 slots.strings(ix.field, &self.plan.fields, event, ix.ci, |s| {
-                    ix.hits(s, &mut mark);
+                    ix.hits(s, &mut |h: Hit| mark(h.rule, Some(h.set)));
                 });
             }
         }

@@ -14,14 +14,25 @@ use crate::Event;
 use eql_plan::{FieldPath, PathSegment, Value};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 
 #[derive(Clone, Debug, Default)]
 struct Node {
     /// Keep the whole value (a wanted path ends here, or at an index below).
     whole: bool,
-    children: HashMap<Box<str>, usize>,
+    /// Few per node: a linear scan beats hashing here.
+    children: Vec<(Box<str>, usize)>,
+    /// A child's own name contains a dot (a quoted field segment).
+    dotted_child: bool,
+}
+
+impl Node {
+    fn child(&self, key: &str) -> Option<usize> {
+        self.children
+            .iter()
+            .find(|(k, _)| k.len() == key.len() && **k == *key)
+            .map(|(_, n)| *n)
+    }
 }
 
 /// The compiled set of paths to extract from raw JSON.
@@ -54,14 +65,15 @@ impl Projection {
                     // the array's node, which also serves flattening.
                     PathSegment::Index(_) => {}
                     PathSegment::Key(k) => {
-                        let existing = nodes.get(at).and_then(|n| n.children.get(k.as_str()));
+                        let existing = nodes.get(at).and_then(|n| n.child(k));
                         at = match existing {
-                            Some(&n) => n,
+                            Some(n) => n,
                             None => {
                                 let n = nodes.len();
                                 nodes.push(Node::default());
                                 if let Some(parent) = nodes.get_mut(at) {
-                                    parent.children.insert(k.as_str().into(), n);
+                                    parent.children.push((k.as_str().into(), n));
+                                    parent.dotted_child |= k.contains('.');
                                 }
                                 n
                             }
@@ -95,11 +107,14 @@ impl Projection {
     /// the key can lead to a wanted path in two ways (keep all of it).
     fn step(&self, node: usize, key: &str) -> Option<usize> {
         let n = self.nodes.get(node)?;
-        let exact = n.children.get(key).copied();
+        let exact = n.child(key);
+        if exact.is_some() && !n.dotted_child {
+            return exact;
+        }
         let dotted = if key.contains('.') {
             let mut at = Some(node);
             for part in key.split('.') {
-                at = at.and_then(|a| self.nodes.get(a)?.children.get(part).copied());
+                at = at.and_then(|a| self.nodes.get(a)?.child(part));
             }
             at
         } else {
@@ -141,6 +156,15 @@ impl Tree for Value<'_> {
     }
     fn to_value(&self) -> Value<'_> {
         self.clone()
+    }
+    fn dotted_keys<'s>(&'s self, f: &mut dyn FnMut(&'s str)) {
+        if let Value::Object(o) = self {
+            for (k, _) in o {
+                if k.contains('.') {
+                    f(k);
+                }
+            }
+        }
     }
 }
 

@@ -40,6 +40,7 @@ pub use lower::{
 };
 pub use matcher::{fold, Glob, StrSet};
 pub use pack::{
-    witness, Atom, Bucket, ContainsIndex, FieldIndex, Needle, PackPlan, RuleId, RulePlan,
+    witness, witness_with, Atom, Bucket, ContainsIndex, FieldIndex, Hit, Needle, PackPlan, RuleId,
+    RulePlan,
 };
 pub use value::Value;

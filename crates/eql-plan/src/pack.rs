@@ -2,12 +2,14 @@
 //! candidate index that fuses the string literals of every rule into one
 //! matcher per (category, field, case mode).
 //!
-//! For each rule the planner derives a *witness*: a set of atoms (a field
+//! For each rule the planner derives *witnesses*: sets of atoms (a field
 //! holding an exact value, or a value containing a literal) such that the rule
-//! can only match an event where at least one atom fires. At run time the
-//! engine evaluates a rule only when its category bucket is selected and
-//! either one of its atoms fired or it has no witness. Negated subtrees give
-//! no witness, so the index over-approximates and never misses a match.
+//! can only match an event where at least one atom of each set fires. A rule
+//! whose condition is an `and` gets up to two sets, from two different
+//! children (the rarest literals of the pack first). At run time the engine
+//! evaluates a rule only when its category bucket is selected and either every
+//! one of its sets fired or it has none. Negated subtrees give no witness, so
+//! the index over-approximates and never misses a match.
 
 use crate::ir::{Cond, FieldId, FieldTable, Test, TestOp};
 use aho_corasick::AhoCorasick;
@@ -48,9 +50,18 @@ pub struct RulePlan {
     pub category: Option<String>,
     /// The lowered condition.
     pub cond: Cond,
-    /// The atoms of which one must fire for the rule to match; `None` when
-    /// the rule must always be evaluated.
-    pub witness: Option<Vec<Atom>>,
+    /// Sets of atoms: for the rule to match, one atom of *each* set must
+    /// fire. Empty when the rule must always be evaluated.
+    pub witnesses: Vec<Vec<Atom>>,
+}
+
+/// One rule's witness set that an atom belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Hit {
+    /// The rule.
+    pub rule: RuleId,
+    /// Which of its witness sets (0 or 1).
+    pub set: u8,
 }
 
 /// An Aho-Corasick automaton over `Contains` needles, with the rules each
@@ -62,7 +73,7 @@ pub struct RulePlan {
 pub struct ContainsIndex {
     ac: AhoCorasick,
     needles: Vec<String>,
-    rules: Vec<Vec<RuleId>>,
+    rules: Vec<Vec<Hit>>,
 }
 
 /// Exact values and contains-needles of one field in one bucket, for one
@@ -76,13 +87,14 @@ pub struct FieldIndex {
     pub field: FieldId,
     /// Matched against the folded value.
     pub ci: bool,
-    exact: HashMap<Box<str>, Vec<RuleId>>,
+    exact: HashMap<Box<str>, Vec<Hit>>,
     contains: Option<ContainsIndex>,
 }
 
 impl FieldIndex {
-    /// Calls `f` for each rule whose atom on this field fires for `v`.
-    pub fn hits(&self, v: &str, f: &mut impl FnMut(RuleId)) {
+    /// Calls `f` for each (rule, witness set) with an atom on this field
+    /// that fires for `v`.
+    pub fn hits(&self, v: &str, f: &mut impl FnMut(Hit)) {
         if let Some(rs) = self.exact.get(v) {
             rs.iter().copied().for_each(&mut *f);
         }
@@ -129,14 +141,33 @@ impl PackPlan {
         rules: Vec<(Option<String>, Cond)>,
     ) -> PackPlan {
         let category_field = fields.intern(category_field);
+        // How many rules could use each literal: the witness choice prefers
+        // rare ones.
+        let mut df: HashMap<(FieldId, bool, Needle, String), u64> = HashMap::new();
+        for (_, cond) in &rules {
+            let mut atoms = Vec::new();
+            all_atoms(cond, &mut atoms);
+            atoms.sort();
+            atoms.dedup();
+            for a in atoms {
+                *df.entry((a.field, a.ci, a.needle, a.text)).or_default() += 1;
+            }
+        }
+        let cost = |a: &Atom| {
+            let n = df
+                .get(&(a.field, a.ci, a.needle, a.text.clone()))
+                .copied()
+                .unwrap_or(1);
+            atom_cost(a, n)
+        };
         let rules: Vec<RulePlan> = rules
             .into_iter()
             .map(|(category, cond)| {
-                let witness = witness(&cond);
+                let witnesses = witness_sets(&cond, &cost);
                 RulePlan {
                     category,
                     cond,
-                    witness,
+                    witnesses,
                 }
             })
             .collect();
@@ -191,10 +222,7 @@ impl PackPlan {
 }
 
 /// Per (field, case mode): exact values and contains-needles → rules.
-type Literals = (
-    HashMap<Box<str>, Vec<RuleId>>,
-    BTreeMap<String, Vec<RuleId>>,
-);
+type Literals = (HashMap<Box<str>, Vec<Hit>>, BTreeMap<String, Vec<Hit>>);
 
 fn build_bucket(rules: &[RulePlan], ids: Vec<RuleId>) -> Bucket {
     let mut always = Vec::new();
@@ -204,19 +232,23 @@ fn build_bucket(rules: &[RulePlan], ids: Vec<RuleId>) -> Bucket {
         let Some(r) = rules.get(id.0 as usize) else {
             continue;
         };
-        match &r.witness {
-            None => always.push(id),
-            Some(atoms) => {
-                for a in atoms {
-                    let e = per.entry((a.field, a.ci)).or_default();
-                    match a.needle {
-                        Needle::Exact => {
-                            e.0.entry(a.text.clone().into_boxed_str())
-                                .or_default()
-                                .push(id);
-                        }
-                        Needle::Contains => e.1.entry(a.text.clone()).or_default().push(id),
+        if r.witnesses.is_empty() {
+            always.push(id);
+        }
+        for (set, atoms) in r.witnesses.iter().enumerate() {
+            let hit = Hit {
+                rule: id,
+                set: set as u8,
+            };
+            for a in atoms {
+                let e = per.entry((a.field, a.ci)).or_default();
+                match a.needle {
+                    Needle::Exact => {
+                        e.0.entry(a.text.clone().into_boxed_str())
+                            .or_default()
+                            .push(hit);
                     }
+                    Needle::Contains => e.1.entry(a.text.clone()).or_default().push(hit),
                 }
             }
         }
@@ -231,7 +263,7 @@ fn build_bucket(rules: &[RulePlan], ids: Vec<RuleId>) -> Bucket {
             None
         } else {
             let needles: Vec<String> = contains.keys().cloned().collect();
-            let rules: Vec<Vec<RuleId>> = contains.into_values().collect();
+            let rules: Vec<Vec<Hit>> = contains.into_values().collect();
             let built = AhoCorasick::builder()
                 .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                 .build(&needles)
@@ -240,8 +272,8 @@ fn build_bucket(rules: &[RulePlan], ids: Vec<RuleId>) -> Bucket {
                 Some(ContainsIndex { ac, needles, rules })
             } else {
                 // Cannot index: evaluate these rules always (never miss).
-                for rs in rules {
-                    always.extend(rs);
+                for hs in rules {
+                    always.extend(hs.iter().map(|h| h.rule));
                 }
                 None
             }
@@ -263,8 +295,15 @@ fn build_bucket(rules: &[RulePlan], ids: Vec<RuleId>) -> Bucket {
 }
 
 /// A necessary condition for `c`: a set of atoms of which one fires whenever
-/// `c` holds, or `None` when no such set is known.
+/// `c` holds, or `None` when no such set is known. Under an `and`, the child
+/// with the cheapest atoms is chosen (see [`witness_with`]).
 pub fn witness(c: &Cond) -> Option<Vec<Atom>> {
+    witness_with(c, &|a| atom_cost(a, 1))
+}
+
+/// [`witness`] with a cost per atom: under an `and`, the child whose atoms
+/// cost least in total gives the witness.
+pub fn witness_with(c: &Cond, cost: &dyn Fn(&Atom) -> u64) -> Option<Vec<Atom>> {
     match c {
         Cond::Const(false) => Some(Vec::new()),
         Cond::Const(true) | Cond::Not(_) | Cond::Generic(_) => None,
@@ -272,7 +311,7 @@ pub fn witness(c: &Cond) -> Option<Vec<Atom>> {
         Cond::Or(cs) => {
             let mut all = Vec::new();
             for x in cs {
-                all.extend(witness(x)?);
+                all.extend(witness_with(x, cost)?);
             }
             all.sort();
             all.dedup();
@@ -280,17 +319,45 @@ pub fn witness(c: &Cond) -> Option<Vec<Atom>> {
         }
         Cond::And(cs) => cs
             .iter()
-            .filter_map(witness)
-            .min_by_key(|w| w.iter().map(atom_cost).sum::<u32>()),
+            .filter_map(|x| witness_with(x, cost))
+            .min_by_key(|w| w.iter().map(cost).sum::<u64>()),
     }
 }
 
-fn atom_cost(a: &Atom) -> u32 {
-    match a.needle {
-        Needle::Exact => 1,
+/// Up to two independent witness sets: for an `and`, the two cheapest
+/// children that have one; otherwise the condition's single witness.
+fn witness_sets(c: &Cond, cost: &dyn Fn(&Atom) -> u64) -> Vec<Vec<Atom>> {
+    if let Cond::And(cs) = c {
+        let mut ws: Vec<(u64, Vec<Atom>)> = cs
+            .iter()
+            .filter_map(|x| witness_with(x, cost))
+            .map(|w| (w.iter().map(cost).sum::<u64>(), w))
+            .collect();
+        ws.sort_by_key(|(c, _)| *c);
+        return ws.into_iter().take(2).map(|(_, w)| w).collect();
+    }
+    witness_with(c, cost).into_iter().collect()
+}
+
+/// Every atom a condition could use as a witness (its positive tests).
+fn all_atoms(c: &Cond, out: &mut Vec<Atom>) {
+    match c {
+        Cond::Test(t) => out.extend(test_witness(t).unwrap_or_default()),
+        Cond::And(cs) | Cond::Or(cs) => cs.iter().for_each(|x| all_atoms(x, out)),
+        Cond::Const(_) | Cond::Not(_) | Cond::Generic(_) => {}
+    }
+}
+
+/// The cost of an atom that `df` rules of the pack share: a literal many
+/// rules test (`host.os.type == "windows"`) is likely common in events too,
+/// so rare literals make better witnesses; short contains-needles fire often.
+fn atom_cost(a: &Atom, df: u64) -> u64 {
+    let base = match a.needle {
+        Needle::Exact => 2,
         Needle::Contains if a.text.len() >= 4 => 3,
         Needle::Contains => 20,
-    }
+    };
+    base * df.max(1)
 }
 
 fn test_witness(t: &Test) -> Option<Vec<Atom>> {
@@ -378,7 +445,7 @@ impl fmt::Display for PackPlan {
                 let mut exact: Vec<(&str, Vec<u32>)> = ix
                     .exact
                     .iter()
-                    .map(|(k, v)| (&**k, v.iter().map(|r| r.0).collect()))
+                    .map(|(k, v)| (&**k, v.iter().map(|h| h.rule.0).collect()))
                     .collect();
                 exact.sort();
                 let mut s = String::new();
@@ -399,8 +466,11 @@ impl fmt::Display for PackPlan {
                 if let Some(c) = &ix.contains {
                     let mut s = String::new();
                     for (n, rs) in c.needles.iter().zip(&c.rules).take(8) {
-                        let _ =
-                            write!(s, "{n:?}→{:?} ", rs.iter().map(|r| r.0).collect::<Vec<_>>());
+                        let _ = write!(
+                            s,
+                            "{n:?}→{:?} ",
+                            rs.iter().map(|r| r.rule.0).collect::<Vec<_>>()
+                        );
                     }
                     if c.needles.len() > 8 {
                         let _ = write!(s, "… ({} needles)", c.needles.len());
@@ -419,9 +489,14 @@ impl fmt::Display for PackPlan {
                 f,
                 "rule {i} ({}): witness {}",
                 r.category.as_deref().unwrap_or("any"),
-                match &r.witness {
-                    None => "none (always evaluated)".to_owned(),
-                    Some(w) => format!("{} atoms", w.len()),
+                if r.witnesses.is_empty() {
+                    "none (always evaluated)".to_owned()
+                } else {
+                    r.witnesses
+                        .iter()
+                        .map(|w| format!("{} atoms", w.len()))
+                        .collect::<Vec<_>>()
+                        .join(" and ")
                 }
             )?;
             let mut s = String::new();

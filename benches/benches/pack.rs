@@ -1,0 +1,121 @@
+//! Rule packs over the reference events, each with its baselines in the same
+//! run:
+//!
+//! - `pack300`: the 300-rule reference pack (`gen_rules.py --seed 7 -n 300`),
+//!   from raw bytes and from a DOM, beside `serde_json::from_slice::<Value>`
+//!   and the reference interpreter (every rule, every event, over the DOM;
+//!   measured on the first 2 000 events because it is slow);
+//! - `corpus`: the single-event rules of the Elastic detection-rules corpus;
+//! - `scaling`: 1, 10, 100 and 1 000 rules of the reference generator.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use eql_bench::{corpus_queries, reference_events, reference_rules};
+use eql_engine::{CompileOptions, Engine, Hits, Pack};
+use std::hint::black_box;
+
+fn compile(queries: &[String]) -> Vec<Engine> {
+    let opts = CompileOptions::default();
+    queries
+        .iter()
+        .filter_map(|q| Engine::compile(q, &opts).ok())
+        .collect()
+}
+
+fn run_dom(pack: &Pack, dom: &[serde_json::Value], hits: &mut Hits) -> usize {
+    let mut n = 0;
+    for v in dom {
+        pack.matches(v, hits);
+        n += hits.rules().len();
+    }
+    n
+}
+
+fn run_bytes(pack: &Pack, lines: &[Vec<u8>], hits: &mut Hits) -> usize {
+    let mut n = 0;
+    for l in lines {
+        if pack.matches_json(l, hits).is_ok() {
+            n += hits.rules().len();
+        }
+    }
+    n
+}
+
+fn packs(c: &mut Criterion) {
+    let Some(lines) = reference_events() else {
+        return;
+    };
+    let dom: Vec<serde_json::Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_slice(l).ok())
+        .collect();
+    let opts = CompileOptions::default();
+    let mut hits = Hits::new();
+
+    if let Some(rules) = reference_rules(300) {
+        let engines = compile(&rules);
+        let pack = Pack::new(&engines, &opts);
+        let mut g = c.benchmark_group("pack300");
+        g.sample_size(10);
+        g.throughput(Throughput::Elements(lines.len() as u64));
+        g.bench_function("baseline: serde_json::from_slice::<Value>", |b| {
+            b.iter(|| {
+                for l in &lines {
+                    black_box(serde_json::from_slice::<serde_json::Value>(l).ok());
+                }
+            });
+        });
+        g.bench_function("raw bytes -> pack", |b| {
+            b.iter(|| run_bytes(&pack, &lines, &mut hits));
+        });
+        g.bench_function("DOM -> pack", |b| {
+            b.iter(|| run_dom(&pack, &dom, &mut hits));
+        });
+        let few = &dom[..dom.len().min(2000)];
+        g.throughput(Throughput::Elements(few.len() as u64));
+        g.bench_function("DOM -> reference interpreter, every rule", |b| {
+            b.iter(|| {
+                let mut n = 0;
+                for v in few {
+                    n += engines.iter().filter(|e| e.is_match_reference(v)).count();
+                }
+                n
+            });
+        });
+        g.finish();
+    }
+
+    if let Some(queries) = corpus_queries() {
+        let engines = compile(&queries);
+        let pack = Pack::new(&engines, &opts);
+        let mut g = c.benchmark_group(format!("corpus{}", pack.len()));
+        g.sample_size(10);
+        g.throughput(Throughput::Elements(lines.len() as u64));
+        g.bench_function("raw bytes -> pack", |b| {
+            b.iter(|| run_bytes(&pack, &lines, &mut hits));
+        });
+        g.bench_function("DOM -> pack", |b| {
+            b.iter(|| run_dom(&pack, &dom, &mut hits));
+        });
+        g.finish();
+    }
+
+    if let Some(rules) = reference_rules(1000) {
+        let mut g = c.benchmark_group("scaling");
+        g.sample_size(10);
+        g.throughput(Throughput::Elements(lines.len() as u64));
+        for n in [1usize, 10, 100, 1000] {
+            let engines = compile(&rules[..n.min(rules.len())]);
+            let pack = Pack::new(&engines, &opts);
+            g.bench_with_input(BenchmarkId::new("raw bytes", n), &pack, |b, pack| {
+                b.iter(|| run_bytes(pack, &lines, &mut hits));
+            });
+            g.bench_with_input(BenchmarkId::new("DOM", n), &pack, |b, pack| {
+                b.iter(|| run_dom(pack, &dom, &mut hits));
+            });
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(benches, packs);
+criterion_main!(benches);
