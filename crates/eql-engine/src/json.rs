@@ -47,7 +47,15 @@ pub(crate) trait Tree: Sized {
 
 impl Tree for Json {
     fn key(&self, k: &str) -> Option<&Self> {
-        self.as_object()?.get(k)
+        let o = self.as_object()?;
+        // Small objects (most of an ECS event): a scan that compares lengths
+        // first beats the map's ordered search, which calls `memcmp` at every
+        // level. Keys are unique in a `serde_json::Map`.
+        if o.len() <= 32 {
+            o.iter().find(|(kk, _)| same_key(kk, k)).map(|(_, v)| v)
+        } else {
+            o.get(k)
+        }
     }
     fn items(&self) -> Option<&[Self]> {
         self.as_array().map(Vec::as_slice)
@@ -67,6 +75,14 @@ impl Tree for Json {
             }
         }
     }
+}
+
+/// Key equality with cheap rejections first (length, first and last byte)
+/// before the full comparison.
+#[inline]
+pub(crate) fn same_key(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.first() == b.first() && a.last() == b.last() && a == b
 }
 
 /// Resolves a path: nested objects first, then literal dotted keys (longest

@@ -30,7 +30,7 @@ impl Node {
     fn child(&self, key: &str) -> Option<usize> {
         self.children
             .iter()
-            .find(|(k, _)| k.len() == key.len() && **k == *key)
+            .find(|(k, _)| crate::json::same_key(k, key))
             .map(|(_, n)| *n)
     }
 }
@@ -141,7 +141,11 @@ pub struct ProjectedEvent<'de> {
 impl Tree for Value<'_> {
     fn key(&self, k: &str) -> Option<&Self> {
         match self {
-            Value::Object(o) => o.iter().rev().find(|(kk, _)| kk == k).map(|(_, v)| v),
+            Value::Object(o) => o
+                .iter()
+                .rev()
+                .find(|(kk, _)| crate::json::same_key(kk, k))
+                .map(|(_, v)| v),
             _ => None,
         }
     }

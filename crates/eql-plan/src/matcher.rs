@@ -232,7 +232,11 @@ impl StrSet {
     /// Membership of an (already folded, for a folded set) value.
     pub fn contains(&self, v: &str) -> bool {
         if self.large.is_empty() {
-            self.small.iter().any(|m| &**m == v)
+            let b = v.as_bytes();
+            self.small.iter().any(|m| {
+                let m = m.as_bytes();
+                m.len() == b.len() && m.first() == b.first() && m == b
+            })
         } else {
             self.large.contains(v)
         }
