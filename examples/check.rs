@@ -1,9 +1,13 @@
 //! Parse-checks EQL queries from `.eql`, `.jsonl`, `.toml` files or folders of `.toml` rules.
 //!
-//! `cargo run --release --example check -- [--dialect es|python] PATH...`
+//! `cargo run --release --example check -- [--dialect es|python] [--explain] PATH...`
+//!
+//! `--explain` prints the plan of the single-event queries compiled together
+//! as one pack: category buckets, the fused matchers with their needles, the
+//! rules always evaluated, and each rule's lowered condition.
 
 use clap::{Parser, ValueEnum};
-use eql_engine::{CompileOptions, Dialect, Engine};
+use eql_engine::{CompileOptions, Dialect, Engine, Pack};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -19,6 +23,9 @@ struct Args {
     /// Which EQL dialect to parse.
     #[arg(long, value_enum, default_value = "es")]
     dialect: DialectArg,
+    /// Print the pack plan (EXPLAIN) of the single-event queries.
+    #[arg(long)]
+    explain: bool,
     /// `.eql`, `.jsonl`, `.toml` files or folders of `.toml` rules.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
@@ -126,16 +133,24 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
     }
     let mut failed = 0usize;
+    let mut engines = Vec::new();
     for item in &items {
         // Parse and check (functions, arity, `~`, regexes), as a rule pack would.
-        if let Err(e) = Engine::compile(&item.query, &opts) {
-            failed += 1;
-            println!(
-                "{}:\n{}",
-                item.name,
-                e.diagnostic.render(&item.query, Some(&item.name))
-            );
+        match Engine::compile(&item.query, &opts) {
+            Ok(e) => engines.push(e),
+            Err(e) => {
+                failed += 1;
+                println!(
+                    "{}:\n{}",
+                    item.name,
+                    e.diagnostic.render(&item.query, Some(&item.name))
+                );
+            }
         }
+    }
+    if args.explain {
+        let pack = Pack::new(&engines, &opts);
+        println!("{}", pack.plan());
     }
     let total = items.len();
     println!(
