@@ -1,5 +1,6 @@
 //! Event access: how the engine reads fields from the embedder's events.
 
+use crate::project::{ProjectedEvent, Projection};
 use eql_plan::{FieldPath, Value};
 
 /// Something the engine can read fields from.
@@ -13,6 +14,16 @@ use eql_plan::{FieldPath, Value};
 pub trait Event {
     /// Reads one field.
     fn get(&self, path: &FieldPath) -> Option<Value<'_>>;
+
+    /// Bulk access: the event reduced to the fields of `projection`, when
+    /// that is cheaper than reading many fields one by one. A rule pack calls
+    /// it once per event and then reads every field from the result. The
+    /// default (`None`) means "read me field by field". The result must
+    /// resolve every projected path exactly as [`Event::get`] does.
+    fn project<'s>(&'s self, projection: &Projection) -> Option<ProjectedEvent<'s>> {
+        let _ = projection;
+        None
+    }
 }
 
 /// Any `T: Serialize` as an event: serialized once into a JSON DOM, then read
@@ -50,5 +61,9 @@ impl SerializeEvent {
 impl Event for SerializeEvent {
     fn get(&self, path: &FieldPath) -> Option<Value<'_>> {
         Event::get(&self.dom, path)
+    }
+
+    fn project<'s>(&'s self, projection: &Projection) -> Option<ProjectedEvent<'s>> {
+        Some(projection.project_dom(&self.dom))
     }
 }

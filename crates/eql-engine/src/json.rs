@@ -1,6 +1,7 @@
 //! `Event` for `serde_json::Value`: nested paths, ES-style flattening of arrays
 //! of objects, literal dotted keys and array indexes.
 
+use crate::project::{ProjectedEvent, Projection};
 use crate::Event;
 use eql_plan::{FieldPath, PathSegment, Value};
 use serde_json::Value as Json;
@@ -159,6 +160,10 @@ fn dotted_prefix(key: &str, segs: &[PathSegment]) -> Option<usize> {
 impl Event for Json {
     fn get(&self, path: &FieldPath) -> Option<Value<'_>> {
         walk(self, path.segments())
+    }
+
+    fn project<'s>(&'s self, projection: &Projection) -> Option<ProjectedEvent<'s>> {
+        Some(projection.project_dom(self))
     }
 }
 

@@ -137,7 +137,7 @@ impl Pack {
     /// ```
     pub fn matches_json(&self, bytes: &[u8], out: &mut Hits) -> Result<(), serde_json::Error> {
         let ev = self.projection.parse(bytes)?;
-        self.matches(&ev, out);
+        self.matches_fields(&ev, out);
         Ok(())
     }
 
@@ -163,6 +163,13 @@ impl Pack {
 
     /// The rules matching `event` go into `out` (pack indexes, ascending).
     pub fn matches(&self, event: &dyn Event, out: &mut Hits) {
+        match event.project(&self.projection) {
+            Some(small) => self.matches_fields(&small, out),
+            None => self.matches_fields(event, out),
+        }
+    }
+
+    fn matches_fields(&self, event: &dyn Event, out: &mut Hits) {
         out.next_epoch(self.engines.len());
         let mut slots = Slots::new(self.plan.fields.len());
         // The category values exactly as the single-rule check reads them.

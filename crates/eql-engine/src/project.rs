@@ -103,6 +103,45 @@ impl Projection {
         Ok(ProjectedEvent { root })
     }
 
+    /// Prunes a DOM the same way [`Projection::parse`] prunes bytes: the
+    /// result holds only the members that can lead to a wanted path, borrows
+    /// every string from `dom`, and resolves each wanted path exactly as
+    /// `dom` does. Reading many fields from the small result is cheaper than
+    /// searching the DOM's maps once per field.
+    ///
+    /// ```
+    /// use eql_engine::{Event, FieldPath, Projection};
+    /// let p = Projection::new([FieldPath::parse_dotted("a.b")]);
+    /// let dom = serde_json::json!({"a": {"b": 1, "c": 2}, "d": 3});
+    /// let ev = p.project_dom(&dom);
+    /// assert_eq!(ev.get(&FieldPath::parse_dotted("a.b")), dom.get(&FieldPath::parse_dotted("a.b")));
+    /// assert_eq!(ev.get(&FieldPath::parse_dotted("d")), None);
+    /// ```
+    pub fn project_dom<'d>(&self, dom: &'d serde_json::Value) -> ProjectedEvent<'d> {
+        ProjectedEvent {
+            root: self.prune(dom, 0),
+        }
+    }
+
+    fn prune<'d>(&self, v: &'d serde_json::Value, node: usize) -> Value<'d> {
+        use serde_json::Value as J;
+        if self.nodes.get(node).is_none_or(|n| n.whole) {
+            return crate::json::json_to_value(v);
+        }
+        match v {
+            J::Object(o) => Value::Object(
+                o.iter()
+                    .filter_map(|(k, c)| {
+                        let next = self.step(node, k)?;
+                        Some((Cow::Borrowed(k.as_str()), self.prune(c, next)))
+                    })
+                    .collect(),
+            ),
+            J::Array(items) => Value::Array(items.iter().map(|c| self.prune(c, node)).collect()),
+            scalar => crate::json::json_to_value(scalar),
+        }
+    }
+
     /// The node reached from `node` by a (possibly dotted) key; `WHOLE` when
     /// the key can lead to a wanted path in two ways (keep all of it).
     fn step(&self, node: usize, key: &str) -> Option<usize> {

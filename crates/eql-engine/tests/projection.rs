@@ -1,5 +1,5 @@
-//! The raw-bytes projection resolves every wanted path exactly as the DOM
-//! does, on random documents with nested keys, literal dotted keys, arrays of
+//! The raw-bytes projection and the pruned DOM resolve every wanted path
+//! exactly as the DOM does, on random documents with nested keys, literal dotted keys, arrays of
 //! objects, duplicates and escapes.
 
 use eql_engine::{Event, FieldPath, PathSegment, Projection, Value};
@@ -67,11 +67,18 @@ proptest! {
         let dom: Json = serde_json::from_str(&text).unwrap();
         let proj = Projection::new(&paths);
         let ev = proj.parse(text.as_bytes()).unwrap();
+        let pruned = proj.project_dom(&dom);
         for p in &paths {
+            let want = Event::get(&dom, p).map(Value::into_owned);
             prop_assert_eq!(
                 ev.get(p).map(Value::into_owned),
-                Event::get(&dom, p).map(Value::into_owned),
-                "path {} in {}", p, text
+                want.clone(),
+                "bytes: path {} in {}", p, text
+            );
+            prop_assert_eq!(
+                pruned.get(p).map(Value::into_owned),
+                want,
+                "pruned DOM: path {} in {}", p, text
             );
         }
     }
