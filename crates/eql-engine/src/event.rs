@@ -13,6 +13,14 @@ use eql_plan::{FieldPath, Value};
 pub trait Event {
     /// Reads one field.
     fn get(&self, path: &FieldPath) -> Option<Value<'_>>;
+
+    /// Python process lineage (`descendant of [...]` and the like): the
+    /// session answers it for the relation node `relation`; `None` (null)
+    /// everywhere else. Not meant to be implemented by embedders.
+    #[doc(hidden)]
+    fn lineage(&self, _relation: &eql_syntax::Expr) -> Option<bool> {
+        None
+    }
 }
 
 /// Any `T: Serialize` as an event: serialized once into a JSON DOM, then read

@@ -48,8 +48,13 @@ mod engine;
 mod eval;
 mod functions;
 mod json;
+mod session;
 pub use engine::{CompileError, CompileOptions, Engine};
 pub use eql_syntax::{Expr, ExprKind, Literal, PipeKind, QueryBody};
+pub use session::{
+    Limits, LineageOptions, Match, Matches, PushError, Session, SessionOptions, SessionStats,
+    StreamOrder, TimestampFormat,
+};
 
 #[cfg(feature = "rules")]
 mod rules;
