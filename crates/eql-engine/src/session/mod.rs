@@ -899,7 +899,11 @@ impl<'e, H: Clone> Session<'e, H> {
             arrival,
         };
         if self.order == StreamOrder::Timestamp {
-            if self.finished || self.released.is_some_and(|r| ord < r) {
+            let window = i64::try_from(self.limits.reorder_window_ms)
+                .unwrap_or(i64::MAX / TICKS_PER_MS)
+                .saturating_mul(TICKS_PER_MS);
+            let too_old = self.max_ts.is_some_and(|m| ts < m.saturating_sub(window));
+            if self.finished || too_old || self.released.is_some_and(|r| ord < r) {
                 self.stats.late += 1;
                 out.late.push(handle);
                 return;
