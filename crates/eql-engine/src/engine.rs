@@ -119,6 +119,7 @@ impl Engine {
         for e in exprs {
             check_expr(e, opts, &mut regexes)?;
         }
+        crate::session::check_query(&query)?;
         let category = FieldPath::parse_dotted(&opts.category_field);
         Ok(Engine {
             query,

@@ -357,7 +357,7 @@ fn reorder_window_and_late_events() {
         SessionOptions::default(),
         &evs,
     );
-    assert_eq!(got, vec![Vec::<usize>::new(); 0]);
+    assert!(got.is_empty());
     assert_eq!(late, vec![2]);
     assert_eq!(st.late, 1);
     // Later than the window.
@@ -501,4 +501,19 @@ fn push_json_and_many_rules() {
     s.finish(&mut out);
     let got: Vec<(usize, Vec<u32>)> = out.iter().map(|m| (m.rule, m.events.to_vec())).collect();
     assert_eq!(got, vec![(0, vec![10]), (1, vec![10, 11])]);
+}
+
+#[test]
+fn missing_events_need_maxspan() {
+    let e = Engine::compile(
+        "sequence [a where true] ![b where true]",
+        &CompileOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(e.diagnostic.code, "EQL0401");
+    assert!(Engine::compile(
+        "sequence with maxspan=1s [a where true] ![b where true]",
+        &CompileOptions::default()
+    )
+    .is_ok());
 }

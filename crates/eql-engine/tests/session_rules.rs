@@ -61,7 +61,7 @@ fn sequence_and_sample_rules_run_in_a_session() {
         return;
     };
     let mut pack = RuleSet::new();
-    for r in all.iter() {
+    for r in &all {
         let head = r.query.trim_start().to_ascii_lowercase();
         if head.starts_with("sequence") || head.starts_with("sample") {
             pack.push(r.clone());

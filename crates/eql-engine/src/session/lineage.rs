@@ -165,6 +165,7 @@ impl<'e> Lineage<'e> {
             EvalCx {
                 engine,
                 event: &wrapped,
+                category: None,
             }
             .step_matches(query)
         };

@@ -483,6 +483,9 @@ impl<'e> StepSpec<'e> {
 pub(crate) struct EvalCx<'a> {
     pub(crate) engine: &'a Engine,
     pub(crate) event: &'a dyn Event,
+    /// The event's category, read once per event for every rule that uses
+    /// the session's category field (`None`: read it here).
+    pub(crate) category: Option<&'a Option<Value<'a>>>,
 }
 
 impl EvalCx<'_> {
@@ -491,7 +494,14 @@ impl EvalCx<'_> {
         let Some(cat) = &q.category.name else {
             return true;
         };
-        match self.event.get(&self.engine.category) {
+        let own;
+        let value = if let Some(v) = self.category {
+            v
+        } else {
+            own = self.event.get(&self.engine.category);
+            &own
+        };
+        match value {
             Some(Value::Str(s)) => s == cat.as_str(),
             Some(Value::Array(items)) => items.iter().any(|v| v.as_str() == Some(cat.as_str())),
             _ => false,
@@ -523,6 +533,40 @@ impl EvalCx<'_> {
             out,
         );
     }
+}
+
+// ---------------------------------------------------------------------------
+// Compile-time checks of the stateful forms
+
+/// Checks what the state machines need and the parser does not check: a
+/// missing step `![...]` needs `with maxspan` (EQL0401), and a sequence needs
+/// at least one step that is not missing (EQL0402).
+pub(crate) fn check_query(q: &eql_syntax::Query) -> Result<(), crate::CompileError> {
+    let QueryBody::Sequence(s) = &q.body else {
+        return Ok(());
+    };
+    let err = |code: &'static str, msg: &str, span| {
+        Err(crate::CompileError {
+            diagnostic: eql_syntax::Diagnostic::error(code, msg.to_owned(), span),
+        })
+    };
+    if let Some(m) = s.steps.iter().find(|st| st.missing) {
+        if s.maxspan.is_none() {
+            return err(
+                "EQL0401",
+                "a missing event `![...]` needs `with maxspan`",
+                m.span,
+            );
+        }
+    }
+    if s.steps.iter().all(|st| st.missing) {
+        return err(
+            "EQL0402",
+            "a sequence needs at least one step that is not missing",
+            s.span,
+        );
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------
@@ -582,7 +626,14 @@ impl<'e, H: Clone> Rule<'e, H> {
     }
 
     /// Evaluates one event into hits.
-    fn evaluate(&mut self, index: u32, event: &dyn Event, ts: i64, hits: &mut Vec<Hit>) {
+    fn evaluate(
+        &mut self,
+        index: u32,
+        event: &dyn Event,
+        category: (&FieldPath, &Option<Value<'_>>),
+        ts: i64,
+        hits: &mut Vec<Hit>,
+    ) {
         if self.pipes.saturated() {
             return;
         }
@@ -610,6 +661,7 @@ impl<'e, H: Clone> Rule<'e, H> {
         let cx = EvalCx {
             engine: self.engine,
             event,
+            category: (*category.0 == self.engine.category).then_some(category.1),
         };
         let mut keys: SmallVec<[Key; 1]> = SmallVec::new();
         let mut push = |kind: HitKind, key: Key, caps: Vec<(u16, Option<Value<'static>>)>| {
@@ -759,6 +811,8 @@ pub struct Session<'e, H> {
     ts_field: FieldPath,
     ts_format: TimestampFormat,
     tie_field: Option<FieldPath>,
+    /// The category field most rules read (the first rule's).
+    category_field: Option<FieldPath>,
     arrival: u64,
     max_ts: Option<i64>,
     released: Option<Ordinal>,
@@ -859,6 +913,7 @@ impl<'e, H: Clone> Session<'e, H> {
             ts_field: FieldPath::parse_dotted(&ts_name),
             ts_format,
             tie_field,
+            category_field: engines.first().map(|e| e.category.clone()),
             arrival: 0,
             max_ts: None,
             released: None,
@@ -912,8 +967,14 @@ impl<'e, H: Clone> Session<'e, H> {
         }
         let mut hits = std::mem::take(&mut self.scratch);
         hits.clear();
+        let category = self.category_field.as_ref().map(|f| (f, event.get(f)));
+        let none = None;
         for (i, r) in self.rules.iter_mut().enumerate() {
-            r.evaluate(i as u32, event, ts, &mut hits);
+            let cat = match &category {
+                Some((f, v)) => (*f, v),
+                None => (&r.engine.category, &none),
+            };
+            r.evaluate(i as u32, event, cat, ts, &mut hits);
         }
         let window = i64::try_from(self.limits.reorder_window_ms)
             .unwrap_or(i64::MAX / TICKS_PER_MS)
