@@ -147,6 +147,11 @@ impl Default for LineageOptions {
 impl LineageOptions {
     /// Endgame sensor data (Python EQL `data_source: endgame`): `opcode` 1, 3, 9
     /// create and 2, 4 terminate.
+    ///
+    /// ```
+    /// use eql_engine::{LineageOptions, Value};
+    /// assert!(LineageOptions::endgame().create_values.contains(&Value::Int(3)));
+    /// ```
     pub fn endgame() -> Self {
         LineageOptions {
             subtype_field: "opcode".into(),
@@ -244,11 +249,30 @@ pub struct Match<'a, H> {
 
 impl<H> Matches<H> {
     /// An empty buffer.
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, Engine, Matches};
+    /// let engine = Engine::compile("any where true", &CompileOptions::default()).unwrap();
+    /// let mut s = engine.session::<u8>();
+    /// let mut out = Matches::new();
+    /// s.push(7, &serde_json::json!({}), &mut out);
+    /// assert_eq!(out.len(), 1);
+    /// ```
     pub fn new() -> Self {
         Matches::default()
     }
 
     /// Empties the buffer (results and late events), keeping its capacity.
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, Engine, Matches};
+    /// let engine = Engine::compile("any where true", &CompileOptions::default()).unwrap();
+    /// let mut s = engine.session::<u8>();
+    /// let mut out = Matches::new();
+    /// s.push(7, &serde_json::json!({}), &mut out);
+    /// out.clear();
+    /// assert!(out.is_empty());
+    /// ```
     pub fn clear(&mut self) {
         self.handles.clear();
         self.values.clear();
@@ -257,16 +281,40 @@ impl<H> Matches<H> {
     }
 
     /// Number of results.
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, Engine, Matches};
+    /// let engine = Engine::compile("any where true", &CompileOptions::default()).unwrap();
+    /// let mut s = engine.session::<u8>();
+    /// let mut out = Matches::new();
+    /// s.push(1, &serde_json::json!({}), &mut out);
+    /// s.push(2, &serde_json::json!({}), &mut out);
+    /// assert_eq!(out.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.items.len()
     }
 
     /// True when there is no result.
+    ///
+    /// ```
+    /// assert!(eql_engine::Matches::<u8>::new().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
 
     /// The `i`-th result.
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, Engine, Matches};
+    /// let engine = Engine::compile("any where true", &CompileOptions::default()).unwrap();
+    /// let mut s = engine.session::<u8>();
+    /// let mut out = Matches::new();
+    /// s.push(9, &serde_json::json!({}), &mut out);
+    /// assert_eq!(out.get(0).map(|m| m.events), Some(&[9u8][..]));
+    /// assert!(out.get(1).is_none());
+    /// ```
     pub fn get(&self, i: usize) -> Option<Match<'_, H>> {
         let it = self.items.get(i)?;
         Some(Match {
@@ -285,12 +333,31 @@ impl<H> Matches<H> {
     }
 
     /// The results, in emission order.
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, Engine, Matches};
+    /// let engine = Engine::compile("any where true", &CompileOptions::default()).unwrap();
+    /// let mut s = engine.session::<u8>();
+    /// let mut out = Matches::new();
+    /// s.push(1, &serde_json::json!({}), &mut out);
+    /// assert_eq!(out.iter().count(), 1);
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = Match<'_, H>> + '_ {
         (0..self.items.len()).filter_map(move |i| self.get(i))
     }
 
     /// Events that arrived later than the reorder window allows; they were
     /// not evaluated.
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, Engine, Matches};
+    /// let engine = Engine::compile("any where true", &CompileOptions::default()).unwrap();
+    /// let mut s = engine.session::<u8>();
+    /// let mut out = Matches::new();
+    /// s.push(1, &serde_json::json!({"@timestamp": 2000}), &mut out);
+    /// s.push(2, &serde_json::json!({"@timestamp": 1000}), &mut out);
+    /// assert_eq!(out.late(), &[2]);
+    /// ```
     pub fn late(&self) -> &[H] {
         &self.late
     }
@@ -928,6 +995,15 @@ impl<'e, H: Clone> Session<'e, H> {
     /// Pushes one event. Results completed by it (or by events released from
     /// the reorder buffer) are appended to `out`; a late event is appended to
     /// [`Matches::late`].
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, Engine, Matches};
+    /// let engine = Engine::compile("any where true", &CompileOptions::default()).unwrap();
+    /// let mut s = engine.session::<u8>();
+    /// let mut out = Matches::new();
+    /// s.push(1, &serde_json::json!({"@timestamp": "2024-01-01T00:00:00Z"}), &mut out);
+    /// assert_eq!(out.len(), 1);
+    /// ```
     pub fn push(&mut self, handle: H, event: &dyn Event, out: &mut Matches<H>) {
         self.stats.events += 1;
         let arrival = self.arrival;
@@ -998,6 +1074,15 @@ impl<'e, H: Clone> Session<'e, H> {
     }
 
     /// Parses one JSON object (`serde_json` for now) and pushes it.
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, Engine, Matches};
+    /// let engine = Engine::compile("any where true", &CompileOptions::default()).unwrap();
+    /// let mut s = engine.session::<u8>();
+    /// let mut out = Matches::new();
+    /// s.push_json(1, br#"{"@timestamp": 5}"#, &mut out).unwrap();
+    /// assert_eq!(out.len(), 1);
+    /// ```
     pub fn push_json(
         &mut self,
         handle: H,
@@ -1049,6 +1134,17 @@ impl<'e, H: Clone> Session<'e, H> {
     /// Closes the input: releases the reorder buffer, emits sequences waiting
     /// on trailing missing events, and flushes the pipes that need the whole
     /// input (`tail`, `sort`, `count`, `unique_count`). Later pushes are late.
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, Engine, Matches};
+    /// let engine = Engine::compile("any where true | tail 1", &CompileOptions::default()).unwrap();
+    /// let mut s = engine.session::<u8>();
+    /// let mut out = Matches::new();
+    /// s.push(1, &serde_json::json!({}), &mut out);
+    /// s.push(2, &serde_json::json!({}), &mut out);
+    /// s.finish(&mut out);
+    /// assert_eq!(out.get(0).map(|m| m.events), Some(&[2u8][..]));
+    /// ```
     pub fn finish(&mut self, out: &mut Matches<H>) {
         while !self.heap.is_empty() {
             self.release_one(out);
@@ -1067,6 +1163,15 @@ impl<'e, H: Clone> Session<'e, H> {
     }
 
     /// A snapshot of the counters.
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, Engine, Matches};
+    /// let engine = Engine::compile("any where true", &CompileOptions::default()).unwrap();
+    /// let mut s = engine.session::<u8>();
+    /// let mut out = Matches::new();
+    /// s.push(1, &serde_json::json!({}), &mut out);
+    /// assert_eq!((s.stats().events, s.stats().matches), (1, 1));
+    /// ```
     pub fn stats(&self) -> SessionStats {
         let c = &self.counters;
         SessionStats {
