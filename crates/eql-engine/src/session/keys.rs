@@ -103,7 +103,7 @@ pub(crate) fn key_bytes(k: &Key) -> usize {
 /// or missing; `optional[i]` = written `?field`). Returns no key when the
 /// event must be dropped.
 pub(crate) fn build_keys(
-    vals: &[Option<Value<'static>>],
+    vals: &[Option<Value<'_>>],
     optional: &[bool],
     py: bool,
     fold: bool,

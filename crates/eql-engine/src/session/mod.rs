@@ -519,6 +519,8 @@ impl<H> Ord for Record<H> {
 pub(crate) struct StepSpec<'e> {
     pub(crate) query: &'e EventQuery,
     pub(crate) keys: Vec<&'e Expr>,
+    /// For keys that are plain fields, the path (read without the evaluator).
+    pub(crate) key_paths: Vec<Option<FieldPath>>,
     pub(crate) optional: Vec<bool>,
     pub(crate) fork: bool,
     pub(crate) missing: bool,
@@ -533,8 +535,16 @@ impl<'e> StepSpec<'e> {
             .iter()
             .map(|e| matches!(&e.kind, ExprKind::Field(f) if f.optional))
             .collect();
+        let key_paths = keys
+            .iter()
+            .map(|e| match &e.kind {
+                ExprKind::Field(f) => Some(FieldPath::new(f.path.clone())),
+                _ => None,
+            })
+            .collect();
         StepSpec {
             query: &step.query,
+            key_paths,
             keys,
             optional,
             fork: step.fork.unwrap_or(false),
@@ -589,8 +599,17 @@ impl EvalCx<'_> {
         }
         let ctx = self.engine.ctx(self.event);
         let env = Env::new();
-        let vals: SmallVec<[Option<Value<'static>>; 2]> =
-            step.keys.iter().map(|e| ctx.eval(e, &env)).collect();
+        let vals: SmallVec<[Option<Value<'_>>; 2]> = step
+            .keys
+            .iter()
+            .zip(&step.key_paths)
+            .map(|(e, path)| match path {
+                // A plain field reads the event directly (what `Ctx::eval`
+                // does for a field, without its per-call allocations).
+                Some(p) => self.event.get(p).filter(|v| !v.is_null()),
+                None => ctx.eval(e, &env),
+            })
+            .collect();
         let py = self.engine.opts.dialect == Dialect::Python;
         keys::build_keys(
             &vals,
