@@ -5,17 +5,23 @@
 //! ```
 //!
 //! Without arguments the shipped pack is run over `examples/data/sample-events.ndjson`.
-//! Input is streamed line by line; malformed lines are reported on stderr and counted.
+//! Input is streamed line by line through one `Session` per input, so sequence and sample
+//! rules alert too (their alert carries every event of the match under `events`, and the
+//! last one under `event`); malformed lines are reported on stderr and counted.
 //! Alerts go to stdout; progress, errors and the summary go to stderr.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
-use eql_engine::{CompileOptions, CompiledRule, CompiledRuleSet, Dialect, RuleSet};
+use eql_engine::{
+    CompileOptions, CompiledRule, CompiledRuleSet, Dialect, Limits, Matches, RuleSet,
+    SessionOptions,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 
@@ -51,6 +57,10 @@ struct Args {
     /// Fail if any rule fails to load or compile.
     #[arg(long)]
     strict: bool,
+    /// Reorder events up to this many milliseconds out of timestamp order
+    /// (older ones are counted as late and skipped).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    reorder_window_ms: u64,
     /// NDJSON event files; `-` reads stdin. Default: the sample events.
     #[arg(value_name = "EVENTS")]
     inputs: Vec<String>,
@@ -62,6 +72,7 @@ struct Stats {
     bytes: u64,
     bad_lines: u64,
     alerts: u64,
+    late: u64,
 }
 
 fn main() -> ExitCode {
@@ -153,6 +164,7 @@ fn run(args: &Args) -> Result<ExitCode, String> {
             &progress,
             &mut stats,
             &mut per_rule,
+            args.reorder_window_ms,
         )
         .map_err(|e| format!("{name}: {e}"))?;
     }
@@ -173,6 +185,12 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     }
     if load_errors > 0 {
         eprintln!("{load_errors} rule files failed to load");
+    }
+    if stats.late > 0 {
+        eprintln!(
+            "{} events were later than the reorder window and were not evaluated",
+            stats.late
+        );
     }
     eprintln!(
         "scanned {} events ({} bytes) in {secs:.3} s: {rate:.0} events/s; {} alerts from {fired} rules; {} bad lines",
@@ -214,6 +232,10 @@ fn make_progress(inputs: &[String]) -> ProgressBar {
     }
 }
 
+/// An event handle: its line and the parsed event, shared (never copied) by
+/// the partial sequences that refer to it.
+type Handle = (u64, Arc<Value>);
+
 #[allow(clippy::too_many_arguments)]
 fn scan_stream(
     mut reader: Box<dyn BufRead>,
@@ -224,7 +246,16 @@ fn scan_stream(
     progress: &ProgressBar,
     stats: &mut Stats,
     per_rule: &mut [u64],
+    reorder_window_ms: u64,
 ) -> io::Result<()> {
+    let mut session = compiled.session::<Handle>(SessionOptions {
+        limits: Limits {
+            reorder_window_ms,
+            ..Limits::default()
+        },
+        ..SessionOptions::default()
+    });
+    let mut matches = Matches::new();
     let mut buf = Vec::with_capacity(4096);
     let mut line_no = 0u64;
     loop {
@@ -241,7 +272,7 @@ fn scan_stream(
             continue;
         }
         let event = match serde_json::from_slice::<Value>(line) {
-            Ok(v @ Value::Object(_)) => v,
+            Ok(v @ Value::Object(_)) => Arc::new(v),
             Ok(_) => {
                 stats.bad_lines += 1;
                 progress.suspend(|| eprintln!("{name}: line {line_no}: not a JSON object"));
@@ -254,13 +285,35 @@ fn scan_stream(
             }
         };
         stats.events += 1;
-        for (i, rule) in compiled.iter().enumerate() {
-            if rule.is_match(&event) {
-                per_rule[i] += 1;
-                stats.alerts += 1;
-                write_alert(out, format, rule, &event, name, line_no)?;
-            }
+        matches.clear();
+        session.push((line_no, Arc::clone(&event)), &*event, &mut matches);
+        write_matches(out, format, compiled, &matches, name, stats, per_rule)?;
+    }
+    matches.clear();
+    session.finish(&mut matches);
+    write_matches(out, format, compiled, &matches, name, stats, per_rule)
+}
+
+fn write_matches(
+    out: &mut impl Write,
+    format: Format,
+    compiled: &CompiledRuleSet,
+    matches: &Matches<Handle>,
+    name: &str,
+    stats: &mut Stats,
+    per_rule: &mut [u64],
+) -> io::Result<()> {
+    stats.late += matches.late().len() as u64;
+    for m in matches.iter() {
+        let (Some(rule), Some((line, event))) = (compiled.rules().get(m.rule), m.events.last())
+        else {
+            continue;
+        };
+        if let Some(n) = per_rule.get_mut(m.rule) {
+            *n += 1;
         }
+        stats.alerts += 1;
+        write_alert(out, format, rule, event, m.events, name, *line)?;
     }
     Ok(())
 }
@@ -270,6 +323,7 @@ fn write_alert(
     format: Format,
     rule: &CompiledRule,
     event: &Value,
+    events: &[Handle],
     input: &str,
     line: u64,
 ) -> io::Result<()> {
@@ -289,7 +343,7 @@ fn write_alert(
                     })
                 })
                 .collect();
-            let alert = json!({
+            let mut alert = json!({
                 "rule_id": r.rule_id,
                 "name": r.name,
                 "severity": r.severity,
@@ -298,11 +352,26 @@ fn write_alert(
                 "source": {"file": input, "line": line},
                 "event": event,
             });
+            if events.len() > 1 {
+                alert["events"] = events
+                    .iter()
+                    .map(|(l, e)| json!({"source": {"file": input, "line": l}, "event": &**e}))
+                    .collect();
+            }
             serde_json::to_writer(&mut *out, &alert)?;
             writeln!(out)
         }
         Format::Table => {
             let get = |p: &str| field(event, p).unwrap_or("-").to_string();
+            let lines = if events.len() > 1 {
+                events
+                    .iter()
+                    .map(|(l, _)| l.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            } else {
+                line.to_string()
+            };
             writeln!(
                 out,
                 "{:<8} {:<3} {} | {}:{} | {} host={} process={} file={}",
@@ -311,7 +380,7 @@ fn write_alert(
                     .map_or_else(|| "-".to_string(), |s| s.to_string()),
                 r.name,
                 input,
-                line,
+                lines,
                 get("@timestamp"),
                 get("host.name"),
                 get("process.name"),

@@ -22,6 +22,12 @@ pub struct CompileOptions {
     pub category_field: String,
     /// Field holding the timestamp. Default `@timestamp`.
     pub timestamp_field: String,
+    /// How the timestamp field is read (sessions). Default: auto (epoch
+    /// millis or RFC 3339).
+    pub timestamp_format: crate::TimestampFormat,
+    /// Field ordering events with equal timestamps (sessions), such as
+    /// `event.sequence`. Default none (arrival order).
+    pub tiebreaker_field: Option<String>,
 }
 
 impl Default for CompileOptions {
@@ -31,18 +37,23 @@ impl Default for CompileOptions {
             case_sensitive: false,
             category_field: "event.category".into(),
             timestamp_field: "@timestamp".into(),
+            timestamp_format: crate::TimestampFormat::Auto,
+            tiebreaker_field: None,
         }
     }
 }
 
 impl CompileOptions {
-    /// Python dialect with the endgame field names (`event_type`, `timestamp`).
+    /// Python dialect with the endgame field names (`event_type`, `timestamp`
+    /// as Windows FILETIME ticks).
     pub fn python() -> Self {
         CompileOptions {
             dialect: Dialect::Python,
             case_sensitive: false,
             category_field: "event_type".into(),
             timestamp_field: "timestamp".into(),
+            timestamp_format: crate::TimestampFormat::FileTime,
+            tiebreaker_field: None,
         }
     }
 }
@@ -159,6 +170,7 @@ impl Engine {
         for e in exprs {
             check_expr(e, opts, &mut regexes)?;
         }
+        crate::session::check_query(&query)?;
         let category = FieldPath::parse_dotted(&opts.category_field);
         let plan = match &query.body {
             QueryBody::Event(q) => {

@@ -109,7 +109,7 @@ impl Ctx<'_> {
                 insensitive,
                 args,
             } => functions::call(self, name, *insensitive, args, env),
-            ExprKind::Lineage { .. } => None,
+            ExprKind::Lineage { .. } => self.event.lineage(e).map(Value::Bool),
         }
     }
 

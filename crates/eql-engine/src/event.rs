@@ -24,6 +24,14 @@ pub trait Event {
         let _ = projection;
         None
     }
+
+    /// Python process lineage (`descendant of [...]` and the like): the
+    /// session answers it for the relation node `relation`; `None` (null)
+    /// everywhere else. Not meant to be implemented by embedders.
+    #[doc(hidden)]
+    fn lineage(&self, _relation: &eql_syntax::Expr) -> Option<bool> {
+        None
+    }
 }
 
 /// Any `T: Serialize` as an event: serialized once into a JSON DOM, then read

@@ -51,10 +51,15 @@ mod functions;
 mod json;
 mod pack;
 mod project;
+mod session;
 pub use engine::{CompileError, CompileOptions, Engine};
 pub use eql_syntax::{Expr, ExprKind, Literal, PipeKind, QueryBody};
 pub use pack::{Hits, Pack};
 pub use project::{ProjectedEvent, Projection};
+pub use session::{
+    Limits, LineageOptions, Match, Matches, PushError, Session, SessionOptions, SessionStats,
+    StreamOrder, TimestampFormat,
+};
 
 #[cfg(feature = "rules")]
 mod rules;

@@ -1,0 +1,75 @@
+//! Sequences in a streaming Session over pre-parsed reference events: the
+//! reference workload keyed by `process.entity_id` (many short-lived keys) and
+//! by `host.id` (few long-lived keys), beside single-event matching of the
+//! first step (the baseline), in one run. The peak state after one pass is
+//! printed, to show it stays flat.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use eql_bench::reference_events;
+use eql_engine::{CompileOptions, Engine, Matches};
+use std::hint::black_box;
+
+const BY_ENTITY: &str = r#"sequence by process.entity_id with maxspan=5m [process where event.type == "start"] [file where event.type == "creation"]"#;
+const BY_HOST: &str = r#"sequence by host.id with maxspan=5m [process where event.type == "start"] [file where event.type == "creation"]"#;
+const FIRST_STEP: &str = r#"process where event.type == "start""#;
+
+fn pass(
+    engine: &Engine,
+    dom: &[serde_json::Value],
+    out: &mut Matches<u32>,
+) -> (usize, eql_engine::SessionStats) {
+    let mut s = engine.session::<u32>();
+    let mut n = 0usize;
+    for (i, v) in dom.iter().enumerate() {
+        out.clear();
+        s.push(i as u32, v, out);
+        n += out.len();
+    }
+    out.clear();
+    s.finish(out);
+    (n + out.len(), s.stats())
+}
+
+fn sequence(c: &mut Criterion) {
+    let Some(lines) = reference_events() else {
+        return;
+    };
+    let dom: Vec<serde_json::Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_slice(l).ok())
+        .collect();
+    let compile = |q: &str| Engine::compile(q, &CompileOptions::default());
+    let (Ok(by_entity), Ok(by_host), Ok(first)) =
+        (compile(BY_ENTITY), compile(BY_HOST), compile(FIRST_STEP))
+    else {
+        eprintln!("sequence bench queries do not compile");
+        return;
+    };
+    let mut out = Matches::new();
+    for (name, e) in [
+        ("by process.entity_id", &by_entity),
+        ("by host.id", &by_host),
+    ] {
+        let (results, st) = pass(e, &dom, &mut out);
+        eprintln!(
+            "sequence {name}: {} events, {results} results; live partials {} (peak {}), keys {} (peak {}), state bytes {} (peak {}), expired {}, evicted {}",
+            dom.len(), st.partials, st.peak_partials, st.keys, st.peak_keys, st.state_bytes, st.peak_state_bytes, st.expired, st.evicted_partials
+        );
+    }
+    let mut g = c.benchmark_group("sequence");
+    g.throughput(Throughput::Elements(dom.len() as u64));
+    g.sample_size(10);
+    g.bench_function("baseline: first step as a single-event query", |b| {
+        b.iter(|| dom.iter().filter(|v| first.is_match(*v)).count());
+    });
+    g.bench_function("sequence by process.entity_id (DOM -> Session)", |b| {
+        b.iter(|| black_box(pass(&by_entity, &dom, &mut out).0));
+    });
+    g.bench_function("sequence by host.id (DOM -> Session)", |b| {
+        b.iter(|| black_box(pass(&by_host, &dom, &mut out).0));
+    });
+    g.finish();
+}
+
+criterion_group!(benches, sequence);
+criterion_main!(benches);

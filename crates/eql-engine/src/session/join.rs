@@ -1,0 +1,114 @@
+//! Python `join`: unordered; the first event per (key, position) is kept; the
+//! join is emitted (events in position order) when every position is filled,
+//! and then the key is forgotten; an `until` event forgets its key.
+
+use super::keys::{key_bytes, Key};
+use super::pipes::Res;
+use super::{Hit, HitKind, Limits, Sink, StepSpec};
+use eql_plan::Value;
+use eql_syntax::Join as JoinAst;
+use std::collections::{HashMap, VecDeque};
+
+type Slot<H> = Option<(H, Vec<(u16, Option<Value<'static>>)>)>;
+
+struct Entry<H> {
+    slots: Vec<Slot<H>>,
+    seq: u64,
+    bytes: usize,
+}
+
+/// A join rule: spec and state.
+pub(crate) struct Join<'e, H> {
+    pub(crate) steps: Vec<StepSpec<'e>>,
+    pub(crate) until: Option<StepSpec<'e>>,
+    limits: Limits,
+    map: HashMap<Key, Entry<H>>,
+    /// Keys by creation, for eviction (stale entries are skipped).
+    order: VecDeque<(u64, Key)>,
+    seq: u64,
+}
+
+impl<'e, H: Clone> Join<'e, H> {
+    pub(crate) fn new(j: &'e JoinAst, limits: Limits) -> Self {
+        Join {
+            steps: j
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| StepSpec::new(&j.by, s, i as u16))
+                .collect(),
+            until: j.until.as_ref().map(|u| StepSpec::new(&j.by, u, 0)),
+            limits,
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            seq: 0,
+        }
+    }
+
+    pub(crate) fn on_hit(&mut self, h: &Hit, handle: &H, sink: &mut Sink<'_, '_, H>) {
+        match h.kind {
+            HitKind::Until => {
+                if let Some(e) = self.map.remove(&h.key) {
+                    sink.c.del_key(e.bytes);
+                }
+            }
+            HitKind::Step(i) => {
+                let n = self.steps.len();
+                if !self.map.contains_key(&h.key) {
+                    self.seq += 1;
+                    let bytes = std::mem::size_of::<Entry<H>>()
+                        + n * std::mem::size_of::<Slot<H>>()
+                        + 2 * key_bytes(&h.key);
+                    sink.c.add_key(bytes);
+                    self.map.insert(
+                        h.key.clone(),
+                        Entry {
+                            slots: vec![None; n],
+                            seq: self.seq,
+                            bytes,
+                        },
+                    );
+                    self.order.push_back((self.seq, h.key.clone()));
+                    self.evict(sink);
+                }
+                let Some(e) = self.map.get_mut(&h.key) else {
+                    return;
+                };
+                if let Some(slot @ None) = e.slots.get_mut(i as usize) {
+                    *slot = Some((handle.clone(), h.caps.clone()));
+                }
+                if e.slots.iter().all(Option::is_some) {
+                    if let Some(e) = self.map.remove(&h.key) {
+                        sink.c.del_key(e.bytes);
+                        let mut res = Res::empty();
+                        for (hd, caps) in e.slots.into_iter().flatten() {
+                            res.events.push(hd);
+                            res.add_caps(&caps);
+                        }
+                        sink.emit(res);
+                    }
+                }
+            }
+            HitKind::Touch => {}
+        }
+    }
+
+    fn evict(&mut self, sink: &mut Sink<'_, '_, H>) {
+        while self.map.len() > self.limits.max_keys {
+            let Some((seq, k)) = self.order.pop_front() else {
+                break;
+            };
+            if self.map.get(&k).is_some_and(|e| e.seq == seq) {
+                if let Some(e) = self.map.remove(&k) {
+                    sink.c.del_key(e.bytes);
+                    sink.c.evicted_keys += 1;
+                }
+            }
+        }
+        if self.order.len() > 2 * self.map.len() + 16 {
+            let map = &self.map;
+            self.order
+                .retain(|(s, k)| map.get(k).is_some_and(|e| e.seq == *s));
+        }
+    }
+}

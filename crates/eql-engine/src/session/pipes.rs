@@ -1,0 +1,527 @@
+//! Pipes over results: `head`, `tail` (both dialects), and Python's `filter`,
+//! `unique`, `unique_count`, `count`, `sort`.
+//!
+//! A result is a list of handles, so a pipe cannot read its events again. At
+//! compile time the chain lists every field its expressions read, per result
+//! position (`events[1].pid` reads `pid` of position 1; a bare field reads
+//! position 0); those values are captured when an event enters a result and
+//! the pipe expressions are evaluated over them (`PipeView`). Streaming stages
+//! (`head`, `filter`, `unique`) pass results on at once; blocking ones
+//! (`tail`, `sort`, `count`, `unique_count`) buffer until `finish`.
+
+use super::keys::{Key, KeyAtom};
+use super::Counters;
+use super::Matches;
+use crate::eval::Env;
+use crate::{Engine, Event};
+use eql_plan::{FieldPath, Value};
+use eql_syntax::{Dialect, Expr, ExprKind, FieldRef, Literal, PathSegment, PipeKind};
+use smallvec::SmallVec;
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet, VecDeque};
+
+/// One result travelling through the pipes.
+#[derive(Clone, Debug)]
+pub(crate) struct Res<H> {
+    pub(crate) events: SmallVec<[H; 4]>,
+    /// Captured field values, indexed like `PipeChain::spec`.
+    pub(crate) caps: Vec<Option<Value<'static>>>,
+    pub(crate) count: Option<u64>,
+    pub(crate) percent: Option<f64>,
+    pub(crate) agg_key: Vec<Value<'static>>,
+}
+
+impl<H> Res<H> {
+    pub(crate) fn empty() -> Self {
+        Res {
+            events: SmallVec::new(),
+            caps: Vec::new(),
+            count: None,
+            percent: None,
+            agg_key: Vec::new(),
+        }
+    }
+
+    pub(crate) fn add_caps(&mut self, caps: &[(u16, Option<Value<'static>>)]) {
+        for (i, v) in caps {
+            let i = *i as usize;
+            if self.caps.len() <= i {
+                self.caps.resize(i + 1, None);
+            }
+            if let Some(slot) = self.caps.get_mut(i) {
+                slot.clone_from(v);
+            }
+        }
+    }
+
+    pub(crate) fn single(h: H, caps: &[(u16, Option<Value<'static>>)]) -> Self {
+        let mut r = Res::empty();
+        r.events.push(h);
+        r.add_caps(caps);
+        r
+    }
+}
+
+enum Stage<'e, H> {
+    Head {
+        n: u64,
+        seen: u64,
+    },
+    Tail {
+        n: usize,
+        buf: VecDeque<Res<H>>,
+    },
+    Filter(&'e Expr),
+    Unique {
+        keys: &'e [Expr],
+        seen: HashSet<Key>,
+    },
+    UniqueCount {
+        keys: &'e [Expr],
+        index: HashMap<Key, usize>,
+        entries: Vec<(Res<H>, u64)>,
+    },
+    Count {
+        keys: &'e [Expr],
+        index: HashMap<Key, usize>,
+        entries: Vec<(Vec<Value<'static>>, u64)>,
+    },
+    Sort {
+        keys: &'e [Expr],
+        buf: Vec<(Vec<Option<Value<'static>>>, Res<H>)>,
+    },
+}
+
+/// The pipes of one rule, with their state.
+pub(crate) struct PipeChain<'e, H> {
+    engine: &'e Engine,
+    spec: Vec<(u16, FieldPath)>,
+    stages: Vec<Stage<'e, H>>,
+    fold: bool,
+    max_keys: usize,
+}
+
+/// `events[i].rest` → `(i, rest)`; anything else reads position 0.
+fn split_events(segs: &[PathSegment]) -> (u16, &[PathSegment]) {
+    if let [PathSegment::Key(k), PathSegment::Index(i), rest @ ..] = segs {
+        if k == "events" && !rest.is_empty() {
+            return (*i as u16, rest);
+        }
+    }
+    (0, segs)
+}
+
+fn collect<'a>(e: &'a Expr, out: &mut Vec<&'a FieldRef>) {
+    match &e.kind {
+        ExprKind::Field(f) => out.push(f),
+        ExprKind::Literal(_) | ExprKind::Lineage { .. } => {}
+        ExprKind::Unary { expr, .. } => collect(expr, out),
+        ExprKind::Binary { left, right, .. } => {
+            collect(left, out);
+            collect(right, out);
+        }
+        ExprKind::In { expr, list, .. } => {
+            collect(expr, out);
+            for x in list {
+                collect(x, out);
+            }
+        }
+        ExprKind::Match { expr, patterns, .. } => {
+            collect(expr, out);
+            for x in patterns {
+                collect(x, out);
+            }
+        }
+        ExprKind::Call { args, .. } => args.iter().for_each(|x| collect(x, out)),
+    }
+}
+
+fn count_arg(args: &[Expr], default: u64) -> u64 {
+    match args.first().map(|a| &a.kind) {
+        Some(ExprKind::Literal(Literal::Int(n))) => u64::try_from(*n).unwrap_or(0),
+        _ => default,
+    }
+}
+
+/// A result's captured values seen as an event.
+struct PipeView<'a> {
+    spec: &'a [(u16, FieldPath)],
+    caps: &'a [Option<Value<'static>>],
+    count: Option<u64>,
+    percent: Option<f64>,
+}
+
+impl Event for PipeView<'_> {
+    fn get(&self, path: &FieldPath) -> Option<Value<'_>> {
+        let (pos, rest) = split_events(path.segments());
+        if pos == 0 {
+            if let [PathSegment::Key(k)] = rest {
+                match (k.as_str(), self.count, self.percent) {
+                    ("count", Some(c), _) => return Some(Value::Int(c as i64)),
+                    ("percent", _, Some(p)) => return Some(Value::Float(p)),
+                    _ => {}
+                }
+            }
+        }
+        let idx = self
+            .spec
+            .iter()
+            .position(|(p, f)| *p == pos && f.segments() == rest)?;
+        self.caps.get(idx)?.clone()
+    }
+}
+
+/// Python sort order: numbers, then strings, ...; within a type the natural order.
+#[allow(clippy::many_single_char_names)]
+fn cmp_values(a: &Value<'_>, b: &Value<'_>) -> Ordering {
+    fn rank(v: &Value<'_>) -> u8 {
+        match v {
+            Value::Null => 0,
+            Value::Bool(_) => 1,
+            Value::Int(_) | Value::Float(_) => 2,
+            Value::Str(_) => 3,
+            Value::Array(_) => 4,
+            Value::Object(_) => 5,
+        }
+    }
+    match (a, b) {
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
+            crate::eval::num_cmp(a, b).unwrap_or(Ordering::Equal)
+        }
+        (Value::Str(x), Value::Str(y)) => x.cmp(y),
+        (Value::Array(x), Value::Array(y)) => {
+            for (p, q) in x.iter().zip(y) {
+                let o = cmp_values(p, q);
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            x.len().cmp(&y.len())
+        }
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
+
+fn empty_like(v: &Value<'_>) -> Value<'static> {
+    match v {
+        Value::Bool(_) => Value::Bool(false),
+        Value::Int(_) => Value::Int(0),
+        Value::Float(_) => Value::Float(0.0),
+        Value::Str(_) => Value::Str(String::new().into()),
+        Value::Array(_) => Value::Array(Vec::new()),
+        Value::Object(_) => Value::Object(Vec::new()),
+        Value::Null => Value::Null,
+    }
+}
+
+impl<'e, H: Clone> PipeChain<'e, H> {
+    pub(crate) fn new(engine: &'e Engine, max_keys: usize) -> Self {
+        let q = engine.query();
+        let mut refs = Vec::new();
+        for p in &q.pipes {
+            for a in &p.args {
+                collect(a, &mut refs);
+            }
+        }
+        let mut spec: Vec<(u16, FieldPath)> = Vec::new();
+        for f in refs {
+            let (pos, rest) = split_events(&f.path);
+            let fp = FieldPath::new(rest.to_vec());
+            if !spec.iter().any(|(p, g)| *p == pos && *g == fp) {
+                spec.push((pos, fp));
+            }
+        }
+        let py = engine.opts.dialect == Dialect::Python;
+        let stages = q
+            .pipes
+            .iter()
+            .map(|p| match p.kind {
+                PipeKind::Head => Stage::Head {
+                    n: count_arg(&p.args, 50),
+                    seen: 0,
+                },
+                PipeKind::Tail => Stage::Tail {
+                    n: count_arg(&p.args, 50) as usize,
+                    buf: VecDeque::new(),
+                },
+                PipeKind::Filter => match p.args.first() {
+                    Some(e) => Stage::Filter(e),
+                    None => Stage::Head {
+                        n: u64::MAX,
+                        seen: 0,
+                    },
+                },
+                PipeKind::Unique => Stage::Unique {
+                    keys: &p.args,
+                    seen: HashSet::new(),
+                },
+                PipeKind::UniqueCount => Stage::UniqueCount {
+                    keys: &p.args,
+                    index: HashMap::new(),
+                    entries: Vec::new(),
+                },
+                PipeKind::Count => Stage::Count {
+                    keys: &p.args,
+                    index: HashMap::new(),
+                    entries: Vec::new(),
+                },
+                PipeKind::Sort => Stage::Sort {
+                    keys: &p.args,
+                    buf: Vec::new(),
+                },
+            })
+            .collect();
+        PipeChain {
+            engine,
+            spec,
+            stages,
+            fold: py && !engine.opts.case_sensitive,
+            max_keys,
+        }
+    }
+
+    /// True when a leading `head` is full: the rule can stop evaluating.
+    pub(crate) fn saturated(&self) -> bool {
+        matches!(self.stages.first(), Some(Stage::Head { n, seen }) if seen >= n)
+    }
+
+    /// The values the pipes need from an event entering position `pos`.
+    pub(crate) fn capture(
+        &self,
+        event: &dyn Event,
+        pos: u16,
+    ) -> Vec<(u16, Option<Value<'static>>)> {
+        if self.spec.is_empty() {
+            return Vec::new();
+        }
+        self.spec
+            .iter()
+            .enumerate()
+            .filter(|(_, (p, _))| *p == pos)
+            .map(|(i, (_, f))| (i as u16, event.get(f).map(Value::into_owned)))
+            .collect()
+    }
+
+    fn values(&self, keys: &[Expr], res: &Res<H>) -> Vec<Option<Value<'static>>> {
+        let view = PipeView {
+            spec: &self.spec,
+            caps: &res.caps,
+            count: res.count,
+            percent: res.percent,
+        };
+        let ctx = self.engine.ctx(&view);
+        let env = Env::new();
+        keys.iter()
+            .map(|k| {
+                ctx.eval(k, &env).map(|v| match v {
+                    Value::Str(s) if self.fold => Value::Str(crate::functions::fold(&s).into()),
+                    v => v,
+                })
+            })
+            .collect()
+    }
+
+    fn key(&self, keys: &[Expr], res: &Res<H>) -> Key {
+        self.values(keys, res)
+            .iter()
+            .map(|v| {
+                v.as_ref()
+                    .map_or(KeyAtom::Null, |v| KeyAtom::from_value(v, true, false))
+            })
+            .collect()
+    }
+
+    pub(crate) fn push(&mut self, res: Res<H>, rule: u32, out: &mut Matches<H>, c: &mut Counters) {
+        self.run(res, 0, rule, out, c);
+    }
+
+    fn run(
+        &mut self,
+        mut res: Res<H>,
+        from: usize,
+        rule: u32,
+        out: &mut Matches<H>,
+        c: &mut Counters,
+    ) {
+        for k in from..self.stages.len() {
+            // Keys are computed before borrowing the stage mutably.
+            let key = match self.stages.get(k) {
+                Some(
+                    Stage::Unique { keys, .. }
+                    | Stage::UniqueCount { keys, .. }
+                    | Stage::Count { keys, .. },
+                ) => Some(self.key(keys, &res)),
+                _ => None,
+            };
+            let sort_vals = match self.stages.get(k) {
+                Some(Stage::Sort { keys, .. }) => Some(self.values(keys, &res)),
+                _ => None,
+            };
+            let pass = match self.stages.get(k) {
+                Some(Stage::Filter(e)) => {
+                    let view = PipeView {
+                        spec: &self.spec,
+                        caps: &res.caps,
+                        count: res.count,
+                        percent: res.percent,
+                    };
+                    Some(self.engine.ctx(&view).matches(e))
+                }
+                _ => None,
+            };
+            let max_keys = self.max_keys;
+            let Some(stage) = self.stages.get_mut(k) else {
+                break;
+            };
+            match stage {
+                Stage::Head { n, seen } => {
+                    if *seen >= *n {
+                        return;
+                    }
+                    *seen += 1;
+                }
+                Stage::Tail { n, buf } => {
+                    if *n > 0 {
+                        buf.push_back(res);
+                        if buf.len() > *n {
+                            buf.pop_front();
+                        }
+                    }
+                    return;
+                }
+                Stage::Filter(_) => {
+                    if pass != Some(true) {
+                        return;
+                    }
+                }
+                Stage::Unique { seen, .. } => {
+                    let key = key.unwrap_or_default();
+                    if seen.contains(&key) {
+                        return;
+                    }
+                    if seen.len() >= max_keys {
+                        seen.clear();
+                        c.evicted_keys += 1;
+                    }
+                    seen.insert(key);
+                }
+                Stage::UniqueCount { index, entries, .. } => {
+                    let key = key.unwrap_or_default();
+                    let add = res.count.unwrap_or(1);
+                    if let Some(&i) = index.get(&key) {
+                        if let Some(e) = entries.get_mut(i) {
+                            e.1 += add;
+                        }
+                    } else {
+                        index.insert(key, entries.len());
+                        res.count = None;
+                        entries.push((res, add));
+                    }
+                    return;
+                }
+                Stage::Count {
+                    index,
+                    entries,
+                    keys,
+                } => {
+                    let key = key.unwrap_or_default();
+                    if let Some(&i) = index.get(&key) {
+                        if let Some(e) = entries.get_mut(i) {
+                            e.1 += 1;
+                        }
+                    } else {
+                        index.insert(key.clone(), entries.len());
+                        let shown = if keys.is_empty() {
+                            vec![Value::Str("totals".into())]
+                        } else {
+                            key.iter().map(KeyAtom::to_value).collect()
+                        };
+                        entries.push((shown, 1));
+                    }
+                    return;
+                }
+                Stage::Sort { buf, .. } => {
+                    buf.push((sort_vals.unwrap_or_default(), res));
+                    return;
+                }
+            }
+        }
+        c.matches += 1;
+        out.push_result(rule, res);
+    }
+
+    /// Flushes the blocking stages in order.
+    pub(crate) fn finish(&mut self, rule: u32, out: &mut Matches<H>, c: &mut Counters) {
+        for k in 0..self.stages.len() {
+            let batch: Vec<Res<H>> = match self.stages.get_mut(k) {
+                Some(Stage::Tail { buf, .. }) => buf.drain(..).collect(),
+                Some(Stage::Sort { buf, .. }) => {
+                    let mut items = std::mem::take(buf);
+                    let width = items.first().map_or(0, |x| x.0.len());
+                    let empties: Vec<Value<'static>> = (0..width)
+                        .map(|i| {
+                            items
+                                .iter()
+                                .find_map(|(vals, _)| {
+                                    vals.get(i).and_then(|v| v.as_ref()).map(empty_like)
+                                })
+                                .unwrap_or(Value::Null)
+                        })
+                        .collect();
+                    let norm = |vals: &[Option<Value<'static>>], i: usize| -> Value<'static> {
+                        match vals.get(i) {
+                            Some(Some(v)) => v.clone(),
+                            _ => empties.get(i).cloned().unwrap_or(Value::Null),
+                        }
+                    };
+                    items.sort_by(|a, b| {
+                        for i in 0..width {
+                            let o = cmp_values(&norm(&a.0, i), &norm(&b.0, i));
+                            if o != Ordering::Equal {
+                                return o;
+                            }
+                        }
+                        Ordering::Equal
+                    });
+                    items.into_iter().map(|x| x.1).collect()
+                }
+                Some(Stage::UniqueCount { entries, index, .. }) => {
+                    index.clear();
+                    let total: u64 = entries.iter().map(|e| e.1).sum();
+                    entries
+                        .drain(..)
+                        .map(|(mut r, n)| {
+                            r.count = Some(n);
+                            r.percent = Some(n as f64 / total.max(1) as f64);
+                            r
+                        })
+                        .collect()
+                }
+                Some(Stage::Count { entries, index, .. }) => {
+                    index.clear();
+                    let total: u64 = entries.iter().map(|e| e.1).sum();
+                    let mut es: Vec<(Vec<Value<'static>>, u64)> = std::mem::take(entries);
+                    es.sort_by(|a, b| {
+                        a.1.cmp(&b.1).then_with(|| {
+                            cmp_values(&Value::Array(a.0.clone()), &Value::Array(b.0.clone()))
+                        })
+                    });
+                    es.into_iter()
+                        .map(|(key, n)| {
+                            let mut r = Res::empty();
+                            r.agg_key = key;
+                            r.count = Some(n);
+                            r.percent = Some(n as f64 / total.max(1) as f64);
+                            r
+                        })
+                        .collect()
+                }
+                _ => continue,
+            };
+            for r in batch {
+                self.run(r, k + 1, rule, out, c);
+            }
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! `sample by`: unordered groups of events sharing a join key.
+//!
+//! Elasticsearch: one *distinct* event per filter (an event matching several
+//! filters fills only one of them; the assignment backtracks), events listed
+//! in filter order, at most `max_samples_per_key` samples per key. Each filter
+//! keeps at most as many candidates per key as there are filters, which is
+//! enough for a distinct assignment to exist whenever one exists over all the
+//! events seen. Samples are emitted when complete (a stream has no final key
+//! order to sort by).
+//!
+//! Python: every matching event is appended to the key's list and a sample is
+//! emitted at N events; filter identity is ignored (the same event can fill
+//! several slots).
+
+use super::keys::{key_bytes, Key};
+use super::pipes::Res;
+use super::{Hit, HitKind, Limits, Sink, StepSpec};
+use eql_plan::Value;
+use eql_syntax::Sample as SampleAst;
+use std::collections::{HashMap, VecDeque};
+
+type Cand<H> = (u64, H, Vec<(u16, Option<Value<'static>>)>);
+
+struct Entry<H> {
+    cands: Vec<Vec<Cand<H>>>,
+    done: usize,
+    seq: u64,
+    bytes: usize,
+}
+
+/// A sample rule: spec and state.
+pub(crate) struct Sample<'e, H> {
+    pub(crate) steps: Vec<StepSpec<'e>>,
+    pub(crate) py: bool,
+    limits: Limits,
+    map: HashMap<Key, Entry<H>>,
+    order: VecDeque<(u64, Key)>,
+    seq: u64,
+}
+
+impl<'e, H: Clone> Sample<'e, H> {
+    pub(crate) fn new(s: &'e SampleAst, py: bool, limits: Limits) -> Self {
+        Sample {
+            steps: s
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(i, st)| StepSpec::new(&s.by, st, i as u16))
+                .collect(),
+            py,
+            limits,
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            seq: 0,
+        }
+    }
+
+    pub(crate) fn on_hit(&mut self, h: &Hit, handle: &H, id: u64, sink: &mut Sink<'_, '_, H>) {
+        let HitKind::Step(i) = h.kind else {
+            return;
+        };
+        let n = self.steps.len();
+        if !self.map.contains_key(&h.key) {
+            self.seq += 1;
+            let bytes = std::mem::size_of::<Entry<H>>() + 2 * key_bytes(&h.key);
+            sink.c.add_key(bytes);
+            self.map.insert(
+                h.key.clone(),
+                Entry {
+                    cands: (0..n).map(|_| Vec::new()).collect(),
+                    done: 0,
+                    seq: self.seq,
+                    bytes,
+                },
+            );
+            self.order.push_back((self.seq, h.key.clone()));
+            self.evict(sink);
+        }
+        let max_per_key = self.limits.max_samples_per_key;
+        let py = self.py;
+        let Some(e) = self.map.get_mut(&h.key) else {
+            return;
+        };
+        if py {
+            // One list; emitted at N events.
+            if let Some(list) = e.cands.get_mut(0) {
+                list.push((id, handle.clone(), h.caps.clone()));
+                if list.len() >= n {
+                    let mut res = Res::empty();
+                    for (_, hd, caps) in list.drain(..) {
+                        res.events.push(hd);
+                        res.add_caps(&caps);
+                    }
+                    sink.emit(res);
+                }
+            }
+            return;
+        }
+        if e.done >= max_per_key {
+            return;
+        }
+        if let Some(list) = e.cands.get_mut(i as usize) {
+            if list.len() < n {
+                list.push((id, handle.clone(), h.caps.clone()));
+            }
+        }
+        let mut pick = vec![usize::MAX; n];
+        if assign(&e.cands, 0, &mut pick) {
+            let ids: Vec<u64> = pick
+                .iter()
+                .enumerate()
+                .filter_map(|(f, &c)| e.cands.get(f).and_then(|l| l.get(c)).map(|x| x.0))
+                .collect();
+            let mut res = Res::empty();
+            for (f, &c) in pick.iter().enumerate() {
+                if let Some((_, hd, caps)) = e.cands.get(f).and_then(|l| l.get(c)) {
+                    res.events.push(hd.clone());
+                    res.add_caps(caps);
+                }
+            }
+            for l in &mut e.cands {
+                l.retain(|x| !ids.contains(&x.0));
+            }
+            e.done += 1;
+            if e.done >= max_per_key {
+                for l in &mut e.cands {
+                    l.clear();
+                    l.shrink_to_fit();
+                }
+            }
+            sink.emit(res);
+        }
+    }
+
+    fn evict(&mut self, sink: &mut Sink<'_, '_, H>) {
+        while self.map.len() > self.limits.max_keys {
+            let Some((seq, k)) = self.order.pop_front() else {
+                break;
+            };
+            if self.map.get(&k).is_some_and(|e| e.seq == seq) {
+                if let Some(e) = self.map.remove(&k) {
+                    sink.c.del_key(e.bytes);
+                    sink.c.evicted_keys += 1;
+                }
+            }
+        }
+    }
+
+    /// End of input: nothing is pending that could still complete.
+    #[allow(clippy::unused_self)]
+    pub(crate) fn finish(&mut self, _sink: &mut Sink<'_, '_, H>) {}
+}
+
+/// Backtracking assignment of distinct events to filters, earliest first.
+fn assign<H>(cands: &[Vec<Cand<H>>], f: usize, pick: &mut [usize]) -> bool {
+    let Some(list) = cands.get(f) else {
+        return true;
+    };
+    for (ci, c) in list.iter().enumerate() {
+        let taken = (0..f).any(|g| {
+            pick.get(g)
+                .and_then(|&pc| cands.get(g).and_then(|l| l.get(pc)))
+                .is_some_and(|x| x.0 == c.0)
+        });
+        if taken {
+            continue;
+        }
+        if let Some(p) = pick.get_mut(f) {
+            *p = ci;
+        }
+        if assign(cands, f + 1, pick) {
+            return true;
+        }
+    }
+    false
+}

@@ -1,0 +1,519 @@
+//! The streaming session, rule by rule of the semantics reference (sections
+//! 5 and 6): the ES sequence state machine, missing events, keys, samples,
+//! ordering, and the bounds.
+#![allow(missing_docs)]
+
+use eql_engine::{CompileOptions, Engine, Limits, Matches, SessionOptions, SessionStats};
+use serde_json::{json, Value};
+
+/// An ECS-ish event: `(id, millis, category, extra fields)`.
+fn ev(t: i64, cat: &str, extra: &Value) -> Value {
+    let mut v = json!({"@timestamp": t, "event": {"category": cat}});
+    if let (Some(o), Some(x)) = (v.as_object_mut(), extra.as_object()) {
+        for (k, val) in x {
+            o.insert(k.clone(), val.clone());
+        }
+    }
+    v
+}
+
+fn run_with(
+    query: &str,
+    opts: &CompileOptions,
+    sopts: SessionOptions,
+    events: &[Value],
+) -> (Vec<Vec<usize>>, Vec<usize>, SessionStats) {
+    let engine = Engine::compile(query, opts).unwrap_or_else(|e| panic!("{query}: {e}"));
+    let mut s = engine.session_with::<usize>(sopts);
+    let mut out = Matches::new();
+    for (i, e) in events.iter().enumerate() {
+        s.push(i + 1, e, &mut out);
+    }
+    s.finish(&mut out);
+    let got = out.iter().map(|m| m.events.to_vec()).collect();
+    (got, out.late().to_vec(), s.stats())
+}
+
+fn run(query: &str, events: &[Value]) -> Vec<Vec<usize>> {
+    run_with(
+        query,
+        &CompileOptions::default(),
+        SessionOptions::default(),
+        events,
+    )
+    .0
+}
+
+fn k(v: &str) -> Value {
+    json!({"k": v})
+}
+
+#[test]
+fn most_recent_wins() {
+    // Two starts for one key: the later one is kept (ES trimBefore / PY overwrite).
+    let q = "sequence by k [process where true] [file where true]";
+    let evs = [
+        ev(1, "process", &k("a")),
+        ev(2, "process", &k("a")),
+        ev(3, "file", &k("a")),
+    ];
+    assert_eq!(run(q, &evs), vec![vec![2, 3]]);
+}
+
+#[test]
+fn keys_are_separate_and_exact() {
+    let q = "sequence by k [process where true] [file where true]";
+    let evs = [
+        ev(1, "process", &k("a")),
+        ev(2, "process", &k("b")),
+        ev(3, "file", &k("A")),
+        ev(4, "file", &k("b")),
+        ev(5, "file", &k("a")),
+    ];
+    // "A" does not join "a" in ES (exact, case-sensitive).
+    assert_eq!(run(q, &evs), vec![vec![2, 4], vec![1, 5]]);
+    // Type matters: 1 and "1" differ.
+    let evs = [
+        ev(1, "process", &json!({"k": 1})),
+        ev(2, "file", &json!({"k": "1"})),
+    ];
+    assert!(run(q, &evs).is_empty());
+}
+
+#[test]
+fn ordinals_strictly_increase_and_an_event_ends_one_and_starts_another() {
+    let q = "sequence [any where true] [any where true]";
+    let evs = [
+        ev(1, "x", &json!({})),
+        ev(2, "x", &json!({})),
+        ev(3, "x", &json!({})),
+    ];
+    // Event 2 completes [1,2] and starts [2,3]; it never fills both stages of one sequence.
+    assert_eq!(run(q, &evs), vec![vec![1, 2], vec![2, 3]]);
+    let q3 = "sequence [any where true] [any where true] [any where true]";
+    assert_eq!(run(q3, &evs), vec![vec![1, 2, 3]]);
+}
+
+#[test]
+fn maxspan_is_inclusive_from_the_first_event() {
+    let q = "sequence with maxspan=1s [process where true] [file where true] [file where true]";
+    let ok = [
+        ev(0, "process", &json!({})),
+        ev(400, "file", &json!({})),
+        ev(1000, "file", &json!({})),
+    ];
+    assert_eq!(run(q, &ok), vec![vec![1, 2, 3]]);
+    // Measured from the first event, not the previous one.
+    let late = [
+        ev(0, "process", &json!({})),
+        ev(900, "file", &json!({})),
+        ev(1001, "file", &json!({})),
+    ];
+    assert!(run(q, &late).is_empty());
+    let (_, _, st) = run_with(
+        q,
+        &CompileOptions::default(),
+        SessionOptions::default(),
+        &late,
+    );
+    assert_eq!(st.expired, 1);
+}
+
+#[test]
+fn until_blocks_only_between_steps() {
+    let q = "sequence by k [a where true] [b where true] until [c where true]";
+    let (a, b, c) = (
+        |t| ev(t, "a", &k("x")),
+        |t| ev(t, "b", &k("x")),
+        |t| ev(t, "c", &k("x")),
+    );
+    assert_eq!(run(q, &[a(1), b(2)]), vec![vec![1, 2]]);
+    assert_eq!(
+        run(q, &[a(1), b(2), c(3)]),
+        vec![vec![1, 2]],
+        "until after completion: no effect"
+    );
+    assert!(run(q, &[a(1), c(2), b(3)]).is_empty(), "A, C, B: blocked");
+    assert_eq!(
+        run(q, &[c(1), a(2), b(3)]),
+        vec![vec![2, 3]],
+        "until before the start: no effect"
+    );
+    // Another key's until does not block.
+    assert_eq!(run(q, &[a(1), ev(2, "c", &k("y")), b(3)]), vec![vec![1, 3]]);
+}
+
+#[test]
+fn runs_repeat_a_step() {
+    let q = "sequence [process where true] with runs=3 [file where true]";
+    let evs = [
+        ev(1, "process", &json!({})),
+        ev(2, "process", &json!({})),
+        ev(3, "file", &json!({})),
+        ev(4, "process", &json!({})),
+        ev(5, "process", &json!({})),
+        ev(6, "process", &json!({})),
+        ev(7, "file", &json!({})),
+    ];
+    assert_eq!(run(q, &evs), vec![vec![4, 5, 6, 7]]);
+}
+
+#[test]
+fn middle_missing_event() {
+    let q = "sequence by k with maxspan=10s [a where true] ![m where true] [b where true]";
+    let evs = [ev(1, "a", &k("x")), ev(2, "b", &k("x"))];
+    assert_eq!(run(q, &evs), vec![vec![1, 2]]);
+    let evs = [
+        ev(1, "a", &k("x")),
+        ev(2, "m", &k("x")),
+        ev(3, "b", &k("x")),
+    ];
+    assert!(run(q, &evs).is_empty());
+    let evs = [
+        ev(1, "a", &k("x")),
+        ev(2, "m", &k("other")),
+        ev(3, "b", &k("x")),
+    ];
+    assert_eq!(run(q, &evs), vec![vec![1, 3]]);
+    // A missing event before the start does not matter.
+    let evs = [
+        ev(1, "m", &k("x")),
+        ev(2, "a", &k("x")),
+        ev(3, "b", &k("x")),
+    ];
+    assert_eq!(run(q, &evs), vec![vec![2, 3]]);
+}
+
+#[test]
+fn trailing_missing_event() {
+    let q = "sequence by k with maxspan=10s [a where true] [b where true] ![m where true]";
+    // Completed at finish when nothing came.
+    assert_eq!(
+        run(q, &[ev(0, "a", &k("x")), ev(1000, "b", &k("x"))]),
+        vec![vec![1, 2]]
+    );
+    // A trailing event within maxspan of the start cancels it (inclusive).
+    let evs = [
+        ev(0, "a", &k("x")),
+        ev(1000, "b", &k("x")),
+        ev(10_000, "m", &k("x")),
+    ];
+    assert!(run(q, &evs).is_empty());
+    // After the window it does not; the result is emitted when time passes the window.
+    let evs = [
+        ev(0, "a", &k("x")),
+        ev(1000, "b", &k("x")),
+        ev(10_001, "m", &k("x")),
+    ];
+    let engine = Engine::compile(q, &CompileOptions::default()).unwrap();
+    let mut s = engine.session::<usize>();
+    let mut out = Matches::new();
+    s.push(1, &evs[0], &mut out);
+    s.push(2, &evs[1], &mut out);
+    assert!(out.is_empty(), "held until the window passes");
+    s.push(3, &evs[2], &mut out);
+    assert_eq!(
+        out.iter().map(|m| m.events.to_vec()).collect::<Vec<_>>(),
+        vec![vec![1, 2]]
+    );
+}
+
+#[test]
+fn leading_missing_event() {
+    let q = "sequence by k with maxspan=10s ![m where true] [a where true] [b where true]";
+    assert_eq!(
+        run(q, &[ev(100, "a", &k("x")), ev(200, "b", &k("x"))]),
+        vec![vec![1, 2]]
+    );
+    let evs = [
+        ev(0, "m", &k("x")),
+        ev(100, "a", &k("x")),
+        ev(200, "b", &k("x")),
+    ];
+    assert!(run(q, &evs).is_empty());
+    // Longer than maxspan before the last positive event: it does not count.
+    let evs = [
+        ev(0, "m", &k("x")),
+        ev(20_000, "a", &k("x")),
+        ev(20_100, "b", &k("x")),
+    ];
+    assert_eq!(run(q, &evs), vec![vec![2, 3]]);
+    // Another key's missing event does not count.
+    let evs = [
+        ev(0, "m", &k("y")),
+        ev(100, "a", &k("x")),
+        ev(200, "b", &k("x")),
+    ];
+    assert_eq!(run(q, &evs), vec![vec![2, 3]]);
+}
+
+#[test]
+fn null_keys_drop_the_event_unless_optional() {
+    let q = "sequence by k [a where true] [b where true]";
+    let evs = [ev(1, "a", &json!({})), ev(2, "b", &json!({}))];
+    assert!(run(q, &evs).is_empty());
+    let evs = [
+        ev(1, "a", &json!({"k": null})),
+        ev(2, "b", &json!({"k": null})),
+    ];
+    assert!(run(q, &evs).is_empty());
+    let q = "sequence by ?k [a where true] [b where true]";
+    let evs = [ev(1, "a", &json!({})), ev(2, "b", &json!({"k": null}))];
+    assert_eq!(run(q, &evs), vec![vec![1, 2]]);
+}
+
+#[test]
+fn python_keys_fold_case_and_nulls_join() {
+    let q = "sequence by k [a where true] [b where true]";
+    let py = CompileOptions {
+        timestamp_format: eql_engine::TimestampFormat::EpochMillis,
+        timestamp_field: "@timestamp".into(),
+        category_field: "event.category".into(),
+        ..CompileOptions::python()
+    };
+    let evs = [ev(1, "a", &k("A")), ev(2, "b", &k("a"))];
+    assert_eq!(
+        run_with(q, &py, SessionOptions::default(), &evs).0,
+        vec![vec![1, 2]]
+    );
+    let evs = [ev(1, "a", &json!({})), ev(2, "b", &json!({}))];
+    assert_eq!(
+        run_with(q, &py, SessionOptions::default(), &evs).0,
+        vec![vec![1, 2]]
+    );
+}
+
+#[test]
+fn array_keys_fan_out() {
+    let q = "sequence by k [a where true] [b where true]";
+    let evs = [ev(1, "a", &json!({"k": ["x", "y"]})), ev(2, "b", &k("y"))];
+    assert_eq!(run(q, &evs), vec![vec![1, 2]]);
+    let evs = [ev(1, "a", &k("x")), ev(2, "b", &json!({"k": ["z", "x"]}))];
+    assert_eq!(run(q, &evs), vec![vec![1, 2]]);
+}
+
+#[test]
+fn sample_takes_distinct_events_per_filter() {
+    let q = "sample by k [any where x == 1] [any where y == 1]";
+    // One event matching both filters cannot fill both.
+    let evs = [ev(1, "e", &json!({"k": "a", "x": 1, "y": 1}))];
+    assert!(run(q, &evs).is_empty());
+    let evs = [
+        ev(1, "e", &json!({"k": "a", "x": 1, "y": 1})),
+        ev(2, "e", &json!({"k": "a", "y": 1})),
+    ];
+    assert_eq!(run(q, &evs), vec![vec![1, 2]]);
+    // Backtracking: the first event goes to the filter the second cannot fill.
+    let evs = [
+        ev(1, "e", &json!({"k": "a", "x": 1, "y": 1})),
+        ev(2, "e", &json!({"k": "a", "x": 1})),
+    ];
+    assert_eq!(run(q, &evs), vec![vec![2, 1]]);
+    // Unordered; one sample per key by default (max_samples_per_key = 1).
+    let evs = [
+        ev(1, "e", &json!({"k": "a", "y": 1})),
+        ev(2, "e", &json!({"k": "a", "x": 1})),
+        ev(3, "e", &json!({"k": "a", "y": 1})),
+        ev(4, "e", &json!({"k": "a", "x": 1})),
+    ];
+    assert_eq!(run(q, &evs), vec![vec![2, 1]]);
+    let two = SessionOptions {
+        limits: Limits {
+            max_samples_per_key: 2,
+            ..Limits::default()
+        },
+        ..SessionOptions::default()
+    };
+    assert_eq!(
+        run_with(q, &CompileOptions::default(), two, &evs).0,
+        vec![vec![2, 1], vec![4, 3]]
+    );
+}
+
+#[test]
+fn reorder_window_and_late_events() {
+    let q = "sequence [a where true] [b where true]";
+    // b arrives before a but within the window: reordered.
+    let evs = [
+        ev(2000, "b", &json!({})),
+        ev(1500, "a", &json!({})),
+        ev(2500, "b", &json!({})),
+    ];
+    let w = SessionOptions {
+        limits: Limits {
+            reorder_window_ms: 1000,
+            ..Limits::default()
+        },
+        ..SessionOptions::default()
+    };
+    let (got, late, st) = run_with(q, &CompileOptions::default(), w, &evs);
+    assert_eq!(got, vec![vec![2, 1]]);
+    assert!(late.is_empty());
+    assert!(st.peak_reorder_buffered >= 1);
+    // Without a window the out-of-order event is late: reported, counted, not evaluated.
+    let (got, late, st) = run_with(
+        q,
+        &CompileOptions::default(),
+        SessionOptions::default(),
+        &evs,
+    );
+    assert!(got.is_empty());
+    assert_eq!(late, vec![2]);
+    assert_eq!(st.late, 1);
+    // Later than the window.
+    let evs = [
+        ev(5000, "b", &json!({})),
+        ev(1000, "a", &json!({})),
+        ev(6000, "b", &json!({})),
+    ];
+    let w = SessionOptions {
+        limits: Limits {
+            reorder_window_ms: 1000,
+            ..Limits::default()
+        },
+        ..SessionOptions::default()
+    };
+    let (got, late, _) = run_with(q, &CompileOptions::default(), w, &evs);
+    assert!(got.is_empty());
+    assert_eq!(late, vec![2]);
+}
+
+#[test]
+fn tiebreaker_orders_equal_timestamps() {
+    let q = "sequence [a where true] [b where true]";
+    let opts = CompileOptions {
+        tiebreaker_field: Some("seq".into()),
+        ..CompileOptions::default()
+    };
+    let w = SessionOptions {
+        limits: Limits {
+            reorder_window_ms: 10,
+            ..Limits::default()
+        },
+        ..SessionOptions::default()
+    };
+    let evs = [
+        ev(100, "b", &json!({"seq": 2})),
+        ev(100, "a", &json!({"seq": 1})),
+    ];
+    assert_eq!(run_with(q, &opts, w, &evs).0, vec![vec![2, 1]]);
+}
+
+#[test]
+fn rfc3339_timestamps_and_maxspan() {
+    let q = "sequence with maxspan=2s [a where true] [b where true]";
+    let evs = [
+        json!({"@timestamp": "2024-05-01T10:00:00.000Z", "event": {"category": "a"}}),
+        json!({"@timestamp": "2024-05-01T10:00:02.000Z", "event": {"category": "b"}}),
+        json!({"@timestamp": "2024-05-01T10:00:03.000Z", "event": {"category": "a"}}),
+        json!({"@timestamp": "2024-05-01T10:00:05.001Z", "event": {"category": "b"}}),
+    ];
+    assert_eq!(run(q, &evs), vec![vec![1, 2]]);
+}
+
+#[test]
+fn caps_evict_and_count() {
+    let q = "sequence by k [a where true] [b where true]";
+    let evs: Vec<Value> = (0..100)
+        .map(|i| ev(i, "a", &k(&format!("key{i}"))))
+        .collect();
+    let capped = SessionOptions {
+        limits: Limits {
+            max_partials: 10,
+            ..Limits::default()
+        },
+        ..SessionOptions::default()
+    };
+    let (_, _, st) = run_with(q, &CompileOptions::default(), capped, &evs);
+    assert_eq!(st.partials, 10);
+    assert_eq!(st.peak_partials, 11.min(st.peak_partials).max(10));
+    assert_eq!(st.evicted_partials, 90);
+    assert!(st.keys <= 10);
+    assert!(st.state_bytes > 0);
+}
+
+#[test]
+fn head_and_tail_count_sequences() {
+    let q = "sequence [any where true] [any where true]";
+    let evs: Vec<Value> = (0..6).map(|i| ev(i, "x", &json!({}))).collect();
+    assert_eq!(
+        run(&format!("{q} | head 2"), &evs),
+        vec![vec![1, 2], vec![2, 3]]
+    );
+    assert_eq!(
+        run(&format!("{q} | tail 2"), &evs),
+        vec![vec![4, 5], vec![5, 6]]
+    );
+    assert_eq!(
+        run(&format!("{q} | tail 3 | head 1"), &evs),
+        vec![vec![3, 4]]
+    );
+    assert!(run(&format!("{q} | head 0"), &evs).is_empty());
+}
+
+#[test]
+fn python_fork_copies_the_partial() {
+    let py = CompileOptions {
+        timestamp_format: eql_engine::TimestampFormat::EpochMillis,
+        timestamp_field: "@timestamp".into(),
+        category_field: "event.category".into(),
+        ..CompileOptions::python()
+    };
+    let q = "sequence [a where true] [b where true] fork [c where true]";
+    let evs = [
+        ev(1, "a", &json!({})),
+        ev(2, "b", &json!({})),
+        ev(3, "b", &json!({})),
+        ev(4, "c", &json!({})),
+    ];
+    // Without fork the second b would take nothing; with fork both continue.
+    let (got, _, _) = run_with(q, &py, SessionOptions::default(), &evs);
+    assert_eq!(got, vec![vec![1, 3, 4]]);
+    let q = "sequence [a where true] fork [b where true] [c where true]";
+    let (got, _, _) = run_with(q, &py, SessionOptions::default(), &evs);
+    // `fork` on the first term has no effect (Python starts sequences there).
+    assert_eq!(got, vec![vec![1, 2, 4]]);
+}
+
+#[test]
+fn push_json_and_many_rules() {
+    let a = Engine::compile("process where true", &CompileOptions::default()).unwrap();
+    let b = Engine::compile(
+        "sequence [process where true] [file where true]",
+        &CompileOptions::default(),
+    )
+    .unwrap();
+    let mut s = eql_engine::Session::new([&a, &b], SessionOptions::default());
+    let mut out = Matches::new();
+    s.push_json(
+        10u32,
+        br#"{"@timestamp": 1, "event": {"category": "process"}}"#,
+        &mut out,
+    )
+    .unwrap();
+    s.push_json(
+        11,
+        br#"{"@timestamp": 2, "event": {"category": "file"}}"#,
+        &mut out,
+    )
+    .unwrap();
+    assert!(s.push_json(12, b"[1]", &mut out).is_err());
+    s.finish(&mut out);
+    let got: Vec<(usize, Vec<u32>)> = out.iter().map(|m| (m.rule, m.events.to_vec())).collect();
+    assert_eq!(got, vec![(0, vec![10]), (1, vec![10, 11])]);
+}
+
+#[test]
+fn missing_events_need_maxspan() {
+    let e = Engine::compile(
+        "sequence [a where true] ![b where true]",
+        &CompileOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(e.diagnostic.code, "EQL0401");
+    assert!(Engine::compile(
+        "sequence with maxspan=1s [a where true] ![b where true]",
+        &CompileOptions::default()
+    )
+    .is_ok());
+}

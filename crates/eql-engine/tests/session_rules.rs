@@ -1,0 +1,111 @@
+//! Every `sequence` and `sample` rule of the Elastic detection-rules corpus
+//! compiles and runs in one Session over generated reference events without
+//! error. Skips (with a message) when the shared files are absent.
+#![allow(missing_docs)]
+
+use eql_engine::{CompileOptions, Matches, RuleSet, SessionOptions};
+use std::path::PathBuf;
+use std::process::Command;
+
+fn shared() -> PathBuf {
+    std::env::var_os("EQL_SHARED").map_or_else(
+        || {
+            let beside = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
+            if beside.exists() {
+                beside
+            } else {
+                PathBuf::from("/work/shared")
+            }
+        },
+        PathBuf::from,
+    )
+}
+
+/// The reference events (generated once into `target/`, shared with the benches).
+fn events(n: usize) -> Option<Vec<Vec<u8>>> {
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../../target/bench-events-{n}.jsonl"));
+    if !out.exists() {
+        let script = shared().join("bench/gen_events.py");
+        let ok = Command::new("python3")
+            .arg(&script)
+            .args(["--seed", "42", "-n", &n.to_string(), "-o"])
+            .arg(&out)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            return None;
+        }
+    }
+    let text = std::fs::read(&out).ok()?;
+    Some(
+        text.split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect(),
+    )
+}
+
+#[test]
+fn sequence_and_sample_rules_run_in_a_session() {
+    let corpus = shared().join("corpus/detection-rules-eql.jsonl");
+    let Ok(all) = RuleSet::from_path(&corpus) else {
+        eprintln!(
+            "SKIP sequence_and_sample_rules_run_in_a_session: {} not found",
+            corpus.display()
+        );
+        return;
+    };
+    let Some(lines) = events(20_000) else {
+        eprintln!("SKIP sequence_and_sample_rules_run_in_a_session: could not generate events");
+        return;
+    };
+    let mut pack = RuleSet::new();
+    for r in &all {
+        let head = r.query.trim_start().to_ascii_lowercase();
+        if head.starts_with("sequence") || head.starts_with("sample") {
+            pack.push(r.clone());
+        }
+    }
+    assert!(
+        pack.len() > 100,
+        "expected the corpus' ~200 sequence rules, found {}",
+        pack.len()
+    );
+    let (compiled, errors) = pack.compile(&CompileOptions::default());
+    for e in &errors {
+        eprintln!("{e}");
+    }
+    assert!(
+        errors.is_empty(),
+        "{} sequence/sample rules failed to compile",
+        errors.len()
+    );
+    let mut session = compiled.session::<u32>(SessionOptions::default());
+    let mut out = Matches::new();
+    let mut alerts = vec![0usize; compiled.len()];
+    for (i, l) in lines.iter().enumerate() {
+        out.clear();
+        session
+            .push_json(i as u32, l, &mut out)
+            .expect("reference events are JSON objects");
+        for m in out.iter() {
+            alerts[m.rule] += 1;
+        }
+    }
+    out.clear();
+    session.finish(&mut out);
+    for m in out.iter() {
+        alerts[m.rule] += 1;
+    }
+    let st = session.stats();
+    let fired = alerts.iter().filter(|&&n| n > 0).count();
+    eprintln!(
+        "{} sequence/sample rules over {} events: {} results from {fired} rules; {st:?}",
+        compiled.len(),
+        lines.len(),
+        alerts.iter().sum::<usize>()
+    );
+    assert_eq!(st.events, lines.len() as u64);
+    assert_eq!(st.late, 0, "generated events are in time order");
+}
