@@ -15,7 +15,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
-use eql_engine::{CompileOptions, CompiledRule, CompiledRuleSet, Dialect, RuleSet};
+use eql_engine::{
+    parse_event_line, CompileOptions, CompiledRule, CompiledRuleSet, Dialect, EventLimits, RuleSet,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 
@@ -240,16 +242,12 @@ fn scan_stream(
         if line.is_empty() {
             continue;
         }
-        let event = match serde_json::from_slice::<Value>(line) {
-            Ok(v @ Value::Object(_)) => v,
-            Ok(_) => {
-                stats.bad_lines += 1;
-                progress.suspend(|| eprintln!("{name}: line {line_no}: not a JSON object"));
-                continue;
-            }
+        // Limits (line length, nesting) and the error kinds: `eql_engine::input`.
+        let event = match parse_event_line(line, &EventLimits::default(), line_no) {
+            Ok(v) => v,
             Err(e) => {
                 stats.bad_lines += 1;
-                progress.suspend(|| eprintln!("{name}: line {line_no}: {e}"));
+                progress.suspend(|| eprintln!("{name}: {e}"));
                 continue;
             }
         };
