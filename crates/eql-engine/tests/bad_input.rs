@@ -367,3 +367,52 @@ fn toml_rule_file_on_disk_names_the_file() {
         "{err:?}"
     );
 }
+
+/// Query-side limits of `CompileOptions`: typed diagnostics with stable codes.
+#[test]
+fn pattern_count_and_regex_size_limits() {
+    let list = |n: usize| {
+        (0..n)
+            .map(|i| format!("\"*p{i}*\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // At the default cap (10 000) a query compiles; one more is EQL0305,
+    // counted across the whole query.
+    let at_cap = format!("any where a : ({})", list(10_000));
+    assert!(Engine::compile(&at_cap, &CompileOptions::default()).is_ok());
+    let over = format!("any where a : ({}) or b like~ \"x*\"", list(10_000));
+    let err = Engine::compile(&over, &CompileOptions::default()).unwrap_err();
+    assert_eq!(err.diagnostic.code, "EQL0305");
+    assert_eq!(
+        err.to_string(),
+        "too many wildcard patterns in one query (limit 10000)"
+    );
+    let py = CompileOptions {
+        max_wildcard_patterns: 2,
+        ..CompileOptions::python()
+    };
+    let err = Engine::compile("any where wildcard(a, 'x*', 'y*', 'z*')", &py).unwrap_err();
+    assert_eq!(err.diagnostic.code, "EQL0305");
+
+    // A regex whose compiled program is over the size limit: EQL0304.
+    let big = r#"any where a regex """(\w{100}){100}""""#;
+    let err = Engine::compile(big, &CompileOptions::default()).unwrap_err();
+    assert_eq!(err.diagnostic.code, "EQL0304");
+    let roomy = CompileOptions {
+        regex_size_limit: 1 << 30,
+        ..CompileOptions::default()
+    };
+    let tiny = CompileOptions {
+        regex_size_limit: 10,
+        ..CompileOptions::default()
+    };
+    assert!(Engine::compile(r#"any where a regex "a+b""#, &roomy).is_ok());
+    assert_eq!(
+        Engine::compile(r#"any where a regex "a+b""#, &tiny)
+            .unwrap_err()
+            .diagnostic
+            .code,
+        "EQL0304"
+    );
+}
