@@ -316,6 +316,12 @@ impl Iterator for EventLines<'_> {
 /// The byte offset of the first `[`/`{` (outside strings) that opens the
 /// `max_depth`-th nested container, if any.
 fn too_deep(bytes: &[u8], max_depth: usize) -> Option<usize> {
+    // Fast path for ordinary events: fewer opening brackets in all (strings
+    // included) than the limit cannot nest that deep. This loop has no state
+    // and vectorizes; the string-aware scan below runs only when it fails.
+    if bytes.iter().filter(|&&b| b == b'[' || b == b'{').count() < max_depth {
+        return None;
+    }
     let mut depth = 0usize;
     let mut in_string = false;
     let mut escaped = false;

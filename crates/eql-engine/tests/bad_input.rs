@@ -416,3 +416,19 @@ fn pattern_count_and_regex_size_limits() {
         "EQL0304"
     );
 }
+
+/// The depth scan follows JSON strings, escapes included: brackets inside a
+/// string never count, brackets after it do.
+#[test]
+fn depth_scan_skips_strings_and_escapes() {
+    let strict = EventLimits {
+        max_depth: 3,
+        ..limits()
+    };
+    let ok = br#"{"a": "x\"[[[{{{\\", "b": ["]]]"], "c": "\\\"[[["}"#;
+    assert!(parse_event(ok, &strict).is_ok());
+    let deep = br#"{"a": "x\"[[[\\", "b": [[1]]}"#;
+    let err = parse_event(deep, &strict).unwrap_err();
+    assert_eq!(err.kind, EventErrorKind::TooDeep { max: 3 });
+    assert_eq!(err.column, Some(25));
+}
