@@ -19,8 +19,8 @@ use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
 use eql_engine::{
-    CompileOptions, CompiledRule, CompiledRuleSet, Dialect, Limits, Matches, RuleSet,
-    SessionOptions,
+    parse_event_line, CompileOptions, CompiledRule, CompiledRuleSet, Dialect, EventLimits, Limits,
+    Matches, RuleSet, SessionOptions,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
@@ -271,16 +271,12 @@ fn scan_stream(
         if line.is_empty() {
             continue;
         }
-        let event = match serde_json::from_slice::<Value>(line) {
-            Ok(v @ Value::Object(_)) => Arc::new(v),
-            Ok(_) => {
-                stats.bad_lines += 1;
-                progress.suspend(|| eprintln!("{name}: line {line_no}: not a JSON object"));
-                continue;
-            }
+        // Limits (line length, nesting) and the error kinds: `eql_engine::input`.
+        let event = match parse_event_line(line, &EventLimits::default(), line_no) {
+            Ok(v) => Arc::new(v),
             Err(e) => {
                 stats.bad_lines += 1;
-                progress.suspend(|| eprintln!("{name}: line {line_no}: {e}"));
+                progress.suspend(|| eprintln!("{name}: {e}"));
                 continue;
             }
         };

@@ -11,7 +11,15 @@ use eql_plan::{Cond, FieldTable, Lowering};
 use eql_plan::{FieldPath, Value};
 use eql_syntax::{Diagnostic, Dialect, Expr, ExprKind, MatchOp, ParseOptions, Query, QueryBody};
 
-/// Options for compiling a query.
+/// Options for compiling a query, including its limits.
+///
+/// ```
+/// use eql_engine::{CompileOptions, Engine};
+/// let opts = CompileOptions { max_wildcard_patterns: 2, ..CompileOptions::default() };
+/// assert_eq!(CompileOptions::default().regex_size_limit, 1 << 20);
+/// let err = Engine::compile(r#"any where a : ("x*", "y*", "z*")"#, &opts).unwrap_err();
+/// assert_eq!(err.diagnostic.code, "EQL0305");
+/// ```
 #[derive(Clone, Debug)]
 pub struct CompileOptions {
     /// Dialect. Default: Elasticsearch.
@@ -28,6 +36,18 @@ pub struct CompileOptions {
     /// Field ordering events with equal timestamps (sessions), such as
     /// `event.sequence`. Default none (arrival order).
     pub tiebreaker_field: Option<String>,
+    /// Compiled-size limit of each `regex`/`regex~` (and Python `match`)
+    /// pattern, in bytes of the compiled program (`regex::RegexBuilder::size_limit`).
+    /// A literal pattern over the limit is compile error `EQL0304`. Default 1 MiB.
+    /// Patterns that are not literals are built during evaluation, with the
+    /// default limit, and a pattern over it evaluates as null.
+    pub regex_size_limit: usize,
+    /// Most wildcard patterns one query may hold: every pattern of `:`,
+    /// `like`, `like~`, `regex`, `regex~` and every pattern argument of
+    /// `wildcard()`. Each is tried against the field for every event, so this
+    /// caps per-event matching work. More is compile error `EQL0305`.
+    /// Default 10 000 (the largest Elastic rule has about 2 700 literals).
+    pub max_wildcard_patterns: usize,
 }
 
 impl Default for CompileOptions {
@@ -39,6 +59,8 @@ impl Default for CompileOptions {
             timestamp_field: "@timestamp".into(),
             timestamp_format: crate::TimestampFormat::Auto,
             tiebreaker_field: None,
+            regex_size_limit: 1 << 20,
+            max_wildcard_patterns: 10_000,
         }
     }
 }
@@ -54,6 +76,7 @@ impl CompileOptions {
             timestamp_field: "timestamp".into(),
             timestamp_format: crate::TimestampFormat::FileTime,
             tiebreaker_field: None,
+            ..CompileOptions::default()
         }
     }
 }
@@ -167,8 +190,10 @@ impl Engine {
         for p in &query.pipes {
             exprs.extend(p.args.iter());
         }
+        let mut patterns = 0usize;
         for e in exprs {
             check_expr(e, opts, &mut regexes)?;
+            count_patterns(e, &mut patterns, opts.max_wildcard_patterns)?;
         }
         crate::session::check_query(&query)?;
         let category = FieldPath::parse_dotted(&opts.category_field);
@@ -349,19 +374,64 @@ impl Engine {
     }
 }
 
+/// Adds the wildcard patterns of `e` to `count`; an error at the pattern
+/// list that goes over `max`.
+fn count_patterns(e: &Expr, count: &mut usize, max: usize) -> Result<(), CompileError> {
+    let mut add = |n: usize, at: &Expr| {
+        *count = count.saturating_add(n);
+        if *count > max {
+            return Err(CompileError {
+                diagnostic: Diagnostic::error(
+                    "EQL0305",
+                    format!("too many wildcard patterns in one query (limit {max})"),
+                    at.span,
+                ),
+            });
+        }
+        Ok(())
+    };
+    match &e.kind {
+        ExprKind::Literal(_) | ExprKind::Field(_) => Ok(()),
+        ExprKind::Lineage { query, .. } => count_patterns(&query.condition, count, max),
+        ExprKind::Unary { expr, .. } => count_patterns(expr, count, max),
+        ExprKind::Binary { left, right, .. } => {
+            count_patterns(left, count, max)?;
+            count_patterns(right, count, max)
+        }
+        ExprKind::In { expr, list, .. } => {
+            count_patterns(expr, count, max)?;
+            list.iter().try_for_each(|x| count_patterns(x, count, max))
+        }
+        ExprKind::Match { expr, patterns, .. } => {
+            add(patterns.len(), e)?;
+            count_patterns(expr, count, max)?;
+            patterns
+                .iter()
+                .try_for_each(|x| count_patterns(x, count, max))
+        }
+        ExprKind::Call { name, args, .. } => {
+            if name.eq_ignore_ascii_case("wildcard") {
+                add(args.len().saturating_sub(1), e)?;
+            }
+            args.iter().try_for_each(|x| count_patterns(x, count, max))
+        }
+    }
+}
+
 fn compile_regex(
     pat: &str,
     ci: bool,
     python: bool,
     e: &Expr,
     cache: &mut RegexCache,
+    size_limit: usize,
 ) -> Result<(), CompileError> {
     let key = (pat.to_owned(), ci, python);
     if cache.contains_key(&key) {
         return Ok(());
     }
     match regex::RegexBuilder::new(&functions::regex_source(pat, ci, python))
-        .size_limit(1 << 20)
+        .size_limit(size_limit)
         .build()
     {
         Ok(re) => {
@@ -405,9 +475,9 @@ fn check_expr(e: &Expr, opts: &CompileOptions, cache: &mut RegexCache) -> Result
                 if *op == MatchOp::Regex {
                     if let ExprKind::Literal(eql_syntax::Literal::String(s)) = &p.kind {
                         if py {
-                            compile_regex(s, true, true, p, cache)?;
+                            compile_regex(s, true, true, p, cache, opts.regex_size_limit)?;
                         } else {
-                            compile_regex(s, *insensitive, false, p, cache)?;
+                            compile_regex(s, *insensitive, false, p, cache, opts.regex_size_limit)?;
                         }
                     }
                 }
@@ -433,7 +503,7 @@ fn check_expr(e: &Expr, opts: &CompileOptions, cache: &mut RegexCache) -> Result
                 check_expr(a, opts, cache)?;
                 if py && i > 0 && matches!(lower.as_str(), "match" | "matchlite") {
                     if let ExprKind::Literal(eql_syntax::Literal::String(s)) = &a.kind {
-                        compile_regex(s, true, true, a, cache)?;
+                        compile_regex(s, true, true, a, cache, opts.regex_size_limit)?;
                     }
                 }
             }

@@ -18,11 +18,17 @@
 //!
 //! # Input safety
 //!
-//! Evaluation never panics on any event.
+//! Evaluation never panics on any event. Event bytes go through
+//! [`parse_event`] / [`EventLines`], which check [`EventLimits`] (line length,
+//! nesting depth) before the JSON parser runs, so a huge or deeply nested line
+//! is rejected cheaply and never overflows the stack. The library does no I/O
+//! on events: the caller reads the bytes.
 //!
 //! # Errors
 //!
-//! Compile errors are diagnostics; malformed event bytes are errors naming the line.
+//! Compile errors are diagnostics with stable codes. Malformed event bytes are
+//! an [`EventError`]: an [`EventErrorKind`] plus the line and byte column.
+//! Rule files that do not load are a `RuleLoadError` naming the file.
 //!
 //! # Features
 //!
@@ -48,12 +54,16 @@ mod engine;
 mod eval;
 mod fast;
 mod functions;
+mod input;
 mod json;
 mod pack;
 mod project;
 mod session;
 pub use engine::{CompileError, CompileOptions, Engine};
 pub use eql_syntax::{Expr, ExprKind, Literal, PipeKind, QueryBody};
+pub use input::{
+    parse_event, parse_event_line, EventError, EventErrorKind, EventLimits, EventLines, JsonType,
+};
 pub use pack::{Hits, Pack};
 pub use project::{ProjectedEvent, Projection};
 pub use session::{

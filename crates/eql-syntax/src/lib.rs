@@ -25,7 +25,9 @@
 //!
 //! # Features
 //!
-//! - `arbitrary`: `arbitrary::Arbitrary` for [`Span`] (used by the fuzz targets).
+//! - `arbitrary`: `arbitrary::Arbitrary` for [`Span`] and [`Query`], and
+//!   `AstGen`, a depth- and size-bounded generator of syntax trees that the
+//!   parser of a chosen dialect accepts (used by the `roundtrip` fuzz target).
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
@@ -37,6 +39,8 @@
     )
 )]
 
+#[cfg(feature = "arbitrary")]
+mod arbitrary;
 mod ast;
 mod diagnostic;
 mod display;
@@ -44,6 +48,8 @@ mod error;
 mod parser;
 mod span;
 
+#[cfg(feature = "arbitrary")]
+pub use arbitrary::AstGen;
 pub use ast::*;
 pub use diagnostic::{Diagnostic, Severity};
 pub use error::{ParseError, ParseErrorKind};
