@@ -9,7 +9,10 @@ use crate::project::Projection;
 use crate::Event;
 use eql_plan::{Cond, FieldTable, Lowering};
 use eql_plan::{FieldPath, Value};
-use eql_syntax::{Diagnostic, Dialect, Expr, ExprKind, MatchOp, ParseOptions, Query, QueryBody};
+use eql_syntax::{
+    Diagnostic, Dialect, Expr, ExprKind, MatchOp, ParseOptions, Query, QueryBody, SequenceStep,
+    Span,
+};
 
 /// Options for compiling a query, including its limits.
 ///
@@ -98,6 +101,16 @@ pub struct Engine {
     pub(crate) regexes: RegexCache,
     /// The lowered condition of a single-event query.
     pub(crate) plan: Option<SinglePlan>,
+    /// The lowered conditions of the steps of a sequence, sample or join
+    /// (and of `until`), keyed by the step query's span.
+    pub(crate) steps: Option<StepPlans>,
+}
+
+/// Lowered step conditions sharing one field table.
+#[derive(Clone, Debug)]
+pub(crate) struct StepPlans {
+    fields: FieldTable,
+    conds: Vec<(Span, Cond)>,
 }
 
 /// A single-event query lowered to the plan IR.
@@ -107,6 +120,33 @@ pub(crate) struct SinglePlan {
     pub(crate) cond: Cond,
     /// The plan's fields and the category field, for raw bytes.
     pub(crate) projection: Projection,
+}
+
+fn expr_has_lineage(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Lineage { .. } => true,
+        ExprKind::Literal(_) | ExprKind::Field(_) => false,
+        ExprKind::Unary { expr, .. } => expr_has_lineage(expr),
+        ExprKind::Binary { left, right, .. } => expr_has_lineage(left) || expr_has_lineage(right),
+        ExprKind::In { expr, list, .. } => {
+            expr_has_lineage(expr) || list.iter().any(expr_has_lineage)
+        }
+        ExprKind::Match { expr, patterns, .. } => {
+            expr_has_lineage(expr) || patterns.iter().any(expr_has_lineage)
+        }
+        ExprKind::Call { args, .. } => args.iter().any(expr_has_lineage),
+    }
+}
+
+/// True when any condition of the query uses process lineage.
+fn query_has_lineage(q: &Query) -> bool {
+    let steps: Vec<&SequenceStep> = match &q.body {
+        QueryBody::Event(e) => return expr_has_lineage(&e.condition),
+        QueryBody::Sequence(s) => s.steps.iter().chain(s.until.iter()).collect(),
+        QueryBody::Sample(s) => s.steps.iter().collect(),
+        QueryBody::Join(j) => j.steps.iter().chain(j.until.iter()).collect(),
+    };
+    steps.iter().any(|st| expr_has_lineage(&st.query.condition))
 }
 
 /// An event with no fields (constant folding).
@@ -197,7 +237,12 @@ impl Engine {
         }
         crate::session::check_query(&query)?;
         let category = FieldPath::parse_dotted(&opts.category_field);
+        // Process lineage is answered by the session for the relation node
+        // itself (by address), so such queries keep their AST and run on the
+        // reference interpreter.
+        let lineage = query_has_lineage(&query);
         let plan = match &query.body {
+            _ if lineage => None,
             QueryBody::Event(q) => {
                 let mut fields = FieldTable::default();
                 let cond = lower(&q.condition, opts, &regexes, &mut fields);
@@ -211,12 +256,32 @@ impl Engine {
             }
             _ => None,
         };
+        let step_queries: Vec<&SequenceStep> = match &query.body {
+            QueryBody::Event(_) => Vec::new(),
+            QueryBody::Sequence(q) => q.steps.iter().chain(q.until.iter()).collect(),
+            QueryBody::Sample(q) => q.steps.iter().collect(),
+            QueryBody::Join(q) => q.steps.iter().chain(q.until.iter()).collect(),
+        };
+        let steps = if step_queries.is_empty() || lineage {
+            None
+        } else {
+            let mut fields = FieldTable::default();
+            let conds = step_queries
+                .iter()
+                .map(|st| {
+                    let c = lower(&st.query.condition, opts, &regexes, &mut fields);
+                    (st.query.span, c)
+                })
+                .collect();
+            Some(StepPlans { fields, conds })
+        };
         Ok(Engine {
             query,
             opts: opts.clone(),
             category,
             regexes,
             plan,
+            steps,
         })
     }
 
@@ -264,7 +329,7 @@ impl Engine {
     /// always return false). Evaluates the lowered plan.
     pub fn is_match(&self, event: &dyn Event) -> bool {
         let (QueryBody::Event(q), Some(plan)) = (&self.query.body, &self.plan) else {
-            return false;
+            return self.is_match_reference(event);
         };
         if !self.category_matches(q, event) {
             return false;
@@ -293,9 +358,34 @@ impl Engine {
         match &self.plan {
             Some(plan) => Ok(self.is_match(&plan.projection.parse(bytes)?)),
             None => {
-                serde_json::from_slice::<serde::de::IgnoredAny>(bytes)?;
-                Ok(false)
+                let dom: serde_json::Value = serde_json::from_slice(bytes)?;
+                Ok(self.is_match(&dom))
             }
+        }
+    }
+
+    /// The condition (not the category) of a step query of this engine's
+    /// sequence, sample or join, through its lowered plan; the reference
+    /// interpreter for a query that is not one of its steps.
+    pub(crate) fn condition_matches(&self, q: &eql_syntax::EventQuery, event: &dyn Event) -> bool {
+        let single = match (&self.query.body, &self.plan) {
+            (QueryBody::Event(eq), Some(p)) if eq.span == q.span => Some((&p.fields, &p.cond)),
+            _ => None,
+        };
+        let found = single.or_else(|| {
+            self.steps.as_ref().and_then(|sp| {
+                sp.conds
+                    .iter()
+                    .find(|(span, _)| *span == q.span)
+                    .map(|(_, c)| (&sp.fields, c))
+            })
+        });
+        match found {
+            Some((fields, cond)) => {
+                let mut slots = Slots::new(fields.len());
+                fast::eval(cond, fields, &mut slots, event, &self.ctx(event))
+            }
+            None => self.ctx(event).matches(&q.condition),
         }
     }
 

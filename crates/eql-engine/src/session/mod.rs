@@ -587,7 +587,7 @@ impl EvalCx<'_> {
 
     /// True when the event matches the step's query (category and condition).
     pub(crate) fn step_matches(&self, q: &EventQuery) -> bool {
-        self.category_matches(q) && self.engine.ctx(self.event).matches(&q.condition)
+        self.category_matches(q) && self.engine.condition_matches(q, self.event)
     }
 
     /// The join keys of the event for `step` (none when it must be dropped).
