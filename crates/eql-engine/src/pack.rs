@@ -92,12 +92,12 @@ pub struct Pack {
 
 impl Pack {
     /// Compiles the single-event queries among `engines` into one pack.
-    pub fn new(engines: &[Engine], opts: &CompileOptions) -> Pack {
+    pub fn new<'a>(engines: impl IntoIterator<Item = &'a Engine>, opts: &CompileOptions) -> Pack {
         let mut fields = FieldTable::default();
         let mut rules = Vec::new();
         let mut kept = Vec::new();
         let mut origin = Vec::new();
-        for (i, e) in engines.iter().enumerate() {
+        for (i, e) in engines.into_iter().enumerate() {
             let QueryBody::Event(q) = &e.query.body else {
                 continue;
             };

@@ -712,6 +712,8 @@ impl<'e, H: Clone> Rule<'e, H> {
     }
 
     /// Evaluates one event into hits.
+    /// `known`: the answer of a single-event rule already evaluated by the
+    /// session's [`crate::Pack`].
     fn evaluate(
         &mut self,
         index: u32,
@@ -719,6 +721,7 @@ impl<'e, H: Clone> Rule<'e, H> {
         category: (&FieldPath, &Option<Value<'_>>),
         ts: i64,
         hits: &mut Vec<Hit>,
+        known: Option<bool>,
     ) {
         if self.pipes.saturated() {
             return;
@@ -761,7 +764,7 @@ impl<'e, H: Clone> Rule<'e, H> {
         };
         match &self.body {
             Body::Event(q) => {
-                if cx.step_matches(q) {
+                if known.unwrap_or_else(|| cx.step_matches(q)) {
                     push(HitKind::Step(0), Key::new(), self.capture(&cx, 0));
                 }
             }
@@ -904,6 +907,10 @@ pub struct Session<'e, H> {
     released: Option<Ordinal>,
     heap: BinaryHeap<Reverse<Record<H>>>,
     scratch: Vec<Hit>,
+    /// The single-event rules as one [`crate::Pack`], and per rule its
+    /// position in the pack (`u32::MAX`: not in it).
+    pack: Option<(crate::Pack, Vec<u32>)>,
+    pack_hits: crate::Hits,
     counters: Counters,
     stats: SessionStats,
     finished: bool,
@@ -950,6 +957,28 @@ impl crate::CompiledRuleSet {
 }
 
 impl<'e, H: Clone> Session<'e, H> {
+    /// Groups the single-event rules (without process lineage, and with the
+    /// first rule's category field) into one pack when there are several.
+    fn pack_of(rules: &[Rule<'e, H>]) -> Option<(crate::Pack, Vec<u32>)> {
+        let first = rules.first()?.engine;
+        let mut members = vec![u32::MAX; rules.len()];
+        let mut engines = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            if matches!(r.body, Body::Event(_))
+                && r.lineage.is_none()
+                && r.engine.plan.is_some()
+                && r.engine.opts.category_field == first.opts.category_field
+            {
+                members[i] = engines.len() as u32;
+                engines.push(r.engine);
+            }
+        }
+        if engines.len() < 2 {
+            return None;
+        }
+        Some((crate::Pack::new(engines, &first.opts), members))
+    }
+
     /// A session over several compiled queries; a result's [`Match::rule`] is
     /// the query's position in `engines`. The timestamp field, its format and
     /// the tiebreaker that order the stream are the first query's.
@@ -991,6 +1020,7 @@ impl<'e, H: Clone> Session<'e, H> {
             }
             rules.push(r);
         }
+        let pack = Self::pack_of(&rules);
         Session {
             rules,
             timed,
@@ -1005,6 +1035,8 @@ impl<'e, H: Clone> Session<'e, H> {
             released: None,
             heap: BinaryHeap::new(),
             scratch: Vec::new(),
+            pack,
+            pack_hits: crate::Hits::new(),
             counters: Counters::default(),
             stats: SessionStats::default(),
             finished: false,
@@ -1064,12 +1096,25 @@ impl<'e, H: Clone> Session<'e, H> {
         hits.clear();
         let category = self.category_field.as_ref().map(|f| (f, event.get(f)));
         let none = None;
+        // Single-event rules: one pass of the pack (routing, candidate index).
+        let mut packed = self.pack.as_ref().map(|(pack, members)| {
+            pack.matches(event, &mut self.pack_hits);
+            (members, self.pack_hits.rules().iter().peekable())
+        });
         for (i, r) in self.rules.iter_mut().enumerate() {
             let cat = match &category {
                 Some((f, v)) => (*f, v),
                 None => (&r.engine.category, &none),
             };
-            r.evaluate(i as u32, event, cat, ts, &mut hits);
+            let known = packed.as_mut().and_then(|(members, matched)| {
+                let k = *members.get(i)?;
+                let m = k != u32::MAX && matched.next_if(|&&p| p == k).is_some();
+                (k != u32::MAX).then_some(m)
+            });
+            if known == Some(false) {
+                continue;
+            }
+            r.evaluate(i as u32, event, cat, ts, &mut hits, known);
         }
         let window = i64::try_from(self.limits.reorder_window_ms)
             .unwrap_or(i64::MAX / TICKS_PER_MS)
