@@ -6,7 +6,7 @@ use crate::fast::{self, Slots};
 use crate::project::Projection;
 use crate::{CompileOptions, Event};
 use eql_plan::{FieldPath, FieldTable, Hit, PackPlan, RuleId, Value};
-use eql_syntax::QueryBody;
+use eql_syntax::{EventQuery, QueryBody};
 use smallvec::SmallVec;
 
 /// A reusable buffer of matched rule indexes: no allocation per event once
@@ -93,14 +93,29 @@ pub struct Pack {
 impl Pack {
     /// Compiles the single-event queries among `engines` into one pack.
     pub fn new<'a>(engines: impl IntoIterator<Item = &'a Engine>, opts: &CompileOptions) -> Pack {
+        Pack::from_conditions(
+            engines
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, e)| match &e.query.body {
+                    QueryBody::Event(q) => Some((i, e, q)),
+                    _ => None,
+                }),
+            opts,
+        )
+    }
+
+    /// A pack over arbitrary event queries (such as the steps of sequences),
+    /// each with the engine that owns it and the index `rule_index` reports.
+    pub(crate) fn from_conditions<'a>(
+        items: impl IntoIterator<Item = (usize, &'a Engine, &'a EventQuery)>,
+        opts: &CompileOptions,
+    ) -> Pack {
         let mut fields = FieldTable::default();
         let mut rules = Vec::new();
         let mut kept = Vec::new();
         let mut origin = Vec::new();
-        for (i, e) in engines.into_iter().enumerate() {
-            let QueryBody::Event(q) = &e.query.body else {
-                continue;
-            };
+        for (i, e, q) in items {
             let cond = lower(&q.condition, &e.opts, &e.regexes, &mut fields);
             rules.push((q.category.name.clone(), cond));
             kept.push(e.clone());

@@ -260,3 +260,75 @@ fn star_in_value_is_still_a_wildcard_in_the_pattern() {
     assert!(e.is_match(&ev));
     assert!(e.is_match_reference(&ev));
 }
+
+/// Results of a session, per rule, as (rule, event handles) in emission order.
+fn session_results(engines: &[&Engine], events: &[Json]) -> Vec<(usize, Vec<usize>)> {
+    let mut s: eql_engine::Session<'_, usize> = eql_engine::Session::new(
+        engines.iter().copied(),
+        eql_engine::SessionOptions::default(),
+    );
+    let mut out = eql_engine::Matches::new();
+    let mut all = Vec::new();
+    for (i, ev) in events.iter().enumerate() {
+        out.clear();
+        s.push(i, ev, &mut out);
+        all.extend(out.iter().map(|m| (m.rule, m.events.to_vec())));
+    }
+    out.clear();
+    s.finish(&mut out);
+    all.extend(out.iter().map(|m| (m.rule, m.events.to_vec())));
+    all
+}
+
+fn seq_query() -> impl Strategy<Value = String> {
+    prop_oneof![
+        query(false),
+        (
+            cond(false),
+            cond(false),
+            prop::sample::select(&["a", "b", "c.d"][..])
+        )
+            .prop_map(|(x, y, k)| format!(
+                "sequence by {k} with maxspan=5s [process where {x}] [file where {y}]"
+            )),
+        (cond(false), cond(false)).prop_map(|(x, y)| format!(
+            "sequence [any where {x}] [any where {y}] until [process where b == \"x\"]"
+        )),
+        (cond(false), cond(false))
+            .prop_map(|(x, y)| format!("sample by a [process where {x}] [file where {y}]")),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+
+    /// A multi-rule session evaluates every step query through one pack;
+    /// each rule must give exactly what its own one-rule session (no pack)
+    /// gives.
+    #[test]
+    fn pack_session_equals_one_session_per_rule(
+        queries in prop::collection::vec(seq_query(), 2..8),
+        events in prop::collection::vec(event(false), 40),
+    ) {
+        let opts = CompileOptions::default();
+        let engines: Vec<Engine> = queries.iter().filter_map(|q| Engine::compile(q, &opts).ok()).collect();
+        prop_assume!(engines.len() >= 2);
+        let events: Vec<Json> = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut e)| {
+                e["@timestamp"] = json!(i as i64 * 1000);
+                e
+            })
+            .collect();
+        let refs: Vec<&Engine> = engines.iter().collect();
+        let mut together = session_results(&refs, &events);
+        let mut separate = Vec::new();
+        for (i, e) in engines.iter().enumerate() {
+            separate.extend(session_results(&[e], &events).into_iter().map(|(_, ev)| (i, ev)));
+        }
+        together.sort();
+        separate.sort();
+        prop_assert_eq!(together, separate);
+    }
+}

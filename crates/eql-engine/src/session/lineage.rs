@@ -166,6 +166,7 @@ impl<'e> Lineage<'e> {
                 engine,
                 event: &wrapped,
                 category: None,
+                answers: None,
             }
             .step_matches(query)
         };

@@ -563,6 +563,16 @@ pub(crate) struct EvalCx<'a> {
     /// The event's category, read once per event for every rule that uses
     /// the session's category field (`None`: read it here).
     pub(crate) category: Option<&'a Option<Value<'a>>>,
+    /// Step queries already answered by the session's pack.
+    pub(crate) answers: Option<Answers<'a>>,
+}
+
+/// A rule's step queries in the session's pack (by query span → pack index)
+/// and the pack's answers for the current event.
+#[derive(Clone, Copy)]
+pub(crate) struct Answers<'a> {
+    pub(crate) steps: &'a [(eql_syntax::Span, u32)],
+    pub(crate) matched: &'a [bool],
 }
 
 impl EvalCx<'_> {
@@ -587,6 +597,11 @@ impl EvalCx<'_> {
 
     /// True when the event matches the step's query (category and condition).
     pub(crate) fn step_matches(&self, q: &EventQuery) -> bool {
+        if let Some(a) = &self.answers {
+            if let Some((_, k)) = a.steps.iter().find(|(span, _)| *span == q.span) {
+                return a.matched.get(*k as usize).copied().unwrap_or(false);
+            }
+        }
         self.category_matches(q) && self.engine.condition_matches(q, self.event)
     }
 
@@ -665,6 +680,13 @@ enum Body<'e, H> {
     Join(join::Join<'e, H>),
 }
 
+/// The session's pack over every step query, and per rule its queries' spans
+/// and pack indexes.
+struct SessionPack {
+    pack: crate::Pack,
+    steps: Vec<Vec<(eql_syntax::Span, u32)>>,
+}
+
 struct Rule<'e, H> {
     engine: &'e Engine,
     /// Own timestamp field when it differs from the session's.
@@ -712,7 +734,7 @@ impl<'e, H: Clone> Rule<'e, H> {
     }
 
     /// Evaluates one event into hits.
-    /// `known`: the answer of a single-event rule already evaluated by the
+    /// `answers`: this rule's step queries already evaluated by the
     /// session's [`crate::Pack`].
     fn evaluate(
         &mut self,
@@ -721,7 +743,7 @@ impl<'e, H: Clone> Rule<'e, H> {
         category: (&FieldPath, &Option<Value<'_>>),
         ts: i64,
         hits: &mut Vec<Hit>,
-        known: Option<bool>,
+        answers: Option<Answers<'_>>,
     ) {
         if self.pipes.saturated() {
             return;
@@ -751,6 +773,7 @@ impl<'e, H: Clone> Rule<'e, H> {
             engine: self.engine,
             event,
             category: (*category.0 == self.engine.category).then_some(category.1),
+            answers,
         };
         let mut keys: SmallVec<[Key; 1]> = SmallVec::new();
         let mut push = |kind: HitKind, key: Key, caps: Vec<(u16, Option<Value<'static>>)>| {
@@ -764,7 +787,7 @@ impl<'e, H: Clone> Rule<'e, H> {
         };
         match &self.body {
             Body::Event(q) => {
-                if known.unwrap_or_else(|| cx.step_matches(q)) {
+                if cx.step_matches(q) {
                     push(HitKind::Step(0), Key::new(), self.capture(&cx, 0));
                 }
             }
@@ -907,10 +930,11 @@ pub struct Session<'e, H> {
     released: Option<Ordinal>,
     heap: BinaryHeap<Reverse<Record<H>>>,
     scratch: Vec<Hit>,
-    /// The single-event rules as one [`crate::Pack`], and per rule its
-    /// position in the pack (`u32::MAX`: not in it).
-    pack: Option<(crate::Pack, Vec<u32>)>,
+    /// Every step query of the rules as one [`crate::Pack`].
+    pack: Option<SessionPack>,
     pack_hits: crate::Hits,
+    /// The pack's answers for the current event, by pack index.
+    answers: Vec<bool>,
     counters: Counters,
     stats: SessionStats,
     finished: bool,
@@ -957,26 +981,47 @@ impl crate::CompiledRuleSet {
 }
 
 impl<'e, H: Clone> Session<'e, H> {
-    /// Groups the single-event rules (without process lineage, and with the
-    /// first rule's category field) into one pack when there are several.
-    fn pack_of(rules: &[Rule<'e, H>]) -> Option<(crate::Pack, Vec<u32>)> {
+    /// Groups the step queries of the rules (without process lineage, and
+    /// with the first rule's category field) into one pack when there are
+    /// several rules.
+    fn pack_of(rules: &[Rule<'e, H>]) -> Option<SessionPack> {
         let first = rules.first()?.engine;
-        let mut members = vec![u32::MAX; rules.len()];
-        let mut engines = Vec::new();
-        for (i, r) in rules.iter().enumerate() {
-            if matches!(r.body, Body::Event(_))
-                && r.lineage.is_none()
-                && r.engine.plan.is_some()
-                && r.engine.opts.category_field == first.opts.category_field
-            {
-                members[i] = engines.len() as u32;
-                engines.push(r.engine);
-            }
-        }
-        if engines.len() < 2 {
+        if rules.len() < 2 {
             return None;
         }
-        Some((crate::Pack::new(engines, &first.opts), members))
+        let mut steps: Vec<Vec<(eql_syntax::Span, u32)>> = vec![Vec::new(); rules.len()];
+        let mut items: Vec<(usize, &Engine, &EventQuery)> = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            let e = r.engine;
+            if r.lineage.is_some()
+                || e.opts.category_field != first.opts.category_field
+                || (e.plan.is_none() && e.steps.is_none())
+            {
+                continue;
+            }
+            let queries: Vec<&EventQuery> = match &e.query.body {
+                QueryBody::Event(q) => vec![q],
+                QueryBody::Sequence(s) => s
+                    .steps
+                    .iter()
+                    .chain(s.until.iter())
+                    .map(|st| &st.query)
+                    .collect(),
+                QueryBody::Sample(s) => s.steps.iter().map(|st| &st.query).collect(),
+                QueryBody::Join(j) => j
+                    .steps
+                    .iter()
+                    .chain(j.until.iter())
+                    .map(|st| &st.query)
+                    .collect(),
+            };
+            for q in queries {
+                steps[i].push((q.span, items.len() as u32));
+                items.push((i, e, q));
+            }
+        }
+        let pack = crate::Pack::from_conditions(items, &first.opts);
+        Some(SessionPack { pack, steps })
     }
 
     /// A session over several compiled queries; a result's [`Match::rule`] is
@@ -1037,6 +1082,7 @@ impl<'e, H: Clone> Session<'e, H> {
             scratch: Vec::new(),
             pack,
             pack_hits: crate::Hits::new(),
+            answers: Vec::new(),
             counters: Counters::default(),
             stats: SessionStats::default(),
             finished: false,
@@ -1096,25 +1142,40 @@ impl<'e, H: Clone> Session<'e, H> {
         hits.clear();
         let category = self.category_field.as_ref().map(|f| (f, event.get(f)));
         let none = None;
-        // Single-event rules: one pass of the pack (routing, candidate index).
-        let mut packed = self.pack.as_ref().map(|(pack, members)| {
-            pack.matches(event, &mut self.pack_hits);
-            (members, self.pack_hits.rules().iter().peekable())
-        });
+        // Every step query of every rule: one pass of the pack (routing,
+        // candidate index), then the rules read their answers.
+        if let Some(p) = &self.pack {
+            p.pack.matches(event, &mut self.pack_hits);
+            self.answers.clear();
+            self.answers.resize(p.pack.len(), false);
+            for &k in self.pack_hits.rules() {
+                if let Some(a) = self.answers.get_mut(k as usize) {
+                    *a = true;
+                }
+            }
+        }
         for (i, r) in self.rules.iter_mut().enumerate() {
             let cat = match &category {
                 Some((f, v)) => (*f, v),
                 None => (&r.engine.category, &none),
             };
-            let known = packed.as_mut().and_then(|(members, matched)| {
-                let k = *members.get(i)?;
-                let m = k != u32::MAX && matched.next_if(|&&p| p == k).is_some();
-                (k != u32::MAX).then_some(m)
+            let answers = self.pack.as_ref().and_then(|p| {
+                let steps = p.steps.get(i).map(Vec::as_slice).unwrap_or_default();
+                (!steps.is_empty()).then_some(Answers {
+                    steps,
+                    matched: &self.answers,
+                })
             });
-            if known == Some(false) {
-                continue;
+            if let (Body::Event(_), Some(a)) = (&r.body, &answers) {
+                // A single-event rule the pack ruled out has nothing to do.
+                if a.steps
+                    .iter()
+                    .all(|(_, k)| !a.matched.get(*k as usize).copied().unwrap_or(false))
+                {
+                    continue;
+                }
             }
-            r.evaluate(i as u32, event, cat, ts, &mut hits, known);
+            r.evaluate(i as u32, event, cat, ts, &mut hits, answers);
         }
         let window = i64::try_from(self.limits.reorder_window_ms)
             .unwrap_or(i64::MAX / TICKS_PER_MS)
