@@ -1,5 +1,6 @@
-//! The same events give the same results through a JSON DOM and through a
-//! user struct with `#[derive(Serialize)]`.
+//! The same events give the same results through a JSON DOM, through their
+//! raw JSON bytes (projection, no DOM), and through a user struct with
+//! `#[derive(Serialize)]`, one rule at a time and as a pack.
 
 use eql_engine::{CompileOptions, Engine, SerializeEvent};
 use serde::Serialize;
@@ -97,10 +98,35 @@ fn struct_and_dom_agree() {
             .iter()
             .map(|e| engine.is_match(&serde_json::to_value(e).expect("serializes")))
             .collect();
+        let got_bytes: Vec<bool> = events
+            .iter()
+            .map(|e| {
+                let bytes = serde_json::to_vec(e).expect("serializes");
+                engine.is_match_json(&bytes).expect("valid JSON")
+            })
+            .collect();
         assert_eq!(got_struct, got_dom, "{q}");
+        assert_eq!(got_bytes, got_dom, "{q}");
         agreed += 1;
     }
     assert_eq!(agreed, queries.len());
+    // As a pack: DOM, bytes and struct give the same rule lists.
+    let opts = CompileOptions::default();
+    let engines: Vec<Engine> = queries
+        .iter()
+        .map(|q| Engine::compile(q, &opts).expect("query compiles"))
+        .collect();
+    let pack = eql_engine::Pack::new(&engines, &opts);
+    let mut hits = eql_engine::Hits::new();
+    for e in &events {
+        pack.matches(&serde_json::to_value(e).expect("serializes"), &mut hits);
+        let dom = hits.rules().to_vec();
+        pack.matches(&SerializeEvent::new(e).expect("serializes"), &mut hits);
+        assert_eq!(hits.rules(), &dom[..]);
+        pack.matches_json(&serde_json::to_vec(e).expect("serializes"), &mut hits)
+            .expect("valid JSON");
+        assert_eq!(hits.rules(), &dom[..]);
+    }
     // And the seed-like rule really fires on the first event only.
     let engine = Engine::compile(queries[0], &CompileOptions::default()).expect("query compiles");
     let hits: Vec<bool> = events
