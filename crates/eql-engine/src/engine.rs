@@ -10,8 +10,8 @@ use crate::Event;
 use eql_plan::{Cond, FieldTable, Lowering};
 use eql_plan::{FieldPath, Value};
 use eql_syntax::{
-    Diagnostic, Dialect, Expr, ExprKind, MatchOp, ParseOptions, Query, QueryBody, SequenceStep,
-    Span,
+    BinaryOp, Diagnostic, Dialect, Expr, ExprKind, MatchOp, ParseOptions, Query, QueryBody,
+    SequenceStep, Span,
 };
 
 /// Options for compiling a query, including its limits.
@@ -538,15 +538,64 @@ fn compile_regex(
     }
 }
 
+/// Elasticsearch rejects, at compile time, a comparison or arithmetic
+/// between two literals of incompatible types (`1 == "a"`, `"a" + 1`,
+/// `true < 2`): `EQL0306`.
+fn check_literal_types(
+    op: BinaryOp,
+    left: &Expr,
+    right: &Expr,
+    e: &Expr,
+) -> Result<(), CompileError> {
+    use eql_syntax::Literal as L;
+    let (ExprKind::Literal(a), ExprKind::Literal(b)) = (&left.kind, &right.kind) else {
+        return Ok(());
+    };
+    if matches!(op, BinaryOp::And | BinaryOp::Or) || matches!(a, L::Null) || matches!(b, L::Null) {
+        return Ok(());
+    }
+    let kind = |l: &L| match l {
+        L::Int(_) | L::Float(_) => "number",
+        L::String(_) => "string",
+        L::Bool(_) => "boolean",
+        L::Null => "null",
+    };
+    let arith = !op.is_comparison();
+    let ok = if arith {
+        kind(a) == "number" && kind(b) == "number"
+    } else {
+        kind(a) == kind(b)
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(CompileError {
+        diagnostic: Diagnostic::error(
+            "EQL0306",
+            format!(
+                "type mismatch: `{}` between a {} and a {}",
+                op.symbol(),
+                kind(a),
+                kind(b)
+            ),
+            e.span,
+        ),
+    })
+}
+
 fn check_expr(e: &Expr, opts: &CompileOptions, cache: &mut RegexCache) -> Result<(), CompileError> {
     let py = opts.dialect == Dialect::Python;
     match &e.kind {
         ExprKind::Literal(_) | ExprKind::Field(_) => Ok(()),
         ExprKind::Lineage { query, .. } => check_expr(&query.condition, opts, cache),
         ExprKind::Unary { expr, .. } => check_expr(expr, opts, cache),
-        ExprKind::Binary { left, right, .. } => {
+        ExprKind::Binary { op, left, right } => {
             check_expr(left, opts, cache)?;
-            check_expr(right, opts, cache)
+            check_expr(right, opts, cache)?;
+            if !py {
+                check_literal_types(*op, left, right, e)?;
+            }
+            Ok(())
         }
         ExprKind::In { expr, list, .. } => {
             check_expr(expr, opts, cache)?;
