@@ -197,16 +197,21 @@ fn huge_and_odd_numbers_compare_by_the_rules() {
     // 2^64 does not fit i64/u64: it becomes the nearest f64, and equals the
     // query literal 18446744073709551616 (also a float).
     let big = ev(r#"{"event": {"category": "process"}, "n": 18446744073709551616}"#);
+    assert!(big["n"].is_f64());
     assert!(es("process where n == 18446744073709551616").is_match(&big));
     assert!(es("process where n > 9223372036854775807").is_match(&big));
     // u64::MAX stays an integer in serde_json; compared as a float here.
     let umax = ev(r#"{"event": {"category": "process"}, "n": 18446744073709551615}"#);
+    assert!(umax["n"].is_u64());
     assert!(es("process where n > 1000").is_match(&umax));
     // 1e300 is a float.
     let huge = ev(r#"{"event": {"category": "process"}, "n": 1e300}"#);
     assert!(es("process where n > 9223372036854775807").is_match(&huge));
     // -0 equals 0.
     let negzero = ev(r#"{"event": {"category": "process"}, "n": -0}"#);
+    assert!(negzero["n"]
+        .as_f64()
+        .is_some_and(|f| f == 0.0 && f.is_sign_negative()));
     assert!(es("process where n == 0").is_match(&negzero));
     assert!(!es("process where n < 0").is_match(&negzero));
     // "NaN" and "5" are strings: a numeric comparison with a string does not

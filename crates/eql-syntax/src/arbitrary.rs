@@ -221,11 +221,14 @@ impl Gen<'_> {
             } else {
                 PipeKind::Head
             };
-            let n: u16 = u.arbitrary()?;
-            (
-                kind,
-                vec![ex(ExprKind::Literal(Literal::Int(i64::from(n))))],
-            )
+            // Usually a count, as written in practice; any expression parses.
+            let arg = if u.ratio(3u8, 4u8)? {
+                let n: u16 = u.arbitrary()?;
+                ex(ExprKind::Literal(Literal::Int(i64::from(n))))
+            } else {
+                self.expr(u, 1)?
+            };
+            (kind, vec![arg])
         };
         Ok(Pipe {
             kind,
