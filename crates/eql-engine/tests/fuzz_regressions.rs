@@ -1,0 +1,85 @@
+//! Replays `fuzz/regressions/eval_diff/` and `fuzz/regressions/project_json/`
+//! with the same checks as the fuzz targets: the plan, raw bytes and a pack
+//! agree with the reference interpreter; the projection agrees with DOM
+//! lookups.
+
+use eql_engine::{
+    CompileOptions, Dialect, Engine, Event, FieldPath, Hits, Pack, Projection, Value,
+};
+use std::path::{Path, PathBuf};
+
+fn files(target: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/regressions")
+        .join(target);
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("readable dir entry").path())
+        .filter(|p| p.file_name().is_some_and(|n| n != "README.md"))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn eval_diff_regressions() {
+    let all = files("eval_diff");
+    assert!(!all.is_empty());
+    for path in all {
+        let data = std::fs::read(&path).expect("readable");
+        let text = String::from_utf8(data).expect("UTF-8");
+        let (query, event) = text.split_once('\n').expect("query line, then the event");
+        let dom: serde_json::Value = serde_json::from_str(event).expect("JSON event");
+        for dialect in [Dialect::Elasticsearch, Dialect::Python] {
+            let opts = if dialect == Dialect::Python {
+                CompileOptions::python()
+            } else {
+                CompileOptions::default()
+            };
+            let Ok(engine) = Engine::compile(query, &opts) else {
+                continue;
+            };
+            let reference = engine.is_match_reference(&dom);
+            assert_eq!(engine.is_match(&dom), reference, "{}", path.display());
+            assert_eq!(
+                engine.is_match_json(event.as_bytes()).ok(),
+                Some(reference),
+                "{}",
+                path.display()
+            );
+            let pack = Pack::new([&engine], &opts);
+            let mut hits = Hits::new();
+            pack.matches(&dom, &mut hits);
+            assert_eq!(hits.rules().is_empty(), !reference, "{}", path.display());
+        }
+    }
+}
+
+#[test]
+fn project_json_regressions() {
+    let all = files("project_json");
+    assert!(!all.is_empty());
+    for path in all {
+        let data = std::fs::read(&path).expect("readable");
+        let nl = data.iter().position(|&b| b == b'\n').expect("paths line");
+        let head = std::str::from_utf8(&data[..nl]).expect("UTF-8 paths");
+        let doc = &data[nl + 1..];
+        let paths: Vec<FieldPath> = head
+            .split(',')
+            .filter(|p| !p.is_empty())
+            .map(FieldPath::parse_dotted)
+            .collect();
+        let dom: serde_json::Value = serde_json::from_slice(doc).expect("JSON document");
+        let ev = Projection::new(&paths)
+            .parse(doc)
+            .expect("projection parses");
+        for p in &paths {
+            assert_eq!(
+                ev.get(p).map(Value::into_owned),
+                Event::get(&dom, p).map(Value::into_owned),
+                "{}: {p}",
+                path.display()
+            );
+        }
+    }
+}
