@@ -48,15 +48,7 @@ pub(crate) trait Tree: Sized {
 
 impl Tree for Json {
     fn key(&self, k: &str) -> Option<&Self> {
-        let o = self.as_object()?;
-        // Small objects (most of an ECS event): a scan that compares lengths
-        // first beats the map's ordered search, which calls `memcmp` at every
-        // level. Keys are unique in a `serde_json::Map`.
-        if o.len() <= 32 {
-            o.iter().find(|(kk, _)| same_key(kk, k)).map(|(_, v)| v)
-        } else {
-            o.get(k)
-        }
+        self.as_object()?.get(k)
     }
     fn items(&self) -> Option<&[Self]> {
         self.as_array().map(Vec::as_slice)
