@@ -517,3 +517,23 @@ fn missing_events_need_maxspan() {
     )
     .is_ok());
 }
+
+#[test]
+fn samples_come_in_key_order_at_finish() {
+    let q = "sample by k [any where x == 1] [any where y == 1]";
+    let evs = [
+        ev(1, "e", &json!({"k": "b", "x": 1})),
+        ev(2, "e", &json!({"k": "b", "y": 1})),
+        ev(3, "e", &json!({"k": "a", "y": 1})),
+        ev(4, "e", &json!({"k": "a", "x": 1})),
+    ];
+    assert_eq!(run(q, &evs), vec![vec![4, 3], vec![1, 2]]);
+    let streaming = SessionOptions {
+        samples_on_completion: true,
+        ..SessionOptions::default()
+    };
+    assert_eq!(
+        run_with(q, &CompileOptions::default(), streaming, &evs).0,
+        vec![vec![1, 2], vec![4, 3]]
+    );
+}

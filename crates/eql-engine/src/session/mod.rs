@@ -178,6 +178,10 @@ pub struct SessionOptions {
     pub order: Option<StreamOrder>,
     /// Process-lineage fields (Python dialect).
     pub lineage: LineageOptions,
+    /// Elasticsearch `sample`: emit each sample as soon as it is complete,
+    /// instead of holding them for [`Session::finish`], which emits them in
+    /// join-key order as Elasticsearch does. Default false.
+    pub samples_on_completion: bool,
 }
 
 // ---------------------------------------------------------------------------
@@ -695,7 +699,12 @@ impl<'e, H: Clone> Rule<'e, H> {
         let body = match &q.body {
             QueryBody::Event(e) => Body::Event(e),
             QueryBody::Sequence(s) => Body::Seq(sequence::Seq::new(s, py, opts.limits.clone())),
-            QueryBody::Sample(s) => Body::Sample(sample::Sample::new(s, py, opts.limits.clone())),
+            QueryBody::Sample(s) => Body::Sample(sample::Sample::new(
+                s,
+                py,
+                opts.limits.clone(),
+                opts.samples_on_completion,
+            )),
             QueryBody::Join(j) => Body::Join(join::Join::new(j, opts.limits.clone())),
         };
         Rule {
