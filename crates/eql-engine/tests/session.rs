@@ -537,3 +537,14 @@ fn samples_come_in_key_order_at_finish() {
         vec![vec![1, 2], vec![4, 3]]
     );
 }
+
+#[test]
+fn huge_runs_are_a_compile_error() {
+    let py = CompileOptions::python();
+    let e = Engine::compile(
+        "sequence [process where true] with runs=4000000000 [file where true]",
+        &py,
+    )
+    .unwrap_err();
+    assert_eq!(e.diagnostic.code, "EQL0403");
+}

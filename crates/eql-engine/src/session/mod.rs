@@ -628,9 +628,13 @@ impl EvalCx<'_> {
 // ---------------------------------------------------------------------------
 // Compile-time checks of the stateful forms
 
+/// Most steps of a sequence once `runs` are expanded (Python accepts any `runs`).
+const MAX_SEQUENCE_STEPS: u64 = 10_000;
+
 /// Checks what the state machines need and the parser does not check: a
-/// missing step `![...]` needs `with maxspan` (EQL0401), and a sequence needs
-/// at least one step that is not missing (EQL0402).
+/// missing step `![...]` needs `with maxspan` (EQL0401), a sequence needs
+/// at least one step that is not missing (EQL0402) and at most
+/// 10 000 steps after `runs` expansion (EQL0403).
 pub(crate) fn check_query(q: &eql_syntax::Query) -> Result<(), crate::CompileError> {
     let QueryBody::Sequence(s) = &q.body else {
         return Ok(());
@@ -648,6 +652,18 @@ pub(crate) fn check_query(q: &eql_syntax::Query) -> Result<(), crate::CompileErr
                 m.span,
             );
         }
+    }
+    let expanded: u64 = s
+        .steps
+        .iter()
+        .map(|st| u64::from(st.runs.unwrap_or(1).max(1)))
+        .sum();
+    if expanded > MAX_SEQUENCE_STEPS {
+        return err(
+            "EQL0403",
+            "a sequence may have at most 10000 steps after `runs` expansion",
+            s.span,
+        );
     }
     if s.steps.iter().all(|st| st.missing) {
         return err(

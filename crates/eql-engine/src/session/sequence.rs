@@ -97,7 +97,7 @@ impl<'e, H: Clone> Seq<'e, H> {
             for _ in 0..st.runs.unwrap_or(1).max(1) {
                 steps.push(StepSpec::new(&s.by, st, pos));
                 if !st.missing {
-                    pos += 1;
+                    pos = pos.saturating_add(1);
                 }
             }
         }
@@ -393,7 +393,10 @@ impl<'e, H: Clone> Seq<'e, H> {
                             .map(|e| e.trailing.to_vec())
                             .unwrap_or_default();
                         for id in ids {
-                            if self.part(id).is_some_and(|p| h.ts - p.start <= span) {
+                            if self
+                                .part(id)
+                                .is_some_and(|p| h.ts.saturating_sub(p.start) <= span)
+                            {
                                 self.part_remove(id, sink.c);
                             }
                         }
