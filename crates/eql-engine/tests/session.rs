@@ -548,3 +548,18 @@ fn huge_runs_are_a_compile_error() {
     .unwrap_err();
     assert_eq!(e.diagnostic.code, "EQL0403");
 }
+
+#[test]
+fn results_carry_their_join_keys() {
+    let engine = Engine::compile(
+        "sequence by k [a where true] [b where true]",
+        &CompileOptions::default(),
+    )
+    .unwrap();
+    let mut s = engine.session::<u8>();
+    let mut out = Matches::new();
+    s.push(1, &ev(1, "a", &k("x")), &mut out);
+    s.push(2, &ev(2, "b", &k("x")), &mut out);
+    let m = out.iter().next().unwrap();
+    assert_eq!(m.key, &[eql_engine::Value::from("x".to_owned())]);
+}

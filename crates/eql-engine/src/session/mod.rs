@@ -247,7 +247,9 @@ pub struct Match<'a, H> {
     pub count: Option<u64>,
     /// Python `count`/`unique_count` pipes: the share of the total.
     pub percent: Option<f64>,
-    /// Python `count` pipe: the counted key (no events then).
+    /// The join key values of a sequence, sample or join (as compared:
+    /// lowercased in the Python dialect's case-insensitive mode); for the
+    /// Python `count` pipe, the counted key (and no events). Empty otherwise.
     pub key: &'a [Value<'static>],
 }
 

@@ -93,6 +93,7 @@ impl<'e, H: Clone> Sample<'e, H> {
                 list.push((id, handle.clone(), h.caps.clone()));
                 if list.len() >= n {
                     let mut res = Res::empty();
+                    res.agg_key = h.key.iter().map(super::keys::KeyAtom::to_value).collect();
                     for (_, hd, caps) in list.drain(..) {
                         res.events.push(hd);
                         res.add_caps(&caps);
@@ -118,6 +119,7 @@ impl<'e, H: Clone> Sample<'e, H> {
                 .filter_map(|(f, &c)| e.cands.get(f).and_then(|l| l.get(c)).map(|x| x.0))
                 .collect();
             let mut res = Res::empty();
+            res.agg_key = h.key.iter().map(super::keys::KeyAtom::to_value).collect();
             for (f, &c) in pick.iter().enumerate() {
                 if let Some((_, hd, caps)) = e.cands.get(f).and_then(|l| l.get(c)) {
                     res.events.push(hd.clone());
