@@ -1,13 +1,15 @@
 //! Scans NDJSON events with a rule pack and prints alerts.
 //!
 //! ```text
-//! scan [--rules PATH]... [--dialect es|python] [--format ndjson|table] [--strict] [EVENTS.ndjson ...|-]
+//! scan [--rules PATH]... [--dialect es|python] [--format ndjson|table] [--strict]
+//!      [--reorder-window-ms MS] [EVENTS.ndjson ...|-]
 //! ```
 //!
 //! Without arguments the shipped pack is run over `examples/data/sample-events.ndjson`.
 //! Input is streamed line by line through one `Session` per input, so sequence and sample
-//! rules alert too (their alert carries every event of the match under `events`, and the
-//! last one under `event`); malformed lines are reported on stderr and counted.
+//! rules alert too (their alert carries every event of the match under `events`, its
+//! `join_keys`, and the last one under `event`); malformed lines are reported on stderr and
+//! counted.
 //! Alerts go to stdout; progress, errors and the summary go to stderr.
 
 use std::fs::File;
