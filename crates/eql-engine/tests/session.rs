@@ -646,3 +646,14 @@ fn reorder_buffer_overflow_is_counted() {
     assert_eq!(st.reorder_overflow, 3);
     assert_eq!(st.peak_reorder_buffered, 2);
 }
+
+#[test]
+fn pushes_after_finish_are_late() {
+    let engine = Engine::compile("a where true", &py()).unwrap();
+    let mut s = engine.session::<u8>();
+    let mut out = Matches::new();
+    s.finish(&mut out);
+    s.push(1, &ev(1, "a", &json!({})), &mut out);
+    assert!(out.is_empty());
+    assert_eq!(out.late(), &[1]);
+}

@@ -1075,12 +1075,18 @@ impl<'e, H: Clone> Session<'e, H> {
             tie,
             arrival,
         };
+        if self.finished {
+            // The input is closed: nothing more is evaluated.
+            self.stats.late += 1;
+            out.late.push(handle);
+            return;
+        }
         if self.order == StreamOrder::Timestamp {
             let window = i64::try_from(self.limits.reorder_window_ms)
                 .unwrap_or(i64::MAX / TICKS_PER_MS)
                 .saturating_mul(TICKS_PER_MS);
             let too_old = self.max_ts.is_some_and(|m| ts < m.saturating_sub(window));
-            if self.finished || too_old || self.released.is_some_and(|r| ord < r) {
+            if too_old || self.released.is_some_and(|r| ord < r) {
                 self.stats.late += 1;
                 out.late.push(handle);
                 return;
