@@ -6,7 +6,8 @@
 //! keeps at most as many candidates per key as there are filters, which is
 //! enough for a distinct assignment to exist whenever one exists over all the
 //! events seen. Completed samples are held (handles only) and emitted at
-//! `finish` in join-key order, as Elasticsearch orders them; with
+//! `finish` in join-key order, as Elasticsearch orders them (at most
+//! `max_keys` are held; past that they are emitted early); with
 //! `SessionOptions::samples_on_completion` they are emitted as they complete.
 //!
 //! Python: every matching event is appended to the key's list and a sample is
@@ -140,6 +141,11 @@ impl<'e, H: Clone> Sample<'e, H> {
                 sink.emit(res);
             } else {
                 self.done.push((h.key.clone(), res));
+                if self.done.len() >= self.limits.max_keys {
+                    // Bounded memory: past `max_keys` held samples, they are
+                    // emitted now (in key order among themselves).
+                    self.finish(sink);
+                }
             }
         }
     }
