@@ -657,3 +657,26 @@ fn pushes_after_finish_are_late() {
     assert!(out.is_empty());
     assert_eq!(out.late(), &[1]);
 }
+
+#[test]
+fn the_ordering_timestamp_field_can_be_chosen() {
+    let q = "sequence with maxspan=1s [a where true] [b where true]";
+    let evs = [
+        json!({"t": 0, "event": {"category": "a"}}),
+        json!({"t": 5000, "event": {"category": "b"}}),
+    ];
+    // Without a readable timestamp every event is at time 0: maxspan never rejects.
+    let (got, _, st) = run_with(
+        q,
+        &CompileOptions::default(),
+        SessionOptions::default(),
+        &evs,
+    );
+    assert_eq!((got.len(), st.missing_timestamp), (1, 2));
+    let by_t = SessionOptions {
+        timestamp_field: Some("t".into()),
+        ..SessionOptions::default()
+    };
+    let (got, _, st) = run_with(q, &CompileOptions::default(), by_t, &evs);
+    assert_eq!((got.len(), st.missing_timestamp), (0, 0));
+}

@@ -182,6 +182,10 @@ pub struct SessionOptions {
     /// instead of holding them for [`Session::finish`], which emits them in
     /// join-key order as Elasticsearch does. Default false.
     pub samples_on_completion: bool,
+    /// Field whose timestamp orders the stream (and stands in for a rule's
+    /// own timestamp field when an event lacks it). Default: the first
+    /// query's `timestamp_field`.
+    pub timestamp_field: Option<String>,
 }
 
 // ---------------------------------------------------------------------------
@@ -991,9 +995,11 @@ impl<'e, H: Clone> Session<'e, H> {
     pub fn new(engines: impl IntoIterator<Item = &'e Engine>, opts: SessionOptions) -> Self {
         let engines: Vec<&Engine> = engines.into_iter().collect();
         let first = engines.first().map(|e| &e.opts);
-        let ts_name = first
-            .map_or("@timestamp", |o| o.timestamp_field.as_str())
-            .to_owned();
+        let ts_name = opts.timestamp_field.clone().unwrap_or_else(|| {
+            first
+                .map_or("@timestamp", |o| o.timestamp_field.as_str())
+                .to_owned()
+        });
         let ts_format = first.map_or(TimestampFormat::Auto, |o| o.timestamp_format);
         let tie_field = first
             .and_then(|o| o.tiebreaker_field.as_deref())
