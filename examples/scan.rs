@@ -1,13 +1,15 @@
 //! Scans NDJSON events with a rule pack and prints alerts.
 //!
 //! ```text
-//! scan [--rules PATH]... [--dialect es|python] [--format ndjson|table] [--strict] [EVENTS.ndjson ...|-]
+//! scan [--rules PATH]... [--dialect es|python] [--format ndjson|table] [--strict]
+//!      [--reorder-window-ms MS] [EVENTS.ndjson ...|-]
 //! ```
 //!
 //! Without arguments the shipped pack is run over `examples/data/sample-events.ndjson`.
 //! Input is streamed line by line through one `Session` per input, so sequence and sample
-//! rules alert too (their alert carries every event of the match under `events`, and the
-//! last one under `event`); malformed lines are reported on stderr and counted.
+//! rules alert too (their alert carries every event of the match under `events`, its
+//! `join_keys`, and the last one under `event`); malformed lines are reported on stderr and
+//! counted.
 //! Alerts go to stdout; progress, errors and the summary go to stderr.
 
 use std::fs::File;
@@ -309,21 +311,49 @@ fn write_matches(
             *n += 1;
         }
         stats.alerts += 1;
-        write_alert(out, format, rule, event, m.events, name, *line)?;
+        let alert = Alert {
+            rule,
+            event,
+            events: m.events,
+            join_keys: m.key,
+        };
+        write_alert(out, format, &alert, name, *line)?;
     }
     Ok(())
+}
+
+/// One result of one rule, ready to print.
+struct Alert<'a> {
+    rule: &'a CompiledRule,
+    /// The last event of the match.
+    event: &'a Value,
+    events: &'a [Handle],
+    join_keys: &'a [eql_engine::Value<'static>],
+}
+
+fn to_json(v: &eql_engine::Value<'_>) -> Value {
+    match v {
+        eql_engine::Value::Null => Value::Null,
+        eql_engine::Value::Bool(b) => json!(b),
+        eql_engine::Value::Int(i) => json!(i),
+        eql_engine::Value::Float(f) => json!(f),
+        eql_engine::Value::Str(s) => json!(s),
+        eql_engine::Value::Array(a) => Value::Array(a.iter().map(to_json).collect()),
+        eql_engine::Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, v)| (k.to_string(), to_json(v))).collect())
+        }
+    }
 }
 
 fn write_alert(
     out: &mut impl Write,
     format: Format,
-    rule: &CompiledRule,
-    event: &Value,
-    events: &[Handle],
+    alert: &Alert<'_>,
     input: &str,
     line: u64,
 ) -> io::Result<()> {
-    let r = &rule.rule;
+    let (event, events) = (alert.event, alert.events);
+    let r = &alert.rule.rule;
     match format {
         Format::Ndjson => {
             let threat: Vec<Value> = r
@@ -339,7 +369,7 @@ fn write_alert(
                     })
                 })
                 .collect();
-            let mut alert = json!({
+            let mut out_alert = json!({
                 "rule_id": r.rule_id,
                 "name": r.name,
                 "severity": r.severity,
@@ -348,13 +378,16 @@ fn write_alert(
                 "source": {"file": input, "line": line},
                 "event": event,
             });
+            if !alert.join_keys.is_empty() {
+                out_alert["join_keys"] = alert.join_keys.iter().map(to_json).collect();
+            }
             if events.len() > 1 {
-                alert["events"] = events
+                out_alert["events"] = events
                     .iter()
                     .map(|(l, e)| json!({"source": {"file": input, "line": l}, "event": &**e}))
                     .collect();
             }
-            serde_json::to_writer(&mut *out, &alert)?;
+            serde_json::to_writer(&mut *out, &out_alert)?;
             writeln!(out)
         }
         Format::Table => {

@@ -62,6 +62,9 @@ fn sequence(c: &mut Criterion) {
     g.bench_function("baseline: first step as a single-event query", |b| {
         b.iter(|| dom.iter().filter(|v| first.is_match(*v)).count());
     });
+    g.bench_function("first step as a single-event query in a Session", |b| {
+        b.iter(|| black_box(pass(&first, &dom, &mut out).0));
+    });
     g.bench_function("sequence by process.entity_id (DOM -> Session)", |b| {
         b.iter(|| black_box(pass(&by_entity, &dom, &mut out).0));
     });

@@ -1,6 +1,7 @@
-//! Any text through parse + compile + evaluation over a fixed event: no panic.
+//! Any text through parse + compile + evaluation over a fixed event, and a
+//! streaming Session over a few copies of it: no panic.
 #![no_main]
-use eql_engine::{CompileOptions, Dialect, Engine};
+use eql_engine::{CompileOptions, Dialect, Engine, Matches};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -14,6 +15,12 @@ fuzz_target!(|data: &[u8]| {
         let opts = CompileOptions { dialect, ..CompileOptions::default() };
         if let Ok(engine) = Engine::compile(text, &opts) {
             let _ = engine.is_match(&event);
+            let mut session = engine.session::<u8>();
+            let mut out = Matches::new();
+            for i in 0..3 {
+                session.push(i, &event, &mut out);
+            }
+            session.finish(&mut out);
         }
     }
 });

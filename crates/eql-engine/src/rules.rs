@@ -109,7 +109,8 @@ impl Rule {
     }
 
     /// Compile options for this rule: `base` with the rule's
-    /// `event_category_override` and `timestamp_override` applied.
+    /// `event_category_override`, `timestamp_override` and `tiebreaker_field`
+    /// applied.
     pub fn compile_options(&self, base: &CompileOptions) -> CompileOptions {
         let mut opts = base.clone();
         if let Some(field) = &self.event_category_override {
@@ -117,6 +118,9 @@ impl Rule {
         }
         if let Some(field) = &self.timestamp_override {
             opts.timestamp_field.clone_from(field);
+        }
+        if let Some(field) = &self.tiebreaker_field {
+            opts.tiebreaker_field = Some(field.clone());
         }
         opts
     }

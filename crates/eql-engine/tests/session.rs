@@ -517,3 +517,166 @@ fn missing_events_need_maxspan() {
     )
     .is_ok());
 }
+
+#[test]
+fn samples_come_in_key_order_at_finish() {
+    let q = "sample by k [any where x == 1] [any where y == 1]";
+    let evs = [
+        ev(1, "e", &json!({"k": "b", "x": 1})),
+        ev(2, "e", &json!({"k": "b", "y": 1})),
+        ev(3, "e", &json!({"k": "a", "y": 1})),
+        ev(4, "e", &json!({"k": "a", "x": 1})),
+    ];
+    assert_eq!(run(q, &evs), vec![vec![4, 3], vec![1, 2]]);
+    let streaming = SessionOptions {
+        samples_on_completion: true,
+        ..SessionOptions::default()
+    };
+    assert_eq!(
+        run_with(q, &CompileOptions::default(), streaming, &evs).0,
+        vec![vec![1, 2], vec![4, 3]]
+    );
+}
+
+#[test]
+fn huge_runs_are_a_compile_error() {
+    let py = CompileOptions::python();
+    let e = Engine::compile(
+        "sequence [process where true] with runs=4000000000 [file where true]",
+        &py,
+    )
+    .unwrap_err();
+    assert_eq!(e.diagnostic.code, "EQL0403");
+}
+
+#[test]
+fn results_carry_their_join_keys() {
+    let engine = Engine::compile(
+        "sequence by k [a where true] [b where true]",
+        &CompileOptions::default(),
+    )
+    .unwrap();
+    let mut s = engine.session::<u8>();
+    let mut out = Matches::new();
+    s.push(1, &ev(1, "a", &k("x")), &mut out);
+    s.push(2, &ev(2, "b", &k("x")), &mut out);
+    let m = out.iter().next().unwrap();
+    assert_eq!(m.key, &[eql_engine::Value::from("x".to_owned())]);
+}
+
+fn py() -> CompileOptions {
+    CompileOptions {
+        timestamp_format: eql_engine::TimestampFormat::EpochMillis,
+        timestamp_field: "@timestamp".into(),
+        category_field: "event.category".into(),
+        ..CompileOptions::python()
+    }
+}
+
+#[test]
+fn python_join_keeps_the_first_event_per_position_and_until_forgets() {
+    let q = "join by k [a where true] [b where true] until [c where true]";
+    let evs = [
+        ev(1, "b", &k("x")),
+        ev(2, "b", &k("x")),
+        ev(3, "a", &k("X")),
+        ev(4, "a", &k("y")),
+        ev(5, "c", &k("y")),
+        ev(6, "b", &k("y")),
+    ];
+    // Unordered, first event per position, keys folded; `until` forgets key y.
+    assert_eq!(
+        run_with(q, &py(), SessionOptions::default(), &evs).0,
+        vec![vec![3, 1]]
+    );
+}
+
+#[test]
+fn python_count_and_unique_count_pipes() {
+    let evs = [
+        ev(1, "a", &json!({"n": "x"})),
+        ev(2, "a", &json!({"n": "y"})),
+        ev(3, "a", &json!({"n": "X"})),
+    ];
+    let engine = Engine::compile("a where true | unique_count n", &py()).unwrap();
+    let mut s = engine.session::<u8>();
+    let mut out = Matches::new();
+    for (i, e) in evs.iter().enumerate() {
+        s.push(i as u8 + 1, e, &mut out);
+    }
+    s.finish(&mut out);
+    let got: Vec<(Vec<u8>, Option<u64>)> =
+        out.iter().map(|m| (m.events.to_vec(), m.count)).collect();
+    assert_eq!(got, vec![(vec![1], Some(2)), (vec![2], Some(1))]);
+    let engine = Engine::compile("a where true | count n", &py()).unwrap();
+    let mut s = engine.session::<u8>();
+    let mut out = Matches::new();
+    for (i, e) in evs.iter().enumerate() {
+        s.push(i as u8 + 1, e, &mut out);
+    }
+    s.finish(&mut out);
+    let got: Vec<(Vec<eql_engine::Value<'static>>, Option<u64>, usize)> = out
+        .iter()
+        .map(|m| (m.key.to_vec(), m.count, m.events.len()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (vec![eql_engine::Value::from("y".to_owned())], Some(1), 0),
+            (vec![eql_engine::Value::from("x".to_owned())], Some(2), 0)
+        ]
+    );
+}
+
+#[test]
+fn reorder_buffer_overflow_is_counted() {
+    let q = "any where true";
+    let w = SessionOptions {
+        limits: Limits {
+            reorder_window_ms: 1_000_000,
+            max_reorder_events: 2,
+            ..Limits::default()
+        },
+        ..SessionOptions::default()
+    };
+    let evs: Vec<Value> = (0..5).map(|i| ev(i, "x", &json!({}))).collect();
+    let (got, late, st) = run_with(q, &CompileOptions::default(), w, &evs);
+    assert_eq!(got.len(), 5);
+    assert!(late.is_empty());
+    assert_eq!(st.reorder_overflow, 3);
+    assert_eq!(st.peak_reorder_buffered, 2);
+}
+
+#[test]
+fn pushes_after_finish_are_late() {
+    let engine = Engine::compile("a where true", &py()).unwrap();
+    let mut s = engine.session::<u8>();
+    let mut out = Matches::new();
+    s.finish(&mut out);
+    s.push(1, &ev(1, "a", &json!({})), &mut out);
+    assert!(out.is_empty());
+    assert_eq!(out.late(), &[1]);
+}
+
+#[test]
+fn the_ordering_timestamp_field_can_be_chosen() {
+    let q = "sequence with maxspan=1s [a where true] [b where true]";
+    let evs = [
+        json!({"t": 0, "event": {"category": "a"}}),
+        json!({"t": 5000, "event": {"category": "b"}}),
+    ];
+    // Without a readable timestamp every event is at time 0: maxspan never rejects.
+    let (got, _, st) = run_with(
+        q,
+        &CompileOptions::default(),
+        SessionOptions::default(),
+        &evs,
+    );
+    assert_eq!((got.len(), st.missing_timestamp), (1, 2));
+    let by_t = SessionOptions {
+        timestamp_field: Some("t".into()),
+        ..SessionOptions::default()
+    };
+    let (got, _, st) = run_with(q, &CompileOptions::default(), by_t, &evs);
+    assert_eq!((got.len(), st.missing_timestamp), (0, 0));
+}

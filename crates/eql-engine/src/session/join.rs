@@ -81,6 +81,7 @@ impl<'e, H: Clone> Join<'e, H> {
                     if let Some(e) = self.map.remove(&h.key) {
                         sink.c.del_key(e.bytes);
                         let mut res = Res::empty();
+                        res.agg_key = h.key.iter().map(super::keys::KeyAtom::to_value).collect();
                         for (hd, caps) in e.slots.into_iter().flatten() {
                             res.events.push(hd);
                             res.add_caps(&caps);

@@ -178,6 +178,14 @@ pub struct SessionOptions {
     pub order: Option<StreamOrder>,
     /// Process-lineage fields (Python dialect).
     pub lineage: LineageOptions,
+    /// Elasticsearch `sample`: emit each sample as soon as it is complete,
+    /// instead of holding them for [`Session::finish`], which emits them in
+    /// join-key order as Elasticsearch does. Default false.
+    pub samples_on_completion: bool,
+    /// Field whose timestamp orders the stream (and stands in for a rule's
+    /// own timestamp field when an event lacks it). Default: the first
+    /// query's `timestamp_field`.
+    pub timestamp_field: Option<String>,
 }
 
 // ---------------------------------------------------------------------------
@@ -243,7 +251,9 @@ pub struct Match<'a, H> {
     pub count: Option<u64>,
     /// Python `count`/`unique_count` pipes: the share of the total.
     pub percent: Option<f64>,
-    /// Python `count` pipe: the counted key (no events then).
+    /// The join key values of a sequence, sample or join (as compared:
+    /// lowercased in the Python dialect's case-insensitive mode); for the
+    /// Python `count` pipe, the counted key (and no events). Empty otherwise.
     pub key: &'a [Value<'static>],
 }
 
@@ -639,9 +649,13 @@ impl EvalCx<'_> {
 // ---------------------------------------------------------------------------
 // Compile-time checks of the stateful forms
 
+/// Most steps of a sequence once `runs` are expanded (Python accepts any `runs`).
+const MAX_SEQUENCE_STEPS: u64 = 10_000;
+
 /// Checks what the state machines need and the parser does not check: a
-/// missing step `![...]` needs `with maxspan` (EQL0401), and a sequence needs
-/// at least one step that is not missing (EQL0402).
+/// missing step `![...]` needs `with maxspan` (EQL0401), a sequence needs
+/// at least one step that is not missing (EQL0402) and at most
+/// 10 000 steps after `runs` expansion (EQL0403).
 pub(crate) fn check_query(q: &eql_syntax::Query) -> Result<(), crate::CompileError> {
     let QueryBody::Sequence(s) = &q.body else {
         return Ok(());
@@ -659,6 +673,18 @@ pub(crate) fn check_query(q: &eql_syntax::Query) -> Result<(), crate::CompileErr
                 m.span,
             );
         }
+    }
+    let expanded: u64 = s
+        .steps
+        .iter()
+        .map(|st| u64::from(st.runs.unwrap_or(1).max(1)))
+        .sum();
+    if expanded > MAX_SEQUENCE_STEPS {
+        return err(
+            "EQL0403",
+            "a sequence may have at most 10000 steps after `runs` expansion",
+            s.span,
+        );
     }
     if s.steps.iter().all(|st| st.missing) {
         return err(
@@ -717,7 +743,12 @@ impl<'e, H: Clone> Rule<'e, H> {
         let body = match &q.body {
             QueryBody::Event(e) => Body::Event(e),
             QueryBody::Sequence(s) => Body::Seq(sequence::Seq::new(s, py, opts.limits.clone())),
-            QueryBody::Sample(s) => Body::Sample(sample::Sample::new(s, py, opts.limits.clone())),
+            QueryBody::Sample(s) => Body::Sample(sample::Sample::new(
+                s,
+                py,
+                opts.limits.clone(),
+                opts.samples_on_completion,
+            )),
             QueryBody::Join(j) => Body::Join(join::Join::new(j, opts.limits.clone())),
         };
         Rule {
@@ -1038,9 +1069,11 @@ impl<'e, H: Clone> Session<'e, H> {
     pub fn new(engines: impl IntoIterator<Item = &'e Engine>, opts: SessionOptions) -> Self {
         let engines: Vec<&Engine> = engines.into_iter().collect();
         let first = engines.first().map(|e| &e.opts);
-        let ts_name = first
-            .map_or("@timestamp", |o| o.timestamp_field.as_str())
-            .to_owned();
+        let ts_name = opts.timestamp_field.clone().unwrap_or_else(|| {
+            first
+                .map_or("@timestamp", |o| o.timestamp_field.as_str())
+                .to_owned()
+        });
         let ts_format = first.map_or(TimestampFormat::Auto, |o| o.timestamp_format);
         let tie_field = first
             .and_then(|o| o.tiebreaker_field.as_deref())
@@ -1126,12 +1159,18 @@ impl<'e, H: Clone> Session<'e, H> {
             tie,
             arrival,
         };
+        if self.finished {
+            // The input is closed: nothing more is evaluated.
+            self.stats.late += 1;
+            out.late.push(handle);
+            return;
+        }
         if self.order == StreamOrder::Timestamp {
             let window = i64::try_from(self.limits.reorder_window_ms)
                 .unwrap_or(i64::MAX / TICKS_PER_MS)
                 .saturating_mul(TICKS_PER_MS);
             let too_old = self.max_ts.is_some_and(|m| ts < m.saturating_sub(window));
-            if self.finished || too_old || self.released.is_some_and(|r| ord < r) {
+            if too_old || self.released.is_some_and(|r| ord < r) {
                 self.stats.late += 1;
                 out.late.push(handle);
                 return;

@@ -401,8 +401,10 @@ impl<'e, H: Clone> PipeChain<'e, H> {
                         return;
                     }
                     if seen.len() >= max_keys {
+                        // Bounded memory over exactness: past the cap the
+                        // set starts again (counted per forgotten key).
+                        c.evicted_keys += seen.len() as u64;
                         seen.clear();
-                        c.evicted_keys += 1;
                     }
                     seen.insert(key);
                 }

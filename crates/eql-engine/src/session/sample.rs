@@ -5,8 +5,10 @@
 //! in filter order, at most `max_samples_per_key` samples per key. Each filter
 //! keeps at most as many candidates per key as there are filters, which is
 //! enough for a distinct assignment to exist whenever one exists over all the
-//! events seen. Samples are emitted when complete (a stream has no final key
-//! order to sort by).
+//! events seen. Completed samples are held (handles only) and emitted at
+//! `finish` in join-key order, as Elasticsearch orders them (at most
+//! `max_keys` are held; past that they are emitted early); with
+//! `SessionOptions::samples_on_completion` they are emitted as they complete.
 //!
 //! Python: every matching event is appended to the key's list and a sample is
 //! emitted at N events; filter identity is ignored (the same event can fill
@@ -36,10 +38,13 @@ pub(crate) struct Sample<'e, H> {
     map: HashMap<Key, Entry<H>>,
     order: VecDeque<(u64, Key)>,
     seq: u64,
+    /// Completed samples waiting for `finish` (ES order by join key).
+    done: Vec<(Key, Res<H>)>,
+    on_completion: bool,
 }
 
 impl<'e, H: Clone> Sample<'e, H> {
-    pub(crate) fn new(s: &'e SampleAst, py: bool, limits: Limits) -> Self {
+    pub(crate) fn new(s: &'e SampleAst, py: bool, limits: Limits, on_completion: bool) -> Self {
         Sample {
             steps: s
                 .steps
@@ -52,6 +57,8 @@ impl<'e, H: Clone> Sample<'e, H> {
             map: HashMap::new(),
             order: VecDeque::new(),
             seq: 0,
+            done: Vec::new(),
+            on_completion,
         }
     }
 
@@ -87,6 +94,7 @@ impl<'e, H: Clone> Sample<'e, H> {
                 list.push((id, handle.clone(), h.caps.clone()));
                 if list.len() >= n {
                     let mut res = Res::empty();
+                    res.agg_key = h.key.iter().map(super::keys::KeyAtom::to_value).collect();
                     for (_, hd, caps) in list.drain(..) {
                         res.events.push(hd);
                         res.add_caps(&caps);
@@ -112,6 +120,7 @@ impl<'e, H: Clone> Sample<'e, H> {
                 .filter_map(|(f, &c)| e.cands.get(f).and_then(|l| l.get(c)).map(|x| x.0))
                 .collect();
             let mut res = Res::empty();
+            res.agg_key = h.key.iter().map(super::keys::KeyAtom::to_value).collect();
             for (f, &c) in pick.iter().enumerate() {
                 if let Some((_, hd, caps)) = e.cands.get(f).and_then(|l| l.get(c)) {
                     res.events.push(hd.clone());
@@ -128,7 +137,16 @@ impl<'e, H: Clone> Sample<'e, H> {
                     l.shrink_to_fit();
                 }
             }
-            sink.emit(res);
+            if self.on_completion {
+                sink.emit(res);
+            } else {
+                self.done.push((h.key.clone(), res));
+                if self.done.len() >= self.limits.max_keys {
+                    // Bounded memory: past `max_keys` held samples, they are
+                    // emitted now (in key order among themselves).
+                    self.finish(sink);
+                }
+            }
         }
     }
 
@@ -146,9 +164,14 @@ impl<'e, H: Clone> Sample<'e, H> {
         }
     }
 
-    /// End of input: nothing is pending that could still complete.
-    #[allow(clippy::unused_self)]
-    pub(crate) fn finish(&mut self, _sink: &mut Sink<'_, '_, H>) {}
+    /// End of input: the held samples, by join key (stable within a key).
+    pub(crate) fn finish(&mut self, sink: &mut Sink<'_, '_, H>) {
+        let mut done = std::mem::take(&mut self.done);
+        done.sort_by(|a, b| a.0.cmp(&b.0));
+        for (_, res) in done {
+            sink.emit(res);
+        }
+    }
 }
 
 /// Backtracking assignment of distinct events to filters, earliest first.

@@ -97,7 +97,7 @@ impl<'e, H: Clone> Seq<'e, H> {
             for _ in 0..st.runs.unwrap_or(1).max(1) {
                 steps.push(StepSpec::new(&s.by, st, pos));
                 if !st.missing {
-                    pos += 1;
+                    pos = pos.saturating_add(1);
                 }
             }
         }
@@ -275,6 +275,19 @@ impl<'e, H: Clone> Seq<'e, H> {
         Some(p)
     }
 
+    /// Removes a finished partial and returns its result with the join key.
+    fn take_result(&mut self, id: u32, c: &mut Counters) -> Option<Res<H>> {
+        let key: Vec<eql_plan::Value<'static>> = self
+            .part(id)
+            .and_then(|p| self.keys.get(p.key as usize))
+            .and_then(Option::as_ref)
+            .map(|e| e.key.iter().map(super::keys::KeyAtom::to_value).collect())
+            .unwrap_or_default();
+        let mut p = self.part_remove(id, c)?;
+        p.res.agg_key = key;
+        Some(p.res)
+    }
+
     fn enforce_cap(&mut self, c: &mut Counters) {
         while self.live > self.limits.max_partials {
             let h = self.head;
@@ -328,8 +341,8 @@ impl<'e, H: Clone> Seq<'e, H> {
             }
             return;
         }
-        if let Some(p) = self.part_remove(id, sink.c) {
-            sink.emit(p.res);
+        if let Some(res) = self.take_result(id, sink.c) {
+            sink.emit(res);
         }
     }
 
@@ -393,7 +406,10 @@ impl<'e, H: Clone> Seq<'e, H> {
                             .map(|e| e.trailing.to_vec())
                             .unwrap_or_default();
                         for id in ids {
-                            if self.part(id).is_some_and(|p| h.ts - p.start <= span) {
+                            if self
+                                .part(id)
+                                .is_some_and(|p| h.ts.saturating_sub(p.start) <= span)
+                            {
                                 self.part_remove(id, sink.c);
                             }
                         }
@@ -491,12 +507,12 @@ impl<'e, H: Clone> Seq<'e, H> {
             }
             let done = p.stage == self.spec.m && self.spec.has_trailing;
             let h = self.head;
-            if let Some(p) = self.part_remove(h, sink.c) {
-                if done {
-                    sink.emit(p.res);
-                } else {
-                    sink.c.expired += 1;
+            if done {
+                if let Some(res) = self.take_result(h, sink.c) {
+                    sink.emit(res);
                 }
+            } else if self.part_remove(h, sink.c).is_some() {
+                sink.c.expired += 1;
             }
         }
         while let Some((t, _)) = self.leading_q.front() {
@@ -525,8 +541,8 @@ impl<'e, H: Clone> Seq<'e, H> {
             };
             let next = p.next;
             if p.stage == self.spec.m {
-                if let Some(p) = self.part_remove(id, sink.c) {
-                    sink.emit(p.res);
+                if let Some(res) = self.take_result(id, sink.c) {
+                    sink.emit(res);
                 }
             }
             id = next;
