@@ -157,8 +157,10 @@ pub enum TestOp {
     Regex {
         /// The compiled patterns.
         res: Vec<regex::Regex>,
-        /// Their sources, for EXPLAIN.
+        /// Their sources, for EXPLAIN and literal extraction.
         sources: Vec<String>,
+        /// `regex~`: case-insensitive.
+        ci: bool,
     },
 }
 
@@ -215,7 +217,11 @@ impl Cond {
                         exact.members(),
                         globs.iter().map(Glob::pattern).collect::<Vec<_>>()
                     ),
-                    TestOp::Regex { sources, .. } => writeln!(out, "{pad}{name} regex {sources:?}"),
+                    TestOp::Regex { sources, ci, .. } => writeln!(
+                        out,
+                        "{pad}{name} regex{} {sources:?}",
+                        if *ci { "~" } else { "" }
+                    ),
                 };
             }
             Cond::Generic(e) => {

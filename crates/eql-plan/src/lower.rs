@@ -321,7 +321,11 @@ impl Lowering<'_> {
                             res.push(re);
                             sources.push(p.to_owned());
                         }
-                        TestOp::Regex { res, sources }
+                        TestOp::Regex {
+                            res,
+                            sources,
+                            ci: *insensitive,
+                        }
                     }
                 };
                 Some(Test { field, op })

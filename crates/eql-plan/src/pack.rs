@@ -403,8 +403,77 @@ fn test_witness(t: &Test) -> Option<Vec<Atom>> {
             }
             Some(atoms)
         }
-        TestOp::Cmp { .. } | TestOp::Regex { .. } => None,
+        TestOp::Regex { sources, ci, .. } => {
+            // Case-insensitive regexes fold by Unicode simple case folding,
+            // which differs from `fold`: no witness rather than a wrong one.
+            if *ci {
+                return None;
+            }
+            let mut atoms = Vec::new();
+            for src in sources {
+                let lit = regex_required_literal(src)?;
+                atoms.push(Atom {
+                    field: t.field,
+                    needle: Needle::Contains,
+                    text: lit,
+                    ci: false,
+                });
+            }
+            Some(atoms)
+        }
+        TestOp::Cmp { .. } => None,
     }
+}
+
+/// The longest literal (at least 3 bytes) that every match of the
+/// case-sensitive pattern `src` contains, from the regex crate's own parse;
+/// `None` when there is none.
+///
+/// ```
+/// assert_eq!(eql_plan::regex_required_literal(r"C:\\Windows\\.*\.exe").as_deref(), Some("C:\\Windows\\"));
+/// assert_eq!(eql_plan::regex_required_literal("(abc|abd)x"), None);
+/// assert_eq!(eql_plan::regex_required_literal("(?i)powershell"), None);
+/// ```
+pub fn regex_required_literal(src: &str) -> Option<String> {
+    use regex_syntax::hir::{Hir, HirKind};
+    fn required(h: &Hir, out: &mut Vec<String>) {
+        match h.kind() {
+            HirKind::Literal(l) => {
+                if let Ok(s) = std::str::from_utf8(&l.0) {
+                    out.push(s.to_owned());
+                }
+            }
+            HirKind::Concat(subs) => {
+                let mut run = String::new();
+                for s in subs {
+                    match s.kind() {
+                        HirKind::Literal(l) => match std::str::from_utf8(&l.0) {
+                            Ok(t) => run.push_str(t),
+                            Err(_) => out.push(std::mem::take(&mut run)),
+                        },
+                        _ => {
+                            out.push(std::mem::take(&mut run));
+                            required(s, out);
+                        }
+                    }
+                }
+                out.push(run);
+            }
+            HirKind::Capture(c) => required(&c.sub, out),
+            HirKind::Repetition(r) if r.min >= 1 => required(&r.sub, out),
+            _ => {}
+        }
+    }
+    let hir = regex_syntax::ParserBuilder::new()
+        .dot_matches_new_line(true)
+        .build()
+        .parse(src)
+        .ok()?;
+    let mut lits = Vec::new();
+    required(&hir, &mut lits);
+    lits.into_iter()
+        .filter(|l| l.len() >= 3)
+        .max_by_key(String::len)
 }
 
 impl fmt::Display for PackPlan {
