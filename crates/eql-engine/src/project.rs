@@ -324,6 +324,11 @@ impl<'de> Visitor<'de> for WholeVisitor {
             let v = map.next_value_seed(Whole)?;
             out.push((k, v));
         }
+        // The DOM's semantics (`serde_json::Map` without `preserve_order`):
+        // one entry per key, the last one, in key order.
+        out.reverse();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.dedup_by(|a, b| a.0 == b.0);
         Ok(Value::Object(out))
     }
 }

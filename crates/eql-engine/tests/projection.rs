@@ -41,10 +41,34 @@ fn path() -> impl Strategy<Value = FieldPath> {
     .prop_map(FieldPath::new)
 }
 
+/// JSON text with every object's members in reverse key order (serde_json
+/// itself writes them sorted), so that member order is exercised.
+fn reversed_text(v: &Json) -> String {
+    match v {
+        Json::Object(o) => {
+            let members: Vec<String> = o
+                .iter()
+                .rev()
+                .map(|(k, v)| format!("{}:{}", Json::from(k.clone()), reversed_text(v)))
+                .collect();
+            format!("{{{}}}", members.join(","))
+        }
+        Json::Array(a) => format!(
+            "[{}]",
+            a.iter().map(reversed_text).collect::<Vec<_>>().join(",")
+        ),
+        x => x.to_string(),
+    }
+}
+
 /// The document text with one duplicated member when possible (serde_json's
 /// DOM keeps the last one; so must the projection).
-fn with_duplicate(doc: &Json) -> String {
-    let text = doc.to_string();
+fn with_duplicate(doc: &Json, reverse: bool) -> String {
+    let text = if reverse {
+        reversed_text(doc)
+    } else {
+        doc.to_string()
+    };
     match doc {
         Json::Object(o) if !o.is_empty() => {
             let (k, _) = o
@@ -62,8 +86,12 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
     #[test]
-    fn projection_equals_dom(doc in json(), paths in prop::collection::vec(path(), 1..5)) {
-        let text = with_duplicate(&doc);
+    fn projection_equals_dom(
+        doc in json(),
+        paths in prop::collection::vec(path(), 1..5),
+        reverse: bool,
+    ) {
+        let text = with_duplicate(&doc, reverse);
         let dom: Json = serde_json::from_str(&text).unwrap();
         let proj = Projection::new(&paths);
         let ev = proj.parse(text.as_bytes()).unwrap();
