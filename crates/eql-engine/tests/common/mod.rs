@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// The shared folder (`EQL_SHARED`, else `../shared` beside the checkout).
-pub fn shared() -> PathBuf {
+pub(crate) fn shared() -> PathBuf {
     std::env::var_os("EQL_SHARED").map_or_else(
         || {
             let beside = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
@@ -21,7 +21,7 @@ pub fn shared() -> PathBuf {
 }
 
 /// The reference events (generated once into `target/`, shared with the benches).
-pub fn events(n: usize) -> Option<Vec<Vec<u8>>> {
+pub(crate) fn events(n: usize) -> Option<Vec<Vec<u8>>> {
     let out = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join(format!("../../target/bench-events-{n}.jsonl"));
     if !out.exists() {
