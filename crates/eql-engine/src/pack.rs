@@ -88,7 +88,16 @@ pub struct Pack {
     origin: Vec<usize>,
     category: FieldPath,
     projection: Projection,
+    /// Read the event through [`Event::project`] first (packs that read
+    /// many fields: one pass over the event beats a search per field).
+    prune: bool,
 }
+
+/// A pack reading more fields than this prunes a DOM event once instead of
+/// searching it per field. Measured on the reference events: with 16 fields
+/// (the 300-rule pack) per-field search was 1.5× faster; with 210 (the corpus's
+/// single-event rules) pruning was 1.2× faster.
+const PRUNE_ABOVE_FIELDS: usize = 64;
 
 impl Pack {
     /// Compiles the single-event queries among `engines` into one pack.
@@ -124,12 +133,14 @@ impl Pack {
         let category = FieldPath::parse_dotted(&opts.category_field);
         let plan = PackPlan::new(fields, &category, rules);
         let projection = Projection::new(plan.fields());
+        let prune = plan.fields().len() > PRUNE_ABOVE_FIELDS;
         Pack {
             plan,
             engines: kept,
             origin,
             category,
             projection,
+            prune,
         }
     }
 
@@ -178,6 +189,9 @@ impl Pack {
 
     /// The rules matching `event` go into `out` (pack indexes, ascending).
     pub fn matches(&self, event: &dyn Event, out: &mut Hits) {
+        if !self.prune {
+            return self.matches_fields(event, out);
+        }
         match event.project(&self.projection) {
             Some(small) => self.matches_fields(&small, out),
             None => self.matches_fields(event, out),
