@@ -1,12 +1,16 @@
-//! Replays `fuzz/regressions/eval_diff/` and `fuzz/regressions/project_json/`
-//! with the same checks as the fuzz targets: the plan, raw bytes and a pack
-//! agree with the reference interpreter; the projection agrees with DOM
-//! lookups.
+//! Replays `fuzz/regressions/eval_diff/`, `fuzz/regressions/project_json/`
+//! and `fuzz/regressions/session/` with the same checks as the fuzz targets:
+//! the plan, raw bytes and a pack agree with the reference interpreter; the
+//! projection agrees with DOM lookups; a session's state stays within its caps
+//! (the `session` target's decoding and checks are this very file, included).
 
 use eql_engine::{
     CompileOptions, Dialect, Engine, Event, FieldPath, Hits, Pack, Projection, Value,
 };
 use std::path::{Path, PathBuf};
+
+#[path = "../../../fuzz/common/session.rs"]
+mod session_fuzz;
 
 fn files(target: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -82,4 +86,35 @@ fn project_json_regressions() {
             );
         }
     }
+}
+
+#[test]
+fn session_fixed_queries_compile() {
+    for &(py, q) in session_fuzz::QUERIES {
+        let opts = if py {
+            CompileOptions::python()
+        } else {
+            CompileOptions::default()
+        };
+        if let Err(e) = Engine::compile(q, &opts) {
+            panic!("{q}: {e}");
+        }
+    }
+}
+
+#[test]
+fn session_regressions() {
+    let all = files("session");
+    assert!(!all.is_empty());
+    let mut total = session_fuzz::Summary::default();
+    for path in all {
+        let data = std::fs::read(&path).expect("readable");
+        let s = session_fuzz::run(&data);
+        eprintln!("{}: {s:?}", path.display());
+        total.evicted_partials += s.evicted_partials;
+        total.evicted_keys += s.evicted_keys;
+        total.results += s.results;
+    }
+    // The committed inputs reach the caps.
+    assert!(total.evicted_partials > 0 && total.evicted_keys > 0 && total.results > 0);
 }

@@ -1354,3 +1354,33 @@ impl<'e, H: Clone> Session<'e, H> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Body;
+    use crate::{CompileOptions, Engine, Matches};
+    use serde_json::json;
+
+    /// A leading missing event that repeats with one key inside `maxspan`
+    /// keeps one queue entry for it, not one per event.
+    #[test]
+    fn leading_missing_queue_stays_small_for_a_repeated_key() {
+        let engine = Engine::compile(
+            "sequence by k with maxspan=1h ![a where true] [b where true] [c where true]",
+            &CompileOptions::default(),
+        )
+        .expect("compiles");
+        let mut s = engine.session::<u32>();
+        let mut out = Matches::new();
+        for i in 0..1000u32 {
+            let ev =
+                json!({"@timestamp": 1000 + i64::from(i), "event": {"category": "a"}, "k": "x"});
+            s.push(i, &ev, &mut out);
+        }
+        let Some(Body::Seq(seq)) = s.rules.first().map(|r| &r.body) else {
+            panic!("a sequence rule");
+        };
+        assert!(seq.leading_queue_len() <= 18, "{}", seq.leading_queue_len());
+        assert_eq!(s.stats().keys, 1);
+    }
+}

@@ -346,6 +346,26 @@ impl<'e, H: Clone> Seq<'e, H> {
         }
     }
 
+    /// Drops the queue entries that no longer match their key's time (the
+    /// key was seen again, or forgotten), keeping one entry per live key, so
+    /// that the queue stays proportional to the live keys even when the same
+    /// key repeats within `maxspan`.
+    fn compact_leading(&mut self) {
+        if self.leading_q.len() <= 2 * self.leading.len() + 16 {
+            return;
+        }
+        let live = &self.leading;
+        let mut seen: std::collections::HashSet<Key> = std::collections::HashSet::new();
+        self.leading_q
+            .retain(|(t, k)| live.get(k) == Some(t) && seen.insert(k.clone()));
+    }
+
+    /// Entries of the leading-missing queue (tests).
+    #[cfg(test)]
+    pub(crate) fn leading_queue_len(&self) -> usize {
+        self.leading_q.len()
+    }
+
     // ---- events --------------------------------------------------------
 
     pub(crate) fn on_hit(&mut self, h: &Hit, handle: &H, sink: &mut Sink<'_, '_, H>) {
@@ -384,6 +404,7 @@ impl<'e, H: Clone> Seq<'e, H> {
                             .add_key(std::mem::size_of::<Key>() * 2 + 2 * key_bytes(&h.key));
                     }
                     self.leading_q.push_back((h.ts, h.key.clone()));
+                    self.compact_leading();
                     while self.leading.len() > self.limits.max_keys {
                         let Some((_, k)) = self.leading_q.pop_front() else {
                             break;

@@ -1,0 +1,14 @@
+//! Random event streams through sequence, sample, join and pipe queries of
+//! both dialects in a streaming `Session` with small, fuzzer-chosen `Limits`:
+//! no panic, and the state stays within its documented caps. The input
+//! decoding and the checks live in `fuzz/common/session.rs`, which
+//! `crates/eql-engine/tests/fuzz_regressions.rs` includes too.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../common/session.rs"]
+mod session;
+
+fuzz_target!(|data: &[u8]| {
+    session::run(data);
+});
