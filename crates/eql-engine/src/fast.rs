@@ -11,6 +11,7 @@ use crate::eval::{num_cmp, Ctx, Env};
 use crate::Event;
 use eql_plan::{fold, CmpOp, Cond, FieldId, FieldTable, Test, TestOp, Value};
 use smallvec::SmallVec;
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 /// One field's values for the current event.
@@ -20,7 +21,8 @@ struct Slot<'e> {
     /// Scalars (strings, numbers, booleans); `null`s and objects dropped.
     scalars: SmallVec<[Value<'e>; 1]>,
     /// `fold()` of each string scalar, once computed.
-    folded: Option<SmallVec<[Option<Box<str>>; 1]>>,
+    /// Borrowed from the event when the text is already lower case.
+    folded: Option<SmallVec<[Option<Cow<'e, str>>; 1]>>,
 }
 
 /// Per-event field slots, reused across events by resetting.
@@ -69,7 +71,8 @@ impl<'e> Slots<'e> {
                 slot.scalars
                     .iter()
                     .map(|v| match v {
-                        Value::Str(s) => Some(fold(s).into_owned().into_boxed_str()),
+                        Value::Str(Cow::Borrowed(b)) => Some(fold(b)),
+                        Value::Str(Cow::Owned(o)) => Some(Cow::Owned(fold(o).into_owned())),
                         _ => None,
                     })
                     .collect(),

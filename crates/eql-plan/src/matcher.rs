@@ -5,8 +5,8 @@
 //! test compares `fold(value)` with `fold(pattern)`, where [`fold`] is full
 //! Unicode lower-casing (`str::to_lowercase`), not ASCII-only folding.
 
+use rustc_hash::FxHashSet;
 use std::borrow::Cow;
-use std::collections::HashSet;
 
 /// Full-Unicode case folding used by every case-insensitive test (ASCII fast
 /// path: no allocation when the text is already lower-case ASCII).
@@ -195,7 +195,7 @@ fn glob_chars(s: &str, p: &[char]) -> bool {
 #[derive(Clone, Debug, Default)]
 pub struct StrSet {
     small: Vec<Box<str>>,
-    large: HashSet<Box<str>>,
+    large: FxHashSet<Box<str>>,
 }
 
 /// Up to this many members are compared one by one; more go into a hash set.
@@ -219,7 +219,7 @@ impl StrSet {
         if all.len() <= SMALL_SET {
             StrSet {
                 small: all,
-                large: HashSet::new(),
+                large: FxHashSet::default(),
             }
         } else {
             StrSet {

@@ -13,6 +13,7 @@
 
 use crate::ir::{Cond, FieldId, FieldTable, Test, TestOp};
 use aho_corasick::AhoCorasick;
+use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::{self, Write as _};
 
@@ -87,7 +88,7 @@ pub struct FieldIndex {
     pub field: FieldId,
     /// Matched against the folded value.
     pub ci: bool,
-    exact: HashMap<Box<str>, Vec<Hit>>,
+    exact: FxHashMap<Box<str>, Vec<Hit>>,
     contains: Option<ContainsIndex>,
 }
 
@@ -222,7 +223,7 @@ impl PackPlan {
 }
 
 /// Per (field, case mode): exact values and contains-needles → rules.
-type Literals = (HashMap<Box<str>, Vec<Hit>>, BTreeMap<String, Vec<Hit>>);
+type Literals = (FxHashMap<Box<str>, Vec<Hit>>, BTreeMap<String, Vec<Hit>>);
 
 fn build_bucket(rules: &[RulePlan], ids: Vec<RuleId>) -> Bucket {
     let mut always = Vec::new();
