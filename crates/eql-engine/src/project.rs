@@ -28,9 +28,16 @@ struct Node {
 
 impl Node {
     fn child(&self, key: &str) -> Option<usize> {
+        self.child_bytes(key.as_bytes())
+    }
+
+    fn child_bytes(&self, key: &[u8]) -> Option<usize> {
         self.children
             .iter()
-            .find(|(k, _)| crate::json::same_key(k, key))
+            .find(|(k, _)| {
+                let k = k.as_bytes();
+                k.len() == key.len() && k.first() == key.first() && k == key
+            })
             .map(|(_, n)| *n)
     }
 }
@@ -146,15 +153,19 @@ impl Projection {
     /// The node reached from `node` by a (possibly dotted) key; `WHOLE` when
     /// the key can lead to a wanted path in two ways (keep all of it).
     fn step(&self, node: usize, key: &str) -> Option<usize> {
+        self.step_bytes(node, key.as_bytes())
+    }
+
+    fn step_bytes(&self, node: usize, key: &[u8]) -> Option<usize> {
         let n = self.nodes.get(node)?;
-        let exact = n.child(key);
+        let exact = n.child_bytes(key);
         if exact.is_some() && !n.dotted_child {
             return exact;
         }
-        let dotted = if key.contains('.') {
+        let dotted = if key.contains(&b'.') {
             let mut at = Some(node);
-            for part in key.split('.') {
-                at = at.and_then(|a| self.nodes.get(a)?.child(part));
+            for part in key.split(|&b| b == b'.') {
+                at = at.and_then(|a| self.nodes.get(a)?.child_bytes(part));
             }
             at
         } else {
@@ -248,6 +259,55 @@ impl<'de> DeserializeSeed<'de> for Whole {
 }
 
 struct Key<'de>(Cow<'de, str>);
+
+/// A member key read as bytes: serde_json skips UTF-8 validation for them, and
+/// most keys are only compared with the trie and then skipped. A key that is
+/// kept is validated then.
+struct KeyBytes<'de>(Cow<'de, [u8]>);
+
+impl<'de> de::Deserialize<'de> for KeyBytes<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KV;
+        impl<'de> Visitor<'de> for KV {
+            type Value = KeyBytes<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<KeyBytes<'de>, E> {
+                Ok(KeyBytes(Cow::Borrowed(v)))
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<KeyBytes<'de>, E> {
+                Ok(KeyBytes(Cow::Owned(v.to_vec())))
+            }
+            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<KeyBytes<'de>, E> {
+                Ok(KeyBytes(Cow::Owned(v)))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<KeyBytes<'de>, E> {
+                Ok(KeyBytes(Cow::Borrowed(v.as_bytes())))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyBytes<'de>, E> {
+                Ok(KeyBytes(Cow::Owned(v.as_bytes().to_vec())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<KeyBytes<'de>, E> {
+                Ok(KeyBytes(Cow::Owned(v.into_bytes())))
+            }
+        }
+        d.deserialize_bytes(KV)
+    }
+}
+
+impl<'de> KeyBytes<'de> {
+    fn into_str<E: de::Error>(self) -> Result<Cow<'de, str>, E> {
+        match self.0 {
+            Cow::Borrowed(b) => std::str::from_utf8(b)
+                .map(Cow::Borrowed)
+                .map_err(|_| E::custom("invalid UTF-8 in an object key")),
+            Cow::Owned(v) => String::from_utf8(v)
+                .map(Cow::Owned)
+                .map_err(|_| E::custom("invalid UTF-8 in an object key")),
+        }
+    }
+}
 
 impl<'de> de::Deserialize<'de> for Key<'de> {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -356,9 +416,10 @@ impl<'de> Visitor<'de> for ProjVisitor<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value<'de>, A::Error> {
         let mut out = Vec::new();
-        while let Some(Key(k)) = map.next_key()? {
-            match self.proj.step(self.node, &k) {
+        while let Some(k) = map.next_key::<KeyBytes<'de>>()? {
+            match self.proj.step_bytes(self.node, &k.0) {
                 Some(node) => {
+                    let k = k.into_str()?;
                     let v = map.next_value_seed(Seed {
                         proj: self.proj,
                         node,
