@@ -452,29 +452,9 @@ impl Ctx<'_> {
     }
 }
 
-/// Leaves that ES translates to Lucene queries (negation is `must_not`).
-fn pushdown(e: &Expr) -> bool {
-    let is_field = |x: &Expr| matches!(x.kind, ExprKind::Field(_));
-    let is_lit = |x: &Expr| matches!(x.kind, ExprKind::Literal(_));
-    match &e.kind {
-        ExprKind::Binary {
-            op: BinaryOp::Eq | BinaryOp::Ne,
-            left,
-            right,
-        } => (is_field(left) && is_lit(right)) || (is_lit(left) && is_field(right)),
-        ExprKind::In { expr, list, .. } => is_field(expr) && list.iter().all(is_lit),
-        ExprKind::Match { expr, .. } => is_field(expr),
-        ExprKind::Call { name, args, .. } => {
-            let n = name.to_ascii_lowercase();
-            matches!(
-                n.as_str(),
-                "startswith" | "endswith" | "stringcontains" | "cidrmatch"
-            ) && args.first().is_some_and(is_field)
-                && args.iter().skip(1).all(is_lit)
-        }
-        _ => false,
-    }
-}
+// Leaves that ES translates to Lucene queries (negation is `must_not`): one
+// rule shared with the lowering, so the two cannot drift.
+use eql_plan::pushdown;
 
 fn collect_fields<'e>(e: &'e Expr, out: &mut Vec<&'e FieldRef>) {
     match &e.kind {

@@ -41,15 +41,8 @@ pub(crate) fn glob(s: &str, pat: &str, ci: bool, question: bool) -> bool {
     j == p.len()
 }
 
-/// The regex key/pattern used for the cache.
-pub(crate) fn regex_source(pat: &str, ci: bool, python: bool) -> String {
-    let flags = if ci { "(?is)" } else { "(?s)" };
-    if python {
-        format!("{flags}^(?:{pat})")
-    } else {
-        format!("{flags}^(?:{pat})$")
-    }
-}
+// The regex source (shared with the lowering).
+pub(crate) use eql_plan::regex_source;
 
 pub(crate) fn regex_match(
     ctx: &Ctx<'_>,
