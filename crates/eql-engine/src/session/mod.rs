@@ -413,7 +413,9 @@ pub struct SessionStats {
     pub partials: usize,
     /// Highest value of `partials`.
     pub peak_partials: usize,
-    /// Live join keys (all rules; sequences, samples, joins, `unique`).
+    /// Live join keys (all rules; sequences, samples, joins). The key set of
+    /// a `unique` pipe is not counted here; it is capped by `Limits::max_keys`
+    /// on its own (it starts over when full).
     pub keys: usize,
     /// Highest value of `keys`.
     pub peak_keys: usize,
