@@ -294,19 +294,8 @@ impl Engine {
     /// `child of`, `event of`), which needs state across events and is not
     /// evaluated by [`Engine::is_match`] (it is null there).
     pub fn uses_lineage(&self) -> bool {
-        fn walk(e: &Expr) -> bool {
-            match &e.kind {
-                ExprKind::Lineage { .. } => true,
-                ExprKind::Literal(_) | ExprKind::Field(_) => false,
-                ExprKind::Unary { expr, .. } => walk(expr),
-                ExprKind::Binary { left, right, .. } => walk(left) || walk(right),
-                ExprKind::In { expr, list, .. } => walk(expr) || list.iter().any(walk),
-                ExprKind::Match { expr, patterns, .. } => walk(expr) || patterns.iter().any(walk),
-                ExprKind::Call { args, .. } => args.iter().any(walk),
-            }
-        }
         match &self.query.body {
-            QueryBody::Event(q) => walk(&q.condition),
+            QueryBody::Event(q) => expr_has_lineage(&q.condition),
             _ => false,
         }
     }
@@ -435,15 +424,7 @@ impl Engine {
         opts: &CompileOptions,
         event: &dyn Event,
     ) -> Result<Option<Value<'static>>, CompileError> {
-        let mut regexes = RegexCache::new();
-        check_expr(expr, opts, &mut regexes)?;
-        let ctx = Ctx {
-            dialect: opts.dialect,
-            ci: !opts.case_sensitive,
-            regexes: &regexes,
-            event,
-        };
-        Ok(ctx.eval(expr, &Env::new()))
+        with_checked_ctx(expr, opts, event, |ctx| ctx.eval(expr, &Env::new()))
     }
 
     /// Evaluates a standalone expression as a filter (the boolean top level).
@@ -452,16 +433,27 @@ impl Engine {
         opts: &CompileOptions,
         event: &dyn Event,
     ) -> Result<bool, CompileError> {
-        let mut regexes = RegexCache::new();
-        check_expr(expr, opts, &mut regexes)?;
-        let ctx = Ctx {
-            dialect: opts.dialect,
-            ci: !opts.case_sensitive,
-            regexes: &regexes,
-            event,
-        };
-        Ok(ctx.matches(expr))
+        with_checked_ctx(expr, opts, event, |ctx| ctx.matches(expr))
     }
+}
+
+/// Checks a standalone expression, then runs `f` with a reference context
+/// over `event`.
+fn with_checked_ctx<R>(
+    expr: &Expr,
+    opts: &CompileOptions,
+    event: &dyn Event,
+    f: impl FnOnce(&Ctx<'_>) -> R,
+) -> Result<R, CompileError> {
+    let mut regexes = RegexCache::new();
+    check_expr(expr, opts, &mut regexes)?;
+    let ctx = Ctx {
+        dialect: opts.dialect,
+        ci: !opts.case_sensitive,
+        regexes: &regexes,
+        event,
+    };
+    Ok(f(&ctx))
 }
 
 /// Adds the wildcard patterns of `e` to `count`; an error at the pattern

@@ -258,11 +258,9 @@ impl<'de> DeserializeSeed<'de> for Whole {
     }
 }
 
-struct Key<'de>(Cow<'de, str>);
-
 /// A member key read as bytes: serde_json skips UTF-8 validation for them, and
 /// most keys are only compared with the trie and then skipped. A key that is
-/// kept is validated then.
+/// kept (every key of a whole value) is validated then.
 struct KeyBytes<'de>(Cow<'de, [u8]>);
 
 impl<'de> de::Deserialize<'de> for KeyBytes<'de> {
@@ -306,28 +304,6 @@ impl<'de> KeyBytes<'de> {
                 .map(Cow::Owned)
                 .map_err(|_| E::custom("invalid UTF-8 in an object key")),
         }
-    }
-}
-
-impl<'de> de::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KV;
-        impl<'de> Visitor<'de> for KV {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a key")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(KV)
     }
 }
 
@@ -380,7 +356,8 @@ impl<'de> Visitor<'de> for WholeVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value<'de>, A::Error> {
         let mut out = Vec::new();
-        while let Some(Key(k)) = map.next_key()? {
+        while let Some(k) = map.next_key::<KeyBytes<'de>>()? {
+            let k = k.into_str()?;
             let v = map.next_value_seed(Whole)?;
             out.push((k, v));
         }
