@@ -1,6 +1,6 @@
 //! Event access: how the engine reads fields from the embedder's events.
 
-use crate::project::{ProjectedEvent, Projection};
+use crate::project::Projection;
 use eql_plan::{FieldPath, Value};
 
 /// Something the engine can read fields from.
@@ -15,14 +15,31 @@ pub trait Event {
     /// Reads one field.
     fn get(&self, path: &FieldPath) -> Option<Value<'_>>;
 
-    /// Bulk access: the event reduced to the fields of `projection`, when
-    /// that is cheaper than reading many fields one by one. A rule pack calls
-    /// it once per event and then reads every field from the result. The
-    /// default (`None`) means "read me field by field". The result must
-    /// resolve every projected path exactly as [`Event::get`] does.
-    fn project<'s>(&'s self, projection: &Projection) -> Option<ProjectedEvent<'s>> {
-        let _ = projection;
-        None
+    /// Bulk access: every path of `projection` resolved in one pass.
+    ///
+    /// Calls `sink(i, item)` for path `i` (its index among the paths given
+    /// to [`Projection::new`]) with each item of the value [`Event::get`]
+    /// returns for it: the value itself, or each item when it is an array.
+    /// Items that are `null` or objects are not reported, and a missing field
+    /// reports nothing. Returns `false`, without calling `sink`, when the
+    /// event does not support it (the default): the caller then reads field
+    /// by field. A rule pack calls it once per event.
+    ///
+    /// ```
+    /// use eql_engine::{Event, FieldPath, Projection, Value};
+    /// let p = Projection::new(&[FieldPath::parse_dotted("a.b"), FieldPath::parse_dotted("c")]);
+    /// let ev = serde_json::json!({"a": {"b": ["x", null, 2]}, "c": {"d": 1}});
+    /// let mut got = Vec::new();
+    /// assert!(ev.resolve_all(&p, &mut |i, v| got.push((i, v))));
+    /// assert_eq!(got, [(0, Value::from("x")), (0, Value::Int(2))]);
+    /// ```
+    fn resolve_all<'s>(
+        &'s self,
+        projection: &Projection,
+        sink: &mut dyn FnMut(usize, Value<'s>),
+    ) -> bool {
+        let _ = (projection, sink);
+        false
     }
 
     /// Python process lineage (`descendant of [...]` and the like): the
@@ -71,7 +88,11 @@ impl Event for SerializeEvent {
         Event::get(&self.dom, path)
     }
 
-    fn project<'s>(&'s self, projection: &Projection) -> Option<ProjectedEvent<'s>> {
-        Some(projection.project_dom(&self.dom))
+    fn resolve_all<'s>(
+        &'s self,
+        projection: &Projection,
+        sink: &mut dyn FnMut(usize, Value<'s>),
+    ) -> bool {
+        self.dom.resolve_all(projection, sink)
     }
 }

@@ -8,7 +8,7 @@
 //! the compiled leaves.
 
 use crate::eval::{num_cmp, Ctx, Env};
-use crate::Event;
+use crate::{Event, Projection};
 use eql_plan::{fold, CmpOp, Cond, FieldId, FieldTable, Test, TestOp, Value};
 use smallvec::SmallVec;
 use std::borrow::Cow;
@@ -49,6 +49,33 @@ impl<'e> Slots<'e> {
         Slots { slots }
     }
 
+    /// Resolves the fields `ids` at once through [`Event::resolve_all`]
+    /// (`projection` lists their paths in the same order), skipping those
+    /// already resolved. Returns false, with nothing resolved, when the event
+    /// does not support it: the fields stay lazily resolved.
+    pub(crate) fn fill(
+        &mut self,
+        event: &'e dyn Event,
+        projection: &Projection,
+        ids: &[FieldId],
+    ) -> bool {
+        let slots = &mut self.slots;
+        let ok = event.resolve_all(projection, &mut |i, v| {
+            let slot = ids.get(i).and_then(|id| slots.get_mut(id.0 as usize));
+            if let Some(slot) = slot.filter(|s| !s.resolved) {
+                flatten(v, &mut slot.scalars);
+            }
+        });
+        if ok {
+            for id in ids {
+                if let Some(s) = self.slots.get_mut(id.0 as usize) {
+                    s.resolved = true;
+                }
+            }
+        }
+        ok
+    }
+
     fn resolve(&mut self, id: FieldId, fields: &FieldTable, event: &'e dyn Event) -> usize {
         let i = id.0 as usize;
         if i >= self.slots.len() {
@@ -80,7 +107,11 @@ impl<'e> Slots<'e> {
         }
     }
 
-    /// The string values of a field (raw), for the candidate index.
+    /// The string values of a field, raw or folded, for the candidate index.
+    ///
+    /// Short ASCII text is folded into a buffer on the stack (`fold` of
+    /// ASCII is `to_ascii_lowercase`), so the index allocates nothing; other
+    /// text is folded once into the slot.
     pub(crate) fn strings(
         &mut self,
         id: FieldId,
@@ -90,22 +121,48 @@ impl<'e> Slots<'e> {
         mut f: impl FnMut(&str),
     ) {
         let i = self.resolve(id, fields, event);
-        if folded {
-            self.fold_slot(i);
-            if let Some(fs) = &self.slots[i].folded {
-                for s in fs.iter().flatten() {
-                    f(s);
-                }
-            }
-        } else {
+        if !folded {
             for v in &self.slots[i].scalars {
                 if let Value::Str(s) = v {
                     f(s);
                 }
             }
+            return;
+        }
+        let short_ascii = self.slots[i].scalars.iter().all(|v| match v {
+            Value::Str(s) => s.len() <= FOLD_ON_STACK && s.is_ascii(),
+            _ => true,
+        });
+        if short_ascii {
+            let mut buf = [0u8; FOLD_ON_STACK];
+            for v in &self.slots[i].scalars {
+                let Value::Str(s) = v else { continue };
+                if !s.bytes().any(|b| b.is_ascii_uppercase()) {
+                    f(s);
+                    continue;
+                }
+                let Some(out) = buf.get_mut(..s.len()) else {
+                    continue;
+                };
+                out.copy_from_slice(s.as_bytes());
+                out.make_ascii_lowercase();
+                if let Ok(t) = std::str::from_utf8(out) {
+                    f(t);
+                }
+            }
+            return;
+        }
+        self.fold_slot(i);
+        if let Some(fs) = &self.slots[i].folded {
+            for s in fs.iter().flatten() {
+                f(s);
+            }
         }
     }
 }
+
+/// ASCII text up to this many bytes is folded on the stack.
+const FOLD_ON_STACK: usize = 512;
 
 /// Evaluates `cond` for an event. `ctx` is the reference context for generic
 /// leaves (the same event).

@@ -1,7 +1,7 @@
 //! `Event` for `serde_json::Value`: nested paths, ES-style flattening of arrays
 //! of objects, literal dotted keys and array indexes.
 
-use crate::project::{ProjectedEvent, Projection};
+use crate::project::Projection;
 use crate::Event;
 use eql_plan::{FieldPath, PathSegment, Value};
 use serde_json::Value as Json;
@@ -44,6 +44,15 @@ pub(crate) trait Tree: Sized {
     fn to_value(&self) -> Value<'_>;
     /// Calls `f` with each member key of an object that contains a dot.
     fn dotted_keys<'s>(&'s self, f: &mut dyn FnMut(&'s str));
+    /// Calls `f` with each member of an object, in order (a repeated key
+    /// more than once; the last one is the one `key` returns).
+    fn for_each_member<'s>(&'s self, f: impl FnMut(&'s str, &'s Self));
+    /// True for a JSON `null`.
+    fn is_null(&self) -> bool;
+    /// Reads one byte of the node's own storage (an object's first member,
+    /// an array's first item, a string's first byte), so that the cache
+    /// misses of several nodes overlap instead of following one another.
+    fn touch(&self) {}
 }
 
 impl Tree for Json {
@@ -66,6 +75,31 @@ impl Tree for Json {
                     f(k);
                 }
             }
+        }
+    }
+    fn for_each_member<'s>(&'s self, mut f: impl FnMut(&'s str, &'s Self)) {
+        if let Some(o) = self.as_object() {
+            for (k, v) in o {
+                f(k, v);
+            }
+        }
+    }
+    fn is_null(&self) -> bool {
+        self.is_null()
+    }
+    #[inline]
+    fn touch(&self) {
+        match self {
+            Json::Object(o) => {
+                std::hint::black_box(o.keys().next().map(String::len));
+            }
+            Json::Array(a) => {
+                std::hint::black_box(a.first().map(|x| matches!(x, Json::Null)));
+            }
+            Json::String(s) => {
+                std::hint::black_box(s.as_bytes().first());
+            }
+            _ => {}
         }
     }
 }
@@ -154,8 +188,13 @@ impl Event for Json {
         walk(self, path.segments())
     }
 
-    fn project<'s>(&'s self, projection: &Projection) -> Option<ProjectedEvent<'s>> {
-        Some(projection.project_dom(self))
+    fn resolve_all<'s>(
+        &'s self,
+        projection: &Projection,
+        sink: &mut dyn FnMut(usize, Value<'s>),
+    ) -> bool {
+        projection.resolver().resolve(self, sink);
+        true
     }
 }
 

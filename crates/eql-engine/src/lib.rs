@@ -60,6 +60,7 @@ mod input;
 mod json;
 mod pack;
 mod project;
+mod resolve;
 mod session;
 pub use engine::{CompileError, CompileOptions, Engine};
 pub use eql_syntax::{Expr, ExprKind, Literal, PipeKind, QueryBody};

@@ -10,6 +10,7 @@
 //! arrays of objects flattened.
 
 use crate::json::{walk, Tree};
+use crate::resolve::Resolver;
 use crate::Event;
 use eql_plan::{FieldPath, PathSegment, Value};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -55,6 +56,7 @@ impl Node {
 #[derive(Clone, Debug)]
 pub struct Projection {
     nodes: Vec<Node>,
+    resolver: Resolver,
 }
 
 impl Projection {
@@ -64,7 +66,8 @@ impl Projection {
         FieldPath: 'p,
     {
         let mut nodes = vec![Node::default()];
-        for path in paths {
+        let paths: Vec<FieldPath> = paths.into_iter().cloned().collect();
+        for path in &paths {
             let mut at = 0usize;
             for seg in path.segments() {
                 match seg {
@@ -92,7 +95,15 @@ impl Projection {
                 n.whole = true;
             }
         }
-        Projection { nodes }
+        Projection {
+            nodes,
+            resolver: Resolver::new(paths),
+        }
+    }
+
+    /// The one-pass resolver over the same paths.
+    pub(crate) fn resolver(&self) -> &Resolver {
+        &self.resolver
     }
 
     /// Parses one JSON document, keeping only what the paths need.
@@ -221,11 +232,30 @@ impl Tree for Value<'_> {
             }
         }
     }
+    fn for_each_member<'s>(&'s self, mut f: impl FnMut(&'s str, &'s Self)) {
+        if let Value::Object(o) = self {
+            for (k, v) in o {
+                f(k, v);
+            }
+        }
+    }
+    fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
 }
 
 impl Event for ProjectedEvent<'_> {
     fn get(&self, path: &FieldPath) -> Option<Value<'_>> {
         walk(&self.root, path.segments())
+    }
+
+    fn resolve_all<'s>(
+        &'s self,
+        projection: &Projection,
+        sink: &mut dyn FnMut(usize, Value<'s>),
+    ) -> bool {
+        projection.resolver().resolve(&self.root, sink);
+        true
     }
 }
 

@@ -1,5 +1,5 @@
-//! The raw-bytes projection and the pruned DOM resolve every wanted path
-//! exactly as the DOM does, on random documents with nested keys, literal dotted keys, arrays of
+//! The raw-bytes projection, the pruned DOM and the one-pass resolver
+//! (`Event::resolve_all`) resolve every wanted path exactly as the DOM does, on random documents with nested keys, literal dotted keys, arrays of
 //! objects, duplicates and escapes.
 
 use eql_engine::{Event, FieldPath, PathSegment, Projection, Value};
@@ -35,6 +35,8 @@ fn path() -> impl Strategy<Value = FieldPath> {
         prop_oneof![
             4 => prop::sample::select(&["a", "b", "c"][..]).prop_map(|k| PathSegment::Key(k.to_owned())),
             1 => (0u32..2).prop_map(PathSegment::Index),
+            // A quoted segment that itself contains a dot.
+            1 => Just(PathSegment::Key("a.b".to_owned())),
         ],
         1..4,
     )
@@ -82,6 +84,19 @@ fn with_duplicate(doc: &Json, reverse: bool) -> String {
     }
 }
 
+/// The items of a `get` result as `Event::resolve_all` reports them.
+fn items(v: Option<Value<'_>>) -> Vec<Value<'static>> {
+    match v {
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .filter(|x| !matches!(x, Value::Null | Value::Object(_)))
+            .map(Value::into_owned)
+            .collect(),
+        Some(Value::Null | Value::Object(_)) | None => Vec::new(),
+        Some(x) => vec![x.into_owned()],
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
@@ -96,6 +111,21 @@ proptest! {
         let proj = Projection::new(&paths);
         let ev = proj.parse(text.as_bytes()).unwrap();
         let pruned = proj.project_dom(&dom);
+        // One-pass resolution of every path, over the DOM, the projected
+        // bytes and the pruned DOM: the items `get` returns, nulls and
+        // objects left out.
+        let events: [(&str, &dyn Event); 3] = [("DOM", &dom), ("bytes", &ev), ("pruned DOM", &pruned)];
+        for (what, e) in events {
+            let mut got: Vec<Vec<Value<'static>>> = vec![Vec::new(); paths.len()];
+            prop_assert!(e.resolve_all(&proj, &mut |i, v| got[i].push(v.into_owned())));
+            for (i, p) in paths.iter().enumerate() {
+                prop_assert_eq!(
+                    &got[i],
+                    &items(Event::get(&dom, p)),
+                    "resolve_all over {}: path {} in {}", what, p, text
+                );
+            }
+        }
         for p in &paths {
             let want = Event::get(&dom, p).map(Value::into_owned);
             prop_assert_eq!(

@@ -176,6 +176,24 @@ impl fmt::Display for CmpOp {
 }
 
 impl Cond {
+    /// Pushes the field of every compiled test (not of generic leaves).
+    ///
+    /// ```
+    /// use eql_plan::{Cond, FieldId, Test, TestOp, CmpOp, Value};
+    /// let t = Cond::Test(Test { field: FieldId(3), op: TestOp::Cmp { op: CmpOp::Lt, value: Value::Int(1) } });
+    /// let mut out = Vec::new();
+    /// Cond::Not(Box::new(t)).test_fields(&mut out);
+    /// assert_eq!(out, [FieldId(3)]);
+    /// ```
+    pub fn test_fields(&self, out: &mut Vec<FieldId>) {
+        match self {
+            Cond::Const(_) | Cond::Generic(_) => {}
+            Cond::And(cs) | Cond::Or(cs) => cs.iter().for_each(|c| c.test_fields(out)),
+            Cond::Not(c) => c.test_fields(out),
+            Cond::Test(t) => out.push(t.field),
+        }
+    }
+
     /// Writes the condition as an indented tree (used by EXPLAIN).
     pub fn explain(&self, fields: &FieldTable, indent: usize, out: &mut String) {
         use fmt::Write;

@@ -89,15 +89,25 @@ pub struct FieldIndex {
     /// Matched against the folded value.
     pub ci: bool,
     exact: FxHashMap<Box<str>, Vec<Hit>>,
+    /// Length bit set of the exact values (bit `min(len, 63)`): a value whose
+    /// length has no bit is not hashed.
+    exact_lens: u64,
     contains: Option<ContainsIndex>,
+}
+
+/// The bit of a text length in [`FieldIndex::exact_lens`].
+fn len_bit(len: usize) -> u64 {
+    1 << len.min(63)
 }
 
 impl FieldIndex {
     /// Calls `f` for each (rule, witness set) with an atom on this field
     /// that fires for `v`.
     pub fn hits(&self, v: &str, f: &mut impl FnMut(Hit)) {
-        if let Some(rs) = self.exact.get(v) {
-            rs.iter().copied().for_each(&mut *f);
+        if self.exact_lens & len_bit(v.len()) != 0 {
+            if let Some(rs) = self.exact.get(v) {
+                rs.iter().copied().for_each(&mut *f);
+            }
         }
         if let Some(c) = &self.contains {
             for m in c.ac.find_overlapping_iter(v) {
@@ -118,6 +128,11 @@ pub struct Bucket {
     pub always: Vec<RuleId>,
     /// Per (field, case mode): the fused literals of the other rules.
     pub index: Vec<FieldIndex>,
+    /// The fields the index and the compiled tests of the rules read,
+    /// ascending (generic leaves read the event themselves).
+    pub fields: Vec<FieldId>,
+    /// The bucket's position in [`PackPlan::buckets`].
+    pub id: usize,
 }
 
 /// A compiled pack.
@@ -181,15 +196,16 @@ impl PackPlan {
                 None => any.push(id),
             }
         }
-        let buckets = by_cat
+        let buckets: HashMap<String, Bucket> = by_cat
             .into_iter()
-            .map(|(cat, mut ids)| {
+            .enumerate()
+            .map(|(id, (cat, mut ids))| {
                 ids.extend(any.iter().copied());
                 ids.sort_unstable();
-                (cat, build_bucket(&rules, ids))
+                (cat, build_bucket(&rules, ids, id))
             })
             .collect();
-        let other = build_bucket(&rules, any);
+        let other = build_bucket(&rules, any, buckets.len());
         PackPlan {
             fields,
             category_field,
@@ -204,6 +220,15 @@ impl PackPlan {
         category
             .and_then(|c| self.buckets.get(c))
             .unwrap_or(&self.other)
+    }
+
+    /// Every bucket, by [`Bucket::id`]: one per category, then the bucket
+    /// of the events whose category selects none.
+    pub fn buckets(&self) -> Vec<&Bucket> {
+        let mut all: Vec<&Bucket> = self.buckets.values().collect();
+        all.sort_by_key(|b| b.id);
+        all.push(&self.other);
+        all
     }
 
     /// Every field the pack reads.
@@ -225,7 +250,7 @@ impl PackPlan {
 /// Per (field, case mode): exact values and contains-needles → rules.
 type Literals = (FxHashMap<Box<str>, Vec<Hit>>, BTreeMap<String, Vec<Hit>>);
 
-fn build_bucket(rules: &[RulePlan], ids: Vec<RuleId>) -> Bucket {
+fn build_bucket(rules: &[RulePlan], ids: Vec<RuleId>, id: usize) -> Bucket {
     let mut always = Vec::new();
     // (field, ci) → (exact map, contains needles → rules)
     let mut per: BTreeMap<(FieldId, bool), Literals> = BTreeMap::new();
@@ -279,19 +304,31 @@ fn build_bucket(rules: &[RulePlan], ids: Vec<RuleId>) -> Bucket {
                 None
             }
         };
+        let exact_lens = exact.keys().fold(0, |m, k| m | len_bit(k.len()));
         index.push(FieldIndex {
             field,
             ci,
             exact,
+            exact_lens,
             contains,
         });
     }
     always.sort_unstable();
     always.dedup();
+    let mut fields: Vec<FieldId> = index.iter().map(|ix| ix.field).collect();
+    for r in &ids {
+        if let Some(r) = rules.get(r.0 as usize) {
+            r.cond.test_fields(&mut fields);
+        }
+    }
+    fields.sort_unstable();
+    fields.dedup();
     Bucket {
         rules: ids,
         always,
         index,
+        fields,
+        id,
     }
 }
 

@@ -21,27 +21,45 @@ pub fn parse_query(src: &str, opts: &ParseOptions) -> Result<Query, ParseError> 
     with_stack(depth, || parse_query_inner(&clean, opts))
 }
 
-/// Unoptimized builds of the pest parser use a lot of stack per nesting level;
-/// run deeply nested inputs on a thread with a large stack there.
+/// The pest parser uses a lot of stack per nesting level: about 20 KiB in an
+/// optimized build (depth 127 overflowed a 2 MiB thread) and far more in an
+/// unoptimized one. Nested inputs therefore run on a scoped thread whose
+/// stack is sized for the maximum depth, whatever the caller's stack is.
 fn with_stack<T: Send>(depth: usize, f: impl FnOnce() -> PResult<T> + Send) -> PResult<T> {
-    if cfg!(debug_assertions) && depth > 4 {
+    if depth > INLINE_DEPTH {
+        let per_level: usize = if cfg!(debug_assertions) {
+            4 << 20
+        } else {
+            256 << 10
+        };
+        let size = depth
+            .saturating_add(8)
+            .saturating_mul(per_level)
+            .max(8 << 20);
         std::thread::scope(|s| {
             match std::thread::Builder::new()
-                .stack_size(512 << 20)
+                .stack_size(size)
                 .spawn_scoped(s, f)
             {
                 Ok(h) => match h.join() {
                     Ok(v) => v,
                     Err(p) => std::panic::resume_unwind(p),
                 },
-                // No thread to be had: report the nesting as too deep for this build.
-                Err(_) => err(ParseErrorKind::TooDeep { max: 4 }, Span::new(0, 0)),
+                // No thread to be had: report the nesting as too deep here.
+                Err(_) => err(
+                    ParseErrorKind::TooDeep { max: INLINE_DEPTH },
+                    Span::new(0, 0),
+                ),
             }
         })
     } else {
         f()
     }
 }
+
+/// Nesting parsed on the caller's own stack (about 100 KiB in an optimized
+/// build); deeper input gets a thread of its own.
+const INLINE_DEPTH: usize = 4;
 
 fn parse_query_inner(src: &str, opts: &ParseOptions) -> Result<Query, ParseError> {
     let mut pairs = EqlParser::parse(Rule::query_main, src).map_err(|e| pest_error(src, &e))?;

@@ -1,0 +1,397 @@
+//! Every field of a projection resolved in one pass over an event.
+//!
+//! On pre-parsed events the cost of reading fields is memory latency: each
+//! DOM is cold in the cache, and every B-tree node, key string and value
+//! reached is a miss. Reading sixteen fields one by one searches from the
+//! root each time, comparing keys with `memcmp` (reading each key's bytes),
+//! and scans every key of an object for literal dotted keys whenever a field
+//! is missing. The resolver walks the event once instead, guided by the trie
+//! of the wanted paths. Each object on the way is read member by member and
+//! each member key is matched by *length* first (stored inline in the map's
+//! node), so a key's bytes are read only when a wanted child has its length.
+//! Keys are scanned for dots only in an object where a wanted path was not
+//! found through nested members, because only then can a dotted key change
+//! the result.
+//!
+//! Invariant: for every path `p`, the items reported for `p` are exactly the
+//! items of `json::walk(event, p)` (its value, or the items of the array it
+//! returns), nulls and objects left out. At an object, `walk` takes the
+//! nested member when the rest of the path resolves below it, and otherwise
+//! the literal dotted keys. The resolver resolves below the nested members
+//! first, then hands every path that is still unresolved and has a candidate
+//! dotted key to `walk` itself, from that object. An array on the way, a path
+//! with an index or a segment containing a dot, and a root that is not an
+//! object also go to `walk`.
+
+use crate::json::{walk, Tree};
+use eql_plan::{FieldPath, PathSegment, Value};
+use smallvec::{smallvec, SmallVec};
+
+#[derive(Clone, Debug, Default)]
+struct RNode {
+    /// Child keys; the position is the child's ordinal.
+    keys: Vec<Box<[u8]>>,
+    /// The node of each child.
+    nodes: Vec<u32>,
+    /// Ordinals of the children, by key length.
+    by_len: Vec<SmallVec<[u32; 2]>>,
+    /// Paths that end here.
+    ends: Vec<u32>,
+    /// Every path ending at or passing below this node.
+    under: Vec<u32>,
+    /// Number of key segments from the root to this node.
+    depth: u32,
+}
+
+impl RNode {
+    /// The child named `key`. Reads `key`'s bytes only when a child has its
+    /// length.
+    #[inline]
+    fn ordinal(&self, key: &str) -> Option<usize> {
+        let candidates = self.by_len.get(key.len())?;
+        candidates
+            .iter()
+            .map(|&o| o as usize)
+            .find(|&o| self.keys.get(o).is_some_and(|k| **k == *key.as_bytes()))
+    }
+}
+
+/// A bit per path: resolved (found, possibly `null`) or not yet.
+struct Found(SmallVec<[u64; 2]>);
+
+impl Found {
+    fn new(n: usize) -> Found {
+        Found(smallvec![0; n.div_ceil(64)])
+    }
+    fn set(&mut self, p: u32) {
+        if let Some(w) = self.0.get_mut(p as usize / 64) {
+            *w |= 1 << (p % 64);
+        }
+    }
+    fn get(&self, p: u32) -> bool {
+        self.0
+            .get(p as usize / 64)
+            .is_some_and(|w| w & (1 << (p % 64)) != 0)
+    }
+}
+
+/// The compiled trie of a projection's paths, for one-pass resolution.
+#[derive(Clone, Debug)]
+pub(crate) struct Resolver {
+    nodes: Vec<RNode>,
+    /// Paths with an index or a segment containing a dot: always `walk`ed.
+    slow: Vec<u32>,
+    paths: Vec<FieldPath>,
+}
+
+impl Resolver {
+    pub(crate) fn new(paths: Vec<FieldPath>) -> Resolver {
+        let mut nodes = vec![RNode::default()];
+        let mut slow = Vec::new();
+        for (i, path) in paths.iter().enumerate() {
+            let Ok(p) = u32::try_from(i) else { break };
+            let plain = path
+                .segments()
+                .iter()
+                .all(|s| matches!(s, PathSegment::Key(k) if !k.contains('.')));
+            if !plain {
+                slow.push(p);
+                continue;
+            }
+            let mut at = 0usize;
+            if let Some(root) = nodes.get_mut(0) {
+                root.under.push(p);
+            }
+            for seg in path.segments() {
+                let PathSegment::Key(k) = seg else { break };
+                let existing = nodes.get(at).and_then(|n| n.ordinal(k));
+                let next = match existing.and_then(|o| nodes.get(at)?.nodes.get(o).copied()) {
+                    Some(n) => n as usize,
+                    None => {
+                        let n = nodes.len();
+                        let depth = nodes.get(at).map_or(0, |x| x.depth + 1);
+                        nodes.push(RNode {
+                            depth,
+                            ..RNode::default()
+                        });
+                        if let Some(parent) = nodes.get_mut(at) {
+                            let ordinal = parent.keys.len() as u32;
+                            parent.keys.push(k.as_bytes().into());
+                            parent.nodes.push(n as u32);
+                            if parent.by_len.len() <= k.len() {
+                                parent.by_len.resize(k.len() + 1, SmallVec::new());
+                            }
+                            if let Some(b) = parent.by_len.get_mut(k.len()) {
+                                b.push(ordinal);
+                            }
+                        }
+                        n
+                    }
+                };
+                at = next;
+                if let Some(node) = nodes.get_mut(at) {
+                    node.under.push(p);
+                }
+            }
+            if let Some(node) = nodes.get_mut(at) {
+                node.ends.push(p);
+            }
+        }
+        Resolver { nodes, slow, paths }
+    }
+
+    /// Reports the items of every path's value: `sink(path index, item)`.
+    ///
+    /// Breadth-first: all the objects of one trie level are visited before
+    /// any of the next, and each node is touched as soon as it is found, so
+    /// the cache misses of independent branches (`event`, `host`,
+    /// `process`...) overlap instead of following one another.
+    pub(crate) fn resolve<'a, T: Tree>(&self, root: &'a T, sink: &mut dyn FnMut(usize, Value<'a>)) {
+        let mut found = Found::new(self.paths.len());
+        if root.is_object() {
+            // Every object visited, in breadth-first order, with its node.
+            let mut objects: SmallVec<[(&'a T, u32); 16]> = smallvec![(root, 0)];
+            // Values at nodes where paths end, reported once every level is
+            // read (their storage has been touched by then).
+            let mut leaves: SmallVec<[(&'a T, u32); 16]> = SmallVec::new();
+            let mut start = 0;
+            while start < objects.len() {
+                let end = objects.len();
+                for k in start..end {
+                    let Some(&(o, n)) = objects.get(k) else { break };
+                    self.members(o, n as usize, &mut objects, &mut leaves, &mut found, sink);
+                }
+                start = end;
+            }
+            for &(v, _) in &leaves {
+                if let Some(items) = v.items() {
+                    items.iter().for_each(Tree::touch);
+                }
+            }
+            for &(v, c) in &leaves {
+                self.report(v, c as usize, &mut found, sink);
+            }
+            // Literal dotted keys, deepest objects first: a path found below
+            // needs no look at the keys above.
+            for &(o, n) in objects.iter().rev() {
+                self.dotted(o, n as usize, &mut found, sink);
+            }
+        } else if let Some(node) = self.nodes.first() {
+            for &p in &node.under {
+                self.walk_from(root, p, 0, &mut found, sink);
+            }
+        }
+        for &p in &self.slow {
+            self.walk_from(root, p, 0, &mut found, sink);
+        }
+    }
+
+    /// `walk` of path `p` from a node at `depth`, its items reported.
+    fn walk_from<'a, T: Tree>(
+        &self,
+        v: &'a T,
+        p: u32,
+        depth: u32,
+        found: &mut Found,
+        sink: &mut dyn FnMut(usize, Value<'a>),
+    ) {
+        let Some(path) = self.paths.get(p as usize) else {
+            return;
+        };
+        let segs = path.segments().get(depth as usize..).unwrap_or(&[]);
+        let Some(value) = walk(v, segs) else { return };
+        found.set(p);
+        match value {
+            Value::Array(items) => {
+                for item in items {
+                    if !matches!(item, Value::Null | Value::Object(_)) {
+                        sink(p as usize, item);
+                    }
+                }
+            }
+            Value::Null | Value::Object(_) => {}
+            x => sink(p as usize, x),
+        }
+    }
+
+    /// Reads the members of `o`, an object at trie node `n`: child objects
+    /// go to `objects` (the next level), values where paths end to
+    /// `leaves`, and arrays on the way are walked.
+    fn members<'a, T: Tree>(
+        &self,
+        o: &'a T,
+        n: usize,
+        objects: &mut SmallVec<[(&'a T, u32); 16]>,
+        leaves: &mut SmallVec<[(&'a T, u32); 16]>,
+        found: &mut Found,
+        sink: &mut dyn FnMut(usize, Value<'a>),
+    ) {
+        let Some(node) = self.nodes.get(n) else {
+            return;
+        };
+        if node.keys.is_empty() {
+            return;
+        }
+        let mut seen: SmallVec<[Option<&'a T>; 16]> = smallvec![None; node.keys.len()];
+        o.for_each_member(|k, v| {
+            if node.by_len.get(k.len()).is_some_and(|c| !c.is_empty()) {
+                // Start the value's miss before the key's bytes are compared:
+                // both are then in flight at once.
+                v.touch();
+                if let Some(i) = node.ordinal(k) {
+                    // The last member wins, as in `Tree::key`.
+                    if let Some(s) = seen.get_mut(i) {
+                        *s = Some(v);
+                    }
+                }
+            }
+        });
+        for (i, &c) in node.nodes.iter().enumerate() {
+            let Some(&Some(v)) = seen.get(i) else {
+                continue;
+            };
+            let Some(child) = self.nodes.get(c as usize) else {
+                continue;
+            };
+            if !child.ends.is_empty() {
+                leaves.push((v, c));
+            }
+            if child.keys.is_empty() {
+                continue;
+            }
+            if v.is_object() {
+                objects.push((v, c));
+            } else if v.items().is_some() {
+                for &p in &child.under {
+                    if !child.ends.contains(&p) {
+                        self.walk_from(v, p, child.depth, found, sink);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reports `v`, the value at node `c`, for the paths ending there.
+    fn report<'a, T: Tree>(
+        &self,
+        v: &'a T,
+        c: usize,
+        found: &mut Found,
+        sink: &mut dyn FnMut(usize, Value<'a>),
+    ) {
+        let Some(node) = self.nodes.get(c) else {
+            return;
+        };
+        for &p in &node.ends {
+            found.set(p);
+            match v.items() {
+                Some(items) => {
+                    for item in items {
+                        if !(item.is_object() || item.is_null()) {
+                            sink(p as usize, item.to_value());
+                        }
+                    }
+                }
+                None => {
+                    if !(v.is_object() || v.is_null()) {
+                        sink(p as usize, v.to_value());
+                    }
+                }
+            }
+        }
+    }
+
+    /// At `o`, an object at node `n`: the paths still unresolved below a
+    /// child that a literal dotted key may reach are resolved by `walk` from
+    /// `o`. The keys are scanned once, and only when some path is still
+    /// unresolved.
+    fn dotted<'a, T: Tree>(
+        &self,
+        o: &'a T,
+        n: usize,
+        found: &mut Found,
+        sink: &mut dyn FnMut(usize, Value<'a>),
+    ) {
+        let Some(node) = self.nodes.get(n) else {
+            return;
+        };
+        let mut dotted: Option<SmallVec<[bool; 16]>> = None;
+        for (i, &c) in node.nodes.iter().enumerate() {
+            let Some(child) = self.nodes.get(c as usize) else {
+                continue;
+            };
+            if child.under.iter().all(|&p| found.get(p)) {
+                continue;
+            }
+            let d = dotted.get_or_insert_with(|| {
+                let mut d: SmallVec<[bool; 16]> = smallvec![false; node.keys.len()];
+                o.dotted_keys(&mut |k| {
+                    let first = k.split('.').next().unwrap_or(k);
+                    if let Some(x) = node.ordinal(first).and_then(|j| d.get_mut(j)) {
+                        *x = true;
+                    }
+                });
+                d
+            });
+            if d.get(i).copied().unwrap_or(false) {
+                for &p in &child.under {
+                    if !found.get(p) {
+                        self.walk_from(o, p, node.depth, found, sink);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Event;
+    use serde_json::json;
+
+    fn items(v: Option<Value<'_>>) -> Vec<Value<'static>> {
+        match v {
+            Some(Value::Array(items)) => items
+                .into_iter()
+                .filter(|x| !matches!(x, Value::Null | Value::Object(_)))
+                .map(Value::into_owned)
+                .collect(),
+            Some(Value::Null | Value::Object(_)) | None => vec![],
+            Some(x) => vec![x.into_owned()],
+        }
+    }
+
+    #[test]
+    fn equals_walk_on_awkward_documents() {
+        let paths: Vec<FieldPath> = [
+            "a.b", "a.b.c", "a", "c.d", "e.f", "n", "p.q.r", "x.y", "s", "a.z",
+        ]
+        .iter()
+        .map(|p| FieldPath::parse_dotted(p))
+        .chain([FieldPath::new(vec![
+            PathSegment::Key("e".into()),
+            PathSegment::Index(1),
+            PathSegment::Key("f".into()),
+        ])])
+        .collect();
+        let r = Resolver::new(paths.clone());
+        let docs = [
+            json!({"a": {"b": 1, "z": [1, [2, 3], null, {"k": 1}]}, "c.d": "x", "e": [{"f": 1}, {"f": [2, 3]}], "n": null,
+                   "p": {"q.r": 5}, "x": 3, "s": "str"}),
+            json!({"a": {"b": {"c": "deep"}}, "a.b": "shadowed", "a.b.c": "dotted"}),
+            json!({"a": {"b": null}, "a.b": "dotted wins only when nested is missing"}),
+            json!({"a": 5, "a.b": 7}),
+            json!({"a": [{"b": 1}, {"b": null}, 4]}),
+            json!([{"a": {"b": 1}}, {"s": "x"}]),
+            json!("scalar"),
+        ];
+        for doc in &docs {
+            let mut got: Vec<Vec<Value<'static>>> = vec![vec![]; paths.len()];
+            r.resolve(doc, &mut |i, v| got[i].push(v.into_owned()));
+            for (i, p) in paths.iter().enumerate() {
+                assert_eq!(got[i], items(Event::get(doc, p)), "{} in {doc}", p.dotted());
+            }
+        }
+    }
+}
