@@ -3,7 +3,7 @@
 //! This is the reference interpreter: it walks the `eql_syntax` AST directly.
 
 use crate::eval::{Ctx, Env, RegexCache};
-use crate::fast::{self, Slots};
+use crate::fast::{self, has_generic, NoFields, Slots};
 use crate::functions;
 use crate::project::Projection;
 use crate::Event;
@@ -120,6 +120,9 @@ pub(crate) struct SinglePlan {
     pub(crate) cond: Cond,
     /// The plan's fields and the category field, for raw bytes.
     pub(crate) projection: Projection,
+    /// Raw bytes can go straight into the slots (no generic leaf, and a
+    /// projection that allows it).
+    pub(crate) direct: bool,
 }
 
 fn expr_has_lineage(e: &Expr) -> bool {
@@ -147,15 +150,6 @@ fn query_has_lineage(q: &Query) -> bool {
         QueryBody::Join(j) => j.steps.iter().chain(j.until.iter()).collect(),
     };
     steps.iter().any(|st| expr_has_lineage(&st.query.condition))
-}
-
-/// An event with no fields (constant folding).
-struct NoFields;
-
-impl Event for NoFields {
-    fn get(&self, _: &FieldPath) -> Option<Value<'_>> {
-        None
-    }
 }
 
 /// Lowers a condition, folding field-free leaves with the reference semantics.
@@ -248,10 +242,12 @@ impl Engine {
                 let cond = lower(&q.condition, opts, &regexes, &mut fields);
                 let projection =
                     Projection::new(fields.paths().iter().chain(std::iter::once(&category)));
+                let direct = projection.direct() && !has_generic(&cond);
                 Some(SinglePlan {
                     fields,
                     cond,
                     projection,
+                    direct,
                 })
             }
             _ => None,
@@ -345,7 +341,38 @@ impl Engine {
     /// ```
     pub fn is_match_json(&self, bytes: &[u8]) -> Result<bool, serde_json::Error> {
         match &self.plan {
-            Some(plan) => Ok(self.is_match(&plan.projection.parse(bytes)?)),
+            Some(plan) => {
+                if let (QueryBody::Event(q), true) = (&self.query.body, plan.direct) {
+                    // Straight from the bytes into the slots when the
+                    // document allows it.
+                    let mut slots = Slots::new(plan.fields.len());
+                    let category = plan.fields.len();
+                    let mut cat_ok = q.category.name.is_none();
+                    let simple = plan.projection.parse_direct(bytes, &mut |i, v| {
+                        if i == category {
+                            if let (Value::Str(s), Some(c)) = (&v, &q.category.name) {
+                                cat_ok |= s.as_ref() == c.as_str();
+                            }
+                        } else {
+                            slots.push_item(i, v);
+                        }
+                    })?;
+                    if simple {
+                        if !cat_ok {
+                            return Ok(false);
+                        }
+                        slots.mark_all_resolved();
+                        return Ok(fast::eval(
+                            &plan.cond,
+                            &plan.fields,
+                            &mut slots,
+                            &NoFields,
+                            &self.ctx(&NoFields),
+                        ));
+                    }
+                }
+                Ok(self.is_match(&plan.projection.parse(bytes)?))
+            }
             None => {
                 let dom: serde_json::Value = serde_json::from_slice(bytes)?;
                 Ok(self.is_match(&dom))

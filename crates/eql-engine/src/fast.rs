@@ -9,7 +9,7 @@
 
 use crate::eval::{num_cmp, Ctx, Env};
 use crate::{Event, Projection};
-use eql_plan::{fold, CmpOp, Cond, FieldId, FieldTable, Test, TestOp, Value};
+use eql_plan::{fold, CmpOp, Cond, FieldId, FieldPath, FieldTable, Test, TestOp, Value};
 use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -76,6 +76,20 @@ impl<'e> Slots<'e> {
         ok
     }
 
+    /// Adds one item to slot `i` (raw-bytes resolution).
+    pub(crate) fn push_item(&mut self, i: usize, v: Value<'e>) {
+        if let Some(slot) = self.slots.get_mut(i) {
+            flatten(v, &mut slot.scalars);
+        }
+    }
+
+    /// Marks every slot resolved: fields with no item are missing.
+    pub(crate) fn mark_all_resolved(&mut self) {
+        for s in &mut self.slots {
+            s.resolved = true;
+        }
+    }
+
     fn resolve(&mut self, id: FieldId, fields: &FieldTable, event: &'e dyn Event) -> usize {
         let i = id.0 as usize;
         if i >= self.slots.len() {
@@ -109,9 +123,9 @@ impl<'e> Slots<'e> {
 
     /// The string values of a field, raw or folded, for the candidate index.
     ///
-    /// Short ASCII text is folded into a buffer on the stack (`fold` of
-    /// ASCII is `to_ascii_lowercase`), so the index allocates nothing; other
-    /// text is folded once into the slot.
+    /// ASCII text is folded into a reused buffer, on the stack when short
+    /// (`fold` of ASCII is `to_ascii_lowercase`), so the index allocates
+    /// nothing for it; other text is folded once into the slot.
     pub(crate) fn strings(
         &mut self,
         id: FieldId,
@@ -129,24 +143,22 @@ impl<'e> Slots<'e> {
             }
             return;
         }
-        let short_ascii = self.slots[i].scalars.iter().all(|v| match v {
-            Value::Str(s) => s.len() <= FOLD_ON_STACK && s.is_ascii(),
+        let ascii = self.slots[i].scalars.iter().all(|v| match v {
+            Value::Str(s) => s.is_ascii(),
             _ => true,
         });
-        if short_ascii {
-            let mut buf = [0u8; FOLD_ON_STACK];
+        if ascii {
+            let mut buf: SmallVec<[u8; FOLD_ON_STACK]> = SmallVec::new();
             for v in &self.slots[i].scalars {
                 let Value::Str(s) = v else { continue };
                 if !s.bytes().any(|b| b.is_ascii_uppercase()) {
                     f(s);
                     continue;
                 }
-                let Some(out) = buf.get_mut(..s.len()) else {
-                    continue;
-                };
-                out.copy_from_slice(s.as_bytes());
-                out.make_ascii_lowercase();
-                if let Ok(t) = std::str::from_utf8(out) {
+                buf.clear();
+                buf.extend_from_slice(s.as_bytes());
+                buf.make_ascii_lowercase();
+                if let Ok(t) = std::str::from_utf8(&buf) {
                     f(t);
                 }
             }
@@ -161,7 +173,8 @@ impl<'e> Slots<'e> {
     }
 }
 
-/// ASCII text up to this many bytes is folded on the stack.
+/// ASCII text up to this many bytes is folded on the stack; longer text in
+/// one heap buffer per call.
 const FOLD_ON_STACK: usize = 512;
 
 /// Evaluates `cond` for an event. `ctx` is the reference context for generic
@@ -260,5 +273,26 @@ fn compare(a: &Value<'_>, b: &Value<'_>) -> Option<Ordering> {
         (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => num_cmp(a, b),
         (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
         _ => None,
+    }
+}
+
+/// An event with no fields: for constant folding, and for a raw-bytes match
+/// whose slots are all resolved already (nothing else to read).
+pub(crate) struct NoFields;
+
+impl Event for NoFields {
+    fn get(&self, _: &FieldPath) -> Option<Value<'_>> {
+        None
+    }
+}
+
+/// True when `c` has a generic leaf (one that reads the event itself).
+pub(crate) fn has_generic(c: &eql_plan::Cond) -> bool {
+    use eql_plan::Cond;
+    match c {
+        Cond::Generic(_) => true,
+        Cond::And(cs) | Cond::Or(cs) => cs.iter().any(has_generic),
+        Cond::Not(c) => has_generic(c),
+        Cond::Const(_) | Cond::Test(_) => false,
     }
 }

@@ -2,7 +2,7 @@
 //! candidate index, then exact evaluation of the candidates only.
 
 use crate::engine::{lower, Engine};
-use crate::fast::{self, Slots};
+use crate::fast::{self, has_generic, NoFields, Slots};
 use crate::project::Projection;
 use crate::{CompileOptions, Event};
 use eql_plan::{FieldPath, FieldTable, Hit, PackPlan, RuleId, Value};
@@ -94,6 +94,9 @@ pub struct Pack {
     /// Per bucket ([`eql_plan::Bucket::id`]): the fields it reads, resolved
     /// together in one pass once the event's category selects it.
     reads: Vec<(Vec<eql_plan::FieldId>, Projection)>,
+    /// Raw bytes can go straight into the slots: the projection allows it
+    /// and no rule has a generic leaf (those read the event itself).
+    direct: bool,
 }
 
 impl Pack {
@@ -131,6 +134,7 @@ impl Pack {
         let plan = PackPlan::new(fields, &category, rules);
         let projection = Projection::new(plan.fields());
         let category_read = Projection::new([&category]);
+        let direct = projection.direct() && !plan.rules.iter().any(|r| has_generic(&r.cond));
         let reads = plan
             .buckets()
             .iter()
@@ -148,6 +152,7 @@ impl Pack {
             projection,
             category_read,
             reads,
+            direct,
         }
     }
 
@@ -169,6 +174,26 @@ impl Pack {
     /// assert_eq!(hits.rules(), &[0]);
     /// ```
     pub fn matches_json(&self, bytes: &[u8], out: &mut Hits) -> Result<(), serde_json::Error> {
+        if self.direct {
+            // Straight from the bytes into the slots, when the document
+            // allows it (no dotted or repeated keys on a wanted path).
+            let mut slots = Slots::new(self.plan.fields.len());
+            let mut cats: SmallVec<[Cow<'_, str>; 2]> = SmallVec::new();
+            let category = self.plan.category_field.0 as usize;
+            let simple = self.projection.parse_direct(bytes, &mut |i, v| {
+                if i == category {
+                    if let Value::Str(s) = &v {
+                        cats.push(s.clone());
+                    }
+                }
+                slots.push_item(i, v);
+            })?;
+            if simple {
+                slots.mark_all_resolved();
+                self.run(&NoFields, slots, cats, false, out);
+                return Ok(());
+            }
+        }
         let ev = self.projection.parse(bytes)?;
         self.matches(&ev, out);
         Ok(())
@@ -196,8 +221,7 @@ impl Pack {
 
     /// The rules matching `event` go into `out` (pack indexes, ascending).
     pub fn matches(&self, event: &dyn Event, out: &mut Hits) {
-        out.next_epoch(self.engines.len());
-        let mut slots = Slots::new(self.plan.fields.len());
+        let slots = Slots::new(self.plan.fields.len());
         // The category values exactly as the single-rule check reads them:
         // a string, or the strings among an array's items.
         let mut cats: SmallVec<[Cow<'_, str>; 2]> = SmallVec::new();
@@ -218,6 +242,22 @@ impl Pack {
                 _ => {}
             }
         }
+        self.run(event, slots, cats, bulk, out);
+    }
+
+    /// Routing, the candidate index and exact evaluation, once the category
+    /// values `cats` are known. `bulk`: fill each selected bucket's fields
+    /// through [`Event::resolve_all`] (else they are already resolved, or
+    /// resolved lazily).
+    fn run<'e>(
+        &self,
+        event: &'e dyn Event,
+        mut slots: Slots<'e>,
+        cats: SmallVec<[Cow<'e, str>; 2]>,
+        bulk: bool,
+        out: &mut Hits,
+    ) {
+        out.next_epoch(self.engines.len());
         let mut buckets: SmallVec<[&eql_plan::Bucket; 2]> = SmallVec::new();
         if cats.is_empty() {
             buckets.push(self.plan.bucket(None));

@@ -48,11 +48,17 @@ impl RNode {
     /// length.
     #[inline]
     fn ordinal(&self, key: &str) -> Option<usize> {
+        self.ordinal_bytes(key.as_bytes())
+    }
+
+    #[inline]
+    fn ordinal_bytes(&self, key: &[u8]) -> Option<usize> {
         let candidates = self.by_len.get(key.len())?;
-        candidates
-            .iter()
-            .map(|&o| o as usize)
-            .find(|&o| self.keys.get(o).is_some_and(|k| **k == *key.as_bytes()))
+        candidates.iter().map(|&o| o as usize).find(|&o| {
+            self.keys
+                .get(o)
+                .is_some_and(|k| k.first() == key.first() && **k == *key)
+        })
     }
 }
 
@@ -138,6 +144,34 @@ impl Resolver {
             }
         }
         Resolver { nodes, slow, paths }
+    }
+
+    /// True when [`Resolver::direct_child`] can serve every path: no path
+    /// with an index or a dotted segment, and no path ending where another
+    /// goes on.
+    pub(crate) fn direct_ok(&self) -> bool {
+        self.slow.is_empty()
+            && self
+                .nodes
+                .iter()
+                .all(|n| n.ends.is_empty() || n.keys.is_empty())
+    }
+
+    /// Number of children of node `n`.
+    pub(crate) fn children(&self, n: u32) -> usize {
+        self.nodes.get(n as usize).map_or(0, |x| x.keys.len())
+    }
+
+    /// The child of node `n` named `key`: (ordinal, node).
+    pub(crate) fn direct_child(&self, n: u32, key: &[u8]) -> Option<(usize, u32)> {
+        let node = self.nodes.get(n as usize)?;
+        let o = node.ordinal_bytes(key)?;
+        Some((o, *node.nodes.get(o)?))
+    }
+
+    /// The paths ending at node `n`.
+    pub(crate) fn ends(&self, n: u32) -> &[u32] {
+        self.nodes.get(n as usize).map_or(&[], |x| &x.ends)
     }
 
     /// Reports the items of every path's value: `sink(path index, item)`.

@@ -114,6 +114,15 @@ proptest! {
         // One-pass resolution of every path, over the DOM, the projected
         // bytes and the pruned DOM: the items `get` returns, nulls and
         // objects left out.
+        let mut direct: Vec<Vec<Value<'static>>> = vec![Vec::new(); paths.len()];
+        proj.resolve_json(text.as_bytes(), &mut |i, v| direct[i].push(v.into_owned())).unwrap();
+        for (i, p) in paths.iter().enumerate() {
+            prop_assert_eq!(
+                &direct[i],
+                &items(Event::get(&dom, p)),
+                "resolve_json: path {} in {}", p, text
+            );
+        }
         let events: [(&str, &dyn Event); 3] = [("DOM", &dom), ("bytes", &ev), ("pruned DOM", &pruned)];
         for (what, e) in events {
             let mut got: Vec<Vec<Value<'static>>> = vec![Vec::new(); paths.len()];
