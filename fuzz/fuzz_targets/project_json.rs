@@ -1,7 +1,10 @@
 //! Raw-bytes projection against DOM lookups on arbitrary JSON. Input: a first
 //! line of comma-separated dotted paths, then a JSON document. Whenever
 //! serde_json parses the document, the projection must parse it too and
-//! resolve every path to exactly the DOM's value.
+//! resolve every path to exactly the DOM's value, and the one-pass
+//! resolvers (`Event::resolve_all` over the DOM and over the projection,
+//! `Projection::resolve_json` straight from the bytes) must report exactly
+//! the items of that value.
 #![no_main]
 use eql_engine::{Event, FieldPath, Projection, Value};
 use libfuzzer_sys::fuzz_target;
@@ -29,4 +32,28 @@ fuzz_target!(|data: &[u8]| {
             "path {p}"
         );
     }
+    let want: Vec<Vec<Value<'static>>> = paths.iter().map(|p| items(Event::get(&dom, p))).collect();
+    let mut direct = vec![Vec::new(); paths.len()];
+    let res = proj.resolve_json(doc, &mut |i, v| direct[i].push(v.into_owned()));
+    assert!(res.is_ok(), "the DOM parsed but resolve_json failed: {res:?}");
+    assert_eq!(direct, want, "resolve_json");
+    let events: [(&str, &dyn Event); 2] = [("DOM", &dom), ("projection", &projected)];
+    for (what, e) in events {
+        let mut got = vec![Vec::new(); paths.len()];
+        assert!(e.resolve_all(&proj, &mut |i, v| got[i].push(v.into_owned())));
+        assert_eq!(got, want, "resolve_all over the {what}");
+    }
 });
+
+/// The items of a `get` result as the resolvers report them.
+fn items(v: Option<Value<'_>>) -> Vec<Value<'static>> {
+    match v {
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .filter(|x| !matches!(x, Value::Null | Value::Object(_)))
+            .map(Value::into_owned)
+            .collect(),
+        Some(Value::Null | Value::Object(_)) | None => Vec::new(),
+        Some(x) => vec![x.into_owned()],
+    }
+}

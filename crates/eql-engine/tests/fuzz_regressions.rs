@@ -74,16 +74,28 @@ fn project_json_regressions() {
             .map(FieldPath::parse_dotted)
             .collect();
         let dom: serde_json::Value = serde_json::from_slice(doc).expect("JSON document");
-        let ev = Projection::new(&paths)
-            .parse(doc)
-            .expect("projection parses");
-        for p in &paths {
+        let proj = Projection::new(&paths);
+        let ev = proj.parse(doc).expect("projection parses");
+        let mut direct = vec![Vec::new(); paths.len()];
+        proj.resolve_json(doc, &mut |i, v| direct[i].push(v.into_owned()))
+            .expect("resolve_json parses");
+        for (i, p) in paths.iter().enumerate() {
+            let want = Event::get(&dom, p).map(Value::into_owned);
             assert_eq!(
                 ev.get(p).map(Value::into_owned),
-                Event::get(&dom, p).map(Value::into_owned),
+                want,
                 "{}: {p}",
                 path.display()
             );
+            let items = match want {
+                Some(Value::Array(items)) => items
+                    .into_iter()
+                    .filter(|x| !matches!(x, Value::Null | Value::Object(_)))
+                    .collect(),
+                Some(Value::Null | Value::Object(_)) | None => Vec::new(),
+                Some(x) => vec![x],
+            };
+            assert_eq!(direct[i], items, "{}: resolve_json {p}", path.display());
         }
     }
 }
