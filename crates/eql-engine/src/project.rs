@@ -535,17 +535,10 @@ impl<'de> DeserializeSeed<'de> for DirectSeed<'_, '_, 'de> {
         let ends = self.resolver.ends(self.node);
         if !ends.is_empty() {
             // A leaf (`direct_ok`: no children here): report its items.
-            let v = Whole.deserialize(d)?;
-            let mut report = |item: Value<'de>| {
-                if !matches!(item, Value::Null | Value::Object(_)) {
-                    for &p in ends {
-                        (self.sink)(p as usize, item.clone());
-                    }
+            for item in Whole.deserialize(d)?.into_items() {
+                for &p in ends {
+                    (self.sink)(p as usize, item.clone());
                 }
-            };
-            match v {
-                Value::Array(items) => items.into_iter().for_each(&mut report),
-                x => report(x),
             }
             return Ok(());
         }

@@ -235,16 +235,8 @@ impl Resolver {
         let segs = path.segments().get(depth as usize..).unwrap_or(&[]);
         let Some(value) = walk(v, segs) else { return };
         found.set(p);
-        match value {
-            Value::Array(items) => {
-                for item in items {
-                    if !matches!(item, Value::Null | Value::Object(_)) {
-                        sink(p as usize, item);
-                    }
-                }
-            }
-            Value::Null | Value::Object(_) => {}
-            x => sink(p as usize, x),
+        for item in value.into_items() {
+            sink(p as usize, item);
         }
     }
 
@@ -385,15 +377,10 @@ mod tests {
     use serde_json::json;
 
     fn items(v: Option<Value<'_>>) -> Vec<Value<'static>> {
-        match v {
-            Some(Value::Array(items)) => items
-                .into_iter()
-                .filter(|x| !matches!(x, Value::Null | Value::Object(_)))
-                .map(Value::into_owned)
-                .collect(),
-            Some(Value::Null | Value::Object(_)) | None => vec![],
-            Some(x) => vec![x.into_owned()],
-        }
+        v.into_iter()
+            .flat_map(Value::into_items)
+            .map(Value::into_owned)
+            .collect()
     }
 
     #[test]

@@ -86,15 +86,10 @@ fn with_duplicate(doc: &Json, reverse: bool) -> String {
 
 /// The items of a `get` result as `Event::resolve_all` reports them.
 fn items(v: Option<Value<'_>>) -> Vec<Value<'static>> {
-    match v {
-        Some(Value::Array(items)) => items
-            .into_iter()
-            .filter(|x| !matches!(x, Value::Null | Value::Object(_)))
-            .map(Value::into_owned)
-            .collect(),
-        Some(Value::Null | Value::Object(_)) | None => Vec::new(),
-        Some(x) => vec![x.into_owned()],
-    }
+    v.into_iter()
+        .flat_map(Value::into_items)
+        .map(Value::into_owned)
+        .collect()
 }
 
 proptest! {

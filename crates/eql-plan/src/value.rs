@@ -33,7 +33,7 @@ pub enum Value<'a> {
     Object(Vec<(Cow<'a, str>, Value<'a>)>),
 }
 
-impl Value<'_> {
+impl<'a> Value<'a> {
     /// True for [`Value::Null`].
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
@@ -45,6 +45,27 @@ impl Value<'_> {
             Value::Str(s) => Some(s),
             _ => None,
         }
+    }
+
+    /// The items of a field's value as bulk field reads report them: the
+    /// value itself, or each item of an array, with `null`s and objects left
+    /// out (they never pass a test).
+    ///
+    /// ```
+    /// use eql_plan::Value;
+    /// let v = Value::Array(vec![Value::from("a"), Value::Null, Value::Array(vec![])]);
+    /// assert_eq!(v.into_items().collect::<Vec<_>>(), [Value::from("a"), Value::Array(vec![])]);
+    /// assert_eq!(Value::Null.into_items().count(), 0);
+    /// assert_eq!(Value::Int(3).into_items().collect::<Vec<_>>(), [Value::Int(3)]);
+    /// ```
+    pub fn into_items(self) -> impl Iterator<Item = Self> {
+        let items = match self {
+            Value::Array(items) => items,
+            x => vec![x],
+        };
+        items
+            .into_iter()
+            .filter(|x| !matches!(x, Value::Null | Value::Object(_)))
     }
 
     /// A copy that owns all its data.
