@@ -12,7 +12,7 @@
 //! - `scaling`: 1, 10, 100 and 1 000 rules of the reference generator.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use eql_bench::{corpus_queries, reference_events, reference_rules};
+use eql_bench::{corpus_queries, interleaved_ratio, reference_events, reference_rules};
 use eql_engine::{CompileOptions, Engine, Event, FieldPath, Hits, Pack};
 use std::hint::black_box;
 
@@ -109,6 +109,52 @@ fn packs(c: &mut Criterion) {
             });
         });
         g.finish();
+        interleaved_ratio(
+            "pack300: raw bytes -> pack vs serde_json::from_slice::<Value>",
+            7,
+            lines.len(),
+            || {
+                for l in &lines {
+                    black_box(serde_json::from_slice::<serde_json::Value>(l).ok());
+                }
+            },
+            lines.len(),
+            || {
+                black_box(run_bytes(&pack, &lines, &mut hits));
+            },
+        );
+        interleaved_ratio(
+            "pack300: DOM -> pack vs the reference interpreter, same 2 000 events",
+            7,
+            few.len(),
+            || {
+                black_box(
+                    few.iter()
+                        .map(|v| engines.iter().filter(|e| e.is_match_reference(v)).count())
+                        .sum::<usize>(),
+                );
+            },
+            few.len(),
+            || {
+                black_box(run_dom(&pack, few, &mut hits));
+            },
+        );
+        interleaved_ratio(
+            "pack300: DOM -> pack (100k events) vs the reference interpreter (2 000 events)",
+            7,
+            few.len(),
+            || {
+                black_box(
+                    few.iter()
+                        .map(|v| engines.iter().filter(|e| e.is_match_reference(v)).count())
+                        .sum::<usize>(),
+                );
+            },
+            dom.len(),
+            || {
+                black_box(run_dom(&pack, &dom, &mut hits));
+            },
+        );
     }
 
     if let Some(queries) = corpus_queries() {
@@ -130,9 +176,11 @@ fn packs(c: &mut Criterion) {
         let mut g = c.benchmark_group("scaling");
         g.sample_size(10);
         g.throughput(Throughput::Elements(lines.len() as u64));
+        let mut packs_by_n = Vec::new();
         for n in [1usize, 10, 100, 1000] {
             let engines = compile(&rules[..n.min(rules.len())]);
             let pack = Pack::new(&engines, &opts);
+            packs_by_n.push(pack.clone());
             g.bench_with_input(BenchmarkId::new("raw bytes", n), &pack, |b, pack| {
                 b.iter(|| run_bytes(pack, &lines, &mut hits));
             });
@@ -141,6 +189,33 @@ fn packs(c: &mut Criterion) {
             });
         }
         g.finish();
+        if let (Some(one), Some(all)) = (packs_by_n.first(), packs_by_n.last()) {
+            let mut other = Hits::new();
+            interleaved_ratio(
+                "scaling, raw bytes: cost(1000 rules) / cost(1 rule)",
+                5,
+                lines.len(),
+                || {
+                    black_box(run_bytes(all, &lines, &mut hits));
+                },
+                lines.len(),
+                || {
+                    black_box(run_bytes(one, &lines, &mut other));
+                },
+            );
+            interleaved_ratio(
+                "scaling, DOM: cost(1000 rules) / cost(1 rule)",
+                5,
+                dom.len(),
+                || {
+                    black_box(run_dom(all, &dom, &mut hits));
+                },
+                dom.len(),
+                || {
+                    black_box(run_dom(one, &dom, &mut other));
+                },
+            );
+        }
     }
 }
 

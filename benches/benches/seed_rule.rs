@@ -6,7 +6,7 @@
 //! over the DOM.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use eql_bench::{reference_events, SEED_RULE};
+use eql_bench::{interleaved_ratio, reference_events, SEED_RULE};
 use eql_engine::{CompileOptions, Engine};
 use std::hint::black_box;
 
@@ -57,6 +57,25 @@ fn seed_rule(c: &mut Criterion) {
         b.iter(|| dom.iter().filter(|v| engine.is_match_reference(*v)).count());
     });
     g.finish();
+    interleaved_ratio(
+        "seed rule: raw bytes -> match vs serde_json::from_slice::<Value>",
+        9,
+        lines.len(),
+        || {
+            for l in &lines {
+                black_box(serde_json::from_slice::<serde_json::Value>(l).ok());
+            }
+        },
+        lines.len(),
+        || {
+            black_box(
+                lines
+                    .iter()
+                    .filter(|l| engine.is_match_json(l).unwrap_or(false))
+                    .count(),
+            );
+        },
+    );
 }
 
 criterion_group!(benches, seed_rule);

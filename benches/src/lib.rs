@@ -100,3 +100,41 @@ pub fn corpus_queries() -> Option<Vec<String>> {
             .collect(),
     )
 }
+
+/// Same-run ratios that hold up on a noisy machine: `base` and `subject`
+/// each process `base_n` and `subject_n` events per call, and run in
+/// alternation for `rounds` rounds, so a slow phase of the machine hits both.
+/// Prints and returns the median over rounds of
+/// (subject events/s) / (base events/s).
+///
+/// ```
+/// let r = eql_bench::interleaved_ratio("demo", 3, 1, || (), 1, || ());
+/// assert!(r > 0.0);
+/// ```
+pub fn interleaved_ratio(
+    label: &str,
+    rounds: usize,
+    base_n: usize,
+    mut base: impl FnMut(),
+    subject_n: usize,
+    mut subject: impl FnMut(),
+) -> f64 {
+    let mut ratios = Vec::with_capacity(rounds);
+    for _ in 0..rounds.max(1) {
+        let t = std::time::Instant::now();
+        base();
+        let b = t.elapsed().as_secs_f64().max(1e-9) / base_n.max(1) as f64;
+        let t = std::time::Instant::now();
+        subject();
+        let s = t.elapsed().as_secs_f64().max(1e-9) / subject_n.max(1) as f64;
+        ratios.push(b / s);
+    }
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios.get(ratios.len() / 2).copied().unwrap_or(0.0);
+    let (lo, hi) = (
+        ratios.first().copied().unwrap_or(0.0),
+        ratios.last().copied().unwrap_or(0.0),
+    );
+    eprintln!("ratio  {label}: median {median:.2}x over {rounds} alternating rounds (min {lo:.2}, max {hi:.2})");
+    median
+}
