@@ -12,7 +12,7 @@
 //! - `scaling`: 1, 10, 100 and 1 000 rules of the reference generator.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use eql_bench::{corpus_queries, interleaved_ratio, reference_events, reference_rules};
+use eql_bench::{corpus_queries, interleaved_ratio, parse_all, reference_events, reference_rules};
 use eql_engine::{CompileOptions, Engine, Event, FieldPath, Hits, Pack};
 use std::hint::black_box;
 
@@ -31,6 +31,14 @@ fn run_dom(pack: &Pack, dom: &[serde_json::Value], hits: &mut Hits) -> usize {
         n += hits.rules().len();
     }
     n
+}
+
+/// Every rule through the reference interpreter on every event.
+fn run_reference(engines: &[Engine], events: &[serde_json::Value]) -> usize {
+    events
+        .iter()
+        .map(|v| engines.iter().filter(|e| e.is_match_reference(v)).count())
+        .sum()
 }
 
 fn run_bytes(pack: &Pack, lines: &[Vec<u8>], hits: &mut Hits) -> usize {
@@ -61,11 +69,7 @@ fn packs(c: &mut Criterion) {
         g.sample_size(10);
         g.throughput(Throughput::Elements(lines.len() as u64));
         g.bench_function("baseline: serde_json::from_slice::<Value>", |b| {
-            b.iter(|| {
-                for l in &lines {
-                    black_box(serde_json::from_slice::<serde_json::Value>(l).ok());
-                }
-            });
+            b.iter(|| parse_all(&lines));
         });
         g.bench_function("raw bytes -> pack", |b| {
             b.iter(|| run_bytes(&pack, &lines, &mut hits));
@@ -100,24 +104,14 @@ fn packs(c: &mut Criterion) {
             b.iter(|| run_dom(&pack, few, &mut hits));
         });
         g.bench_function("DOM -> reference interpreter, every rule", |b| {
-            b.iter(|| {
-                let mut n = 0;
-                for v in few {
-                    n += engines.iter().filter(|e| e.is_match_reference(v)).count();
-                }
-                n
-            });
+            b.iter(|| run_reference(&engines, few));
         });
         g.finish();
         interleaved_ratio(
             "pack300: raw bytes -> pack vs serde_json::from_slice::<Value>",
             7,
             lines.len(),
-            || {
-                for l in &lines {
-                    black_box(serde_json::from_slice::<serde_json::Value>(l).ok());
-                }
-            },
+            || parse_all(&lines),
             lines.len(),
             || {
                 black_box(run_bytes(&pack, &lines, &mut hits));
@@ -128,11 +122,7 @@ fn packs(c: &mut Criterion) {
             7,
             few.len(),
             || {
-                black_box(
-                    few.iter()
-                        .map(|v| engines.iter().filter(|e| e.is_match_reference(v)).count())
-                        .sum::<usize>(),
-                );
+                black_box(run_reference(&engines, few));
             },
             few.len(),
             || {
@@ -144,11 +134,7 @@ fn packs(c: &mut Criterion) {
             7,
             few.len(),
             || {
-                black_box(
-                    few.iter()
-                        .map(|v| engines.iter().filter(|e| e.is_match_reference(v)).count())
-                        .sum::<usize>(),
-                );
+                black_box(run_reference(&engines, few));
             },
             dom.len(),
             || {

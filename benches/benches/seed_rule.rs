@@ -6,7 +6,7 @@
 //! over the DOM.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use eql_bench::{interleaved_ratio, reference_events, SEED_RULE};
+use eql_bench::{interleaved_ratio, parse_all, reference_events, SEED_RULE};
 use eql_engine::{CompileOptions, Engine};
 use std::hint::black_box;
 
@@ -29,11 +29,7 @@ fn seed_rule(c: &mut Criterion) {
     g.throughput(Throughput::Elements(lines.len() as u64));
     g.sample_size(10);
     g.bench_function("baseline: serde_json::from_slice::<Value>", |b| {
-        b.iter(|| {
-            for l in &lines {
-                black_box(serde_json::from_slice::<serde_json::Value>(l).ok());
-            }
-        });
+        b.iter(|| parse_all(&lines));
     });
     g.bench_function("baseline: skip with IgnoredAny", |b| {
         b.iter(|| {
@@ -61,11 +57,7 @@ fn seed_rule(c: &mut Criterion) {
         "seed rule: raw bytes -> match vs serde_json::from_slice::<Value>",
         9,
         lines.len(),
-        || {
-            for l in &lines {
-                black_box(serde_json::from_slice::<serde_json::Value>(l).ok());
-            }
-        },
+        || parse_all(&lines),
         lines.len(),
         || {
             black_box(

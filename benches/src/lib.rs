@@ -138,3 +138,10 @@ pub fn interleaved_ratio(
     eprintln!("ratio  {label}: median {median:.2}x over {rounds} alternating rounds (min {lo:.2}, max {hi:.2})");
     median
 }
+
+/// `serde_json::from_slice::<Value>` of every line: the DOM-parse baseline.
+pub fn parse_all(lines: &[Vec<u8>]) {
+    for l in lines {
+        std::hint::black_box(serde_json::from_slice::<serde_json::Value>(l).ok());
+    }
+}
