@@ -302,22 +302,36 @@ fn seq_query() -> impl Strategy<Value = String> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
 
-    /// A multi-rule session evaluates every step query through one pack;
-    /// each rule must give exactly what its own one-rule session (no pack)
-    /// gives.
+    /// A multi-rule session evaluates every step query through one pack per
+    /// category field, reads each rule's own timestamp field once per event,
+    /// and runs a rule only when one of its step queries matched; each rule
+    /// must give exactly what its own one-rule session (no pack) gives.
+    /// Rules with `alt` read their category from `kind` and their timestamp
+    /// from `ts2` (in the order of `@timestamp`, with other gaps).
     #[test]
     fn pack_session_equals_one_session_per_rule(
-        queries in prop::collection::vec(seq_query(), 2..8),
-        events in prop::collection::vec(event(false), 40),
+        queries in prop::collection::vec((seq_query(), any::<bool>()), 2..8),
+        events in prop::collection::vec((event(false), prop::sample::select(&["process", "file", "network"][..])), 40),
     ) {
-        let opts = CompileOptions::default();
-        let engines: Vec<Engine> = queries.iter().filter_map(|q| Engine::compile(q, &opts).ok()).collect();
+        let base = CompileOptions::default();
+        let alt = CompileOptions {
+            category_field: "kind".into(),
+            timestamp_field: "ts2".into(),
+            ..CompileOptions::default()
+        };
+        let engines: Vec<Engine> = queries
+            .iter()
+            .filter_map(|(q, a)| Engine::compile(q, if *a { &alt } else { &base }).ok())
+            .collect();
         prop_assume!(engines.len() >= 2);
         let events: Vec<Json> = events
             .into_iter()
             .enumerate()
-            .map(|(i, mut e)| {
+            .map(|(i, (mut e, kind))| {
                 e["@timestamp"] = json!(i as i64 * 1000);
+                // Same order, other gaps: `maxspan` tells the fields apart.
+                e["ts2"] = json!(i as i64 * i as i64 * 300);
+                e["kind"] = json!(kind);
                 e
             })
             .collect();

@@ -505,7 +505,21 @@ struct Record<H> {
     ord: Ordinal,
     handle: H,
     hits: Vec<Hit>,
+    /// The event's own timestamps ([`Session::own_ts`]).
+    own: OwnTs,
 }
+
+/// The step queries of one category field, for its pack: (field, (rule,
+/// engine, query) per pack index, (rule, position in its steps) per pack
+/// index).
+type PackGroup<'e> = (
+    &'e str,
+    Vec<(usize, &'e Engine, &'e EventQuery)>,
+    Vec<(usize, usize)>,
+);
+
+/// An event's value of each [`Session::own_ts`] field (`None`: missing).
+type OwnTs = SmallVec<[Option<i64>; 2]>;
 
 impl<H> PartialEq for Record<H> {
     fn eq(&self, other: &Self) -> bool {
@@ -708,17 +722,29 @@ enum Body<'e, H> {
     Join(join::Join<'e, H>),
 }
 
-/// The session's pack over every step query, and per rule its queries' spans
-/// and pack indexes.
+/// The session's packs over every step query (one per category field, in
+/// order of first use), and per rule its queries' spans and answer indexes.
+///
+/// Invariant: pack `p`'s rule `k` answers index `offsets[p] + k` of the
+/// session's answers, and `steps` holds those answer indexes.
 struct SessionPack {
-    pack: crate::Pack,
+    packs: Vec<crate::Pack>,
+    offsets: Vec<u32>,
+    /// Number of answers (every pack's rules).
+    total: usize,
     steps: Vec<Vec<(eql_syntax::Span, u32)>>,
+    /// The rule of each answer index.
+    owner: Vec<u32>,
 }
 
 struct Rule<'e, H> {
     engine: &'e Engine,
-    /// Own timestamp field when it differs from the session's.
-    ts_field: Option<FieldPath>,
+    /// Own timestamp (field and format) when it differs from the session's:
+    /// an index into [`Session::own_ts`], read once per event for every rule
+    /// that shares it.
+    ts_slot: Option<usize>,
+    /// The rule's category field is the session's, read once per event.
+    session_category: bool,
     body: Body<'e, H>,
     pipes: pipes::PipeChain<'e, H>,
     lineage: Option<lineage::Lineage<'e>>,
@@ -755,11 +781,18 @@ impl<'e, H: Clone> Rule<'e, H> {
         };
         Rule {
             engine,
-            ts_field: None,
+            ts_slot: None,
+            session_category: false,
             pipes: pipes::PipeChain::new(engine, opts.limits.max_keys),
             lineage: lineage::Lineage::new(q, &opts.lineage),
             body,
         }
+    }
+
+    /// The event's timestamp on this rule's own clock, when the rule has
+    /// one and the event carries it.
+    fn own_clock(&self, own: &[Option<i64>]) -> Option<i64> {
+        own.get(self.ts_slot?).copied().flatten()
     }
 
     fn capture(&self, cx: &EvalCx<'_>, pos: u16) -> Vec<(u16, Option<Value<'static>>)> {
@@ -773,7 +806,7 @@ impl<'e, H: Clone> Rule<'e, H> {
         &mut self,
         index: u32,
         event: &dyn Event,
-        category: (&FieldPath, &Option<Value<'_>>),
+        category: Option<&Option<Value<'_>>>,
         ts: i64,
         hits: &mut Vec<Hit>,
         answers: Option<Answers<'_>>,
@@ -781,13 +814,6 @@ impl<'e, H: Clone> Rule<'e, H> {
         if self.pipes.saturated() {
             return;
         }
-        let ts = match &self.ts_field {
-            Some(f) => event
-                .get(f)
-                .and_then(|v| time::parse_ts(&v, self.engine.opts.timestamp_format))
-                .unwrap_or(ts),
-            None => ts,
-        };
         if let Some(l) = self.lineage.as_mut() {
             l.observe(self.engine, event);
         }
@@ -805,7 +831,7 @@ impl<'e, H: Clone> Rule<'e, H> {
         let cx = EvalCx {
             engine: self.engine,
             event,
-            category: (*category.0 == self.engine.category).then_some(category.1),
+            category,
             answers,
         };
         let mut keys: SmallVec<[Key; 1]> = SmallVec::new();
@@ -954,6 +980,9 @@ pub struct Session<'e, H> {
     order: StreamOrder,
     limits: Limits,
     ts_field: FieldPath,
+    /// The other (timestamp field, format) pairs rules read, each once per
+    /// event ([`Rule::ts_slot`]).
+    own_ts: Vec<(FieldPath, TimestampFormat)>,
     ts_format: TimestampFormat,
     tie_field: Option<FieldPath>,
     /// The category field most rules read (the first rule's).
@@ -968,6 +997,12 @@ pub struct Session<'e, H> {
     pack_hits: crate::Hits,
     /// The pack's answers for the current event, by pack index.
     answers: Vec<bool>,
+    /// Rules evaluated on every event, ascending: those with a step query
+    /// the packs do not answer, and Python sequences with `maxspan`. The
+    /// others run only on an event where one of their answers fired.
+    always: Vec<u32>,
+    /// The rules to evaluate for the current event (scratch).
+    due: Vec<u32>,
     counters: Counters,
     stats: SessionStats,
     finished: bool,
@@ -1014,22 +1049,18 @@ impl crate::CompiledRuleSet {
 }
 
 impl<'e, H: Clone> Session<'e, H> {
-    /// Groups the step queries of the rules (without process lineage, and
-    /// with the first rule's category field) into one pack when there are
-    /// several rules.
+    /// Groups the step queries of the rules (without process lineage) into
+    /// one pack per category field when there are several rules.
     fn pack_of(rules: &[Rule<'e, H>]) -> Option<SessionPack> {
-        let first = rules.first()?.engine;
         if rules.len() < 2 {
             return None;
         }
         let mut steps: Vec<Vec<(eql_syntax::Span, u32)>> = vec![Vec::new(); rules.len()];
-        let mut items: Vec<(usize, &Engine, &EventQuery)> = Vec::new();
+        // Per category field, in order of first use: the queries of its pack.
+        let mut groups: Vec<PackGroup<'e>> = Vec::new();
         for (i, r) in rules.iter().enumerate() {
             let e = r.engine;
-            if r.lineage.is_some()
-                || e.opts.category_field != first.opts.category_field
-                || (e.plan.is_none() && e.steps.is_none())
-            {
+            if r.lineage.is_some() || (e.plan.is_none() && e.steps.is_none()) {
                 continue;
             }
             let queries: Vec<&EventQuery> = match &e.query.body {
@@ -1048,13 +1079,50 @@ impl<'e, H: Clone> Session<'e, H> {
                     .map(|st| &st.query)
                     .collect(),
             };
+            let field = e.opts.category_field.as_str();
+            let g = match groups.iter().position(|(f, _, _)| *f == field) {
+                Some(g) => g,
+                None => {
+                    groups.push((field, Vec::new(), Vec::new()));
+                    groups.len() - 1
+                }
+            };
+            let Some((_, items, at)) = groups.get_mut(g) else {
+                continue;
+            };
             for q in queries {
+                // (rule, position in its steps) → this pack's index.
+                at.push((i, steps[i].len()));
                 steps[i].push((q.span, items.len() as u32));
                 items.push((i, e, q));
             }
         }
-        let pack = crate::Pack::from_conditions(items, &first.opts);
-        Some(SessionPack { pack, steps })
+        let mut owner = Vec::new();
+        let mut packs = Vec::with_capacity(groups.len());
+        let mut offsets = Vec::with_capacity(groups.len());
+        let mut total = 0u32;
+        for (_, items, at) in groups {
+            let Some(&(_, first, _)) = items.first() else {
+                continue;
+            };
+            owner.extend(items.iter().map(|&(i, _, _)| i as u32));
+            let pack = crate::Pack::from_conditions(items, &first.opts);
+            for (i, j) in at {
+                if let Some(step) = steps.get_mut(i).and_then(|s| s.get_mut(j)) {
+                    step.1 += total;
+                }
+            }
+            offsets.push(total);
+            total += pack.len() as u32;
+            packs.push(pack);
+        }
+        Some(SessionPack {
+            packs,
+            offsets,
+            total: total as usize,
+            steps,
+            owner,
+        })
     }
 
     /// A session over several compiled queries; a result's [`Match::rule`] is
@@ -1090,10 +1158,22 @@ impl<'e, H: Clone> Session<'e, H> {
         });
         let mut rules = Vec::with_capacity(engines.len());
         let mut timed = Vec::new();
+        let mut own_ts: Vec<(FieldPath, TimestampFormat)> = Vec::new();
         for (i, e) in engines.iter().enumerate() {
             let mut r = Rule::new(e, &opts);
+            r.session_category = engines.first().is_some_and(|f| f.category == e.category);
             if e.opts.timestamp_field != ts_name {
-                r.ts_field = Some(FieldPath::parse_dotted(&e.opts.timestamp_field));
+                let own = (
+                    FieldPath::parse_dotted(&e.opts.timestamp_field),
+                    e.opts.timestamp_format,
+                );
+                r.ts_slot = Some(match own_ts.iter().position(|x| *x == own) {
+                    Some(k) => k,
+                    None => {
+                        own_ts.push(own);
+                        own_ts.len() - 1
+                    }
+                });
             }
             if matches!(&r.body, Body::Seq(s) if s.spec.maxspan.is_some() && !s.py) {
                 timed.push(i as u32);
@@ -1101,12 +1181,28 @@ impl<'e, H: Clone> Session<'e, H> {
             rules.push(r);
         }
         let pack = Self::pack_of(&rules);
+        let always = rules
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| {
+                let answered = pack
+                    .as_ref()
+                    .is_some_and(|p| p.steps.get(*i).is_some_and(|s| !s.is_empty()));
+                // A rule whose every step query the packs answer pushes a
+                // hit only when one of them matched; a Python sequence with
+                // `maxspan` also notes every event of its steps' categories.
+                let touches = matches!(&r.body, Body::Seq(s) if s.py && s.spec.maxspan.is_some());
+                !answered || touches
+            })
+            .map(|(i, _)| i as u32)
+            .collect();
         Session {
             rules,
             timed,
             order,
             limits: opts.limits,
             ts_field: FieldPath::parse_dotted(&ts_name),
+            own_ts,
             ts_format,
             tie_field,
             category_field: engines.first().map(|e| e.category.clone()),
@@ -1118,6 +1214,8 @@ impl<'e, H: Clone> Session<'e, H> {
             pack,
             pack_hits: crate::Hits::new(),
             answers: Vec::new(),
+            always,
+            due: Vec::new(),
             counters: Counters::default(),
             stats: SessionStats::default(),
             finished: false,
@@ -1181,24 +1279,50 @@ impl<'e, H: Clone> Session<'e, H> {
         }
         let mut hits = std::mem::take(&mut self.scratch);
         hits.clear();
-        let category = self.category_field.as_ref().map(|f| (f, event.get(f)));
-        let none = None;
+        let category = self.category_field.as_ref().map(|f| event.get(f));
+        // Rules timed by another field than the session's read it here, once
+        // per event: for their steps, and for their `maxspan` expiry.
+        let own: OwnTs = self
+            .own_ts
+            .iter()
+            .map(|(field, format)| event.get(field).and_then(|v| time::parse_ts(&v, *format)))
+            .collect();
         // Every step query of every rule: one pass of the pack (routing,
         // candidate index), then the rules read their answers.
+        let mut due = std::mem::take(&mut self.due);
+        due.clear();
+        due.extend_from_slice(&self.always);
         if let Some(p) = &self.pack {
-            p.pack.matches(event, &mut self.pack_hits);
             self.answers.clear();
-            self.answers.resize(p.pack.len(), false);
-            for &k in self.pack_hits.rules() {
-                if let Some(a) = self.answers.get_mut(k as usize) {
-                    *a = true;
+            self.answers.resize(p.total, false);
+            for (pack, &offset) in p.packs.iter().zip(&p.offsets) {
+                pack.matches(event, &mut self.pack_hits);
+                for &k in self.pack_hits.rules() {
+                    let k = offset as usize + k as usize;
+                    if let Some(a) = self.answers.get_mut(k) {
+                        *a = true;
+                    }
+                    // A rule the packs answer runs only when one of its
+                    // step queries matched.
+                    if let Some(&i) = p.owner.get(k) {
+                        due.push(i);
+                    }
                 }
             }
+            if due.len() > self.always.len() {
+                due.sort_unstable();
+                due.dedup();
+            }
         }
-        for (i, r) in self.rules.iter_mut().enumerate() {
-            let cat = match &category {
-                Some((f, v)) => (*f, v),
-                None => (&r.engine.category, &none),
+        for &i in &due {
+            let i = i as usize;
+            let Some(r) = self.rules.get_mut(i) else {
+                continue;
+            };
+            let cat = if r.session_category {
+                category.as_ref()
+            } else {
+                None
             };
             let answers = self.pack.as_ref().and_then(|p| {
                 let steps = p.steps.get(i).map(Vec::as_slice).unwrap_or_default();
@@ -1207,26 +1331,24 @@ impl<'e, H: Clone> Session<'e, H> {
                     matched: &self.answers,
                 })
             });
-            if let (Body::Event(_), Some(a)) = (&r.body, &answers) {
-                // A single-event rule the pack ruled out has nothing to do.
-                if a.steps
-                    .iter()
-                    .all(|(_, k)| !a.matched.get(*k as usize).copied().unwrap_or(false))
-                {
-                    continue;
-                }
-            }
+            let ts = r.own_clock(&own).unwrap_or(ts);
             r.evaluate(i as u32, event, cat, ts, &mut hits, answers);
         }
+        self.due = due;
         let window = i64::try_from(self.limits.reorder_window_ms)
             .unwrap_or(i64::MAX / TICKS_PER_MS)
             .saturating_mul(TICKS_PER_MS);
         let horizon = self.max_ts.unwrap_or(ts).saturating_sub(window);
         if self.order == StreamOrder::Arrival || (self.heap.is_empty() && ts <= horizon) {
-            self.process(ord, &handle, &hits, out);
+            self.process(ord, &handle, &hits, &own, out);
             self.scratch = hits;
         } else {
-            self.heap.push(Reverse(Record { ord, handle, hits }));
+            self.heap.push(Reverse(Record {
+                ord,
+                handle,
+                hits,
+                own,
+            }));
             while self.heap.len() > self.limits.max_reorder_events {
                 self.stats.reorder_overflow += 1;
                 self.release_one(out);
@@ -1265,21 +1387,30 @@ impl<'e, H: Clone> Session<'e, H> {
 
     fn release_one(&mut self, out: &mut Matches<H>) {
         if let Some(Reverse(rec)) = self.heap.pop() {
-            self.process(rec.ord, &rec.handle, &rec.hits, out);
+            self.process(rec.ord, &rec.handle, &rec.hits, &rec.own, out);
         }
     }
 
     /// Runs the state machines over one released event.
-    fn process(&mut self, ord: Ordinal, handle: &H, hits: &[Hit], out: &mut Matches<H>) {
+    fn process(
+        &mut self,
+        ord: Ordinal,
+        handle: &H,
+        hits: &[Hit],
+        own: &[Option<i64>],
+        out: &mut Matches<H>,
+    ) {
         if self.order == StreamOrder::Timestamp {
             self.released = Some(ord);
         }
         let counters = &mut self.counters;
         for &ri in &self.timed {
             if let Some(r) = self.rules.get_mut(ri as usize) {
+                // `maxspan` runs on the rule's own clock, as its steps do.
+                let now = r.own_clock(own).unwrap_or(ord.ts);
                 let (body, mut sink) = r.sink(ri, out, counters);
                 if let Body::Seq(s) = body {
-                    s.expire(ord.ts, &mut sink);
+                    s.expire(now, &mut sink);
                 }
             }
         }
