@@ -13,13 +13,12 @@
 //!
 //! The shapes the generator never builds, and why (each is not a parser output):
 //!
-//! - A single, unparenthesized `:`/`like`/`regex` pattern whose text would begin
-//!   with `(` or with a call: `x : (a or b)` reads back as a one-element list,
-//!   and `x : f(y)` as the Python method call `x:f(y)`. Such patterns are only
-//!   generated as lists.
+//! - A `:`/`like`/`regex` pattern that is not a literal (both dialects take
+//!   only literals there).
 //! - `:~` (the grammar has no insensitive colon), negative number literals (a
-//!   minus sign is a [`UnaryOp::Neg`] node), two fields compared in the
-//!   Elasticsearch dialect, and any construct of the other dialect.
+//!   minus sign is a [`UnaryOp::Neg`] node), a comparison in the
+//!   Elasticsearch dialect with no constant side, and any construct of the
+//!   other dialect.
 
 use crate::{
     BinaryOp, Category, Dialect, EventQuery, Expr, ExprKind, FieldRef, Join, LineageKind, Literal,
@@ -466,23 +465,6 @@ impl Gen<'_> {
 
     /// A pattern written alone after `:`/`like`/`regex`: its text must not
     /// begin with `(` (a list) or a call (Python method syntax).
-    fn single_pattern(&self, u: &mut Unstructured<'_>, depth: u32) -> Result<Expr> {
-        match u.int_in_range(0u8..=5)? {
-            0..=3 => Ok(ex(ExprKind::Literal(Self::literal(u)?))),
-            4 => Ok(ex(ExprKind::Field(self.field(u)?))),
-            _ => {
-                let op = if u.arbitrary()? {
-                    UnaryOp::Neg
-                } else {
-                    UnaryOp::Plus
-                };
-                Ok(ex(ExprKind::Unary {
-                    op,
-                    expr: Box::new(self.expr(u, depth + 1)?),
-                }))
-            }
-        }
-    }
 
     fn list(&self, u: &mut Unstructured<'_>, depth: u32, min: usize) -> Result<Vec<Expr>> {
         (0..Self::len(u, min, 3)?)
@@ -515,16 +497,11 @@ impl Gen<'_> {
                 ])?;
                 let left = self.expr(u, d)?;
                 let mut right = self.expr(u, d)?;
-                // ES rejects comparing two fields; negate the right one.
-                if !self.py()
-                    && op.is_comparison()
-                    && matches!(left.kind, ExprKind::Field(_))
-                    && matches!(right.kind, ExprKind::Field(_))
-                {
-                    right = ex(ExprKind::Unary {
-                        op: UnaryOp::Neg,
-                        expr: Box::new(right),
-                    });
+                // ES compares what an event holds only with a constant:
+                // when both sides read the event, the right one becomes a
+                // literal.
+                if !self.py() && op.is_comparison() && left.reads_event() && right.reads_event() {
+                    right = ex(ExprKind::Literal(Self::literal(u)?));
                 }
                 ExprKind::Binary {
                     op,
@@ -548,9 +525,11 @@ impl Gen<'_> {
                 let expr = Box::new(self.expr(u, d)?);
                 let list = u.arbitrary()?;
                 let patterns = if list {
-                    self.list(u, depth, 1)?
+                    (0..Self::len(u, 1, 3)?)
+                        .map(|_| Ok(ex(ExprKind::Literal(Self::literal(u)?))))
+                        .collect::<Result<Vec<_>>>()?
                 } else {
-                    vec![self.single_pattern(u, d)?]
+                    vec![ex(ExprKind::Literal(Self::literal(u)?))]
                 };
                 ExprKind::Match {
                     expr,

@@ -88,9 +88,17 @@ pub enum ParseErrorKind {
         /// The text.
         text: String,
     },
-    /// `x == y` with two fields in the Elasticsearch dialect.
-    #[error("comparing two fields is not supported")]
+    /// A comparison neither side of which is a constant (`x == y`,
+    /// `length(a) == length(b)`, `a + 1 < b`) in the Elasticsearch dialect,
+    /// which compares what an event holds only with a constant.
+    #[error("comparisons against fields are not supported: one side must be a constant")]
     FieldComparison,
+    /// The right side of `:`, `like` or `regex` is not a literal or a
+    /// parenthesized list of literals (`x : y`, `x : concat("a", "b")`; also
+    /// `x : f(y)` with a space after `:`, which is not the Python method
+    /// syntax `x:f(y)`).
+    #[error("the right side of `:`, `like` and `regex` must be a literal or a parenthesized list of literals")]
+    PatternNotLiteral,
     /// A `/*` comment with no closing `*/`.
     #[error("unterminated comment")]
     UnterminatedComment,
@@ -124,6 +132,7 @@ impl ParseErrorKind {
             ParseErrorKind::FieldComparison => "EQL0016",
             ParseErrorKind::Unsupported { .. } => "EQL0017",
             ParseErrorKind::UnterminatedComment => "EQL0018",
+            ParseErrorKind::PatternNotLiteral => "EQL0019",
         }
     }
 }

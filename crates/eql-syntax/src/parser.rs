@@ -1001,6 +1001,15 @@ impl Conv<'_> {
                 let mut e = self.expr(a)?;
                 for m in it {
                     let msp = span_of(&m);
+                    // `x:f()` is the Python method syntax only with no space
+                    // after `:`; `x : f()` is the `:` operator with a call
+                    // on its right, which neither dialect accepts.
+                    if m.as_str()
+                        .get(1..)
+                        .is_some_and(|r| r.starts_with(char::is_whitespace))
+                    {
+                        return err(ParseErrorKind::PatternNotLiteral, msp);
+                    }
                     self.py_only("method syntax `x:f()`", msp)?;
                     let (name, insensitive, mut args) = self.call_parts(m)?;
                     args.insert(0, e);
@@ -1172,10 +1181,10 @@ impl Conv<'_> {
                     _ => BinaryOp::Ge,
                 };
                 let right = self.expr(rhs)?;
-                if self.es()
-                    && matches!(lb.kind, ExprKind::Field(_))
-                    && matches!(right.kind, ExprKind::Field(_))
-                {
+                // ES moves a constant to the right and translates the
+                // comparison to a query on the other side: one side must be
+                // constant.
+                if self.es() && lb.reads_event() && right.reads_event() {
                     return err(ParseErrorKind::FieldComparison, span);
                 }
                 Ok(Expr {
@@ -1236,6 +1245,12 @@ impl Conv<'_> {
                 } else {
                     (vec![self.expr(r)?], false)
                 };
+                if let Some(p) = patterns
+                    .iter()
+                    .find(|p| !matches!(p.kind, ExprKind::Literal(_)))
+                {
+                    return err(ParseErrorKind::PatternNotLiteral, p.span);
+                }
                 Ok(Expr {
                     kind: ExprKind::Match {
                         expr: lb,

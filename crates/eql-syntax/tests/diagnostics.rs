@@ -50,13 +50,75 @@ fn case_03() {
     check(
         false,
         r####"process where x == y"####,
-        r####"error[EQL0016]: comparing two fields is not supported
+        r####"error[EQL0016]: comparisons against fields are not supported: one side must be a constant
   --> 1:15
   |
 1 | process where x == y
   |               ^^^^^^
 "####,
     );
+}
+
+#[test]
+fn case_03b() {
+    // ES translates a comparison to a query on one side against a constant.
+    check(
+        false,
+        r####"process where length(a) == length(b)"####,
+        r####"error[EQL0016]: comparisons against fields are not supported: one side must be a constant
+  --> 1:15
+  |
+1 | process where length(a) == length(b)
+  |               ^^^^^^^^^^^^^^^^^^^^^^
+"####,
+    );
+}
+
+#[test]
+fn case_03c() {
+    // `:`, `like` and `regex` take literals only, in both dialects.
+    for python in [false, true] {
+        check(
+            python,
+            r####"process where a : b"####,
+            r####"error[EQL0019]: the right side of `:`, `like` and `regex` must be a literal or a parenthesized list of literals
+  --> 1:19
+  |
+1 | process where a : b
+  |                   ^
+"####,
+        );
+        check(
+            python,
+            r####"process where a like~ ("x", concat("y"))"####,
+            r####"error[EQL0019]: the right side of `:`, `like` and `regex` must be a literal or a parenthesized list of literals
+  --> 1:29
+  |
+1 | process where a like~ ("x", concat("y"))
+  |                             ^^^^^^^^^^^
+"####,
+        );
+        // With a space after `:` this is the `:` operator, not the Python
+        // method syntax `a:length()`.
+        check(
+            python,
+            r####"process where a : length() == 1"####,
+            r####"error[EQL0019]: the right side of `:`, `like` and `regex` must be a literal or a parenthesized list of literals
+  --> 1:17
+  |
+1 | process where a : length() == 1
+  |                 ^^^^^^^^^^
+"####,
+        );
+    }
+}
+
+#[test]
+fn python_compares_fields_and_calls_methods() {
+    let opts = ParseOptions::python();
+    assert!(parse_query("process where a == b", &opts).is_ok());
+    assert!(parse_query("process where length(a) == length(b)", &opts).is_ok());
+    assert!(parse_query("process where a:length() == 1", &opts).is_ok());
 }
 
 #[test]

@@ -59,12 +59,10 @@ fn expr() -> impl Strategy<Value = Expr> {
         ];
         prop_oneof![
             (bin_ops, inner.clone(), inner.clone()).prop_map(|(op, l, r)| {
-                // Two fields compared is rejected in ES; wrap the right side.
-                let r = if op.is_comparison() && matches!(r.kind, ExprKind::Field(_)) {
-                    e(ExprKind::Unary {
-                        op: UnaryOp::Neg,
-                        expr: Box::new(r),
-                    })
+                // ES compares what an event holds only with a constant:
+                // with no constant side, the right one becomes a literal.
+                let r = if op.is_comparison() && l.reads_event() && r.reads_event() {
+                    e(ExprKind::Literal(Literal::Int(1)))
                 } else {
                     r
                 };
