@@ -463,9 +463,6 @@ impl Gen<'_> {
         })
     }
 
-    /// A pattern written alone after `:`/`like`/`regex`: its text must not
-    /// begin with `(` (a list) or a call (Python method syntax).
-
     fn list(&self, u: &mut Unstructured<'_>, depth: u32, min: usize) -> Result<Vec<Expr>> {
         (0..Self::len(u, min, 3)?)
             .map(|_| self.expr(u, depth + 1))
