@@ -2,17 +2,23 @@
 //! run:
 //!
 //! - `pack300`: the 300-rule reference pack (`gen_rules.py --seed 7 -n 300`),
-//!   from raw bytes and from a DOM, beside `serde_json::from_slice::<Value>`
-//!   and the reference interpreter (every rule, every event, over the DOM;
-//!   measured on the first 2 000 events because it is slow, with the pack
-//!   over the same 2 000 events beside it), plus the memory floor of the DOM:
+//!   from raw bytes and from a DOM, beside `serde_json::from_slice::<Value>`,
+//!   the reference interpreter and the peer tau-engine 1.16 (the generator's
+//!   tau twin of every rule, optimised; both run every rule on every event
+//!   over the DOM, on the first 2 000 events because they are slow, with the
+//!   pack over the same 2 000 events beside them; the bench prints whether
+//!   the pack and tau agree on the number of matches), plus the memory floor
+//!   of the DOM:
 //!   reading `event.category` alone, and every field the pack reads, with no
 //!   evaluation;
 //! - `corpus`: the single-event rules of the Elastic detection-rules corpus;
 //! - `scaling`: 1, 10, 100 and 1 000 rules of the reference generator.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use eql_bench::{corpus_queries, interleaved_ratio, parse_all, reference_events, reference_rules};
+use eql_bench::{
+    corpus_queries, interleaved_ratio, parse_all, reference_events, reference_rules,
+    reference_tau_rules,
+};
 use eql_engine::{CompileOptions, Engine, Event, FieldPath, Hits, Pack};
 use std::hint::black_box;
 
@@ -31,6 +37,15 @@ fn run_dom(pack: &Pack, dom: &[serde_json::Value], hits: &mut Hits) -> usize {
         n += hits.rules().len();
     }
     n
+}
+
+/// Every tau rule on every event (tau-engine has no pack: a caller runs each
+/// rule), as chainsaw does.
+fn run_tau(rules: &[tau_engine::Rule], events: &[serde_json::Value]) -> usize {
+    events
+        .iter()
+        .map(|v| rules.iter().filter(|r| r.matches(v)).count())
+        .sum()
 }
 
 /// Every rule through the reference interpreter on every event.
@@ -106,6 +121,30 @@ fn packs(c: &mut Criterion) {
         g.bench_function("DOM -> reference interpreter, every rule", |b| {
             b.iter(|| run_reference(&engines, few));
         });
+        // The peer: tau-engine 1.16 with its optimiser, on the same DOMs.
+        let tau: Vec<tau_engine::Rule> = reference_tau_rules(300)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|t| tau_engine::Rule::from_str(t).ok())
+            .map(|r| r.optimise(tau_engine::Optimisations::default()))
+            .collect();
+        if tau.len() == engines.len() {
+            // Same logic, same events: the same number of matches.
+            let ours = run_dom(&pack, few, &mut hits);
+            let theirs = run_tau(&tau, few);
+            println!(
+                "agreement pack300 vs tau-engine on {} events: {ours} matches vs {theirs}",
+                few.len()
+            );
+            g.bench_function("DOM -> tau-engine 1.16 (optimised), every rule", |b| {
+                b.iter(|| run_tau(&tau, few));
+            });
+        } else {
+            eprintln!(
+                "bench: {} of 300 tau rules loaded; tau baseline skipped",
+                tau.len()
+            );
+        }
         g.finish();
         interleaved_ratio(
             "pack300: raw bytes -> pack vs serde_json::from_slice::<Value>",
@@ -129,6 +168,32 @@ fn packs(c: &mut Criterion) {
                 black_box(run_dom(&pack, few, &mut hits));
             },
         );
+        if tau.len() == engines.len() {
+            interleaved_ratio(
+                "pack300: DOM -> pack vs tau-engine 1.16 (optimised), same 2 000 events",
+                7,
+                few.len(),
+                || {
+                    black_box(run_tau(&tau, few));
+                },
+                few.len(),
+                || {
+                    black_box(run_dom(&pack, few, &mut hits));
+                },
+            );
+            interleaved_ratio(
+                "pack300: DOM -> pack (100k events) vs tau-engine 1.16 (optimised, 2 000 events)",
+                7,
+                few.len(),
+                || {
+                    black_box(run_tau(&tau, few));
+                },
+                dom.len(),
+                || {
+                    black_box(run_dom(&pack, &dom, &mut hits));
+                },
+            );
+        }
         interleaved_ratio(
             "pack300: DOM -> pack (100k events) vs the reference interpreter (2 000 events)",
             7,

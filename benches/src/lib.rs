@@ -56,10 +56,10 @@ pub fn reference_events() -> Option<Vec<Vec<u8>>> {
     )
 }
 
-/// The first `n` queries of the reference rule pack
+/// The first `n` rules of the reference rule pack
 /// (`../shared/bench/gen_rules.py --seed 7 -n N`; rule 0 is the seed rule),
-/// generated into `target/` once.
-pub fn reference_rules(n: usize) -> Option<Vec<String>> {
+/// generated into `target/` once: one JSON object per rule.
+fn reference_pack(n: usize) -> Option<Vec<serde_json::Value>> {
     let out =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../target/bench-rules-{n}.json"));
     if !out.exists() {
@@ -76,14 +76,30 @@ pub fn reference_rules(n: usize) -> Option<Vec<String>> {
         }
     }
     let text = std::fs::read(&out).ok()?;
-    let rules: Vec<serde_json::Value> = serde_json::from_slice(&text).ok()?;
+    let mut rules: Vec<serde_json::Value> = serde_json::from_slice(&text).ok()?;
+    rules.truncate(n);
+    Some(rules)
+}
+
+/// The text of field `key` of each rule of [`reference_pack`].
+fn pack_texts(n: usize, key: &str) -> Option<Vec<String>> {
     Some(
-        rules
+        reference_pack(n)?
             .iter()
-            .filter_map(|r| r.get("eql")?.as_str().map(str::to_owned))
-            .take(n)
+            .filter_map(|r| r.get(key)?.as_str().map(str::to_owned))
             .collect(),
     )
+}
+
+/// The EQL queries of the first `n` rules of the reference rule pack.
+pub fn reference_rules(n: usize) -> Option<Vec<String>> {
+    pack_texts(n, "eql")
+}
+
+/// The same rules as tau-engine rules (the generator writes both; each has
+/// exactly its EQL twin's logic), for the peer baseline.
+pub fn reference_tau_rules(n: usize) -> Option<Vec<String>> {
+    pack_texts(n, "tau")
 }
 
 /// The queries of `../shared/corpus/detection-rules-eql.jsonl` (all forms).
