@@ -509,14 +509,9 @@ struct Record<H> {
     own: OwnTs,
 }
 
-/// The step queries of one category field, for its pack: (field, (rule,
-/// engine, query) per pack index, (rule, position in its steps) per pack
-/// index).
-type PackGroup<'e> = (
-    &'e str,
-    Vec<(usize, &'e Engine, &'e EventQuery)>,
-    Vec<(usize, usize)>,
-);
+/// The step queries of one category field, for its pack: the field, and
+/// (rule, engine, query) per pack index.
+type PackGroup<'e> = (&'e str, Vec<(usize, &'e Engine, &'e EventQuery)>);
 
 /// An event's value of each [`Session::own_ts`] field (`None`: missing).
 type OwnTs = SmallVec<[Option<i64>; 2]>;
@@ -1080,38 +1075,33 @@ impl<'e, H: Clone> Session<'e, H> {
                     .collect(),
             };
             let field = e.opts.category_field.as_str();
-            let g = match groups.iter().position(|(f, _, _)| *f == field) {
+            let g = match groups.iter().position(|(f, _)| *f == field) {
                 Some(g) => g,
                 None => {
-                    groups.push((field, Vec::new(), Vec::new()));
+                    groups.push((field, Vec::new()));
                     groups.len() - 1
                 }
             };
-            let Some((_, items, at)) = groups.get_mut(g) else {
-                continue;
-            };
-            for q in queries {
-                // (rule, position in its steps) → this pack's index.
-                at.push((i, steps[i].len()));
-                steps[i].push((q.span, items.len() as u32));
-                items.push((i, e, q));
+            if let Some((_, items)) = groups.get_mut(g) {
+                items.extend(queries.into_iter().map(|q| (i, e, q)));
             }
         }
         let mut owner = Vec::new();
         let mut packs = Vec::with_capacity(groups.len());
         let mut offsets = Vec::with_capacity(groups.len());
         let mut total = 0u32;
-        for (_, items, at) in groups {
+        for (_, items) in groups {
             let Some(&(_, first, _)) = items.first() else {
                 continue;
             };
-            owner.extend(items.iter().map(|&(i, _, _)| i as u32));
-            let pack = crate::Pack::from_conditions(items, &first.opts);
-            for (i, j) in at {
-                if let Some(step) = steps.get_mut(i).and_then(|s| s.get_mut(j)) {
-                    step.1 += total;
+            // A rule's queries are all in one group, in order.
+            for (k, &(i, _, q)) in items.iter().enumerate() {
+                if let Some(s) = steps.get_mut(i) {
+                    s.push((q.span, total + k as u32));
                 }
+                owner.push(i as u32);
             }
+            let pack = crate::Pack::from_conditions(items, &first.opts);
             offsets.push(total);
             total += pack.len() as u32;
             packs.push(pack);
