@@ -176,6 +176,7 @@ pub(crate) fn lower(
         dialect: opts.dialect,
         fields,
         const_eval: &const_eval,
+        python_ci: !opts.case_sensitive,
     };
     l.condition(cond)
 }

@@ -191,6 +191,7 @@ pub(crate) fn eval<'e>(
         Cond::And(cs) => cs.iter().all(|c| eval(c, fields, slots, event, ctx)),
         Cond::Or(cs) => cs.iter().any(|c| eval(c, fields, slots, event, ctx)),
         Cond::Not(c) => !eval(c, fields, slots, event, ctx),
+        Cond::Witnessed(_, c) => eval(c, fields, slots, event, ctx),
         Cond::Test(t) => test(t, fields, slots, event),
         Cond::Generic(e) => {
             if ctx.py() {
@@ -292,7 +293,7 @@ pub(crate) fn has_generic(c: &eql_plan::Cond) -> bool {
     match c {
         Cond::Generic(_) => true,
         Cond::And(cs) | Cond::Or(cs) => cs.iter().any(has_generic),
-        Cond::Not(c) => has_generic(c),
+        Cond::Not(c) | Cond::Witnessed(_, c) => has_generic(c),
         Cond::Const(_) | Cond::Test(_) => false,
     }
 }

@@ -76,7 +76,17 @@ fn leaf(py: bool) -> BoxedStrategy<String> {
         Just("true".to_owned()).boxed(),
         Just("1 == 2".to_owned()).boxed(),
     ];
-    if !py {
+    if py {
+        v.push(
+            (
+                field(),
+                prop::sample::select(&["like", "like~", ":", "in~"][..]),
+                prop::collection::vec(str_lit(), 1..3),
+            )
+                .prop_map(|(f, o, ls)| format!("{f} {o} ({})", ls.join(", ")))
+                .boxed(),
+        );
+    } else {
         v.push(
             (
                 field(),
@@ -180,6 +190,15 @@ fn check(py: bool, queries: &[String], events: &[Json]) -> Result<(), TestCaseEr
     } else {
         CompileOptions::default()
     };
+    check_with(&opts, queries, events)
+}
+
+fn check_with(
+    opts: &CompileOptions,
+    queries: &[String],
+    events: &[Json],
+) -> Result<(), TestCaseError> {
+    let opts = opts.clone();
     let engines: Vec<Engine> = queries
         .iter()
         .filter_map(|q| Engine::compile(q, &opts).ok())
@@ -250,6 +269,20 @@ proptest! {
         events in prop::collection::vec(event(true), 32),
     ) {
         check(true, &queries, &events)?;
+    }
+
+    /// The Python dialect's case-sensitive mode: the witnesses of its leaves
+    /// are not folded.
+    #[test]
+    fn python_case_sensitive_plan_and_pack_agree_with_reference(
+        queries in prop::collection::vec(query(true), 1..51),
+        events in prop::collection::vec(event(true), 32),
+    ) {
+        let opts = CompileOptions {
+            case_sensitive: true,
+            ..CompileOptions::python()
+        };
+        check_with(&opts, &queries, &events)?;
     }
 }
 

@@ -96,6 +96,10 @@ pub enum Cond {
     /// semantics (ES: any-value over the leaf; Python: three-valued, then
     /// truthiness).
     Generic(Box<Expr>),
+    /// A condition that can only hold when one of the atoms fires (the
+    /// necessary literals of a Python leaf, which stays generic): evaluated
+    /// as the inner condition; the atoms serve the pack's candidate index.
+    Witnessed(Vec<crate::pack::Atom>, Box<Cond>),
 }
 
 /// A test of one field: true when *any* scalar value of the field passes
@@ -189,7 +193,7 @@ impl Cond {
         match self {
             Cond::Const(_) | Cond::Generic(_) => {}
             Cond::And(cs) | Cond::Or(cs) => cs.iter().for_each(|c| c.test_fields(out)),
-            Cond::Not(c) => c.test_fields(out),
+            Cond::Not(c) | Cond::Witnessed(_, c) => c.test_fields(out),
             Cond::Test(t) => out.push(t.field),
         }
     }
@@ -244,6 +248,25 @@ impl Cond {
             }
             Cond::Generic(e) => {
                 let _ = writeln!(out, "{pad}generic {e}");
+            }
+            Cond::Witnessed(atoms, c) => {
+                let shown: Vec<String> = atoms
+                    .iter()
+                    .map(|a| {
+                        format!(
+                            "{} {}{} {:?}",
+                            fields.path(a.field).dotted(),
+                            match a.needle {
+                                crate::pack::Needle::Exact => "==",
+                                crate::pack::Needle::Contains => "contains",
+                            },
+                            if a.ci { "~" } else { "" },
+                            a.text
+                        )
+                    })
+                    .collect();
+                let _ = writeln!(out, "{pad}witnessed by [{}]", shown.join(", "));
+                c.explain(fields, indent + 1, out);
             }
         }
     }

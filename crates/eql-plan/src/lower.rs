@@ -41,13 +41,22 @@ pub struct Lowering<'a> {
     /// Evaluates a leaf that reads no field (constant folding); `None` when it
     /// cannot be decided at compile time.
     pub const_eval: &'a dyn Fn(&Expr) -> Option<bool>,
+    /// Python dialect: strings compare case-insensitively (the default
+    /// mode; `CompileOptions::case_sensitive` turns it off). Unused in ES.
+    pub python_ci: bool,
 }
 
 impl Lowering<'_> {
     /// Lowers a boolean condition (the `where` clause).
     pub fn condition(&mut self, e: &Expr) -> Cond {
         let c = if self.dialect == Dialect::Python {
-            self.generic(e)
+            if has_lineage(e) {
+                // The session answers lineage by the node's address: the
+                // condition stays one leaf.
+                self.generic(e)
+            } else {
+                self.py(e)
+            }
         } else {
             self.pos(e)
         };
@@ -64,6 +73,121 @@ impl Lowering<'_> {
         }
         self.intern_all(e);
         Cond::Generic(Box::new(e.clone()))
+    }
+
+    /// Python: `and`/`or` are kept as plan nodes and every other subtree is
+    /// one generic leaf, with its necessary literals when it has some.
+    ///
+    /// Under Kleene logic an `and` is truthy exactly when both sides are,
+    /// and an `or` when one side is, so evaluating the sides' truthiness
+    /// two-valued gives the reference's result; `not` is not split (`not
+    /// null` is null, not true).
+    fn py(&mut self, e: &Expr) -> Cond {
+        match &e.kind {
+            ExprKind::Binary {
+                op: BinaryOp::And,
+                left,
+                right,
+            } => Cond::And(vec![self.py(left), self.py(right)]),
+            ExprKind::Binary {
+                op: BinaryOp::Or,
+                left,
+                right,
+            } => Cond::Or(vec![self.py(left), self.py(right)]),
+            _ => {
+                let leaf = self.generic(e);
+                match (&leaf, self.py_witness(e)) {
+                    (Cond::Generic(_), Some(atoms)) => Cond::Witnessed(atoms, Box::new(leaf)),
+                    _ => leaf,
+                }
+            }
+        }
+    }
+
+    /// The necessary literals of a Python leaf, following the reference's
+    /// semantics: `f == "s"` (a wildcard when `s` has a `*`), `f in ("s",
+    /// ...)` with string members only, and `f : ...` / `f like ...` with
+    /// string patterns (`*` the only wildcard). Strings compare after `fold`
+    /// in the case-insensitive mode (and `in~` always). A field that does
+    /// not hold a matching string makes the leaf false or null, so it
+    /// cannot select the event. `None` for every other leaf.
+    fn py_witness(&mut self, e: &Expr) -> Option<Vec<crate::pack::Atom>> {
+        use crate::pack::{Atom, Needle};
+        let ci = self.python_ci;
+        let atom =
+            |fields: &mut FieldTable, f: &eql_syntax::FieldRef, pat: &str, ci: bool, star: bool| {
+                let text = if ci {
+                    fold(pat).into_owned()
+                } else {
+                    pat.to_owned()
+                };
+                let field = fields.intern(&FieldPath::new(f.path.clone()));
+                if star && text.contains('*') {
+                    let piece = text.split('*').max_by_key(|p| p.len()).unwrap_or("");
+                    if piece.is_empty() {
+                        return None;
+                    }
+                    return Some(Atom {
+                        field,
+                        needle: Needle::Contains,
+                        text: piece.to_owned(),
+                        ci,
+                    });
+                }
+                Some(Atom {
+                    field,
+                    needle: Needle::Exact,
+                    text,
+                    ci,
+                })
+            };
+        let string = |x: &Expr| match &x.kind {
+            ExprKind::Literal(Literal::String(s)) => Some(s.clone()),
+            _ => None,
+        };
+        match &e.kind {
+            ExprKind::Binary {
+                op: BinaryOp::Eq,
+                left,
+                right,
+            } => {
+                let (f, s) = match (&left.kind, &right.kind) {
+                    (ExprKind::Field(f), _) => (f, string(right)?),
+                    (_, ExprKind::Field(f)) => (f, string(left)?),
+                    _ => return None,
+                };
+                Some(vec![atom(self.fields, f, &s, ci, true)?])
+            }
+            ExprKind::In {
+                expr,
+                list,
+                negated: false,
+                insensitive,
+            } => {
+                let ExprKind::Field(f) = &expr.kind else {
+                    return None;
+                };
+                let ci = ci || *insensitive;
+                list.iter()
+                    .map(|m| atom(self.fields, f, &string(m)?, ci, false))
+                    .collect()
+            }
+            ExprKind::Match {
+                expr,
+                op: MatchOp::Colon | MatchOp::Like,
+                patterns,
+                ..
+            } => {
+                let ExprKind::Field(f) = &expr.kind else {
+                    return None;
+                };
+                patterns
+                    .iter()
+                    .map(|p| atom(self.fields, f, &string(p)?, ci, true))
+                    .collect()
+            }
+            _ => None,
+        }
     }
 
     /// Interns every field an expression reads, so that a projection of the
@@ -391,6 +515,21 @@ pub fn pushdown(e: &Expr) -> bool {
 
 /// True when the expression reads a field or process lineage (so it is not
 /// a compile-time constant).
+/// True when `e` has a process-lineage node (`descendant of`...).
+fn has_lineage(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Lineage { .. } => true,
+        ExprKind::Field(_) | ExprKind::Literal(_) => false,
+        ExprKind::Unary { expr, .. } => has_lineage(expr),
+        ExprKind::Binary { left, right, .. } => has_lineage(left) || has_lineage(right),
+        ExprKind::In { expr, list, .. } => has_lineage(expr) || list.iter().any(has_lineage),
+        ExprKind::Match { expr, patterns, .. } => {
+            has_lineage(expr) || patterns.iter().any(has_lineage)
+        }
+        ExprKind::Call { args, .. } => args.iter().any(has_lineage),
+    }
+}
+
 fn reads_state(e: &Expr) -> bool {
     match &e.kind {
         ExprKind::Field(_) | ExprKind::Lineage { .. } => true,
@@ -491,6 +630,13 @@ pub fn fold_constants(c: &mut Cond) -> bool {
                 return true;
             }
         }
+        Cond::Witnessed(_, inner) => {
+            changed |= fold_constants(inner);
+            if let Cond::Const(b) = **inner {
+                *c = Cond::Const(b);
+                return true;
+            }
+        }
         Cond::Const(_) | Cond::Test(_) | Cond::Generic(_) => {}
     }
     changed
@@ -507,7 +653,7 @@ pub fn normalize(c: &mut Cond) -> bool {
                 changed |= normalize(x);
             }
         }
-        Cond::Not(inner) => changed |= normalize(inner),
+        Cond::Not(inner) | Cond::Witnessed(_, inner) => changed |= normalize(inner),
         _ => {}
     }
     let is_and = matches!(c, Cond::And(_));

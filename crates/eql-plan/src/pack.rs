@@ -346,6 +346,7 @@ pub fn witness_with(c: &Cond, cost: &dyn Fn(&Atom) -> u64) -> Option<Vec<Atom>> 
         Cond::Const(false) => Some(Vec::new()),
         Cond::Const(true) | Cond::Not(_) | Cond::Generic(_) => None,
         Cond::Test(t) => test_witness(t),
+        Cond::Witnessed(atoms, _) => Some(atoms.clone()),
         Cond::Or(cs) => {
             let mut all = Vec::new();
             for x in cs {
@@ -381,6 +382,7 @@ fn witness_sets(c: &Cond, cost: &dyn Fn(&Atom) -> u64) -> Vec<Vec<Atom>> {
 fn all_atoms(c: &Cond, out: &mut Vec<Atom>) {
     match c {
         Cond::Test(t) => out.extend(test_witness(t).unwrap_or_default()),
+        Cond::Witnessed(atoms, _) => out.extend(atoms.iter().cloned()),
         Cond::And(cs) | Cond::Or(cs) => cs.iter().for_each(|x| all_atoms(x, out)),
         Cond::Const(_) | Cond::Not(_) | Cond::Generic(_) => {}
     }
