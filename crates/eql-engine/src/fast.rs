@@ -30,6 +30,31 @@ pub(crate) struct Slots<'e> {
     slots: Vec<Slot<'e>>,
 }
 
+/// The empty allocation of a [`Slots`], kept between events (in
+/// [`crate::Hits`]) so that a pack allocates no slots per event.
+#[derive(Default)]
+pub(crate) struct SlotBuf(Vec<Slot<'static>>);
+
+impl Clone for SlotBuf {
+    /// A clone starts with no allocation of its own.
+    fn clone(&self) -> Self {
+        SlotBuf::default()
+    }
+}
+
+impl std::fmt::Debug for SlotBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SlotBuf(capacity {})", self.0.capacity())
+    }
+}
+
+/// Empties `v` and hands its allocation to slots of another lifetime: the
+/// in-place `collect` of an empty vector keeps its buffer.
+fn recycle<'b>(mut v: Vec<Slot<'_>>) -> Vec<Slot<'b>> {
+    v.clear();
+    v.into_iter().map(|_| Slot::default()).collect()
+}
+
 fn flatten<'e>(v: Value<'e>, out: &mut SmallVec<[Value<'e>; 1]>) {
     match v {
         Value::Null | Value::Object(_) => {}
@@ -44,9 +69,19 @@ fn flatten<'e>(v: Value<'e>, out: &mut SmallVec<[Value<'e>; 1]>) {
 
 impl<'e> Slots<'e> {
     pub(crate) fn new(n: usize) -> Self {
-        let mut slots = Vec::with_capacity(n);
+        Slots::with_buf(SlotBuf::default(), n)
+    }
+
+    /// `n` empty slots in the allocation of `buf`.
+    pub(crate) fn with_buf(buf: SlotBuf, n: usize) -> Self {
+        let mut slots = recycle(buf.0);
         slots.resize_with(n, Slot::default);
         Slots { slots }
+    }
+
+    /// Empties the slots and returns their allocation for the next event.
+    pub(crate) fn into_buf(self) -> SlotBuf {
+        SlotBuf(recycle(self.slots))
     }
 
     /// Resolves the fields `ids` at once through [`Event::resolve_all`]
@@ -295,5 +330,25 @@ pub(crate) fn has_generic(c: &eql_plan::Cond) -> bool {
         Cond::And(cs) | Cond::Or(cs) => cs.iter().any(has_generic),
         Cond::Not(c) | Cond::Witnessed(_, c) => has_generic(c),
         Cond::Const(_) | Cond::Test(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_slot_buffer_keeps_its_allocation_across_events() {
+        let text = String::from("borrowed from one event");
+        let mut slots = Slots::with_buf(SlotBuf::default(), 16);
+        slots.push_item(3, Value::Str(Cow::Borrowed(&text)));
+        let buf = slots.into_buf();
+        let capacity = buf.0.capacity();
+        assert!(capacity >= 16, "capacity {capacity}");
+        assert!(buf.0.is_empty());
+        // The next event gets the same allocation, with every slot empty.
+        let next = Slots::with_buf(buf, 16);
+        assert_eq!(next.slots.capacity(), capacity);
+        assert!(next.slots.iter().all(|s| s.scalars.is_empty() && !s.resolved));
     }
 }

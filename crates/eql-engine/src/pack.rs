@@ -2,7 +2,7 @@
 //! candidate index, then exact evaluation of the candidates only.
 
 use crate::engine::{lower, Engine};
-use crate::fast::{self, has_generic, NoFields, Slots};
+use crate::fast::{self, has_generic, NoFields, SlotBuf, Slots};
 use crate::project::Projection;
 use crate::{CompileOptions, Event};
 use eql_plan::{FieldPath, FieldTable, Hit, PackPlan, RuleId, Value};
@@ -26,6 +26,8 @@ pub struct Hits {
     fired: Vec<u8>,
     epoch: u32,
     evaluated: u64,
+    /// The field slots' allocation, reused from event to event.
+    slot_buf: SlotBuf,
 }
 
 impl Hits {
@@ -177,7 +179,8 @@ impl Pack {
         if self.direct {
             // Straight from the bytes into the slots, when the document
             // allows it (no dotted or repeated keys on a wanted path).
-            let mut slots = Slots::new(self.plan.fields.len());
+            let mut slots =
+                Slots::with_buf(std::mem::take(&mut out.slot_buf), self.plan.fields.len());
             let mut cats: SmallVec<[Cow<'_, str>; 2]> = SmallVec::new();
             let category = self.plan.category_field.0 as usize;
             let simple = self.projection.parse_direct(bytes, &mut |i, v| {
@@ -190,9 +193,11 @@ impl Pack {
             })?;
             if simple {
                 slots.mark_all_resolved();
-                self.run(&NoFields, slots, cats, false, out);
+                self.run(&NoFields, &mut slots, cats, false, out);
+                out.slot_buf = slots.into_buf();
                 return Ok(());
             }
+            out.slot_buf = slots.into_buf();
         }
         let ev = self.projection.parse(bytes)?;
         self.matches(&ev, out);
@@ -221,7 +226,7 @@ impl Pack {
 
     /// The rules matching `event` go into `out` (pack indexes, ascending).
     pub fn matches(&self, event: &dyn Event, out: &mut Hits) {
-        let slots = Slots::new(self.plan.fields.len());
+        let mut slots = Slots::with_buf(std::mem::take(&mut out.slot_buf), self.plan.fields.len());
         // The category values exactly as the single-rule check reads them:
         // a string, or the strings among an array's items.
         let mut cats: SmallVec<[Cow<'_, str>; 2]> = SmallVec::new();
@@ -242,7 +247,8 @@ impl Pack {
                 _ => {}
             }
         }
-        self.run(event, slots, cats, bulk, out);
+        self.run(event, &mut slots, cats, bulk, out);
+        out.slot_buf = slots.into_buf();
     }
 
     /// Routing, the candidate index and exact evaluation, once the category
@@ -252,7 +258,7 @@ impl Pack {
     fn run<'e>(
         &self,
         event: &'e dyn Event,
-        mut slots: Slots<'e>,
+        slots: &mut Slots<'e>,
         cats: SmallVec<[Cow<'e, str>; 2]>,
         bulk: bool,
         out: &mut Hits,
@@ -327,7 +333,7 @@ impl Pack {
             if fast::eval(
                 &rule.cond,
                 &self.plan.fields,
-                &mut slots,
+                slots,
                 event,
                 &engine.ctx(event),
             ) {

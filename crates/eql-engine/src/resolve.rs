@@ -33,8 +33,9 @@ struct RNode {
     keys: Vec<Box<[u8]>>,
     /// The node of each child.
     nodes: Vec<u32>,
-    /// Ordinals of the children, by key length.
-    by_len: Vec<SmallVec<[u32; 2]>>,
+    /// Bit `min(len, 63)` set for the length of each child key: a member
+    /// whose length has no bit is no child (most members of an object).
+    len_bits: u64,
     /// Paths that end here.
     ends: Vec<u32>,
     /// Every path ending at or passing below this node.
@@ -53,14 +54,28 @@ impl RNode {
 
     #[inline]
     fn ordinal_bytes(&self, key: &[u8]) -> Option<usize> {
-        let candidates = self.by_len.get(key.len())?;
-        candidates.iter().map(|&o| o as usize).find(|&o| {
-            self.keys
-                .get(o)
-                .is_some_and(|k| k.first() == key.first() && **k == *key)
-        })
+        if !self.may_have(key.len()) {
+            return None;
+        }
+        self.keys.iter().position(|k| same_bytes(k, key))
+    }
+
+    /// False when no child key has length `len`.
+    #[inline]
+    fn may_have(&self, len: usize) -> bool {
+        self.len_bits & (1 << len.min(63)) != 0
     }
 }
+
+/// Byte equality of two short keys, inline (no `memcmp` call): the length
+/// and first byte reject almost every non-match.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.first() == b.first() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// The most children a trie node can have for `seen` to stay on the stack.
+const SEEN_INLINE: usize = 16;
 
 /// A bit per path: resolved (found, possibly `null`) or not yet.
 struct Found(SmallVec<[u64; 2]>);
@@ -121,15 +136,9 @@ impl Resolver {
                             ..RNode::default()
                         });
                         if let Some(parent) = nodes.get_mut(at) {
-                            let ordinal = parent.keys.len() as u32;
                             parent.keys.push(k.as_bytes().into());
                             parent.nodes.push(n as u32);
-                            if parent.by_len.len() <= k.len() {
-                                parent.by_len.resize(k.len() + 1, SmallVec::new());
-                            }
-                            if let Some(b) = parent.by_len.get_mut(k.len()) {
-                                b.push(ordinal);
-                            }
+                            parent.len_bits |= 1 << k.len().min(63);
                         }
                         n
                     }
@@ -258,9 +267,17 @@ impl Resolver {
         if node.keys.is_empty() {
             return;
         }
-        let mut seen: SmallVec<[Option<&'a T>; 16]> = smallvec![None; node.keys.len()];
+        // The value of each child, on the stack for the usual small nodes.
+        let mut inline: [Option<&'a T>; SEEN_INLINE] = [None; SEEN_INLINE];
+        let mut spilled: Vec<Option<&'a T>>;
+        let seen: &mut [Option<&'a T>] = if node.keys.len() <= SEEN_INLINE {
+            &mut inline
+        } else {
+            spilled = vec![None; node.keys.len()];
+            &mut spilled
+        };
         o.for_each_member(|k, v| {
-            if node.by_len.get(k.len()).is_some_and(|c| !c.is_empty()) {
+            if node.may_have(k.len()) {
                 // Start the value's miss before the key's bytes are compared:
                 // both are then in flight at once.
                 v.touch();

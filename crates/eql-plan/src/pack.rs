@@ -292,6 +292,7 @@ fn build_bucket(rules: &[RulePlan], ids: Vec<RuleId>, id: usize) -> Bucket {
             let rules: Vec<Vec<Hit>> = contains.into_values().collect();
             let built = AhoCorasick::builder()
                 .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .prefilter(false)
                 .build(&needles)
                 .or_else(|_| AhoCorasick::new(&needles));
             if let Ok(ac) = built {
