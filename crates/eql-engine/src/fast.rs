@@ -349,6 +349,9 @@ mod tests {
         // The next event gets the same allocation, with every slot empty.
         let next = Slots::with_buf(buf, 16);
         assert_eq!(next.slots.capacity(), capacity);
-        assert!(next.slots.iter().all(|s| s.scalars.is_empty() && !s.resolved));
+        assert!(next
+            .slots
+            .iter()
+            .all(|s| s.scalars.is_empty() && !s.resolved));
     }
 }

@@ -45,8 +45,12 @@ pub(crate) trait Tree: Sized {
     /// Calls `f` with each member key of an object that contains a dot.
     fn dotted_keys<'s>(&'s self, f: &mut dyn FnMut(&'s str));
     /// Calls `f` with each member of an object, in order (a repeated key
-    /// more than once; the last one is the one `key` returns).
-    fn for_each_member<'s>(&'s self, f: impl FnMut(&'s str, &'s Self));
+    /// more than once; the last one is the one `key` returns), until `f`
+    /// returns false.
+    fn for_each_member<'s>(&'s self, f: impl FnMut(&'s str, &'s Self) -> bool);
+    /// True when an object never repeats a key (a map), so that a reader
+    /// may stop once it has found every key it wants.
+    const UNIQUE_KEYS: bool = false;
     /// True for a JSON `null`.
     fn is_null(&self) -> bool;
     /// Reads one byte of the node's own storage (an object's first member,
@@ -77,13 +81,17 @@ impl Tree for Json {
             }
         }
     }
-    fn for_each_member<'s>(&'s self, mut f: impl FnMut(&'s str, &'s Self)) {
+    fn for_each_member<'s>(&'s self, mut f: impl FnMut(&'s str, &'s Self) -> bool) {
         if let Some(o) = self.as_object() {
             for (k, v) in o {
-                f(k, v);
+                if !f(k, v) {
+                    break;
+                }
             }
         }
     }
+    // `serde_json::Map` is a map: a repeated key in the text keeps the last.
+    const UNIQUE_KEYS: bool = true;
     fn is_null(&self) -> bool {
         self.is_null()
     }

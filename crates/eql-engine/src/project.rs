@@ -242,10 +242,12 @@ impl Tree for Value<'_> {
             }
         }
     }
-    fn for_each_member<'s>(&'s self, mut f: impl FnMut(&'s str, &'s Self)) {
+    fn for_each_member<'s>(&'s self, mut f: impl FnMut(&'s str, &'s Self) -> bool) {
         if let Value::Object(o) = self {
             for (k, v) in o {
-                f(k, v);
+                if !f(k, v) {
+                    break;
+                }
             }
         }
     }

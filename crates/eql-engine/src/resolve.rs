@@ -276,6 +276,9 @@ impl Resolver {
             spilled = vec![None; node.keys.len()];
             &mut spilled
         };
+        // With unique keys, the members after the last wanted child need no
+        // look (a map's members are distinct).
+        let mut missing = node.keys.len();
         o.for_each_member(|k, v| {
             if node.may_have(k.len()) {
                 // Start the value's miss before the key's bytes are compared:
@@ -284,10 +287,14 @@ impl Resolver {
                 if let Some(i) = node.ordinal(k) {
                     // The last member wins, as in `Tree::key`.
                     if let Some(s) = seen.get_mut(i) {
+                        if s.is_none() {
+                            missing -= 1;
+                        }
                         *s = Some(v);
                     }
                 }
             }
+            !(T::UNIQUE_KEYS && missing == 0)
         });
         for (i, &c) in node.nodes.iter().enumerate() {
             let Some(&Some(v)) = seen.get(i) else {

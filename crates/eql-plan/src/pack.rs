@@ -144,7 +144,7 @@ pub struct PackPlan {
     pub category_field: FieldId,
     /// The rules, by [`RuleId`].
     pub rules: Vec<RulePlan>,
-    buckets: HashMap<String, Bucket>,
+    buckets: FxHashMap<String, Bucket>,
     /// Events whose category selects no bucket: the `any` rules.
     other: Bucket,
 }
@@ -196,7 +196,7 @@ impl PackPlan {
                 None => any.push(id),
             }
         }
-        let buckets: HashMap<String, Bucket> = by_cat
+        let buckets: FxHashMap<String, Bucket> = by_cat
             .into_iter()
             .enumerate()
             .map(|(id, (cat, mut ids))| {
