@@ -5,7 +5,7 @@ use crate::engine::{lower, Engine};
 use crate::fast::{self, has_generic, NoFields, SlotBuf, Slots};
 use crate::project::Projection;
 use crate::{CompileOptions, Event};
-use eql_plan::{FieldPath, FieldTable, Hit, PackPlan, RuleId, Value};
+use eql_plan::{FieldPath, FieldTable, PackPlan, SetId, Value};
 use eql_syntax::{EventQuery, QueryBody};
 use smallvec::SmallVec;
 use std::borrow::Cow;
@@ -21,10 +21,15 @@ use std::borrow::Cow;
 pub struct Hits {
     rules: Vec<u32>,
     candidates: Vec<u32>,
+    /// Per rule: the epoch in which it became a candidate.
     stamp: Vec<u32>,
-    /// Witness sets fired this epoch, per rule; bit 7: already a candidate.
-    fired: Vec<u8>,
     epoch: u32,
+    /// Per witness set of the bucket being read: the epoch in which it
+    /// fired (one epoch per bucket read).
+    set_stamp: Vec<u32>,
+    set_epoch: u32,
+    /// The sets that fired in the bucket being read.
+    fired_sets: Vec<SetId>,
     evaluated: u64,
     /// The field slots' allocation, reused from event to event.
     slot_buf: SlotBuf,
@@ -51,7 +56,6 @@ impl Hits {
     fn next_epoch(&mut self, n: usize) {
         if self.stamp.len() < n {
             self.stamp.resize(n, 0);
-            self.fired.resize(n, 0);
         }
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
@@ -60,6 +64,29 @@ impl Hits {
         }
         self.rules.clear();
         self.candidates.clear();
+    }
+
+    /// A fresh set epoch for reading a bucket with `n` witness sets.
+    fn next_set_epoch(&mut self, n: usize) {
+        if self.set_stamp.len() < n {
+            self.set_stamp.resize(n, 0);
+        }
+        self.set_epoch = self.set_epoch.wrapping_add(1);
+        if self.set_epoch == 0 {
+            self.set_stamp.iter_mut().for_each(|s| *s = 0);
+            self.set_epoch = 1;
+        }
+        self.fired_sets.clear();
+    }
+
+    /// Rule `r` is to be evaluated (once per event).
+    fn candidate(&mut self, r: u32) {
+        if let Some(s) = self.stamp.get_mut(r as usize) {
+            if *s != self.epoch {
+                *s = self.epoch;
+                self.candidates.push(r);
+            }
+        }
     }
 }
 
@@ -274,37 +301,6 @@ impl Pack {
                 buckets.push(b);
             }
         }
-        let Hits {
-            candidates,
-            stamp,
-            fired,
-            epoch,
-            ..
-        } = out;
-        let epoch = *epoch;
-        let rules = &self.plan.rules;
-        // A rule becomes a candidate when each of its witness sets fired.
-        let mut mark = |r: RuleId, set: Option<u8>| {
-            let i = r.0 as usize;
-            let (Some(s), Some(f)) = (stamp.get_mut(i), fired.get_mut(i)) else {
-                return;
-            };
-            if *s != epoch {
-                *s = epoch;
-                *f = 0;
-            }
-            if *f & 0x80 != 0 {
-                return;
-            }
-            let need = rules.get(i).map_or(0, |r| r.witnesses.len() as u32);
-            if let Some(set) = set {
-                *f |= 1 << set;
-            }
-            if set.is_none() || (*f & 0x7f).count_ones() >= need {
-                *f |= 0x80;
-                candidates.push(r.0);
-            }
-        };
         for b in &buckets {
             if bulk {
                 if let Some((ids, projection)) = self.reads.get(b.id) {
@@ -312,12 +308,37 @@ impl Pack {
                 }
             }
             for &r in &b.always {
-                mark(r, None);
+                out.candidate(r.0);
             }
+            // The witness sets that fire for this event...
+            out.next_set_epoch(b.by_primary.len());
             for ix in &b.index {
+                let (set_stamp, fired, epoch) =
+                    (&mut out.set_stamp, &mut out.fired_sets, out.set_epoch);
                 slots.strings(ix.field, &self.plan.fields, event, ix.ci, |s| {
-                    ix.hits(s, &mut |h: Hit| mark(h.rule, Some(h.set)));
+                    ix.hits(s, &mut |set: SetId| {
+                        if let Some(st) = set_stamp.get_mut(set.0 as usize) {
+                            if *st != epoch {
+                                *st = epoch;
+                                fired.push(set);
+                            }
+                        }
+                    });
                 });
+            }
+            // ...then the rules hanging off each one, whose other set (if
+            // any) fired too.
+            for k in 0..out.fired_sets.len() {
+                let Some(set) = out.fired_sets.get(k).copied() else {
+                    break;
+                };
+                for &(r, second) in b.by_primary.get(set.0 as usize).into_iter().flatten() {
+                    let ok = second
+                        .is_none_or(|s2| out.set_stamp.get(s2.0 as usize) == Some(&out.set_epoch));
+                    if ok {
+                        out.candidate(r.0);
+                    }
+                }
             }
         }
         out.candidates.sort_unstable();

@@ -40,7 +40,7 @@ pub use lower::{
 };
 pub use matcher::{fold, Glob, StrSet};
 pub use pack::{
-    regex_required_literal, witness, witness_with, Atom, Bucket, ContainsIndex, FieldIndex, Hit,
-    Needle, PackPlan, RuleId, RulePlan,
+    regex_required_literal, witness, witness_with, Atom, Bucket, ContainsIndex, FieldIndex, Needle,
+    PackPlan, RuleId, RulePlan, SetId,
 };
 pub use value::Value;

@@ -56,39 +56,36 @@ pub struct RulePlan {
     pub witnesses: Vec<Vec<Atom>>,
 }
 
-/// One rule's witness set that an atom belongs to.
+/// A distinct witness set of a bucket (rules with the same set of atoms,
+/// such as `event.type == "start"`, share one): an index into
+/// [`Bucket::by_primary`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Hit {
-    /// The rule.
-    pub rule: RuleId,
-    /// Which of its witness sets (0 or 1).
-    pub set: u8,
-}
+pub struct SetId(pub u32);
 
-/// An Aho-Corasick automaton over `Contains` needles, with the rules each
-/// needle serves.
+/// An Aho-Corasick automaton over `Contains` needles, with the witness sets
+/// each needle serves.
 ///
 /// Invariant: for a value `v` (folded when the index is case-insensitive),
-/// `rules_in(v)` lists every rule that has an atom whose text occurs in `v`.
+/// the sets of every needle occurring in `v` are reported.
 #[derive(Clone, Debug)]
 pub struct ContainsIndex {
     ac: AhoCorasick,
     needles: Vec<String>,
-    rules: Vec<Vec<Hit>>,
+    sets: Vec<Vec<SetId>>,
 }
 
 /// Exact values and contains-needles of one field in one bucket, for one
 /// case mode.
 ///
-/// Invariant: `hits(v, f)` calls `f` for every rule with an atom on this
-/// field and case mode that `v` satisfies (and possibly twice for one rule).
+/// Invariant: `hits(v, f)` calls `f` for every witness set with an atom on
+/// this field and case mode that `v` satisfies (possibly twice for one set).
 #[derive(Clone, Debug, Default)]
 pub struct FieldIndex {
     /// The field.
     pub field: FieldId,
     /// Matched against the folded value.
     pub ci: bool,
-    exact: FxHashMap<Box<str>, Vec<Hit>>,
+    exact: FxHashMap<Box<str>, Vec<SetId>>,
     /// Length bit set of the exact values (bit `min(len, 63)`): a value whose
     /// length has no bit is not hashed.
     exact_lens: u64,
@@ -101,18 +98,18 @@ fn len_bit(len: usize) -> u64 {
 }
 
 impl FieldIndex {
-    /// Calls `f` for each (rule, witness set) with an atom on this field
-    /// that fires for `v`.
-    pub fn hits(&self, v: &str, f: &mut impl FnMut(Hit)) {
+    /// Calls `f` for each witness set with an atom on this field that fires
+    /// for `v`.
+    pub fn hits(&self, v: &str, f: &mut impl FnMut(SetId)) {
         if self.exact_lens & len_bit(v.len()) != 0 {
-            if let Some(rs) = self.exact.get(v) {
-                rs.iter().copied().for_each(&mut *f);
+            if let Some(ss) = self.exact.get(v) {
+                ss.iter().copied().for_each(&mut *f);
             }
         }
         if let Some(c) = &self.contains {
             for m in c.ac.find_overlapping_iter(v) {
-                if let Some(rs) = c.rules.get(m.pattern().as_usize()) {
-                    rs.iter().copied().for_each(&mut *f);
+                if let Some(ss) = c.sets.get(m.pattern().as_usize()) {
+                    ss.iter().copied().for_each(&mut *f);
                 }
             }
         }
@@ -126,8 +123,17 @@ pub struct Bucket {
     pub rules: Vec<RuleId>,
     /// Rules without a witness: always evaluated.
     pub always: Vec<RuleId>,
-    /// Per (field, case mode): the fused literals of the other rules.
+    /// Per (field, case mode): the fused literals of the other rules'
+    /// witness sets.
     pub index: Vec<FieldIndex>,
+    /// Per witness set: the rules whose *primary* set it is (the one of
+    /// their sets that fewest rules of the bucket share), each with its
+    /// other set, which must have fired too. A set that fires visits only
+    /// these rules, so an atom shared by hundreds of rules as their second
+    /// set (`event.type == "start"`) costs one mark, not hundreds.
+    pub by_primary: Vec<Vec<(RuleId, Option<SetId>)>>,
+    /// Per witness set: every rule that has it (EXPLAIN).
+    pub set_rules: Vec<Vec<RuleId>>,
     /// The fields the index and the compiled tests of the rules read,
     /// ascending (generic leaves read the event themselves).
     pub fields: Vec<FieldId>,
@@ -247,35 +253,71 @@ impl PackPlan {
     }
 }
 
-/// Per (field, case mode): exact values and contains-needles → rules.
-type Literals = (FxHashMap<Box<str>, Vec<Hit>>, BTreeMap<String, Vec<Hit>>);
+/// Per (field, case mode): exact values and contains-needles → sets.
+type Literals = (
+    FxHashMap<Box<str>, Vec<SetId>>,
+    BTreeMap<String, Vec<SetId>>,
+);
 
 fn build_bucket(rules: &[RulePlan], ids: Vec<RuleId>, id: usize) -> Bucket {
     let mut always = Vec::new();
-    // (field, ci) → (exact map, contains needles → rules)
-    let mut per: BTreeMap<(FieldId, bool), Literals> = BTreeMap::new();
+    // Each distinct witness set once, with every rule that has it.
+    let mut set_of: HashMap<Vec<Atom>, SetId> = HashMap::new();
+    let mut set_atoms: Vec<Vec<Atom>> = Vec::new();
+    let mut set_rules: Vec<Vec<RuleId>> = Vec::new();
+    let mut rule_sets: Vec<(RuleId, Vec<SetId>)> = Vec::new();
     for &id in &ids {
         let Some(r) = rules.get(id.0 as usize) else {
             continue;
         };
         if r.witnesses.is_empty() {
             always.push(id);
+            continue;
         }
-        for (set, atoms) in r.witnesses.iter().enumerate() {
-            let hit = Hit {
-                rule: id,
-                set: set as u8,
-            };
-            for a in atoms {
-                let e = per.entry((a.field, a.ci)).or_default();
-                match a.needle {
-                    Needle::Exact => {
-                        e.0.entry(a.text.clone().into_boxed_str())
-                            .or_default()
-                            .push(hit);
-                    }
-                    Needle::Contains => e.1.entry(a.text.clone()).or_default().push(hit),
+        let mut mine = Vec::new();
+        for atoms in &r.witnesses {
+            let mut key = atoms.clone();
+            key.sort();
+            key.dedup();
+            let sid = *set_of.entry(key.clone()).or_insert_with(|| {
+                set_atoms.push(key);
+                set_rules.push(Vec::new());
+                SetId(set_rules.len() as u32 - 1)
+            });
+            if !mine.contains(&sid) {
+                mine.push(sid);
+                if let Some(rs) = set_rules.get_mut(sid.0 as usize) {
+                    rs.push(id);
                 }
+            }
+        }
+        rule_sets.push((id, mine));
+    }
+    // Each rule hangs off its rarest set; the other one is checked then.
+    let mut by_primary: Vec<Vec<(RuleId, Option<SetId>)>> = vec![Vec::new(); set_rules.len()];
+    let shared = |s: &SetId| set_rules.get(s.0 as usize).map_or(0, Vec::len);
+    for (id, mine) in &rule_sets {
+        let Some(&primary) = mine.iter().min_by_key(|s| shared(s)) else {
+            continue;
+        };
+        let second = mine.iter().copied().find(|&s| s != primary);
+        if let Some(list) = by_primary.get_mut(primary.0 as usize) {
+            list.push((*id, second));
+        }
+    }
+    // (field, ci) → (exact map, contains needles → sets)
+    let mut per: BTreeMap<(FieldId, bool), Literals> = BTreeMap::new();
+    for (k, atoms) in set_atoms.iter().enumerate() {
+        let sid = SetId(k as u32);
+        for a in atoms {
+            let e = per.entry((a.field, a.ci)).or_default();
+            match a.needle {
+                Needle::Exact => {
+                    e.0.entry(a.text.clone().into_boxed_str())
+                        .or_default()
+                        .push(sid);
+                }
+                Needle::Contains => e.1.entry(a.text.clone()).or_default().push(sid),
             }
         }
     }
@@ -289,18 +331,20 @@ fn build_bucket(rules: &[RulePlan], ids: Vec<RuleId>, id: usize) -> Bucket {
             None
         } else {
             let needles: Vec<String> = contains.keys().cloned().collect();
-            let rules: Vec<Vec<Hit>> = contains.into_values().collect();
+            let sets: Vec<Vec<SetId>> = contains.into_values().collect();
             let built = AhoCorasick::builder()
                 .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                 .prefilter(false)
                 .build(&needles)
                 .or_else(|_| AhoCorasick::new(&needles));
             if let Ok(ac) = built {
-                Some(ContainsIndex { ac, needles, rules })
+                Some(ContainsIndex { ac, needles, sets })
             } else {
-                // Cannot index: evaluate these rules always (never miss).
-                for hs in rules {
-                    always.extend(hs.iter().map(|h| h.rule));
+                // Cannot index: evaluate these sets' rules always (never miss).
+                for ss in sets {
+                    for s in ss {
+                        always.extend(set_rules.get(s.0 as usize).into_iter().flatten());
+                    }
                 }
                 None
             }
@@ -328,6 +372,8 @@ fn build_bucket(rules: &[RulePlan], ids: Vec<RuleId>, id: usize) -> Bucket {
         rules: ids,
         always,
         index,
+        by_primary,
+        set_rules,
         fields,
         id,
     }
@@ -546,17 +592,25 @@ impl fmt::Display for PackPlan {
         for (cat, b) in cats {
             writeln!(
                 f,
-                "  bucket {cat}: {} rules, {} always evaluated {:?}",
+                "  bucket {cat}: {} rules, {} distinct witness sets, {} always evaluated {:?}",
                 b.rules.len(),
+                b.set_rules.len(),
                 b.always.len(),
                 b.always.iter().map(|r| r.0).collect::<Vec<_>>()
             )?;
             for ix in &b.index {
-                let mut exact: Vec<(&str, Vec<u32>)> = ix
-                    .exact
-                    .iter()
-                    .map(|(k, v)| (&**k, v.iter().map(|h| h.rule.0).collect()))
-                    .collect();
+                let rules_of = |ss: &[SetId]| -> Vec<u32> {
+                    let mut rs: Vec<u32> = ss
+                        .iter()
+                        .flat_map(|s| b.set_rules.get(s.0 as usize).into_iter().flatten())
+                        .map(|r| r.0)
+                        .collect();
+                    rs.sort_unstable();
+                    rs.dedup();
+                    rs
+                };
+                let mut exact: Vec<(&str, Vec<u32>)> =
+                    ix.exact.iter().map(|(k, v)| (&**k, rules_of(v))).collect();
                 exact.sort();
                 let mut s = String::new();
                 for (k, v) in exact.iter().take(8) {
@@ -575,12 +629,8 @@ impl fmt::Display for PackPlan {
                 )?;
                 if let Some(c) = &ix.contains {
                     let mut s = String::new();
-                    for (n, rs) in c.needles.iter().zip(&c.rules).take(8) {
-                        let _ = write!(
-                            s,
-                            "{n:?}→{:?} ",
-                            rs.iter().map(|r| r.rule.0).collect::<Vec<_>>()
-                        );
+                    for (n, ss) in c.needles.iter().zip(&c.sets).take(8) {
+                        let _ = write!(s, "{n:?}→{:?} ", rules_of(ss));
                     }
                     if c.needles.len() > 8 {
                         let _ = write!(s, "… ({} needles)", c.needles.len());
