@@ -117,11 +117,16 @@ pub fn corpus_queries() -> Option<Vec<String>> {
     )
 }
 
+/// The least time each side of an [`interleaved_ratio`] round runs for.
+pub const MIN_SIDE_SECS: f64 = 0.2;
+
 /// Same-run ratios that hold up on a noisy machine: `base` and `subject`
 /// each process `base_n` and `subject_n` events per call, and run in
 /// alternation for `rounds` rounds, so a slow phase of the machine hits both.
-/// Prints and returns the median over rounds of
-/// (subject events/s) / (base events/s).
+/// Within a round each side is first called once untimed (so that neither is
+/// timed with its tables evicted by the other), then called repeatedly until
+/// [`MIN_SIDE_SECS`] have passed. Prints and returns the median over rounds
+/// of (subject events/s) / (base events/s).
 ///
 /// ```
 /// let r = eql_bench::interleaved_ratio("demo", 3, 1, || (), 1, || ());
@@ -135,14 +140,24 @@ pub fn interleaved_ratio(
     subject_n: usize,
     mut subject: impl FnMut(),
 ) -> f64 {
+    // Seconds per event of one side, warm.
+    fn timed(n: usize, f: &mut impl FnMut()) -> f64 {
+        f();
+        let t = std::time::Instant::now();
+        let mut calls = 0usize;
+        loop {
+            f();
+            calls += 1;
+            if t.elapsed().as_secs_f64() >= MIN_SIDE_SECS {
+                break;
+            }
+        }
+        t.elapsed().as_secs_f64().max(1e-9) / (calls * n.max(1)) as f64
+    }
     let mut ratios = Vec::with_capacity(rounds);
     for _ in 0..rounds.max(1) {
-        let t = std::time::Instant::now();
-        base();
-        let b = t.elapsed().as_secs_f64().max(1e-9) / base_n.max(1) as f64;
-        let t = std::time::Instant::now();
-        subject();
-        let s = t.elapsed().as_secs_f64().max(1e-9) / subject_n.max(1) as f64;
+        let b = timed(base_n, &mut base);
+        let s = timed(subject_n, &mut subject);
         ratios.push(b / s);
     }
     ratios.sort_by(f64::total_cmp);
