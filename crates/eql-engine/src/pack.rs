@@ -53,29 +53,16 @@ impl Hits {
         self.evaluated
     }
 
+    /// A fresh event epoch for a pack of `n` rules.
     fn next_epoch(&mut self, n: usize) {
-        if self.stamp.len() < n {
-            self.stamp.resize(n, 0);
-        }
-        self.epoch = self.epoch.wrapping_add(1);
-        if self.epoch == 0 {
-            self.stamp.iter_mut().for_each(|s| *s = 0);
-            self.epoch = 1;
-        }
+        bump(&mut self.epoch, &mut self.stamp, n);
         self.rules.clear();
         self.candidates.clear();
     }
 
     /// A fresh set epoch for reading a bucket with `n` witness sets.
     fn next_set_epoch(&mut self, n: usize) {
-        if self.set_stamp.len() < n {
-            self.set_stamp.resize(n, 0);
-        }
-        self.set_epoch = self.set_epoch.wrapping_add(1);
-        if self.set_epoch == 0 {
-            self.set_stamp.iter_mut().for_each(|s| *s = 0);
-            self.set_epoch = 1;
-        }
+        bump(&mut self.set_epoch, &mut self.set_stamp, n);
         self.fired_sets.clear();
     }
 
@@ -87,6 +74,19 @@ impl Hits {
                 self.candidates.push(r);
             }
         }
+    }
+}
+
+/// Advances `epoch` (stamps equal to it mean "this epoch") with room for `n`
+/// stamps; on wrap-around every stamp is cleared.
+fn bump(epoch: &mut u32, stamps: &mut Vec<u32>, n: usize) {
+    if stamps.len() < n {
+        stamps.resize(n, 0);
+    }
+    *epoch = epoch.wrapping_add(1);
+    if *epoch == 0 {
+        stamps.fill(0);
+        *epoch = 1;
     }
 }
 

@@ -7,7 +7,9 @@
 //! other leaf is kept as [`Cond::Generic`] and evaluated with the reference
 //! semantics, so the lowering never changes a result: it only moves work to
 //! compile time. In the Python dialect (Kleene logic over nulls) the condition
-//! is kept whole as one generic leaf, after constant folding.
+//! is split only at `and`/`or` (exact for truthiness), every other subtree
+//! stays a generic leaf, and a leaf with necessary literals carries them as
+//! [`Cond::Witnessed`] for the pack's candidate index.
 
 use crate::ir::{CmpOp, Cond, FieldTable, Test, TestOp};
 use crate::matcher::{fold, Glob, StrSet};
@@ -513,35 +515,33 @@ pub fn pushdown(e: &Expr) -> bool {
     }
 }
 
-/// True when the expression reads a field or process lineage (so it is not
-/// a compile-time constant).
-/// True when `e` has a process-lineage node (`descendant of`...).
-fn has_lineage(e: &Expr) -> bool {
+/// True when `leaf` holds for some field, literal or lineage node of `e`.
+fn any_leaf(e: &Expr, leaf: &dyn Fn(&ExprKind) -> bool) -> bool {
     match &e.kind {
-        ExprKind::Lineage { .. } => true,
-        ExprKind::Field(_) | ExprKind::Literal(_) => false,
-        ExprKind::Unary { expr, .. } => has_lineage(expr),
-        ExprKind::Binary { left, right, .. } => has_lineage(left) || has_lineage(right),
-        ExprKind::In { expr, list, .. } => has_lineage(expr) || list.iter().any(has_lineage),
-        ExprKind::Match { expr, patterns, .. } => {
-            has_lineage(expr) || patterns.iter().any(has_lineage)
+        ExprKind::Field(_) | ExprKind::Literal(_) | ExprKind::Lineage { .. } => leaf(&e.kind),
+        ExprKind::Unary { expr, .. } => any_leaf(expr, leaf),
+        ExprKind::Binary { left, right, .. } => any_leaf(left, leaf) || any_leaf(right, leaf),
+        ExprKind::In { expr, list, .. } => {
+            any_leaf(expr, leaf) || list.iter().any(|x| any_leaf(x, leaf))
         }
-        ExprKind::Call { args, .. } => args.iter().any(has_lineage),
+        ExprKind::Match { expr, patterns, .. } => {
+            any_leaf(expr, leaf) || patterns.iter().any(|x| any_leaf(x, leaf))
+        }
+        ExprKind::Call { args, .. } => args.iter().any(|x| any_leaf(x, leaf)),
     }
 }
 
+/// True when `e` has a process-lineage node (`descendant of`...).
+fn has_lineage(e: &Expr) -> bool {
+    any_leaf(e, &|k| matches!(k, ExprKind::Lineage { .. }))
+}
+
+/// True when the expression reads a field or process lineage (so it is not
+/// a compile-time constant).
 fn reads_state(e: &Expr) -> bool {
-    match &e.kind {
-        ExprKind::Field(_) | ExprKind::Lineage { .. } => true,
-        ExprKind::Literal(_) => false,
-        ExprKind::Unary { expr, .. } => reads_state(expr),
-        ExprKind::Binary { left, right, .. } => reads_state(left) || reads_state(right),
-        ExprKind::In { expr, list, .. } => reads_state(expr) || list.iter().any(reads_state),
-        ExprKind::Match { expr, patterns, .. } => {
-            reads_state(expr) || patterns.iter().any(reads_state)
-        }
-        ExprKind::Call { args, .. } => args.iter().any(reads_state),
-    }
+    any_leaf(e, &|k| {
+        matches!(k, ExprKind::Field(_) | ExprKind::Lineage { .. })
+    })
 }
 
 /// A named optimizer pass: rewrites a condition in place and reports whether
