@@ -155,15 +155,34 @@ impl Glob {
     }
 }
 
+/// `*`/`?` matching of `s` against the pattern's chars, with no allocation
+/// for ASCII text (one byte is one char) and a stack buffer for short other
+/// text.
 fn glob_chars(s: &str, p: &[char]) -> bool {
-    let s: Vec<char> = s.chars().collect();
+    if s.is_ascii() {
+        let b = s.as_bytes();
+        return glob_at(
+            b.len(),
+            |i, c| b.get(i).is_some_and(|&x| char::from(x) == c),
+            p,
+        );
+    }
+    let cs: smallvec::SmallVec<[char; 128]> = s.chars().collect();
+    glob_at(cs.len(), |i, c| cs.get(i) == Some(&c), p)
+}
+
+/// The wildcard match over a text of `n` chars, where `at(i, c)` tells
+/// whether char `i` is `c`: `*` any run (backtracking to the last star),
+/// `?` exactly one char.
+fn glob_at(n: usize, at: impl Fn(usize, char) -> bool, p: &[char]) -> bool {
     let (mut i, mut j) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
-    while i < s.len() {
-        if j < p.len() && p[j] == '*' {
+    while i < n {
+        let pj = p.get(j).copied();
+        if pj == Some('*') {
             star = Some((j, i));
             j += 1;
-        } else if j < p.len() && (p[j] == s[i] || p[j] == '?') {
+        } else if pj.is_some_and(|c| c == '?' || at(i, c)) {
             i += 1;
             j += 1;
         } else if let Some((sj, si)) = star {
@@ -174,7 +193,7 @@ fn glob_chars(s: &str, p: &[char]) -> bool {
             return false;
         }
     }
-    while j < p.len() && p[j] == '*' {
+    while p.get(j) == Some(&'*') {
         j += 1;
     }
     j == p.len()
@@ -283,6 +302,32 @@ mod tests {
             };
             prop_assert_eq!(fast, slow);
         }
+    }
+
+    /// The textbook algorithm over collected chars, for comparison.
+    fn glob_vec(s: &str, p: &[char]) -> bool {
+        let s: Vec<char> = s.chars().collect();
+        glob_at(s.len(), |i, c| s.get(i) == Some(&c), p)
+    }
+
+    proptest! {
+        #[test]
+        fn glob_chars_ascii_and_unicode_paths_agree(s in "[aσΣ*?.]{0,8}", p in "[aσ*?.]{0,6}") {
+            let chars: Vec<char> = p.chars().collect();
+            prop_assert_eq!(glob_chars(&s, &chars), glob_vec(&s, &chars));
+            // The same text over ASCII only takes the byte path.
+            let ascii: String = s.chars().map(|c| if c.is_ascii() { c } else { 'x' }).collect();
+            prop_assert_eq!(glob_chars(&ascii, &chars), glob_vec(&ascii, &chars));
+        }
+    }
+
+    #[test]
+    fn question_mark_is_one_char_not_one_byte() {
+        let p: Vec<char> = "a?c".chars().collect();
+        assert!(glob_chars("aσc", &p));
+        assert!(glob_chars("abc", &p));
+        assert!(!glob_chars("ac", &p));
+        assert!(!glob_chars("aσσc", &p));
     }
 
     #[test]
