@@ -24,11 +24,10 @@ use eql_bench::{
 use eql_engine::{CompileOptions, Engine, Event, FieldPath, Hits, Pack};
 use std::hint::black_box;
 
-fn compile(queries: &[String]) -> Vec<Engine> {
-    let opts = CompileOptions::default();
+fn compile(queries: &[String], opts: &CompileOptions) -> Vec<Engine> {
     queries
         .iter()
-        .filter_map(|q| Engine::compile(q, &opts).ok())
+        .filter_map(|q| Engine::compile(q, opts).ok())
         .collect()
 }
 
@@ -80,7 +79,7 @@ fn packs(c: &mut Criterion) {
     let mut hits = Hits::new();
 
     if let Some(rules) = reference_rules(300) {
-        let engines = compile(&rules);
+        let engines = compile(&rules, &opts);
         let pack = Pack::new(&engines, &opts);
         let mut g = c.benchmark_group("pack300");
         g.sample_size(10);
@@ -201,10 +200,7 @@ fn packs(c: &mut Criterion) {
             category_field: "event.category".into(),
             ..CompileOptions::python()
         };
-        let engines: Vec<Engine> = rules
-            .iter()
-            .filter_map(|q| Engine::compile(q, &py_opts).ok())
-            .collect();
+        let engines = compile(&rules, &py_opts);
         let pack = Pack::new(&engines, &py_opts);
         let few = &dom[..dom.len().min(2000)];
         let mut g = c.benchmark_group("python300");
@@ -235,7 +231,7 @@ fn packs(c: &mut Criterion) {
     }
 
     if let Some(queries) = corpus_queries() {
-        let engines = compile(&queries);
+        let engines = compile(&queries, &opts);
         let pack = Pack::new(&engines, &opts);
         let mut g = c.benchmark_group(format!("corpus{}", pack.len()));
         g.sample_size(10);
@@ -255,7 +251,7 @@ fn packs(c: &mut Criterion) {
         g.throughput(Throughput::Elements(lines.len() as u64));
         let mut packs_by_n = Vec::new();
         for n in [1usize, 10, 100, 1000] {
-            let engines = compile(&rules[..n.min(rules.len())]);
+            let engines = compile(&rules[..n.min(rules.len())], &opts);
             let pack = Pack::new(&engines, &opts);
             packs_by_n.push(pack.clone());
             g.bench_with_input(BenchmarkId::new("raw bytes", n), &pack, |b, pack| {

@@ -12,7 +12,7 @@
 //! [`Cond::Witnessed`] for the pack's candidate index.
 
 use crate::ir::{CmpOp, Cond, FieldTable, Test, TestOp};
-use crate::matcher::{fold, Glob, StrSet};
+use crate::matcher::{fold, required_piece, Glob, StrSet};
 use crate::{FieldPath, Value};
 use eql_syntax::{BinaryOp, Dialect, Expr, ExprKind, Literal, MatchOp, UnaryOp};
 
@@ -125,7 +125,8 @@ impl Lowering<'_> {
                 };
                 let field = fields.intern(&FieldPath::new(f.path.clone()));
                 if star && text.contains('*') {
-                    let piece = text.split('*').max_by_key(|p| p.len()).unwrap_or("");
+                    // Python wildcards: `*` only, `?` is literal.
+                    let piece = required_piece(&text, false);
                     if piece.is_empty() {
                         return None;
                     }

@@ -115,14 +115,7 @@ impl Glob {
 
     /// The longest literal piece every match must contain (empty for `*`).
     pub fn required_literal(&self) -> &str {
-        let q = self.question;
-        let mut best = "";
-        for piece in self.pattern.split(|c| c == '*' || (q && c == '?')) {
-            if piece.len() > best.len() {
-                best = piece;
-            }
-        }
-        best
+        required_piece(&self.pattern, self.question)
     }
 
     /// Tests `s`.
@@ -153,6 +146,18 @@ impl Glob {
             GlobKind::Chars(p) => glob_chars(s, p),
         }
     }
+}
+
+/// The longest piece of `pattern` between wildcards (`*`, and `?` when
+/// `question`): a literal every match contains (empty for `*`).
+pub(crate) fn required_piece(pattern: &str, question: bool) -> &str {
+    let mut best = "";
+    for piece in pattern.split(|c| c == '*' || (question && c == '?')) {
+        if piece.len() > best.len() {
+            best = piece;
+        }
+    }
+    best
 }
 
 /// `*`/`?` matching of `s` against the pattern's chars, with no allocation
