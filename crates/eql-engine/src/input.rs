@@ -202,6 +202,33 @@ impl EventError {
 /// # Ok::<(), eql_engine::EventError>(())
 /// ```
 pub fn parse_event(bytes: &[u8], limits: &EventLimits) -> Result<Json, EventError> {
+    parse_checked(
+        bytes,
+        limits,
+        |text| serde_json::from_str::<Json>(text),
+        json_type,
+    )
+}
+
+fn json_type(value: &Json) -> Option<JsonType> {
+    Some(match value {
+        Json::Object(_) => return None,
+        Json::Null => JsonType::Null,
+        Json::Bool(_) => JsonType::Bool,
+        Json::Number(_) => JsonType::Number,
+        Json::String(_) => JsonType::String,
+        Json::Array(_) => JsonType::Array,
+    })
+}
+
+/// The checks of [`parse_event`] around any parser of the text: `parse`
+/// builds the value, `not_object` names its type when it is not an object.
+pub(crate) fn parse_checked<'a, T>(
+    bytes: &'a [u8],
+    limits: &EventLimits,
+    parse: impl FnOnce(&'a str) -> Result<T, serde_json::Error>,
+    not_object: impl FnOnce(&T) -> Option<JsonType>,
+) -> Result<T, EventError> {
     if bytes.len() > limits.max_line_bytes {
         return Err(EventError::new(
             EventErrorKind::TooLarge {
@@ -224,14 +251,9 @@ pub fn parse_event(bytes: &[u8], limits: &EventLimits) -> Result<Json, EventErro
             Some(at + 1),
         ));
     }
-    let value: Json = serde_json::from_str(text).map_err(|e| from_serde(text, &e))?;
-    let found = match &value {
-        Json::Object(_) => return Ok(value),
-        Json::Null => JsonType::Null,
-        Json::Bool(_) => JsonType::Bool,
-        Json::Number(_) => JsonType::Number,
-        Json::String(_) => JsonType::String,
-        Json::Array(_) => JsonType::Array,
+    let value = parse(text).map_err(|e| from_serde(text, &e))?;
+    let Some(found) = not_object(&value) else {
+        return Ok(value);
     };
     let first = bytes.iter().position(|b| !b.is_ascii_whitespace());
     Err(EventError::new(

@@ -52,6 +52,7 @@ pub use eql_plan::{FieldPath, PathSegment, Value};
 pub use eql_syntax::{parse_query, Diagnostic, Dialect, ParseOptions, Query, Span};
 pub use event::{Event, SerializeEvent};
 
+mod document;
 mod engine;
 mod eval;
 mod fast;
@@ -62,6 +63,7 @@ mod pack;
 mod project;
 mod resolve;
 mod session;
+pub use document::Document;
 pub use engine::{CompileError, CompileOptions, Engine};
 pub use eql_syntax::{Expr, ExprKind, Literal, PipeKind, QueryBody};
 pub use input::{

@@ -242,6 +242,8 @@ impl Tree for Value<'_> {
             }
         }
     }
+    /// Every object of a projected tree is built by `object`.
+    const UNIQUE_KEYS: bool = true;
     fn for_each_member<'s>(&'s self, mut f: impl FnMut(&'s str, &'s Self) -> bool) {
         if let Value::Object(o) = self {
             for (k, v) in o {
@@ -278,7 +280,7 @@ struct Seed<'p> {
 }
 
 /// Deserializes a whole value (borrowing strings).
-struct Whole;
+pub(crate) struct Whole;
 
 impl<'de> DeserializeSeed<'de> for Seed<'_> {
     type Value = Value<'de>;
@@ -403,13 +405,22 @@ impl<'de> Visitor<'de> for WholeVisitor {
             let v = map.next_value_seed(Whole)?;
             out.push((k, v));
         }
-        // The DOM's semantics (`serde_json::Map` without `preserve_order`):
-        // one entry per key, the last one, in key order.
+        Ok(object(out))
+    }
+}
+
+/// An object with the DOM's semantics (`serde_json::Map` without
+/// `preserve_order`): one entry per key, the last one, in key order. Every
+/// object of a projected tree or a [`crate::Document`] is built here, which
+/// is what lets the field walk stop reading an object once it has found
+/// every key it wants (`Tree::UNIQUE_KEYS`).
+fn object<'de>(mut out: Vec<(Cow<'de, str>, Value<'de>)>) -> Value<'de> {
+    if out.len() > 1 {
         out.reverse();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out.dedup_by(|a, b| a.0 == b.0);
-        Ok(Value::Object(out))
     }
+    Value::Object(out)
 }
 
 struct ProjVisitor<'p> {
@@ -450,7 +461,7 @@ impl<'de> Visitor<'de> for ProjVisitor<'_> {
                 }
             }
         }
-        Ok(Value::Object(out))
+        Ok(object(out))
     }
 }
 

@@ -7,7 +7,7 @@
 mod common;
 
 use common::{events, shared};
-use eql_engine::{CompileOptions, Engine, Hits, Pack, QueryBody};
+use eql_engine::{CompileOptions, Document, Engine, EventLimits, Hits, Pack, QueryBody};
 
 #[test]
 fn corpus_queries_plan_and_pack_equal_reference() {
@@ -75,6 +75,9 @@ fn corpus_queries_plan_and_pack_equal_reference() {
         assert_eq!(hits.rules(), &expected[..], "pack over the DOM");
         pack.matches_json(line, &mut hits).expect("valid JSON");
         assert_eq!(hits.rules(), &expected[..], "pack over raw bytes");
+        let doc = Document::parse(line, &EventLimits::default()).expect("an object");
+        pack.matches(&doc, &mut hits);
+        assert_eq!(hits.rules(), &expected[..], "pack over a Document");
     }
     eprintln!(
         "{} queries x {} events = {pairs} pairs, {matched} matches, 0 mismatches",

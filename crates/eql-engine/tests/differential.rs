@@ -1,6 +1,6 @@
 //! Differential tests: the lowered plan (`Engine::is_match`), the pack
 //! (`Pack::matches`: routing + candidate index + plan), and both from raw JSON
-//! bytes (`is_match_json`, `matches_json`) against the reference
+//! bytes (`is_match_json`, `matches_json`) and over a [`Document`], against the reference
 //! interpreter (`Engine::is_match_reference`), on random queries × random
 //! events, in both dialects.
 //!
@@ -8,7 +8,7 @@
 //! events; `CASES × QUERIES × EVENTS` is above 100 000 (query, event) pairs
 //! per dialect.
 
-use eql_engine::{CompileOptions, Engine, Hits, Pack};
+use eql_engine::{CompileOptions, Document, Engine, EventLimits, Hits, Pack};
 use proptest::prelude::*;
 use serde_json::{json, Value as Json};
 
@@ -207,9 +207,18 @@ fn check_with(
     let mut hits = Hits::new();
     for ev in events {
         let bytes = serde_json::to_vec(ev).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let doc = Document::parse(&bytes, &EventLimits::default())
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
         let mut expected = Vec::new();
         for (i, e) in engines.iter().enumerate() {
             let reference = e.is_match_reference(ev);
+            prop_assert_eq!(
+                e.is_match_reference(&doc),
+                reference,
+                "reference over a Document vs over the DOM: query `{}` event {}",
+                e.query(),
+                ev
+            );
             prop_assert_eq!(
                 e.is_match(ev),
                 reference,
@@ -233,6 +242,14 @@ fn check_with(
             hits.rules(),
             &expected[..],
             "pack vs reference on event {}\n{}",
+            ev,
+            pack.plan()
+        );
+        pack.matches(&doc, &mut hits);
+        prop_assert_eq!(
+            hits.rules(),
+            &expected[..],
+            "pack over a Document vs reference on event {}\n{}",
             ev,
             pack.plan()
         );

@@ -2,7 +2,7 @@
 //! (`Event::resolve_all`) resolve every wanted path exactly as the DOM does, on random documents with nested keys, literal dotted keys, arrays of
 //! objects, duplicates and escapes.
 
-use eql_engine::{Event, FieldPath, PathSegment, Projection, Value};
+use eql_engine::{Document, Event, EventLimits, FieldPath, PathSegment, Projection, Value};
 use proptest::prelude::*;
 use serde_json::Value as Json;
 
@@ -118,8 +118,16 @@ proptest! {
                 "resolve_json: path {} in {}", p, text
             );
         }
-        let events: [(&str, &dyn Event); 3] = [("DOM", &dom), ("bytes", &ev), ("pruned DOM", &pruned)];
-        for (what, e) in events {
+        // A `Document` is parsed only from objects (`json()` also makes other values).
+        let doc = Document::parse(text.as_bytes(), &EventLimits::default()).ok();
+        prop_assert_eq!(doc.is_some(), dom.is_object());
+        let from_dom = Document::from_json(&dom);
+        let mut events: Vec<(&str, &dyn Event)> =
+            vec![("DOM", &dom), ("bytes", &ev), ("pruned DOM", &pruned), ("Document::from_json", &from_dom)];
+        if let Some(doc) = &doc {
+            events.push(("Document::parse", doc));
+        }
+        for &(what, e) in &events {
             let mut got: Vec<Vec<Value<'static>>> = vec![Vec::new(); paths.len()];
             prop_assert!(e.resolve_all(&proj, &mut |i, v| got[i].push(v.into_owned())));
             for (i, p) in paths.iter().enumerate() {
@@ -132,6 +140,13 @@ proptest! {
         }
         for p in &paths {
             let want = Event::get(&dom, p).map(Value::into_owned);
+            for (what, e) in &events {
+                prop_assert_eq!(
+                    e.get(p).map(Value::into_owned),
+                    want.clone(),
+                    "get over {}: path {} in {}", what, p, text
+                );
+            }
             prop_assert_eq!(
                 ev.get(p).map(Value::into_owned),
                 want.clone(),
