@@ -205,7 +205,7 @@ pub fn parse_event(bytes: &[u8], limits: &EventLimits) -> Result<Json, EventErro
     parse_checked(
         bytes,
         limits,
-        |text| serde_json::from_str::<Json>(text),
+        serde_json::from_str::<Json>,
         json_type,
     )
 }
