@@ -21,7 +21,7 @@ use eql_bench::{
     corpus_queries, interleaved_ratio, parse_all, reference_events, reference_rules,
     reference_tau_rules,
 };
-use eql_engine::{CompileOptions, Engine, Event, FieldPath, Hits, Pack};
+use eql_engine::{CompileOptions, Document, Engine, Event, EventLimits, FieldPath, Hits, Pack};
 use std::hint::black_box;
 
 fn compile(queries: &[String], opts: &CompileOptions) -> Vec<Engine> {
@@ -31,7 +31,7 @@ fn compile(queries: &[String], opts: &CompileOptions) -> Vec<Engine> {
         .collect()
 }
 
-fn run_dom(pack: &Pack, dom: &[serde_json::Value], hits: &mut Hits) -> usize {
+fn run_dom<E: Event>(pack: &Pack, dom: &[E], hits: &mut Hits) -> usize {
     let mut n = 0;
     for v in dom {
         pack.matches(v, hits);
@@ -50,7 +50,7 @@ fn run_tau(rules: &[tau_engine::Rule], events: &[serde_json::Value]) -> usize {
 }
 
 /// Every rule through the reference interpreter on every event.
-fn run_reference(engines: &[Engine], events: &[serde_json::Value]) -> usize {
+fn run_reference<E: Event>(engines: &[Engine], events: &[E]) -> usize {
     events
         .iter()
         .map(|v| engines.iter().filter(|e| e.is_match_reference(v)).count())
@@ -75,6 +75,14 @@ fn packs(c: &mut Criterion) {
         .iter()
         .filter_map(|l| serde_json::from_slice(l).ok())
         .collect();
+    let limits = EventLimits::default();
+    let parse_docs = || -> Vec<Document<'_>> {
+        lines
+            .iter()
+            .filter_map(|l| Document::parse(l, &limits).ok())
+            .collect()
+    };
+    let docs = parse_docs();
     let opts = CompileOptions::default();
     let mut hits = Hits::new();
 
@@ -92,6 +100,12 @@ fn packs(c: &mut Criterion) {
         });
         g.bench_function("DOM -> pack", |b| {
             b.iter(|| run_dom(&pack, &dom, &mut hits));
+        });
+        g.bench_function("baseline: Document::parse", |b| {
+            b.iter(|| parse_docs().len());
+        });
+        g.bench_function("Document -> pack", |b| {
+            b.iter(|| run_dom(&pack, &docs, &mut hits));
         });
         // The memory floor of a pre-parsed DOM: reading fields from 100k
         // cold events, without evaluating anything.
@@ -114,13 +128,29 @@ fn packs(c: &mut Criterion) {
                 n
             });
         });
+        g.bench_function("floor: Document -> read every field the pack reads", |b| {
+            b.iter(|| {
+                let mut n = 0usize;
+                for v in &docs {
+                    v.resolve_all(pack.projection(), &mut |_, _| n += 1);
+                }
+                n
+            });
+        });
         let few = &dom[..dom.len().min(2000)];
+        let few_docs = &docs[..docs.len().min(2000)];
         g.throughput(Throughput::Elements(few.len() as u64));
         g.bench_function("DOM -> pack, the reference's 2 000 events", |b| {
             b.iter(|| run_dom(&pack, few, &mut hits));
         });
         g.bench_function("DOM -> reference interpreter, every rule", |b| {
             b.iter(|| run_reference(&engines, few));
+        });
+        g.bench_function("Document -> pack, the reference's 2 000 events", |b| {
+            b.iter(|| run_dom(&pack, few_docs, &mut hits));
+        });
+        g.bench_function("Document -> reference interpreter, every rule", |b| {
+            b.iter(|| run_reference(&engines, few_docs));
         });
         // The peer: tau-engine 1.16 with its optimiser, on the same DOMs.
         let tau: Vec<tau_engine::Rule> = reference_tau_rules(300)
@@ -184,6 +214,43 @@ fn packs(c: &mut Criterion) {
         versus("the reference interpreter", &mut || {
             black_box(run_reference(&engines, few));
         });
+        let mut doc_hits = Hits::new();
+        // The same over `Document`s, the reference reading the same
+        // `Document`s: like for like, in the representation built for reads.
+        interleaved_ratio(
+            "pack300: Document -> pack vs the reference interpreter over the same 2 000 Documents",
+            7,
+            few_docs.len(),
+            || {
+                black_box(run_reference(&engines, few_docs));
+            },
+            few_docs.len(),
+            || {
+                black_box(run_dom(&pack, few_docs, &mut doc_hits));
+            },
+        );
+        interleaved_ratio(
+            "pack300: Document -> pack (100k events) vs the reference interpreter (2 000 Documents)",
+            7,
+            few_docs.len(),
+            || {
+                black_box(run_reference(&engines, few_docs));
+            },
+            docs.len(),
+            || {
+                black_box(run_dom(&pack, &docs, &mut doc_hits));
+            },
+        );
+        interleaved_ratio(
+            "pack300: Document::parse vs serde_json::from_slice::<Value>",
+            5,
+            lines.len(),
+            || parse_all(&lines),
+            lines.len(),
+            || {
+                black_box(parse_docs().len());
+            },
+        );
         if tau.len() == engines.len() {
             versus("tau-engine 1.16 (optimised)", &mut || {
                 black_box(run_tau(&tau, few));
@@ -260,6 +327,9 @@ fn packs(c: &mut Criterion) {
             g.bench_with_input(BenchmarkId::new("DOM", n), &pack, |b, pack| {
                 b.iter(|| run_dom(pack, &dom, &mut hits));
             });
+            g.bench_with_input(BenchmarkId::new("Document", n), &pack, |b, pack| {
+                b.iter(|| run_dom(pack, &docs, &mut hits));
+            });
         }
         g.finish();
         if let (Some(one), Some(all)) = (packs_by_n.first(), packs_by_n.last()) {
@@ -286,6 +356,18 @@ fn packs(c: &mut Criterion) {
                 dom.len(),
                 || {
                     black_box(run_dom(one, &dom, &mut other));
+                },
+            );
+            interleaved_ratio(
+                "scaling, Document: cost(1000 rules) / cost(1 rule)",
+                5,
+                docs.len(),
+                || {
+                    black_box(run_dom(all, &docs, &mut hits));
+                },
+                docs.len(),
+                || {
+                    black_box(run_dom(one, &docs, &mut other));
                 },
             );
         }

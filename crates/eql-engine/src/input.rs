@@ -202,12 +202,7 @@ impl EventError {
 /// # Ok::<(), eql_engine::EventError>(())
 /// ```
 pub fn parse_event(bytes: &[u8], limits: &EventLimits) -> Result<Json, EventError> {
-    parse_checked(
-        bytes,
-        limits,
-        serde_json::from_str::<Json>,
-        json_type,
-    )
+    parse_checked(bytes, limits, serde_json::from_str::<Json>, json_type)
 }
 
 fn json_type(value: &Json) -> Option<JsonType> {
