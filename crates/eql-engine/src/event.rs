@@ -9,8 +9,9 @@ use eql_plan::{FieldPath, Value};
 /// present JSON `null` (`Some(Value::Null)`). Arrays are returned as
 /// [`Value::Array`].
 ///
-/// Implemented for `serde_json::Value`, for raw JSON bytes (through
-/// projection), and for any `T: Serialize` through [`crate::SerializeEvent`].
+/// Implemented for `serde_json::Value`, for [`crate::Document`], for raw JSON
+/// bytes (through projection), and for any `T: Serialize` through
+/// [`crate::SerializeEvent`].
 pub trait Event {
     /// Reads one field.
     fn get(&self, path: &FieldPath) -> Option<Value<'_>>;

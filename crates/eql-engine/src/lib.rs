@@ -2,7 +2,8 @@
 //!
 //! Compile a query once, then test events against it: a `serde_json::Value`,
 //! any `T: Serialize` through [`SerializeEvent`], or your own type through the
-//! [`Event`] trait. The default dialect is Elasticsearch EQL.
+//! [`Event`] trait. The default dialect is Elasticsearch EQL. Events kept
+//! in memory and evaluated more than once read fastest as a [`Document`].
 //! Sequences, samples, joins, pipes and process lineage need state across
 //! events: run them in a streaming [`Session`] (`engine.session::<H>()`).
 //!
