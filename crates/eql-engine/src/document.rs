@@ -17,10 +17,9 @@
 //! faster still.
 
 use crate::input::{parse_checked, EventError, EventLimits, JsonType};
-use crate::json::{json_to_value, walk};
-use crate::project::{Projection, Whole};
-use crate::Event;
-use eql_plan::{FieldPath, Value};
+use crate::json::json_to_value;
+use crate::project::Whole;
+use eql_plan::Value;
 use serde::de::DeserializeSeed;
 
 /// A pre-parsed event: the whole JSON object as a compact tree that borrows
@@ -115,25 +114,13 @@ fn json_type(v: &Value<'_>) -> Option<JsonType> {
     })
 }
 
-impl Event for Document<'_> {
-    fn get(&self, path: &FieldPath) -> Option<Value<'_>> {
-        walk(&self.root, path.segments())
-    }
-
-    fn resolve_all<'s>(
-        &'s self,
-        projection: &Projection,
-        sink: &mut dyn FnMut(usize, Value<'s>),
-    ) -> bool {
-        projection.resolver().resolve(&self.root, sink);
-        true
-    }
-}
+crate::project::value_tree_event!(Document);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::input::EventErrorKind;
+    use crate::{Event, FieldPath};
 
     fn limits() -> EventLimits {
         EventLimits::default()

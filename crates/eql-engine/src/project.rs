@@ -9,7 +9,7 @@
 //! `serde_json::Value` would: nested keys first, then literal dotted keys,
 //! arrays of objects flattened.
 
-use crate::json::{walk, Tree};
+use crate::json::Tree;
 use crate::resolve::Resolver;
 use crate::Event;
 use eql_plan::{FieldPath, PathSegment, Value};
@@ -258,20 +258,29 @@ impl Tree for Value<'_> {
     }
 }
 
-impl Event for ProjectedEvent<'_> {
-    fn get(&self, path: &FieldPath) -> Option<Value<'_>> {
-        walk(&self.root, path.segments())
-    }
+/// `Event` for a type whose `root` field is a `Value` tree: the field walk
+/// and the one-pass resolver over that tree.
+macro_rules! value_tree_event {
+    ($t:ident) => {
+        impl crate::Event for $t<'_> {
+            fn get(&self, path: &eql_plan::FieldPath) -> Option<eql_plan::Value<'_>> {
+                crate::json::walk(&self.root, path.segments())
+            }
 
-    fn resolve_all<'s>(
-        &'s self,
-        projection: &Projection,
-        sink: &mut dyn FnMut(usize, Value<'s>),
-    ) -> bool {
-        projection.resolver().resolve(&self.root, sink);
-        true
-    }
+            fn resolve_all<'s>(
+                &'s self,
+                projection: &crate::Projection,
+                sink: &mut dyn FnMut(usize, eql_plan::Value<'s>),
+            ) -> bool {
+                projection.resolver().resolve(&self.root, sink);
+                true
+            }
+        }
+    };
 }
+pub(crate) use value_tree_event;
+
+value_tree_event!(ProjectedEvent);
 
 /// Projects one value at a trie node.
 struct Seed<'p> {
