@@ -67,6 +67,40 @@ fn run_bytes(pack: &Pack, lines: &[Vec<u8>], hits: &mut Hits) -> usize {
     n
 }
 
+/// Interleaved ratios of the pack over `what` against `base`, a baseline that
+/// runs every rule on the `few` events: the pack over the same `few`, and
+/// over `all` (cold).
+fn versus<E: Event>(
+    what: &str,
+    name: &str,
+    pack: &Pack,
+    few: &[E],
+    all: &[E],
+    base: &mut dyn FnMut(),
+) {
+    let mut hits = Hits::new();
+    interleaved_ratio(
+        &format!("pack300: {what} -> pack vs {name}, same 2 000 events"),
+        7,
+        few.len(),
+        &mut *base,
+        few.len(),
+        || {
+            black_box(run_dom(pack, few, &mut hits));
+        },
+    );
+    interleaved_ratio(
+        &format!("pack300: {what} -> pack (100k events) vs {name} (2 000 events)"),
+        7,
+        few.len(),
+        &mut *base,
+        all.len(),
+        || {
+            black_box(run_dom(pack, all, &mut hits));
+        },
+    );
+}
+
 fn packs(c: &mut Criterion) {
     let Some(lines) = reference_events() else {
         return;
@@ -188,57 +222,27 @@ fn packs(c: &mut Criterion) {
             },
         );
         // The pack against a baseline that runs every rule on the first
-        // 2 000 events: on those same events, and over all the cold DOMs.
-        let mut versus = |name: &str, base: &mut dyn FnMut()| {
-            interleaved_ratio(
-                &format!("pack300: DOM -> pack vs {name}, same 2 000 events"),
-                7,
-                few.len(),
-                &mut *base,
-                few.len(),
-                || {
-                    black_box(run_dom(&pack, few, &mut hits));
-                },
-            );
-            interleaved_ratio(
-                &format!("pack300: DOM -> pack (100k events) vs {name} (2 000 events)"),
-                7,
-                few.len(),
-                &mut *base,
-                dom.len(),
-                || {
-                    black_box(run_dom(&pack, &dom, &mut hits));
-                },
-            );
-        };
-        versus("the reference interpreter", &mut || {
-            black_box(run_reference(&engines, few));
-        });
-        let mut doc_hits = Hits::new();
-        // The same over `Document`s, the reference reading the same
-        // `Document`s: like for like, in the representation built for reads.
-        interleaved_ratio(
-            "pack300: Document -> pack vs the reference interpreter over the same 2 000 Documents",
-            7,
-            few_docs.len(),
-            || {
-                black_box(run_reference(&engines, few_docs));
-            },
-            few_docs.len(),
-            || {
-                black_box(run_dom(&pack, few_docs, &mut doc_hits));
+        // 2 000 events: on those same events, and over all the cold events;
+        // over DOMs, and over `Document`s with the reference reading the same
+        // `Document`s (like for like, in the representation built for reads).
+        versus(
+            "DOM",
+            "the reference interpreter",
+            &pack,
+            few,
+            &dom,
+            &mut || {
+                black_box(run_reference(&engines, few));
             },
         );
-        interleaved_ratio(
-            "pack300: Document -> pack (100k events) vs the reference interpreter (2 000 Documents)",
-            7,
-            few_docs.len(),
-            || {
+        versus(
+            "Document",
+            "the reference interpreter over Documents",
+            &pack,
+            few_docs,
+            &docs,
+            &mut || {
                 black_box(run_reference(&engines, few_docs));
-            },
-            docs.len(),
-            || {
-                black_box(run_dom(&pack, &docs, &mut doc_hits));
             },
         );
         interleaved_ratio(
@@ -252,9 +256,16 @@ fn packs(c: &mut Criterion) {
             },
         );
         if tau.len() == engines.len() {
-            versus("tau-engine 1.16 (optimised)", &mut || {
-                black_box(run_tau(&tau, few));
-            });
+            versus(
+                "DOM",
+                "tau-engine 1.16 (optimised)",
+                &pack,
+                few,
+                &dom,
+                &mut || {
+                    black_box(run_tau(&tau, few));
+                },
+            );
         }
     }
 
