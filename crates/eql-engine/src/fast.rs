@@ -14,26 +14,47 @@ use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
-/// One field's values for the current event.
-#[derive(Default)]
-struct Slot<'e> {
+/// One field's place in the arenas of [`Slots`] for the current event.
+///
+/// `Copy`, with no drop glue: resetting the slots between events is a fill
+/// of plain words, whatever the number of fields, and only the values the
+/// event actually had are dropped.
+#[derive(Clone, Copy, Default)]
+struct Slot {
     resolved: bool,
-    /// Scalars (strings, numbers, booleans); `null`s and objects dropped.
-    scalars: SmallVec<[Value<'e>; 1]>,
-    /// `fold()` of each string scalar, once computed.
-    /// Borrowed from the event when the text is already lower case.
-    folded: Option<SmallVec<[Option<Cow<'e, str>>; 1]>>,
+    /// `fold()` of each string scalar is at `folded[fstart..][..len]`.
+    has_folded: bool,
+    /// The scalars are `values[start..][..len]`.
+    start: u32,
+    len: u32,
+    fstart: u32,
 }
 
-/// Per-event field slots, reused across events by resetting.
+/// Per-event field slots: each field's scalars (strings, numbers, booleans;
+/// `null`s and objects dropped, arrays flattened) in one arena, and their
+/// folded forms, computed lazily, in another.
+///
+/// Invariant: a slot's items arrive in one *segment* (one bulk fill, one
+/// raw-bytes parse, or one lazy read), and each segment ends with
+/// [`Slots::close`], which groups the segment's items by slot and records
+/// each slot's run. The items of one field are then contiguous.
 pub(crate) struct Slots<'e> {
-    slots: Vec<Slot<'e>>,
+    slots: Vec<Slot>,
+    /// (slot, scalar), grouped by slot once each segment is closed.
+    values: Vec<(u32, Value<'e>)>,
+    folded: Vec<Option<Cow<'e, str>>>,
+    /// Start of the open segment in `values`.
+    open: usize,
 }
 
-/// The empty allocation of a [`Slots`], kept between events (in
-/// [`crate::Hits`]) so that a pack allocates no slots per event.
+/// The empty allocations of a [`Slots`], kept between events (in
+/// [`crate::Hits`]) so that a pack allocates nothing per event once warm.
 #[derive(Default)]
-pub(crate) struct SlotBuf(Vec<Slot<'static>>);
+pub(crate) struct SlotBuf {
+    slots: Vec<Slot>,
+    values: Vec<(u32, Value<'static>)>,
+    folded: Vec<Option<Cow<'static, str>>>,
+}
 
 impl Clone for SlotBuf {
     /// A clone starts with no allocation of its own.
@@ -44,27 +65,36 @@ impl Clone for SlotBuf {
 
 impl std::fmt::Debug for SlotBuf {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SlotBuf(capacity {})", self.0.capacity())
+        write!(
+            f,
+            "SlotBuf(capacity {} slots, {} values)",
+            self.slots.capacity(),
+            self.values.capacity()
+        )
     }
 }
 
-/// Empties `v` and hands its allocation to slots of another lifetime: the
+/// Empties `v` and hands its allocation to items of another lifetime: the
 /// in-place `collect` of an empty vector keeps its buffer.
-fn recycle<'b>(mut v: Vec<Slot<'_>>) -> Vec<Slot<'b>> {
+fn recycle<A, B>(mut v: Vec<A>) -> Vec<B> {
     v.clear();
-    v.into_iter().map(|_| Slot::default()).collect()
+    v.into_iter().filter_map(|_| None).collect()
 }
 
-fn flatten<'e>(v: Value<'e>, out: &mut SmallVec<[Value<'e>; 1]>) {
+fn flatten<'e>(slot: u32, v: Value<'e>, out: &mut Vec<(u32, Value<'e>)>) {
     match v {
         Value::Null | Value::Object(_) => {}
         Value::Array(items) => {
             for x in items {
-                flatten(x, out);
+                flatten(slot, x, out);
             }
         }
-        x => out.push(x),
+        x => out.push((slot, x)),
     }
+}
+
+fn as_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 impl<'e> Slots<'e> {
@@ -72,16 +102,84 @@ impl<'e> Slots<'e> {
         Slots::with_buf(SlotBuf::default(), n)
     }
 
-    /// `n` empty slots in the allocation of `buf`.
+    /// `n` empty slots in the allocations of `buf`.
     pub(crate) fn with_buf(buf: SlotBuf, n: usize) -> Self {
-        let mut slots = recycle(buf.0);
-        slots.resize_with(n, Slot::default);
-        Slots { slots }
+        let mut slots = buf.slots;
+        slots.clear();
+        slots.resize(n, Slot::default());
+        Slots {
+            slots,
+            values: recycle(buf.values),
+            folded: recycle(buf.folded),
+            open: 0,
+        }
     }
 
-    /// Empties the slots and returns their allocation for the next event.
+    /// Empties the slots and returns their allocations for the next event.
     pub(crate) fn into_buf(self) -> SlotBuf {
-        SlotBuf(recycle(self.slots))
+        SlotBuf {
+            slots: self.slots,
+            values: recycle(self.values),
+            folded: recycle(self.folded),
+        }
+    }
+
+    /// Closes the open segment: each slot that got items records its run.
+    /// The items arrive grouped by field (a bulk fill reports each path's
+    /// items together); when an event interleaves them (an array of objects
+    /// read from raw bytes), a stable sort by slot groups them first.
+    fn close(&mut self) {
+        let open = self.open.min(self.values.len());
+        self.open = self.values.len();
+        if !self.record_runs(open, true) {
+            if let Some(seg) = self.values.get_mut(open..) {
+                seg.sort_by_key(|(k, _)| *k);
+            }
+            self.record_runs(open, false);
+        }
+    }
+
+    /// Records the run of each slot among `values[open..]`. With `check`,
+    /// stops with false when a slot has two runs there (the items are not
+    /// grouped).
+    fn record_runs(&mut self, open: usize, check: bool) -> bool {
+        let mut at = open;
+        while let Some(&(k, _)) = self.values.get(at) {
+            let len = self
+                .values
+                .get(at..)
+                .unwrap_or(&[])
+                .iter()
+                .take_while(|(x, _)| *x == k)
+                .count();
+            if let Some(slot) = self.slots.get_mut(k as usize) {
+                if check && slot.len > 0 && slot.start as usize >= open {
+                    return false;
+                }
+                slot.start = as_u32(at);
+                slot.len = as_u32(len);
+            }
+            at += len.max(1);
+        }
+        true
+    }
+
+    /// The scalars of slot `i`.
+    fn scalars(&self, i: usize) -> &[(u32, Value<'e>)] {
+        let Some(s) = self.slots.get(i) else {
+            return &[];
+        };
+        let start = s.start as usize;
+        self.values
+            .get(start..start + s.len as usize)
+            .unwrap_or(&[])
+    }
+
+    /// The folded form of the `k`-th scalar of slot `i` (a string), once
+    /// [`Slots::fold_slot`] has run.
+    fn folded_at(&self, i: usize, k: usize) -> Option<&str> {
+        let s = self.slots.get(i).filter(|s| s.has_folded)?;
+        self.folded.get(s.fstart as usize + k)?.as_deref()
     }
 
     /// Resolves the fields `ids` at once through [`Event::resolve_all`]
@@ -94,13 +192,14 @@ impl<'e> Slots<'e> {
         projection: &Projection,
         ids: &[FieldId],
     ) -> bool {
-        let slots = &mut self.slots;
+        let (slots, values) = (&self.slots, &mut self.values);
         let ok = event.resolve_all(projection, &mut |i, v| {
-            let slot = ids.get(i).and_then(|id| slots.get_mut(id.0 as usize));
-            if let Some(slot) = slot.filter(|s| !s.resolved) {
-                flatten(v, &mut slot.scalars);
+            let Some(&id) = ids.get(i) else { return };
+            if slots.get(id.0 as usize).is_some_and(|s| !s.resolved) {
+                flatten(id.0, v, values);
             }
         });
+        self.close();
         if ok {
             for id in ids {
                 if let Some(s) = self.slots.get_mut(id.0 as usize) {
@@ -111,15 +210,17 @@ impl<'e> Slots<'e> {
         ok
     }
 
-    /// Adds one item to slot `i` (raw-bytes resolution).
+    /// Adds one item to slot `i` (raw-bytes resolution); the segment ends
+    /// with [`Slots::mark_all_resolved`].
     pub(crate) fn push_item(&mut self, i: usize, v: Value<'e>) {
-        if let Some(slot) = self.slots.get_mut(i) {
-            flatten(v, &mut slot.scalars);
+        if i < self.slots.len() {
+            flatten(as_u32(i), v, &mut self.values);
         }
     }
 
     /// Marks every slot resolved: fields with no item are missing.
     pub(crate) fn mark_all_resolved(&mut self) {
+        self.close();
         for s in &mut self.slots {
             s.resolved = true;
         }
@@ -128,31 +229,39 @@ impl<'e> Slots<'e> {
     fn resolve(&mut self, id: FieldId, fields: &FieldTable, event: &'e dyn Event) -> usize {
         let i = id.0 as usize;
         if i >= self.slots.len() {
-            self.slots.resize_with(i + 1, Slot::default);
+            self.slots.resize(i + 1, Slot::default());
         }
-        let slot = &mut self.slots[i];
-        if !slot.resolved {
-            slot.resolved = true;
+        if !self.slots[i].resolved {
+            self.slots[i].resolved = true;
+            self.close();
             if let Some(v) = event.get(fields.path(id)) {
-                flatten(v, &mut slot.scalars);
+                flatten(id.0, v, &mut self.values);
             }
+            self.close();
         }
         i
     }
 
     fn fold_slot(&mut self, i: usize) {
-        let slot = &mut self.slots[i];
-        if slot.folded.is_none() {
-            slot.folded = Some(
-                slot.scalars
-                    .iter()
-                    .map(|v| match v {
-                        Value::Str(Cow::Borrowed(b)) => Some(fold(b)),
-                        Value::Str(Cow::Owned(o)) => Some(Cow::Owned(fold(o).into_owned())),
-                        _ => None,
-                    })
-                    .collect(),
-            );
+        let Some(&slot) = self.slots.get(i) else {
+            return;
+        };
+        if slot.has_folded {
+            return;
+        }
+        let fstart = self.folded.len();
+        let start = slot.start as usize;
+        let run = self.values.get(start..start + slot.len as usize);
+        for (_, v) in run.unwrap_or(&[]) {
+            self.folded.push(match v {
+                Value::Str(Cow::Borrowed(b)) => Some(fold(b)),
+                Value::Str(Cow::Owned(o)) => Some(Cow::Owned(fold(o).into_owned())),
+                _ => None,
+            });
+        }
+        if let Some(s) = self.slots.get_mut(i) {
+            s.has_folded = true;
+            s.fstart = as_u32(fstart);
         }
     }
 
@@ -171,20 +280,20 @@ impl<'e> Slots<'e> {
     ) {
         let i = self.resolve(id, fields, event);
         if !folded {
-            for v in &self.slots[i].scalars {
+            for (_, v) in self.scalars(i) {
                 if let Value::Str(s) = v {
                     f(s);
                 }
             }
             return;
         }
-        let ascii = self.slots[i].scalars.iter().all(|v| match v {
+        let ascii = self.scalars(i).iter().all(|(_, v)| match v {
             Value::Str(s) => s.is_ascii(),
             _ => true,
         });
         if ascii {
             let mut buf: SmallVec<[u8; FOLD_ON_STACK]> = SmallVec::new();
-            for v in &self.slots[i].scalars {
+            for (_, v) in self.scalars(i) {
                 let Value::Str(s) = v else { continue };
                 if !s.bytes().any(|b| b.is_ascii_uppercase()) {
                     f(s);
@@ -200,8 +309,8 @@ impl<'e> Slots<'e> {
             return;
         }
         self.fold_slot(i);
-        if let Some(fs) = &self.slots[i].folded {
-            for s in fs.iter().flatten() {
+        for k in 0..self.scalars(i).len() {
+            if let Some(s) = self.folded_at(i, k) {
                 f(s);
             }
         }
@@ -245,19 +354,20 @@ fn test<'e>(t: &Test, fields: &FieldTable, slots: &mut Slots<'e>, event: &'e dyn
     if ci {
         slots.fold_slot(i);
     }
-    let slot = &slots.slots[i];
+    let slots = &*slots;
+    let scalars = slots.scalars(i).iter().map(|(_, v)| v);
     match &t.op {
-        TestOp::In { strs, others, ci } => slot.scalars.iter().enumerate().any(|(k, v)| match v {
+        TestOp::In { strs, others, ci } => scalars.enumerate().any(|(k, v)| match v {
             Value::Str(s) => {
                 if *ci {
-                    folded_at(slot, k).is_some_and(|f| strs.contains(f))
+                    slots.folded_at(i, k).is_some_and(|f| strs.contains(f))
                 } else {
                     strs.contains(s)
                 }
             }
             v => others.iter().any(|o| scalar_eq(v, o)),
         }),
-        TestOp::Cmp { op, value } => slot.scalars.iter().any(|v| {
+        TestOp::Cmp { op, value } => scalars.into_iter().any(|v| {
             compare(v, value).is_some_and(|ord| match op {
                 CmpOp::Lt => ord == Ordering::Less,
                 CmpOp::Le => ord != Ordering::Greater,
@@ -265,10 +375,10 @@ fn test<'e>(t: &Test, fields: &FieldTable, slots: &mut Slots<'e>, event: &'e dyn
                 CmpOp::Ge => ord != Ordering::Less,
             })
         }),
-        TestOp::Glob { exact, globs, ci } => slot.scalars.iter().enumerate().any(|(k, v)| {
+        TestOp::Glob { exact, globs, ci } => scalars.enumerate().any(|(k, v)| {
             let Value::Str(raw) = v else { return false };
             let s: &str = if *ci {
-                match folded_at(slot, k) {
+                match slots.folded_at(i, k) {
                     Some(f) => f,
                     None => return false,
                 }
@@ -277,18 +387,11 @@ fn test<'e>(t: &Test, fields: &FieldTable, slots: &mut Slots<'e>, event: &'e dyn
             };
             exact.contains(s) || globs.iter().any(|g| g.is_match(s))
         }),
-        TestOp::Regex { res, .. } => slot.scalars.iter().any(|v| match v {
+        TestOp::Regex { res, .. } => scalars.into_iter().any(|v| match v {
             Value::Str(s) => res.iter().any(|r| r.is_match(s)),
             _ => false,
         }),
     }
-}
-
-fn folded_at<'s>(slot: &'s Slot<'_>, k: usize) -> Option<&'s str> {
-    slot.folded
-        .as_ref()
-        .and_then(|f| f.get(k))
-        .and_then(|x| x.as_deref())
 }
 
 /// ES equality of two non-string scalars (strings go through the set).
@@ -342,16 +445,58 @@ mod tests {
         let text = String::from("borrowed from one event");
         let mut slots = Slots::with_buf(SlotBuf::default(), 16);
         slots.push_item(3, Value::Str(Cow::Borrowed(&text)));
+        slots.mark_all_resolved();
+        assert_eq!(slots.scalars(3).len(), 1);
         let buf = slots.into_buf();
-        let capacity = buf.0.capacity();
-        assert!(capacity >= 16, "capacity {capacity}");
-        assert!(buf.0.is_empty());
-        // The next event gets the same allocation, with every slot empty.
+        let (capacity, values) = (buf.slots.capacity(), buf.values.capacity());
+        assert!(
+            capacity >= 16 && values >= 1,
+            "capacity {capacity}, {values}"
+        );
+        assert!(buf.values.is_empty());
+        // The next event gets the same allocations, with every slot empty.
         let next = Slots::with_buf(buf, 16);
         assert_eq!(next.slots.capacity(), capacity);
-        assert!(next
-            .slots
-            .iter()
-            .all(|s| s.scalars.is_empty() && !s.resolved));
+        assert_eq!(next.values.capacity(), values);
+        assert!(next.slots.iter().all(|s| s.len == 0 && !s.resolved));
+        assert!((0..16).all(|i| next.scalars(i).is_empty()));
+    }
+
+    #[test]
+    fn interleaved_items_are_grouped_per_field_in_order() {
+        // As an array of objects reports them: a.b, a.c, a.b, a.c, ...
+        let mut slots = Slots::new(3);
+        for k in 0..4 {
+            slots.push_item(2, Value::Int(k));
+            slots.push_item(0, Value::Array(vec![Value::Int(10 + k), Value::Null]));
+        }
+        slots.mark_all_resolved();
+        let ints = |slots: &Slots<'_>, i| -> Vec<i64> {
+            slots
+                .scalars(i)
+                .iter()
+                .filter_map(|(_, v)| match v {
+                    Value::Int(n) => Some(*n),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(ints(&slots, 2), [0, 1, 2, 3]);
+        assert_eq!(ints(&slots, 0), [10, 11, 12, 13]);
+        assert!(ints(&slots, 1).is_empty());
+        // A lazy read afterwards gets its own run, and folds lazily.
+        let ev = serde_json::json!({"x": ["p", "Q", 7]});
+        let mut table = FieldTable::default();
+        for p in ["a", "b", "c", "x"] {
+            table.intern(&FieldPath::parse_dotted(p));
+        }
+        let mut got = Vec::new();
+        slots.strings(FieldId(3), &table, &ev, true, |s| got.push(s.to_owned()));
+        assert_eq!(got, ["p", "q"]);
+        slots.fold_slot(3);
+        assert_eq!(slots.folded_at(3, 1), Some("q"));
+        assert_eq!(slots.folded_at(3, 2), None);
+        assert_eq!(ints(&slots, 3), [7]);
+        assert_eq!(ints(&slots, 2), [0, 1, 2, 3]);
     }
 }

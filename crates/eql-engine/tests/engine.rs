@@ -2,7 +2,7 @@
 //! multi-valued fields, compile errors and out-of-scope query forms.
 #![allow(missing_docs)]
 
-use eql_engine::{CompileOptions, Dialect, Engine};
+use eql_engine::{CompileOptions, Dialect, Engine, Hits, Pack};
 use serde_json::json;
 
 fn es(q: &str) -> Engine {
@@ -84,4 +84,40 @@ fn compile_errors_and_out_of_scope_forms() {
         ..CompileOptions::python()
     };
     assert!(Engine::compile("any where arrayCount(x, y, y == 1) > 0", &py).is_ok());
+}
+
+/// An array of objects reports its fields interleaved (`a.b`, `a.c`, `a.b`,
+/// ...) when read from raw bytes: the pack's slots must still hold each
+/// field's items, in order, as the DOM and the reference give them.
+#[test]
+fn interleaved_array_items_from_raw_bytes() {
+    if !parser_ready() {
+        return;
+    }
+    let opts = CompileOptions::default();
+    let rules = [
+        r#"any where a.b == "z" and a.c == "y""#,
+        r#"any where a.b : "X" and a.c : "W" and a.d == 3"#,
+        r#"any where a.c == "q""#,
+        r#"any where a.b == "x" and not a.c == "w""#,
+    ];
+    let engines: Vec<Engine> = rules.iter().map(|q| es(q)).collect();
+    let pack = Pack::new(&engines, &opts);
+    let line =
+        br#"{"a":[{"b":"x","c":"y","d":1},{"b":"z","c":"w","d":3},{"d":2,"c":"v","b":"u"}]}"#;
+    let dom: serde_json::Value = serde_json::from_slice(line).expect("valid JSON");
+    let expected: Vec<u32> = (0u32..)
+        .zip(&engines)
+        .filter(|(_, e)| e.is_match_reference(&dom))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(expected, [0, 1]);
+    let mut hits = Hits::new();
+    pack.matches_json(line, &mut hits).expect("valid JSON");
+    assert_eq!(hits.rules(), expected);
+    pack.matches(&dom, &mut hits);
+    assert_eq!(hits.rules(), expected);
+    for (e, want) in engines.iter().zip([true, true, false, false]) {
+        assert_eq!(e.is_match_json(line).expect("valid JSON"), want);
+    }
 }

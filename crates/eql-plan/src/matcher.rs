@@ -150,10 +150,15 @@ impl Glob {
 
 /// The longest piece of `pattern` between wildcards (`*`, and `?` when
 /// `question`): a literal every match contains (empty for `*`).
+///
+/// Of pieces of equal length the *last* wins: in paths and command lines the
+/// leading piece is the generic one (`C:\Users\` in
+/// `C:\Users\*\Desktop\*`), the later ones name what the rule is about,
+/// so they fire on fewer events as witnesses.
 pub(crate) fn required_piece(pattern: &str, question: bool) -> &str {
     let mut best = "";
     for piece in pattern.split(|c| c == '*' || (question && c == '?')) {
-        if piece.len() > best.len() {
+        if !piece.is_empty() && piece.len() >= best.len() {
             best = piece;
         }
     }
