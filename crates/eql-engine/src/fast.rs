@@ -39,7 +39,7 @@ struct Slot {
 /// [`Slots::close`], which groups the segment's items by slot and records
 /// each slot's run. The items of one field are then contiguous.
 pub(crate) struct Slots<'e> {
-    slots: Vec<Slot>,
+    table: Vec<Slot>,
     /// (slot, scalar), grouped by slot once each segment is closed.
     values: Vec<(u32, Value<'e>)>,
     folded: Vec<Option<Cow<'e, str>>>,
@@ -108,7 +108,7 @@ impl<'e> Slots<'e> {
         slots.clear();
         slots.resize(n, Slot::default());
         Slots {
-            slots,
+            table: slots,
             values: recycle(buf.values),
             folded: recycle(buf.folded),
             open: 0,
@@ -118,7 +118,7 @@ impl<'e> Slots<'e> {
     /// Empties the slots and returns their allocations for the next event.
     pub(crate) fn into_buf(self) -> SlotBuf {
         SlotBuf {
-            slots: self.slots,
+            slots: self.table,
             values: recycle(self.values),
             folded: recycle(self.folded),
         }
@@ -152,7 +152,7 @@ impl<'e> Slots<'e> {
                 .iter()
                 .take_while(|(x, _)| *x == k)
                 .count();
-            if let Some(slot) = self.slots.get_mut(k as usize) {
+            if let Some(slot) = self.table.get_mut(k as usize) {
                 if check && slot.len > 0 && slot.start as usize >= open {
                     return false;
                 }
@@ -166,7 +166,7 @@ impl<'e> Slots<'e> {
 
     /// The scalars of slot `i`.
     fn scalars(&self, i: usize) -> &[(u32, Value<'e>)] {
-        let Some(s) = self.slots.get(i) else {
+        let Some(s) = self.table.get(i) else {
             return &[];
         };
         let start = s.start as usize;
@@ -178,7 +178,7 @@ impl<'e> Slots<'e> {
     /// The folded form of the `k`-th scalar of slot `i` (a string), once
     /// [`Slots::fold_slot`] has run.
     fn folded_at(&self, i: usize, k: usize) -> Option<&str> {
-        let s = self.slots.get(i).filter(|s| s.has_folded)?;
+        let s = self.table.get(i).filter(|s| s.has_folded)?;
         self.folded.get(s.fstart as usize + k)?.as_deref()
     }
 
@@ -192,7 +192,7 @@ impl<'e> Slots<'e> {
         projection: &Projection,
         ids: &[FieldId],
     ) -> bool {
-        let (slots, values) = (&self.slots, &mut self.values);
+        let (slots, values) = (&self.table, &mut self.values);
         let ok = event.resolve_all(projection, &mut |i, v| {
             let Some(&id) = ids.get(i) else { return };
             if slots.get(id.0 as usize).is_some_and(|s| !s.resolved) {
@@ -202,7 +202,7 @@ impl<'e> Slots<'e> {
         self.close();
         if ok {
             for id in ids {
-                if let Some(s) = self.slots.get_mut(id.0 as usize) {
+                if let Some(s) = self.table.get_mut(id.0 as usize) {
                     s.resolved = true;
                 }
             }
@@ -213,7 +213,7 @@ impl<'e> Slots<'e> {
     /// Adds one item to slot `i` (raw-bytes resolution); the segment ends
     /// with [`Slots::mark_all_resolved`].
     pub(crate) fn push_item(&mut self, i: usize, v: Value<'e>) {
-        if i < self.slots.len() {
+        if i < self.table.len() {
             flatten(as_u32(i), v, &mut self.values);
         }
     }
@@ -221,18 +221,18 @@ impl<'e> Slots<'e> {
     /// Marks every slot resolved: fields with no item are missing.
     pub(crate) fn mark_all_resolved(&mut self) {
         self.close();
-        for s in &mut self.slots {
+        for s in &mut self.table {
             s.resolved = true;
         }
     }
 
     fn resolve(&mut self, id: FieldId, fields: &FieldTable, event: &'e dyn Event) -> usize {
         let i = id.0 as usize;
-        if i >= self.slots.len() {
-            self.slots.resize(i + 1, Slot::default());
+        if i >= self.table.len() {
+            self.table.resize(i + 1, Slot::default());
         }
-        if !self.slots[i].resolved {
-            self.slots[i].resolved = true;
+        if !self.table[i].resolved {
+            self.table[i].resolved = true;
             self.close();
             if let Some(v) = event.get(fields.path(id)) {
                 flatten(id.0, v, &mut self.values);
@@ -243,7 +243,7 @@ impl<'e> Slots<'e> {
     }
 
     fn fold_slot(&mut self, i: usize) {
-        let Some(&slot) = self.slots.get(i) else {
+        let Some(&slot) = self.table.get(i) else {
             return;
         };
         if slot.has_folded {
@@ -259,7 +259,7 @@ impl<'e> Slots<'e> {
                 _ => None,
             });
         }
-        if let Some(s) = self.slots.get_mut(i) {
+        if let Some(s) = self.table.get_mut(i) {
             s.has_folded = true;
             s.fstart = as_u32(fstart);
         }
@@ -456,9 +456,9 @@ mod tests {
         assert!(buf.values.is_empty());
         // The next event gets the same allocations, with every slot empty.
         let next = Slots::with_buf(buf, 16);
-        assert_eq!(next.slots.capacity(), capacity);
+        assert_eq!(next.table.capacity(), capacity);
         assert_eq!(next.values.capacity(), values);
-        assert!(next.slots.iter().all(|s| s.len == 0 && !s.resolved));
+        assert!(next.table.iter().all(|s| s.len == 0 && !s.resolved));
         assert!((0..16).all(|i| next.scalars(i).is_empty()));
     }
 
