@@ -10,7 +10,6 @@
 use crate::eval::{num_cmp, Ctx, Env};
 use crate::{Event, Projection};
 use eql_plan::{fold, CmpOp, Cond, FieldId, FieldPath, FieldTable, Test, TestOp, Value};
-use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
@@ -45,6 +44,8 @@ pub(crate) struct Slots<'e> {
     folded: Vec<Option<Cow<'e, str>>>,
     /// Start of the open segment in `values`.
     open: usize,
+    /// The index's ASCII folding buffer.
+    scratch: String,
 }
 
 /// The empty allocations of a [`Slots`], kept between events (in
@@ -54,6 +55,7 @@ pub(crate) struct SlotBuf {
     slots: Vec<Slot>,
     values: Vec<(u32, Value<'static>)>,
     folded: Vec<Option<Cow<'static, str>>>,
+    scratch: String,
 }
 
 impl Clone for SlotBuf {
@@ -112,6 +114,7 @@ impl<'e> Slots<'e> {
             values: recycle(buf.values),
             folded: recycle(buf.folded),
             open: 0,
+            scratch: buf.scratch,
         }
     }
 
@@ -121,6 +124,7 @@ impl<'e> Slots<'e> {
             slots: self.table,
             values: recycle(self.values),
             folded: recycle(self.folded),
+            scratch: self.scratch,
         }
     }
 
@@ -226,20 +230,31 @@ impl<'e> Slots<'e> {
         }
     }
 
+    /// Slot of field `id`, read from `event` the first time (the common,
+    /// already-resolved case is inline; the read is not).
+    #[inline]
     fn resolve(&mut self, id: FieldId, fields: &FieldTable, event: &'e dyn Event) -> usize {
+        let i = id.0 as usize;
+        if !self.table.get(i).is_some_and(|s| s.resolved) {
+            self.read(id, fields, event);
+        }
+        i
+    }
+
+    #[inline(never)]
+    fn read(&mut self, id: FieldId, fields: &FieldTable, event: &'e dyn Event) {
         let i = id.0 as usize;
         if i >= self.table.len() {
             self.table.resize(i + 1, Slot::default());
         }
-        if !self.table[i].resolved {
-            self.table[i].resolved = true;
-            self.close();
-            if let Some(v) = event.get(fields.path(id)) {
-                flatten(id.0, v, &mut self.values);
-            }
-            self.close();
+        if let Some(s) = self.table.get_mut(i) {
+            s.resolved = true;
         }
-        i
+        self.close();
+        if let Some(v) = event.get(fields.path(id)) {
+            flatten(id.0, v, &mut self.values);
+        }
+        self.close();
     }
 
     fn fold_slot(&mut self, i: usize) {
@@ -267,9 +282,9 @@ impl<'e> Slots<'e> {
 
     /// The string values of a field, raw or folded, for the candidate index.
     ///
-    /// ASCII text is folded into a reused buffer, on the stack when short
+    /// ASCII text is folded into a buffer reused from event to event
     /// (`fold` of ASCII is `to_ascii_lowercase`), so the index allocates
-    /// nothing for it; other text is folded once into the slot.
+    /// nothing for it once warm; other text is folded once into the slot.
     pub(crate) fn strings(
         &mut self,
         id: FieldId,
@@ -292,19 +307,23 @@ impl<'e> Slots<'e> {
             _ => true,
         });
         if ascii {
-            let mut buf: SmallVec<[u8; FOLD_ON_STACK]> = SmallVec::new();
-            for (_, v) in self.scalars(i) {
+            // Folded into a buffer kept across events: ASCII lower-casing
+            // keeps a `String` valid, so there is nothing to re-check.
+            let buf = &mut self.scratch;
+            let run = self.table.get(i).map_or(0..0, |s| {
+                let start = s.start as usize;
+                start..start + s.len as usize
+            });
+            for (_, v) in self.values.get(run).unwrap_or(&[]) {
                 let Value::Str(s) = v else { continue };
                 if !s.bytes().any(|b| b.is_ascii_uppercase()) {
                     f(s);
                     continue;
                 }
                 buf.clear();
-                buf.extend_from_slice(s.as_bytes());
+                buf.push_str(s);
                 buf.make_ascii_lowercase();
-                if let Ok(t) = std::str::from_utf8(&buf) {
-                    f(t);
-                }
+                f(buf);
             }
             return;
         }
@@ -316,10 +335,6 @@ impl<'e> Slots<'e> {
         }
     }
 }
-
-/// ASCII text up to this many bytes is folded on the stack; longer text in
-/// one heap buffer per call.
-const FOLD_ON_STACK: usize = 512;
 
 /// Evaluates `cond` for an event. `ctx` is the reference context for generic
 /// leaves (the same event).
