@@ -77,17 +77,26 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 /// The most children a trie node can have for `seen` to stay on the stack.
 const SEEN_INLINE: usize = 16;
 
-/// A bit per path: resolved (found, possibly `null`) or not yet.
-struct Found(SmallVec<[u64; 2]>);
+/// A bit per path: resolved (found, possibly `null`) or not yet, and how
+/// many are.
+struct Found(SmallVec<[u64; 2]>, usize);
 
 impl Found {
     fn new(n: usize) -> Found {
-        Found(smallvec![0; n.div_ceil(64)])
+        Found(smallvec![0; n.div_ceil(64)], 0)
     }
     fn set(&mut self, p: u32) {
         if let Some(w) = self.0.get_mut(p as usize / 64) {
-            *w |= 1 << (p % 64);
+            let bit = 1 << (p % 64);
+            if *w & bit == 0 {
+                *w |= bit;
+                self.1 += 1;
+            }
         }
+    }
+    /// Number of paths resolved.
+    fn count(&self) -> usize {
+        self.1
     }
     fn get(&self, p: u32) -> bool {
         self.0
@@ -215,9 +224,12 @@ impl Resolver {
                 self.report(v, c as usize, &mut found, sink);
             }
             // Literal dotted keys, deepest objects first: a path found below
-            // needs no look at the keys above.
-            for &(o, n) in objects.iter().rev() {
-                self.dotted(o, n as usize, &mut found, sink);
+            // needs no look at the keys above. None when every path is
+            // resolved (the usual case).
+            if found.count() < self.paths.len() - self.slow.len() {
+                for &(o, n) in objects.iter().rev() {
+                    self.dotted(o, n as usize, &mut found, sink);
+                }
             }
         } else if let Some(node) = self.nodes.first() {
             for &p in &node.under {
