@@ -113,7 +113,15 @@ impl Glob {
         matches!(self.kind, GlobKind::Exact) || (!self.question && !self.pattern.contains('*'))
     }
 
-    /// The longest literal piece every match must contain (empty for `*`).
+    /// The longest literal piece every match must contain (empty for `*`);
+    /// of equal-length pieces, the last.
+    ///
+    /// ```
+    /// use eql_plan::Glob;
+    /// assert_eq!(Glob::new("c:\\users\\*\\desktop\\*", true).required_literal(), "\\desktop\\");
+    /// assert_eq!(Glob::new("*\\appdata\\roaming\\*.exe", true).required_literal(), "\\appdata\\roaming\\");
+    /// assert_eq!(Glob::new("*", true).required_literal(), "");
+    /// ```
     pub fn required_literal(&self) -> &str {
         required_piece(&self.pattern, self.question)
     }
