@@ -44,6 +44,8 @@ pub(crate) struct Slots<'e> {
     folded: Vec<Option<Cow<'e, str>>>,
     /// Start of the open segment in `values`.
     open: usize,
+    /// The open segment's items are not grouped by slot.
+    interleaved: bool,
     /// The index's ASCII folding buffer.
     scratch: String,
 }
@@ -83,15 +85,47 @@ fn recycle<A, B>(mut v: Vec<A>) -> Vec<B> {
     v.into_iter().filter_map(|_| None).collect()
 }
 
-fn flatten<'e>(slot: u32, v: Value<'e>, out: &mut Vec<(u32, Value<'e>)>) {
-    match v {
-        Value::Null | Value::Object(_) => {}
-        Value::Array(items) => {
-            for x in items {
-                flatten(slot, x, out);
+/// Where the items of the open segment go: the arena, and the slot table
+/// whose runs are kept up to date as items arrive grouped.
+struct Segment<'a, 'e> {
+    table: &'a mut [Slot],
+    values: &'a mut Vec<(u32, Value<'e>)>,
+    /// Start of the segment in `values`.
+    open: usize,
+    /// Set when a slot's items came in two runs (the segment then needs
+    /// grouping when it closes).
+    interleaved: &'a mut bool,
+}
+
+impl<'e> Segment<'_, 'e> {
+    /// Adds the scalars of `v` (an array flattened; `null`s and objects
+    /// dropped) to slot `slot`.
+    fn flatten(&mut self, slot: u32, v: Value<'e>) {
+        match v {
+            Value::Null | Value::Object(_) => {}
+            Value::Array(items) => {
+                for x in items {
+                    self.flatten(slot, x);
+                }
+            }
+            x => {
+                let at = self.values.len();
+                if let Some(s) = self.table.get_mut(slot as usize) {
+                    let (start, len) = (s.start as usize, s.len as usize);
+                    if len > 0 && start >= self.open {
+                        if start + len == at {
+                            s.len += 1;
+                        } else {
+                            *self.interleaved = true;
+                        }
+                    } else {
+                        s.start = as_u32(at);
+                        s.len = 1;
+                    }
+                }
+                self.values.push((slot, x));
             }
         }
-        x => out.push((slot, x)),
     }
 }
 
@@ -114,6 +148,7 @@ impl<'e> Slots<'e> {
             values: recycle(buf.values),
             folded: recycle(buf.folded),
             open: 0,
+            interleaved: false,
             scratch: buf.scratch,
         }
     }
@@ -128,25 +163,34 @@ impl<'e> Slots<'e> {
         }
     }
 
-    /// Closes the open segment: each slot that got items records its run.
-    /// The items arrive grouped by field (a bulk fill reports each path's
-    /// items together); when an event interleaves them (an array of objects
-    /// read from raw bytes), a stable sort by slot groups them first.
-    fn close(&mut self) {
-        let open = self.open.min(self.values.len());
-        self.open = self.values.len();
-        if !self.record_runs(open, true) {
-            if let Some(seg) = self.values.get_mut(open..) {
-                seg.sort_by_key(|(k, _)| *k);
-            }
-            self.record_runs(open, false);
+    /// The open segment, to add items to.
+    fn segment(&mut self) -> Segment<'_, 'e> {
+        Segment {
+            table: &mut self.table,
+            values: &mut self.values,
+            open: self.open,
+            interleaved: &mut self.interleaved,
         }
     }
 
-    /// Records the run of each slot among `values[open..]`. With `check`,
-    /// stops with false when a slot has two runs there (the items are not
-    /// grouped).
-    fn record_runs(&mut self, open: usize, check: bool) -> bool {
+    /// Closes the open segment. Each slot's run is kept as its items arrive
+    /// grouped by field (a bulk fill reports each path's items together);
+    /// when an event interleaved them (an array of objects read from raw
+    /// bytes), a stable sort by slot groups them and the runs are recorded
+    /// again.
+    fn close(&mut self) {
+        let open = self.open.min(self.values.len());
+        self.open = self.values.len();
+        if std::mem::take(&mut self.interleaved) {
+            if let Some(seg) = self.values.get_mut(open..) {
+                seg.sort_by_key(|(k, _)| *k);
+            }
+            self.record_runs(open);
+        }
+    }
+
+    /// Records the run of each slot among `values[open..]` (grouped).
+    fn record_runs(&mut self, open: usize) {
         let mut at = open;
         while let Some(&(k, _)) = self.values.get(at) {
             let len = self
@@ -157,15 +201,11 @@ impl<'e> Slots<'e> {
                 .take_while(|(x, _)| *x == k)
                 .count();
             if let Some(slot) = self.table.get_mut(k as usize) {
-                if check && slot.len > 0 && slot.start as usize >= open {
-                    return false;
-                }
                 slot.start = as_u32(at);
                 slot.len = as_u32(len);
             }
             at += len.max(1);
         }
-        true
     }
 
     /// The scalars of slot `i`.
@@ -196,11 +236,11 @@ impl<'e> Slots<'e> {
         projection: &Projection,
         ids: &[FieldId],
     ) -> bool {
-        let (slots, values) = (&self.table, &mut self.values);
+        let mut seg = self.segment();
         let ok = event.resolve_all(projection, &mut |i, v| {
             let Some(&id) = ids.get(i) else { return };
-            if slots.get(id.0 as usize).is_some_and(|s| !s.resolved) {
-                flatten(id.0, v, values);
+            if seg.table.get(id.0 as usize).is_some_and(|s| !s.resolved) {
+                seg.flatten(id.0, v);
             }
         });
         self.close();
@@ -218,7 +258,7 @@ impl<'e> Slots<'e> {
     /// with [`Slots::mark_all_resolved`].
     pub(crate) fn push_item(&mut self, i: usize, v: Value<'e>) {
         if i < self.table.len() {
-            flatten(as_u32(i), v, &mut self.values);
+            self.segment().flatten(as_u32(i), v);
         }
     }
 
@@ -252,7 +292,7 @@ impl<'e> Slots<'e> {
         }
         self.close();
         if let Some(v) = event.get(fields.path(id)) {
-            flatten(id.0, v, &mut self.values);
+            self.segment().flatten(id.0, v);
         }
         self.close();
     }
