@@ -34,9 +34,10 @@ struct Slot {
 /// folded forms, computed lazily, in another.
 ///
 /// Invariant: a slot's items arrive in one *segment* (one bulk fill, one
-/// raw-bytes parse, or one lazy read), and each segment ends with
-/// [`Slots::close`], which groups the segment's items by slot and records
-/// each slot's run. The items of one field are then contiguous.
+/// raw-bytes parse, or one lazy read). Each slot's run is recorded as its
+/// items arrive; a segment whose items came interleaved is grouped by slot
+/// when it ends ([`Slots::close`]). Once a segment is closed, the items of
+/// each of its fields are contiguous, in arrival order.
 pub(crate) struct Slots<'e> {
     table: Vec<Slot>,
     /// (slot, scalar), grouped by slot once each segment is closed.
@@ -129,6 +130,19 @@ impl<'e> Segment<'_, 'e> {
     }
 }
 
+/// The items of slot `i`: its run in `values`.
+fn run_of<'v, 'e>(
+    table: &[Slot],
+    values: &'v [(u32, Value<'e>)],
+    i: usize,
+) -> &'v [(u32, Value<'e>)] {
+    let Some(s) = table.get(i) else {
+        return &[];
+    };
+    let start = s.start as usize;
+    values.get(start..start + s.len as usize).unwrap_or(&[])
+}
+
 fn as_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -210,13 +224,7 @@ impl<'e> Slots<'e> {
 
     /// The scalars of slot `i`.
     fn scalars(&self, i: usize) -> &[(u32, Value<'e>)] {
-        let Some(s) = self.table.get(i) else {
-            return &[];
-        };
-        let start = s.start as usize;
-        self.values
-            .get(start..start + s.len as usize)
-            .unwrap_or(&[])
+        run_of(&self.table, &self.values, i)
     }
 
     /// The folded form of the `k`-th scalar of slot `i` (a string), once
@@ -305,9 +313,7 @@ impl<'e> Slots<'e> {
             return;
         }
         let fstart = self.folded.len();
-        let start = slot.start as usize;
-        let run = self.values.get(start..start + slot.len as usize);
-        for (_, v) in run.unwrap_or(&[]) {
+        for (_, v) in run_of(&self.table, &self.values, i) {
             self.folded.push(match v {
                 Value::Str(Cow::Borrowed(b)) => Some(fold(b)),
                 Value::Str(Cow::Owned(o)) => Some(Cow::Owned(fold(o).into_owned())),
@@ -350,11 +356,7 @@ impl<'e> Slots<'e> {
             // Folded into a buffer kept across events: ASCII lower-casing
             // keeps a `String` valid, so there is nothing to re-check.
             let buf = &mut self.scratch;
-            let run = self.table.get(i).map_or(0..0, |s| {
-                let start = s.start as usize;
-                start..start + s.len as usize
-            });
-            for (_, v) in self.values.get(run).unwrap_or(&[]) {
+            for (_, v) in run_of(&self.table, &self.values, i) {
                 let Value::Str(s) = v else { continue };
                 if !s.bytes().any(|b| b.is_ascii_uppercase()) {
                     f(s);
