@@ -55,7 +55,7 @@ pub(crate) struct Slots<'e> {
 /// [`crate::Hits`]) so that a pack allocates nothing per event once warm.
 #[derive(Default)]
 pub(crate) struct SlotBuf {
-    slots: Vec<Slot>,
+    table: Vec<Slot>,
     values: Vec<(u32, Value<'static>)>,
     folded: Vec<Option<Cow<'static, str>>>,
     scratch: String,
@@ -73,7 +73,7 @@ impl std::fmt::Debug for SlotBuf {
         write!(
             f,
             "SlotBuf(capacity {} slots, {} values)",
-            self.slots.capacity(),
+            self.table.capacity(),
             self.values.capacity()
         )
     }
@@ -154,11 +154,11 @@ impl<'e> Slots<'e> {
 
     /// `n` empty slots in the allocations of `buf`.
     pub(crate) fn with_buf(buf: SlotBuf, n: usize) -> Self {
-        let mut slots = buf.slots;
-        slots.clear();
-        slots.resize(n, Slot::default());
+        let mut table = buf.table;
+        table.clear();
+        table.resize(n, Slot::default());
         Slots {
-            table: slots,
+            table,
             values: recycle(buf.values),
             folded: recycle(buf.folded),
             open: 0,
@@ -170,7 +170,7 @@ impl<'e> Slots<'e> {
     /// Empties the slots and returns their allocations for the next event.
     pub(crate) fn into_buf(self) -> SlotBuf {
         SlotBuf {
-            slots: self.table,
+            table: self.table,
             values: recycle(self.values),
             folded: recycle(self.folded),
             scratch: self.scratch,
@@ -289,6 +289,7 @@ impl<'e> Slots<'e> {
         i
     }
 
+    /// Reads field `id` from `event` into its slot, then closes the segment.
     #[inline(never)]
     fn read(&mut self, id: FieldId, fields: &FieldTable, event: &'e dyn Event) {
         let i = id.0 as usize;
@@ -298,7 +299,6 @@ impl<'e> Slots<'e> {
         if let Some(s) = self.table.get_mut(i) {
             s.resolved = true;
         }
-        self.close();
         if let Some(v) = event.get(fields.path(id)) {
             self.segment().flatten(id.0, v);
         }
@@ -505,7 +505,7 @@ mod tests {
         slots.mark_all_resolved();
         assert_eq!(slots.scalars(3).len(), 1);
         let buf = slots.into_buf();
-        let (capacity, values) = (buf.slots.capacity(), buf.values.capacity());
+        let (capacity, values) = (buf.table.capacity(), buf.values.capacity());
         assert!(
             capacity >= 16 && values >= 1,
             "capacity {capacity}, {values}"

@@ -166,7 +166,7 @@ impl Glob {
 pub(crate) fn required_piece(pattern: &str, question: bool) -> &str {
     let mut best = "";
     for piece in pattern.split(|c| c == '*' || (question && c == '?')) {
-        if !piece.is_empty() && piece.len() >= best.len() {
+        if piece.len() >= best.len() {
             best = piece;
         }
     }
