@@ -7,7 +7,7 @@
 //! rules always evaluated, and each rule's lowered condition.
 
 use clap::{Parser, ValueEnum};
-use eql_engine::{CompileOptions, Dialect, Engine, Pack};
+use eql_engine::{CompileOptions, CompiledQuery, Dialect, Pack};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -136,7 +136,7 @@ fn main() -> ExitCode {
     let mut engines = Vec::new();
     for item in &items {
         // Parse and check (functions, arity, `~`, regexes), as a rule pack would.
-        match Engine::compile(&item.query, &opts) {
+        match CompiledQuery::compile(&item.query, &opts) {
             Ok(e) => engines.push(e),
             Err(e) => {
                 failed += 1;

@@ -6,7 +6,7 @@
 
 use clap::Parser;
 use eql_engine::{
-    CompileOptions, Dialect, Engine, FieldPath, LineageOptions, Matches, SessionOptions,
+    CompileOptions, CompiledQuery, Dialect, FieldPath, LineageOptions, Matches, SessionOptions,
 };
 use serde_json::Value as Json;
 use std::process::ExitCode;
@@ -69,7 +69,7 @@ fn id_of(ev: &Json, id_field: &FieldPath) -> Json {
 
 /// Runs one query through a [`Session`] over the whole event file; the ids of
 /// each result's events, flattened in emission order.
-fn run(engine: &Engine, events: &[Json], id_field: &FieldPath) -> Vec<Json> {
+fn run(engine: &CompiledQuery, events: &[Json], id_field: &FieldPath) -> Vec<Json> {
     let opts = SessionOptions {
         lineage: LineageOptions::endgame(),
         ..SessionOptions::default()
@@ -187,7 +187,7 @@ fn main() -> ExitCode {
                 case_sensitive: cs,
                 ..opts.clone()
             };
-            let engine = match Engine::compile(text, &o) {
+            let engine = match CompiledQuery::compile(text, &o) {
                 Ok(e) => e,
                 Err(e) => {
                     println!("ERROR {label}: {e}");

@@ -3,7 +3,7 @@
 //!
 //! Run: `cargo run --release --example custom_event`
 
-use eql_engine::{CompileOptions, Engine, Event, FieldPath, PathSegment, Value};
+use eql_engine::{CompileOptions, CompiledQuery, Event, FieldPath, PathSegment, Value};
 
 /// What a host agent might keep per process start, in its own shape.
 struct ProcessStart {
@@ -39,7 +39,7 @@ impl Event for ProcessStart {
 
 fn main() {
     let query = r#"process where process.name : "powershell.exe" and process.args : "-enc*" and not process.parent.name : "explorer.exe""#;
-    let engine = match Engine::compile(query, &CompileOptions::default()) {
+    let engine = match CompiledQuery::compile(query, &CompileOptions::default()) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("{}", e.diagnostic.render(query, None));

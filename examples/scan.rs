@@ -21,8 +21,8 @@ use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
 use eql_engine::{
-    parse_event_line, CompileOptions, CompiledRule, CompiledRuleSet, Dialect, EventLimits, Limits,
-    Matches, RuleSet, SessionOptions,
+    parse_event_line, CompileOptions, CompiledRule, CompiledRuleSet, Dialect, EventLimits, Matches,
+    RuleSet, SessionLimits, SessionOptions,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
@@ -251,9 +251,9 @@ fn scan_stream(
     reorder_window_ms: u64,
 ) -> io::Result<()> {
     let mut session = compiled.session::<Handle>(SessionOptions {
-        limits: Limits {
+        limits: SessionLimits {
             reorder_window_ms,
-            ..Limits::default()
+            ..SessionLimits::default()
         },
         ..SessionOptions::default()
     });
@@ -273,7 +273,7 @@ fn scan_stream(
         if line.is_empty() {
             continue;
         }
-        // Limits (line length, nesting) and the error kinds: `eql_engine::input`.
+        // SessionLimits (line length, nesting) and the error kinds: `eql_engine::input`.
         let event = match parse_event_line(line, &EventLimits::default(), line_no) {
             Ok(v) => Arc::new(v),
             Err(e) => {

@@ -21,17 +21,19 @@ use eql_bench::{
     corpus_queries, interleaved_ratio, parse_all, reference_events, reference_rules,
     reference_tau_rules,
 };
-use eql_engine::{CompileOptions, Document, Engine, Event, EventLimits, FieldPath, Hits, Pack};
+use eql_engine::{
+    CompileOptions, CompiledQuery, Document, Event, EventLimits, FieldPath, Pack, PackMatches,
+};
 use std::hint::black_box;
 
-fn compile(queries: &[String], opts: &CompileOptions) -> Vec<Engine> {
+fn compile(queries: &[String], opts: &CompileOptions) -> Vec<CompiledQuery> {
     queries
         .iter()
-        .filter_map(|q| Engine::compile(q, opts).ok())
+        .filter_map(|q| CompiledQuery::compile(q, opts).ok())
         .collect()
 }
 
-fn run_dom<E: Event>(pack: &Pack, dom: &[E], hits: &mut Hits) -> usize {
+fn run_dom<E: Event>(pack: &Pack, dom: &[E], hits: &mut PackMatches) -> usize {
     let mut n = 0;
     for v in dom {
         pack.matches(v, hits);
@@ -50,14 +52,14 @@ fn run_tau(rules: &[tau_engine::Rule], events: &[serde_json::Value]) -> usize {
 }
 
 /// Every rule through the reference interpreter on every event.
-fn run_reference<E: Event>(engines: &[Engine], events: &[E]) -> usize {
+fn run_reference<E: Event>(engines: &[CompiledQuery], events: &[E]) -> usize {
     events
         .iter()
         .map(|v| engines.iter().filter(|e| e.is_match_reference(v)).count())
         .sum()
 }
 
-fn run_bytes(pack: &Pack, lines: &[Vec<u8>], hits: &mut Hits) -> usize {
+fn run_bytes(pack: &Pack, lines: &[Vec<u8>], hits: &mut PackMatches) -> usize {
     let mut n = 0;
     for l in lines {
         if pack.matches_json(l, hits).is_ok() {
@@ -78,7 +80,7 @@ fn versus<E: Event>(
     all: &[E],
     base: &mut dyn FnMut(),
 ) {
-    let mut hits = Hits::new();
+    let mut hits = PackMatches::new();
     interleaved_ratio(
         &format!("pack300: {what} -> pack vs {name}, same 2 000 events"),
         7,
@@ -118,7 +120,7 @@ fn packs(c: &mut Criterion) {
     };
     let docs = parse_docs();
     let opts = CompileOptions::default();
-    let mut hits = Hits::new();
+    let mut hits = PackMatches::new();
 
     if let Some(rules) = reference_rules(300) {
         let engines = compile(&rules, &opts);
@@ -344,7 +346,7 @@ fn packs(c: &mut Criterion) {
         }
         g.finish();
         if let (Some(one), Some(all)) = (packs_by_n.first(), packs_by_n.last()) {
-            let mut other = Hits::new();
+            let mut other = PackMatches::new();
             interleaved_ratio(
                 "scaling, raw bytes: cost(1000 rules) / cost(1 rule)",
                 5,

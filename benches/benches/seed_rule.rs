@@ -7,14 +7,14 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use eql_bench::{interleaved_ratio, parse_all, reference_events, SEED_RULE};
-use eql_engine::{CompileOptions, Engine};
+use eql_engine::{CompileOptions, CompiledQuery};
 use std::hint::black_box;
 
 fn seed_rule(c: &mut Criterion) {
     let Some(lines) = reference_events() else {
         return;
     };
-    let engine = match Engine::compile(SEED_RULE, &CompileOptions::default()) {
+    let engine = match CompiledQuery::compile(SEED_RULE, &CompileOptions::default()) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("seed rule does not compile: {e}");

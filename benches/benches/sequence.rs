@@ -6,7 +6,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use eql_bench::reference_events;
-use eql_engine::{CompileOptions, Engine, Matches};
+use eql_engine::{CompileOptions, CompiledQuery, Matches};
 use std::hint::black_box;
 
 const BY_ENTITY: &str = r#"sequence by process.entity_id with maxspan=5m [process where event.type == "start"] [file where event.type == "creation"]"#;
@@ -14,7 +14,7 @@ const BY_HOST: &str = r#"sequence by host.id with maxspan=5m [process where even
 const FIRST_STEP: &str = r#"process where event.type == "start""#;
 
 fn pass(
-    engine: &Engine,
+    engine: &CompiledQuery,
     dom: &[serde_json::Value],
     out: &mut Matches<u32>,
 ) -> (usize, eql_engine::SessionStats) {
@@ -38,7 +38,7 @@ fn sequence(c: &mut Criterion) {
         .iter()
         .filter_map(|l| serde_json::from_slice(l).ok())
         .collect();
-    let compile = |q: &str| Engine::compile(q, &CompileOptions::default());
+    let compile = |q: &str| CompiledQuery::compile(q, &CompileOptions::default());
     let (Ok(by_entity), Ok(by_host), Ok(first)) =
         (compile(BY_ENTITY), compile(BY_HOST), compile(FIRST_STEP))
     else {

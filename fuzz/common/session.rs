@@ -16,7 +16,7 @@
 //! - with flag bit 4: a length byte `n % 64`, then `n` bytes of query text.
 //! - the rest, 6 bytes per event (at most `MAX_EVENTS`): see [`event`].
 //!
-//! Checks, after every push and after `finish`, against what the `Limits`
+//! Checks, after every push and after `finish`, against what the `SessionLimits`
 //! and `SessionStats` documentation promises:
 //!
 //! - `partials <= rules × max_partials` (the cap is per rule);
@@ -33,7 +33,8 @@
 //! And no panic anywhere.
 
 use eql_engine::{
-    CompileOptions, Engine, Limits, LineageOptions, Matches, Session, SessionOptions, StreamOrder,
+    CompileOptions, CompiledQuery, LineageOptions, Matches, Session, SessionLimits, SessionOptions,
+    StreamOrder,
 };
 use serde_json::{json, Map, Value as Json};
 
@@ -365,7 +366,7 @@ enum Fate {
 pub(crate) fn run(data: &[u8]) -> Summary {
     let mut b = Bytes(data);
     let flags = b.byte();
-    let limits = Limits {
+    let limits = SessionLimits {
         max_partials: usize::from(b.byte() % 9),
         max_keys: usize::from(b.byte() % 9),
         reorder_window_ms: WINDOWS[usize::from(b.byte() % 9)],
@@ -435,20 +436,20 @@ pub(crate) fn run(data: &[u8]) -> Summary {
     sum
 }
 
-fn compile(q: &str, py: bool) -> Result<Engine, eql_engine::CompileError> {
+fn compile(q: &str, py: bool) -> Result<CompiledQuery, eql_engine::CompileError> {
     let opts = if py {
         CompileOptions::python()
     } else {
         CompileOptions::default()
     };
-    Engine::compile(q, &opts)
+    CompiledQuery::compile(q, &opts)
 }
 
 /// Pushes the stream through one session, checking after every step.
 fn check(
     mut s: Session<'_, u32>,
     rules: usize,
-    limits: &Limits,
+    limits: &SessionLimits,
     events: &[StreamEvent],
     sum: &mut Summary,
 ) {
@@ -552,7 +553,7 @@ fn observe(
 fn invariants(
     s: &Session<'_, u32>,
     rules: usize,
-    limits: &Limits,
+    limits: &SessionLimits,
     pushed: u64,
     late: u64,
     results: u64,

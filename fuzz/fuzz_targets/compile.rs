@@ -1,7 +1,7 @@
 //! Any text through parse + compile + evaluation over a fixed event, and a
 //! streaming Session over a few copies of it: no panic.
 #![no_main]
-use eql_engine::{CompileOptions, Dialect, Engine, Matches};
+use eql_engine::{CompileOptions, Dialect, CompiledQuery, Matches};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
     });
     for dialect in [Dialect::Elasticsearch, Dialect::Python] {
         let opts = CompileOptions { dialect, ..CompileOptions::default() };
-        if let Ok(engine) = Engine::compile(text, &opts) {
+        if let Ok(engine) = CompiledQuery::compile(text, &opts) {
             let _ = engine.is_match(&event);
             let mut session = engine.session::<u8>();
             let mut out = Matches::new();

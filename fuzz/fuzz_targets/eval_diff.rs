@@ -4,7 +4,7 @@
 //! (the query among a few fixed rules) and the reference and the pack over a
 //! `Document` of the same bytes must all give the reference's answer.
 #![no_main]
-use eql_engine::{CompileOptions, Dialect, Document, Engine, EventLimits, Hits, Pack};
+use eql_engine::{CompileOptions, Dialect, Document, CompiledQuery, EventLimits, PackMatches, Pack};
 use libfuzzer_sys::fuzz_target;
 
 const COMPANIONS: &[&str] = &[
@@ -33,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
         } else {
             CompileOptions::default()
         };
-        let Ok(engine) = Engine::compile(query, &opts) else {
+        let Ok(engine) = CompiledQuery::compile(query, &opts) else {
             continue;
         };
         let reference = engine.is_match_reference(&dom);
@@ -58,7 +58,7 @@ fuzz_target!(|data: &[u8]| {
         engines.extend(
             COMPANIONS
                 .iter()
-                .filter_map(|q| Engine::compile(q, &opts).ok()),
+                .filter_map(|q| CompiledQuery::compile(q, &opts).ok()),
         );
         let expected: Vec<u32> = engines
             .iter()
@@ -67,7 +67,7 @@ fuzz_target!(|data: &[u8]| {
             .map(|(i, _)| i as u32)
             .collect();
         let pack = Pack::new(&engines, &opts);
-        let mut hits = Hits::new();
+        let mut hits = PackMatches::new();
         pack.matches(&dom, &mut hits);
         assert_eq!(
             hits.rules(),

@@ -1,5 +1,5 @@
 //! Random event streams through sequence, sample, join and pipe queries of
-//! both dialects in a streaming `Session` with small, fuzzer-chosen `Limits`:
+//! both dialects in a streaming `Session` with small, fuzzer-chosen `SessionLimits`:
 //! no panic, and the state stays within its documented caps. The input
 //! decoding and the checks live in `fuzz/common/session.rs`, which
 //! `crates/eql-engine/tests/fuzz_regressions.rs` includes too.

@@ -8,8 +8,8 @@
 //! events: run them in a streaming [`Session`] (`engine.session::<H>()`).
 //!
 //! ```
-//! use eql_engine::{CompileOptions, Engine};
-//! let engine = Engine::compile(
+//! use eql_engine::{CompileOptions, CompiledQuery};
+//! let engine = CompiledQuery::compile(
 //!     r#"process where process.name : "cmd.exe" and not process.parent.name : "explorer.exe""#,
 //!     &CompileOptions::default(),
 //! )
@@ -53,28 +53,21 @@ pub use eql_plan::{FieldPath, PathSegment, Value};
 pub use eql_syntax::{parse_query, Diagnostic, Dialect, ParseOptions, Query, Span};
 pub use event::{Event, SerializeEvent};
 
-mod document;
-mod engine;
 mod eval;
-mod fast;
-mod functions;
-mod input;
-mod json;
 mod pack;
-mod project;
-mod resolve;
+mod query;
 mod session;
-pub use document::Document;
-pub use engine::{CompileError, CompileOptions, Engine};
 pub use eql_syntax::{Expr, ExprKind, Literal, PipeKind, QueryBody};
-pub use input::{
+pub use event::Document;
+pub use event::{
     parse_event, parse_event_line, EventError, EventErrorKind, EventLimits, EventLines, JsonType,
 };
-pub use pack::{Hits, Pack};
-pub use project::{ProjectedEvent, Projection};
+pub use event::{ProjectedEvent, Projection};
+pub use pack::{Pack, PackMatches};
+pub use query::{CompileError, CompileOptions, CompiledQuery};
 pub use session::{
-    Limits, LineageOptions, Match, Matches, PushError, Session, SessionOptions, SessionStats,
-    StreamOrder, TimestampFormat,
+    LineageOptions, Match, Matches, PushError, Session, SessionLimits, SessionOptions,
+    SessionStats, StreamOrder, TimestampFormat,
 };
 
 #[cfg(feature = "rules")]

@@ -1,9 +1,9 @@
 //! Many single-event queries evaluated together: category routing, the fused
 //! candidate index, then exact evaluation of the candidates only.
 
-use crate::engine::{lower, Engine};
-use crate::fast::{self, has_generic, NoFields, SlotBuf, Slots};
-use crate::project::Projection;
+use crate::eval::plan::{self, has_generic, NoFields, SlotBuf, Slots};
+use crate::event::project::Projection;
+use crate::query::{lower, CompiledQuery};
 use crate::{CompileOptions, Event};
 use eql_plan::{FieldPath, FieldTable, PackPlan, SetId, Value};
 use eql_syntax::{EventQuery, QueryBody};
@@ -14,11 +14,11 @@ use std::borrow::Cow;
 /// warm.
 ///
 /// ```
-/// let hits = eql_engine::Hits::new();
+/// let hits = eql_engine::PackMatches::new();
 /// assert!(hits.rules().is_empty());
 /// ```
 #[derive(Clone, Debug, Default)]
-pub struct Hits {
+pub struct PackMatches {
     rules: Vec<u32>,
     candidates: Vec<u32>,
     /// Per rule: the epoch in which it became a candidate.
@@ -35,10 +35,10 @@ pub struct Hits {
     slot_buf: SlotBuf,
 }
 
-impl Hits {
+impl PackMatches {
     /// An empty buffer.
     pub fn new() -> Self {
-        Hits::default()
+        PackMatches::default()
     }
 
     /// The indexes (into the pack) of the rules that matched the last event,
@@ -96,16 +96,16 @@ fn bump(epoch: &mut u32, stamps: &mut Vec<u32>, n: usize) {
 /// a `Pack`; [`Pack::new`] skips them and [`Pack::rule_index`] maps back.
 ///
 /// ```
-/// use eql_engine::{CompileOptions, Engine, Hits, Pack};
+/// use eql_engine::{CompileOptions, CompiledQuery, PackMatches, Pack};
 /// let opts = CompileOptions::default();
 /// let rules = [
 ///     r#"process where process.name : "cmd.exe""#,
 ///     r#"process where process.name : "powershell.exe" and process.args : "*-enc*""#,
 ///     r#"file where file.extension : ("exe", "dll")"#,
 /// ];
-/// let engines: Vec<Engine> = rules.iter().map(|q| Engine::compile(q, &opts).unwrap()).collect();
+/// let engines: Vec<CompiledQuery> = rules.iter().map(|q| CompiledQuery::compile(q, &opts).unwrap()).collect();
 /// let pack = Pack::new(&engines, &opts);
-/// let mut hits = Hits::new();
+/// let mut hits = PackMatches::new();
 /// let ev = serde_json::json!({"event": {"category": "process"}, "process": {"name": "CMD.EXE"}});
 /// pack.matches(&ev, &mut hits);
 /// assert_eq!(hits.rules(), &[0]);
@@ -113,7 +113,7 @@ fn bump(epoch: &mut u32, stamps: &mut Vec<u32>, n: usize) {
 #[derive(Clone, Debug)]
 pub struct Pack {
     plan: PackPlan,
-    engines: Vec<Engine>,
+    engines: Vec<CompiledQuery>,
     /// Pack position → index in the slice given to `new`.
     origin: Vec<usize>,
     category: FieldPath,
@@ -130,7 +130,10 @@ pub struct Pack {
 
 impl Pack {
     /// Compiles the single-event queries among `engines` into one pack.
-    pub fn new<'a>(engines: impl IntoIterator<Item = &'a Engine>, opts: &CompileOptions) -> Pack {
+    pub fn new<'a>(
+        engines: impl IntoIterator<Item = &'a CompiledQuery>,
+        opts: &CompileOptions,
+    ) -> Pack {
         Pack::from_conditions(
             engines
                 .into_iter()
@@ -146,7 +149,7 @@ impl Pack {
     /// A pack over arbitrary event queries (such as the steps of sequences),
     /// each with the engine that owns it and the index `rule_index` reports.
     pub(crate) fn from_conditions<'a>(
-        items: impl IntoIterator<Item = (usize, &'a Engine, &'a EventQuery)>,
+        items: impl IntoIterator<Item = (usize, &'a CompiledQuery, &'a EventQuery)>,
         opts: &CompileOptions,
     ) -> Pack {
         let mut fields = FieldTable::default();
@@ -194,15 +197,19 @@ impl Pack {
     /// DOM: only the fields the pack reads are extracted.
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, Engine, Hits, Pack};
+    /// use eql_engine::{CompileOptions, CompiledQuery, PackMatches, Pack};
     /// let opts = CompileOptions::default();
-    /// let e = Engine::compile(r#"file where file.extension : "exe""#, &opts).unwrap();
+    /// let e = CompiledQuery::compile(r#"file where file.extension : "exe""#, &opts).unwrap();
     /// let pack = Pack::new(&[e], &opts);
-    /// let mut hits = Hits::new();
+    /// let mut hits = PackMatches::new();
     /// pack.matches_json(br#"{"event":{"category":"file"},"file":{"extension":"EXE","size":3}}"#, &mut hits).unwrap();
     /// assert_eq!(hits.rules(), &[0]);
     /// ```
-    pub fn matches_json(&self, bytes: &[u8], out: &mut Hits) -> Result<(), serde_json::Error> {
+    pub fn matches_json(
+        &self,
+        bytes: &[u8],
+        out: &mut PackMatches,
+    ) -> Result<(), serde_json::Error> {
         if self.direct {
             // Straight from the bytes into the slots, when the document
             // allows it (no dotted or repeated keys on a wanted path).
@@ -252,7 +259,7 @@ impl Pack {
     }
 
     /// The rules matching `event` go into `out` (pack indexes, ascending).
-    pub fn matches(&self, event: &dyn Event, out: &mut Hits) {
+    pub fn matches(&self, event: &dyn Event, out: &mut PackMatches) {
         let mut slots = Slots::with_buf(std::mem::take(&mut out.slot_buf), self.plan.fields.len());
         // The category values exactly as the single-rule check reads them:
         // a string, or the strings among an array's items.
@@ -288,7 +295,7 @@ impl Pack {
         slots: &mut Slots<'e>,
         cats: SmallVec<[Cow<'e, str>; 2]>,
         bulk: bool,
-        out: &mut Hits,
+        out: &mut PackMatches,
     ) {
         out.next_epoch(self.engines.len());
         let mut buckets: SmallVec<[&eql_plan::Bucket; 2]> = SmallVec::new();
@@ -351,7 +358,7 @@ impl Pack {
             ) else {
                 continue;
             };
-            if fast::eval(
+            if plan::eval(
                 &rule.cond,
                 &self.plan.fields,
                 slots,

@@ -3,7 +3,7 @@
 //! builds, 100k in debug builds.
 #![allow(missing_docs)]
 
-use eql_engine::{CompileOptions, Engine, Limits, Matches, SessionOptions};
+use eql_engine::{CompileOptions, CompiledQuery, Matches, SessionLimits, SessionOptions};
 use serde_json::json;
 
 #[test]
@@ -14,15 +14,15 @@ fn a_new_key_per_event_stays_under_the_cap() {
         1_000_000
     };
     let cap = 10_000usize;
-    let engine = Engine::compile(
+    let engine = CompiledQuery::compile(
         r#"sequence by process.entity_id with maxspan=5m [process where event.type == "start"] [file where event.type == "creation"]"#,
         &CompileOptions::default(),
     )
     .unwrap();
     let opts = SessionOptions {
-        limits: Limits {
+        limits: SessionLimits {
             max_partials: cap,
-            ..Limits::default()
+            ..SessionLimits::default()
         },
         ..SessionOptions::default()
     };

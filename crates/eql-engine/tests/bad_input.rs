@@ -4,8 +4,8 @@
 //! on length alone.
 
 use eql_engine::{
-    parse_event, parse_event_line, CompileOptions, Engine, EventErrorKind, EventLimits, EventLines,
-    JsonType, RuleLoadError, RuleSet,
+    parse_event, parse_event_line, CompileOptions, CompiledQuery, EventErrorKind, EventLimits,
+    EventLines, JsonType, RuleLoadError, RuleSet,
 };
 use serde_json::json;
 use std::path::Path;
@@ -172,8 +172,8 @@ fn depth_limit_boundary() {
     );
 }
 
-fn es(query: &str) -> Engine {
-    Engine::compile(query, &CompileOptions::default()).expect("valid query")
+fn es(query: &str) -> CompiledQuery {
+    CompiledQuery::compile(query, &CompileOptions::default()).expect("valid query")
 }
 
 /// `1e999` does not fit f64: a typed error, not infinity and not a panic.
@@ -385,9 +385,9 @@ fn pattern_count_and_regex_size_limits() {
     // At the default cap (10 000) a query compiles; one more is EQL0305,
     // counted across the whole query.
     let at_cap = format!("any where a : ({})", list(10_000));
-    assert!(Engine::compile(&at_cap, &CompileOptions::default()).is_ok());
+    assert!(CompiledQuery::compile(&at_cap, &CompileOptions::default()).is_ok());
     let over = format!("any where a : ({}) or b like~ \"x*\"", list(10_000));
-    let err = Engine::compile(&over, &CompileOptions::default()).unwrap_err();
+    let err = CompiledQuery::compile(&over, &CompileOptions::default()).unwrap_err();
     assert_eq!(err.diagnostic.code, "EQL0305");
     assert_eq!(
         err.to_string(),
@@ -397,12 +397,12 @@ fn pattern_count_and_regex_size_limits() {
         max_wildcard_patterns: 2,
         ..CompileOptions::python()
     };
-    let err = Engine::compile("any where wildcard(a, 'x*', 'y*', 'z*')", &py).unwrap_err();
+    let err = CompiledQuery::compile("any where wildcard(a, 'x*', 'y*', 'z*')", &py).unwrap_err();
     assert_eq!(err.diagnostic.code, "EQL0305");
 
     // A regex whose compiled program is over the size limit: EQL0304.
     let big = r#"any where a regex """(\w{100}){100}""""#;
-    let err = Engine::compile(big, &CompileOptions::default()).unwrap_err();
+    let err = CompiledQuery::compile(big, &CompileOptions::default()).unwrap_err();
     assert_eq!(err.diagnostic.code, "EQL0304");
     let roomy = CompileOptions {
         regex_size_limit: 1 << 30,
@@ -412,9 +412,9 @@ fn pattern_count_and_regex_size_limits() {
         regex_size_limit: 10,
         ..CompileOptions::default()
     };
-    assert!(Engine::compile(r#"any where a regex "a+b""#, &roomy).is_ok());
+    assert!(CompiledQuery::compile(r#"any where a regex "a+b""#, &roomy).is_ok());
     assert_eq!(
-        Engine::compile(r#"any where a regex "a+b""#, &tiny)
+        CompiledQuery::compile(r#"any where a regex "a+b""#, &tiny)
             .unwrap_err()
             .diagnostic
             .code,

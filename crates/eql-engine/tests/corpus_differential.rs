@@ -7,7 +7,9 @@
 mod common;
 
 use common::{events, shared};
-use eql_engine::{CompileOptions, Document, Engine, EventLimits, Hits, Pack, QueryBody};
+use eql_engine::{
+    CompileOptions, CompiledQuery, Document, EventLimits, Pack, PackMatches, QueryBody,
+};
 
 #[test]
 fn corpus_queries_plan_and_pack_equal_reference() {
@@ -36,10 +38,10 @@ fn corpus_queries_plan_and_pack_equal_reference() {
             .map(<[u8]>::to_vec),
     );
     let opts = CompileOptions::default();
-    let engines: Vec<Engine> = text
+    let engines: Vec<CompiledQuery> = text
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|r| Engine::compile(r.get("query")?.as_str()?, &opts).ok())
+        .filter_map(|r| CompiledQuery::compile(r.get("query")?.as_str()?, &opts).ok())
         .filter(|e| matches!(e.query().body, QueryBody::Event(_)))
         .collect();
     assert!(
@@ -48,7 +50,7 @@ fn corpus_queries_plan_and_pack_equal_reference() {
         engines.len()
     );
     let pack = Pack::new(&engines, &opts);
-    let mut hits = Hits::new();
+    let mut hits = PackMatches::new();
     let (mut pairs, mut matched) = (0u64, 0u64);
     for (k, line) in lines.iter().enumerate() {
         let dom: serde_json::Value = serde_json::from_slice(line).expect("generated JSON");

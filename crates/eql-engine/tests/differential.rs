@@ -1,14 +1,14 @@
-//! Differential tests: the lowered plan (`Engine::is_match`), the pack
+//! Differential tests: the lowered plan (`CompiledQuery::is_match`), the pack
 //! (`Pack::matches`: routing + candidate index + plan), and both from raw JSON
 //! bytes (`is_match_json`, `matches_json`) and over a [`Document`], against the reference
-//! interpreter (`Engine::is_match_reference`), on random queries × random
+//! interpreter (`CompiledQuery::is_match_reference`), on random queries × random
 //! events, in both dialects.
 //!
 //! Each proptest case is one random pack of queries and a batch of random
 //! events; `CASES × QUERIES × EVENTS` is above 100 000 (query, event) pairs
 //! per dialect.
 
-use eql_engine::{CompileOptions, Document, Engine, EventLimits, Hits, Pack};
+use eql_engine::{CompileOptions, CompiledQuery, Document, EventLimits, Pack, PackMatches};
 use proptest::prelude::*;
 use serde_json::{json, Value as Json};
 
@@ -199,12 +199,12 @@ fn check_with(
     events: &[Json],
 ) -> Result<(), TestCaseError> {
     let opts = opts.clone();
-    let engines: Vec<Engine> = queries
+    let engines: Vec<CompiledQuery> = queries
         .iter()
-        .filter_map(|q| Engine::compile(q, &opts).ok())
+        .filter_map(|q| CompiledQuery::compile(q, &opts).ok())
         .collect();
     let pack = Pack::new(&engines, &opts);
-    let mut hits = Hits::new();
+    let mut hits = PackMatches::new();
     for ev in events {
         let bytes = serde_json::to_vec(ev).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let doc = Document::parse(&bytes, &EventLimits::default())
@@ -305,14 +305,14 @@ proptest! {
 
 #[test]
 fn star_in_value_is_still_a_wildcard_in_the_pattern() {
-    let e = Engine::compile(r#"any where a : "*a""#, &CompileOptions::default()).unwrap();
+    let e = CompiledQuery::compile(r#"any where a : "*a""#, &CompileOptions::default()).unwrap();
     let ev = json!({"a": "*ba"});
     assert!(e.is_match(&ev));
     assert!(e.is_match_reference(&ev));
 }
 
 /// Results of a session, per rule, as (rule, event handles) in emission order.
-fn session_results(engines: &[&Engine], events: &[Json]) -> Vec<(usize, Vec<usize>)> {
+fn session_results(engines: &[&CompiledQuery], events: &[Json]) -> Vec<(usize, Vec<usize>)> {
     let mut s: eql_engine::Session<'_, usize> = eql_engine::Session::new(
         engines.iter().copied(),
         eql_engine::SessionOptions::default(),
@@ -369,9 +369,9 @@ proptest! {
             timestamp_field: "ts2".into(),
             ..CompileOptions::default()
         };
-        let engines: Vec<Engine> = queries
+        let engines: Vec<CompiledQuery> = queries
             .iter()
-            .filter_map(|(q, a)| Engine::compile(q, if *a { &alt } else { &base }).ok())
+            .filter_map(|(q, a)| CompiledQuery::compile(q, if *a { &alt } else { &base }).ok())
             .collect();
         prop_assume!(engines.len() >= 2);
         let events: Vec<Json> = events
@@ -385,7 +385,7 @@ proptest! {
                 e
             })
             .collect();
-        let refs: Vec<&Engine> = engines.iter().collect();
+        let refs: Vec<&CompiledQuery> = engines.iter().collect();
         let mut together = session_results(&refs, &events);
         let mut separate = Vec::new();
         for (i, e) in engines.iter().enumerate() {

@@ -5,7 +5,7 @@
 //! (the `session` target's decoding and checks are this very file, included).
 
 use eql_engine::{
-    CompileOptions, Dialect, Engine, Event, FieldPath, Hits, Pack, Projection, Value,
+    CompileOptions, CompiledQuery, Dialect, Event, FieldPath, Pack, PackMatches, Projection, Value,
 };
 use std::path::{Path, PathBuf};
 
@@ -40,7 +40,7 @@ fn eval_diff_regressions() {
             } else {
                 CompileOptions::default()
             };
-            let Ok(engine) = Engine::compile(query, &opts) else {
+            let Ok(engine) = CompiledQuery::compile(query, &opts) else {
                 continue;
             };
             let reference = engine.is_match_reference(&dom);
@@ -52,7 +52,7 @@ fn eval_diff_regressions() {
                 path.display()
             );
             let pack = Pack::new([&engine], &opts);
-            let mut hits = Hits::new();
+            let mut hits = PackMatches::new();
             pack.matches(&dom, &mut hits);
             assert_eq!(hits.rules().is_empty(), !reference, "{}", path.display());
         }
@@ -101,7 +101,7 @@ fn session_fixed_queries_compile() {
         } else {
             CompileOptions::default()
         };
-        if let Err(e) = Engine::compile(q, &opts) {
+        if let Err(e) = CompiledQuery::compile(q, &opts) {
             panic!("{q}: {e}");
         }
     }

@@ -2,7 +2,7 @@
 //! in the Python dialect against an empty event.
 #![allow(missing_docs)]
 
-use eql_engine::{CompileOptions, Dialect, Engine, ParseOptions, Value};
+use eql_engine::{CompileOptions, CompiledQuery, Dialect, ParseOptions, Value};
 use serde_json::{json, Value as Json};
 
 const CORPUS: &str = "/work/shared/corpus/eql-py/expressions.jsonl";
@@ -74,7 +74,7 @@ fn python_fold_cases() {
             };
             let label = format!("{expr_text} [{mode}]");
             let got = match eql_syntax::parse_expr(expr_text, &ParseOptions::python()) {
-                Ok(x) => match Engine::eval_expr(&x, &opts, &json!({})) {
+                Ok(x) => match CompiledQuery::eval_expr(&x, &opts, &json!({})) {
                     Ok(v) => to_json(v.as_ref()),
                     Err(e) => {
                         failing.push(format!("{label}: compile error {e}"));

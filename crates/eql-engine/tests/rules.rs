@@ -241,7 +241,7 @@ fn detection_rules_corpus_loads() {
     );
 }
 
-/// Needs the real evaluator: fails while `Engine::is_match` is a placeholder.
+/// Needs the real evaluator: fails while `CompiledQuery::is_match` is a placeholder.
 #[test]
 fn seed_rule_fires_on_true_positives_only() {
     let set = RuleSet::builtin();

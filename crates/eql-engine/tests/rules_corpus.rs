@@ -2,7 +2,7 @@
 //! (function names, arities and regexes are checked by the engine).
 #![allow(missing_docs)]
 
-use eql_engine::{CompileOptions, Engine};
+use eql_engine::{CompileOptions, CompiledQuery};
 
 const CORPUS: &str = "/work/shared/corpus/detection-rules-eql.jsonl";
 
@@ -24,7 +24,7 @@ fn detection_rules_compile() {
             continue;
         };
         total += 1;
-        match Engine::compile(q, &CompileOptions::default()) {
+        match CompiledQuery::compile(q, &CompileOptions::default()) {
             Ok(_) => ok += 1,
             Err(e) => failures.push(format!("{}: {e}", rule["rule_id"])),
         }

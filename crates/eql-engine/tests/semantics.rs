@@ -4,7 +4,7 @@
 #![allow(missing_docs)]
 
 use eql_engine::{
-    CompileOptions, Dialect, Engine, Expr, ExprKind, Literal, ParseOptions, Span, Value,
+    CompileOptions, CompiledQuery, Dialect, Expr, ExprKind, Literal, ParseOptions, Span, Value,
 };
 use eql_syntax::{BinaryOp, FieldRef, MatchOp, PathSegment, UnaryOp};
 use serde_json::json;
@@ -76,10 +76,10 @@ fn opts(d: Dialect) -> CompileOptions {
 }
 
 fn matches(d: Dialect, x: &Expr, ev: &serde_json::Value) -> bool {
-    Engine::matches_expr(x, &opts(d), ev).unwrap()
+    CompiledQuery::matches_expr(x, &opts(d), ev).unwrap()
 }
 fn value(d: Dialect, x: &Expr) -> Option<Value<'static>> {
-    Engine::eval_expr(x, &opts(d), &json!({})).unwrap()
+    CompiledQuery::eval_expr(x, &opts(d), &json!({})).unwrap()
 }
 
 const ES: Dialect = Dialect::Elasticsearch;
@@ -354,13 +354,13 @@ fn neg7_plus1() -> Expr {
 #[test]
 fn unknown_function_is_a_compile_error() {
     let x = call("nope", vec![int(1)]);
-    let err = Engine::eval_expr(&x, &opts(ES), &json!({})).unwrap_err();
+    let err = CompiledQuery::eval_expr(&x, &opts(ES), &json!({})).unwrap_err();
     assert_eq!(err.diagnostic.code, "EQL0301");
     let x = call("length", vec![]);
-    assert!(Engine::eval_expr(&x, &opts(ES), &json!({})).is_err());
+    assert!(CompiledQuery::eval_expr(&x, &opts(ES), &json!({})).is_err());
     let x = call("arrayContains", vec![field("x"), s("a")]);
-    assert!(Engine::eval_expr(&x, &opts(ES), &json!({})).is_err());
-    assert!(Engine::eval_expr(&x, &opts(PY), &json!({})).is_ok());
+    assert!(CompiledQuery::eval_expr(&x, &opts(ES), &json!({})).is_err());
+    assert!(CompiledQuery::eval_expr(&x, &opts(PY), &json!({})).is_ok());
 }
 
 /// The same filter vectors through the parser (`any where <expr>`), once it
@@ -394,7 +394,7 @@ fn section10_filters_parsed() {
     for (text, ev, es, py) in texts {
         for (d, want) in [(ES, *es), (PY, *py)] {
             let q = format!("any where {text}");
-            match Engine::compile(&q, &opts(d)) {
+            match CompiledQuery::compile(&q, &opts(d)) {
                 Ok(engine) => {
                     if engine.is_match(ev) != want {
                         bad.push(format!("{d:?} {text}"));

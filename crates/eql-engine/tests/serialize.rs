@@ -2,7 +2,7 @@
 //! raw JSON bytes (projection, no DOM), and through a user struct with
 //! `#[derive(Serialize)]`, one rule at a time and as a pack.
 
-use eql_engine::{CompileOptions, Engine, SerializeEvent};
+use eql_engine::{CompileOptions, CompiledQuery, SerializeEvent};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -89,7 +89,7 @@ fn struct_and_dom_agree() {
     ];
     let mut agreed = 0;
     for q in queries {
-        let engine = Engine::compile(q, &CompileOptions::default()).expect("query compiles");
+        let engine = CompiledQuery::compile(q, &CompileOptions::default()).expect("query compiles");
         let got_struct: Vec<bool> = events
             .iter()
             .map(|e| engine.is_match(&SerializeEvent::new(e).expect("serializes")))
@@ -112,12 +112,12 @@ fn struct_and_dom_agree() {
     assert_eq!(agreed, queries.len());
     // As a pack: DOM, bytes and struct give the same rule lists.
     let opts = CompileOptions::default();
-    let engines: Vec<Engine> = queries
+    let engines: Vec<CompiledQuery> = queries
         .iter()
-        .map(|q| Engine::compile(q, &opts).expect("query compiles"))
+        .map(|q| CompiledQuery::compile(q, &opts).expect("query compiles"))
         .collect();
     let pack = eql_engine::Pack::new(&engines, &opts);
-    let mut hits = eql_engine::Hits::new();
+    let mut hits = eql_engine::PackMatches::new();
     for e in &events {
         pack.matches(&serde_json::to_value(e).expect("serializes"), &mut hits);
         let dom = hits.rules().to_vec();
@@ -128,7 +128,8 @@ fn struct_and_dom_agree() {
         assert_eq!(hits.rules(), &dom[..]);
     }
     // And the seed-like rule really fires on the first event only.
-    let engine = Engine::compile(queries[0], &CompileOptions::default()).expect("query compiles");
+    let engine =
+        CompiledQuery::compile(queries[0], &CompileOptions::default()).expect("query compiles");
     let hits: Vec<bool> = events
         .iter()
         .map(|e| engine.is_match(&SerializeEvent::new(e).expect("serializes")))

@@ -3,7 +3,9 @@
 //! ordering, and the bounds.
 #![allow(missing_docs)]
 
-use eql_engine::{CompileOptions, Engine, Limits, Matches, SessionOptions, SessionStats};
+use eql_engine::{
+    CompileOptions, CompiledQuery, Matches, SessionLimits, SessionOptions, SessionStats,
+};
 use serde_json::{json, Value};
 
 /// An ECS-ish event: `(id, millis, category, extra fields)`.
@@ -23,7 +25,7 @@ fn run_with(
     sopts: SessionOptions,
     events: &[Value],
 ) -> (Vec<Vec<usize>>, Vec<usize>, SessionStats) {
-    let engine = Engine::compile(query, opts).unwrap_or_else(|e| panic!("{query}: {e}"));
+    let engine = CompiledQuery::compile(query, opts).unwrap_or_else(|e| panic!("{query}: {e}"));
     let mut s = engine.session_with::<usize>(sopts);
     let mut out = Matches::new();
     for (i, e) in events.iter().enumerate() {
@@ -205,7 +207,7 @@ fn trailing_missing_event() {
         ev(1000, "b", &k("x")),
         ev(10_001, "m", &k("x")),
     ];
-    let engine = Engine::compile(q, &CompileOptions::default()).unwrap();
+    let engine = CompiledQuery::compile(q, &CompileOptions::default()).unwrap();
     let mut s = engine.session::<usize>();
     let mut out = Matches::new();
     s.push(1, &evs[0], &mut out);
@@ -318,9 +320,9 @@ fn sample_takes_distinct_events_per_filter() {
     ];
     assert_eq!(run(q, &evs), vec![vec![2, 1]]);
     let two = SessionOptions {
-        limits: Limits {
+        limits: SessionLimits {
             max_samples_per_key: 2,
-            ..Limits::default()
+            ..SessionLimits::default()
         },
         ..SessionOptions::default()
     };
@@ -340,9 +342,9 @@ fn reorder_window_and_late_events() {
         ev(2500, "b", &json!({})),
     ];
     let w = SessionOptions {
-        limits: Limits {
+        limits: SessionLimits {
             reorder_window_ms: 1000,
-            ..Limits::default()
+            ..SessionLimits::default()
         },
         ..SessionOptions::default()
     };
@@ -367,9 +369,9 @@ fn reorder_window_and_late_events() {
         ev(6000, "b", &json!({})),
     ];
     let w = SessionOptions {
-        limits: Limits {
+        limits: SessionLimits {
             reorder_window_ms: 1000,
-            ..Limits::default()
+            ..SessionLimits::default()
         },
         ..SessionOptions::default()
     };
@@ -386,9 +388,9 @@ fn tiebreaker_orders_equal_timestamps() {
         ..CompileOptions::default()
     };
     let w = SessionOptions {
-        limits: Limits {
+        limits: SessionLimits {
             reorder_window_ms: 10,
-            ..Limits::default()
+            ..SessionLimits::default()
         },
         ..SessionOptions::default()
     };
@@ -418,9 +420,9 @@ fn caps_evict_and_count() {
         .map(|i| ev(i, "a", &k(&format!("key{i}"))))
         .collect();
     let capped = SessionOptions {
-        limits: Limits {
+        limits: SessionLimits {
             max_partials: 10,
-            ..Limits::default()
+            ..SessionLimits::default()
         },
         ..SessionOptions::default()
     };
@@ -477,8 +479,8 @@ fn python_fork_copies_the_partial() {
 
 #[test]
 fn push_json_and_many_rules() {
-    let a = Engine::compile("process where true", &CompileOptions::default()).unwrap();
-    let b = Engine::compile(
+    let a = CompiledQuery::compile("process where true", &CompileOptions::default()).unwrap();
+    let b = CompiledQuery::compile(
         "sequence [process where true] [file where true]",
         &CompileOptions::default(),
     )
@@ -505,13 +507,13 @@ fn push_json_and_many_rules() {
 
 #[test]
 fn missing_events_need_maxspan() {
-    let e = Engine::compile(
+    let e = CompiledQuery::compile(
         "sequence [a where true] ![b where true]",
         &CompileOptions::default(),
     )
     .unwrap_err();
     assert_eq!(e.diagnostic.code, "EQL0401");
-    assert!(Engine::compile(
+    assert!(CompiledQuery::compile(
         "sequence with maxspan=1s [a where true] ![b where true]",
         &CompileOptions::default()
     )
@@ -541,7 +543,7 @@ fn samples_come_in_key_order_at_finish() {
 #[test]
 fn huge_runs_are_a_compile_error() {
     let py = CompileOptions::python();
-    let e = Engine::compile(
+    let e = CompiledQuery::compile(
         "sequence [process where true] with runs=4000000000 [file where true]",
         &py,
     )
@@ -551,7 +553,7 @@ fn huge_runs_are_a_compile_error() {
 
 #[test]
 fn results_carry_their_join_keys() {
-    let engine = Engine::compile(
+    let engine = CompiledQuery::compile(
         "sequence by k [a where true] [b where true]",
         &CompileOptions::default(),
     )
@@ -598,7 +600,7 @@ fn python_count_and_unique_count_pipes() {
         ev(2, "a", &json!({"n": "y"})),
         ev(3, "a", &json!({"n": "X"})),
     ];
-    let engine = Engine::compile("a where true | unique_count n", &py()).unwrap();
+    let engine = CompiledQuery::compile("a where true | unique_count n", &py()).unwrap();
     let mut s = engine.session::<u8>();
     let mut out = Matches::new();
     for (i, e) in evs.iter().enumerate() {
@@ -608,7 +610,7 @@ fn python_count_and_unique_count_pipes() {
     let got: Vec<(Vec<u8>, Option<u64>)> =
         out.iter().map(|m| (m.events.to_vec(), m.count)).collect();
     assert_eq!(got, vec![(vec![1], Some(2)), (vec![2], Some(1))]);
-    let engine = Engine::compile("a where true | count n", &py()).unwrap();
+    let engine = CompiledQuery::compile("a where true | count n", &py()).unwrap();
     let mut s = engine.session::<u8>();
     let mut out = Matches::new();
     for (i, e) in evs.iter().enumerate() {
@@ -632,10 +634,10 @@ fn python_count_and_unique_count_pipes() {
 fn reorder_buffer_overflow_is_counted() {
     let q = "any where true";
     let w = SessionOptions {
-        limits: Limits {
+        limits: SessionLimits {
             reorder_window_ms: 1_000_000,
             max_reorder_events: 2,
-            ..Limits::default()
+            ..SessionLimits::default()
         },
         ..SessionOptions::default()
     };
@@ -649,7 +651,7 @@ fn reorder_buffer_overflow_is_counted() {
 
 #[test]
 fn pushes_after_finish_are_late() {
-    let engine = Engine::compile("a where true", &py()).unwrap();
+    let engine = CompiledQuery::compile("a where true", &py()).unwrap();
     let mut s = engine.session::<u8>();
     let mut out = Matches::new();
     s.finish(&mut out);

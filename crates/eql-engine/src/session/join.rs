@@ -4,7 +4,7 @@
 
 use super::keys::{key_bytes, Key};
 use super::pipes::Res;
-use super::{Hit, HitKind, Limits, Sink, StepSpec};
+use super::{Hit, HitKind, SessionLimits, Sink, StepSpec};
 use eql_plan::Value;
 use eql_syntax::Join as JoinAst;
 use std::collections::{HashMap, VecDeque};
@@ -21,7 +21,7 @@ struct Entry<H> {
 pub(crate) struct Join<'e, H> {
     pub(crate) steps: Vec<StepSpec<'e>>,
     pub(crate) until: Option<StepSpec<'e>>,
-    limits: Limits,
+    limits: SessionLimits,
     map: HashMap<Key, Entry<H>>,
     /// Keys by creation, for eviction (stale entries are skipped).
     order: VecDeque<(u64, Key)>,
@@ -29,7 +29,7 @@ pub(crate) struct Join<'e, H> {
 }
 
 impl<'e, H: Clone> Join<'e, H> {
-    pub(crate) fn new(j: &'e JoinAst, limits: Limits) -> Self {
+    pub(crate) fn new(j: &'e JoinAst, limits: SessionLimits) -> Self {
         Join {
             steps: j
                 .steps

@@ -43,7 +43,7 @@ impl KeyAtom {
             }
             Value::Str(s) => {
                 if fold {
-                    KeyAtom::Str(crate::functions::fold(s).into_boxed_str())
+                    KeyAtom::Str(crate::eval::reference::functions::fold(s).into_boxed_str())
                 } else {
                     KeyAtom::Str(s.as_ref().into())
                 }

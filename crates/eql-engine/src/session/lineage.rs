@@ -11,7 +11,7 @@
 
 use super::keys::KeyAtom;
 use super::{EvalCx, LineageOptions};
-use crate::{Engine, Event};
+use crate::{CompiledQuery, Event};
 use eql_plan::{FieldPath, Value};
 use eql_syntax::{EventQuery, Expr, ExprKind, LineageKind, Query, QueryBody};
 use std::collections::HashSet;
@@ -131,7 +131,7 @@ impl<'e> Lineage<'e> {
     }
 
     /// Updates every relation with one event (before the rule reads them).
-    pub(crate) fn observe(&mut self, engine: &Engine, event: &dyn Event) {
+    pub(crate) fn observe(&mut self, engine: &CompiledQuery, event: &dyn Event) {
         let is_process = match event.get(&engine.category) {
             Some(Value::Str(s)) => s == self.process.as_str(),
             _ => false,
@@ -142,7 +142,13 @@ impl<'e> Lineage<'e> {
         }
     }
 
-    fn observe_node(&mut self, i: usize, engine: &Engine, event: &dyn Event, is_process: bool) {
+    fn observe_node(
+        &mut self,
+        i: usize,
+        engine: &CompiledQuery,
+        event: &dyn Event,
+        is_process: bool,
+    ) {
         if is_process {
             self.update(i, event);
         }

@@ -12,8 +12,8 @@
 use super::keys::{Key, KeyAtom};
 use super::Counters;
 use super::Matches;
-use crate::eval::Env;
-use crate::{Engine, Event};
+use crate::eval::reference::Env;
+use crate::{CompiledQuery, Event};
 use eql_plan::{FieldPath, Value};
 use eql_syntax::{Dialect, Expr, ExprKind, FieldRef, Literal, PathSegment, PipeKind};
 use smallvec::SmallVec;
@@ -94,7 +94,7 @@ enum Stage<'e, H> {
 
 /// The pipes of one rule, with their state.
 pub(crate) struct PipeChain<'e, H> {
-    engine: &'e Engine,
+    engine: &'e CompiledQuery,
     spec: Vec<(u16, FieldPath)>,
     stages: Vec<Stage<'e, H>>,
     fold: bool,
@@ -187,7 +187,7 @@ fn cmp_values(a: &Value<'_>, b: &Value<'_>) -> Ordering {
     match (a, b) {
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
         (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
-            crate::eval::num_cmp(a, b).unwrap_or(Ordering::Equal)
+            crate::eval::reference::num_cmp(a, b).unwrap_or(Ordering::Equal)
         }
         (Value::Str(x), Value::Str(y)) => x.cmp(y),
         (Value::Array(x), Value::Array(y)) => {
@@ -216,7 +216,7 @@ fn empty_like(v: &Value<'_>) -> Value<'static> {
 }
 
 impl<'e, H: Clone> PipeChain<'e, H> {
-    pub(crate) fn new(engine: &'e Engine, max_keys: usize) -> Self {
+    pub(crate) fn new(engine: &'e CompiledQuery, max_keys: usize) -> Self {
         let q = engine.query();
         let mut refs = Vec::new();
         for p in &q.pipes {
@@ -315,7 +315,9 @@ impl<'e, H: Clone> PipeChain<'e, H> {
         keys.iter()
             .map(|k| {
                 ctx.eval(k, &env).map(|v| match v {
-                    Value::Str(s) if self.fold => Value::Str(crate::functions::fold(&s).into()),
+                    Value::Str(s) if self.fold => {
+                        Value::Str(crate::eval::reference::functions::fold(&s).into())
+                    }
                     v => v,
                 })
             })

@@ -16,7 +16,7 @@
 
 use super::keys::{key_bytes, Key};
 use super::pipes::Res;
-use super::{Hit, HitKind, Limits, Sink, StepSpec};
+use super::{Hit, HitKind, SessionLimits, Sink, StepSpec};
 use eql_plan::Value;
 use eql_syntax::Sample as SampleAst;
 use std::collections::{HashMap, VecDeque};
@@ -34,7 +34,7 @@ struct Entry<H> {
 pub(crate) struct Sample<'e, H> {
     pub(crate) steps: Vec<StepSpec<'e>>,
     pub(crate) py: bool,
-    limits: Limits,
+    limits: SessionLimits,
     map: HashMap<Key, Entry<H>>,
     order: VecDeque<(u64, Key)>,
     seq: u64,
@@ -44,7 +44,12 @@ pub(crate) struct Sample<'e, H> {
 }
 
 impl<'e, H: Clone> Sample<'e, H> {
-    pub(crate) fn new(s: &'e SampleAst, py: bool, limits: Limits, on_completion: bool) -> Self {
+    pub(crate) fn new(
+        s: &'e SampleAst,
+        py: bool,
+        limits: SessionLimits,
+        on_completion: bool,
+    ) -> Self {
         Sample {
             steps: s
                 .steps

@@ -24,7 +24,7 @@
 use super::keys::{key_bytes, Key};
 use super::pipes::Res;
 use super::time::TICKS_PER_MS;
-use super::{Counters, Hit, HitKind, Limits, Sink, StepSpec};
+use super::{Counters, Hit, HitKind, SessionLimits, Sink, StepSpec};
 use eql_syntax::Sequence;
 use std::collections::{HashMap, VecDeque};
 
@@ -76,7 +76,7 @@ struct KeyEntry {
 pub(crate) struct Seq<'e, H> {
     pub(crate) spec: SeqSpec<'e>,
     pub(crate) py: bool,
-    limits: Limits,
+    limits: SessionLimits,
     map: HashMap<Key, u32>,
     keys: Vec<Option<KeyEntry>>,
     free_keys: Vec<u32>,
@@ -90,7 +90,7 @@ pub(crate) struct Seq<'e, H> {
 }
 
 impl<'e, H: Clone> Seq<'e, H> {
-    pub(crate) fn new(s: &'e Sequence, py: bool, limits: Limits) -> Self {
+    pub(crate) fn new(s: &'e Sequence, py: bool, limits: SessionLimits) -> Self {
         let mut steps = Vec::new();
         let mut pos = 0u16;
         for st in &s.steps {

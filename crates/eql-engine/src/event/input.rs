@@ -33,7 +33,7 @@
 use serde_json::Value as Json;
 use std::fmt;
 
-/// Limits applied to each event before and while it is parsed.
+/// SessionLimits applied to each event before and while it is parsed.
 ///
 /// ```
 /// use eql_engine::EventLimits;
@@ -195,9 +195,9 @@ impl EventError {
 /// whitespace is fine) within `limits`.
 ///
 /// ```
-/// use eql_engine::{parse_event, CompileOptions, Engine, EventLimits};
+/// use eql_engine::{parse_event, CompileOptions, CompiledQuery, EventLimits};
 /// let event = parse_event(br#"{"event": {"category": "process"}, "process": {"name": "cmd.exe"}}"#, &EventLimits::default())?;
-/// let engine = Engine::compile(r#"process where process.name : "CMD.EXE""#, &CompileOptions::default()).unwrap();
+/// let engine = CompiledQuery::compile(r#"process where process.name : "CMD.EXE""#, &CompileOptions::default()).unwrap();
 /// assert!(engine.is_match(&event));
 /// # Ok::<(), eql_engine::EventError>(())
 /// ```

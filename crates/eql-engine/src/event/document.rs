@@ -16,9 +16,9 @@
 //! [`crate::Pack::matches_json`] reads only the fields the pack needs and is
 //! faster still.
 
-use crate::input::{parse_checked, EventError, EventLimits, JsonType};
-use crate::json::json_to_value;
-use crate::project::Whole;
+use crate::event::input::{parse_checked, EventError, EventLimits, JsonType};
+use crate::event::json::json_to_value;
+use crate::event::project::Whole;
 use eql_plan::Value;
 use serde::de::DeserializeSeed;
 
@@ -26,10 +26,10 @@ use serde::de::DeserializeSeed;
 /// its strings from the input bytes when it can.
 ///
 /// ```
-/// use eql_engine::{CompileOptions, Document, Engine, EventLimits};
+/// use eql_engine::{CompileOptions, Document, CompiledQuery, EventLimits};
 /// let bytes = br#"{"event": {"category": "process"}, "process": {"name": "cmd.exe"}}"#;
 /// let doc = Document::parse(bytes, &EventLimits::default())?;
-/// let engine = Engine::compile(r#"process where process.name : "CMD.EXE""#, &CompileOptions::default()).unwrap();
+/// let engine = CompiledQuery::compile(r#"process where process.name : "CMD.EXE""#, &CompileOptions::default()).unwrap();
 /// assert!(engine.is_match(&doc));
 /// // Not an object, too deep, too long or malformed: a typed error, never a panic.
 /// assert!(Document::parse(b"[1]", &EventLimits::default()).is_err());
@@ -114,12 +114,12 @@ fn json_type(v: &Value<'_>) -> Option<JsonType> {
     })
 }
 
-crate::project::value_tree_event!(Document);
+crate::event::project::value_tree_event!(Document);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::EventErrorKind;
+    use crate::event::input::EventErrorKind;
     use crate::{Event, FieldPath};
 
     fn limits() -> EventLimits {

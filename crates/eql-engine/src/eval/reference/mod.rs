@@ -5,7 +5,7 @@
 //! semantics of negation and multi-valued fields; in the Python dialect it is
 //! Kleene logic followed by a truthiness test.
 
-use crate::functions;
+pub(crate) mod functions;
 use crate::Event;
 use eql_plan::{FieldPath, Value};
 use eql_syntax::{

@@ -1,7 +1,7 @@
 //! Functions, arithmetic and string helpers of both dialects.
 #![allow(clippy::many_single_char_names)]
 
-use crate::eval::{Ctx, Env, V};
+use crate::eval::reference::{Ctx, Env, V};
 use eql_plan::Value;
 use eql_syntax::{BinaryOp, Dialect, Expr, ExprKind, PathSegment};
 

@@ -1,12 +1,12 @@
-//! Engine-level behaviour over parsed queries: categories, JSON paths,
+//! CompiledQuery-level behaviour over parsed queries: categories, JSON paths,
 //! multi-valued fields, compile errors and out-of-scope query forms.
 #![allow(missing_docs)]
 
-use eql_engine::{CompileOptions, Dialect, Engine, Hits, Pack};
+use eql_engine::{CompileOptions, CompiledQuery, Dialect, Pack, PackMatches};
 use serde_json::json;
 
-fn es(q: &str) -> Engine {
-    Engine::compile(q, &CompileOptions::default()).unwrap()
+fn es(q: &str) -> CompiledQuery {
+    CompiledQuery::compile(q, &CompileOptions::default()).unwrap()
 }
 
 fn parser_ready() -> bool {
@@ -48,7 +48,7 @@ fn python_dialect_queries() {
     }
     let py = CompileOptions::python();
     let ev = json!({"event_type": "process", "process_name": "CMD.exe", "args": ["x", "Y"]});
-    let q = |s: &str| Engine::compile(s, &py).unwrap();
+    let q = |s: &str| CompiledQuery::compile(s, &py).unwrap();
     assert!(q(r#"process where process_name == "cmd.exe""#).is_match(&ev));
     assert!(q(r#"process where process_name == "c*.EXE""#).is_match(&ev));
     assert!(q(r#"process where arrayContains(args, "y")"#).is_match(&ev));
@@ -59,7 +59,7 @@ fn python_dialect_queries() {
         ..CompileOptions::python()
     };
     assert!(
-        !Engine::compile(r#"process where process_name == "cmd.exe""#, &cs)
+        !CompiledQuery::compile(r#"process where process_name == "cmd.exe""#, &cs)
             .unwrap()
             .is_match(&ev)
     );
@@ -72,18 +72,18 @@ fn compile_errors_and_out_of_scope_forms() {
         return;
     }
     let opts = CompileOptions::default();
-    let err = Engine::compile("any where nope(x)", &opts).unwrap_err();
+    let err = CompiledQuery::compile("any where nope(x)", &opts).unwrap_err();
     assert_eq!(err.diagnostic.code, "EQL0301");
-    assert!(Engine::compile("any where length(x, y)", &opts).is_err());
-    assert!(Engine::compile("any where length~(x) > 1", &opts).is_err());
-    assert!(Engine::compile(r#"any where x regex "(""#, &opts).is_err());
-    let seq = Engine::compile("sequence [any where true] [any where true]", &opts).unwrap();
+    assert!(CompiledQuery::compile("any where length(x, y)", &opts).is_err());
+    assert!(CompiledQuery::compile("any where length~(x) > 1", &opts).is_err());
+    assert!(CompiledQuery::compile(r#"any where x regex "(""#, &opts).is_err());
+    let seq = CompiledQuery::compile("sequence [any where true] [any where true]", &opts).unwrap();
     assert!(!seq.is_match(&json!({})));
     let py = CompileOptions {
         dialect: Dialect::Python,
         ..CompileOptions::python()
     };
-    assert!(Engine::compile("any where arrayCount(x, y, y == 1) > 0", &py).is_ok());
+    assert!(CompiledQuery::compile("any where arrayCount(x, y, y == 1) > 0", &py).is_ok());
 }
 
 /// An array of objects reports its fields interleaved (`a.b`, `a.c`, `a.b`,
@@ -101,7 +101,7 @@ fn interleaved_array_items_from_raw_bytes() {
         r#"any where a.c == "q""#,
         r#"any where a.b == "x" and not a.c == "w""#,
     ];
-    let engines: Vec<Engine> = rules.iter().map(|q| es(q)).collect();
+    let engines: Vec<CompiledQuery> = rules.iter().map(|q| es(q)).collect();
     let pack = Pack::new(&engines, &opts);
     let line =
         br#"{"a":[{"b":"x","c":"y","d":1},{"b":"z","c":"w","d":3},{"d":2,"c":"v","b":"u"}]}"#;
@@ -112,7 +112,7 @@ fn interleaved_array_items_from_raw_bytes() {
         .map(|(i, _)| i)
         .collect();
     assert_eq!(expected, [0, 1]);
-    let mut hits = Hits::new();
+    let mut hits = PackMatches::new();
     pack.matches_json(line, &mut hits).expect("valid JSON");
     assert_eq!(hits.rules(), expected);
     pack.matches(&dom, &mut hits);

@@ -2,10 +2,10 @@
 //!
 //! This is the reference interpreter: it walks the `eql_syntax` AST directly.
 
-use crate::eval::{Ctx, Env, RegexCache};
-use crate::fast::{self, has_generic, NoFields, Slots};
-use crate::functions;
-use crate::project::Projection;
+use crate::eval::plan::{self, has_generic, NoFields, Slots};
+use crate::eval::reference::functions;
+use crate::eval::reference::{Ctx, Env, RegexCache};
+use crate::event::project::Projection;
 use crate::Event;
 use eql_plan::{Cond, FieldTable, Lowering};
 use eql_plan::{FieldPath, Value};
@@ -17,10 +17,10 @@ use eql_syntax::{
 /// Options for compiling a query, including its limits.
 ///
 /// ```
-/// use eql_engine::{CompileOptions, Engine};
+/// use eql_engine::{CompileOptions, CompiledQuery};
 /// let opts = CompileOptions { max_wildcard_patterns: 2, ..CompileOptions::default() };
 /// assert_eq!(CompileOptions::default().regex_size_limit, 1 << 20);
-/// let err = Engine::compile(r#"any where a : ("x*", "y*", "z*")"#, &opts).unwrap_err();
+/// let err = CompiledQuery::compile(r#"any where a : ("x*", "y*", "z*")"#, &opts).unwrap_err();
 /// assert_eq!(err.diagnostic.code, "EQL0305");
 /// ```
 #[derive(Clone, Debug)]
@@ -94,7 +94,7 @@ pub struct CompileError {
 
 /// A compiled query.
 #[derive(Clone, Debug)]
-pub struct Engine {
+pub struct CompiledQuery {
     pub(crate) query: Query,
     pub(crate) opts: CompileOptions,
     pub(crate) category: FieldPath,
@@ -181,9 +181,9 @@ pub(crate) fn lower(
     l.condition(cond)
 }
 
-impl Engine {
+impl CompiledQuery {
     /// Parses and checks `query`.
-    pub fn compile(query: &str, opts: &CompileOptions) -> Result<Engine, CompileError> {
+    pub fn compile(query: &str, opts: &CompileOptions) -> Result<CompiledQuery, CompileError> {
         let popts = ParseOptions {
             dialect: opts.dialect,
             ..ParseOptions::default()
@@ -191,11 +191,11 @@ impl Engine {
         let parsed = eql_syntax::parse_query(query, &popts).map_err(|e| CompileError {
             diagnostic: e.to_diagnostic(),
         })?;
-        Engine::from_query(parsed, opts)
+        CompiledQuery::from_query(parsed, opts)
     }
 
     /// Checks an already parsed query.
-    pub fn from_query(query: Query, opts: &CompileOptions) -> Result<Engine, CompileError> {
+    pub fn from_query(query: Query, opts: &CompileOptions) -> Result<CompiledQuery, CompileError> {
         let mut regexes = RegexCache::new();
         let mut exprs: Vec<&Expr> = Vec::new();
         match &query.body {
@@ -272,7 +272,7 @@ impl Engine {
                 .collect();
             Some(StepPlans { fields, conds })
         };
-        Ok(Engine {
+        Ok(CompiledQuery {
             query,
             opts: opts.clone(),
             category,
@@ -289,7 +289,7 @@ impl Engine {
 
     /// True when the query uses Python process lineage (`descendant of`,
     /// `child of`, `event of`), which needs state across events and is not
-    /// evaluated by [`Engine::is_match`] (it is null there).
+    /// evaluated by [`CompiledQuery::is_match`] (it is null there).
     pub fn uses_lineage(&self) -> bool {
         match &self.query.body {
             QueryBody::Event(q) => expr_has_lineage(&q.condition),
@@ -321,7 +321,7 @@ impl Engine {
             return false;
         }
         let mut slots = Slots::new(plan.fields.len());
-        fast::eval(
+        plan::eval(
             &plan.cond,
             &plan.fields,
             &mut slots,
@@ -330,12 +330,12 @@ impl Engine {
         )
     }
 
-    /// [`Engine::is_match`] straight from one JSON document's bytes: only the
+    /// [`CompiledQuery::is_match`] straight from one JSON document's bytes: only the
     /// fields the query reads are extracted, and no DOM is built.
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, Engine};
-    /// let e = Engine::compile(r#"process where process.name : "cmd.exe""#, &CompileOptions::default()).unwrap();
+    /// use eql_engine::{CompileOptions, CompiledQuery};
+    /// let e = CompiledQuery::compile(r#"process where process.name : "cmd.exe""#, &CompileOptions::default()).unwrap();
     /// let line = br#"{"event":{"category":"process"},"process":{"name":"CMD.EXE","args":["/c","dir"]}}"#;
     /// assert!(e.is_match_json(line).unwrap());
     /// assert!(e.is_match_json(b"{").is_err());
@@ -363,7 +363,7 @@ impl Engine {
                             return Ok(false);
                         }
                         slots.mark_all_resolved();
-                        return Ok(fast::eval(
+                        return Ok(plan::eval(
                             &plan.cond,
                             &plan.fields,
                             &mut slots,
@@ -400,7 +400,7 @@ impl Engine {
         match found {
             Some((fields, cond)) => {
                 let mut slots = Slots::new(fields.len());
-                fast::eval(cond, fields, &mut slots, event, &self.ctx(event))
+                plan::eval(cond, fields, &mut slots, event, &self.ctx(event))
             }
             None => self.ctx(event).matches(&q.condition),
         }
@@ -417,13 +417,13 @@ impl Engine {
         true
     }
 
-    /// The same answer as [`Engine::is_match`], computed by the reference
+    /// The same answer as [`CompiledQuery::is_match`], computed by the reference
     /// interpreter straight over the AST: the oracle the optimized paths are
     /// tested against. Slower; for tests and differential fuzzing.
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, Engine};
-    /// let e = Engine::compile(r#"any where x : "A*""#, &CompileOptions::default()).unwrap();
+    /// use eql_engine::{CompileOptions, CompiledQuery};
+    /// let e = CompiledQuery::compile(r#"any where x : "A*""#, &CompileOptions::default()).unwrap();
     /// let ev = serde_json::json!({"x": ["b", "abc"]});
     /// assert_eq!(e.is_match(&ev), e.is_match_reference(&ev));
     /// assert!(e.is_match(&ev));

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value as Json};
 
-use crate::{CompileError, CompileOptions, Engine, Event};
+use crate::{CompileError, CompileOptions, CompiledQuery, Event};
 
 /// A reference to an ATT&CK tactic, technique or sub-technique.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -218,7 +218,7 @@ impl std::error::Error for RuleError {}
 /// The shipped rules, embedded at build time.
 const BUILTIN: &[(&str, &str)] = &[(
     "rules/unusual_executable_file_creation_by_system_critical_process.toml",
-    include_str!("../rules/unusual_executable_file_creation_by_system_critical_process.toml"),
+    include_str!("../../rules/unusual_executable_file_creation_by_system_critical_process.toml"),
 )];
 
 /// A list of rules, not yet compiled.
@@ -426,7 +426,7 @@ impl RuleSet {
         let mut errors = Vec::new();
         for rule in &self.rules {
             let rule_opts = rule.compile_options(opts);
-            match Engine::compile(&rule.query, &rule_opts) {
+            match CompiledQuery::compile(&rule.query, &rule_opts) {
                 Ok(engine) => compiled.push(CompiledRule {
                     rule: rule.clone(),
                     engine,
@@ -468,7 +468,7 @@ pub struct CompiledRule {
     /// The rule's metadata.
     pub rule: Rule,
     /// The compiled query.
-    pub engine: Engine,
+    pub engine: CompiledQuery,
 }
 
 impl CompiledRule {

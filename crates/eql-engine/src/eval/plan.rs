@@ -7,7 +7,7 @@
 //! result is the reference's by construction; the differential tests check
 //! the compiled leaves.
 
-use crate::eval::{num_cmp, Ctx, Env};
+use crate::eval::reference::{num_cmp, Ctx, Env};
 use crate::{Event, Projection};
 use eql_plan::{fold, CmpOp, Cond, FieldId, FieldPath, FieldTable, Test, TestOp, Value};
 use std::borrow::Cow;
@@ -52,7 +52,7 @@ pub(crate) struct Slots<'e> {
 }
 
 /// The empty allocations of a [`Slots`], kept between events (in
-/// [`crate::Hits`]) so that a pack allocates nothing per event once warm.
+/// [`crate::PackMatches`]) so that a pack allocates nothing per event once warm.
 #[derive(Default)]
 pub(crate) struct SlotBuf {
     table: Vec<Slot>,

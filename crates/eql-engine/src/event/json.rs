@@ -1,7 +1,7 @@
 //! `Event` for `serde_json::Value`: nested paths, ES-style flattening of arrays
 //! of objects, literal dotted keys and array indexes.
 
-use crate::project::Projection;
+use crate::event::project::Projection;
 use crate::Event;
 use eql_plan::{FieldPath, PathSegment, Value};
 use serde_json::Value as Json;

@@ -23,7 +23,7 @@
 //! with an index or a segment containing a dot, and a root that is not an
 //! object also go to `walk`.
 
-use crate::json::{walk, Tree};
+use crate::event::json::{walk, Tree};
 use eql_plan::{FieldPath, PathSegment, Value};
 use smallvec::{smallvec, SmallVec};
 

@@ -5,12 +5,12 @@
 //! key can lead to a wanted path are kept (strings borrowed from the input when
 //! they have no escapes), everything else is skipped with `IgnoredAny`. The
 //! result is a small pruned tree that the same field walk as the DOM reads
-//! ([`crate::json`]), so a projected event resolves every wanted path exactly as
+//! ([`crate::event::json`]), so a projected event resolves every wanted path exactly as
 //! `serde_json::Value` would: nested keys first, then literal dotted keys,
 //! arrays of objects flattened.
 
-use crate::json::Tree;
-use crate::resolve::Resolver;
+use crate::event::json::Tree;
+use crate::event::resolve::Resolver;
 use crate::Event;
 use eql_plan::{FieldPath, PathSegment, Value};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -155,7 +155,7 @@ impl Projection {
     fn prune<'d>(&self, v: &'d serde_json::Value, node: usize) -> Value<'d> {
         use serde_json::Value as J;
         if self.nodes.get(node).is_none_or(|n| n.whole) {
-            return crate::json::json_to_value(v);
+            return crate::event::json::json_to_value(v);
         }
         match v {
             J::Object(o) => Value::Object(
@@ -167,7 +167,7 @@ impl Projection {
                     .collect(),
             ),
             J::Array(items) => Value::Array(items.iter().map(|c| self.prune(c, node)).collect()),
-            scalar => crate::json::json_to_value(scalar),
+            scalar => crate::event::json::json_to_value(scalar),
         }
     }
 
@@ -216,7 +216,7 @@ impl Tree for Value<'_> {
             Value::Object(o) => o
                 .iter()
                 .rev()
-                .find(|(kk, _)| crate::json::same_key(kk, k))
+                .find(|(kk, _)| crate::event::json::same_key(kk, k))
                 .map(|(_, v)| v),
             _ => None,
         }
@@ -264,7 +264,7 @@ macro_rules! value_tree_event {
     ($t:ident) => {
         impl crate::Event for $t<'_> {
             fn get(&self, path: &eql_plan::FieldPath) -> Option<eql_plan::Value<'_>> {
-                crate::json::walk(&self.root, path.segments())
+                crate::event::json::walk(&self.root, path.segments())
             }
 
             fn resolve_all<'s>(

@@ -1,6 +1,17 @@
 //! Event access: how the engine reads fields from the embedder's events.
 
-use crate::project::Projection;
+pub(crate) mod document;
+pub(crate) mod input;
+pub(crate) mod json;
+pub(crate) mod project;
+pub(crate) mod resolve;
+
+pub use document::Document;
+pub use input::{
+    parse_event, parse_event_line, EventError, EventErrorKind, EventLimits, EventLines, JsonType,
+};
+pub use project::{ProjectedEvent, Projection};
+
 use eql_plan::{FieldPath, Value};
 
 /// Something the engine can read fields from.
@@ -57,7 +68,7 @@ pub trait Event {
 /// as the JSON it serializes to.
 ///
 /// ```
-/// use eql_engine::{CompileOptions, Engine, SerializeEvent};
+/// use eql_engine::{CompileOptions, CompiledQuery, SerializeEvent};
 /// #[derive(serde::Serialize)]
 /// struct Proc { name: &'static str }
 /// #[derive(serde::Serialize)]
@@ -65,7 +76,7 @@ pub trait Event {
 /// #[derive(serde::Serialize)]
 /// struct Cat { category: &'static str }
 ///
-/// let engine = Engine::compile(r#"process where process.name : "CMD.exe""#, &CompileOptions::default()).unwrap();
+/// let engine = CompiledQuery::compile(r#"process where process.name : "CMD.exe""#, &CompileOptions::default()).unwrap();
 /// let ev = SerializeEvent::new(&Ev { event: Cat { category: "process" }, process: Proc { name: "cmd.exe" } }).unwrap();
 /// assert!(engine.is_match(&ev));
 /// ```

@@ -1,0 +1,127 @@
+//! One bracketed step of a stateful query, and how an event is evaluated against it.
+
+use super::{
+    keys, CompiledQuery, Dialect, Env, Event, EventQuery, Expr, ExprKind, FieldPath, Key,
+    SequenceStep, SmallVec, Value,
+};
+
+/// One bracketed term, with its keys (query-level keys first).
+pub(crate) struct StepSpec<'e> {
+    pub(crate) query: &'e EventQuery,
+    pub(crate) keys: Vec<&'e Expr>,
+    /// For keys that are plain fields, the path (read without the evaluator).
+    pub(crate) key_paths: Vec<Option<FieldPath>>,
+    pub(crate) optional: Vec<bool>,
+    pub(crate) fork: bool,
+    pub(crate) missing: bool,
+    /// Position of the step's event in a result.
+    pub(crate) pos: u16,
+}
+
+impl<'e> StepSpec<'e> {
+    pub(crate) fn new(shared: &'e [Expr], step: &'e SequenceStep, pos: u16) -> Self {
+        let keys: Vec<&Expr> = shared.iter().chain(step.by.iter()).collect();
+        let optional = keys
+            .iter()
+            .map(|e| matches!(&e.kind, ExprKind::Field(f) if f.optional))
+            .collect();
+        let key_paths = keys
+            .iter()
+            .map(|e| match &e.kind {
+                ExprKind::Field(f) => Some(FieldPath::new(f.path.clone())),
+                _ => None,
+            })
+            .collect();
+        StepSpec {
+            query: &step.query,
+            key_paths,
+            keys,
+            optional,
+            fork: step.fork.unwrap_or(false),
+            missing: step.missing,
+            pos,
+        }
+    }
+}
+
+/// Evaluation of step conditions and keys against one event: the one place
+/// where the session calls the reference evaluator, so that a compiled
+/// predicate can replace it later.
+pub(crate) struct EvalCx<'a> {
+    pub(crate) engine: &'a CompiledQuery,
+    pub(crate) event: &'a dyn Event,
+    /// The event's category, read once per event for every rule that uses
+    /// the session's category field (`None`: read it here).
+    pub(crate) category: Option<&'a Option<Value<'a>>>,
+    /// Step queries already answered by the session's pack.
+    pub(crate) answers: Option<Answers<'a>>,
+}
+
+/// A rule's step queries in the session's pack (by query span → pack index)
+/// and the pack's answers for the current event.
+#[derive(Clone, Copy)]
+pub(crate) struct Answers<'a> {
+    pub(crate) steps: &'a [(eql_syntax::Span, u32)],
+    pub(crate) matched: &'a [bool],
+}
+
+impl EvalCx<'_> {
+    /// True when the event is of the step's category.
+    pub(crate) fn category_matches(&self, q: &EventQuery) -> bool {
+        let Some(cat) = &q.category.name else {
+            return true;
+        };
+        let own;
+        let value = if let Some(v) = self.category {
+            v
+        } else {
+            own = self.event.get(&self.engine.category);
+            &own
+        };
+        match value {
+            Some(Value::Str(s)) => s == cat.as_str(),
+            Some(Value::Array(items)) => items.iter().any(|v| v.as_str() == Some(cat.as_str())),
+            _ => false,
+        }
+    }
+
+    /// True when the event matches the step's query (category and condition).
+    pub(crate) fn step_matches(&self, q: &EventQuery) -> bool {
+        if let Some(a) = &self.answers {
+            if let Some((_, k)) = a.steps.iter().find(|(span, _)| *span == q.span) {
+                return a.matched.get(*k as usize).copied().unwrap_or(false);
+            }
+        }
+        self.category_matches(q) && self.engine.condition_matches(q, self.event)
+    }
+
+    /// The join keys of the event for `step` (none when it must be dropped).
+    pub(crate) fn keys(&self, step: &StepSpec<'_>, out: &mut SmallVec<[Key; 1]>) {
+        out.clear();
+        if step.keys.is_empty() {
+            out.push(Key::new());
+            return;
+        }
+        let ctx = self.engine.ctx(self.event);
+        let env = Env::new();
+        let vals: SmallVec<[Option<Value<'_>>; 2]> = step
+            .keys
+            .iter()
+            .zip(&step.key_paths)
+            .map(|(e, path)| match path {
+                // A plain field reads the event directly (what `Ctx::eval`
+                // does for a field, without its per-call allocations).
+                Some(p) => self.event.get(p).filter(|v| !v.is_null()),
+                None => ctx.eval(e, &env),
+            })
+            .collect();
+        let py = self.engine.opts.dialect == Dialect::Python;
+        keys::build_keys(
+            &vals,
+            &step.optional,
+            py,
+            py && !self.engine.opts.case_sensitive,
+            out,
+        );
+    }
+}
