@@ -104,9 +104,7 @@ fn versus<E: Event>(
 }
 
 fn packs(c: &mut Criterion) {
-    let Some(lines) = reference_events() else {
-        return;
-    };
+    let lines = reference_events();
     let dom: Vec<serde_json::Value> = lines
         .iter()
         .filter_map(|l| serde_json::from_slice(l).ok())
@@ -122,8 +120,9 @@ fn packs(c: &mut Criterion) {
     let opts = CompileOptions::default();
     let mut hits = PackMatches::new();
 
-    if let Some(rules) = reference_rules(300) {
-        let engines = compile(&rules, &opts);
+    let rules300 = reference_rules(300);
+    {
+        let engines = compile(&rules300, &opts);
         let pack = Pack::new(&engines, &opts);
         let mut g = c.benchmark_group("pack300");
         g.sample_size(10);
@@ -190,7 +189,6 @@ fn packs(c: &mut Criterion) {
         });
         // The peer: tau-engine 1.16 with its optimiser, on the same DOMs.
         let tau: Vec<tau_engine::Rule> = reference_tau_rules(300)
-            .unwrap_or_default()
             .iter()
             .filter_map(|t| tau_engine::Rule::from_str(t).ok())
             .map(|r| r.optimise(tau_engine::Optimisations::default()))
@@ -275,12 +273,12 @@ fn packs(c: &mut Criterion) {
     // there, so the matches differ from ES): the pack evaluates its leaves
     // with the reference semantics and uses their necessary literals as
     // witnesses, against the Python reference on the same 2 000 events.
-    if let Some(rules) = reference_rules(300) {
+    {
         let py_opts = CompileOptions {
             category_field: "event.category".into(),
             ..CompileOptions::python()
         };
-        let engines = compile(&rules, &py_opts);
+        let engines = compile(&rules300, &py_opts);
         let pack = Pack::new(&engines, &py_opts);
         let few = &dom[..dom.len().min(2000)];
         let mut g = c.benchmark_group("python300");
@@ -310,7 +308,8 @@ fn packs(c: &mut Criterion) {
         );
     }
 
-    if let Some(queries) = corpus_queries() {
+    {
+        let queries = corpus_queries();
         let engines = compile(&queries, &opts);
         let pack = Pack::new(&engines, &opts);
         let mut g = c.benchmark_group(format!("corpus{}", pack.len()));
@@ -325,7 +324,8 @@ fn packs(c: &mut Criterion) {
         g.finish();
     }
 
-    if let Some(rules) = reference_rules(1000) {
+    {
+        let rules = reference_rules(1000);
         let mut g = c.benchmark_group("scaling");
         g.sample_size(10);
         g.throughput(Throughput::Elements(lines.len() as u64));

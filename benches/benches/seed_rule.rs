@@ -11,9 +11,7 @@ use eql_engine::{CompileOptions, CompiledQuery};
 use std::hint::black_box;
 
 fn seed_rule(c: &mut Criterion) {
-    let Some(lines) = reference_events() else {
-        return;
-    };
+    let lines = reference_events();
     let engine = match CompiledQuery::compile(SEED_RULE, &CompileOptions::default()) {
         Ok(e) => e,
         Err(e) => {

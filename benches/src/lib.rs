@@ -1,16 +1,19 @@
 //! Shared set-up for the criterion benches: the reference workload.
 //!
-//! Events come from `../shared/bench/gen_events.py --seed 42` (never committed).
-//! `EQL_BENCH_EVENTS` points at an existing JSONL file; otherwise a smaller
-//! sample (`EQL_BENCH_N`, default 20 000 events) is generated into `target/`.
+//! Events come from `bench/gen_events.py --seed 42` of the shared folder
+//! (never committed). `EQL_BENCH_EVENTS` points at an existing JSONL file;
+//! otherwise a smaller sample (`EQL_BENCH_N`, default 20 000 events) is
+//! generated into `target/`. A bench whose inputs cannot be had panics with
+//! the reason: it never reports a run that measured nothing.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The seed rule (rule 0 of the reference pack).
 pub const SEED_RULE: &str = r#"file where host.os.type == "windows" and event.type != "deletion" and file.extension : ("exe", "dll") and process.name : ("smss.exe", "autochk.exe", "csrss.exe", "wininit.exe", "services.exe", "lsass.exe", "winlogon.exe", "userinit.exe", "LogonUI.exe")"#;
 
-/// Path of the shared folder (`EQL_SHARED`, default `../shared` beside the checkout).
+/// Path of the shared folder (`EQL_SHARED`, default the `shared` folder beside
+/// the workspace).
 pub fn shared_dir() -> PathBuf {
     std::env::var_os("EQL_SHARED").map_or_else(
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
@@ -18,8 +21,36 @@ pub fn shared_dir() -> PathBuf {
     )
 }
 
-/// The reference event lines, or `None` (with a message) when they cannot be had.
-pub fn reference_events() -> Option<Vec<Vec<u8>>> {
+/// Runs a generator script of the shared folder; panics when it fails.
+fn generate(script: &str, seed: &str, n: usize, out: &Path) {
+    let script = shared_dir().join(script);
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    }
+    let status = Command::new("python3")
+        .arg(&script)
+        .args(["--seed", seed, "-n", &n.to_string(), "-o"])
+        .arg(out)
+        .status();
+    assert!(
+        status.as_ref().is_ok_and(std::process::ExitStatus::success),
+        "bench input: python3 {} failed ({status:?}); set EQL_SHARED to the shared folder",
+        script.display()
+    );
+}
+
+/// Reads a bench input; panics when it cannot be read.
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| {
+        panic!(
+            "bench input {}: {e}; set EQL_SHARED to the shared folder",
+            path.display()
+        )
+    })
+}
+
+/// The reference event lines; panics when they cannot be had.
+pub fn reference_events() -> Vec<Vec<u8>> {
     let path = if let Some(p) = std::env::var_os("EQL_BENCH_EVENTS") {
         PathBuf::from(p)
     } else {
@@ -30,91 +61,60 @@ pub fn reference_events() -> Option<Vec<Vec<u8>>> {
         let out = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join(format!("../target/bench-events-{n}.jsonl"));
         if !out.exists() {
-            let script = shared_dir().join("bench/gen_events.py");
-            let ok = Command::new("python3")
-                .arg(&script)
-                .args(["--seed", "42", "-n", &n.to_string(), "-o"])
-                .arg(&out)
-                .status()
-                .is_ok_and(|s| s.success());
-            if !ok {
-                eprintln!(
-                    "bench: could not generate events with {} (shared files absent?)",
-                    script.display()
-                );
-                return None;
-            }
+            generate("bench/gen_events.py", "42", n, &out);
         }
         out
     };
-    let text = std::fs::read(&path).ok()?;
-    Some(
-        text.split(|&b| b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(<[u8]>::to_vec)
-            .collect(),
-    )
+    read(&path)
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect()
 }
 
 /// The first `n` rules of the reference rule pack
-/// (`../shared/bench/gen_rules.py --seed 7 -n N`; rule 0 is the seed rule),
-/// generated into `target/` once: one JSON object per rule.
-fn reference_pack(n: usize) -> Option<Vec<serde_json::Value>> {
+/// (`bench/gen_rules.py --seed 7 -n N` of the shared folder; rule 0 is the
+/// seed rule), generated into `target/` once: one JSON object per rule.
+fn reference_pack(n: usize) -> Vec<serde_json::Value> {
     let out =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../target/bench-rules-{n}.json"));
     if !out.exists() {
-        let script = shared_dir().join("bench/gen_rules.py");
-        let ok = Command::new("python3")
-            .arg(&script)
-            .args(["--seed", "7", "-n", &n.to_string(), "-o"])
-            .arg(&out)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            eprintln!("bench: could not generate rules with {}", script.display());
-            return None;
-        }
+        generate("bench/gen_rules.py", "7", n, &out);
     }
-    let text = std::fs::read(&out).ok()?;
-    let mut rules: Vec<serde_json::Value> = serde_json::from_slice(&text).ok()?;
+    let mut rules: Vec<serde_json::Value> = serde_json::from_slice(&read(&out))
+        .unwrap_or_else(|e| panic!("bench input {}: {e}", out.display()));
     rules.truncate(n);
-    Some(rules)
+    rules
 }
 
 /// The text of field `key` of each rule of [`reference_pack`].
-fn pack_texts(n: usize, key: &str) -> Option<Vec<String>> {
-    Some(
-        reference_pack(n)?
-            .iter()
-            .filter_map(|r| r.get(key)?.as_str().map(str::to_owned))
-            .collect(),
-    )
+fn pack_texts(n: usize, key: &str) -> Vec<String> {
+    reference_pack(n)
+        .iter()
+        .filter_map(|r| r.get(key)?.as_str().map(str::to_owned))
+        .collect()
 }
 
 /// The EQL queries of the first `n` rules of the reference rule pack.
-pub fn reference_rules(n: usize) -> Option<Vec<String>> {
+pub fn reference_rules(n: usize) -> Vec<String> {
     pack_texts(n, "eql")
 }
 
 /// The same rules as tau-engine rules (the generator writes both; each has
 /// exactly its EQL twin's logic), for the peer baseline.
-pub fn reference_tau_rules(n: usize) -> Option<Vec<String>> {
+pub fn reference_tau_rules(n: usize) -> Vec<String> {
     pack_texts(n, "tau")
 }
 
-/// The queries of `../shared/corpus/detection-rules-eql.jsonl` (all forms).
-pub fn corpus_queries() -> Option<Vec<String>> {
+/// The queries of `corpus/detection-rules-eql.jsonl` of the shared folder
+/// (all forms).
+pub fn corpus_queries() -> Vec<String> {
     let path = shared_dir().join("corpus/detection-rules-eql.jsonl");
-    let text = std::fs::read_to_string(&path).ok().or_else(|| {
-        eprintln!("bench: {} absent", path.display());
-        None
-    })?;
-    Some(
-        text.lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter_map(|r| r.get("query")?.as_str().map(str::to_owned))
-            .collect(),
-    )
+    String::from_utf8_lossy(&read(&path))
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|r| r.get("query")?.as_str().map(str::to_owned))
+        .collect()
 }
 
 /// The least time each side of an [`interleaved_ratio`] round runs for.

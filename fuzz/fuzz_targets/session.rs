@@ -1,12 +1,13 @@
 //! Random event streams through sequence, sample, join and pipe queries of
 //! both dialects in a streaming `Session` with small, fuzzer-chosen `SessionLimits`:
 //! no panic, and the state stays within its documented caps. The input
-//! decoding and the checks live in `fuzz/common/session.rs`, which
+//! decoding and the checks live in
+//! `crates/eql-engine/tests/common/fuzz_session.rs`, which
 //! `crates/eql-engine/tests/fuzz_regressions.rs` includes too.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../common/session.rs"]
+#[path = "../../crates/eql-engine/tests/common/fuzz_session.rs"]
 mod session;
 
 fuzz_target!(|data: &[u8]| {

@@ -11,7 +11,7 @@ never copied (their licences keep them outside the repository).
   each prefixed with 0x00 (text mode); plus 48 AST-mode inputs (0x01 ES / 0x03
   Python prefix) whose generator bytes are the UTF-8 of a corpus query.
 - session: 24 pseudo-random inputs (fixed seeds, no corpus needed) in the
-  layout of fuzz/common/session.rs: small limits, 4 queries each (together
+  layout of crates/eql-engine/tests/common/fuzz_session.rs: small limits, 4 queries each (together
   every fixed query), 48 events of mostly known categories, mostly forward
   time, some out of order, missing and unparsable timestamps; 4 of them add a
   query from the text.

@@ -9,7 +9,7 @@ use eql_engine::{
 };
 use std::path::{Path, PathBuf};
 
-#[path = "../../../fuzz/common/session.rs"]
+#[path = "common/fuzz_session.rs"]
 mod session_fuzz;
 
 fn files(target: &str) -> Vec<PathBuf> {

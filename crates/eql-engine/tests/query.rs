@@ -9,16 +9,8 @@ fn es(q: &str) -> CompiledQuery {
     CompiledQuery::compile(q, &CompileOptions::default()).unwrap()
 }
 
-fn parser_ready() -> bool {
-    eql_syntax::parse_query("any where true", &eql_syntax::ParseOptions::default()).is_ok()
-}
-
 #[test]
 fn categories_and_paths() {
-    if !parser_ready() {
-        eprintln!("SKIP: parser not available yet");
-        return;
-    }
     let nested = json!({"event": {"category": "process"}, "process": {"name": "cmd.exe", "args": ["a", "/c"]}});
     let dotted = json!({"event.category": ["process", "file"], "process.name": "CMD.EXE"});
     let objs = json!({"event": {"category": "network"}, "dns": {"answers": [{"name": "a.com"}, {"name": "b.org"}]}});
@@ -42,10 +34,6 @@ fn categories_and_paths() {
 
 #[test]
 fn python_dialect_queries() {
-    if !parser_ready() {
-        eprintln!("SKIP: parser not available yet");
-        return;
-    }
     let py = CompileOptions::python();
     let ev = json!({"event_type": "process", "process_name": "CMD.exe", "args": ["x", "Y"]});
     let q = |s: &str| CompiledQuery::compile(s, &py).unwrap();
@@ -67,10 +55,6 @@ fn python_dialect_queries() {
 
 #[test]
 fn compile_errors_and_out_of_scope_forms() {
-    if !parser_ready() {
-        eprintln!("SKIP: parser not available yet");
-        return;
-    }
     let opts = CompileOptions::default();
     let err = CompiledQuery::compile("any where nope(x)", &opts).unwrap_err();
     assert_eq!(err.diagnostic.code, "EQL0301");
@@ -91,9 +75,6 @@ fn compile_errors_and_out_of_scope_forms() {
 /// field's items, in order, as the DOM and the reference give them.
 #[test]
 fn interleaved_array_items_from_raw_bytes() {
-    if !parser_ready() {
-        return;
-    }
     let opts = CompileOptions::default();
     let rules = [
         r#"any where a.b == "z" and a.c == "y""#,

@@ -1,46 +1,65 @@
-//! Shared by the integration tests that read `../shared`: where it is, and the
-//! generated reference events.
+//! Shared by the integration tests that read the shared corpus: where it is,
+//! and the generated reference events.
+//!
+//! Every test that calls these is `#[ignore = "needs the shared corpus: set
+//! EQL_SHARED"]`: a plain `cargo test` lists it as ignored, and
+//! `cargo test -- --ignored` runs it and fails when the corpus is absent.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The shared folder (`EQL_SHARED`, else `../shared` beside the checkout).
+/// The shared folder: `EQL_SHARED`, else the `shared` folder beside the
+/// workspace.
 pub(crate) fn shared() -> PathBuf {
     std::env::var_os("EQL_SHARED").map_or_else(
-        || {
-            let beside = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
-            if beside.exists() {
-                beside
-            } else {
-                PathBuf::from("/work/shared")
-            }
-        },
+        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")),
         PathBuf::from,
     )
 }
 
-/// The reference events (generated once into `target/`, shared with the benches).
-pub(crate) fn events(n: usize) -> Option<Vec<Vec<u8>>> {
+/// A file of the shared folder; panics (failing the test) when it is absent.
+pub(crate) fn shared_file(rel: &str) -> PathBuf {
+    let path = shared().join(rel);
+    assert!(
+        path.is_file(),
+        "needs the shared corpus: {} not found (set EQL_SHARED to the shared folder)",
+        path.display()
+    );
+    path
+}
+
+/// The text of a file of the shared folder; panics when it cannot be read.
+pub(crate) fn shared_text(rel: &str) -> String {
+    let path = shared_file(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The reference events, `bench/gen_events.py --seed 42 -n N` of the shared
+/// folder, generated once into the workspace's `target/` (shared with the
+/// benches); panics when they cannot be generated.
+pub(crate) fn events(n: usize) -> Vec<Vec<u8>> {
     let out = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join(format!("../../target/bench-events-{n}.jsonl"));
     if !out.exists() {
-        let script = shared().join("bench/gen_events.py");
-        let ok = Command::new("python3")
+        if let Some(dir) = out.parent() {
+            std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        }
+        let script = shared_file("bench/gen_events.py");
+        let status = Command::new("python3")
             .arg(&script)
             .args(["--seed", "42", "-n", &n.to_string(), "-o"])
             .arg(&out)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            return None;
-        }
+            .status();
+        assert!(
+            status.as_ref().is_ok_and(std::process::ExitStatus::success),
+            "python3 {} failed: {status:?}",
+            script.display()
+        );
     }
-    let text = std::fs::read(&out).ok()?;
-    Some(
-        text.split(|&b| b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(<[u8]>::to_vec)
-            .collect(),
-    )
+    let text = std::fs::read(&out).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
+    text.split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect()
 }

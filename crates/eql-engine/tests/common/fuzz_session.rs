@@ -1,6 +1,8 @@
 //! Decoding and checks of the `session` fuzz target, shared word for word with
 //! `crates/eql-engine/tests/fuzz_regressions.rs` (both include this file with
-//! `#[path]`), so a committed regression replays exactly what the fuzzer ran.
+//! `#[path]`; it lives in the engine's tests so that the packaged crate's
+//! tests build), so a committed regression replays exactly what the fuzzer
+//! ran.
 //!
 //! Input layout (a missing byte reads as 0):
 //!
