@@ -74,6 +74,6 @@ pub use session::{
 mod rules;
 #[cfg(feature = "rules")]
 pub use rules::{
-    CompiledRule, CompiledRuleSet, Rule, RuleError, RuleLoadError, RuleSet, Technique, Threat,
-    ThreatRef,
+    event_index, CompiledRule, CompiledRuleSet, IndexPatterns, IndexRoute, IndexRouter, Rule,
+    RuleError, RuleLoadError, RuleSet, Technique, Threat, ThreatRef,
 };

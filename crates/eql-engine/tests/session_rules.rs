@@ -10,13 +10,15 @@ use common::{events, shared};
 #[test]
 fn sequence_and_sample_rules_run_in_a_session() {
     let corpus = shared().join("corpus/detection-rules-eql.jsonl");
-    let Ok(all) = RuleSet::from_path(&corpus) else {
+    let (all, errors) = RuleSet::from_path(&corpus);
+    if !errors.is_empty() {
         eprintln!(
-            "SKIP sequence_and_sample_rules_run_in_a_session: {} not found",
-            corpus.display()
+            "SKIP sequence_and_sample_rules_run_in_a_session: {} not loaded: {}",
+            corpus.display(),
+            errors[0]
         );
         return;
-    };
+    }
     let Some(lines) = events(20_000) else {
         eprintln!("SKIP sequence_and_sample_rules_run_in_a_session: could not generate events");
         return;
