@@ -352,6 +352,8 @@ fn parameters(rule: &Rule) -> Json {
         "line",
         "metadata",
         "transform",
+        "maturity",
+        "deprecation_date",
     ] {
         p.remove(key);
     }
