@@ -395,7 +395,7 @@ fn run(set: &CompiledRuleSet, events: &[Json]) -> Vec<(Vec<usize>, Vec<Json>)> {
         session.push(i, e, &mut out);
     }
     session.finish(&mut out);
-    let now = UNIX_EPOCH + Duration::from_millis(1_800_000_000_000);
+    let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     out.iter()
         .map(|m| {
             let sources: Vec<AlertEvent<'_>> = m
