@@ -575,3 +575,11 @@ fn field_list_has_no_duplicates() {
         .iter()
         .any(|p| p.contains("kibana.alert.uuid: required")));
 }
+
+/// The alert inputs move across threads and can be shared.
+#[test]
+fn alert_types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<AlertOptions>();
+    send_sync::<AlertEvent<'static>>();
+}

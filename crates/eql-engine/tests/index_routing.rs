@@ -134,3 +134,14 @@ fn corpus_rules_route_by_their_patterns() {
         eprintln!("{route}");
     }
 }
+
+/// The routing types and load errors move across threads and can be shared.
+#[test]
+fn routing_types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<eql_engine::IndexPatterns>();
+    send_sync::<eql_engine::IndexRoute>();
+    send_sync::<IndexRouter>();
+    send_sync::<eql_engine::RuleLoadError>();
+    send_sync::<CompiledRuleSet>();
+}
