@@ -1,14 +1,16 @@
 //! Parse-checks EQL queries from `.eql`, `.jsonl`, `.toml` files or folders of `.toml` rules.
 //!
-//! `cargo run --release --example check -- [--dialect es|python] [--explain] PATH...`
+//! `cargo run --release --example check -- [--dialect es|python] [--explain] [--index NAME]... PATH...`
 //!
 //! `--explain` prints the plan of the single-event queries compiled together
 //! as one pack: category buckets, the fused matchers with their needles, the
-//! rules always evaluated, and each rule's lowered condition.
+//! rules always evaluated, and each rule's lowered condition. `--index NAME`
+//! prints `index NAME: K of N rules apply` (the rules whose `index` patterns
+//! match the name) and limits the plan to those rules.
 
 use clap::{Parser, ValueEnum};
-use eql_engine::{CompileOptions, CompiledQuery, Dialect, Pack};
-use std::path::{Path, PathBuf};
+use eql_engine::{CompileOptions, Dialect, Pack, RuleSet};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -26,93 +28,14 @@ struct Args {
     /// Print the pack plan (EXPLAIN) of the single-event queries.
     #[arg(long)]
     explain: bool,
-    /// `.eql`, `.jsonl`, `.toml` files or folders of `.toml` rules.
+    /// An index (or data stream) name: print how many rules apply to it (their
+    /// `index` patterns match it); with `--explain`, plan only the rules that
+    /// apply to one of the names given. Repeatable.
+    #[arg(long = "index", value_name = "NAME")]
+    indices: Vec<String>,
+    /// `.eql`, `.jsonl`, `.toml` files or folders of rules.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-}
-
-/// One query to check: its display name and text.
-struct Item {
-    name: String,
-    query: String,
-}
-
-fn collect(path: &Path, out: &mut Vec<Item>, errors: &mut Vec<String>) {
-    if path.is_dir() {
-        let Ok(rd) = std::fs::read_dir(path) else {
-            errors.push(format!("{}: cannot read folder", path.display()));
-            return;
-        };
-        let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        entries.sort();
-        for p in entries {
-            if p.is_dir() || p.extension().is_some_and(|e| e == "toml") {
-                collect(&p, out, errors);
-            }
-        }
-        return;
-    }
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            errors.push(format!("{}: {e}", path.display()));
-            return;
-        }
-    };
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    match ext {
-        "jsonl" | "ndjson" => {
-            for (i, line) in text.lines().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                match serde_json::from_str::<serde_json::Value>(line) {
-                    Ok(v) => {
-                        let name = v
-                            .get("name")
-                            .or_else(|| v.get("rule_id"))
-                            .or_else(|| v.get("id"))
-                            .and_then(|n| n.as_str())
-                            .map_or_else(
-                                || format!("{}:{}", path.display(), i + 1),
-                                str::to_string,
-                            );
-                        match v.get("query").and_then(|q| q.as_str()) {
-                            Some(q) => out.push(Item {
-                                name,
-                                query: q.to_string(),
-                            }),
-                            None => errors.push(format!("{name}: no `query` field")),
-                        }
-                    }
-                    Err(e) => {
-                        errors.push(format!("{}:{}: invalid JSON: {e}", path.display(), i + 1));
-                    }
-                }
-            }
-        }
-        "toml" => match toml::from_str::<toml::Value>(&text) {
-            Ok(v) => {
-                let rule = v.get("rule");
-                let name = rule
-                    .and_then(|r| r.get("name"))
-                    .and_then(|n| n.as_str())
-                    .map_or_else(|| path.display().to_string(), str::to_string);
-                match rule.and_then(|r| r.get("query")).and_then(|q| q.as_str()) {
-                    Some(q) => out.push(Item {
-                        name,
-                        query: q.to_string(),
-                    }),
-                    None => errors.push(format!("{name}: no `[rule] query`")),
-                }
-            }
-            Err(e) => errors.push(format!("{}: invalid TOML: {e}", path.display())),
-        },
-        _ => out.push(Item {
-            name: path.display().to_string(),
-            query: text,
-        }),
-    }
 }
 
 fn main() -> ExitCode {
@@ -124,40 +47,41 @@ fn main() -> ExitCode {
         },
         ..CompileOptions::default()
     };
-    let mut items = Vec::new();
-    let mut errors = Vec::new();
+    let mut rules = RuleSet::new();
+    let mut load_errors = 0usize;
     for p in &args.paths {
-        collect(p, &mut items, &mut errors);
-    }
-    for e in &errors {
-        eprintln!("error: {e}");
-    }
-    let mut failed = 0usize;
-    let mut engines = Vec::new();
-    for item in &items {
-        // Parse and check (functions, arity, `~`, regexes), as a rule pack would.
-        match CompiledQuery::compile(&item.query, &opts) {
-            Ok(e) => engines.push(e),
-            Err(e) => {
-                failed += 1;
-                println!(
-                    "{}:\n{}",
-                    item.name,
-                    e.diagnostic.render(&item.query, Some(&item.name))
-                );
-            }
+        let (more, errors) = RuleSet::from_path(p);
+        rules.extend(more);
+        for e in &errors {
+            eprintln!("error: {e}");
         }
+        load_errors += errors.len();
+    }
+    // Parse and check (functions, arity, `~`, regexes), as a rule pack would.
+    let (compiled, errors) = rules.compile(&opts);
+    for e in &errors {
+        println!("{e}");
+    }
+    let routes: Vec<_> = args.indices.iter().map(|n| compiled.route(n)).collect();
+    for route in &routes {
+        println!("{route}");
     }
     if args.explain {
-        let pack = Pack::new(&engines, &opts);
+        let planned = if routes.is_empty() {
+            compiled
+        } else {
+            compiled.subset(|i, _| routes.iter().any(|r| r.contains(i)))
+        };
+        let pack = Pack::new(planned.iter().map(|r| &r.engine), &opts);
         println!("{}", pack.plan());
     }
-    let total = items.len();
+    let total = rules.len();
+    let failed = errors.len();
     println!(
         "checked {total} queries: {} ok, {failed} failed",
         total - failed
     );
-    if failed > 0 || !errors.is_empty() {
+    if failed > 0 || load_errors > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

@@ -95,15 +95,14 @@ fn load_rules(args: &Args) -> Result<(RuleSet, usize), String> {
     let mut set = RuleSet::new();
     let mut errors = 0;
     for path in &args.rules {
-        match RuleSet::from_path(path) {
-            Ok(more) => set.extend(more),
-            Err(e) => {
-                eprintln!("error: {e}");
-                errors += 1;
-                if args.strict {
-                    return Err(format!("cannot load rules from {}", path.display()));
-                }
-            }
+        let (more, failed) = RuleSet::from_path(path);
+        set.extend(more);
+        for e in &failed {
+            eprintln!("error: {e}");
+        }
+        errors += failed.len();
+        if args.strict && !failed.is_empty() {
+            return Err(format!("cannot load rules from {}", path.display()));
         }
     }
     Ok((set, errors))

@@ -36,6 +36,12 @@
 //! # Features
 //!
 //! - `rules` (default): loading rule packs (Elastic TOML, `.eql`, JSONL) and the shipped pack.
+//! - `serde`: `Serialize`/`Deserialize` for [`Value`] (as the JSON it stands
+//!   for), [`Diagnostic`] and [`Span`], [`SessionStats`] (missing counters
+//!   read as 0), and with `rules` for `Rule`, `Threat`, `Technique` and
+//!   `ThreatRef` (Elastic's rule object shape); `Serialize` for [`Match`]
+//!   and [`Matches`] (which borrow from the session's buffer); with `rules`,
+//!   `alert_documents`: alert documents as Elastic Security indexes them.
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
@@ -56,6 +62,8 @@ pub use event::{Event, SerializeEvent};
 mod eval;
 mod pack;
 mod query;
+#[cfg(feature = "serde")]
+mod serde_impls;
 mod session;
 pub use eql_syntax::{Expr, ExprKind, Literal, PipeKind, QueryBody};
 pub use event::Document;
@@ -72,8 +80,10 @@ pub use session::{
 
 #[cfg(feature = "rules")]
 mod rules;
+#[cfg(all(feature = "rules", feature = "serde"))]
+pub use rules::{alert_documents, AlertEvent, AlertOptions};
 #[cfg(feature = "rules")]
 pub use rules::{
-    CompiledRule, CompiledRuleSet, Rule, RuleError, RuleLoadError, RuleSet, Technique, Threat,
-    ThreatRef,
+    event_index, CompiledRule, CompiledRuleSet, IndexPatterns, IndexRoute, IndexRouter, Rule,
+    RuleError, RuleLoadError, RuleSet, Technique, Threat, ThreatRef,
 };

@@ -142,7 +142,7 @@ fn shipped_toml_round_trips() {
     let text = std::fs::read_to_string(&path).unwrap();
     let doc: toml::Table = toml::from_str(&text).unwrap();
     let rule_t = doc["rule"].as_table().unwrap();
-    let loaded = RuleSet::from_path(&path).unwrap();
+    let loaded = load(&path);
     assert_eq!(loaded.len(), 1);
     let r = &loaded.rules()[0];
     let s = |k: &str| rule_t[k].as_str().unwrap().to_string();
@@ -172,6 +172,20 @@ fn shipped_toml_round_trips() {
     assert_eq!(r.rule_type, Some(s("type")));
     assert_eq!(r.note, Some(s("note")));
     assert_eq!(r.query, s("query"));
+    assert_eq!(r.references, list("references"));
+    assert!(r.false_positives.is_empty());
+    assert_eq!(r.building_block_type, None);
+    // The `[metadata]` keys without a field of their own are kept.
+    let meta = doc["metadata"].as_table().unwrap();
+    assert_eq!(
+        r.extra["metadata"]["updated_date"].as_str(),
+        meta["updated_date"].as_str()
+    );
+    assert_eq!(
+        r.extra["metadata"]["integration"].as_array().map(Vec::len),
+        meta["integration"].as_array().map(Vec::len)
+    );
+    assert!(!r.is_deprecated());
     let threats = rule_t["threat"].as_array().unwrap();
     assert_eq!(r.threat.len(), threats.len());
     for (got, want) in r.threat.iter().zip(threats) {
@@ -189,7 +203,7 @@ fn shipped_toml_round_trips() {
         }
     }
     // Folder loading finds the same rule.
-    let dir = RuleSet::from_dir(manifest_dir().join("rules")).unwrap();
+    let dir = load(&manifest_dir().join("rules"));
     assert_eq!(dir.rules(), loaded.rules());
     // And the builtin pack is identical apart from the source path.
     let mut builtin = RuleSet::builtin().rules()[0].clone();
@@ -201,7 +215,7 @@ fn shipped_toml_round_trips() {
 #[ignore = "needs the shared corpus: set EQL_SHARED"]
 fn detection_rules_corpus_loads() {
     let path = common::shared_file("corpus/detection-rules-eql.jsonl");
-    let set = RuleSet::from_path(&path).unwrap();
+    let set = load(&path);
     assert_eq!(set.len(), 1081);
     let text = std::fs::read_to_string(&path).unwrap();
     let mut n = 0;
@@ -268,6 +282,20 @@ fn seed_rule_fires_on_true_positives_only() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
+/// Loads `path` and expects no error.
+fn load(path: &std::path::Path) -> RuleSet {
+    let (set, errors) = RuleSet::from_path(path);
+    assert!(errors.is_empty(), "{errors:?}");
+    set
+}
+
+/// Loads `path` and expects exactly one error.
+fn load_error(path: &std::path::Path) -> RuleLoadError {
+    let (_, mut errors) = RuleSet::from_path(path);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    errors.remove(0)
+}
+
 fn write_temp(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("eql-rules-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -282,10 +310,16 @@ fn missing_query_is_a_missing_field_error() {
         "no_query.toml",
         "[metadata]\nmaturity = \"production\"\n[rule]\nname = \"x\"\nlanguage = \"eql\"\n",
     );
-    match RuleSet::from_path(&path) {
-        Err(RuleLoadError::MissingField { path: p, field, .. }) => {
+    match load_error(&path) {
+        RuleLoadError::MissingField {
+            path: p,
+            field,
+            line,
+        } => {
             assert_eq!(p, path);
             assert_eq!(field, "rule.query");
+            // The line of the `[rule]` table that lacks it.
+            assert_eq!(line, 3);
         }
         other => panic!("expected MissingField, got {other:?}"),
     }
@@ -297,14 +331,21 @@ fn wrong_type_is_a_wrong_type_error() {
         "bad_score.toml",
         "[rule]\nname = \"x\"\nrisk_score = \"high\"\nquery = 'process where true'\n",
     );
-    match RuleSet::from_path(&path) {
-        Err(RuleLoadError::WrongType { path: p, field, .. }) => {
+    match load_error(&path) {
+        RuleLoadError::WrongType {
+            path: p,
+            field,
+            line,
+            ..
+        } => {
             assert_eq!(p, path);
             assert_eq!(field, "rule.risk_score");
+            assert_eq!(line, 3);
         }
         other => panic!("expected WrongType, got {other:?}"),
     }
-    let err = RuleSet::from_path(&path).unwrap_err().to_string();
+    let err = load_error(&path).to_string();
+    assert!(err.contains("bad_score.toml:3:"), "{err}");
     assert!(err.contains("bad_score.toml"), "{err}");
     assert!(err.contains("risk_score"), "{err}");
 }
@@ -312,8 +353,11 @@ fn wrong_type_is_a_wrong_type_error() {
 #[test]
 fn malformed_toml_is_a_toml_error() {
     let path = write_temp("broken.toml", "[rule\nname = \n");
-    match RuleSet::from_path(&path) {
-        Err(RuleLoadError::Toml { path: p, .. }) => assert_eq!(p, path),
+    match load_error(&path) {
+        RuleLoadError::Toml { path: p, line, .. } => {
+            assert_eq!(p, path);
+            assert_eq!(line, 1);
+        }
         other => panic!("expected Toml, got {other:?}"),
     }
 }
@@ -329,7 +373,7 @@ fn jsonl_and_eql_files_load() {
             "\n",
         ),
     );
-    let set = RuleSet::from_path(&jsonl).unwrap();
+    let set = load(&jsonl);
     assert_eq!(set.len(), 2);
     assert_eq!(set.rules()[0].name, "A");
     assert_eq!(set.rules()[0].risk_score, Some(21));
@@ -345,19 +389,30 @@ fn jsonl_and_eql_files_load() {
         Some("event.sequence")
     );
 
-    let bad = write_temp("bad.jsonl", "{\"query\": \"x\"}\n[1, 2]\n");
-    match RuleSet::from_path(&bad) {
-        Err(RuleLoadError::Json { line, .. }) => assert_eq!(line, 2),
-        other => panic!("expected Json, got {other:?}"),
+    // A bad line is reported; the lines around it still load.
+    let bad = write_temp(
+        "bad.jsonl",
+        "{\"query\": \"x\"}\n[1, 2]\n{\"query\": \"y\", \"risk_score\": -1}\n{\"query\": \"z\"}\n",
+    );
+    let (set, errors) = RuleSet::from_path(&bad);
+    assert_eq!(
+        set.iter().map(|r| r.query.as_str()).collect::<Vec<_>>(),
+        ["x", "z"]
+    );
+    match &errors[..] {
+        [RuleLoadError::Json { line: 2, .. }, RuleLoadError::WrongType { line: 3, field, .. }] => {
+            assert_eq!(field, "risk_score");
+        }
+        other => panic!("expected Json and WrongType, got {other:?}"),
     }
     let missing = write_temp("missing.jsonl", "{\"name\": \"q\"}\n");
     assert!(matches!(
-        RuleSet::from_path(&missing),
-        Err(RuleLoadError::MissingField { line: 1, .. })
+        load_error(&missing),
+        RuleLoadError::MissingField { line: 1, .. }
     ));
 
     let eql = write_temp("my_rule.eql", "process where process.name == \"cmd.exe\"\n");
-    let set = RuleSet::from_path(&eql).unwrap();
+    let set = load(&eql);
     assert_eq!(set.rules()[0].name, "my_rule");
     assert_eq!(
         set.rules()[0].query,
@@ -376,7 +431,7 @@ fn compile_keeps_good_rules_and_reports_bad_ones() {
             "\n",
         ),
     );
-    let set = RuleSet::from_path(&jsonl).unwrap();
+    let set = load(&jsonl);
     let (compiled, errors) = set.compile(&CompileOptions::default());
     assert_eq!(compiled.len(), 1);
     assert_eq!(compiled.rules()[0].rule.name, "good");
@@ -394,7 +449,133 @@ fn non_eql_rules_are_skipped() {
         "kql.toml",
         "[rule]\nname = \"k\"\nlanguage = \"kuery\"\nquery = 'a:b'\n",
     );
-    let set = RuleSet::from_path(&path).unwrap();
+    let set = load(&path);
     assert!(set.is_empty());
     assert_eq!(set.skipped(), &[path.clone()][..]);
+}
+
+/// A rules folder as found in the wild: good rules, a file that is not
+/// TOML, a rule with a wrong-typed field, a rule in another language and
+/// a nested folder. The broken files are reported with their real line and
+/// the others load.
+#[test]
+fn a_folder_with_broken_files_loads_the_rest() {
+    let dir = std::env::temp_dir().join(format!("eql-rules-wild-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("windows")).unwrap();
+    let good = |name: &str| {
+        format!(
+            "[metadata]\nmaturity = \"production\"\n\n[rule]\nname = \"{name}\"\nlanguage = \"eql\"\nquery = '''\nprocess where process.name == \"{name}\"\n'''\n"
+        )
+    };
+    std::fs::write(dir.join("a_good.toml"), good("a")).unwrap();
+    std::fs::write(dir.join("windows/c_good.toml"), good("c")).unwrap();
+    // An unterminated string on line 6.
+    std::fs::write(
+        dir.join("b_broken.toml"),
+        "[metadata]\nmaturity = \"production\"\n\n[rule]\nname = \"b\"\ndescription = \"no end\nquery = 'x'\n",
+    )
+    .unwrap();
+    // `version` on line 7 is a string.
+    std::fs::write(
+        dir.join("d_wrong_type.toml"),
+        "[metadata]\nmaturity = \"production\"\n\n[rule]\nname = \"d\"\nquery = 'any where true'\nversion = \"3\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("e_kuery.toml"),
+        "[rule]\nname = \"e\"\nlanguage = \"kuery\"\nquery = 'a:b'\n",
+    )
+    .unwrap();
+    let (set, errors) = RuleSet::from_path(&dir);
+    let names: Vec<&str> = set.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["a", "c"]);
+    assert_eq!(set.skipped().len(), 1);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].path().ends_with("b_broken.toml"));
+    assert_eq!(errors[0].line(), Some(6));
+    assert!(matches!(errors[0], RuleLoadError::Toml { .. }));
+    assert!(
+        errors[0]
+            .to_string()
+            .contains("b_broken.toml:6: invalid TOML"),
+        "{}",
+        errors[0]
+    );
+    match &errors[1] {
+        RuleLoadError::WrongType {
+            path, line, field, ..
+        } => {
+            assert!(path.ends_with("d_wrong_type.toml"));
+            assert_eq!((*line, field.as_str()), (7, "rule.version"));
+        }
+        other => panic!("expected WrongType, got {other:?}"),
+    }
+    // Good rules know where their query starts.
+    assert_eq!(set.rules()[0].line, 8);
+    // A path that does not exist is one I/O error.
+    let (none, errors) = RuleSet::from_path(dir.join("missing"));
+    assert!(none.is_empty());
+    assert!(matches!(&errors[..], [RuleLoadError::Io { .. }]));
+}
+
+#[test]
+fn rule_keeps_references_maturity_deprecation_and_unknown_fields() {
+    let path = write_temp(
+        "deprecated.toml",
+        r#"[metadata]
+creation_date = "2020/01/01"
+deprecation_date = "2024/05/01"
+maturity = "deprecated"
+
+[rule]
+author = ["Elastic"]
+building_block_type = "default"
+false_positives = ["Admins running the tool on purpose."]
+name = "Old rule"
+references = ["https://example.invalid/a", "https://example.invalid/b"]
+risk_score = 21
+setup = "Enable the integration."
+severity = "low"
+type = "eql"
+query = 'process where true'
+
+[[rule.related_integrations]]
+package = "endpoint"
+version = "^8.2.0"
+
+[transform]
+[[transform.osquery]]
+label = "Osquery - dns"
+query = "SELECT * FROM dns_cache"
+"#,
+    );
+    let set = load(&path);
+    let r = &set.rules()[0];
+    assert_eq!(
+        r.references,
+        strings(&["https://example.invalid/a", "https://example.invalid/b"])
+    );
+    assert_eq!(
+        r.false_positives,
+        strings(&["Admins running the tool on purpose."])
+    );
+    assert_eq!(r.building_block_type.as_deref(), Some("default"));
+    assert_eq!(r.maturity.as_deref(), Some("deprecated"));
+    assert_eq!(r.deprecation_date.as_deref(), Some("2024/05/01"));
+    assert!(r.is_deprecated());
+    // Unknown fields: of the rule table, the rest of [metadata], other tables.
+    assert_eq!(r.extra["setup"], "Enable the integration.");
+    assert_eq!(r.extra["related_integrations"][0]["package"], "endpoint");
+    assert_eq!(r.extra["metadata"]["creation_date"], "2020/01/01");
+    assert!(r.extra["metadata"].get("maturity").is_none());
+    assert_eq!(
+        r.extra["transform"]["osquery"][0]["query"],
+        "SELECT * FROM dns_cache"
+    );
+    // Known fields are not repeated in `extra`.
+    for known in ["name", "query", "references", "building_block_type", "type"] {
+        assert!(!r.extra.contains_key(known), "{known}");
+    }
+    assert_eq!(r.extra.len(), 4, "{:?}", r.extra.keys());
 }

@@ -11,7 +11,11 @@ use common::{events, shared_file};
 #[ignore = "needs the shared corpus: set EQL_SHARED"]
 fn sequence_and_sample_rules_run_in_a_session() {
     let corpus = shared_file("corpus/detection-rules-eql.jsonl");
-    let all = RuleSet::from_path(&corpus).expect("the detection-rules corpus loads");
+    let (all, errors) = RuleSet::from_path(&corpus);
+    assert!(
+        errors.is_empty(),
+        "the detection-rules corpus loads: {errors:?}"
+    );
     let lines = events(20_000);
     let mut pack = RuleSet::new();
     for r in &all {

@@ -13,7 +13,9 @@
 //!
 //! # Features
 //!
-//! None.
+//! - `serde`: `Serialize`/`Deserialize` for [`Value`] (as the JSON it stands
+//!   for; deserialized strings are owned) and, through eql-syntax, for
+//!   diagnostics and spans.
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),

@@ -115,3 +115,115 @@ impl From<bool> for Value<'_> {
         Value::Bool(b)
     }
 }
+
+/// With the `serde` feature a value serializes as the JSON it stands for:
+/// `Null` as `null`, numbers as numbers, strings as strings, arrays as
+/// sequences and objects as maps with their keys in order. A non-finite
+/// float becomes `null` in JSON, as `serde_json` writes it.
+///
+/// ```
+/// use eql_plan::Value;
+/// let v = Value::Object(vec![("a".into(), Value::Array(vec![Value::Int(1), Value::from("x")]))]);
+/// assert_eq!(serde_json::to_string(&v).unwrap(), r#"{"a":[1,"x"]}"#);
+/// ```
+#[cfg(feature = "serde")]
+impl serde::Serialize for Value<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self {
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Int(i) => s.serialize_i64(*i),
+            Value::Float(f) => s.serialize_f64(*f),
+            Value::Str(x) => s.serialize_str(x),
+            Value::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Value::Object(members) => {
+                let mut map = s.serialize_map(Some(members.len()))?;
+                for (k, v) in members {
+                    map.serialize_entry(k.as_ref(), v)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+/// With the `serde` feature a value deserializes from any self-describing
+/// format as JSON maps onto it: integers that fit `i64` become `Int`, other
+/// numbers `Float`; strings are always owned (`Cow::Owned`), whatever
+/// lifetime the target names.
+///
+/// ```
+/// use eql_plan::Value;
+/// let v: Value<'static> = serde_json::from_str(r#"{"n": 18446744073709551615, "s": "x", "z": null}"#).unwrap();
+/// assert_eq!(v, Value::Object(vec![
+///     ("n".into(), Value::Float(18446744073709551615.0)),
+///     ("s".into(), Value::from("x".to_string())),
+///     ("z".into(), Value::Null),
+/// ]));
+/// ```
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Value<'_> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ValueVisitor(std::marker::PhantomData))
+    }
+}
+
+#[cfg(feature = "serde")]
+struct ValueVisitor<'a>(std::marker::PhantomData<Value<'a>>);
+
+#[cfg(feature = "serde")]
+impl<'de, 'a> serde::de::Visitor<'de> for ValueVisitor<'a> {
+    type Value = Value<'a>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON-like value")
+    }
+    fn visit_unit<E>(self) -> Result<Value<'a>, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value<'a>, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value<'a>, D::Error> {
+        serde::Deserialize::deserialize(d)
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Value<'a>, E> {
+        Ok(Value::Bool(b))
+    }
+    fn visit_i64<E>(self, i: i64) -> Result<Value<'a>, E> {
+        Ok(Value::Int(i))
+    }
+    fn visit_u64<E>(self, u: u64) -> Result<Value<'a>, E> {
+        Ok(i64::try_from(u).map_or(Value::Float(u as f64), Value::Int))
+    }
+    fn visit_f64<E>(self, f: f64) -> Result<Value<'a>, E> {
+        Ok(Value::Float(f))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Value<'a>, E> {
+        Ok(Value::Str(Cow::Owned(s.to_owned())))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Value<'a>, E> {
+        Ok(Value::Str(Cow::Owned(s)))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value<'a>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value<'a>, A::Error> {
+        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096));
+        while let Some((k, v)) = map.next_entry::<String, Value<'a>>()? {
+            members.push((Cow::Owned(k), v));
+        }
+        Ok(Value::Object(members))
+    }
+}

@@ -8,8 +8,21 @@
 use crate::{LineIndex, Span};
 use std::fmt::Write as _;
 
+/// Every diagnostic code the project's crates emit, ascending. Codes are
+/// never reused: a code leaves this list never, a new one is appended.
+/// `EQL00xx` are syntax errors (this crate), `EQL03xx` compile-time checks
+/// and `EQL04xx` session checks (eql-engine).
+pub const CODES: &[&str] = &[
+    "EQL0001", "EQL0002", "EQL0003", "EQL0004", "EQL0005", "EQL0006", "EQL0007", "EQL0008",
+    "EQL0009", "EQL0010", "EQL0011", "EQL0012", "EQL0013", "EQL0014", "EQL0015", "EQL0016",
+    "EQL0017", "EQL0018", "EQL0019", "EQL0301", "EQL0302", "EQL0303", "EQL0304", "EQL0305",
+    "EQL0306", "EQL0401", "EQL0402", "EQL0403",
+];
+
 /// How bad a diagnostic is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Severity {
     /// The query is rejected.
     Error,
@@ -19,6 +32,10 @@ pub enum Severity {
 
 /// A problem found in a query, ready to render.
 ///
+/// With the `serde` feature it serializes as an object with the fields
+/// below (`labels` as `[span, message]` pairs); deserializing checks that
+/// the code is one of [`CODES`].
+///
 /// ```
 /// use eql_syntax::{Diagnostic, Severity, Span};
 /// let d = Diagnostic::error("EQL0001", "unexpected end of input", Span::new(14, 14));
@@ -27,6 +44,7 @@ pub enum Severity {
 /// assert!(text.contains("1:15"));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Diagnostic {
     /// Stable code, `EQL` + four digits. Codes are never reused.
     pub code: &'static str,
@@ -86,6 +104,39 @@ impl Diagnostic {
             let _ = writeln!(out, "  = {note}");
         }
         out
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Diagnostic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// The serialized form, with the code as any string.
+        #[derive(serde::Deserialize)]
+        struct Repr {
+            code: String,
+            severity: Severity,
+            message: String,
+            span: Span,
+            #[serde(default)]
+            labels: Vec<(Span, String)>,
+            #[serde(default)]
+            notes: Vec<String>,
+        }
+        let r = Repr::deserialize(d)?;
+        let Some(code) = CODES.iter().copied().find(|c| *c == r.code) else {
+            return Err(serde::de::Error::custom(format!(
+                "unknown diagnostic code `{}`",
+                r.code
+            )));
+        };
+        Ok(Diagnostic {
+            code,
+            severity: r.severity,
+            message: r.message,
+            span: r.span,
+            labels: r.labels,
+            notes: r.notes,
+        })
     }
 }
 

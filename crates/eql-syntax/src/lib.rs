@@ -28,6 +28,8 @@
 //! - `arbitrary`: `arbitrary::Arbitrary` for [`Span`] and [`Query`], and
 //!   `AstGen`, a depth- and size-bounded generator of syntax trees that the
 //!   parser of a chosen dialect accepts (used by the `roundtrip` fuzz target).
+//! - `serde`: `Serialize`/`Deserialize` for [`Diagnostic`], [`Severity`] and
+//!   [`Span`]. A diagnostic deserializes only with a code listed in [`CODES`].
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
@@ -51,7 +53,7 @@ mod span;
 #[cfg(feature = "arbitrary")]
 pub use arbitrary::AstGen;
 pub use ast::*;
-pub use diagnostic::{Diagnostic, Severity};
+pub use diagnostic::{Diagnostic, Severity, CODES};
 pub use error::{ParseError, ParseErrorKind};
 pub use parser::{parse_expr, parse_query};
 pub use span::{LineIndex, Span};

@@ -3,19 +3,33 @@
 //!
 //! Loading never panics on input: malformed TOML/JSON, a missing `query` or
 //! a field of the wrong type are reported as [`RuleLoadError`]s naming the
-//! file (and line, where known). Compiling a [`RuleSet`] reports each rule
-//! that fails as a [`RuleError`] and keeps the others.
+//! file and the line. A file (or JSONL line) that fails is reported and the
+//! others still load, as compiling a [`RuleSet`] reports each rule that fails
+//! as a [`RuleError`] and keeps the others.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 use crate::{CompileError, CompileOptions, CompiledQuery, Event};
 
+#[cfg(feature = "serde")]
+mod alert;
+mod index;
+mod load;
+#[cfg(feature = "serde")]
+pub use alert::{alert_documents, AlertEvent, AlertOptions};
+pub use index::{event_index, IndexPatterns, IndexRoute, IndexRouter};
+use load::parse_toml;
+
 /// A reference to an ATT&CK tactic, technique or sub-technique.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
 pub struct ThreatRef {
     /// Identifier, e.g. `TA0005` or `T1211`.
     pub id: String,
@@ -27,6 +41,8 @@ pub struct ThreatRef {
 
 /// A technique with its optional sub-techniques.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
 pub struct Technique {
     /// Identifier, e.g. `T1211`.
     pub id: String,
@@ -35,65 +51,135 @@ pub struct Technique {
     /// Reference URL.
     pub reference: String,
     /// Sub-techniques (`[[rule.threat.technique.subtechnique]]`).
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "subtechnique", skip_serializing_if = "Vec::is_empty")
+    )]
     pub subtechniques: Vec<ThreatRef>,
 }
 
 /// One `[[rule.threat]]` entry.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
 pub struct Threat {
     /// Framework name, e.g. `MITRE ATT&CK`.
     pub framework: String,
     /// The tactic.
     pub tactic: ThreatRef,
     /// Techniques under the tactic.
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "technique", skip_serializing_if = "Vec::is_empty")
+    )]
     pub techniques: Vec<Technique>,
 }
 
 /// A detection rule and its metadata.
+///
+/// With the `serde` feature a rule serializes as Elastic's rule object does
+/// (`type`, `threat[].technique[].subtechnique[]`, unset fields left out),
+/// with the [`Rule::extra`] fields beside the others and `query`, `source`
+/// and `line`; a JSON rule object deserializes into it, unknown fields going
+/// to [`Rule::extra`].
+///
+/// ```
+/// # #[cfg(feature = "serde")] {
+/// let (set, _) = eql_engine::RuleSet::parse_jsonl("r.jsonl", r#"{"query": "process where true", "type": "eql", "setup": "x"}"#);
+/// let json = serde_json::to_value(&set.rules()[0]).unwrap();
+/// assert_eq!((json["type"].as_str(), json["setup"].as_str()), (Some("eql"), Some("x")));
+/// let back: eql_engine::Rule = serde_json::from_value(json).unwrap();
+/// assert_eq!(&back, &set.rules()[0]);
+/// # }
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
 pub struct Rule {
     /// Rule name (file stem for `.eql` files when nothing else is known).
     pub name: String,
     /// Stable rule identifier.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub rule_id: Option<String>,
     /// Description.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub description: Option<String>,
     /// Severity (`low`, `medium`, `high`, `critical`).
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub severity: Option<String>,
     /// Risk score, 0..=100.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub risk_score: Option<u32>,
     /// Index patterns.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub index: Vec<String>,
     /// Tags.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub tags: Vec<String>,
     /// Rule version.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub version: Option<u32>,
     /// Authors.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub author: Vec<String>,
     /// Licence.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub license: Option<String>,
     /// Look-back start, e.g. `now-9m`.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub from: Option<String>,
     /// Schedule interval, e.g. `5m`.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub interval: Option<String>,
     /// Maximum alerts per run.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub max_signals: Option<u32>,
     /// ATT&CK mapping.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub threat: Vec<Threat>,
     /// Query language (`eql`).
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub language: Option<String>,
     /// Rule type (`eql`).
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "type", skip_serializing_if = "Option::is_none")
+    )]
     pub rule_type: Option<String>,
     /// Field matched by the `X where` category instead of `event.category`.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub event_category_override: Option<String>,
     /// Field used as the timestamp instead of `@timestamp`.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub timestamp_override: Option<String>,
     /// Tiebreaker field for sequences.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub tiebreaker_field: Option<String>,
     /// Investigation guide (markdown).
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub note: Option<String>,
-    /// `[metadata] maturity`.
+    /// Reference URLs.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
+    pub references: Vec<String>,
+    /// Known benign causes of alerts.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
+    pub false_positives: Vec<String>,
+    /// `default` for a building-block rule (its alerts are hidden from the
+    /// default alert views and feed other rules).
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    pub building_block_type: Option<String>,
+    /// `[metadata] maturity`: `production`, `development`, `deprecated`, ...
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub maturity: Option<String>,
+    /// `[metadata] deprecation_date`.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    pub deprecation_date: Option<String>,
+    /// Every other field of the rule object (`setup`, `related_integrations`,
+    /// `risk_score_mapping`, ...), by name; in TOML, the rest of `[metadata]`
+    /// is under `metadata` and other top-level tables (`[transform]`) under
+    /// their names.
+    #[cfg_attr(feature = "serde", serde(flatten))]
+    pub extra: BTreeMap<String, Json>,
     /// The EQL query, verbatim.
     pub query: String,
     /// File the rule came from.
@@ -106,6 +192,22 @@ impl Rule {
     /// `source:line`, used as the origin of diagnostics.
     pub fn origin(&self) -> String {
         format!("{}:{}", self.source.display(), self.line)
+    }
+
+    /// True when the rule is marked deprecated (`maturity = "deprecated"`
+    /// or a `deprecation_date`).
+    ///
+    /// ```
+    /// let mut rule = eql_engine::Rule::default();
+    /// assert!(!rule.is_deprecated());
+    /// rule.maturity = Some("deprecated".into());
+    /// assert!(rule.is_deprecated());
+    /// ```
+    pub fn is_deprecated(&self) -> bool {
+        self.maturity
+            .as_deref()
+            .is_some_and(|m| m.eq_ignore_ascii_case("deprecated"))
+            || self.deprecation_date.is_some()
     }
 
     /// Compile options for this rule: `base` with the rule's
@@ -126,8 +228,8 @@ impl Rule {
     }
 }
 
-/// Why a rule file could not be loaded.
-#[derive(Debug, thiserror::Error)]
+/// Why a rule file (or one line of a JSONL file) could not be loaded.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum RuleLoadError {
     /// Reading the file or directory failed.
     #[error("{}: {source}", path.display())]
@@ -135,14 +237,16 @@ pub enum RuleLoadError {
         /// The path.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
     /// The TOML is malformed.
-    #[error("{}: invalid TOML: {message}", path.display())]
+    #[error("{}:{line}: invalid TOML: {message}", path.display())]
     Toml {
         /// The file.
         path: PathBuf,
-        /// Parser message (with position).
+        /// 1-based line of the error.
+        line: usize,
+        /// Parser message.
         message: String,
     },
     /// A JSONL line is malformed or not an object.
@@ -160,7 +264,7 @@ pub enum RuleLoadError {
     MissingField {
         /// The file.
         path: PathBuf,
-        /// 1-based line (1 for whole-file TOML).
+        /// 1-based line of the table (or JSONL object) that lacks it.
         line: usize,
         /// Field name.
         field: String,
@@ -170,9 +274,9 @@ pub enum RuleLoadError {
     WrongType {
         /// The file.
         path: PathBuf,
-        /// 1-based line (1 for whole-file TOML).
+        /// 1-based line of the value.
         line: usize,
-        /// Field name.
+        /// Dotted field path, with array positions (`rule.threat[1].tactic.id`).
         field: String,
         /// What was expected.
         expected: &'static str,
@@ -183,6 +287,38 @@ pub enum RuleLoadError {
         /// The file.
         path: PathBuf,
     },
+}
+
+impl RuleLoadError {
+    /// The file (or directory) the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            RuleLoadError::Io { path, .. }
+            | RuleLoadError::Toml { path, .. }
+            | RuleLoadError::Json { path, .. }
+            | RuleLoadError::MissingField { path, .. }
+            | RuleLoadError::WrongType { path, .. }
+            | RuleLoadError::Unsupported { path } => path,
+        }
+    }
+
+    /// The 1-based line the error is on, when it is about a line.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            RuleLoadError::Toml { line, .. }
+            | RuleLoadError::Json { line, .. }
+            | RuleLoadError::MissingField { line, .. }
+            | RuleLoadError::WrongType { line, .. } => Some(*line),
+            RuleLoadError::Io { .. } | RuleLoadError::Unsupported { .. } => None,
+        }
+    }
+
+    fn io(path: &Path, source: std::io::Error) -> Self {
+        RuleLoadError::Io {
+            path: path.to_path_buf(),
+            source: Arc::new(source),
+        }
+    }
 }
 
 /// A rule that failed to compile.
@@ -252,17 +388,27 @@ impl RuleSet {
     /// Loads a `.toml` rule, a `.eql` query, a `.jsonl`/`.ndjson` rule list, or
     /// every such file under a directory (recursively, in path order).
     ///
+    /// Returns the rules that loaded and one error per file (per line of a
+    /// JSONL file) that did not: a malformed file never stops the others.
     /// Rules whose `language` is set to something other than `eql` are
     /// skipped (see [`RuleSet::skipped`]).
-    pub fn from_path(path: impl AsRef<Path>) -> Result<Self, RuleLoadError> {
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("eql-doc-rules-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// std::fs::write(dir.join("good.eql"), "process where true").unwrap();
+    /// std::fs::write(dir.join("bad.toml"), "[rule\n").unwrap();
+    /// let (set, errors) = eql_engine::RuleSet::from_path(&dir);
+    /// assert_eq!(set.len(), 1);
+    /// assert_eq!(errors.len(), 1);
+    /// assert!(errors[0].path().ends_with("bad.toml"));
+    /// assert_eq!(errors[0].line(), Some(1));
+    /// ```
+    pub fn from_path(path: impl AsRef<Path>) -> (Self, Vec<RuleLoadError>) {
         let mut set = RuleSet::new();
-        set.load_path(path.as_ref())?;
-        Ok(set)
-    }
-
-    /// Alias of [`RuleSet::from_path`].
-    pub fn from_dir(path: impl AsRef<Path>) -> Result<Self, RuleLoadError> {
-        Self::from_path(path)
+        let mut errors = Vec::new();
+        set.load_path(path.as_ref(), &mut errors);
+        (set, errors)
     }
 
     /// Parses one Elastic detection-rules TOML document. `path` names it in errors.
@@ -271,53 +417,53 @@ impl RuleSet {
         parse_toml(path.as_ref(), text)
     }
 
-    /// Parses JSONL text (one rule object per line). `path` names it in errors.
-    pub fn parse_jsonl(path: impl AsRef<Path>, text: &str) -> Result<Self, RuleLoadError> {
+    /// Parses JSONL text (one rule object per line). `path` names it in
+    /// errors; a line that fails is reported and the others still load.
+    pub fn parse_jsonl(path: impl AsRef<Path>, text: &str) -> (Self, Vec<RuleLoadError>) {
         let mut set = RuleSet::new();
-        set.load_jsonl(path.as_ref(), text)?;
-        Ok(set)
+        let mut errors = Vec::new();
+        set.load_jsonl(path.as_ref(), text, &mut errors);
+        (set, errors)
     }
 
-    /// Adds the rules from `path` (see [`RuleSet::from_path`]).
-    pub fn load_path(&mut self, path: &Path) -> Result<(), RuleLoadError> {
-        let meta = fs::metadata(path).map_err(|source| RuleLoadError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    fn load_path(&mut self, path: &Path, errors: &mut Vec<RuleLoadError>) {
+        let meta = match fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) => return errors.push(RuleLoadError::io(path, e)),
+        };
         if meta.is_dir() {
             let mut files = Vec::new();
-            collect_files(path, &mut files)?;
+            collect_files(path, &mut files, errors);
             files.sort();
             for file in files {
-                self.load_file(&file)?;
+                self.load_file(&file, errors);
             }
-            Ok(())
         } else {
-            self.load_file(path)
+            self.load_file(path, errors);
         }
     }
 
-    fn load_file(&mut self, path: &Path) -> Result<(), RuleLoadError> {
+    fn load_file(&mut self, path: &Path, errors: &mut Vec<RuleLoadError>) {
         let ext = path
             .extension()
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase);
-        let read = || {
-            fs::read_to_string(path).map_err(|source| RuleLoadError::Io {
+        if !matches!(ext.as_deref(), Some("toml" | "eql" | "jsonl" | "ndjson")) {
+            return errors.push(RuleLoadError::Unsupported {
                 path: path.to_path_buf(),
-                source,
-            })
+            });
+        }
+        let text = match fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => return errors.push(RuleLoadError::io(path, e)),
         };
         match ext.as_deref() {
-            Some("toml") => {
-                let text = read()?;
-                match parse_toml(path, &text)? {
-                    Some(rule) => self.rules.push(rule),
-                    None => self.skipped.push(path.to_path_buf()),
-                }
-            }
+            Some("toml") => match parse_toml(path, &text) {
+                Ok(Some(rule)) => self.rules.push(rule),
+                Ok(None) => self.skipped.push(path.to_path_buf()),
+                Err(e) => errors.push(e),
+            },
             Some("eql") => {
-                let text = read()?;
                 let name = path
                     .file_stem()
                     .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
@@ -330,56 +476,21 @@ impl RuleSet {
                     ..Rule::default()
                 });
             }
-            Some("jsonl" | "ndjson") => {
-                let text = read()?;
-                self.load_jsonl(path, &text)?;
-            }
-            _ => {
-                return Err(RuleLoadError::Unsupported {
-                    path: path.to_path_buf(),
-                })
-            }
+            _ => self.load_jsonl(path, &text, errors),
         }
-        Ok(())
     }
 
-    fn load_jsonl(&mut self, path: &Path, text: &str) -> Result<(), RuleLoadError> {
+    fn load_jsonl(&mut self, path: &Path, text: &str, errors: &mut Vec<RuleLoadError>) {
         for (i, raw) in text.lines().enumerate() {
-            let line = i + 1;
             if raw.trim().is_empty() {
                 continue;
             }
-            let value: Json = serde_json::from_str(raw).map_err(|e| RuleLoadError::Json {
-                path: path.to_path_buf(),
-                line,
-                message: e.to_string(),
-            })?;
-            let Json::Object(map) = value else {
-                return Err(RuleLoadError::Json {
-                    path: path.to_path_buf(),
-                    line,
-                    message: "expected a JSON object".into(),
-                });
-            };
-            let ctx = Ctx {
-                path,
-                line,
-                prefix: "",
-            };
-            match rule_from_map(&map, None, &ctx, line)? {
-                Some(mut rule) => {
-                    if rule.name.is_empty() {
-                        rule.name = rule
-                            .rule_id
-                            .clone()
-                            .unwrap_or_else(|| format!("{}:{line}", path.display()));
-                    }
-                    self.rules.push(rule);
-                }
-                None => self.skipped.push(path.to_path_buf()),
+            match load::parse_json_line(path, i + 1, raw) {
+                Ok(Some(rule)) => self.rules.push(rule),
+                Ok(None) => self.skipped.push(path.to_path_buf()),
+                Err(e) => errors.push(e),
             }
         }
-        Ok(())
     }
 
     /// The rules, in load order.
@@ -549,17 +660,32 @@ impl<'a> IntoIterator for &'a CompiledRuleSet {
     }
 }
 
-fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), RuleLoadError> {
-    let io = |source| RuleLoadError::Io {
-        path: dir.to_path_buf(),
-        source,
+/// A compiled set from compiled rules (a subset of another set, say: see
+/// [`CompiledRuleSet::subset`]).
+impl FromIterator<CompiledRule> for CompiledRuleSet {
+    fn from_iter<I: IntoIterator<Item = CompiledRule>>(rules: I) -> Self {
+        CompiledRuleSet {
+            rules: rules.into_iter().collect(),
+        }
+    }
+}
+
+/// The rule files under `dir`; an unreadable directory is reported and skipped.
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<RuleLoadError>) {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => return errors.push(RuleLoadError::io(dir, e)),
     };
-    for entry in fs::read_dir(dir).map_err(io)? {
-        let entry = entry.map_err(io)?;
-        let path = entry.path();
-        let kind = entry.file_type().map_err(io)?;
+    for entry in entries {
+        let (path, kind) = match entry.and_then(|e| Ok((e.path(), e.file_type()?))) {
+            Ok(x) => x,
+            Err(e) => {
+                errors.push(RuleLoadError::io(dir, e));
+                continue;
+            }
+        };
         if kind.is_dir() {
-            collect_files(&path, out)?;
+            collect_files(&path, out, errors);
         } else if path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
             ["toml", "eql", "jsonl", "ndjson"]
                 .iter()
@@ -567,278 +693,5 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), RuleLoadError
         }) {
             out.push(path);
         }
-    }
-    Ok(())
-}
-
-/// Where a field is read from, for error messages.
-struct Ctx<'a> {
-    path: &'a Path,
-    line: usize,
-    prefix: &'a str,
-}
-
-impl Ctx<'_> {
-    fn field(&self, key: &str) -> String {
-        if self.prefix.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}.{key}", self.prefix)
-        }
-    }
-
-    fn wrong(&self, key: &str, expected: &'static str) -> RuleLoadError {
-        RuleLoadError::WrongType {
-            path: self.path.to_path_buf(),
-            line: self.line,
-            field: self.field(key),
-            expected,
-        }
-    }
-
-    fn missing(&self, key: &str) -> RuleLoadError {
-        RuleLoadError::MissingField {
-            path: self.path.to_path_buf(),
-            line: self.line,
-            field: self.field(key),
-        }
-    }
-
-    fn opt_str(&self, map: &Map<String, Json>, key: &str) -> Result<Option<String>, RuleLoadError> {
-        match map.get(key) {
-            None | Some(Json::Null) => Ok(None),
-            Some(Json::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(self.wrong(key, "a string")),
-        }
-    }
-
-    fn str_or_empty(&self, map: &Map<String, Json>, key: &str) -> Result<String, RuleLoadError> {
-        Ok(self.opt_str(map, key)?.unwrap_or_default())
-    }
-
-    fn opt_u32(&self, map: &Map<String, Json>, key: &str) -> Result<Option<u32>, RuleLoadError> {
-        match map.get(key) {
-            None | Some(Json::Null) => Ok(None),
-            Some(Json::Number(n)) => n
-                .as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .map(Some)
-                .ok_or_else(|| self.wrong(key, "a non-negative integer")),
-            Some(_) => Err(self.wrong(key, "a non-negative integer")),
-        }
-    }
-
-    fn str_list(&self, map: &Map<String, Json>, key: &str) -> Result<Vec<String>, RuleLoadError> {
-        match map.get(key) {
-            None | Some(Json::Null) => Ok(Vec::new()),
-            Some(Json::Array(items)) => items
-                .iter()
-                .map(|v| match v {
-                    Json::String(s) => Ok(s.clone()),
-                    _ => Err(self.wrong(key, "an array of strings")),
-                })
-                .collect(),
-            Some(_) => Err(self.wrong(key, "an array of strings")),
-        }
-    }
-
-    fn tables<'m>(
-        &self,
-        map: &'m Map<String, Json>,
-        key: &str,
-    ) -> Result<Vec<&'m Map<String, Json>>, RuleLoadError> {
-        match map.get(key) {
-            None | Some(Json::Null) => Ok(Vec::new()),
-            Some(Json::Array(items)) => items
-                .iter()
-                .map(|v| {
-                    v.as_object()
-                        .ok_or_else(|| self.wrong(key, "an array of tables"))
-                })
-                .collect(),
-            // A single inline table is accepted as a one-element array.
-            Some(Json::Object(m)) => Ok(vec![m]),
-            Some(_) => Err(self.wrong(key, "an array of tables")),
-        }
-    }
-
-    fn with_prefix<'p>(&'p self, prefix: &'p str) -> Ctx<'p> {
-        Ctx {
-            path: self.path,
-            line: self.line,
-            prefix,
-        }
-    }
-}
-
-fn threat_ref(ctx: &Ctx<'_>, map: &Map<String, Json>) -> Result<ThreatRef, RuleLoadError> {
-    Ok(ThreatRef {
-        id: ctx.str_or_empty(map, "id")?,
-        name: ctx.str_or_empty(map, "name")?,
-        reference: ctx.str_or_empty(map, "reference")?,
-    })
-}
-
-fn threats(ctx: &Ctx<'_>, map: &Map<String, Json>) -> Result<Vec<Threat>, RuleLoadError> {
-    let mut out = Vec::new();
-    let threat_prefix = ctx.field("threat");
-    let tctx = ctx.with_prefix(&threat_prefix);
-    for t in ctx.tables(map, "threat")? {
-        let tactic = match t.get("tactic") {
-            None | Some(Json::Null) => ThreatRef::default(),
-            Some(Json::Object(m)) => {
-                let p = tctx.field("tactic");
-                threat_ref(&tctx.with_prefix(&p), m)?
-            }
-            Some(_) => return Err(tctx.wrong("tactic", "a table")),
-        };
-        let tech_prefix = tctx.field("technique");
-        let techctx = tctx.with_prefix(&tech_prefix);
-        let mut techniques = Vec::new();
-        for tech in tctx.tables(t, "technique")? {
-            let base = threat_ref(&techctx, tech)?;
-            let sub_prefix = techctx.field("subtechnique");
-            let subctx = techctx.with_prefix(&sub_prefix);
-            let subtechniques = techctx
-                .tables(tech, "subtechnique")?
-                .into_iter()
-                .map(|s| threat_ref(&subctx, s))
-                .collect::<Result<_, _>>()?;
-            techniques.push(Technique {
-                id: base.id,
-                name: base.name,
-                reference: base.reference,
-                subtechniques,
-            });
-        }
-        out.push(Threat {
-            framework: tctx.str_or_empty(t, "framework")?,
-            tactic,
-            techniques,
-        });
-    }
-    Ok(out)
-}
-
-/// Builds a rule from a flat rule object (`[rule]` table or a JSONL object).
-/// `metadata` is the optional `[metadata]` table. Returns `None` for non-EQL rules.
-fn rule_from_map(
-    map: &Map<String, Json>,
-    metadata: Option<&Map<String, Json>>,
-    ctx: &Ctx<'_>,
-    line: usize,
-) -> Result<Option<Rule>, RuleLoadError> {
-    let language = ctx.opt_str(map, "language")?;
-    if language
-        .as_deref()
-        .is_some_and(|l| !l.eq_ignore_ascii_case("eql"))
-    {
-        return Ok(None);
-    }
-    let query = match map.get("query") {
-        None | Some(Json::Null) => return Err(ctx.missing("query")),
-        Some(Json::String(s)) => s.clone(),
-        Some(_) => return Err(ctx.wrong("query", "a string")),
-    };
-    let maturity = match metadata {
-        Some(m) => ctx.with_prefix("metadata").opt_str(m, "maturity")?,
-        None => ctx.opt_str(map, "maturity")?,
-    };
-    Ok(Some(Rule {
-        name: ctx.str_or_empty(map, "name")?,
-        rule_id: ctx.opt_str(map, "rule_id")?,
-        description: ctx.opt_str(map, "description")?,
-        severity: ctx.opt_str(map, "severity")?,
-        risk_score: ctx.opt_u32(map, "risk_score")?,
-        index: ctx.str_list(map, "index")?,
-        tags: ctx.str_list(map, "tags")?,
-        version: ctx.opt_u32(map, "version")?,
-        author: ctx.str_list(map, "author")?,
-        license: ctx.opt_str(map, "license")?,
-        from: ctx.opt_str(map, "from")?,
-        interval: ctx.opt_str(map, "interval")?,
-        max_signals: ctx.opt_u32(map, "max_signals")?,
-        threat: threats(ctx, map)?,
-        language,
-        rule_type: ctx.opt_str(map, "type")?,
-        event_category_override: ctx.opt_str(map, "event_category_override")?,
-        timestamp_override: ctx.opt_str(map, "timestamp_override")?,
-        tiebreaker_field: ctx.opt_str(map, "tiebreaker_field")?,
-        note: ctx.opt_str(map, "note")?,
-        maturity,
-        query,
-        source: ctx.path.to_path_buf(),
-        line,
-    }))
-}
-
-/// 1-based line where the `query` value starts in TOML text (best effort).
-fn query_line(text: &str) -> usize {
-    for (i, raw) in text.lines().enumerate() {
-        let t = raw.trim_start();
-        if let Some(rest) = t.strip_prefix("query") {
-            let rest = rest.trim_start();
-            if let Some(value) = rest.strip_prefix('=') {
-                let value = value.trim();
-                // A multi-line string whose first line is empty starts on the next line.
-                if value == "'''" || value == "\"\"\"" {
-                    return i + 2;
-                }
-                return i + 1;
-            }
-        }
-    }
-    1
-}
-
-fn parse_toml(path: &Path, text: &str) -> Result<Option<Rule>, RuleLoadError> {
-    let table: toml::Table = toml::from_str(text).map_err(|e| RuleLoadError::Toml {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    let json = serde_json::to_value(&table).map_err(|e| RuleLoadError::Toml {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    let Json::Object(root) = json else {
-        return Err(RuleLoadError::Toml {
-            path: path.to_path_buf(),
-            message: "expected a table".into(),
-        });
-    };
-    let line = query_line(text);
-    let top = Ctx {
-        path,
-        line: 1,
-        prefix: "",
-    };
-    let metadata = match root.get("metadata") {
-        None => None,
-        Some(Json::Object(m)) => Some(m),
-        Some(_) => return Err(top.wrong("metadata", "a table")),
-    };
-    match root.get("rule") {
-        Some(Json::Object(rule)) => {
-            let ctx = Ctx {
-                path,
-                line: 1,
-                prefix: "rule",
-            };
-            rule_from_map(rule, metadata, &ctx, line)
-        }
-        Some(_) => Err(top.wrong("rule", "a table")),
-        // A flat file: the rule fields at top level.
-        None => rule_from_map(&root, metadata, &top, line),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_line_multiline() {
-        assert_eq!(query_line("a = 1\nquery = '''\nx\n'''\n"), 3);
-        assert_eq!(query_line("a = 1\nquery = '''x'''\n"), 2);
     }
 }

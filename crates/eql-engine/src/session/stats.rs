@@ -9,6 +9,11 @@
 /// assert_eq!(s.stats().events, 0);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 #[non_exhaustive]
 pub struct SessionStats {
     /// Events pushed.
