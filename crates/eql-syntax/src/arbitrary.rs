@@ -20,6 +20,7 @@
 //!   Elasticsearch dialect with no constant side, and any construct of the
 //!   other dialect.
 
+use crate::keyword::RESERVED;
 use crate::{
     BinaryOp, Category, Dialect, EventQuery, Expr, ExprKind, FieldRef, Join, LineageKind, Literal,
     MatchOp, PathSegment, Pipe, PipeKind, Query, QueryBody, Sample, Sequence, SequenceStep, Span,
@@ -27,11 +28,6 @@ use crate::{
 };
 use arbitrary::{Arbitrary, Result, Unstructured};
 use std::cell::Cell;
-
-/// Words that cannot be a bare call name (the grammar's `keyword` rule).
-const CALL_KEYWORDS: &[&str] = &[
-    "and", "or", "not", "in", "like", "regex", "where", "null", "true", "false",
-];
 
 /// Function names worth generating often (real ones), besides random names.
 const FUNCTIONS: &[&str] = &[
@@ -456,7 +452,7 @@ impl Gen<'_> {
             return Ok((*u.choose(FUNCTIONS)?).to_string());
         }
         let name = Self::ident(u)?;
-        Ok(if CALL_KEYWORDS.contains(&name.as_str()) {
+        Ok(if RESERVED.contains(&name.as_str()) {
             format!("{name}_")
         } else {
             name

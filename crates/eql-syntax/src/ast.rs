@@ -214,33 +214,6 @@ pub struct Expr {
     pub span: Span,
 }
 
-impl Expr {
-    /// True when the expression reads the event (a field or a lineage test
-    /// somewhere in it), false for a constant.
-    ///
-    /// ```
-    /// use eql_syntax::{parse_expr, ParseOptions};
-    /// let opts = ParseOptions::default();
-    /// assert!(parse_expr("length(process.name) + 1", &opts).unwrap().reads_event());
-    /// assert!(!parse_expr("concat(\"a\", 1 + 2)", &opts).unwrap().reads_event());
-    /// ```
-    pub fn reads_event(&self) -> bool {
-        match &self.kind {
-            ExprKind::Literal(_) => false,
-            ExprKind::Field(_) | ExprKind::Lineage { .. } => true,
-            ExprKind::Unary { expr, .. } => expr.reads_event(),
-            ExprKind::Binary { left, right, .. } => left.reads_event() || right.reads_event(),
-            ExprKind::In { expr, list, .. } => {
-                expr.reads_event() || list.iter().any(Expr::reads_event)
-            }
-            ExprKind::Match { expr, patterns, .. } => {
-                expr.reads_event() || patterns.iter().any(Expr::reads_event)
-            }
-            ExprKind::Call { args, .. } => args.iter().any(Expr::reads_event),
-        }
-    }
-}
-
 /// Expression forms.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ExprKind {
