@@ -13,26 +13,10 @@
 
 use crate::ir::{CmpOp, Cond, FieldTable, Test, TestOp};
 use crate::matcher::{fold, required_piece, Glob, StrSet};
+use crate::passes::run_passes;
+use crate::regexes::RegexCache;
 use crate::{FieldPath, Value};
 use eql_syntax::{BinaryOp, Dialect, Expr, ExprKind, Literal, MatchOp, UnaryOp};
-
-/// The regex source the engine compiles for `regex`/`regex~` (ES: anchored at
-/// both ends; Python `match`: anchored at the start only).
-///
-/// ```
-/// assert_eq!(eql_plan::regex_source("a.c", true, false), "(?is)^(?:a.c)$");
-/// ```
-pub fn regex_source(pat: &str, ci: bool, python: bool) -> String {
-    let flags = if ci { "(?is)" } else { "(?s)" };
-    if python {
-        format!("{flags}^(?:{pat})")
-    } else {
-        format!("{flags}^(?:{pat})$")
-    }
-}
-
-/// The compiled-size limit of each regex (bytes), for untrusted patterns.
-pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 /// Lowering context.
 pub struct Lowering<'a> {
@@ -46,13 +30,16 @@ pub struct Lowering<'a> {
     /// Python dialect: strings compare case-insensitively (the default
     /// mode; `CompileOptions::case_sensitive` turns it off). Unused in ES.
     pub python_ci: bool,
+    /// The query's regexes (those the checks compiled, and the size limit
+    /// the others are built with).
+    pub regexes: &'a RegexCache,
 }
 
 impl Lowering<'_> {
     /// Lowers a boolean condition (the `where` clause).
     pub fn condition(&mut self, e: &Expr) -> Cond {
         let c = if self.dialect == Dialect::Python {
-            if has_lineage(e) {
+            if e.has_lineage() {
                 // The session answers lineage by the node's address: the
                 // condition stays one leaf.
                 self.generic(e)
@@ -68,7 +55,7 @@ impl Lowering<'_> {
     }
 
     fn generic(&mut self, e: &Expr) -> Cond {
-        if !reads_state(e) {
+        if !e.reads_event() {
             if let Some(b) = (self.const_eval)(e) {
                 return Cond::Const(b);
             }
@@ -196,35 +183,12 @@ impl Lowering<'_> {
     /// Interns every field an expression reads, so that a projection of the
     /// plan's fields serves generic leaves too.
     fn intern_all(&mut self, e: &Expr) {
-        match &e.kind {
-            ExprKind::Field(f) => {
+        e.walk(&mut |x| {
+            if let ExprKind::Field(f) = &x.kind {
                 self.fields.intern(&FieldPath::new(f.path.clone()));
             }
-            ExprKind::Literal(_) => {}
-            ExprKind::Lineage { query, .. } => self.intern_all(&query.condition),
-            ExprKind::Unary { expr, .. } => self.intern_all(expr),
-            ExprKind::Binary { left, right, .. } => {
-                self.intern_all(left);
-                self.intern_all(right);
-            }
-            ExprKind::In { expr, list, .. } => {
-                self.intern_all(expr);
-                for x in list {
-                    self.intern_all(x);
-                }
-            }
-            ExprKind::Match { expr, patterns, .. } => {
-                self.intern_all(expr);
-                for x in patterns {
-                    self.intern_all(x);
-                }
-            }
-            ExprKind::Call { args, .. } => {
-                for x in args {
-                    self.intern_all(x);
-                }
-            }
-        }
+            true
+        });
     }
 
     fn pos(&mut self, e: &Expr) -> Cond {
@@ -440,12 +404,7 @@ impl Lowering<'_> {
                         let mut res = Vec::new();
                         let mut sources = Vec::new();
                         for p in pats {
-                            let src = regex_source(p, *insensitive, false);
-                            let re = regex::RegexBuilder::new(&src)
-                                .size_limit(REGEX_SIZE_LIMIT)
-                                .build()
-                                .ok()?;
-                            res.push(re);
+                            res.push(self.regexes.get(p, *insensitive, false)?.into_owned());
                             sources.push(p.to_owned());
                         }
                         TestOp::Regex {
@@ -514,218 +473,4 @@ pub fn pushdown(e: &Expr) -> bool {
         }
         _ => false,
     }
-}
-
-/// True when `leaf` holds for some field, literal or lineage node of `e`.
-fn any_leaf(e: &Expr, leaf: &dyn Fn(&ExprKind) -> bool) -> bool {
-    match &e.kind {
-        ExprKind::Field(_) | ExprKind::Literal(_) | ExprKind::Lineage { .. } => leaf(&e.kind),
-        ExprKind::Unary { expr, .. } => any_leaf(expr, leaf),
-        ExprKind::Binary { left, right, .. } => any_leaf(left, leaf) || any_leaf(right, leaf),
-        ExprKind::In { expr, list, .. } => {
-            any_leaf(expr, leaf) || list.iter().any(|x| any_leaf(x, leaf))
-        }
-        ExprKind::Match { expr, patterns, .. } => {
-            any_leaf(expr, leaf) || patterns.iter().any(|x| any_leaf(x, leaf))
-        }
-        ExprKind::Call { args, .. } => args.iter().any(|x| any_leaf(x, leaf)),
-    }
-}
-
-/// True when `e` has a process-lineage node (`descendant of`...).
-fn has_lineage(e: &Expr) -> bool {
-    any_leaf(e, &|k| matches!(k, ExprKind::Lineage { .. }))
-}
-
-/// True when the expression reads a field or process lineage (so it is not
-/// a compile-time constant).
-fn reads_state(e: &Expr) -> bool {
-    any_leaf(e, &|k| {
-        matches!(k, ExprKind::Field(_) | ExprKind::Lineage { .. })
-    })
-}
-
-/// A named optimizer pass: rewrites a condition in place and reports whether
-/// it changed anything.
-pub struct Pass {
-    /// The pass name, as EXPLAIN prints it.
-    pub name: &'static str,
-    /// The rewrite.
-    pub run: fn(&mut Cond) -> bool,
-}
-
-/// The passes, in order: constant folding with boolean simplification, then
-/// normalization (nested `and`/`or` flattened, equality tests on one field
-/// under an `or` merged into one set).
-pub const PASSES: &[Pass] = &[
-    Pass {
-        name: "fold-constants",
-        run: fold_constants,
-    },
-    Pass {
-        name: "normalize",
-        run: normalize,
-    },
-];
-
-/// Runs every pass until none changes anything (bounded), and returns the
-/// names of those that did.
-pub fn run_passes(c: &mut Cond) -> Vec<&'static str> {
-    let mut fired = Vec::new();
-    for _ in 0..4 {
-        let mut any = false;
-        for p in PASSES {
-            if (p.run)(c) {
-                any = true;
-                if !fired.contains(&p.name) {
-                    fired.push(p.name);
-                }
-            }
-        }
-        if !any {
-            break;
-        }
-    }
-    fired
-}
-
-/// Constant folding and boolean simplification: `true and x` → `x`,
-/// `false and x` → `false`, `not const` → const, one-child `and`/`or`
-/// collapsed.
-pub fn fold_constants(c: &mut Cond) -> bool {
-    let mut changed = false;
-    match c {
-        Cond::And(_) | Cond::Or(_) => {
-            let is_and = matches!(c, Cond::And(_));
-            let (Cond::And(cs) | Cond::Or(cs)) = c else {
-                return false;
-            };
-            for x in cs.iter_mut() {
-                changed |= fold_constants(x);
-            }
-            let absorbing = !is_and;
-            if cs
-                .iter()
-                .any(|x| matches!(x, Cond::Const(b) if *b == absorbing))
-            {
-                *c = Cond::Const(absorbing);
-                return true;
-            }
-            let before = cs.len();
-            cs.retain(|x| !matches!(x, Cond::Const(_)));
-            changed |= cs.len() != before;
-            if cs.is_empty() {
-                *c = Cond::Const(is_and);
-                return true;
-            }
-            if cs.len() == 1 {
-                let one = cs.pop().unwrap_or(Cond::Const(is_and));
-                *c = one;
-                return true;
-            }
-        }
-        Cond::Not(inner) => {
-            changed |= fold_constants(inner);
-            if let Cond::Const(b) = **inner {
-                *c = Cond::Const(!b);
-                return true;
-            }
-        }
-        Cond::Witnessed(_, inner) => {
-            changed |= fold_constants(inner);
-            if let Cond::Const(b) = **inner {
-                *c = Cond::Const(b);
-                return true;
-            }
-        }
-        Cond::Const(_) | Cond::Test(_) | Cond::Generic(_) => {}
-    }
-    changed
-}
-
-/// Normalization: flattens nested `and`/`or`, and merges the case-sensitive
-/// (or the case-insensitive) equality tests on one field under one `or` into
-/// a single set test (`x == "a" or x == "b"` → `x in ("a", "b")`).
-pub fn normalize(c: &mut Cond) -> bool {
-    let mut changed = false;
-    match c {
-        Cond::And(cs) | Cond::Or(cs) => {
-            for x in cs.iter_mut() {
-                changed |= normalize(x);
-            }
-        }
-        Cond::Not(inner) | Cond::Witnessed(_, inner) => changed |= normalize(inner),
-        _ => {}
-    }
-    let is_and = matches!(c, Cond::And(_));
-    if let Cond::And(cs) | Cond::Or(cs) = c {
-        if cs
-            .iter()
-            .any(|x| matches!((x, is_and), (Cond::And(_), true) | (Cond::Or(_), false)))
-        {
-            let old = std::mem::take(cs);
-            for x in old {
-                match (x, is_and) {
-                    (Cond::And(inner), true) | (Cond::Or(inner), false) => cs.extend(inner),
-                    (x, _) => cs.push(x),
-                }
-            }
-            changed = true;
-        }
-    }
-    if let Cond::Or(cs) = c {
-        // Merge `In` tests on the same (field, case mode).
-        let mut i = 0;
-        while i < cs.len() {
-            let key = match &cs[i] {
-                Cond::Test(Test {
-                    field,
-                    op: TestOp::In { ci, .. },
-                }) => Some((*field, *ci)),
-                _ => None,
-            };
-            if let Some((f, ci)) = key {
-                let mut j = i + 1;
-                while j < cs.len() {
-                    let same = matches!(&cs[j], Cond::Test(Test { field, op: TestOp::In { ci: c2, .. } }) if *field == f && *c2 == ci);
-                    if same {
-                        let other = cs.remove(j);
-                        if let (
-                            Cond::Test(Test {
-                                op:
-                                    TestOp::In {
-                                        strs: s2,
-                                        others: o2,
-                                        ..
-                                    },
-                                ..
-                            }),
-                            Cond::Test(Test {
-                                op: TestOp::In { strs, others, .. },
-                                ..
-                            }),
-                        ) = (other, &mut cs[i])
-                        {
-                            // Members are already folded when `ci`.
-                            let merged: Vec<&str> =
-                                strs.members().into_iter().chain(s2.members()).collect();
-                            *strs = StrSet::new(merged, false);
-                            others.extend(o2);
-                        }
-                        changed = true;
-                    } else {
-                        j += 1;
-                    }
-                }
-            }
-            i += 1;
-        }
-        if cs.len() == 1 {
-            if let Some(one) = cs.pop() {
-                *c = one;
-            }
-            changed = true;
-        }
-    }
-    changed
 }

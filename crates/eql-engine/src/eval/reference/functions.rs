@@ -3,7 +3,7 @@
 
 use crate::eval::reference::{Ctx, Env, V};
 use eql_plan::Value;
-use eql_syntax::{BinaryOp, Dialect, Expr, ExprKind, PathSegment};
+use eql_syntax::{BinaryOp, Expr, ExprKind, PathSegment};
 
 /// Full-Unicode lowercase (Java `toLowerCase(Locale.ROOT)`).
 pub(crate) fn fold(s: &str) -> String {
@@ -39,26 +39,6 @@ pub(crate) fn glob(s: &str, pat: &str, ci: bool, question: bool) -> bool {
         j += 1;
     }
     j == p.len()
-}
-
-// The regex source (shared with the lowering).
-pub(crate) use eql_plan::regex_source;
-
-pub(crate) fn regex_match(
-    ctx: &Ctx<'_>,
-    s: &str,
-    pat: &str,
-    ci: bool,
-    python: bool,
-) -> Option<bool> {
-    if let Some(re) = ctx.regexes.get(&(pat.to_owned(), ci, python)) {
-        return Some(re.is_match(s));
-    }
-    let re = regex::RegexBuilder::new(&regex_source(pat, ci, python))
-        .size_limit(1 << 20)
-        .build()
-        .ok()?;
-    Some(re.is_match(s))
 }
 
 fn is_num(v: &Value<'_>) -> bool {
@@ -287,79 +267,6 @@ fn rfind(hay: &[u32], needle: &[u32]) -> Option<usize> {
     (0..=hay.len() - needle.len())
         .rev()
         .find(|&i| hay[i..i + needle.len()] == *needle)
-}
-
-/// Known functions: (lowercase name, min args, max args, case-aware, python-only).
-const FUNCTIONS: &[(&str, usize, usize, bool, bool)] = &[
-    ("add", 2, 2, false, false),
-    ("subtract", 2, 2, false, false),
-    ("multiply", 2, 2, false, false),
-    ("divide", 2, 2, false, false),
-    ("modulo", 2, 2, false, false),
-    ("between", 3, 5, true, false),
-    ("cidrmatch", 2, usize::MAX, false, false),
-    ("concat", 1, usize::MAX, false, false),
-    ("endswith", 2, 2, true, false),
-    ("indexof", 2, 3, true, false),
-    ("length", 1, 1, false, false),
-    ("number", 1, 2, false, false),
-    ("startswith", 2, 2, true, false),
-    ("string", 1, 1, false, false),
-    ("stringcontains", 2, 2, true, false),
-    ("substring", 1, 3, false, false),
-    ("arraycontains", 1, usize::MAX, false, true),
-    ("arraycount", 3, 3, false, true),
-    ("arraysearch", 3, 3, false, true),
-    ("wildcard", 1, usize::MAX, false, true),
-    ("match", 1, usize::MAX, false, true),
-    ("matchlite", 1, usize::MAX, false, true),
-    ("safe", 1, 1, false, true),
-];
-
-/// Checks a call at compile time; `Err((code, message))` when invalid.
-pub(crate) fn check_call(
-    dialect: Dialect,
-    name: &str,
-    insensitive: bool,
-    argc: usize,
-) -> Result<(), (&'static str, String)> {
-    let lower = name.to_ascii_lowercase();
-    let py = dialect == Dialect::Python;
-    let Some(&(_, min, max, aware, py_only)) = FUNCTIONS.iter().find(|f| f.0 == lower) else {
-        return Err(("EQL0301", format!("Unknown function [{name}]")));
-    };
-    if py_only && !py {
-        return Err(("EQL0301", format!("Unknown function [{name}]")));
-    }
-    let (min, max) = if py {
-        (min, max)
-    } else {
-        match lower.as_str() {
-            "between" => (3, 4),
-            "substring" => (2, 3),
-            _ => (min, max),
-        }
-    };
-    if argc < min || argc > max {
-        let want = if min == max {
-            format!("{min}")
-        } else if max == usize::MAX {
-            format!("at least {min}")
-        } else {
-            format!("{min} to {max}")
-        };
-        return Err((
-            "EQL0302",
-            format!("function [{name}] expects {want} arguments, got {argc}"),
-        ));
-    }
-    if insensitive && !aware && !py {
-        return Err((
-            "EQL0303",
-            format!("function [{name}] does not support case-insensitive matching (~)"),
-        ));
-    }
-    Ok(())
 }
 
 fn s_of(v: &V) -> Option<&str> {
@@ -610,7 +517,7 @@ pub(crate) fn call(ctx: &Ctx<'_>, name: &str, insensitive: bool, args: &[Expr], 
             let s = s_of(arg(0))?;
             for p in vals.get(1..).unwrap_or(&[]) {
                 if let Some(p) = s_of(p) {
-                    if regex_match(ctx, s, p, true, true)? {
+                    if ctx.regexes.is_match(s, p, true, true)? {
                         return b(true);
                     }
                 }

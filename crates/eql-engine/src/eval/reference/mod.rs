@@ -11,22 +11,17 @@ use eql_plan::{FieldPath, Value};
 use eql_syntax::{
     BinaryOp, Dialect, Expr, ExprKind, FieldRef, Literal, MatchOp, PathSegment, UnaryOp,
 };
-use regex::Regex;
 use std::cmp::Ordering;
-use std::collections::HashMap;
 
 /// An owned runtime value; `None` is null.
 pub(crate) type V = Option<Value<'static>>;
-
-/// Precompiled regexes keyed by (pattern, insensitive, python).
-pub(crate) type RegexCache = HashMap<(String, bool, bool), Regex>;
 
 /// Evaluation context.
 pub(crate) struct Ctx<'a> {
     pub dialect: Dialect,
     /// Python dialect: fold case for string comparisons.
     pub ci: bool,
-    pub regexes: &'a RegexCache,
+    pub regexes: &'a eql_plan::RegexCache,
     pub event: &'a dyn Event,
 }
 
@@ -295,13 +290,13 @@ impl Ctx<'_> {
             let hit = if self.py() {
                 match op {
                     MatchOp::Colon | MatchOp::Like => functions::glob(&s, &pat, self.ci, false),
-                    MatchOp::Regex => functions::regex_match(self, &s, &pat, true, true)?,
+                    MatchOp::Regex => self.regexes.is_match(&s, &pat, true, true)?,
                 }
             } else {
                 match op {
                     MatchOp::Colon => functions::glob(&s, &pat, true, true),
                     MatchOp::Like => functions::glob(&s, &pat, insensitive, true),
-                    MatchOp::Regex => functions::regex_match(self, &s, &pat, insensitive, false)?,
+                    MatchOp::Regex => self.regexes.is_match(&s, &pat, insensitive, false)?,
                 }
             };
             if hit {
@@ -430,9 +425,7 @@ impl Ctx<'_> {
     /// Any-value semantics: a leaf over an array-valued field is true when it
     /// holds for any element.
     pub(crate) fn leaf_any(&self, e: &Expr, env: &Env) -> bool {
-        let mut fields = Vec::new();
-        collect_fields(e, &mut fields);
-        for f in fields {
+        for f in e.fields() {
             if let Some(Value::Array(items)) = self.field(f, env) {
                 let name = f.dotted();
                 let mut env2 = env.clone();
@@ -455,31 +448,6 @@ impl Ctx<'_> {
 // Leaves that ES translates to Lucene queries (negation is `must_not`): one
 // rule shared with the lowering, so the two cannot drift.
 use eql_plan::pushdown;
-
-fn collect_fields<'e>(e: &'e Expr, out: &mut Vec<&'e FieldRef>) {
-    match &e.kind {
-        ExprKind::Field(f) => out.push(f),
-        ExprKind::Literal(_) | ExprKind::Lineage { .. } => {}
-        ExprKind::Unary { expr, .. } => collect_fields(expr, out),
-        ExprKind::Binary { left, right, .. } => {
-            collect_fields(left, out);
-            collect_fields(right, out);
-        }
-        ExprKind::In { expr, list, .. } => {
-            collect_fields(expr, out);
-            for x in list {
-                collect_fields(x, out);
-            }
-        }
-        ExprKind::Match { expr, patterns, .. } => {
-            collect_fields(expr, out);
-            for x in patterns {
-                collect_fields(x, out);
-            }
-        }
-        ExprKind::Call { args, .. } => args.iter().for_each(|x| collect_fields(x, out)),
-    }
-}
 
 pub(crate) fn lit(l: &Literal) -> V {
     match l {
