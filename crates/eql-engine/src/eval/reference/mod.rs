@@ -6,6 +6,7 @@
 //! Kleene logic followed by a truthiness test.
 
 pub(crate) mod functions;
+mod text;
 use crate::Event;
 use eql_plan::{FieldPath, Value};
 use eql_syntax::{
