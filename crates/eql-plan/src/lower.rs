@@ -368,56 +368,66 @@ impl Lowering<'_> {
                 insensitive,
                 patterns,
                 ..
-            } => {
-                let mut pats = Vec::with_capacity(patterns.len());
-                for p in patterns {
-                    match &p.kind {
-                        ExprKind::Literal(Literal::String(s)) => pats.push(s.as_str()),
-                        _ => return None,
-                    }
-                }
-                if pats.is_empty() {
-                    return None;
-                }
-                let field = self.field_id(expr)?;
-                let op = match op {
-                    MatchOp::Colon | MatchOp::Like => {
-                        let ci = *op == MatchOp::Colon || *insensitive;
-                        let mut exact = Vec::new();
-                        let mut globs = Vec::new();
-                        for p in pats {
-                            let p = if ci { fold(p) } else { p.into() };
-                            let g = Glob::new(&p, true);
-                            if g.is_exact() {
-                                exact.push(p.into_owned());
-                            } else {
-                                globs.push(g);
-                            }
-                        }
-                        TestOp::Glob {
-                            exact: StrSet::new(exact.iter().map(String::as_str), false),
-                            globs,
-                            ci,
-                        }
-                    }
-                    MatchOp::Regex => {
-                        let mut res = Vec::new();
-                        let mut sources = Vec::new();
-                        for p in pats {
-                            res.push(self.regexes.get(p, *insensitive, false)?.into_owned());
-                            sources.push(p.to_owned());
-                        }
-                        TestOp::Regex {
-                            res,
-                            sources,
-                            ci: *insensitive,
-                        }
-                    }
-                };
-                Some(Test { field, op })
-            }
+            } => self.match_test(expr, *op, *insensitive, patterns),
             _ => None,
         }
+    }
+
+    /// `f : p`, `f like~ (...)`, `f regex p` with string patterns: a glob
+    /// set (exact strings apart) or the compiled regexes.
+    fn match_test(
+        &mut self,
+        expr: &Expr,
+        op: MatchOp,
+        insensitive: bool,
+        patterns: &[Expr],
+    ) -> Option<Test> {
+        let mut pats = Vec::with_capacity(patterns.len());
+        for p in patterns {
+            match &p.kind {
+                ExprKind::Literal(Literal::String(s)) => pats.push(s.as_str()),
+                _ => return None,
+            }
+        }
+        if pats.is_empty() {
+            return None;
+        }
+        let field = self.field_id(expr)?;
+        let op = match op {
+            MatchOp::Colon | MatchOp::Like => {
+                let ci = op == MatchOp::Colon || insensitive;
+                let mut exact = Vec::new();
+                let mut globs = Vec::new();
+                for p in pats {
+                    let p = if ci { fold(p) } else { p.into() };
+                    let g = Glob::new(&p, true);
+                    if g.is_exact() {
+                        exact.push(p.into_owned());
+                    } else {
+                        globs.push(g);
+                    }
+                }
+                TestOp::Glob {
+                    exact: StrSet::new(exact.iter().map(String::as_str), false),
+                    globs,
+                    ci,
+                }
+            }
+            MatchOp::Regex => {
+                let mut res = Vec::new();
+                let mut sources = Vec::new();
+                for p in pats {
+                    res.push(self.regexes.get(p, insensitive, false)?.into_owned());
+                    sources.push(p.to_owned());
+                }
+                TestOp::Regex {
+                    res,
+                    sources,
+                    ci: insensitive,
+                }
+            }
+        };
+        Some(Test { field, op })
     }
 }
 

@@ -465,6 +465,8 @@ impl Gen<'_> {
             .collect()
     }
 
+    /// An expression of the dialect at `depth`. (Long: one arm per
+    /// expression form, each with the dialect's restrictions.)
     fn expr(&self, u: &mut Unstructured<'_>, depth: u32) -> Result<Expr> {
         if depth >= self.cfg.max_depth || !self.take_node() || u.is_empty() {
             return self.leaf(u);

@@ -86,6 +86,8 @@ fn prec(e: &Expr) -> u8 {
     }
 }
 
+/// Writes `e`, parenthesized when its precedence is below `min`. (Long:
+/// one arm per expression form.)
 fn write_expr(f: &mut fmt::Formatter<'_>, e: &Expr, min: u8) -> fmt::Result {
     if prec(e) < min {
         f.write_char('(')?;

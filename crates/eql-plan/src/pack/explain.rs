@@ -6,7 +6,8 @@ use std::fmt::{self, Write as _};
 
 impl fmt::Display for PackPlan {
     /// EXPLAIN: routed buckets, fused matchers with their needles, the rules
-    /// always evaluated, and each rule's lowered condition.
+    /// always evaluated, and each rule's lowered condition. (Long: one
+    /// report, written section after section.)
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = |id: FieldId| self.fields.path(id).dotted().to_owned();
         writeln!(

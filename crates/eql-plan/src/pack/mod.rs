@@ -310,7 +310,36 @@ fn build_bucket(rules: &[RulePlan], ids: Vec<RuleId>, id: usize) -> Bucket {
             list.push((*id, second));
         }
     }
-    // (field, ci) → (exact map, contains needles → sets)
+    let index = field_indexes(&set_atoms, &set_rules, &mut always);
+    always.sort_unstable();
+    always.dedup();
+    let mut fields: Vec<FieldId> = index.iter().map(|ix| ix.field).collect();
+    for r in &ids {
+        if let Some(r) = rules.get(r.0 as usize) {
+            r.cond.test_fields(&mut fields);
+        }
+    }
+    fields.sort_unstable();
+    fields.dedup();
+    Bucket {
+        rules: ids,
+        always,
+        index,
+        by_primary,
+        set_rules,
+        fields,
+        id,
+    }
+}
+
+/// The candidate index of a bucket: per (field, case mode), its exact
+/// values and contains-needles, each with the witness sets it fires. The
+/// rules of sets whose needles cannot be indexed go to `always`.
+fn field_indexes(
+    set_atoms: &[Vec<Atom>],
+    set_rules: &[Vec<RuleId>],
+    always: &mut Vec<RuleId>,
+) -> Vec<FieldIndex> {
     let mut per: BTreeMap<(FieldId, bool), Literals> = BTreeMap::new();
     for (k, atoms) in set_atoms.iter().enumerate() {
         let sid = SetId(k as u32);
@@ -363,23 +392,5 @@ fn build_bucket(rules: &[RulePlan], ids: Vec<RuleId>, id: usize) -> Bucket {
             contains,
         });
     }
-    always.sort_unstable();
-    always.dedup();
-    let mut fields: Vec<FieldId> = index.iter().map(|ix| ix.field).collect();
-    for r in &ids {
-        if let Some(r) = rules.get(r.0 as usize) {
-            r.cond.test_fields(&mut fields);
-        }
-    }
-    fields.sort_unstable();
-    fields.dedup();
-    Bucket {
-        rules: ids,
-        always,
-        index,
-        by_primary,
-        set_rules,
-        fields,
-        id,
-    }
+    index
 }

@@ -76,31 +76,8 @@ pub(super) fn pest_error(src: &str, e: &pest::error::Error<Rule>) -> ParseError 
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
         .collect();
-    // A misspelled query keyword as the first word (`sequense by ...`).
-    let first: String = src
-        .trim_start()
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .collect();
-    let first_start = src.len() - src.trim_start().len();
-    let after_first = src[first_start + first.len()..].trim_start();
-    if pos >= first_start + first.len() && pos == src.len() - after_first.len() && !first.is_empty()
-    {
-        for kw in ["sequence", "sample", "join"] {
-            if first != kw
-                && (first.eq_ignore_ascii_case(kw) || edit_distance(&first, kw) <= 2)
-                && first.len() > 3
-            {
-                return ParseError {
-                    kind: ParseErrorKind::UnknownKeyword {
-                        found: first.clone(),
-                        suggestion: Some(kw.to_string()),
-                    },
-                    span: Span::new(first_start as u32, (first_start + first.len()) as u32),
-                    expected: Vec::new(),
-                };
-            }
-        }
+    if let Some(e) = misspelled_query_form(src, pos) {
+        return e;
     }
     let span_end = |len: usize| Span::new(pos as u32, (pos + len) as u32);
     if !word.is_empty() {
@@ -155,6 +132,36 @@ pub(super) fn pest_error(src: &str, e: &pest::error::Error<Rule>) -> ParseError 
             expected,
         },
     }
+}
+
+/// A misspelled query keyword as the first word (`sequense by ...`), when
+/// the error is at the word after it.
+fn misspelled_query_form(src: &str, pos: usize) -> Option<ParseError> {
+    let first: String = src
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    let first_start = src.len() - src.trim_start().len();
+    let after_first = src[first_start + first.len()..].trim_start();
+    if first.is_empty()
+        || first.len() <= 3
+        || pos < first_start + first.len()
+        || pos != src.len() - after_first.len()
+    {
+        return None;
+    }
+    let kw = ["sequence", "sample", "join"].into_iter().find(|kw| {
+        first != *kw && (first.eq_ignore_ascii_case(kw) || edit_distance(&first, kw) <= 2)
+    })?;
+    Some(ParseError {
+        kind: ParseErrorKind::UnknownKeyword {
+            found: first.clone(),
+            suggestion: Some(kw.to_string()),
+        },
+        span: Span::new(first_start as u32, (first_start + first.len()) as u32),
+        expected: Vec::new(),
+    })
 }
 
 /// Levenshtein distance (small strings only).

@@ -16,85 +16,9 @@ impl Conv<'_> {
             Rule::or_expr | Rule::and_expr | Rule::add_expr | Rule::mul_expr => {
                 self.binary_chain(p)
             }
-            Rule::not_expr => {
-                let mut it = p.into_inner();
-                let a = it
-                    .next()
-                    .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
-                if a.as_rule() == Rule::kw_not {
-                    let b = it
-                        .next()
-                        .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
-                    let e = self.expr(b)?;
-                    Ok(Expr {
-                        kind: ExprKind::Unary {
-                            op: UnaryOp::Not,
-                            expr: Box::new(e),
-                        },
-                        span,
-                    })
-                } else {
-                    self.expr(a)
-                }
-            }
-            Rule::unary => {
-                let mut it = p.into_inner();
-                let a = it
-                    .next()
-                    .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
-                if a.as_rule() == Rule::unary_op {
-                    let op = if a.as_str() == "-" {
-                        UnaryOp::Neg
-                    } else {
-                        UnaryOp::Plus
-                    };
-                    let b = it
-                        .next()
-                        .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
-                    let e = self.expr(b)?;
-                    Ok(Expr {
-                        kind: ExprKind::Unary {
-                            op,
-                            expr: Box::new(e),
-                        },
-                        span,
-                    })
-                } else {
-                    self.expr(a)
-                }
-            }
+            Rule::not_expr | Rule::unary => self.prefix(p, span),
             Rule::cmp_expr => self.cmp(p),
-            Rule::postfix => {
-                let mut it = p.into_inner();
-                let a = it
-                    .next()
-                    .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
-                let mut e = self.expr(a)?;
-                for m in it {
-                    let msp = span_of(&m);
-                    // `x:f()` is the Python method syntax only with no space
-                    // after `:`; `x : f()` is the `:` operator with a call
-                    // on its right, which neither dialect accepts.
-                    if m.as_str()
-                        .get(1..)
-                        .is_some_and(|r| r.starts_with(char::is_whitespace))
-                    {
-                        return err(ParseErrorKind::PatternNotLiteral, msp);
-                    }
-                    self.py_only("method syntax `x:f()`", msp)?;
-                    let (name, insensitive, mut args) = self.call_parts(m)?;
-                    args.insert(0, e);
-                    e = Expr {
-                        kind: ExprKind::Call {
-                            name,
-                            insensitive,
-                            args,
-                        },
-                        span: Span::new(span.start, msp.end),
-                    };
-                }
-                Ok(e)
-            }
+            Rule::postfix => self.postfix(p, span),
             Rule::paren => {
                 let mut e = self.expr(first_inner(p)?)?;
                 e.span = span;
@@ -111,46 +35,8 @@ impl Conv<'_> {
                     span,
                 })
             }
-            Rule::lineage => {
-                self.py_only("lineage `of`", span)?;
-                let mut it = inner(p);
-                let k = it
-                    .next()
-                    .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
-                let kind = match k.as_str() {
-                    "descendant" => LineageKind::Descendant,
-                    "child" => LineageKind::Child,
-                    _ => LineageKind::Event,
-                };
-                let q = it
-                    .next()
-                    .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
-                let query = self.event_query(q)?;
-                Ok(Expr {
-                    kind: ExprKind::Lineage {
-                        kind,
-                        query: Box::new(query),
-                    },
-                    span,
-                })
-            }
-            Rule::literal => {
-                let l = p
-                    .into_inner()
-                    .next()
-                    .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
-                let lit = match l.as_rule() {
-                    Rule::kw_null => Literal::Null,
-                    Rule::kw_true => Literal::Bool(true),
-                    Rule::kw_false => Literal::Bool(false),
-                    Rule::number => number(l.as_str(), span)?,
-                    _ => self.string(l)?,
-                };
-                Ok(Expr {
-                    kind: ExprKind::Literal(lit),
-                    span,
-                })
-            }
+            Rule::lineage => self.lineage(p, span),
+            Rule::literal => self.literal(p, span),
             Rule::field => self.field(p),
             _ => err(
                 ParseErrorKind::UnexpectedToken {
@@ -159,6 +45,103 @@ impl Conv<'_> {
                 span,
             ),
         }
+    }
+
+    /// `not e`, `-e`, `+e`, or the operand alone.
+    fn prefix(&self, p: Pair<'_, Rule>, span: Span) -> PResult<Expr> {
+        let eof = || ParseError::new(ParseErrorKind::UnexpectedEof, span);
+        let mut it = p.into_inner();
+        let a = it.next().ok_or_else(eof)?;
+        let op = match a.as_rule() {
+            Rule::kw_not => UnaryOp::Not,
+            Rule::unary_op if a.as_str() == "-" => UnaryOp::Neg,
+            Rule::unary_op => UnaryOp::Plus,
+            _ => return self.expr(a),
+        };
+        let e = self.expr(it.next().ok_or_else(eof)?)?;
+        Ok(Expr {
+            kind: ExprKind::Unary {
+                op,
+                expr: Box::new(e),
+            },
+            span,
+        })
+    }
+
+    /// A primary followed by Python method calls `x:f()`.
+    fn postfix(&self, p: Pair<'_, Rule>, span: Span) -> PResult<Expr> {
+        let mut it = p.into_inner();
+        let a = it
+            .next()
+            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let mut e = self.expr(a)?;
+        for m in it {
+            let msp = span_of(&m);
+            // `x:f()` is the Python method syntax only with no space
+            // after `:`; `x : f()` is the `:` operator with a call
+            // on its right, which neither dialect accepts.
+            if m.as_str()
+                .get(1..)
+                .is_some_and(|r| r.starts_with(char::is_whitespace))
+            {
+                return err(ParseErrorKind::PatternNotLiteral, msp);
+            }
+            self.py_only("method syntax `x:f()`", msp)?;
+            let (name, insensitive, mut args) = self.call_parts(m)?;
+            args.insert(0, e);
+            e = Expr {
+                kind: ExprKind::Call {
+                    name,
+                    insensitive,
+                    args,
+                },
+                span: Span::new(span.start, msp.end),
+            };
+        }
+        Ok(e)
+    }
+
+    /// Python `descendant of [q]`, `child of [q]`, `event of [q]`.
+    fn lineage(&self, p: Pair<'_, Rule>, span: Span) -> PResult<Expr> {
+        self.py_only("lineage `of`", span)?;
+        let mut it = inner(p);
+        let k = it
+            .next()
+            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let kind = match k.as_str() {
+            "descendant" => LineageKind::Descendant,
+            "child" => LineageKind::Child,
+            _ => LineageKind::Event,
+        };
+        let q = it
+            .next()
+            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let query = self.event_query(q)?;
+        Ok(Expr {
+            kind: ExprKind::Lineage {
+                kind,
+                query: Box::new(query),
+            },
+            span,
+        })
+    }
+
+    fn literal(&self, p: Pair<'_, Rule>, span: Span) -> PResult<Expr> {
+        let l = p
+            .into_inner()
+            .next()
+            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let lit = match l.as_rule() {
+            Rule::kw_null => Literal::Null,
+            Rule::kw_true => Literal::Bool(true),
+            Rule::kw_false => Literal::Bool(false),
+            Rule::number => number(l.as_str(), span)?,
+            _ => self.string(l)?,
+        };
+        Ok(Expr {
+            kind: ExprKind::Literal(lit),
+            span,
+        })
     }
 
     fn call_parts(&self, p: Pair<'_, Rule>) -> PResult<(String, bool, Vec<Expr>)> {
@@ -267,73 +250,88 @@ impl Conv<'_> {
                     span,
                 })
             }
-            Rule::in_op => {
-                let mut negated = false;
-                let mut insensitive = false;
-                for x in op.into_inner() {
-                    match x.as_rule() {
-                        Rule::kw_not => negated = true,
-                        Rule::tilde => insensitive = true,
-                        _ => {}
-                    }
-                }
-                let list = rhs
-                    .into_inner()
-                    .map(|e| self.expr(e))
-                    .collect::<PResult<Vec<_>>>()?;
-                Ok(Expr {
-                    kind: ExprKind::In {
-                        expr: lb,
-                        list,
-                        negated,
-                        insensitive,
-                    },
-                    span,
-                })
-            }
-            _ => {
-                let mut mop = MatchOp::Colon;
-                let mut insensitive = false;
-                for x in op.into_inner() {
-                    match x.as_rule() {
-                        Rule::kw_like => mop = MatchOp::Like,
-                        Rule::kw_regex => mop = MatchOp::Regex,
-                        Rule::tilde => insensitive = true,
-                        _ => {}
-                    }
-                }
-                if mop != MatchOp::Colon || insensitive {
-                    // `like`/`regex` exist in both dialects in this implementation.
-                }
-                let r = first_inner(rhs)?;
-                let (patterns, list) = if r.as_rule() == Rule::expr_list {
-                    (
-                        r.into_inner()
-                            .map(|e| self.expr(e))
-                            .collect::<PResult<Vec<_>>>()?,
-                        true,
-                    )
-                } else {
-                    (vec![self.expr(r)?], false)
-                };
-                if let Some(p) = patterns
-                    .iter()
-                    .find(|p| !matches!(p.kind, ExprKind::Literal(_)))
-                {
-                    return err(ParseErrorKind::PatternNotLiteral, p.span);
-                }
-                Ok(Expr {
-                    kind: ExprKind::Match {
-                        expr: lb,
-                        op: mop,
-                        insensitive,
-                        patterns,
-                        list,
-                    },
-                    span,
-                })
+            Rule::in_op => self.in_list(lb, op, rhs, span),
+            _ => self.match_op(lb, op, rhs, span),
+        }
+    }
+
+    /// `e in (...)`, `e not in~ (...)`.
+    fn in_list(
+        &self,
+        expr: Box<Expr>,
+        op: Pair<'_, Rule>,
+        rhs: Pair<'_, Rule>,
+        span: Span,
+    ) -> PResult<Expr> {
+        let mut negated = false;
+        let mut insensitive = false;
+        for x in op.into_inner() {
+            match x.as_rule() {
+                Rule::kw_not => negated = true,
+                Rule::tilde => insensitive = true,
+                _ => {}
             }
         }
+        let list = rhs
+            .into_inner()
+            .map(|e| self.expr(e))
+            .collect::<PResult<Vec<_>>>()?;
+        Ok(Expr {
+            kind: ExprKind::In {
+                expr,
+                list,
+                negated,
+                insensitive,
+            },
+            span,
+        })
+    }
+
+    /// `e : p`, `e like~ (...)`, `e regex p`: the patterns must be literals.
+    fn match_op(
+        &self,
+        expr: Box<Expr>,
+        op: Pair<'_, Rule>,
+        rhs: Pair<'_, Rule>,
+        span: Span,
+    ) -> PResult<Expr> {
+        let mut mop = MatchOp::Colon;
+        let mut insensitive = false;
+        for x in op.into_inner() {
+            match x.as_rule() {
+                Rule::kw_like => mop = MatchOp::Like,
+                Rule::kw_regex => mop = MatchOp::Regex,
+                Rule::tilde => insensitive = true,
+                _ => {}
+            }
+        }
+        let r = first_inner(rhs)?;
+        let (patterns, list) = if r.as_rule() == Rule::expr_list {
+            (
+                r.into_inner()
+                    .map(|e| self.expr(e))
+                    .collect::<PResult<Vec<_>>>()?,
+                true,
+            )
+        } else {
+            (vec![self.expr(r)?], false)
+        };
+        if let Some(p) = patterns
+            .iter()
+            .find(|p| !matches!(p.kind, ExprKind::Literal(_)))
+        {
+            return err(ParseErrorKind::PatternNotLiteral, p.span);
+        }
+        Ok(Expr {
+            kind: ExprKind::Match {
+                expr,
+                op: mop,
+                insensitive,
+                patterns,
+                list,
+            },
+            span,
+        })
     }
 
     fn field(&self, p: Pair<'_, Rule>) -> PResult<Expr> {

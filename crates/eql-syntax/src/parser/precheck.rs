@@ -4,7 +4,10 @@
 use super::{err, PResult};
 use crate::{ParseErrorKind, ParseOptions, Span};
 
-/// Length and depth limits, and unterminated strings, checked before pest runs.
+/// Length and depth limits, and unterminated strings, checked before pest
+/// runs; returns the deepest nesting seen. (Long: one pass over the bytes
+/// whose arms share the depth, unary and operator counts; strings and
+/// comments are skipped by functions of their own.)
 pub(super) fn precheck(src: &str, opts: &ParseOptions) -> PResult<usize> {
     if src.len() > opts.max_len {
         return err(
@@ -42,76 +45,11 @@ pub(super) fn precheck(src: &str, opts: &ParseOptions) -> PResult<usize> {
                 continue;
             }
             b'/' if b.get(i + 1) == Some(&b'*') => {
-                let start = i;
-                let mut level = 0usize;
-                while i < b.len() {
-                    if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
-                        level += 1;
-                        i += 2;
-                    } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
-                        level -= 1;
-                        i += 2;
-                        if level == 0 {
-                            break;
-                        }
-                    } else {
-                        i += 1;
-                    }
-                }
-                if level > 0 {
-                    return err(
-                        ParseErrorKind::UnterminatedComment,
-                        Span::new(start as u32, start as u32 + 2),
-                    );
-                }
+                i = skip_block_comment(b, i)?;
                 continue;
             }
             b'"' | b'\'' | b'`' => {
-                let start = i;
-                if c == b'"' && b[i..].starts_with(b"\"\"\"") {
-                    match src[i + 3..].find("\"\"\"") {
-                        Some(k) => {
-                            i += 3 + k + 3;
-                            while i < b.len() && b[i] == b'"' {
-                                i += 1;
-                            }
-                        }
-                        None => {
-                            return err(
-                                ParseErrorKind::UnterminatedString,
-                                Span::new(start as u32, b.len() as u32),
-                            )
-                        }
-                    }
-                } else {
-                    let raw = c == b'`' || (start > 0 && b[start - 1] == b'?');
-                    i += 1;
-                    loop {
-                        if i >= b.len() {
-                            if c == b'`' {
-                                break;
-                            }
-                            return err(
-                                ParseErrorKind::UnterminatedString,
-                                Span::new(start as u32, b.len() as u32),
-                            );
-                        }
-                        if b[i] == b'\\' && c != b'`' {
-                            i += 2;
-                            continue;
-                        }
-                        if b[i] == c {
-                            if c == b'`' && b.get(i + 1) == Some(&b'`') {
-                                i += 2;
-                                continue;
-                            }
-                            i += 1;
-                            break;
-                        }
-                        i += 1;
-                    }
-                    let _ = raw;
-                }
+                i = skip_quoted(src, i)?;
                 unary = 0;
                 continue;
             }
@@ -166,6 +104,72 @@ pub(super) fn precheck(src: &str, opts: &ParseOptions) -> PResult<usize> {
         i += 1;
     }
     Ok(max_seen)
+}
+
+/// The position after the (nested) block comment opening at `start`.
+fn skip_block_comment(b: &[u8], start: usize) -> PResult<usize> {
+    let mut i = start;
+    let mut level = 0usize;
+    while i < b.len() {
+        if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+            level += 1;
+            i += 2;
+        } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
+            level -= 1;
+            i += 2;
+            if level == 0 {
+                return Ok(i);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    err(
+        ParseErrorKind::UnterminatedComment,
+        Span::new(start as u32, start as u32 + 2),
+    )
+}
+
+/// The position after the string (`"`, `'`, `"""`) or backtick name opening
+/// at `start`; an unterminated string is an error, an unterminated backtick
+/// name runs to the end (the grammar reports it).
+fn skip_quoted(src: &str, start: usize) -> PResult<usize> {
+    let b = src.as_bytes();
+    let c = b[start];
+    let unterminated = || {
+        err(
+            ParseErrorKind::UnterminatedString,
+            Span::new(start as u32, b.len() as u32),
+        )
+    };
+    if c == b'"' && b[start..].starts_with(b"\"\"\"") {
+        let Some(k) = src[start + 3..].find("\"\"\"") else {
+            return unterminated();
+        };
+        let mut i = start + 3 + k + 3;
+        while i < b.len() && b[i] == b'"' {
+            i += 1;
+        }
+        return Ok(i);
+    }
+    let mut i = start + 1;
+    loop {
+        if i >= b.len() {
+            return if c == b'`' { Ok(i) } else { unterminated() };
+        }
+        if b[i] == b'\\' && c != b'`' {
+            i += 2;
+            continue;
+        }
+        if b[i] == c {
+            if c == b'`' && b.get(i + 1) == Some(&b'`') {
+                i += 2;
+                continue;
+            }
+            return Ok(i + 1);
+        }
+        i += 1;
+    }
 }
 
 fn is_ident_byte(c: u8) -> bool {

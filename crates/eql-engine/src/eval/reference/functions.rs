@@ -156,7 +156,8 @@ fn b(x: bool) -> V {
     Some(Value::Bool(x))
 }
 
-/// Evaluates a function call.
+/// Evaluates a function call. (Long: one short arm per function of both
+/// dialects, read as a table; the longer ones are functions of their own.)
 pub(crate) fn call(ctx: &Ctx<'_>, name: &str, insensitive: bool, args: &[Expr], env: &Env) -> V {
     let py = ctx.py();
     let lower = name.to_ascii_lowercase();
