@@ -73,7 +73,7 @@ mod value;
 pub use check::{check_expr, check_query, CheckOptions, MAX_SEQUENCE_STEPS};
 pub use field::{FieldPath, PathSegment};
 pub use ir::{CmpOp, Cond, FieldId, FieldTable, Test, TestOp};
-pub use lower::{pushdown, Lowering};
+pub use lower::{complement_order, must_not_leaf, pushdown, Lowering};
 pub use matcher::{fold, Glob, StrSet};
 pub use pack::{
     regex_required_literal, witness, witness_with, Atom, Bucket, ContainsIndex, FieldIndex, Needle,

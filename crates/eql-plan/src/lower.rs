@@ -192,6 +192,9 @@ impl Lowering<'_> {
     }
 
     fn pos(&mut self, e: &Expr) -> Cond {
+        if let Some(p) = must_not_leaf(e) {
+            return negate(self.leaf(&p));
+        }
         match &e.kind {
             ExprKind::Binary {
                 op: BinaryOp::And,
@@ -207,43 +210,14 @@ impl Lowering<'_> {
                 op: UnaryOp::Not,
                 expr,
             } => self.neg(expr),
-            ExprKind::Binary {
-                op: BinaryOp::Ne,
-                left,
-                right,
-            } if pushdown(e) => {
-                let eq = Expr {
-                    kind: ExprKind::Binary {
-                        op: BinaryOp::Eq,
-                        left: left.clone(),
-                        right: right.clone(),
-                    },
-                    span: e.span,
-                };
-                negate(self.leaf(&eq))
-            }
-            ExprKind::In {
-                expr,
-                list,
-                negated: true,
-                insensitive,
-            } if pushdown(e) => {
-                let p = Expr {
-                    kind: ExprKind::In {
-                        expr: expr.clone(),
-                        list: list.clone(),
-                        negated: false,
-                        insensitive: *insensitive,
-                    },
-                    span: e.span,
-                };
-                negate(self.leaf(&p))
-            }
             _ => self.leaf(e),
         }
     }
 
     fn neg(&mut self, e: &Expr) -> Cond {
+        if let Some(n) = complement_order(e) {
+            return self.leaf(&n);
+        }
         match &e.kind {
             ExprKind::Binary {
                 op: BinaryOp::And,
@@ -259,36 +233,8 @@ impl Lowering<'_> {
                 op: UnaryOp::Not,
                 expr,
             } => self.pos(expr),
-            ExprKind::Binary { op, left, right }
-                if op.is_comparison() && !matches!(op, BinaryOp::Eq | BinaryOp::Ne) =>
-            {
-                let flipped = match op {
-                    BinaryOp::Lt => BinaryOp::Ge,
-                    BinaryOp::Le => BinaryOp::Gt,
-                    BinaryOp::Gt => BinaryOp::Le,
-                    _ => BinaryOp::Lt,
-                };
-                let n = Expr {
-                    kind: ExprKind::Binary {
-                        op: flipped,
-                        left: left.clone(),
-                        right: right.clone(),
-                    },
-                    span: e.span,
-                };
-                self.leaf(&n)
-            }
             _ if pushdown(e) => negate(self.pos(e)),
-            _ => {
-                let n = Expr {
-                    kind: ExprKind::Unary {
-                        op: UnaryOp::Not,
-                        expr: Box::new(e.clone()),
-                    },
-                    span: e.span,
-                };
-                self.leaf(&n)
-            }
+            _ => self.leaf(&e.negated()),
         }
     }
 
@@ -313,7 +259,9 @@ impl Lowering<'_> {
                     (ExprKind::Literal(l), ExprKind::Field(_)) => (right, l, true),
                     _ => return None,
                 };
-                let value = literal(lit)?;
+                // `null` leaves stay generic: their semantics differ from a
+                // missing field's.
+                let value = Value::from_literal(lit)?;
                 let field = self.field_id(field)?;
                 let op = match op {
                     BinaryOp::Eq => {
@@ -352,7 +300,7 @@ impl Lowering<'_> {
                 let mut values = Vec::with_capacity(list.len());
                 for x in list {
                     match &x.kind {
-                        ExprKind::Literal(l) => values.push(literal(l)?),
+                        ExprKind::Literal(l) => values.push(Value::from_literal(l)?),
                         _ => return None,
                     }
                 }
@@ -441,23 +389,85 @@ fn in_op(values: &[Value<'static>], ci: bool) -> TestOp {
     TestOp::In { strs, others, ci }
 }
 
-/// A non-null literal as a value (`null` leaves stay generic: their
-/// semantics differ from a missing field's).
-fn literal(l: &Literal) -> Option<Value<'static>> {
-    match l {
-        Literal::Null => None,
-        Literal::Bool(b) => Some(Value::Bool(*b)),
-        Literal::Int(i) => Some(Value::Int(*i)),
-        Literal::Float(f) => Some(Value::Float(*f)),
-        Literal::String(s) => Some(Value::Str(s.clone().into())),
-    }
-}
-
 fn negate(c: Cond) -> Cond {
     match c {
         Cond::Const(b) => Cond::Const(!b),
         c => Cond::Not(Box::new(c)),
     }
+}
+
+/// The positive leaf of a `!=` or `not in` leaf that ES translates to a
+/// Lucene query ([`pushdown`]): `a != 1` is the `must_not` of `a == 1`,
+/// `a not in (1, 2)` of `a in (1, 2)`; `None` for every other expression.
+/// Shared with the reference interpreter, like [`pushdown`].
+///
+/// ```
+/// use eql_syntax::{parse_expr, ParseOptions};
+/// let opts = ParseOptions::default();
+/// let e = parse_expr("a not in~ (\"x\", \"y\")", &opts).unwrap();
+/// assert_eq!(eql_plan::must_not_leaf(&e).unwrap().to_string(), "a in~ (\"x\", \"y\")");
+/// assert!(eql_plan::must_not_leaf(&parse_expr("length(a) != 1", &opts).unwrap()).is_none());
+/// ```
+pub fn must_not_leaf(e: &Expr) -> Option<Expr> {
+    if !pushdown(e) {
+        return None;
+    }
+    let kind = match &e.kind {
+        ExprKind::Binary {
+            op: BinaryOp::Ne,
+            left,
+            right,
+        } => ExprKind::Binary {
+            op: BinaryOp::Eq,
+            left: left.clone(),
+            right: right.clone(),
+        },
+        ExprKind::In {
+            expr,
+            list,
+            negated: true,
+            insensitive,
+        } => ExprKind::In {
+            expr: expr.clone(),
+            list: list.clone(),
+            negated: false,
+            insensitive: *insensitive,
+        },
+        _ => return None,
+    };
+    Some(Expr { kind, span: e.span })
+}
+
+/// How ES translates `not` over an order comparison: `a < b` becomes
+/// `a >= b`, `a <= b` becomes `a > b`, and so on (a range query's
+/// complement); `None` for every other expression. Shared with the
+/// reference interpreter, like [`pushdown`].
+///
+/// ```
+/// use eql_syntax::{parse_expr, ParseOptions};
+/// let e = parse_expr("a < 3", &ParseOptions::default()).unwrap();
+/// assert_eq!(eql_plan::complement_order(&e).unwrap().to_string(), "a >= 3");
+/// assert!(eql_plan::complement_order(&parse_expr("a == 3", &ParseOptions::default()).unwrap()).is_none());
+/// ```
+pub fn complement_order(e: &Expr) -> Option<Expr> {
+    let ExprKind::Binary { op, left, right } = &e.kind else {
+        return None;
+    };
+    let flipped = match op {
+        BinaryOp::Lt => BinaryOp::Ge,
+        BinaryOp::Le => BinaryOp::Gt,
+        BinaryOp::Gt => BinaryOp::Le,
+        BinaryOp::Ge => BinaryOp::Lt,
+        _ => return None,
+    };
+    Some(Expr {
+        kind: ExprKind::Binary {
+            op: flipped,
+            left: left.clone(),
+            right: right.clone(),
+        },
+        span: e.span,
+    })
 }
 
 /// Leaves that ES translates to Lucene queries (negation is `must_not`).

@@ -86,6 +86,27 @@ impl Value<'_> {
     }
 }
 
+impl Value<'static> {
+    /// A literal's value; `None` for `null` (the evaluators' null).
+    ///
+    /// ```
+    /// use eql_plan::Value;
+    /// use eql_syntax::Literal;
+    /// assert_eq!(Value::from_literal(&Literal::Int(3)), Some(Value::Int(3)));
+    /// assert_eq!(Value::from_literal(&Literal::Null), None);
+    /// ```
+    pub fn from_literal(l: &eql_syntax::Literal) -> Option<Self> {
+        use eql_syntax::Literal;
+        match l {
+            Literal::Null => None,
+            Literal::Bool(b) => Some(Value::Bool(*b)),
+            Literal::Int(i) => Some(Value::Int(*i)),
+            Literal::Float(f) => Some(Value::Float(*f)),
+            Literal::String(s) => Some(Value::Str(s.clone().into())),
+        }
+    }
+}
+
 impl<'a> Value<'a> {
     /// The categories of an event whose category field holds this value:
     /// the strings among its items ([`Value::into_items`]), that is the

@@ -195,15 +195,7 @@ impl Gen<'_> {
 
     fn pipe(&self, u: &mut Unstructured<'_>) -> Result<Pipe> {
         let (kind, args) = if self.py() {
-            let kind = *u.choose(&[
-                PipeKind::Head,
-                PipeKind::Tail,
-                PipeKind::Count,
-                PipeKind::Unique,
-                PipeKind::UniqueCount,
-                PipeKind::Filter,
-                PipeKind::Sort,
-            ])?;
+            let kind = *u.choose(&PipeKind::ALL)?;
             let mut args = Vec::new();
             for _ in 0..Self::len(u, 0, 3)? {
                 args.push(self.expr(u, 1)?);

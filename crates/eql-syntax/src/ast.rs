@@ -191,6 +191,18 @@ pub enum PipeKind {
 }
 
 impl PipeKind {
+    /// Every pipe: Elasticsearch's two (`head`, `tail`) first, then the
+    /// Python ones.
+    pub const ALL: [PipeKind; 7] = [
+        PipeKind::Head,
+        PipeKind::Tail,
+        PipeKind::Count,
+        PipeKind::Unique,
+        PipeKind::UniqueCount,
+        PipeKind::Filter,
+        PipeKind::Sort,
+    ];
+
     /// The pipe's name as written.
     pub const fn name(self) -> &'static str {
         match self {
@@ -212,6 +224,26 @@ pub struct Expr {
     pub kind: ExprKind,
     /// Where it was written (including any parentheses around it).
     pub span: Span,
+}
+
+impl Expr {
+    /// `not e`, with this expression's span.
+    ///
+    /// ```
+    /// use eql_syntax::{parse_expr, ParseOptions};
+    /// let e = parse_expr("a : \"x*\"", &ParseOptions::default()).unwrap();
+    /// assert_eq!(e.negated().to_string(), "not a : \"x*\"");
+    /// ```
+    #[must_use]
+    pub fn negated(&self) -> Expr {
+        Expr {
+            kind: ExprKind::Unary {
+                op: UnaryOp::Not,
+                expr: Box::new(self.clone()),
+            },
+            span: self.span,
+        }
+    }
 }
 
 /// Expression forms.

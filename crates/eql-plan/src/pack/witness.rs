@@ -73,6 +73,12 @@ pub(super) fn atom_cost(a: &Atom, df: u64) -> u64 {
 }
 
 fn test_witness(t: &Test) -> Option<Vec<Atom>> {
+    let exact_atom = |s: &str, ci: bool| Atom {
+        field: t.field,
+        needle: Needle::Exact,
+        text: s.to_owned(),
+        ci,
+    };
     match &t.op {
         TestOp::In { strs, others, ci } => {
             if !others.is_empty() || strs.is_empty() {
@@ -81,12 +87,7 @@ fn test_witness(t: &Test) -> Option<Vec<Atom>> {
             Some(
                 strs.members()
                     .into_iter()
-                    .map(|s| Atom {
-                        field: t.field,
-                        needle: Needle::Exact,
-                        text: s.to_owned(),
-                        ci: *ci,
-                    })
+                    .map(|s| exact_atom(s, *ci))
                     .collect(),
             )
         }
@@ -94,12 +95,7 @@ fn test_witness(t: &Test) -> Option<Vec<Atom>> {
             let mut atoms: Vec<Atom> = exact
                 .members()
                 .into_iter()
-                .map(|s| Atom {
-                    field: t.field,
-                    needle: Needle::Exact,
-                    text: s.to_owned(),
-                    ci: *ci,
-                })
+                .map(|s| exact_atom(s, *ci))
                 .collect();
             for g in globs {
                 let lit = g.required_literal();

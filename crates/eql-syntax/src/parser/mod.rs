@@ -1,5 +1,5 @@
 //! The pest grammar and the conversion from pest pairs to the AST: the entry
-//! points here, then by concern the checks before pest runs ([`precheck`]),
+//! points here, then by concern what runs before pest ([`precheck`]),
 //! pest errors turned into diagnostics ([`diagnose`]), and the conversion of
 //! queries ([`query`]) and of expressions ([`expr`]).
 
@@ -9,7 +9,7 @@ mod precheck;
 mod query;
 
 use diagnose::pest_error;
-use precheck::precheck;
+use precheck::{blank_comments, precheck};
 
 use crate::{Dialect, Expr, ParseError, ParseErrorKind, ParseOptions, Query, Span};
 use pest::iterators::Pair;
@@ -23,9 +23,35 @@ type PResult<T> = Result<T, ParseError>;
 
 /// Parses a whole query.
 pub fn parse_query(src: &str, opts: &ParseOptions) -> Result<Query, ParseError> {
+    parse_with(src, opts, Rule::query_main, Rule::query, Conv::query)
+}
+
+/// Parses a single expression (used by expression-level tests and folding).
+pub fn parse_expr(src: &str, opts: &ParseOptions) -> Result<Expr, ParseError> {
+    parse_with(src, opts, Rule::expr_main, Rule::expr, Conv::expr)
+}
+
+/// The checks before pest, then pest from rule `main` (on a thread of its
+/// own for deep input), then `conv` of its `inner` pair.
+fn parse_with<'o, T: Send>(
+    src: &str,
+    opts: &'o ParseOptions,
+    main: Rule,
+    inner: Rule,
+    conv: impl FnOnce(&Conv<'o>, Pair<'_, Rule>) -> PResult<T> + Send,
+) -> PResult<T> {
     let depth = precheck(src, opts)?;
     let clean = blank_comments(src);
-    with_stack(depth, || parse_query_inner(&clean, opts))
+    let src = clean.as_ref();
+    with_stack(depth, || {
+        let mut pairs = EqlParser::parse(main, src).map_err(|e| pest_error(src, &e))?;
+        let top = pairs.next().ok_or_else(|| eof(src))?;
+        let p = top
+            .into_inner()
+            .find(|p| p.as_rule() == inner)
+            .ok_or_else(|| eof(src))?;
+        conv(&Conv { opts }, p)
+    })
 }
 
 /// The pest parser uses a lot of stack per nesting level: about 20 KiB in an
@@ -67,120 +93,6 @@ fn with_stack<T: Send>(depth: usize, f: impl FnOnce() -> PResult<T> + Send) -> P
 /// Nesting parsed on the caller's own stack (about 100 KiB in an optimized
 /// build); deeper input gets a thread of its own.
 const INLINE_DEPTH: usize = 4;
-
-fn parse_query_inner(src: &str, opts: &ParseOptions) -> Result<Query, ParseError> {
-    let mut pairs = EqlParser::parse(Rule::query_main, src).map_err(|e| pest_error(src, &e))?;
-    let main = pairs.next().ok_or_else(|| eof(src))?;
-    let q = main
-        .into_inner()
-        .find(|p| p.as_rule() == Rule::query)
-        .ok_or_else(|| eof(src))?;
-    Conv { opts }.query(q)
-}
-
-/// Parses a single expression (used by expression-level tests and folding).
-pub fn parse_expr(src: &str, opts: &ParseOptions) -> Result<Expr, ParseError> {
-    let depth = precheck(src, opts)?;
-    let clean = blank_comments(src);
-    with_stack(depth, || parse_expr_inner(&clean, opts))
-}
-
-/// Replaces every comment with spaces (newlines kept), byte for byte, so spans
-/// are unchanged and pest never sees a comment.
-///
-/// Why: pest retries its implicit `COMMENT` rule at every token boundary of
-/// every backtracking branch, so long nested comments made parsing take minutes
-/// on fuzzer input. Runs after `precheck`, which has already rejected
-/// unterminated strings and comments.
-fn blank_comments(src: &str) -> std::borrow::Cow<'_, str> {
-    if !src.contains("//") && !src.contains("/*") {
-        return std::borrow::Cow::Borrowed(src);
-    }
-    let b = src.as_bytes();
-    let mut out = b.to_vec();
-    let mut i = 0;
-    let blank = |out: &mut Vec<u8>, from: usize, to: usize| {
-        for byte in &mut out[from..to] {
-            if *byte != b'\n' {
-                *byte = b' ';
-            }
-        }
-    };
-    while i < b.len() {
-        match b[i] {
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                let start = i;
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-                blank(&mut out, start, i);
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                let start = i;
-                let mut level = 0usize;
-                while i < b.len() {
-                    if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
-                        level += 1;
-                        i += 2;
-                    } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
-                        level = level.saturating_sub(1);
-                        i += 2;
-                        if level == 0 {
-                            break;
-                        }
-                    } else {
-                        i += 1;
-                    }
-                }
-                blank(&mut out, start, i.min(b.len()));
-            }
-            b'"' if b[i..].starts_with(b"\"\"\"") => {
-                i = src
-                    .get(i + 3..)
-                    .and_then(|rest| rest.find("\"\"\""))
-                    .map_or(b.len(), |k| i + 3 + k + 3);
-                while i < b.len() && b[i] == b'"' {
-                    i += 1;
-                }
-            }
-            q @ (b'"' | b'\'' | b'`') => {
-                i += 1;
-                while i < b.len() {
-                    if b[i] == b'\\' && q != b'`' {
-                        i += 2;
-                    } else if b[i] == q {
-                        i += 1;
-                        if q == b'`' && b.get(i) == Some(&b'`') {
-                            i += 1;
-                            continue;
-                        }
-                        break;
-                    } else {
-                        i += 1;
-                    }
-                }
-            }
-            _ => i += 1,
-        }
-    }
-    // Whole comments were blanked (they start and end on ASCII delimiters), so
-    // no multi-byte character was cut and the result is valid UTF-8; fall back
-    // to the original text if it somehow is not.
-    match String::from_utf8(out) {
-        Ok(s) => std::borrow::Cow::Owned(s),
-        Err(_) => std::borrow::Cow::Borrowed(src),
-    }
-}
-
-fn parse_expr_inner(src: &str, opts: &ParseOptions) -> Result<Expr, ParseError> {
-    let mut pairs = EqlParser::parse(Rule::expr_main, src).map_err(|e| pest_error(src, &e))?;
-    let main = pairs.next().ok_or_else(|| eof(src))?;
-    let e = main
-        .into_inner()
-        .find(|p| p.as_rule() == Rule::expr)
-        .ok_or_else(|| eof(src))?;
-    Conv { opts }.expr(e)
-}
 
 fn eof(src: &str) -> ParseError {
     let n = src.len() as u32;

@@ -1,5 +1,6 @@
-//! Length and depth limits, and unterminated strings and comments, checked
-//! before pest runs (pest has no guard against deep recursion).
+//! What runs before pest: length and depth limits, and unterminated strings
+//! and comments, checked (pest has no guard against deep recursion); then
+//! comments blanked out.
 
 use super::{err, PResult};
 use crate::{ParseErrorKind, ParseOptions, Span};
@@ -104,6 +105,54 @@ pub(super) fn precheck(src: &str, opts: &ParseOptions) -> PResult<usize> {
         i += 1;
     }
     Ok(max_seen)
+}
+
+/// Replaces every comment with spaces (newlines kept), byte for byte, so spans
+/// are unchanged and pest never sees a comment.
+///
+/// Why: pest retries its implicit `COMMENT` rule at every token boundary of
+/// every backtracking branch, so long nested comments made parsing take minutes
+/// on fuzzer input. Runs after `precheck`, which has already rejected
+/// unterminated strings and comments.
+pub(super) fn blank_comments(src: &str) -> std::borrow::Cow<'_, str> {
+    if !src.contains("//") && !src.contains("/*") {
+        return std::borrow::Cow::Borrowed(src);
+    }
+    let b = src.as_bytes();
+    let mut out = b.to_vec();
+    let mut i = 0;
+    let blank = |out: &mut Vec<u8>, from: usize, to: usize| {
+        for byte in &mut out[from..to] {
+            if *byte != b'\n' {
+                *byte = b' ';
+            }
+        }
+    };
+    while i < b.len() {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                let start = i;
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                blank(&mut out, start, i);
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                let start = i;
+                i = skip_block_comment(b, i).unwrap_or(b.len());
+                blank(&mut out, start, i);
+            }
+            b'"' | b'\'' | b'`' => i = skip_quoted(src, i).unwrap_or(b.len()),
+            _ => i += 1,
+        }
+    }
+    // Whole comments were blanked (they start and end on ASCII delimiters), so
+    // no multi-byte character was cut and the result is valid UTF-8; fall back
+    // to the original text if it somehow is not.
+    match String::from_utf8(out) {
+        Ok(s) => std::borrow::Cow::Owned(s),
+        Err(_) => std::borrow::Cow::Borrowed(src),
+    }
 }
 
 /// The position after the (nested) block comment opening at `start`.

@@ -39,15 +39,7 @@ impl Conv<'_> {
             .next()
             .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
         let name = n.as_str();
-        let all = [
-            PipeKind::Head,
-            PipeKind::Tail,
-            PipeKind::Count,
-            PipeKind::Unique,
-            PipeKind::UniqueCount,
-            PipeKind::Filter,
-            PipeKind::Sort,
-        ];
+        let all = PipeKind::ALL;
         let allowed: &[PipeKind] = if self.es() { &all[..2] } else { &all };
         let kind = match all.iter().find(|k| k.name() == name) {
             Some(k) if allowed.contains(k) => *k,

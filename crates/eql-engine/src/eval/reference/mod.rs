@@ -64,7 +64,7 @@ impl Ctx<'_> {
     /// Three-valued evaluation.
     pub(crate) fn eval(&self, e: &Expr, env: &Env) -> V {
         match &e.kind {
-            ExprKind::Literal(l) => lit(l),
+            ExprKind::Literal(l) => Value::from_literal(l),
             ExprKind::Field(f) => self.field(f, env),
             ExprKind::Unary { op, expr } => {
                 let v = self.eval(expr, env);
@@ -323,6 +323,9 @@ impl Ctx<'_> {
     }
 
     fn es_matches(&self, e: &Expr, env: &Env) -> bool {
+        if let Some(p) = must_not_leaf(e) {
+            return !self.leaf_any(&p, env);
+        }
         match &e.kind {
             ExprKind::Binary {
                 op: BinaryOp::And,
@@ -338,43 +341,14 @@ impl Ctx<'_> {
                 op: UnaryOp::Not,
                 expr,
             } => self.es_not(expr, env),
-            ExprKind::Binary {
-                op: BinaryOp::Ne,
-                left,
-                right,
-            } if pushdown(e) => {
-                let eq = Expr {
-                    kind: ExprKind::Binary {
-                        op: BinaryOp::Eq,
-                        left: left.clone(),
-                        right: right.clone(),
-                    },
-                    span: e.span,
-                };
-                !self.leaf_any(&eq, env)
-            }
-            ExprKind::In {
-                expr,
-                list,
-                negated: true,
-                insensitive,
-            } if pushdown(e) => {
-                let pos = Expr {
-                    kind: ExprKind::In {
-                        expr: expr.clone(),
-                        list: list.clone(),
-                        negated: false,
-                        insensitive: *insensitive,
-                    },
-                    span: e.span,
-                };
-                !self.leaf_any(&pos, env)
-            }
             _ => self.leaf_any(e, env),
         }
     }
 
     fn es_not(&self, e: &Expr, env: &Env) -> bool {
+        if let Some(n) = complement_order(e) {
+            return self.leaf_any(&n, env);
+        }
         match &e.kind {
             ExprKind::Binary {
                 op: BinaryOp::And,
@@ -390,36 +364,8 @@ impl Ctx<'_> {
                 op: UnaryOp::Not,
                 expr,
             } => self.es_matches(expr, env),
-            ExprKind::Binary { op, left, right }
-                if op.is_comparison() && !matches!(op, BinaryOp::Eq | BinaryOp::Ne) =>
-            {
-                let flipped = match op {
-                    BinaryOp::Lt => BinaryOp::Ge,
-                    BinaryOp::Le => BinaryOp::Gt,
-                    BinaryOp::Gt => BinaryOp::Le,
-                    _ => BinaryOp::Lt,
-                };
-                let n = Expr {
-                    kind: ExprKind::Binary {
-                        op: flipped,
-                        left: left.clone(),
-                        right: right.clone(),
-                    },
-                    span: e.span,
-                };
-                self.leaf_any(&n, env)
-            }
             _ if pushdown(e) => !self.es_matches(e, env),
-            _ => {
-                let n = Expr {
-                    kind: ExprKind::Unary {
-                        op: UnaryOp::Not,
-                        expr: Box::new(e.clone()),
-                    },
-                    span: e.span,
-                };
-                self.leaf_any(&n, env)
-            }
+            _ => self.leaf_any(&e.negated(), env),
         }
     }
 
@@ -448,17 +394,7 @@ impl Ctx<'_> {
 
 // Leaves that ES translates to Lucene queries (negation is `must_not`): one
 // rule shared with the lowering, so the two cannot drift.
-use eql_plan::pushdown;
-
-pub(crate) fn lit(l: &Literal) -> V {
-    match l {
-        Literal::Null => None,
-        Literal::Bool(b) => Some(Value::Bool(*b)),
-        Literal::Int(i) => Some(Value::Int(*i)),
-        Literal::Float(f) => Some(Value::Float(*f)),
-        Literal::String(s) => Some(Value::Str(s.clone().into())),
-    }
-}
+use eql_plan::{complement_order, must_not_leaf, pushdown};
 
 pub(crate) fn num_cmp(a: &Value<'_>, b: &Value<'_>) -> Option<Ordering> {
     match (a, b) {
