@@ -270,16 +270,12 @@ impl Pack {
             }
         });
         if !bulk {
-            match event.get(&self.category) {
-                Some(Value::Str(s)) => cats.push(s),
-                Some(Value::Array(items)) => {
-                    cats.extend(items.into_iter().filter_map(|v| match v {
-                        Value::Str(s) => Some(s),
-                        _ => None,
-                    }));
-                }
-                _ => {}
-            }
+            cats.extend(
+                event
+                    .get(&self.category)
+                    .into_iter()
+                    .flat_map(Value::into_categories),
+            );
         }
         self.run(event, &mut slots, cats, bulk, out);
         out.slot_buf = slots.into_buf();

@@ -3,16 +3,12 @@
 //! This is the reference interpreter: it walks the `eql_syntax` AST directly.
 
 use crate::eval::plan::{self, has_generic, NoFields, Slots};
-use crate::eval::reference::functions;
-use crate::eval::reference::{Ctx, Env, RegexCache};
+use crate::eval::reference::{Ctx, Env};
 use crate::event::project::Projection;
 use crate::Event;
-use eql_plan::{Cond, FieldTable, Lowering};
+use eql_plan::{category_matches, CheckOptions, Cond, FieldTable, Lowering, RegexCache};
 use eql_plan::{FieldPath, Value};
-use eql_syntax::{
-    BinaryOp, Diagnostic, Dialect, Expr, ExprKind, MatchOp, ParseOptions, Query, QueryBody,
-    SequenceStep, Span,
-};
+use eql_syntax::{Diagnostic, Dialect, Expr, ParseOptions, Query, QueryBody, SequenceStep, Span};
 
 /// Options for compiling a query, including its limits.
 ///
@@ -41,9 +37,10 @@ pub struct CompileOptions {
     pub tiebreaker_field: Option<String>,
     /// Compiled-size limit of each `regex`/`regex~` (and Python `match`)
     /// pattern, in bytes of the compiled program (`regex::RegexBuilder::size_limit`).
-    /// A literal pattern over the limit is compile error `EQL0304`. Default 1 MiB.
-    /// Patterns that are not literals are built during evaluation, with the
-    /// default limit, and a pattern over it evaluates as null.
+    /// A literal pattern over the limit is compile error `EQL0304`. Default 1 MiB
+    /// ([`eql_plan::DEFAULT_REGEX_SIZE_LIMIT`]). Patterns that are not
+    /// literals are built during evaluation with the same limit, and a
+    /// pattern over it evaluates as null.
     pub regex_size_limit: usize,
     /// Most wildcard patterns one query may hold: every pattern of `:`,
     /// `like`, `like~`, `regex`, `regex~` and every pattern argument of
@@ -62,7 +59,7 @@ impl Default for CompileOptions {
             timestamp_field: "@timestamp".into(),
             timestamp_format: crate::TimestampFormat::Auto,
             tiebreaker_field: None,
-            regex_size_limit: 1 << 20,
+            regex_size_limit: eql_plan::DEFAULT_REGEX_SIZE_LIMIT,
             max_wildcard_patterns: 10_000,
         }
     }
@@ -125,31 +122,9 @@ pub(crate) struct SinglePlan {
     pub(crate) direct: bool,
 }
 
-fn expr_has_lineage(e: &Expr) -> bool {
-    match &e.kind {
-        ExprKind::Lineage { .. } => true,
-        ExprKind::Literal(_) | ExprKind::Field(_) => false,
-        ExprKind::Unary { expr, .. } => expr_has_lineage(expr),
-        ExprKind::Binary { left, right, .. } => expr_has_lineage(left) || expr_has_lineage(right),
-        ExprKind::In { expr, list, .. } => {
-            expr_has_lineage(expr) || list.iter().any(expr_has_lineage)
-        }
-        ExprKind::Match { expr, patterns, .. } => {
-            expr_has_lineage(expr) || patterns.iter().any(expr_has_lineage)
-        }
-        ExprKind::Call { args, .. } => args.iter().any(expr_has_lineage),
-    }
-}
-
 /// True when any condition of the query uses process lineage.
 fn query_has_lineage(q: &Query) -> bool {
-    let steps: Vec<&SequenceStep> = match &q.body {
-        QueryBody::Event(e) => return expr_has_lineage(&e.condition),
-        QueryBody::Sequence(s) => s.steps.iter().chain(s.until.iter()).collect(),
-        QueryBody::Sample(s) => s.steps.iter().collect(),
-        QueryBody::Join(j) => j.steps.iter().chain(j.until.iter()).collect(),
-    };
-    steps.iter().any(|st| expr_has_lineage(&st.query.condition))
+    q.body.step_queries().any(|s| s.condition.has_lineage())
 }
 
 /// Lowers a condition, folding field-free leaves with the reference semantics.
@@ -177,6 +152,7 @@ pub(crate) fn lower(
         fields,
         const_eval: &const_eval,
         python_ci: !opts.case_sensitive,
+        regexes,
     };
     l.condition(cond)
 }
@@ -196,41 +172,10 @@ impl CompiledQuery {
 
     /// Checks an already parsed query.
     pub fn from_query(query: Query, opts: &CompileOptions) -> Result<CompiledQuery, CompileError> {
-        let mut regexes = RegexCache::new();
-        let mut exprs: Vec<&Expr> = Vec::new();
-        match &query.body {
-            QueryBody::Event(q) => exprs.push(&q.condition),
-            QueryBody::Sequence(s) => {
-                exprs.extend(s.by.iter());
-                for st in s.steps.iter().chain(s.until.iter()) {
-                    exprs.push(&st.query.condition);
-                    exprs.extend(st.by.iter());
-                }
-            }
-            QueryBody::Sample(s) => {
-                exprs.extend(s.by.iter());
-                for st in &s.steps {
-                    exprs.push(&st.query.condition);
-                    exprs.extend(st.by.iter());
-                }
-            }
-            QueryBody::Join(j) => {
-                exprs.extend(j.by.iter());
-                for st in j.steps.iter().chain(j.until.iter()) {
-                    exprs.push(&st.query.condition);
-                    exprs.extend(st.by.iter());
-                }
-            }
-        }
-        for p in &query.pipes {
-            exprs.extend(p.args.iter());
-        }
-        let mut patterns = 0usize;
-        for e in exprs {
-            check_expr(e, opts, &mut regexes)?;
-            count_patterns(e, &mut patterns, opts.max_wildcard_patterns)?;
-        }
-        crate::session::check_query(&query)?;
+        let mut regexes = RegexCache::new(opts.regex_size_limit);
+        let check = CheckOptions::new(opts.dialect, opts.max_wildcard_patterns);
+        eql_plan::check_query(&query, &check, &mut regexes)
+            .map_err(|diagnostic| CompileError { diagnostic })?;
         let category = FieldPath::parse_dotted(&opts.category_field);
         // Process lineage is answered by the session for the relation node
         // itself (by address), so such queries keep their AST and run on the
@@ -253,12 +198,7 @@ impl CompiledQuery {
             }
             _ => None,
         };
-        let step_queries: Vec<&SequenceStep> = match &query.body {
-            QueryBody::Event(_) => Vec::new(),
-            QueryBody::Sequence(q) => q.steps.iter().chain(q.until.iter()).collect(),
-            QueryBody::Sample(q) => q.steps.iter().collect(),
-            QueryBody::Join(q) => q.steps.iter().chain(q.until.iter()).collect(),
-        };
+        let step_queries: Vec<&SequenceStep> = query.body.steps().collect();
         let steps = if step_queries.is_empty() || lineage {
             None
         } else {
@@ -291,10 +231,7 @@ impl CompiledQuery {
     /// `child of`, `event of`), which needs state across events and is not
     /// evaluated by [`CompiledQuery::is_match`] (it is null there).
     pub fn uses_lineage(&self) -> bool {
-        match &self.query.body {
-            QueryBody::Event(q) => expr_has_lineage(&q.condition),
-            _ => false,
-        }
+        matches!(&self.query.body, QueryBody::Event(q) if q.condition.has_lineage())
     }
 
     /// The options it was compiled with.
@@ -407,14 +344,11 @@ impl CompiledQuery {
     }
 
     pub(crate) fn category_matches(&self, q: &eql_syntax::EventQuery, event: &dyn Event) -> bool {
-        if let Some(cat) = &q.category.name {
-            return match event.get(&self.category) {
-                Some(Value::Str(s)) => s == cat.as_str(),
-                Some(Value::Array(items)) => items.iter().any(|v| v.as_str() == Some(cat.as_str())),
-                _ => false,
-            };
-        }
-        true
+        q.category.name.is_none()
+            || category_matches(
+                q.category.name.as_deref(),
+                event.get(&self.category).as_ref(),
+            )
     }
 
     /// The same answer as [`CompiledQuery::is_match`], computed by the reference
@@ -432,17 +366,7 @@ impl CompiledQuery {
         let QueryBody::Event(q) = &self.query.body else {
             return false;
         };
-        if let Some(cat) = &q.category.name {
-            let ok = match event.get(&self.category) {
-                Some(Value::Str(s)) => s == cat.as_str(),
-                Some(Value::Array(items)) => items.iter().any(|v| v.as_str() == Some(cat.as_str())),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
-        self.ctx(event).matches(&q.condition)
+        self.category_matches(q, event) && self.ctx(event).matches(&q.condition)
     }
 
     /// Evaluates a standalone expression against an event (three-valued:
@@ -473,8 +397,9 @@ fn with_checked_ctx<R>(
     event: &dyn Event,
     f: impl FnOnce(&Ctx<'_>) -> R,
 ) -> Result<R, CompileError> {
-    let mut regexes = RegexCache::new();
-    check_expr(expr, opts, &mut regexes)?;
+    let mut regexes = RegexCache::new(opts.regex_size_limit);
+    eql_plan::check_expr(expr, opts.dialect, &mut regexes)
+        .map_err(|diagnostic| CompileError { diagnostic })?;
     let ctx = Ctx {
         dialect: opts.dialect,
         ci: !opts.case_sensitive,
@@ -482,191 +407,4 @@ fn with_checked_ctx<R>(
         event,
     };
     Ok(f(&ctx))
-}
-
-/// Adds the wildcard patterns of `e` to `count`; an error at the pattern
-/// list that goes over `max`.
-fn count_patterns(e: &Expr, count: &mut usize, max: usize) -> Result<(), CompileError> {
-    let mut add = |n: usize, at: &Expr| {
-        *count = count.saturating_add(n);
-        if *count > max {
-            return Err(CompileError {
-                diagnostic: Diagnostic::error(
-                    "EQL0305",
-                    format!("too many wildcard patterns in one query (limit {max})"),
-                    at.span,
-                ),
-            });
-        }
-        Ok(())
-    };
-    match &e.kind {
-        ExprKind::Literal(_) | ExprKind::Field(_) => Ok(()),
-        ExprKind::Lineage { query, .. } => count_patterns(&query.condition, count, max),
-        ExprKind::Unary { expr, .. } => count_patterns(expr, count, max),
-        ExprKind::Binary { left, right, .. } => {
-            count_patterns(left, count, max)?;
-            count_patterns(right, count, max)
-        }
-        ExprKind::In { expr, list, .. } => {
-            count_patterns(expr, count, max)?;
-            list.iter().try_for_each(|x| count_patterns(x, count, max))
-        }
-        ExprKind::Match { expr, patterns, .. } => {
-            add(patterns.len(), e)?;
-            count_patterns(expr, count, max)?;
-            patterns
-                .iter()
-                .try_for_each(|x| count_patterns(x, count, max))
-        }
-        ExprKind::Call { name, args, .. } => {
-            if name.eq_ignore_ascii_case("wildcard") {
-                add(args.len().saturating_sub(1), e)?;
-            }
-            args.iter().try_for_each(|x| count_patterns(x, count, max))
-        }
-    }
-}
-
-fn compile_regex(
-    pat: &str,
-    ci: bool,
-    python: bool,
-    e: &Expr,
-    cache: &mut RegexCache,
-    size_limit: usize,
-) -> Result<(), CompileError> {
-    let key = (pat.to_owned(), ci, python);
-    if cache.contains_key(&key) {
-        return Ok(());
-    }
-    match regex::RegexBuilder::new(&functions::regex_source(pat, ci, python))
-        .size_limit(size_limit)
-        .build()
-    {
-        Ok(re) => {
-            cache.insert(key, re);
-            Ok(())
-        }
-        Err(err) => Err(CompileError {
-            diagnostic: Diagnostic::error(
-                "EQL0304",
-                format!("invalid regular expression: {err}"),
-                e.span,
-            ),
-        }),
-    }
-}
-
-/// Elasticsearch rejects, at compile time, a comparison or arithmetic
-/// between two literals of incompatible types (`1 == "a"`, `"a" + 1`,
-/// `true < 2`): `EQL0306`.
-fn check_literal_types(
-    op: BinaryOp,
-    left: &Expr,
-    right: &Expr,
-    e: &Expr,
-) -> Result<(), CompileError> {
-    use eql_syntax::Literal as L;
-    let (ExprKind::Literal(a), ExprKind::Literal(b)) = (&left.kind, &right.kind) else {
-        return Ok(());
-    };
-    if matches!(op, BinaryOp::And | BinaryOp::Or) || matches!(a, L::Null) || matches!(b, L::Null) {
-        return Ok(());
-    }
-    let kind = |l: &L| match l {
-        L::Int(_) | L::Float(_) => "number",
-        L::String(_) => "string",
-        L::Bool(_) => "boolean",
-        L::Null => "null",
-    };
-    let arith = !op.is_comparison();
-    let ok = if arith {
-        kind(a) == "number" && kind(b) == "number"
-    } else {
-        kind(a) == kind(b)
-    };
-    if ok {
-        return Ok(());
-    }
-    Err(CompileError {
-        diagnostic: Diagnostic::error(
-            "EQL0306",
-            format!(
-                "type mismatch: `{}` between a {} and a {}",
-                op.symbol(),
-                kind(a),
-                kind(b)
-            ),
-            e.span,
-        ),
-    })
-}
-
-fn check_expr(e: &Expr, opts: &CompileOptions, cache: &mut RegexCache) -> Result<(), CompileError> {
-    let py = opts.dialect == Dialect::Python;
-    match &e.kind {
-        ExprKind::Literal(_) | ExprKind::Field(_) => Ok(()),
-        ExprKind::Lineage { query, .. } => check_expr(&query.condition, opts, cache),
-        ExprKind::Unary { expr, .. } => check_expr(expr, opts, cache),
-        ExprKind::Binary { op, left, right } => {
-            check_expr(left, opts, cache)?;
-            check_expr(right, opts, cache)?;
-            if !py {
-                check_literal_types(*op, left, right, e)?;
-            }
-            Ok(())
-        }
-        ExprKind::In { expr, list, .. } => {
-            check_expr(expr, opts, cache)?;
-            list.iter().try_for_each(|x| check_expr(x, opts, cache))
-        }
-        ExprKind::Match {
-            expr,
-            op,
-            insensitive,
-            patterns,
-            ..
-        } => {
-            check_expr(expr, opts, cache)?;
-            for p in patterns {
-                check_expr(p, opts, cache)?;
-                if *op == MatchOp::Regex {
-                    if let ExprKind::Literal(eql_syntax::Literal::String(s)) = &p.kind {
-                        if py {
-                            compile_regex(s, true, true, p, cache, opts.regex_size_limit)?;
-                        } else {
-                            compile_regex(s, *insensitive, false, p, cache, opts.regex_size_limit)?;
-                        }
-                    }
-                }
-            }
-            Ok(())
-        }
-        ExprKind::Call {
-            name,
-            insensitive,
-            args,
-        } => {
-            functions::check_call(opts.dialect, name, *insensitive, args.len()).map_err(
-                |(code, msg)| CompileError {
-                    diagnostic: Diagnostic::error(code, msg, e.span),
-                },
-            )?;
-            let lower = name.to_ascii_lowercase();
-            let skip_var = matches!(lower.as_str(), "arraycount" | "arraysearch");
-            for (i, a) in args.iter().enumerate() {
-                if skip_var && i == 1 {
-                    continue;
-                }
-                check_expr(a, opts, cache)?;
-                if py && i > 0 && matches!(lower.as_str(), "match" | "matchlite") {
-                    if let ExprKind::Literal(eql_syntax::Literal::String(s)) = &a.kind {
-                        compile_regex(s, true, true, a, cache, opts.regex_size_limit)?;
-                    }
-                }
-            }
-            Ok(())
-        }
-    }
 }

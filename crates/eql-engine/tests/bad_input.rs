@@ -427,6 +427,20 @@ fn pattern_count_and_regex_size_limits() {
             .code,
         "EQL0304"
     );
+
+    // A pattern that is not a literal (Python `match` with a field) is built
+    // during evaluation with the same limit: over it, the call is null.
+    let event = json!({"a": "aab", "b": "a+b"});
+    let query = "any where match(a, b)";
+    let py_default = CompiledQuery::compile(query, &CompileOptions::python()).unwrap();
+    assert!(py_default.is_match(&event));
+    let py_tiny = CompileOptions {
+        regex_size_limit: 10,
+        ..CompileOptions::python()
+    };
+    let py_tiny = CompiledQuery::compile(query, &py_tiny).unwrap();
+    assert!(!py_tiny.is_match(&event));
+    assert!(!py_tiny.is_match_reference(&event));
 }
 
 /// The depth scan follows JSON strings, escapes included: brackets inside a

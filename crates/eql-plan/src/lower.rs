@@ -13,26 +13,10 @@
 
 use crate::ir::{CmpOp, Cond, FieldTable, Test, TestOp};
 use crate::matcher::{fold, required_piece, Glob, StrSet};
+use crate::passes::run_passes;
+use crate::regexes::RegexCache;
 use crate::{FieldPath, Value};
 use eql_syntax::{BinaryOp, Dialect, Expr, ExprKind, Literal, MatchOp, UnaryOp};
-
-/// The regex source the engine compiles for `regex`/`regex~` (ES: anchored at
-/// both ends; Python `match`: anchored at the start only).
-///
-/// ```
-/// assert_eq!(eql_plan::regex_source("a.c", true, false), "(?is)^(?:a.c)$");
-/// ```
-pub fn regex_source(pat: &str, ci: bool, python: bool) -> String {
-    let flags = if ci { "(?is)" } else { "(?s)" };
-    if python {
-        format!("{flags}^(?:{pat})")
-    } else {
-        format!("{flags}^(?:{pat})$")
-    }
-}
-
-/// The compiled-size limit of each regex (bytes), for untrusted patterns.
-pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 /// Lowering context.
 pub struct Lowering<'a> {
@@ -46,13 +30,16 @@ pub struct Lowering<'a> {
     /// Python dialect: strings compare case-insensitively (the default
     /// mode; `CompileOptions::case_sensitive` turns it off). Unused in ES.
     pub python_ci: bool,
+    /// The query's regexes (those the checks compiled, and the size limit
+    /// the others are built with).
+    pub regexes: &'a RegexCache,
 }
 
 impl Lowering<'_> {
     /// Lowers a boolean condition (the `where` clause).
     pub fn condition(&mut self, e: &Expr) -> Cond {
         let c = if self.dialect == Dialect::Python {
-            if has_lineage(e) {
+            if e.has_lineage() {
                 // The session answers lineage by the node's address: the
                 // condition stays one leaf.
                 self.generic(e)
@@ -68,7 +55,7 @@ impl Lowering<'_> {
     }
 
     fn generic(&mut self, e: &Expr) -> Cond {
-        if !reads_state(e) {
+        if !e.reads_event() {
             if let Some(b) = (self.const_eval)(e) {
                 return Cond::Const(b);
             }
@@ -196,38 +183,18 @@ impl Lowering<'_> {
     /// Interns every field an expression reads, so that a projection of the
     /// plan's fields serves generic leaves too.
     fn intern_all(&mut self, e: &Expr) {
-        match &e.kind {
-            ExprKind::Field(f) => {
+        e.walk(&mut |x| {
+            if let ExprKind::Field(f) = &x.kind {
                 self.fields.intern(&FieldPath::new(f.path.clone()));
             }
-            ExprKind::Literal(_) => {}
-            ExprKind::Lineage { query, .. } => self.intern_all(&query.condition),
-            ExprKind::Unary { expr, .. } => self.intern_all(expr),
-            ExprKind::Binary { left, right, .. } => {
-                self.intern_all(left);
-                self.intern_all(right);
-            }
-            ExprKind::In { expr, list, .. } => {
-                self.intern_all(expr);
-                for x in list {
-                    self.intern_all(x);
-                }
-            }
-            ExprKind::Match { expr, patterns, .. } => {
-                self.intern_all(expr);
-                for x in patterns {
-                    self.intern_all(x);
-                }
-            }
-            ExprKind::Call { args, .. } => {
-                for x in args {
-                    self.intern_all(x);
-                }
-            }
-        }
+            true
+        });
     }
 
     fn pos(&mut self, e: &Expr) -> Cond {
+        if let Some(p) = must_not_leaf(e) {
+            return negate(self.leaf(&p));
+        }
         match &e.kind {
             ExprKind::Binary {
                 op: BinaryOp::And,
@@ -243,43 +210,14 @@ impl Lowering<'_> {
                 op: UnaryOp::Not,
                 expr,
             } => self.neg(expr),
-            ExprKind::Binary {
-                op: BinaryOp::Ne,
-                left,
-                right,
-            } if pushdown(e) => {
-                let eq = Expr {
-                    kind: ExprKind::Binary {
-                        op: BinaryOp::Eq,
-                        left: left.clone(),
-                        right: right.clone(),
-                    },
-                    span: e.span,
-                };
-                negate(self.leaf(&eq))
-            }
-            ExprKind::In {
-                expr,
-                list,
-                negated: true,
-                insensitive,
-            } if pushdown(e) => {
-                let p = Expr {
-                    kind: ExprKind::In {
-                        expr: expr.clone(),
-                        list: list.clone(),
-                        negated: false,
-                        insensitive: *insensitive,
-                    },
-                    span: e.span,
-                };
-                negate(self.leaf(&p))
-            }
             _ => self.leaf(e),
         }
     }
 
     fn neg(&mut self, e: &Expr) -> Cond {
+        if let Some(n) = complement_order(e) {
+            return self.leaf(&n);
+        }
         match &e.kind {
             ExprKind::Binary {
                 op: BinaryOp::And,
@@ -295,36 +233,8 @@ impl Lowering<'_> {
                 op: UnaryOp::Not,
                 expr,
             } => self.pos(expr),
-            ExprKind::Binary { op, left, right }
-                if op.is_comparison() && !matches!(op, BinaryOp::Eq | BinaryOp::Ne) =>
-            {
-                let flipped = match op {
-                    BinaryOp::Lt => BinaryOp::Ge,
-                    BinaryOp::Le => BinaryOp::Gt,
-                    BinaryOp::Gt => BinaryOp::Le,
-                    _ => BinaryOp::Lt,
-                };
-                let n = Expr {
-                    kind: ExprKind::Binary {
-                        op: flipped,
-                        left: left.clone(),
-                        right: right.clone(),
-                    },
-                    span: e.span,
-                };
-                self.leaf(&n)
-            }
             _ if pushdown(e) => negate(self.pos(e)),
-            _ => {
-                let n = Expr {
-                    kind: ExprKind::Unary {
-                        op: UnaryOp::Not,
-                        expr: Box::new(e.clone()),
-                    },
-                    span: e.span,
-                };
-                self.leaf(&n)
-            }
+            _ => self.leaf(&e.negated()),
         }
     }
 
@@ -349,7 +259,9 @@ impl Lowering<'_> {
                     (ExprKind::Literal(l), ExprKind::Field(_)) => (right, l, true),
                     _ => return None,
                 };
-                let value = literal(lit)?;
+                // `null` leaves stay generic: their semantics differ from a
+                // missing field's.
+                let value = Value::from_literal(lit)?;
                 let field = self.field_id(field)?;
                 let op = match op {
                     BinaryOp::Eq => {
@@ -388,7 +300,7 @@ impl Lowering<'_> {
                 let mut values = Vec::with_capacity(list.len());
                 for x in list {
                     match &x.kind {
-                        ExprKind::Literal(l) => values.push(literal(l)?),
+                        ExprKind::Literal(l) => values.push(Value::from_literal(l)?),
                         _ => return None,
                     }
                 }
@@ -404,61 +316,66 @@ impl Lowering<'_> {
                 insensitive,
                 patterns,
                 ..
-            } => {
-                let mut pats = Vec::with_capacity(patterns.len());
-                for p in patterns {
-                    match &p.kind {
-                        ExprKind::Literal(Literal::String(s)) => pats.push(s.as_str()),
-                        _ => return None,
-                    }
-                }
-                if pats.is_empty() {
-                    return None;
-                }
-                let field = self.field_id(expr)?;
-                let op = match op {
-                    MatchOp::Colon | MatchOp::Like => {
-                        let ci = *op == MatchOp::Colon || *insensitive;
-                        let mut exact = Vec::new();
-                        let mut globs = Vec::new();
-                        for p in pats {
-                            let p = if ci { fold(p) } else { p.into() };
-                            let g = Glob::new(&p, true);
-                            if g.is_exact() {
-                                exact.push(p.into_owned());
-                            } else {
-                                globs.push(g);
-                            }
-                        }
-                        TestOp::Glob {
-                            exact: StrSet::new(exact.iter().map(String::as_str), false),
-                            globs,
-                            ci,
-                        }
-                    }
-                    MatchOp::Regex => {
-                        let mut res = Vec::new();
-                        let mut sources = Vec::new();
-                        for p in pats {
-                            let src = regex_source(p, *insensitive, false);
-                            let re = regex::RegexBuilder::new(&src)
-                                .size_limit(REGEX_SIZE_LIMIT)
-                                .build()
-                                .ok()?;
-                            res.push(re);
-                            sources.push(p.to_owned());
-                        }
-                        TestOp::Regex {
-                            res,
-                            sources,
-                            ci: *insensitive,
-                        }
-                    }
-                };
-                Some(Test { field, op })
-            }
+            } => self.match_test(expr, *op, *insensitive, patterns),
             _ => None,
         }
+    }
+
+    /// `f : p`, `f like~ (...)`, `f regex p` with string patterns: a glob
+    /// set (exact strings apart) or the compiled regexes.
+    fn match_test(
+        &mut self,
+        expr: &Expr,
+        op: MatchOp,
+        insensitive: bool,
+        patterns: &[Expr],
+    ) -> Option<Test> {
+        let mut pats = Vec::with_capacity(patterns.len());
+        for p in patterns {
+            match &p.kind {
+                ExprKind::Literal(Literal::String(s)) => pats.push(s.as_str()),
+                _ => return None,
+            }
+        }
+        if pats.is_empty() {
+            return None;
+        }
+        let field = self.field_id(expr)?;
+        let op = match op {
+            MatchOp::Colon | MatchOp::Like => {
+                let ci = op == MatchOp::Colon || insensitive;
+                let mut exact = Vec::new();
+                let mut globs = Vec::new();
+                for p in pats {
+                    let p = if ci { fold(p) } else { p.into() };
+                    let g = Glob::new(&p, true);
+                    if g.is_exact() {
+                        exact.push(p.into_owned());
+                    } else {
+                        globs.push(g);
+                    }
+                }
+                TestOp::Glob {
+                    exact: StrSet::new(exact.iter().map(String::as_str), false),
+                    globs,
+                    ci,
+                }
+            }
+            MatchOp::Regex => {
+                let mut res = Vec::new();
+                let mut sources = Vec::new();
+                for p in pats {
+                    res.push(self.regexes.get(p, insensitive, false)?.into_owned());
+                    sources.push(p.to_owned());
+                }
+                TestOp::Regex {
+                    res,
+                    sources,
+                    ci: insensitive,
+                }
+            }
+        };
+        Some(Test { field, op })
     }
 }
 
@@ -472,23 +389,85 @@ fn in_op(values: &[Value<'static>], ci: bool) -> TestOp {
     TestOp::In { strs, others, ci }
 }
 
-/// A non-null literal as a value (`null` leaves stay generic: their
-/// semantics differ from a missing field's).
-fn literal(l: &Literal) -> Option<Value<'static>> {
-    match l {
-        Literal::Null => None,
-        Literal::Bool(b) => Some(Value::Bool(*b)),
-        Literal::Int(i) => Some(Value::Int(*i)),
-        Literal::Float(f) => Some(Value::Float(*f)),
-        Literal::String(s) => Some(Value::Str(s.clone().into())),
-    }
-}
-
 fn negate(c: Cond) -> Cond {
     match c {
         Cond::Const(b) => Cond::Const(!b),
         c => Cond::Not(Box::new(c)),
     }
+}
+
+/// The positive leaf of a `!=` or `not in` leaf that ES translates to a
+/// Lucene query ([`pushdown`]): `a != 1` is the `must_not` of `a == 1`,
+/// `a not in (1, 2)` of `a in (1, 2)`; `None` for every other expression.
+/// Shared with the reference interpreter, like [`pushdown`].
+///
+/// ```
+/// use eql_syntax::{parse_expr, ParseOptions};
+/// let opts = ParseOptions::default();
+/// let e = parse_expr("a not in~ (\"x\", \"y\")", &opts).unwrap();
+/// assert_eq!(eql_plan::must_not_leaf(&e).unwrap().to_string(), "a in~ (\"x\", \"y\")");
+/// assert!(eql_plan::must_not_leaf(&parse_expr("length(a) != 1", &opts).unwrap()).is_none());
+/// ```
+pub fn must_not_leaf(e: &Expr) -> Option<Expr> {
+    if !pushdown(e) {
+        return None;
+    }
+    let kind = match &e.kind {
+        ExprKind::Binary {
+            op: BinaryOp::Ne,
+            left,
+            right,
+        } => ExprKind::Binary {
+            op: BinaryOp::Eq,
+            left: left.clone(),
+            right: right.clone(),
+        },
+        ExprKind::In {
+            expr,
+            list,
+            negated: true,
+            insensitive,
+        } => ExprKind::In {
+            expr: expr.clone(),
+            list: list.clone(),
+            negated: false,
+            insensitive: *insensitive,
+        },
+        _ => return None,
+    };
+    Some(Expr { kind, span: e.span })
+}
+
+/// How ES translates `not` over an order comparison: `a < b` becomes
+/// `a >= b`, `a <= b` becomes `a > b`, and so on (a range query's
+/// complement); `None` for every other expression. Shared with the
+/// reference interpreter, like [`pushdown`].
+///
+/// ```
+/// use eql_syntax::{parse_expr, ParseOptions};
+/// let e = parse_expr("a < 3", &ParseOptions::default()).unwrap();
+/// assert_eq!(eql_plan::complement_order(&e).unwrap().to_string(), "a >= 3");
+/// assert!(eql_plan::complement_order(&parse_expr("a == 3", &ParseOptions::default()).unwrap()).is_none());
+/// ```
+pub fn complement_order(e: &Expr) -> Option<Expr> {
+    let ExprKind::Binary { op, left, right } = &e.kind else {
+        return None;
+    };
+    let flipped = match op {
+        BinaryOp::Lt => BinaryOp::Ge,
+        BinaryOp::Le => BinaryOp::Gt,
+        BinaryOp::Gt => BinaryOp::Le,
+        BinaryOp::Ge => BinaryOp::Lt,
+        _ => return None,
+    };
+    Some(Expr {
+        kind: ExprKind::Binary {
+            op: flipped,
+            left: left.clone(),
+            right: right.clone(),
+        },
+        span: e.span,
+    })
 }
 
 /// Leaves that ES translates to Lucene queries (negation is `must_not`).
@@ -514,218 +493,4 @@ pub fn pushdown(e: &Expr) -> bool {
         }
         _ => false,
     }
-}
-
-/// True when `leaf` holds for some field, literal or lineage node of `e`.
-fn any_leaf(e: &Expr, leaf: &dyn Fn(&ExprKind) -> bool) -> bool {
-    match &e.kind {
-        ExprKind::Field(_) | ExprKind::Literal(_) | ExprKind::Lineage { .. } => leaf(&e.kind),
-        ExprKind::Unary { expr, .. } => any_leaf(expr, leaf),
-        ExprKind::Binary { left, right, .. } => any_leaf(left, leaf) || any_leaf(right, leaf),
-        ExprKind::In { expr, list, .. } => {
-            any_leaf(expr, leaf) || list.iter().any(|x| any_leaf(x, leaf))
-        }
-        ExprKind::Match { expr, patterns, .. } => {
-            any_leaf(expr, leaf) || patterns.iter().any(|x| any_leaf(x, leaf))
-        }
-        ExprKind::Call { args, .. } => args.iter().any(|x| any_leaf(x, leaf)),
-    }
-}
-
-/// True when `e` has a process-lineage node (`descendant of`...).
-fn has_lineage(e: &Expr) -> bool {
-    any_leaf(e, &|k| matches!(k, ExprKind::Lineage { .. }))
-}
-
-/// True when the expression reads a field or process lineage (so it is not
-/// a compile-time constant).
-fn reads_state(e: &Expr) -> bool {
-    any_leaf(e, &|k| {
-        matches!(k, ExprKind::Field(_) | ExprKind::Lineage { .. })
-    })
-}
-
-/// A named optimizer pass: rewrites a condition in place and reports whether
-/// it changed anything.
-pub struct Pass {
-    /// The pass name, as EXPLAIN prints it.
-    pub name: &'static str,
-    /// The rewrite.
-    pub run: fn(&mut Cond) -> bool,
-}
-
-/// The passes, in order: constant folding with boolean simplification, then
-/// normalization (nested `and`/`or` flattened, equality tests on one field
-/// under an `or` merged into one set).
-pub const PASSES: &[Pass] = &[
-    Pass {
-        name: "fold-constants",
-        run: fold_constants,
-    },
-    Pass {
-        name: "normalize",
-        run: normalize,
-    },
-];
-
-/// Runs every pass until none changes anything (bounded), and returns the
-/// names of those that did.
-pub fn run_passes(c: &mut Cond) -> Vec<&'static str> {
-    let mut fired = Vec::new();
-    for _ in 0..4 {
-        let mut any = false;
-        for p in PASSES {
-            if (p.run)(c) {
-                any = true;
-                if !fired.contains(&p.name) {
-                    fired.push(p.name);
-                }
-            }
-        }
-        if !any {
-            break;
-        }
-    }
-    fired
-}
-
-/// Constant folding and boolean simplification: `true and x` → `x`,
-/// `false and x` → `false`, `not const` → const, one-child `and`/`or`
-/// collapsed.
-pub fn fold_constants(c: &mut Cond) -> bool {
-    let mut changed = false;
-    match c {
-        Cond::And(_) | Cond::Or(_) => {
-            let is_and = matches!(c, Cond::And(_));
-            let (Cond::And(cs) | Cond::Or(cs)) = c else {
-                return false;
-            };
-            for x in cs.iter_mut() {
-                changed |= fold_constants(x);
-            }
-            let absorbing = !is_and;
-            if cs
-                .iter()
-                .any(|x| matches!(x, Cond::Const(b) if *b == absorbing))
-            {
-                *c = Cond::Const(absorbing);
-                return true;
-            }
-            let before = cs.len();
-            cs.retain(|x| !matches!(x, Cond::Const(_)));
-            changed |= cs.len() != before;
-            if cs.is_empty() {
-                *c = Cond::Const(is_and);
-                return true;
-            }
-            if cs.len() == 1 {
-                let one = cs.pop().unwrap_or(Cond::Const(is_and));
-                *c = one;
-                return true;
-            }
-        }
-        Cond::Not(inner) => {
-            changed |= fold_constants(inner);
-            if let Cond::Const(b) = **inner {
-                *c = Cond::Const(!b);
-                return true;
-            }
-        }
-        Cond::Witnessed(_, inner) => {
-            changed |= fold_constants(inner);
-            if let Cond::Const(b) = **inner {
-                *c = Cond::Const(b);
-                return true;
-            }
-        }
-        Cond::Const(_) | Cond::Test(_) | Cond::Generic(_) => {}
-    }
-    changed
-}
-
-/// Normalization: flattens nested `and`/`or`, and merges the case-sensitive
-/// (or the case-insensitive) equality tests on one field under one `or` into
-/// a single set test (`x == "a" or x == "b"` → `x in ("a", "b")`).
-pub fn normalize(c: &mut Cond) -> bool {
-    let mut changed = false;
-    match c {
-        Cond::And(cs) | Cond::Or(cs) => {
-            for x in cs.iter_mut() {
-                changed |= normalize(x);
-            }
-        }
-        Cond::Not(inner) | Cond::Witnessed(_, inner) => changed |= normalize(inner),
-        _ => {}
-    }
-    let is_and = matches!(c, Cond::And(_));
-    if let Cond::And(cs) | Cond::Or(cs) = c {
-        if cs
-            .iter()
-            .any(|x| matches!((x, is_and), (Cond::And(_), true) | (Cond::Or(_), false)))
-        {
-            let old = std::mem::take(cs);
-            for x in old {
-                match (x, is_and) {
-                    (Cond::And(inner), true) | (Cond::Or(inner), false) => cs.extend(inner),
-                    (x, _) => cs.push(x),
-                }
-            }
-            changed = true;
-        }
-    }
-    if let Cond::Or(cs) = c {
-        // Merge `In` tests on the same (field, case mode).
-        let mut i = 0;
-        while i < cs.len() {
-            let key = match &cs[i] {
-                Cond::Test(Test {
-                    field,
-                    op: TestOp::In { ci, .. },
-                }) => Some((*field, *ci)),
-                _ => None,
-            };
-            if let Some((f, ci)) = key {
-                let mut j = i + 1;
-                while j < cs.len() {
-                    let same = matches!(&cs[j], Cond::Test(Test { field, op: TestOp::In { ci: c2, .. } }) if *field == f && *c2 == ci);
-                    if same {
-                        let other = cs.remove(j);
-                        if let (
-                            Cond::Test(Test {
-                                op:
-                                    TestOp::In {
-                                        strs: s2,
-                                        others: o2,
-                                        ..
-                                    },
-                                ..
-                            }),
-                            Cond::Test(Test {
-                                op: TestOp::In { strs, others, .. },
-                                ..
-                            }),
-                        ) = (other, &mut cs[i])
-                        {
-                            // Members are already folded when `ci`.
-                            let merged: Vec<&str> =
-                                strs.members().into_iter().chain(s2.members()).collect();
-                            *strs = StrSet::new(merged, false);
-                            others.extend(o2);
-                        }
-                        changed = true;
-                    } else {
-                        j += 1;
-                    }
-                }
-            }
-            i += 1;
-        }
-        if cs.len() == 1 {
-            if let Some(one) = cs.pop() {
-                *c = one;
-            }
-            changed = true;
-        }
-    }
-    changed
 }

@@ -86,6 +86,71 @@ impl Value<'_> {
     }
 }
 
+impl Value<'static> {
+    /// A literal's value; `None` for `null` (the evaluators' null).
+    ///
+    /// ```
+    /// use eql_plan::Value;
+    /// use eql_syntax::Literal;
+    /// assert_eq!(Value::from_literal(&Literal::Int(3)), Some(Value::Int(3)));
+    /// assert_eq!(Value::from_literal(&Literal::Null), None);
+    /// ```
+    pub fn from_literal(l: &eql_syntax::Literal) -> Option<Self> {
+        use eql_syntax::Literal;
+        match l {
+            Literal::Null => None,
+            Literal::Bool(b) => Some(Value::Bool(*b)),
+            Literal::Int(i) => Some(Value::Int(*i)),
+            Literal::Float(f) => Some(Value::Float(*f)),
+            Literal::String(s) => Some(Value::Str(s.clone().into())),
+        }
+    }
+}
+
+impl<'a> Value<'a> {
+    /// The categories of an event whose category field holds this value:
+    /// the strings among its items ([`Value::into_items`]), that is the
+    /// string itself or the strings of an array. The same test as
+    /// [`category_matches`], for routing by category.
+    ///
+    /// ```
+    /// use eql_plan::Value;
+    /// let v = Value::Array(vec![Value::from("process"), Value::Int(1), Value::from("file")]);
+    /// assert_eq!(v.into_categories().collect::<Vec<_>>(), ["process", "file"]);
+    /// ```
+    pub fn into_categories(self) -> impl Iterator<Item = Cow<'a, str>> {
+        self.into_items().filter_map(|v| match v {
+            Value::Str(s) => Some(s),
+            _ => None,
+        })
+    }
+}
+
+/// True when an event whose category field holds `value` is of `category`
+/// (`None` stands for `any`, every event): the value is the string, or an
+/// array with the string among its items. The one category test of step
+/// queries, single-event rules and lineage; [`Value::into_categories`]
+/// gives the same answer for routing.
+///
+/// ```
+/// use eql_plan::{category_matches, Value};
+/// let v = Value::Array(vec![Value::from("network"), Value::from("process")]);
+/// assert!(category_matches(Some("process"), Some(&v)));
+/// assert!(!category_matches(Some("file"), Some(&v)));
+/// assert!(!category_matches(Some("process"), None));
+/// assert!(category_matches(None, None));
+/// ```
+pub fn category_matches(category: Option<&str>, value: Option<&Value<'_>>) -> bool {
+    let Some(name) = category else {
+        return true;
+    };
+    match value {
+        Some(Value::Str(s)) => s == name,
+        Some(Value::Array(items)) => items.iter().any(|v| v.as_str() == Some(name)),
+        _ => false,
+    }
+}
+
 impl<'a> From<&'a str> for Value<'a> {
     fn from(s: &'a str) -> Self {
         Value::Str(Cow::Borrowed(s))

@@ -20,6 +20,7 @@
 //!   Elasticsearch dialect with no constant side, and any construct of the
 //!   other dialect.
 
+use crate::keyword::RESERVED;
 use crate::{
     BinaryOp, Category, Dialect, EventQuery, Expr, ExprKind, FieldRef, Join, LineageKind, Literal,
     MatchOp, PathSegment, Pipe, PipeKind, Query, QueryBody, Sample, Sequence, SequenceStep, Span,
@@ -27,11 +28,6 @@ use crate::{
 };
 use arbitrary::{Arbitrary, Result, Unstructured};
 use std::cell::Cell;
-
-/// Words that cannot be a bare call name (the grammar's `keyword` rule).
-const CALL_KEYWORDS: &[&str] = &[
-    "and", "or", "not", "in", "like", "regex", "where", "null", "true", "false",
-];
 
 /// Function names worth generating often (real ones), besides random names.
 const FUNCTIONS: &[&str] = &[
@@ -199,15 +195,7 @@ impl Gen<'_> {
 
     fn pipe(&self, u: &mut Unstructured<'_>) -> Result<Pipe> {
         let (kind, args) = if self.py() {
-            let kind = *u.choose(&[
-                PipeKind::Head,
-                PipeKind::Tail,
-                PipeKind::Count,
-                PipeKind::Unique,
-                PipeKind::UniqueCount,
-                PipeKind::Filter,
-                PipeKind::Sort,
-            ])?;
+            let kind = *u.choose(&PipeKind::ALL)?;
             let mut args = Vec::new();
             for _ in 0..Self::len(u, 0, 3)? {
                 args.push(self.expr(u, 1)?);
@@ -456,7 +444,7 @@ impl Gen<'_> {
             return Ok((*u.choose(FUNCTIONS)?).to_string());
         }
         let name = Self::ident(u)?;
-        Ok(if CALL_KEYWORDS.contains(&name.as_str()) {
+        Ok(if RESERVED.contains(&name.as_str()) {
             format!("{name}_")
         } else {
             name
@@ -469,6 +457,8 @@ impl Gen<'_> {
             .collect()
     }
 
+    /// An expression of the dialect at `depth`. (Long: one arm per
+    /// expression form, each with the dialect's restrictions.)
     fn expr(&self, u: &mut Unstructured<'_>, depth: u32) -> Result<Expr> {
         if depth >= self.cfg.max_depth || !self.take_node() || u.is_empty() {
             return self.leaf(u);

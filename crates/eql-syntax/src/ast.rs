@@ -191,6 +191,18 @@ pub enum PipeKind {
 }
 
 impl PipeKind {
+    /// Every pipe: Elasticsearch's two (`head`, `tail`) first, then the
+    /// Python ones.
+    pub const ALL: [PipeKind; 7] = [
+        PipeKind::Head,
+        PipeKind::Tail,
+        PipeKind::Count,
+        PipeKind::Unique,
+        PipeKind::UniqueCount,
+        PipeKind::Filter,
+        PipeKind::Sort,
+    ];
+
     /// The pipe's name as written.
     pub const fn name(self) -> &'static str {
         match self {
@@ -215,28 +227,21 @@ pub struct Expr {
 }
 
 impl Expr {
-    /// True when the expression reads the event (a field or a lineage test
-    /// somewhere in it), false for a constant.
+    /// `not e`, with this expression's span.
     ///
     /// ```
     /// use eql_syntax::{parse_expr, ParseOptions};
-    /// let opts = ParseOptions::default();
-    /// assert!(parse_expr("length(process.name) + 1", &opts).unwrap().reads_event());
-    /// assert!(!parse_expr("concat(\"a\", 1 + 2)", &opts).unwrap().reads_event());
+    /// let e = parse_expr("a : \"x*\"", &ParseOptions::default()).unwrap();
+    /// assert_eq!(e.negated().to_string(), "not a : \"x*\"");
     /// ```
-    pub fn reads_event(&self) -> bool {
-        match &self.kind {
-            ExprKind::Literal(_) => false,
-            ExprKind::Field(_) | ExprKind::Lineage { .. } => true,
-            ExprKind::Unary { expr, .. } => expr.reads_event(),
-            ExprKind::Binary { left, right, .. } => left.reads_event() || right.reads_event(),
-            ExprKind::In { expr, list, .. } => {
-                expr.reads_event() || list.iter().any(Expr::reads_event)
-            }
-            ExprKind::Match { expr, patterns, .. } => {
-                expr.reads_event() || patterns.iter().any(Expr::reads_event)
-            }
-            ExprKind::Call { args, .. } => args.iter().any(Expr::reads_event),
+    #[must_use]
+    pub fn negated(&self) -> Expr {
+        Expr {
+            kind: ExprKind::Unary {
+                op: UnaryOp::Not,
+                expr: Box::new(self.clone()),
+            },
+            span: self.span,
         }
     }
 }

@@ -1,22 +1,17 @@
 //! Display: AST → canonical EQL, and span erasure for tree comparison.
 
+use crate::keyword::KEYWORDS;
 use crate::{
     Category, EventQuery, Expr, ExprKind, FieldRef, Join, Literal, MatchOp, PathSegment, Pipe,
     Query, QueryBody, Sample, Sequence, SequenceStep, Span, TimeSpan, UnaryOp,
 };
 use std::fmt::{self, Write as _};
 
-/// Words that must be quoted when used as a bare name.
-const RESERVED: &[&str] = &[
-    "and", "or", "not", "in", "like", "regex", "where", "null", "true", "false", "sequence",
-    "sample", "join", "by", "with", "until", "any", "of", "maxspan", "runs", "fork",
-];
-
 fn is_plain_ident(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == '@')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '@')
-        && !RESERVED.contains(&s)
+        && !KEYWORDS.contains(&s)
 }
 
 /// Writes a string literal, double-quoted with escapes.
@@ -91,6 +86,8 @@ fn prec(e: &Expr) -> u8 {
     }
 }
 
+/// Writes `e`, parenthesized when its precedence is below `min`. (Long:
+/// one arm per expression form.)
 fn write_expr(f: &mut fmt::Formatter<'_>, e: &Expr, min: u8) -> fmt::Result {
     if prec(e) < min {
         f.write_char('(')?;

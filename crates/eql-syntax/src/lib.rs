@@ -47,8 +47,10 @@ mod ast;
 mod diagnostic;
 mod display;
 mod error;
+mod keyword;
 mod parser;
 mod span;
+mod walk;
 
 #[cfg(feature = "arbitrary")]
 pub use arbitrary::AstGen;

@@ -13,7 +13,7 @@ use super::keys::KeyAtom;
 use super::{EvalCx, LineageOptions};
 use crate::{CompiledQuery, Event};
 use eql_plan::{FieldPath, Value};
-use eql_syntax::{EventQuery, Expr, ExprKind, LineageKind, Query, QueryBody};
+use eql_syntax::{EventQuery, Expr, ExprKind, LineageKind, Query};
 use std::collections::HashSet;
 
 struct Node<'e> {
@@ -39,45 +39,35 @@ pub(crate) struct Lineage<'e> {
     process: String,
 }
 
-fn walk<'e>(e: &'e Expr, parent: Option<usize>, nodes: &mut Vec<Node<'e>>, roots: &mut Vec<usize>) {
-    match &e.kind {
-        ExprKind::Lineage { kind, query } => {
-            let id = nodes.len();
-            nodes.push(Node {
-                kind: *kind,
-                query,
-                expr: e,
-                children: Vec::new(),
-                sources: HashSet::new(),
-                members: HashSet::new(),
-                dead: Vec::new(),
-            });
-            match parent.and_then(|p| nodes.get_mut(p)) {
-                Some(p) => p.children.push(id),
-                None => roots.push(id),
-            }
-            walk(&query.condition, Some(id), nodes, roots);
+/// Adds the lineage relations of `e` to `nodes`: each under the relation
+/// whose query holds it (`parent`), or to `roots`.
+fn collect<'e>(
+    e: &'e Expr,
+    parent: Option<usize>,
+    nodes: &mut Vec<Node<'e>>,
+    roots: &mut Vec<usize>,
+) {
+    e.walk(&mut |x| {
+        let ExprKind::Lineage { kind, query } = &x.kind else {
+            return true;
+        };
+        let id = nodes.len();
+        nodes.push(Node {
+            kind: *kind,
+            query,
+            expr: x,
+            children: Vec::new(),
+            sources: HashSet::new(),
+            members: HashSet::new(),
+            dead: Vec::new(),
+        });
+        match parent.and_then(|p| nodes.get_mut(p)) {
+            Some(p) => p.children.push(id),
+            None => roots.push(id),
         }
-        ExprKind::Literal(_) | ExprKind::Field(_) => {}
-        ExprKind::Unary { expr, .. } => walk(expr, parent, nodes, roots),
-        ExprKind::Binary { left, right, .. } => {
-            walk(left, parent, nodes, roots);
-            walk(right, parent, nodes, roots);
-        }
-        ExprKind::In { expr, list, .. } => {
-            walk(expr, parent, nodes, roots);
-            for x in list {
-                walk(x, parent, nodes, roots);
-            }
-        }
-        ExprKind::Match { expr, patterns, .. } => {
-            walk(expr, parent, nodes, roots);
-            for x in patterns {
-                walk(x, parent, nodes, roots);
-            }
-        }
-        ExprKind::Call { args, .. } => args.iter().for_each(|x| walk(x, parent, nodes, roots)),
-    }
+        collect(&query.condition, Some(id), nodes, roots);
+        false
+    });
 }
 
 fn atom(v: Option<Value<'_>>) -> KeyAtom {
@@ -89,25 +79,8 @@ impl<'e> Lineage<'e> {
     pub(crate) fn new(q: &'e Query, opts: &LineageOptions) -> Option<Self> {
         let mut nodes = Vec::new();
         let mut roots = Vec::new();
-        let mut conds: Vec<&Expr> = Vec::new();
-        match &q.body {
-            QueryBody::Event(e) => conds.push(&e.condition),
-            QueryBody::Sequence(s) => conds.extend(
-                s.steps
-                    .iter()
-                    .chain(s.until.iter())
-                    .map(|s| &s.query.condition),
-            ),
-            QueryBody::Sample(s) => conds.extend(s.steps.iter().map(|s| &s.query.condition)),
-            QueryBody::Join(j) => conds.extend(
-                j.steps
-                    .iter()
-                    .chain(j.until.iter())
-                    .map(|s| &s.query.condition),
-            ),
-        }
-        for c in conds {
-            walk(c, None, &mut nodes, &mut roots);
+        for s in q.body.step_queries() {
+            collect(&s.condition, None, &mut nodes, &mut roots);
         }
         if nodes.is_empty() {
             return None;
@@ -132,10 +105,8 @@ impl<'e> Lineage<'e> {
 
     /// Updates every relation with one event (before the rule reads them).
     pub(crate) fn observe(&mut self, engine: &CompiledQuery, event: &dyn Event) {
-        let is_process = match event.get(&engine.category) {
-            Some(Value::Str(s)) => s == self.process.as_str(),
-            _ => false,
-        };
+        let is_process =
+            eql_plan::category_matches(Some(&self.process), event.get(&engine.category).as_ref());
         let roots = self.roots.clone();
         for r in roots {
             self.observe_node(r, engine, event, is_process);

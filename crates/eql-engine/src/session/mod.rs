@@ -47,14 +47,12 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use time::{Ordinal, TICKS_PER_MS};
 
-mod check;
 mod matches;
 mod options;
 mod rule;
 mod stats;
 mod step;
 
-pub(crate) use check::check_query;
 pub use matches::{Match, Matches};
 pub use options::{LineageOptions, SessionLimits, SessionOptions, StreamOrder};
 use rule::{Body, OwnTs, PackGroup, Record, RuleState, SessionPack};
@@ -191,22 +189,7 @@ impl<'e, H: Clone> Session<'e, H> {
             if r.lineage.is_some() || (e.plan.is_none() && e.steps.is_none()) {
                 continue;
             }
-            let queries: Vec<&EventQuery> = match &e.query.body {
-                QueryBody::Event(q) => vec![q],
-                QueryBody::Sequence(s) => s
-                    .steps
-                    .iter()
-                    .chain(s.until.iter())
-                    .map(|st| &st.query)
-                    .collect(),
-                QueryBody::Sample(s) => s.steps.iter().map(|st| &st.query).collect(),
-                QueryBody::Join(j) => j
-                    .steps
-                    .iter()
-                    .chain(j.until.iter())
-                    .map(|st| &st.query)
-                    .collect(),
-            };
+            let queries = e.query.body.step_queries();
             let field = e.opts.category_field.as_str();
             let g = match groups.iter().position(|(f, _)| *f == field) {
                 Some(g) => g,

@@ -15,7 +15,7 @@ use super::Matches;
 use crate::eval::reference::Env;
 use crate::{CompiledQuery, Event};
 use eql_plan::{FieldPath, Value};
-use eql_syntax::{Dialect, Expr, ExprKind, FieldRef, Literal, PathSegment, PipeKind};
+use eql_syntax::{Dialect, Expr, ExprKind, Literal, PathSegment, PipeKind};
 use smallvec::SmallVec;
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -111,31 +111,6 @@ fn split_events(segs: &[PathSegment]) -> (u16, &[PathSegment]) {
     (0, segs)
 }
 
-fn collect<'a>(e: &'a Expr, out: &mut Vec<&'a FieldRef>) {
-    match &e.kind {
-        ExprKind::Field(f) => out.push(f),
-        ExprKind::Literal(_) | ExprKind::Lineage { .. } => {}
-        ExprKind::Unary { expr, .. } => collect(expr, out),
-        ExprKind::Binary { left, right, .. } => {
-            collect(left, out);
-            collect(right, out);
-        }
-        ExprKind::In { expr, list, .. } => {
-            collect(expr, out);
-            for x in list {
-                collect(x, out);
-            }
-        }
-        ExprKind::Match { expr, patterns, .. } => {
-            collect(expr, out);
-            for x in patterns {
-                collect(x, out);
-            }
-        }
-        ExprKind::Call { args, .. } => args.iter().for_each(|x| collect(x, out)),
-    }
-}
-
 fn count_arg(args: &[Expr], default: u64) -> u64 {
     match args.first().map(|a| &a.kind) {
         Some(ExprKind::Literal(Literal::Int(n))) => u64::try_from(*n).unwrap_or(0),
@@ -218,14 +193,8 @@ fn empty_like(v: &Value<'_>) -> Value<'static> {
 impl<'e, H: Clone> PipeChain<'e, H> {
     pub(crate) fn new(engine: &'e CompiledQuery, max_keys: usize) -> Self {
         let q = engine.query();
-        let mut refs = Vec::new();
-        for p in &q.pipes {
-            for a in &p.args {
-                collect(a, &mut refs);
-            }
-        }
         let mut spec: Vec<(u16, FieldPath)> = Vec::new();
-        for f in refs {
+        for f in q.pipes.iter().flat_map(|p| &p.args).flat_map(Expr::fields) {
             let (pos, rest) = split_events(&f.path);
             let fp = FieldPath::new(rest.to_vec());
             if !spec.iter().any(|(p, g)| *p == pos && *g == fp) {

@@ -68,7 +68,7 @@ pub(crate) struct Answers<'a> {
 impl EvalCx<'_> {
     /// True when the event is of the step's category.
     pub(crate) fn category_matches(&self, q: &EventQuery) -> bool {
-        let Some(cat) = &q.category.name else {
+        let Some(cat) = q.category.name.as_deref() else {
             return true;
         };
         let own;
@@ -78,11 +78,7 @@ impl EvalCx<'_> {
             own = self.event.get(&self.engine.category);
             &own
         };
-        match value {
-            Some(Value::Str(s)) => s == cat.as_str(),
-            Some(Value::Array(items)) => items.iter().any(|v| v.as_str() == Some(cat.as_str())),
-            _ => false,
-        }
+        eql_plan::category_matches(Some(cat), value.as_ref())
     }
 
     /// True when the event matches the step's query (category and condition).

@@ -1,9 +1,10 @@
 //! Functions, arithmetic and string helpers of both dialects.
 #![allow(clippy::many_single_char_names)]
 
+use crate::eval::reference::text::{find, from_units, rfind, to_string, units};
 use crate::eval::reference::{Ctx, Env, V};
 use eql_plan::Value;
-use eql_syntax::{BinaryOp, Dialect, Expr, ExprKind, PathSegment};
+use eql_syntax::{BinaryOp, Expr, ExprKind, PathSegment};
 
 /// Full-Unicode lowercase (Java `toLowerCase(Locale.ROOT)`).
 pub(crate) fn fold(s: &str) -> String {
@@ -39,26 +40,6 @@ pub(crate) fn glob(s: &str, pat: &str, ci: bool, question: bool) -> bool {
         j += 1;
     }
     j == p.len()
-}
-
-// The regex source (shared with the lowering).
-pub(crate) use eql_plan::regex_source;
-
-pub(crate) fn regex_match(
-    ctx: &Ctx<'_>,
-    s: &str,
-    pat: &str,
-    ci: bool,
-    python: bool,
-) -> Option<bool> {
-    if let Some(re) = ctx.regexes.get(&(pat.to_owned(), ci, python)) {
-        return Some(re.is_match(s));
-    }
-    let re = regex::RegexBuilder::new(&regex_source(pat, ci, python))
-        .size_limit(1 << 20)
-        .build()
-        .ok()?;
-    Some(re.is_match(s))
 }
 
 fn is_num(v: &Value<'_>) -> bool {
@@ -156,212 +137,6 @@ pub(crate) fn arith(py: bool, op: BinaryOp, l: &Value<'_>, r: &Value<'_>) -> V {
     Some(Value::Float(out))
 }
 
-/// Java `Double.toString`.
-fn java_double(f: f64) -> String {
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 {
-            "Infinity".into()
-        } else {
-            "-Infinity".into()
-        };
-    }
-    let a = f.abs();
-    if a == 0.0 || (1e-3..1e7).contains(&a) {
-        let s = format!("{f:?}");
-        if s.contains('.') {
-            s
-        } else {
-            format!("{s}.0")
-        }
-    } else {
-        let s = format!("{f:E}");
-        let (m, e) = s.split_once('E').unwrap_or((&s, "0"));
-        let m = if m.contains('.') {
-            m.to_owned()
-        } else {
-            format!("{m}.0")
-        };
-        format!("{m}E{e}")
-    }
-}
-
-fn py_float(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    let a = f.abs();
-    if a != 0.0 && !(1e-4..1e16).contains(&a) {
-        let s = format!("{f:e}");
-        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
-        let e: i32 = e.parse().unwrap_or(0);
-        let sign = if e < 0 { '-' } else { '+' };
-        return format!("{m}e{sign}{:02}", e.abs());
-    }
-    let s = format!("{f:?}");
-    if s.contains('.') {
-        s
-    } else {
-        format!("{s}.0")
-    }
-}
-
-/// `toString` (ES) / `str` (PY) of a value.
-pub(crate) fn to_string(py: bool, v: &Value<'_>) -> String {
-    match v {
-        Value::Null => if py { "None" } else { "null" }.into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => {
-            if py {
-                py_float(*f)
-            } else {
-                java_double(*f)
-            }
-        }
-        Value::Str(s) => s.to_string(),
-        Value::Array(a) => {
-            let parts: Vec<String> = a
-                .iter()
-                .map(|x| match x {
-                    Value::Str(s) if py => format!("'{s}'"),
-                    other => to_string(py, other),
-                })
-                .collect();
-            format!("[{}]", parts.join(", "))
-        }
-        Value::Object(o) => {
-            let parts: Vec<String> = o
-                .iter()
-                .map(|(k, x)| format!("'{k}': {}", to_string(py, x)))
-                .collect();
-            format!("{{{}}}", parts.join(", "))
-        }
-    }
-}
-
-// ---- string units: UTF-16 (ES) or code points (PY) ----------------------
-
-fn units(py: bool, s: &str) -> Vec<u32> {
-    if py {
-        s.chars().map(u32::from).collect()
-    } else {
-        s.encode_utf16().map(u32::from).collect()
-    }
-}
-
-fn from_units(py: bool, u: &[u32]) -> String {
-    if py {
-        u.iter().filter_map(|c| char::from_u32(*c)).collect()
-    } else {
-        let v: Vec<u16> = u.iter().map(|c| *c as u16).collect();
-        String::from_utf16_lossy(&v)
-    }
-}
-
-fn find(hay: &[u32], needle: &[u32], start: usize) -> Option<usize> {
-    if start > hay.len() {
-        return None;
-    }
-    if needle.is_empty() {
-        return Some(start);
-    }
-    hay[start..]
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + start)
-}
-
-fn rfind(hay: &[u32], needle: &[u32]) -> Option<usize> {
-    if needle.is_empty() {
-        return Some(hay.len());
-    }
-    if needle.len() > hay.len() {
-        return None;
-    }
-    (0..=hay.len() - needle.len())
-        .rev()
-        .find(|&i| hay[i..i + needle.len()] == *needle)
-}
-
-/// Known functions: (lowercase name, min args, max args, case-aware, python-only).
-const FUNCTIONS: &[(&str, usize, usize, bool, bool)] = &[
-    ("add", 2, 2, false, false),
-    ("subtract", 2, 2, false, false),
-    ("multiply", 2, 2, false, false),
-    ("divide", 2, 2, false, false),
-    ("modulo", 2, 2, false, false),
-    ("between", 3, 5, true, false),
-    ("cidrmatch", 2, usize::MAX, false, false),
-    ("concat", 1, usize::MAX, false, false),
-    ("endswith", 2, 2, true, false),
-    ("indexof", 2, 3, true, false),
-    ("length", 1, 1, false, false),
-    ("number", 1, 2, false, false),
-    ("startswith", 2, 2, true, false),
-    ("string", 1, 1, false, false),
-    ("stringcontains", 2, 2, true, false),
-    ("substring", 1, 3, false, false),
-    ("arraycontains", 1, usize::MAX, false, true),
-    ("arraycount", 3, 3, false, true),
-    ("arraysearch", 3, 3, false, true),
-    ("wildcard", 1, usize::MAX, false, true),
-    ("match", 1, usize::MAX, false, true),
-    ("matchlite", 1, usize::MAX, false, true),
-    ("safe", 1, 1, false, true),
-];
-
-/// Checks a call at compile time; `Err((code, message))` when invalid.
-pub(crate) fn check_call(
-    dialect: Dialect,
-    name: &str,
-    insensitive: bool,
-    argc: usize,
-) -> Result<(), (&'static str, String)> {
-    let lower = name.to_ascii_lowercase();
-    let py = dialect == Dialect::Python;
-    let Some(&(_, min, max, aware, py_only)) = FUNCTIONS.iter().find(|f| f.0 == lower) else {
-        return Err(("EQL0301", format!("Unknown function [{name}]")));
-    };
-    if py_only && !py {
-        return Err(("EQL0301", format!("Unknown function [{name}]")));
-    }
-    let (min, max) = if py {
-        (min, max)
-    } else {
-        match lower.as_str() {
-            "between" => (3, 4),
-            "substring" => (2, 3),
-            _ => (min, max),
-        }
-    };
-    if argc < min || argc > max {
-        let want = if min == max {
-            format!("{min}")
-        } else if max == usize::MAX {
-            format!("at least {min}")
-        } else {
-            format!("{min} to {max}")
-        };
-        return Err((
-            "EQL0302",
-            format!("function [{name}] expects {want} arguments, got {argc}"),
-        ));
-    }
-    if insensitive && !aware && !py {
-        return Err((
-            "EQL0303",
-            format!("function [{name}] does not support case-insensitive matching (~)"),
-        ));
-    }
-    Ok(())
-}
-
 fn s_of(v: &V) -> Option<&str> {
     match v {
         Some(Value::Str(s)) => Some(s),
@@ -381,50 +156,15 @@ fn b(x: bool) -> V {
     Some(Value::Bool(x))
 }
 
-/// Evaluates a function call.
+/// Evaluates a function call. (Long: one short arm per function of both
+/// dialects, read as a table; the longer ones are functions of their own.)
 pub(crate) fn call(ctx: &Ctx<'_>, name: &str, insensitive: bool, args: &[Expr], env: &Env) -> V {
     let py = ctx.py();
     let lower = name.to_ascii_lowercase();
     let ci = if py { ctx.ci } else { insensitive };
     // Functions with special argument handling first.
     match lower.as_str() {
-        "arraycount" | "arraysearch" => {
-            let arr = ctx.eval(args.first()?, env);
-            let var = match &args.get(1)?.kind {
-                ExprKind::Field(f) => match f.path.as_slice() {
-                    [PathSegment::Key(k)] => k.clone(),
-                    _ => return None,
-                },
-                _ => return None,
-            };
-            let body = args.get(2)?;
-            let Some(Value::Array(items)) = arr else {
-                return if lower == "arraycount" {
-                    Some(Value::Int(0))
-                } else {
-                    b(false)
-                };
-            };
-            let mut count = 0i64;
-            let mut env2 = env.clone();
-            env2.push((var, Value::Null));
-            for item in items {
-                if let Some(last) = env2.last_mut() {
-                    last.1 = item;
-                }
-                if ctx.eval(body, &env2).is_some_and(|v| ctx.truthy(&v)) {
-                    if lower == "arraysearch" {
-                        return b(true);
-                    }
-                    count += 1;
-                }
-            }
-            return if lower == "arraycount" {
-                Some(Value::Int(count))
-            } else {
-                b(false)
-            };
-        }
+        "arraycount" | "arraysearch" => return array_loop(ctx, &lower, args, env),
         "safe" => return ctx.eval(args.first()?, env),
         _ => {}
     }
@@ -505,41 +245,7 @@ pub(crate) fn call(ctx: &Ctx<'_>, name: &str, insensitive: bool, args: &[Expr], 
                 b(s.contains(sub))
             }
         }
-        "indexof" => {
-            let s = s_of(arg(0))?;
-            let sub = s_of(arg(1))?;
-            let (s, sub) = if ci {
-                (fold(s), fold(sub))
-            } else {
-                (s.to_owned(), sub.to_owned())
-            };
-            let hay = units(py, &s);
-            let needle = units(py, &sub);
-            let len = hay.len() as i64;
-            let start = match arg(2) {
-                None if args.len() < 3 || !py => {
-                    if args.len() >= 3 && !py {
-                        return None;
-                    }
-                    0
-                }
-                None => 0,
-                v => int_of(v)?,
-            };
-            let start = if start < 0 {
-                if py {
-                    (start + len).max(0)
-                } else {
-                    0
-                }
-            } else {
-                start
-            };
-            if start > len {
-                return None;
-            }
-            find(&hay, &needle, start as usize).map(|i| Value::Int(i as i64))
-        }
+        "indexof" => index_of(py, ci, &vals),
         "length" => match arg(0).as_ref()? {
             Value::Str(s) => Some(Value::Int(if py {
                 s.chars().count()
@@ -562,27 +268,7 @@ pub(crate) fn call(ctx: &Ctx<'_>, name: &str, insensitive: bool, args: &[Expr], 
             }
         }
         "string" => Some(Value::Str(to_string(py, arg(0).as_ref()?).into())),
-        "substring" => {
-            let s = s_of(arg(0))?;
-            let u = units(py, s);
-            let len = u.len() as i64;
-            let norm = |x: i64| -> usize {
-                let x = if x < 0 { x + len } else { x };
-                x.clamp(0, len) as usize
-            };
-            let start = match arg(1) {
-                None => 0,
-                v => norm(int_of(v)?),
-            };
-            let end = match arg(2) {
-                None => u.len(),
-                v => norm(int_of(v)?),
-            };
-            if start >= end {
-                return Some(Value::Str(String::new().into()));
-            }
-            Some(Value::Str(from_units(py, &u[start..end]).into()))
-        }
+        "substring" => substring(py, &vals),
         "arraycontains" => {
             let Value::Array(items) = arg(0).as_ref()? else {
                 return None;
@@ -610,7 +296,7 @@ pub(crate) fn call(ctx: &Ctx<'_>, name: &str, insensitive: bool, args: &[Expr], 
             let s = s_of(arg(0))?;
             for p in vals.get(1..).unwrap_or(&[]) {
                 if let Some(p) = s_of(p) {
-                    if regex_match(ctx, s, p, true, true)? {
+                    if ctx.regexes.is_match(s, p, true, true)? {
                         return b(true);
                     }
                 }
@@ -619,6 +305,109 @@ pub(crate) fn call(ctx: &Ctx<'_>, name: &str, insensitive: bool, args: &[Expr], 
         }
         _ => None,
     }
+}
+
+/// `arrayCount(array, var, cond)` / `arraySearch(array, var, cond)`
+/// (Python): `cond` evaluated with `var` bound to each item.
+fn array_loop(ctx: &Ctx<'_>, lower: &str, args: &[Expr], env: &Env) -> V {
+    let arr = ctx.eval(args.first()?, env);
+    let var = match &args.get(1)?.kind {
+        ExprKind::Field(f) => match f.path.as_slice() {
+            [PathSegment::Key(k)] => k.clone(),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let body = args.get(2)?;
+    let Some(Value::Array(items)) = arr else {
+        return if lower == "arraycount" {
+            Some(Value::Int(0))
+        } else {
+            b(false)
+        };
+    };
+    let mut count = 0i64;
+    let mut env2 = env.clone();
+    env2.push((var, Value::Null));
+    for item in items {
+        if let Some(last) = env2.last_mut() {
+            last.1 = item;
+        }
+        if ctx.eval(body, &env2).is_some_and(|v| ctx.truthy(&v)) {
+            if lower == "arraysearch" {
+                return b(true);
+            }
+            count += 1;
+        }
+    }
+    if lower == "arraycount" {
+        Some(Value::Int(count))
+    } else {
+        b(false)
+    }
+}
+
+/// `indexOf(s, sub[, start])` in string units of the dialect.
+fn index_of(py: bool, ci: bool, vals: &[V]) -> V {
+    let arg = |i: usize| -> &V { vals.get(i).unwrap_or(&None) };
+    let s = s_of(arg(0))?;
+    let sub = s_of(arg(1))?;
+    let (s, sub) = if ci {
+        (fold(s), fold(sub))
+    } else {
+        (s.to_owned(), sub.to_owned())
+    };
+    let hay = units(py, &s);
+    let needle = units(py, &sub);
+    let len = hay.len() as i64;
+    let start = match arg(2) {
+        None if vals.len() < 3 || !py => {
+            if vals.len() >= 3 && !py {
+                return None;
+            }
+            0
+        }
+        None => 0,
+        v => int_of(v)?,
+    };
+    let start = if start < 0 {
+        if py {
+            (start + len).max(0)
+        } else {
+            0
+        }
+    } else {
+        start
+    };
+    if start > len {
+        return None;
+    }
+    find(&hay, &needle, start as usize).map(|i| Value::Int(i as i64))
+}
+
+/// `substring(s[, start[, end]])` in string units of the dialect, with
+/// negative positions from the end.
+fn substring(py: bool, vals: &[V]) -> V {
+    let arg = |i: usize| -> &V { vals.get(i).unwrap_or(&None) };
+    let s = s_of(arg(0))?;
+    let u = units(py, s);
+    let len = u.len() as i64;
+    let norm = |x: i64| -> usize {
+        let x = if x < 0 { x + len } else { x };
+        x.clamp(0, len) as usize
+    };
+    let start = match arg(1) {
+        None => 0,
+        v => norm(int_of(v)?),
+    };
+    let end = match arg(2) {
+        None => u.len(),
+        v => norm(int_of(v)?),
+    };
+    if start >= end {
+        return Some(Value::Str(String::new().into()));
+    }
+    Some(Value::Str(from_units(py, &u[start..end]).into()))
 }
 
 fn between(py: bool, s: &str, left: &str, right: &str, greedy: bool, ci: bool) -> V {
@@ -665,27 +454,23 @@ fn cidr_contains(cidr: &str, ip: std::net::IpAddr) -> bool {
     let Ok(net) = addr.trim().parse::<IpAddr>() else {
         return false;
     };
-    match (net, ip) {
-        (IpAddr::V4(n), IpAddr::V4(i)) => {
-            let bits = bits.unwrap_or(32).min(32);
-            let mask = if bits == 0 {
-                0
-            } else {
-                u32::MAX << (32 - bits)
-            };
-            (u32::from(n) & mask) == (u32::from(i) & mask)
-        }
-        (IpAddr::V6(n), IpAddr::V6(i)) => {
-            let bits = bits.unwrap_or(128).min(128);
-            let mask = if bits == 0 {
-                0
-            } else {
-                u128::MAX << (128 - bits)
-            };
-            (u128::from(n) & mask) == (u128::from(i) & mask)
-        }
-        _ => false,
-    }
+    // Both addresses in the high bits of a u128, and the address width.
+    let (n, i, width) = match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(i)) => (
+            u128::from(u32::from(n)) << 96,
+            u128::from(u32::from(i)) << 96,
+            32,
+        ),
+        (IpAddr::V6(n), IpAddr::V6(i)) => (u128::from(n), u128::from(i), 128),
+        _ => return false,
+    };
+    let bits = bits.unwrap_or(width).min(width);
+    let mask = if bits == 0 {
+        0
+    } else {
+        u128::MAX << (128 - bits)
+    };
+    (n & mask) == (i & mask)
 }
 
 fn number(py: bool, s: &str, base: i64) -> V {

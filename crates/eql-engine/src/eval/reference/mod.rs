@@ -6,27 +6,23 @@
 //! Kleene logic followed by a truthiness test.
 
 pub(crate) mod functions;
+mod text;
 use crate::Event;
 use eql_plan::{FieldPath, Value};
 use eql_syntax::{
     BinaryOp, Dialect, Expr, ExprKind, FieldRef, Literal, MatchOp, PathSegment, UnaryOp,
 };
-use regex::Regex;
 use std::cmp::Ordering;
-use std::collections::HashMap;
 
 /// An owned runtime value; `None` is null.
 pub(crate) type V = Option<Value<'static>>;
-
-/// Precompiled regexes keyed by (pattern, insensitive, python).
-pub(crate) type RegexCache = HashMap<(String, bool, bool), Regex>;
 
 /// Evaluation context.
 pub(crate) struct Ctx<'a> {
     pub dialect: Dialect,
     /// Python dialect: fold case for string comparisons.
     pub ci: bool,
-    pub regexes: &'a RegexCache,
+    pub regexes: &'a eql_plan::RegexCache,
     pub event: &'a dyn Event,
 }
 
@@ -68,7 +64,7 @@ impl Ctx<'_> {
     /// Three-valued evaluation.
     pub(crate) fn eval(&self, e: &Expr, env: &Env) -> V {
         match &e.kind {
-            ExprKind::Literal(l) => lit(l),
+            ExprKind::Literal(l) => Value::from_literal(l),
             ExprKind::Field(f) => self.field(f, env),
             ExprKind::Unary { op, expr } => {
                 let v = self.eval(expr, env);
@@ -295,13 +291,13 @@ impl Ctx<'_> {
             let hit = if self.py() {
                 match op {
                     MatchOp::Colon | MatchOp::Like => functions::glob(&s, &pat, self.ci, false),
-                    MatchOp::Regex => functions::regex_match(self, &s, &pat, true, true)?,
+                    MatchOp::Regex => self.regexes.is_match(&s, &pat, true, true)?,
                 }
             } else {
                 match op {
                     MatchOp::Colon => functions::glob(&s, &pat, true, true),
                     MatchOp::Like => functions::glob(&s, &pat, insensitive, true),
-                    MatchOp::Regex => functions::regex_match(self, &s, &pat, insensitive, false)?,
+                    MatchOp::Regex => self.regexes.is_match(&s, &pat, insensitive, false)?,
                 }
             };
             if hit {
@@ -327,6 +323,9 @@ impl Ctx<'_> {
     }
 
     fn es_matches(&self, e: &Expr, env: &Env) -> bool {
+        if let Some(p) = must_not_leaf(e) {
+            return !self.leaf_any(&p, env);
+        }
         match &e.kind {
             ExprKind::Binary {
                 op: BinaryOp::And,
@@ -342,43 +341,14 @@ impl Ctx<'_> {
                 op: UnaryOp::Not,
                 expr,
             } => self.es_not(expr, env),
-            ExprKind::Binary {
-                op: BinaryOp::Ne,
-                left,
-                right,
-            } if pushdown(e) => {
-                let eq = Expr {
-                    kind: ExprKind::Binary {
-                        op: BinaryOp::Eq,
-                        left: left.clone(),
-                        right: right.clone(),
-                    },
-                    span: e.span,
-                };
-                !self.leaf_any(&eq, env)
-            }
-            ExprKind::In {
-                expr,
-                list,
-                negated: true,
-                insensitive,
-            } if pushdown(e) => {
-                let pos = Expr {
-                    kind: ExprKind::In {
-                        expr: expr.clone(),
-                        list: list.clone(),
-                        negated: false,
-                        insensitive: *insensitive,
-                    },
-                    span: e.span,
-                };
-                !self.leaf_any(&pos, env)
-            }
             _ => self.leaf_any(e, env),
         }
     }
 
     fn es_not(&self, e: &Expr, env: &Env) -> bool {
+        if let Some(n) = complement_order(e) {
+            return self.leaf_any(&n, env);
+        }
         match &e.kind {
             ExprKind::Binary {
                 op: BinaryOp::And,
@@ -394,45 +364,15 @@ impl Ctx<'_> {
                 op: UnaryOp::Not,
                 expr,
             } => self.es_matches(expr, env),
-            ExprKind::Binary { op, left, right }
-                if op.is_comparison() && !matches!(op, BinaryOp::Eq | BinaryOp::Ne) =>
-            {
-                let flipped = match op {
-                    BinaryOp::Lt => BinaryOp::Ge,
-                    BinaryOp::Le => BinaryOp::Gt,
-                    BinaryOp::Gt => BinaryOp::Le,
-                    _ => BinaryOp::Lt,
-                };
-                let n = Expr {
-                    kind: ExprKind::Binary {
-                        op: flipped,
-                        left: left.clone(),
-                        right: right.clone(),
-                    },
-                    span: e.span,
-                };
-                self.leaf_any(&n, env)
-            }
             _ if pushdown(e) => !self.es_matches(e, env),
-            _ => {
-                let n = Expr {
-                    kind: ExprKind::Unary {
-                        op: UnaryOp::Not,
-                        expr: Box::new(e.clone()),
-                    },
-                    span: e.span,
-                };
-                self.leaf_any(&n, env)
-            }
+            _ => self.leaf_any(&e.negated(), env),
         }
     }
 
     /// Any-value semantics: a leaf over an array-valued field is true when it
     /// holds for any element.
     pub(crate) fn leaf_any(&self, e: &Expr, env: &Env) -> bool {
-        let mut fields = Vec::new();
-        collect_fields(e, &mut fields);
-        for f in fields {
+        for f in e.fields() {
             if let Some(Value::Array(items)) = self.field(f, env) {
                 let name = f.dotted();
                 let mut env2 = env.clone();
@@ -454,42 +394,7 @@ impl Ctx<'_> {
 
 // Leaves that ES translates to Lucene queries (negation is `must_not`): one
 // rule shared with the lowering, so the two cannot drift.
-use eql_plan::pushdown;
-
-fn collect_fields<'e>(e: &'e Expr, out: &mut Vec<&'e FieldRef>) {
-    match &e.kind {
-        ExprKind::Field(f) => out.push(f),
-        ExprKind::Literal(_) | ExprKind::Lineage { .. } => {}
-        ExprKind::Unary { expr, .. } => collect_fields(expr, out),
-        ExprKind::Binary { left, right, .. } => {
-            collect_fields(left, out);
-            collect_fields(right, out);
-        }
-        ExprKind::In { expr, list, .. } => {
-            collect_fields(expr, out);
-            for x in list {
-                collect_fields(x, out);
-            }
-        }
-        ExprKind::Match { expr, patterns, .. } => {
-            collect_fields(expr, out);
-            for x in patterns {
-                collect_fields(x, out);
-            }
-        }
-        ExprKind::Call { args, .. } => args.iter().for_each(|x| collect_fields(x, out)),
-    }
-}
-
-pub(crate) fn lit(l: &Literal) -> V {
-    match l {
-        Literal::Null => None,
-        Literal::Bool(b) => Some(Value::Bool(*b)),
-        Literal::Int(i) => Some(Value::Int(*i)),
-        Literal::Float(f) => Some(Value::Float(*f)),
-        Literal::String(s) => Some(Value::Str(s.clone().into())),
-    }
-}
+use eql_plan::{complement_order, must_not_leaf, pushdown};
 
 pub(crate) fn num_cmp(a: &Value<'_>, b: &Value<'_>) -> Option<Ordering> {
     match (a, b) {

@@ -11,11 +11,16 @@
 //! one of its sets fired or it has none. Negated subtrees give no witness, so
 //! the index over-approximates and never misses a match.
 
-use crate::ir::{Cond, FieldId, FieldTable, Test, TestOp};
+use crate::ir::{Cond, FieldId, FieldTable};
 use aho_corasick::AhoCorasick;
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::{self, Write as _};
+
+mod explain;
+mod witness;
+
+use witness::{all_atoms, atom_cost, witness_sets};
+pub use witness::{regex_required_literal, witness, witness_with};
 
 /// A rule's index in its pack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -305,7 +310,36 @@ fn build_bucket(rules: &[RulePlan], ids: Vec<RuleId>, id: usize) -> Bucket {
             list.push((*id, second));
         }
     }
-    // (field, ci) → (exact map, contains needles → sets)
+    let index = field_indexes(&set_atoms, &set_rules, &mut always);
+    always.sort_unstable();
+    always.dedup();
+    let mut fields: Vec<FieldId> = index.iter().map(|ix| ix.field).collect();
+    for r in &ids {
+        if let Some(r) = rules.get(r.0 as usize) {
+            r.cond.test_fields(&mut fields);
+        }
+    }
+    fields.sort_unstable();
+    fields.dedup();
+    Bucket {
+        rules: ids,
+        always,
+        index,
+        by_primary,
+        set_rules,
+        fields,
+        id,
+    }
+}
+
+/// The candidate index of a bucket: per (field, case mode), its exact
+/// values and contains-needles, each with the witness sets it fires. The
+/// rules of sets whose needles cannot be indexed go to `always`.
+fn field_indexes(
+    set_atoms: &[Vec<Atom>],
+    set_rules: &[Vec<RuleId>],
+    always: &mut Vec<RuleId>,
+) -> Vec<FieldIndex> {
     let mut per: BTreeMap<(FieldId, bool), Literals> = BTreeMap::new();
     for (k, atoms) in set_atoms.iter().enumerate() {
         let sid = SetId(k as u32);
@@ -358,311 +392,5 @@ fn build_bucket(rules: &[RulePlan], ids: Vec<RuleId>, id: usize) -> Bucket {
             contains,
         });
     }
-    always.sort_unstable();
-    always.dedup();
-    let mut fields: Vec<FieldId> = index.iter().map(|ix| ix.field).collect();
-    for r in &ids {
-        if let Some(r) = rules.get(r.0 as usize) {
-            r.cond.test_fields(&mut fields);
-        }
-    }
-    fields.sort_unstable();
-    fields.dedup();
-    Bucket {
-        rules: ids,
-        always,
-        index,
-        by_primary,
-        set_rules,
-        fields,
-        id,
-    }
-}
-
-/// A necessary condition for `c`: a set of atoms of which one fires whenever
-/// `c` holds, or `None` when no such set is known. Under an `and`, the child
-/// with the cheapest atoms is chosen (see [`witness_with`]).
-pub fn witness(c: &Cond) -> Option<Vec<Atom>> {
-    witness_with(c, &|a| atom_cost(a, 1))
-}
-
-/// [`witness`] with a cost per atom: under an `and`, the child whose atoms
-/// cost least in total gives the witness.
-pub fn witness_with(c: &Cond, cost: &dyn Fn(&Atom) -> u64) -> Option<Vec<Atom>> {
-    match c {
-        Cond::Const(false) => Some(Vec::new()),
-        Cond::Const(true) | Cond::Not(_) | Cond::Generic(_) => None,
-        Cond::Test(t) => test_witness(t),
-        Cond::Witnessed(atoms, _) => Some(atoms.clone()),
-        Cond::Or(cs) => {
-            let mut all = Vec::new();
-            for x in cs {
-                all.extend(witness_with(x, cost)?);
-            }
-            all.sort();
-            all.dedup();
-            Some(all)
-        }
-        Cond::And(cs) => cs
-            .iter()
-            .filter_map(|x| witness_with(x, cost))
-            .min_by_key(|w| w.iter().map(cost).sum::<u64>()),
-    }
-}
-
-/// Up to two independent witness sets: for an `and`, the two cheapest
-/// children that have one; otherwise the condition's single witness.
-fn witness_sets(c: &Cond, cost: &dyn Fn(&Atom) -> u64) -> Vec<Vec<Atom>> {
-    if let Cond::And(cs) = c {
-        let mut ws: Vec<(u64, Vec<Atom>)> = cs
-            .iter()
-            .filter_map(|x| witness_with(x, cost))
-            .map(|w| (w.iter().map(cost).sum::<u64>(), w))
-            .collect();
-        ws.sort_by_key(|(c, _)| *c);
-        return ws.into_iter().take(2).map(|(_, w)| w).collect();
-    }
-    witness_with(c, cost).into_iter().collect()
-}
-
-/// Every atom a condition could use as a witness (its positive tests).
-fn all_atoms(c: &Cond, out: &mut Vec<Atom>) {
-    match c {
-        Cond::Test(t) => out.extend(test_witness(t).unwrap_or_default()),
-        Cond::Witnessed(atoms, _) => out.extend(atoms.iter().cloned()),
-        Cond::And(cs) | Cond::Or(cs) => cs.iter().for_each(|x| all_atoms(x, out)),
-        Cond::Const(_) | Cond::Not(_) | Cond::Generic(_) => {}
-    }
-}
-
-/// The cost of an atom that `df` rules of the pack share: a literal many
-/// rules test (`host.os.type == "windows"`) is likely common in events too,
-/// so rare literals make better witnesses; short contains-needles fire often.
-fn atom_cost(a: &Atom, df: u64) -> u64 {
-    let base = match a.needle {
-        Needle::Exact => 2,
-        Needle::Contains if a.text.len() >= 4 => 3,
-        Needle::Contains => 20,
-    };
-    base * df.max(1)
-}
-
-fn test_witness(t: &Test) -> Option<Vec<Atom>> {
-    match &t.op {
-        TestOp::In { strs, others, ci } => {
-            if !others.is_empty() || strs.is_empty() {
-                return None;
-            }
-            Some(
-                strs.members()
-                    .into_iter()
-                    .map(|s| Atom {
-                        field: t.field,
-                        needle: Needle::Exact,
-                        text: s.to_owned(),
-                        ci: *ci,
-                    })
-                    .collect(),
-            )
-        }
-        TestOp::Glob { exact, globs, ci } => {
-            let mut atoms: Vec<Atom> = exact
-                .members()
-                .into_iter()
-                .map(|s| Atom {
-                    field: t.field,
-                    needle: Needle::Exact,
-                    text: s.to_owned(),
-                    ci: *ci,
-                })
-                .collect();
-            for g in globs {
-                let lit = g.required_literal();
-                if lit.is_empty() {
-                    return None;
-                }
-                atoms.push(Atom {
-                    field: t.field,
-                    needle: Needle::Contains,
-                    text: lit.to_owned(),
-                    ci: *ci,
-                });
-            }
-            Some(atoms)
-        }
-        TestOp::Regex { sources, ci, .. } => {
-            // Case-insensitive regexes fold by Unicode simple case folding,
-            // which differs from `fold`: no witness rather than a wrong one.
-            if *ci {
-                return None;
-            }
-            let mut atoms = Vec::new();
-            for src in sources {
-                let lit = regex_required_literal(src)?;
-                atoms.push(Atom {
-                    field: t.field,
-                    needle: Needle::Contains,
-                    text: lit,
-                    ci: false,
-                });
-            }
-            Some(atoms)
-        }
-        TestOp::Cmp { .. } => None,
-    }
-}
-
-/// The longest literal (at least 3 bytes) that every match of the
-/// case-sensitive pattern `src` contains, from the regex crate's own parse;
-/// `None` when there is none.
-///
-/// ```
-/// assert_eq!(eql_plan::regex_required_literal(r"C:\\Windows\\.*\.exe").as_deref(), Some("C:\\Windows\\"));
-/// assert_eq!(eql_plan::regex_required_literal("(abc|abd)x"), None);
-/// assert_eq!(eql_plan::regex_required_literal("(?i)powershell"), None);
-/// ```
-pub fn regex_required_literal(src: &str) -> Option<String> {
-    use regex_syntax::hir::{Hir, HirKind};
-    fn required(h: &Hir, out: &mut Vec<String>) {
-        match h.kind() {
-            HirKind::Literal(l) => {
-                if let Ok(s) = std::str::from_utf8(&l.0) {
-                    out.push(s.to_owned());
-                }
-            }
-            HirKind::Concat(subs) => {
-                let mut run = String::new();
-                for s in subs {
-                    match s.kind() {
-                        HirKind::Literal(l) => match std::str::from_utf8(&l.0) {
-                            Ok(t) => run.push_str(t),
-                            Err(_) => out.push(std::mem::take(&mut run)),
-                        },
-                        _ => {
-                            out.push(std::mem::take(&mut run));
-                            required(s, out);
-                        }
-                    }
-                }
-                out.push(run);
-            }
-            HirKind::Capture(c) => required(&c.sub, out),
-            HirKind::Repetition(r) if r.min >= 1 => required(&r.sub, out),
-            _ => {}
-        }
-    }
-    let hir = regex_syntax::ParserBuilder::new()
-        .dot_matches_new_line(true)
-        .build()
-        .parse(src)
-        .ok()?;
-    let mut lits = Vec::new();
-    required(&hir, &mut lits);
-    lits.into_iter()
-        .filter(|l| l.len() >= 3)
-        .max_by_key(String::len)
-}
-
-impl fmt::Display for PackPlan {
-    /// EXPLAIN: routed buckets, fused matchers with their needles, the rules
-    /// always evaluated, and each rule's lowered condition.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = |id: FieldId| self.fields.path(id).dotted().to_owned();
-        writeln!(
-            f,
-            "pack: {} rules, {} fields",
-            self.rules.len(),
-            self.fields.len()
-        )?;
-        writeln!(
-            f,
-            "fields: {}",
-            self.fields
-                .paths()
-                .iter()
-                .map(crate::FieldPath::dotted)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )?;
-        writeln!(f, "routing on {}:", name(self.category_field))?;
-        let mut cats: Vec<(&String, &Bucket)> = self.buckets.iter().collect();
-        cats.sort_by(|a, b| a.0.cmp(b.0));
-        let other = String::from("(other)");
-        cats.push((&other, &self.other));
-        for (cat, b) in cats {
-            writeln!(
-                f,
-                "  bucket {cat}: {} rules, {} distinct witness sets, {} always evaluated {:?}",
-                b.rules.len(),
-                b.set_rules.len(),
-                b.always.len(),
-                b.always.iter().map(|r| r.0).collect::<Vec<_>>()
-            )?;
-            for ix in &b.index {
-                let rules_of = |ss: &[SetId]| -> Vec<u32> {
-                    let mut rs: Vec<u32> = ss
-                        .iter()
-                        .flat_map(|s| b.set_rules.get(s.0 as usize).into_iter().flatten())
-                        .map(|r| r.0)
-                        .collect();
-                    rs.sort_unstable();
-                    rs.dedup();
-                    rs
-                };
-                let mut exact: Vec<(&str, Vec<u32>)> =
-                    ix.exact.iter().map(|(k, v)| (&**k, rules_of(v))).collect();
-                exact.sort();
-                let mut s = String::new();
-                for (k, v) in exact.iter().take(8) {
-                    let _ = write!(s, "{k:?}→{v:?} ");
-                }
-                if exact.len() > 8 {
-                    let _ = write!(s, "… ({} values)", exact.len());
-                }
-                writeln!(
-                    f,
-                    "    matcher {}{}: exact[{}] {}",
-                    name(ix.field),
-                    if ix.ci { " (folded)" } else { "" },
-                    exact.len(),
-                    s.trim_end()
-                )?;
-                if let Some(c) = &ix.contains {
-                    let mut s = String::new();
-                    for (n, ss) in c.needles.iter().zip(&c.sets).take(8) {
-                        let _ = write!(s, "{n:?}→{:?} ", rules_of(ss));
-                    }
-                    if c.needles.len() > 8 {
-                        let _ = write!(s, "… ({} needles)", c.needles.len());
-                    }
-                    writeln!(
-                        f,
-                        "      aho-corasick contains[{}] {}",
-                        c.needles.len(),
-                        s.trim_end()
-                    )?;
-                }
-            }
-        }
-        for (i, r) in self.rules.iter().enumerate() {
-            writeln!(
-                f,
-                "rule {i} ({}): witness {}",
-                r.category.as_deref().unwrap_or("any"),
-                if r.witnesses.is_empty() {
-                    "none (always evaluated)".to_owned()
-                } else {
-                    r.witnesses
-                        .iter()
-                        .map(|w| format!("{} atoms", w.len()))
-                        .collect::<Vec<_>>()
-                        .join(" and ")
-                }
-            )?;
-            let mut s = String::new();
-            r.cond.explain(&self.fields, 1, &mut s);
-            f.write_str(&s)?;
-        }
-        Ok(())
-    }
+    index
 }

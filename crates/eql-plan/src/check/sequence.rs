@@ -1,23 +1,20 @@
 //! Compile-time checks of the stateful forms.
 
-use super::QueryBody;
+use eql_syntax::{Diagnostic, Query, QueryBody};
 
 /// Most steps of a sequence once `runs` are expanded (Python accepts any `runs`).
-pub(super) const MAX_SEQUENCE_STEPS: u64 = 10_000;
+pub const MAX_SEQUENCE_STEPS: u64 = 10_000;
 
 /// Checks what the state machines need and the parser does not check: a
 /// missing step `![...]` needs `with maxspan` (EQL0401), a sequence needs
 /// at least one step that is not missing (EQL0402) and at most
-/// 10 000 steps after `runs` expansion (EQL0403).
-pub(crate) fn check_query(q: &eql_syntax::Query) -> Result<(), crate::CompileError> {
+/// [`MAX_SEQUENCE_STEPS`] steps after `runs` expansion (EQL0403).
+pub(super) fn check_stateful(q: &Query) -> Result<(), Diagnostic> {
     let QueryBody::Sequence(s) = &q.body else {
         return Ok(());
     };
-    let err = |code: &'static str, msg: &str, span| {
-        Err(crate::CompileError {
-            diagnostic: eql_syntax::Diagnostic::error(code, msg.to_owned(), span),
-        })
-    };
+    let err =
+        |code: &'static str, msg: &str, span| Err(Diagnostic::error(code, msg.to_owned(), span));
     if let Some(m) = s.steps.iter().find(|st| st.missing) {
         if s.maxspan.is_none() {
             return err(

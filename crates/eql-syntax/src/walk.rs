@@ -1,0 +1,220 @@
+//! Walking the tree: the children of every expression form, and the
+//! expressions and event queries of a whole query. Every inspection of the
+//! tree (which fields it reads, whether it uses lineage, the checks) goes
+//! through these, so that a new expression form is taught here once.
+
+use crate::{EventQuery, Expr, ExprKind, FieldRef, Query, QueryBody, SequenceStep};
+
+impl Expr {
+    /// The direct children of this expression, in source order: the operand
+    /// of a unary operator; both sides of a binary one; the tested value then
+    /// the members or patterns of `in` and the match operators; the arguments
+    /// of a call; the condition of a lineage relation's query.
+    ///
+    /// ```
+    /// use eql_syntax::{parse_expr, ParseOptions};
+    /// let e = parse_expr("f(a, 1) : \"x*\"", &ParseOptions::default()).unwrap();
+    /// let shown: Vec<String> = e.children().map(ToString::to_string).collect();
+    /// assert_eq!(shown, ["f(a, 1)", "\"x*\""]);
+    /// ```
+    pub fn children(&self) -> impl Iterator<Item = &Expr> {
+        let (first, second, rest): (Option<&Expr>, Option<&Expr>, &[Expr]) = match &self.kind {
+            ExprKind::Literal(_) | ExprKind::Field(_) => (None, None, &[]),
+            ExprKind::Unary { expr, .. } => (Some(expr), None, &[]),
+            ExprKind::Binary { left, right, .. } => (Some(left), Some(right), &[]),
+            ExprKind::In { expr, list, .. } => (Some(expr), None, list),
+            ExprKind::Match { expr, patterns, .. } => (Some(expr), None, patterns),
+            ExprKind::Call { args, .. } => (None, None, args),
+            ExprKind::Lineage { query, .. } => (Some(&query.condition), None, &[]),
+        };
+        first.into_iter().chain(second).chain(rest)
+    }
+
+    /// Visits this expression and its descendants in pre-order (a node
+    /// before its [`children`](Expr::children)); when `visit` returns false
+    /// the node's children are skipped.
+    ///
+    /// ```
+    /// use eql_syntax::{parse_expr, ExprKind, ParseOptions};
+    /// let e = parse_expr("length(a) > 1 and b", &ParseOptions::default()).unwrap();
+    /// let mut fields = 0;
+    /// e.walk(&mut |x| {
+    ///     fields += usize::from(matches!(x.kind, ExprKind::Field(_)));
+    ///     true
+    /// });
+    /// assert_eq!(fields, 2);
+    /// ```
+    pub fn walk<'a>(&'a self, visit: &mut impl FnMut(&'a Expr) -> bool) {
+        if visit(self) {
+            for c in self.children() {
+                c.walk(visit);
+            }
+        }
+    }
+
+    /// True when `pred` holds for this expression or one of its descendants.
+    ///
+    /// ```
+    /// use eql_syntax::{parse_expr, ExprKind, ParseOptions};
+    /// let e = parse_expr("a == 1 or f(\"b\")", &ParseOptions::default()).unwrap();
+    /// assert!(e.any(&mut |x| matches!(&x.kind, ExprKind::Call { .. })));
+    /// assert!(!e.any(&mut |x| matches!(&x.kind, ExprKind::In { .. })));
+    /// ```
+    pub fn any(&self, pred: &mut impl FnMut(&Expr) -> bool) -> bool {
+        let mut found = false;
+        self.walk(&mut |x| {
+            found = found || pred(x);
+            !found
+        });
+        found
+    }
+
+    /// True when the expression reads the event (a field or a lineage test
+    /// somewhere in it), false for a constant.
+    ///
+    /// ```
+    /// use eql_syntax::{parse_expr, ParseOptions};
+    /// let opts = ParseOptions::default();
+    /// assert!(parse_expr("length(process.name) + 1", &opts).unwrap().reads_event());
+    /// assert!(!parse_expr("concat(\"a\", 1 + 2)", &opts).unwrap().reads_event());
+    /// ```
+    pub fn reads_event(&self) -> bool {
+        self.any(&mut |x| matches!(x.kind, ExprKind::Field(_) | ExprKind::Lineage { .. }))
+    }
+
+    /// True when the expression has a process-lineage relation (Python
+    /// `descendant of`, `child of`, `event of`).
+    ///
+    /// ```
+    /// use eql_syntax::{parse_expr, ParseOptions};
+    /// let opts = ParseOptions::python();
+    /// assert!(parse_expr("a == 1 and child of [process where true]", &opts).unwrap().has_lineage());
+    /// assert!(!parse_expr("a == 1", &opts).unwrap().has_lineage());
+    /// ```
+    pub fn has_lineage(&self) -> bool {
+        self.any(&mut |x| matches!(x.kind, ExprKind::Lineage { .. }))
+    }
+
+    /// The fields the expression reads from the event it is evaluated
+    /// against, in pre-order, repeats included. The fields of a lineage
+    /// relation's query are left out: that query is evaluated against other
+    /// events.
+    ///
+    /// ```
+    /// use eql_syntax::{parse_expr, ParseOptions};
+    /// let e = parse_expr("a + length(b.c) > 1 and a", &ParseOptions::default()).unwrap();
+    /// let names: Vec<String> = e.fields().iter().map(|f| f.dotted()).collect();
+    /// assert_eq!(names, ["a", "b.c", "a"]);
+    /// ```
+    pub fn fields(&self) -> Vec<&FieldRef> {
+        let mut out = Vec::new();
+        self.walk(&mut |x| match &x.kind {
+            ExprKind::Field(f) => {
+                out.push(f);
+                false
+            }
+            ExprKind::Lineage { .. } => false,
+            _ => true,
+        });
+        out
+    }
+}
+
+impl QueryBody {
+    /// The bracketed steps of a sequence, sample or join, then its `until`
+    /// step; none for an event query.
+    ///
+    /// ```
+    /// use eql_syntax::{parse_query, ParseOptions};
+    /// let q = parse_query("sequence [a where x] [b where y] until [c where z]", &ParseOptions::default()).unwrap();
+    /// assert_eq!(q.body.steps().count(), 3);
+    /// ```
+    pub fn steps(&self) -> impl Iterator<Item = &SequenceStep> {
+        let (steps, until): (&[SequenceStep], Option<&SequenceStep>) = match self {
+            QueryBody::Event(_) => (&[], None),
+            QueryBody::Sequence(s) => (&s.steps, s.until.as_ref()),
+            QueryBody::Sample(s) => (&s.steps, None),
+            QueryBody::Join(j) => (&j.steps, j.until.as_ref()),
+        };
+        steps.iter().chain(until)
+    }
+
+    /// The event queries the body selects events with: the event query
+    /// itself, or the query of every step then of `until`.
+    ///
+    /// ```
+    /// use eql_syntax::{parse_query, ParseOptions};
+    /// let opts = ParseOptions::default();
+    /// let q = parse_query("sequence [a where x] until [c where z]", &opts).unwrap();
+    /// let cats: Vec<_> = q.body.step_queries().map(|e| e.category.name.as_deref()).collect();
+    /// assert_eq!(cats, [Some("a"), Some("c")]);
+    /// assert_eq!(parse_query("any where x", &opts).unwrap().body.step_queries().count(), 1);
+    /// ```
+    pub fn step_queries(&self) -> impl Iterator<Item = &EventQuery> {
+        let single = match self {
+            QueryBody::Event(q) => Some(q),
+            _ => None,
+        };
+        single.into_iter().chain(self.steps().map(|st| &st.query))
+    }
+
+    /// The body-level `by` keys (none for an event query).
+    pub fn keys(&self) -> &[Expr] {
+        match self {
+            QueryBody::Event(_) => &[],
+            QueryBody::Sequence(s) => &s.by,
+            QueryBody::Sample(s) => &s.by,
+            QueryBody::Join(j) => &j.by,
+        }
+    }
+}
+
+impl Query {
+    /// The top-level expressions of the query, in source order: the
+    /// body-level keys, then each step's condition and keys (or the event
+    /// query's condition), then the arguments of the pipes.
+    ///
+    /// ```
+    /// use eql_syntax::{parse_query, ParseOptions};
+    /// let q = parse_query("sample by h [a where x > 1] by u | head 3", &ParseOptions::default()).unwrap();
+    /// let shown: Vec<String> = q.expressions().map(ToString::to_string).collect();
+    /// assert_eq!(shown, ["h", "x > 1", "u", "3"]);
+    /// ```
+    pub fn expressions(&self) -> impl Iterator<Item = &Expr> {
+        let single = match &self.body {
+            QueryBody::Event(q) => Some(&q.condition),
+            _ => None,
+        };
+        let steps = self
+            .body
+            .steps()
+            .flat_map(|st| std::iter::once(&st.query.condition).chain(&st.by));
+        self.body
+            .keys()
+            .iter()
+            .chain(single)
+            .chain(steps)
+            .chain(self.pipes.iter().flat_map(|p| &p.args))
+    }
+
+    /// [`Expr::walk`] over every expression of the query
+    /// ([`Query::expressions`] and their descendants).
+    ///
+    /// ```
+    /// use eql_syntax::{parse_query, ExprKind, ParseOptions};
+    /// let q = parse_query("sequence by h [a where x] [b where f(y)]", &ParseOptions::default()).unwrap();
+    /// let mut fields = Vec::new();
+    /// q.walk(&mut |e| {
+    ///     if let ExprKind::Field(f) = &e.kind {
+    ///         fields.push(f.dotted());
+    ///     }
+    ///     true
+    /// });
+    /// assert_eq!(fields, ["h", "x", "y"]);
+    /// ```
+    pub fn walk<'a>(&'a self, visit: &mut impl FnMut(&'a Expr) -> bool) {
+        for e in self.expressions() {
+            e.walk(visit);
+        }
+    }
+}
