@@ -1,6 +1,8 @@
 //! The compiled query and its evaluation entry points.
 //!
-//! This is the reference interpreter: it walks the `eql_syntax` AST directly.
+//! Compiling parses, runs `eql_plan`'s checks, and lowers the conditions to
+//! plans; the plan evaluator answers `is_match`, and the reference
+//! interpreter (`eval::reference`) the leaves a plan keeps generic.
 
 use crate::eval::plan::{self, has_generic, NoFields, Slots};
 use crate::eval::reference::{Ctx, Env};
