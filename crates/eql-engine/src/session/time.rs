@@ -82,6 +82,20 @@ impl TimestampFormat {
         })
     }
 
+    /// Reads a timestamp as a session does: nanoseconds since the Unix
+    /// epoch, or `None` when the value is not a timestamp in this format.
+    ///
+    /// ```
+    /// use eql_engine::{TimestampFormat, Value};
+    /// let v = Value::from("2024-01-01T00:00:00.000000001Z".to_owned());
+    /// assert_eq!(TimestampFormat::Auto.read_nanos(&v), Some(1_704_067_200_000_000_001));
+    /// assert_eq!(TimestampFormat::EpochSeconds.read_nanos(&Value::Int(2)), Some(2_000_000_000));
+    /// assert_eq!(TimestampFormat::Auto.read_nanos(&Value::Bool(true)), None);
+    /// ```
+    pub fn read_nanos(self, v: &Value<'_>) -> Option<i64> {
+        parse_ts(v, self)
+    }
+
     /// Nanoseconds per unit of a number in this format.
     fn nanos_per_unit(self) -> i64 {
         match self {
