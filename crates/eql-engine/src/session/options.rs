@@ -9,7 +9,7 @@ use super::Value;
 /// use eql_engine::SessionLimits;
 /// let l = SessionLimits::default();
 /// assert_eq!(l.max_partials, 100_000);
-/// assert_eq!(l.max_held_hits, 4_000_000);
+/// assert_eq!(l.max_held_hits, 2_000_000);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionLimits {
@@ -20,17 +20,19 @@ pub struct SessionLimits {
     /// (join slots, samples, leading missing events, `unique` pipes); the
     /// oldest key is evicted. Default 100 000.
     pub max_keys: usize,
-    /// Most step matches (*hits*: a handle, a join key and a few captured
-    /// values, about 150 bytes plus the key's strings) that stateful rules
-    /// hold to put them in order ([`StreamOrder::Bounded`] and
-    /// [`StreamOrder::Window`]); single-event rules hold nothing. Past it,
-    /// the oldest held hits are processed before the end of the input and
-    /// counted in `SessionStats::held_overflow`; a hit that arrives later
-    /// than one already processed for its rule is then late
-    /// (`SessionStats::late`, [`Matches::late`](crate::Matches::late)), so
-    /// results are exact as long as `held_overflow` is 0. Default 4 000 000
-    /// (about 600 MB at most): the hits of a few tens of millions of events
-    /// for the Elastic detection rules, where most events match no step.
+    /// Most step matches (*hits*) that stateful rules hold to put them in
+    /// order ([`StreamOrder::Bounded`] and [`StreamOrder::Window`]); single-event
+    /// rules hold nothing. A held hit is about 200 bytes (160 plus its join
+    /// key's strings) and the caller's handle `H`, which keeps whatever it
+    /// owns. Past the cap, the oldest half of the held hits (by order) runs
+    /// before the end of the input, counted in `SessionStats::held_overflow`;
+    /// the rest still sorts, so input that is out of order by less than that
+    /// look-back keeps exact results, and a hit that arrives behind one its
+    /// rule already ran is late (`SessionStats::late`,
+    /// [`Matches::late`](crate::Matches::late)). Default 2 000 000 (about
+    /// 400 MB): the Elastic detection rules hold 2.8 hits per event of the
+    /// reference event mix, so a file of some 700 000 such events is sorted
+    /// whole.
     pub max_held_hits: usize,
     /// `sample`: samples per join key (Elasticsearch `max_samples_per_key`). Default 1.
     pub max_samples_per_key: usize,
@@ -41,7 +43,7 @@ impl Default for SessionLimits {
         SessionLimits {
             max_partials: 100_000,
             max_keys: 100_000,
-            max_held_hits: 4_000_000,
+            max_held_hits: 2_000_000,
             max_samples_per_key: 1,
         }
     }
