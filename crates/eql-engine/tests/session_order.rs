@@ -224,7 +224,7 @@ fn events_without_a_timestamp() {
         "sample by k [process where true] [file where true]",
     ];
     let all = engines(&qs, &opts);
-    let events = vec![
+    let events = [
         json!({"@timestamp": 1000, "event": {"category": "process"}, "k": "a"}),
         json!({"@timestamp": "yesterday", "event": {"category": "file"}, "k": "a"}),
         json!({"event": {"category": "file"}, "k": "a"}),

@@ -45,7 +45,7 @@ pub(crate) struct SeqSpec<'e> {
     roles: Vec<Role>,
     /// Number of positive steps.
     m: usize,
-    /// In ticks.
+    /// In nanoseconds.
     pub(crate) maxspan: Option<i64>,
     has_trailing: bool,
     has_leading: bool,
