@@ -3,10 +3,21 @@
 //!
 //! Run: `cargo run --example conformance -- --preset eql-py
 //!   --queries ../shared/corpus/eql-py/queries.jsonl --events ../shared/corpus/eql-py/events.jsonl`
+//!
+//! Events are pushed in file order, which stands for Elasticsearch's implicit
+//! tiebreaker (`_shard_doc`: one index, one shard, loaded with one bulk
+//! request). With `--order es` (the default for the Elasticsearch dialect)
+//! stateful queries run over the events sorted by (timestamp, tiebreaker,
+//! file order), as Elasticsearch runs them; `--order stream` runs them
+//! through the default reorder window instead (late events are skipped by
+//! stateful queries), `--order arrival` in file order (the Python dialect's
+//! default).
 
 use clap::Parser;
+use clap::ValueEnum;
 use eql_engine::{
-    CompileOptions, CompiledQuery, Dialect, FieldPath, LineageOptions, Matches, SessionOptions,
+    CompileOptions, CompiledQuery, Dialect, FieldPath, LineageOptions, Matches, QueryBody,
+    SessionOptions, StreamOrder, TimestampFormat,
 };
 use serde_json::Value as Json;
 use std::process::ExitCode;
@@ -38,12 +49,36 @@ struct Args {
     /// Field holding the timestamp.
     #[arg(long)]
     timestamp_field: Option<String>,
+    /// How the timestamp reads: `auto` (epoch milliseconds or ISO-8601),
+    /// `ms`, `s`, `us`, `ns` (epoch units of a number or a string of
+    /// digits), `iso`, `filetime`. Default: the dialect's (`auto` for
+    /// Elasticsearch, `filetime` for the `eql-py` preset).
+    #[arg(long, value_name = "UNIT")]
+    timestamp_unit: Option<String>,
+    /// Field ordering events with equal timestamps (Elasticsearch's
+    /// `tiebreaker_field`). Default none: file order breaks ties.
+    #[arg(long, value_name = "FIELD")]
+    tiebreaker_field: Option<String>,
+    /// Order of the stateful queries. Default: `es` for the Elasticsearch
+    /// dialect, `arrival` for Python.
+    #[arg(long, value_enum)]
+    order: Option<OrderArg>,
     /// Only queries whose id or text contains this.
     #[arg(long)]
     filter: Option<String>,
     /// `eql-py`: Python dialect, `event_type`, `serial_event_id`, `timestamp`.
     #[arg(long)]
     preset: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum OrderArg {
+    /// Sorted by (timestamp, tiebreaker, file order), as Elasticsearch runs a query.
+    Es,
+    /// A stream through the default reorder window.
+    Stream,
+    /// File order, as the Python engine streams events.
+    Arrival,
 }
 
 fn read_jsonl(path: &str) -> Result<Vec<Json>, String> {
@@ -67,11 +102,38 @@ fn id_of(ev: &Json, id_field: &FieldPath) -> Json {
     }
 }
 
+/// Where Elasticsearch returns an event among the hits of an event query:
+/// (timestamp, tiebreaker, file line), nulls first.
+fn sort_key(ev: &Json, opts: &CompileOptions, line: usize) -> (Option<i64>, Option<f64>, usize) {
+    let get = |f: &str| eql_engine::Event::get(ev, &FieldPath::parse_dotted(f));
+    let ts = get(&opts.timestamp_field).and_then(|v| opts.timestamp_format.read_nanos(&v));
+    let tie = opts
+        .tiebreaker_field
+        .as_deref()
+        .and_then(get)
+        .and_then(|v| match v {
+            #[allow(clippy::cast_precision_loss)]
+            eql_engine::Value::Int(i) => Some(i as f64),
+            eql_engine::Value::Float(f) => Some(f),
+            eql_engine::Value::Str(s) => s.parse().ok(),
+            _ => None,
+        });
+    (ts, tie, line)
+}
+
 /// Runs one query through a [`Session`] over the whole event file; the ids of
-/// each result's events, flattened in emission order.
-fn run(engine: &CompiledQuery, events: &[Json], id_field: &FieldPath) -> Vec<Json> {
+/// each result's events, flattened in emission order. A single-event query's
+/// results come as their events arrive; they are listed in Elasticsearch's
+/// order (by timestamp, tiebreaker and line) unless `order` is arrival.
+fn run(
+    engine: &CompiledQuery,
+    events: &[Json],
+    id_field: &FieldPath,
+    order: Option<StreamOrder>,
+) -> Vec<Json> {
     let opts = SessionOptions {
         lineage: LineageOptions::endgame(),
+        order,
         ..SessionOptions::default()
     };
     let mut session = engine.session_with::<usize>(opts);
@@ -80,11 +142,28 @@ fn run(engine: &CompiledQuery, events: &[Json], id_field: &FieldPath) -> Vec<Jso
         session.push(i, e, &mut out);
     }
     session.finish(&mut out);
+    let mut results: Vec<&[usize]> = out.iter().map(|m| m.events).collect();
+    let arrival = order.map_or(engine.options().dialect == Dialect::Python, |o| {
+        o == StreamOrder::Arrival
+    });
+    if matches!(engine.query().body, QueryBody::Event(_))
+        && engine.query().pipes.is_empty()
+        && !arrival
+    {
+        let key = |r: &&[usize]| {
+            r.first()
+                .and_then(|&i| events.get(i).map(|e| sort_key(e, engine.options(), i)))
+        };
+        results.sort_by(|a, b| {
+            key(a)
+                .partial_cmp(&key(b))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+    }
     let mut ids = Vec::new();
-    for m in out.iter() {
+    for r in results {
         ids.extend(
-            m.events
-                .iter()
+            r.iter()
                 .filter_map(|&i| events.get(i))
                 .map(|e| id_of(e, id_field)),
         );
@@ -121,6 +200,23 @@ fn main() -> ExitCode {
     if let Some(f) = args.timestamp_field {
         opts.timestamp_field = f;
     }
+    if let Some(u) = &args.timestamp_unit {
+        match TimestampFormat::from_name(u) {
+            Some(f) => opts.timestamp_format = f,
+            None => {
+                eprintln!("unknown timestamp unit {u} (auto, ms, s, us, ns, iso, filetime)");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if let Some(f) = args.tiebreaker_field {
+        opts.tiebreaker_field = Some(f);
+    }
+    let order = args.order.map(|o| match o {
+        OrderArg::Es => StreamOrder::Bounded,
+        OrderArg::Stream => StreamOrder::window(),
+        OrderArg::Arrival => StreamOrder::Arrival,
+    });
     let id_field = FieldPath::parse_dotted(&id_field);
     let (queries, events) = match (read_jsonl(&args.queries), read_jsonl(&args.events)) {
         (Ok(q), Ok(e)) => (q, e),
@@ -197,7 +293,7 @@ fn main() -> ExitCode {
             };
             {
                 {
-                    let got = run(&engine, &events, &id_field);
+                    let got = run(&engine, &events, &id_field, order);
                     let got = Json::Array(got);
                     let ok = if alternatives {
                         expected.as_array().is_some_and(|alts| alts.contains(&got))

@@ -2,14 +2,17 @@
 //!
 //! ```text
 //! scan [--rules PATH]... [--dialect es|python] [--format ndjson|table] [--strict]
-//!      [--reorder-window-ms MS] [EVENTS.ndjson ...|-]
+//!      [--order es|stream|arrival] [--reorder-window-ms MS] [EVENTS.ndjson ...|-]
 //! ```
 //!
 //! Without arguments the shipped pack is run over `examples/data/sample-events.ndjson`.
 //! Input is streamed line by line through one `Session` per input, so sequence and sample
 //! rules alert too (their alert carries every event of the match under `events`, its
 //! `join_keys`, and the last one under `event`); malformed lines are reported on stderr and
-//! counted.
+//! counted. A file is a bounded input: its sequence and sample rules run over its events
+//! sorted by timestamp as Elasticsearch sorts them (`--order es`, alerts at the end of the
+//! file); stdin is a stream put in order through a reorder window (`--order stream`).
+//! Single-event rules alert as each event is read, in every mode.
 //! Alerts go to stdout; progress, errors and the summary go to stderr.
 
 use std::fs::File;
@@ -22,7 +25,7 @@ use std::time::Instant;
 use clap::{Parser, ValueEnum};
 use eql_engine::{
     parse_event_line, CompileOptions, CompiledRule, CompiledRuleSet, Dialect, EventLimits, Matches,
-    RuleSet, SessionLimits, SessionOptions,
+    RuleSet, SessionOptions, StreamOrder,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
@@ -33,6 +36,17 @@ enum DialectArg {
     Es,
     /// Python (endgame) EQL.
     Python,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum OrderArg {
+    /// Bounded input: sequences and samples over the events sorted as
+    /// Elasticsearch sorts them (alerts at the end of each input).
+    Es,
+    /// A stream: events put in order through the reorder window.
+    Stream,
+    /// As read (the Python engine's order).
+    Arrival,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -59,9 +73,14 @@ struct Args {
     /// Fail if any rule fails to load or compile.
     #[arg(long)]
     strict: bool,
-    /// Reorder events up to this many milliseconds out of timestamp order
-    /// (older ones are counted as late and skipped).
-    #[arg(long, value_name = "MS", default_value_t = 0)]
+    /// Order of the stateful rules. Default: `es` for files, `stream` for
+    /// stdin (`arrival` with `--dialect python`).
+    #[arg(long, value_enum)]
+    order: Option<OrderArg>,
+    /// `--order stream`: how far out of timestamp order an event may arrive
+    /// and still be put in order (an older one is skipped by the stateful
+    /// rules that ran past it, counted as late).
+    #[arg(long, value_name = "MS", default_value_t = StreamOrder::DEFAULT_WINDOW_MS)]
     reorder_window_ms: u64,
     /// NDJSON event files; `-` reads stdin. Default: the sample events.
     #[arg(value_name = "EVENTS")]
@@ -75,6 +94,9 @@ struct Stats {
     bad_lines: u64,
     alerts: u64,
     late: u64,
+    out_of_order: u64,
+    held_overflow: u64,
+    bad_timestamp: u64,
 }
 
 fn main() -> ExitCode {
@@ -156,6 +178,17 @@ fn run(args: &Args) -> Result<ExitCode, String> {
             Box::new(BufReader::with_capacity(1 << 16, file))
         };
         let name = if input == "-" { "<stdin>" } else { input };
+        let order = match (args.order, args.dialect) {
+            (Some(OrderArg::Es), _) => StreamOrder::Bounded,
+            (Some(OrderArg::Stream), _) => StreamOrder::Window {
+                window_ms: args.reorder_window_ms,
+            },
+            (Some(OrderArg::Arrival), _) | (None, DialectArg::Python) => StreamOrder::Arrival,
+            (None, DialectArg::Es) if input == "-" => StreamOrder::Window {
+                window_ms: args.reorder_window_ms,
+            },
+            (None, DialectArg::Es) => StreamOrder::Bounded,
+        };
         scan_stream(
             reader,
             name,
@@ -165,7 +198,7 @@ fn run(args: &Args) -> Result<ExitCode, String> {
             &progress,
             &mut stats,
             &mut per_rule,
-            args.reorder_window_ms,
+            order,
         )
         .map_err(|e| format!("{name}: {e}"))?;
     }
@@ -187,10 +220,29 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     if load_errors > 0 {
         eprintln!("{load_errors} rule files failed to load");
     }
+    if stats.out_of_order > 0 {
+        eprintln!(
+            "{} events arrived out of timestamp order (put in order for sequences and samples)",
+            stats.out_of_order
+        );
+    }
     if stats.late > 0 {
         eprintln!(
-            "{} events were later than the reorder window and were not evaluated",
+            "{} events came later than the reorder window: single-event rules saw them, \
+             sequence and sample rules that had run past them skipped them",
             stats.late
+        );
+    }
+    if stats.held_overflow > 0 {
+        eprintln!(
+            "{} step matches ran before their turn: more were held than SessionLimits::max_held_hits",
+            stats.held_overflow
+        );
+    }
+    if stats.bad_timestamp > 0 {
+        eprintln!(
+            "{} events have a timestamp that does not read; sequence and sample rules skipped them",
+            stats.bad_timestamp
         );
     }
     eprintln!(
@@ -247,13 +299,10 @@ fn scan_stream(
     progress: &ProgressBar,
     stats: &mut Stats,
     per_rule: &mut [u64],
-    reorder_window_ms: u64,
+    order: StreamOrder,
 ) -> io::Result<()> {
     let mut session = compiled.session::<Handle>(SessionOptions {
-        limits: SessionLimits {
-            reorder_window_ms,
-            ..SessionLimits::default()
-        },
+        order: Some(order),
         ..SessionOptions::default()
     });
     let mut matches = Matches::new();
@@ -288,6 +337,10 @@ fn scan_stream(
     }
     matches.clear();
     session.finish(&mut matches);
+    let st = session.stats();
+    stats.out_of_order += st.out_of_order;
+    stats.held_overflow += st.held_overflow;
+    stats.bad_timestamp += st.bad_timestamp;
     write_matches(out, format, compiled, &matches, name, stats, per_rule)
 }
 

@@ -31,8 +31,9 @@ pub struct CompileOptions {
     pub category_field: String,
     /// Field holding the timestamp. Default `@timestamp`.
     pub timestamp_field: String,
-    /// How the timestamp field is read (sessions). Default: auto (epoch
-    /// millis or RFC 3339).
+    /// How the timestamp field is read (sessions): the unit of a number and
+    /// whether strings may be ISO-8601. Default: auto (epoch milliseconds or
+    /// ISO-8601, as an Elasticsearch `date` field reads them).
     pub timestamp_format: crate::TimestampFormat,
     /// Field ordering events with equal timestamps (sessions), such as
     /// `event.sequence`. Default none (arrival order).

@@ -3,7 +3,9 @@
 //! builds, 100k in debug builds.
 #![allow(missing_docs)]
 
-use eql_engine::{CompileOptions, CompiledQuery, Matches, SessionLimits, SessionOptions};
+use eql_engine::{
+    CompileOptions, CompiledQuery, Matches, SessionLimits, SessionOptions, StreamOrder,
+};
 use serde_json::json;
 
 #[test]
@@ -19,11 +21,13 @@ fn a_new_key_per_event_stays_under_the_cap() {
         &CompileOptions::default(),
     )
     .unwrap();
+    // A stream (in-order input): every hit runs as it comes.
     let opts = SessionOptions {
         limits: SessionLimits {
             max_partials: cap,
             ..SessionLimits::default()
         },
+        order: Some(StreamOrder::Window { window_ms: 0 }),
         ..SessionOptions::default()
     };
     let mut s = engine.session_with::<u64>(opts);

@@ -5,6 +5,7 @@
 
 use eql_engine::{
     CompileOptions, CompiledQuery, Matches, SessionLimits, SessionOptions, SessionStats,
+    StreamOrder,
 };
 use serde_json::{json, Value};
 
@@ -208,7 +209,7 @@ fn trailing_missing_event() {
         ev(10_001, "m", &k("x")),
     ];
     let engine = CompiledQuery::compile(q, &CompileOptions::default()).unwrap();
-    let mut s = engine.session::<usize>();
+    let mut s = engine.session_with::<usize>(window(0));
     let mut out = Matches::new();
     s.push(1, &evs[0], &mut out);
     s.push(2, &evs[1], &mut out);
@@ -332,6 +333,13 @@ fn sample_takes_distinct_events_per_filter() {
     );
 }
 
+fn window(window_ms: u64) -> SessionOptions {
+    SessionOptions {
+        order: Some(StreamOrder::Window { window_ms }),
+        ..SessionOptions::default()
+    }
+}
+
 #[test]
 fn reorder_window_and_late_events() {
     let q = "sequence [a where true] [b where true]";
@@ -341,43 +349,76 @@ fn reorder_window_and_late_events() {
         ev(1500, "a", &json!({})),
         ev(2500, "b", &json!({})),
     ];
-    let w = SessionOptions {
-        limits: SessionLimits {
-            reorder_window_ms: 1000,
-            ..SessionLimits::default()
-        },
-        ..SessionOptions::default()
-    };
-    let (got, late, st) = run_with(q, &CompileOptions::default(), w, &evs);
+    let (got, late, st) = run_with(q, &CompileOptions::default(), window(1000), &evs);
     assert_eq!(got, vec![vec![2, 1]]);
     assert!(late.is_empty());
-    assert!(st.peak_reorder_buffered >= 1);
-    // Without a window the out-of-order event is late: reported, counted, not evaluated.
+    assert!(st.peak_held_hits >= 1);
+    assert_eq!(st.out_of_order, 1);
+    // Bounded input (the default): sorted at `finish`, whatever the window.
     let (got, late, st) = run_with(
         q,
         &CompileOptions::default(),
         SessionOptions::default(),
         &evs,
     );
+    assert_eq!(got, vec![vec![2, 1]]);
+    assert!(late.is_empty());
+    assert_eq!((st.late, st.out_of_order, st.held_hits), (0, 1, 0));
+    // A zero window: the out-of-order event is late for the sequence:
+    // reported, counted, not seen by it.
+    let (got, late, st) = run_with(q, &CompileOptions::default(), window(0), &evs);
     assert!(got.is_empty());
     assert_eq!(late, vec![2]);
     assert_eq!(st.late, 1);
-    // Later than the window.
+    // Later than the window, but the sequence has not run past it yet: still in order.
     let evs = [
         ev(5000, "b", &json!({})),
         ev(1000, "a", &json!({})),
         ev(6000, "b", &json!({})),
     ];
-    let w = SessionOptions {
-        limits: SessionLimits {
-            reorder_window_ms: 1000,
-            ..SessionLimits::default()
-        },
-        ..SessionOptions::default()
-    };
-    let (got, late, _) = run_with(q, &CompileOptions::default(), w, &evs);
+    let (got, late, _) = run_with(q, &CompileOptions::default(), window(1000), &evs);
+    assert_eq!(got, vec![vec![2, 1]]);
+    assert!(late.is_empty());
+    // Later than the window, after the sequence ran b@5000: late.
+    let evs = [
+        ev(5000, "b", &json!({})),
+        ev(7000, "b", &json!({})),
+        ev(1000, "a", &json!({})),
+        ev(8000, "b", &json!({})),
+    ];
+    let (got, late, _) = run_with(q, &CompileOptions::default(), window(1000), &evs);
     assert!(got.is_empty());
-    assert_eq!(late, vec![2]);
+    assert_eq!(late, vec![3]);
+}
+
+#[test]
+fn late_events_still_reach_single_event_rules() {
+    let single = CompiledQuery::compile("a where true", &CompileOptions::default()).unwrap();
+    let seq = CompiledQuery::compile(
+        "sequence [a where true] [b where true]",
+        &CompileOptions::default(),
+    )
+    .unwrap();
+    let evs = [
+        ev(5000, "b", &json!({})),
+        ev(1000, "a", &json!({})),
+        ev(6000, "a", &json!({})),
+    ];
+    let mut s = eql_engine::Session::new([&single, &seq], window(0));
+    let mut out = Matches::new();
+    let mut got = Vec::new();
+    for (i, e) in evs.iter().enumerate() {
+        out.clear();
+        s.push(i + 1, e, &mut out);
+        got.extend(out.iter().map(|m| (m.rule, m.events.to_vec())));
+        if i == 1 {
+            // The sequence skipped it; the single-event rule saw it at once.
+            assert_eq!(out.late(), &[2]);
+        }
+    }
+    s.finish(&mut out);
+    assert_eq!(got, vec![(0, vec![2]), (0, vec![3])]);
+    assert_eq!(s.stats().late, 1);
 }
 
 #[test]
@@ -387,18 +428,23 @@ fn tiebreaker_orders_equal_timestamps() {
         tiebreaker_field: Some("seq".into()),
         ..CompileOptions::default()
     };
-    let w = SessionOptions {
-        limits: SessionLimits {
-            reorder_window_ms: 10,
-            ..SessionLimits::default()
-        },
-        ..SessionOptions::default()
-    };
     let evs = [
         ev(100, "b", &json!({"seq": 2})),
         ev(100, "a", &json!({"seq": 1})),
     ];
-    assert_eq!(run_with(q, &opts, w, &evs).0, vec![vec![2, 1]]);
+    assert_eq!(run_with(q, &opts, window(10), &evs).0, vec![vec![2, 1]]);
+    assert_eq!(
+        run_with(q, &opts, SessionOptions::default(), &evs).0,
+        vec![vec![2, 1]]
+    );
+    // Without the tiebreaker, equal timestamps keep arrival order: b, a.
+    assert!(run(q, &evs).is_empty());
+    // An event without the tiebreaker never takes part in the sequence
+    // (Elasticsearch filters the sequence queries on it).
+    let evs = [ev(100, "a", &json!({})), ev(200, "b", &json!({"seq": 2}))];
+    let (got, _, st) = run_with(q, &opts, SessionOptions::default(), &evs);
+    assert!(got.is_empty());
+    assert_eq!(st.missing_tiebreaker, 1);
 }
 
 #[test]
@@ -562,6 +608,7 @@ fn results_carry_their_join_keys() {
     let mut out = Matches::new();
     s.push(1, &ev(1, "a", &k("x")), &mut out);
     s.push(2, &ev(2, "b", &k("x")), &mut out);
+    s.finish(&mut out);
     let m = out.iter().next().unwrap();
     assert_eq!(m.key, &[eql_engine::Value::from("x".to_owned())]);
 }
@@ -631,22 +678,52 @@ fn python_count_and_unique_count_pipes() {
 }
 
 #[test]
-fn reorder_buffer_overflow_is_counted() {
-    let q = "any where true";
-    let w = SessionOptions {
+fn held_hits_overflow_is_counted() {
+    // `head` makes an event query order-dependent: its hits are held.
+    let q = "any where true | head 10";
+    let capped = |order| SessionOptions {
+        order: Some(order),
         limits: SessionLimits {
-            reorder_window_ms: 1_000_000,
-            max_reorder_events: 2,
+            max_held_hits: 2,
             ..SessionLimits::default()
         },
         ..SessionOptions::default()
     };
     let evs: Vec<Value> = (0..5).map(|i| ev(i, "x", &json!({}))).collect();
+    let w = capped(StreamOrder::Window {
+        window_ms: 1_000_000,
+    });
     let (got, late, st) = run_with(q, &CompileOptions::default(), w, &evs);
     assert_eq!(got.len(), 5);
     assert!(late.is_empty());
-    assert_eq!(st.reorder_overflow, 3);
-    assert_eq!(st.peak_reorder_buffered, 2);
+    assert_eq!(st.held_overflow, 3);
+    assert_eq!(st.peak_held_hits, 3);
+    // Bounded: past the cap the oldest half runs early; in-order input stays exact.
+    let (got, late, st) = run_with(
+        q,
+        &CompileOptions::default(),
+        capped(StreamOrder::Bounded),
+        &evs,
+    );
+    assert_eq!(got, (1..=5).map(|i| vec![i]).collect::<Vec<_>>());
+    assert!(late.is_empty());
+    assert!(st.held_overflow > 0);
+    // ... and an event behind what already ran is late, reported.
+    let evs = [
+        ev(10, "x", &json!({})),
+        ev(20, "x", &json!({})),
+        ev(30, "x", &json!({})),
+        ev(5, "x", &json!({})),
+    ];
+    let (got, late, st) = run_with(
+        q,
+        &CompileOptions::default(),
+        capped(StreamOrder::Bounded),
+        &evs,
+    );
+    assert_eq!(got, vec![vec![1], vec![2], vec![3]]);
+    assert_eq!(late, vec![4]);
+    assert_eq!(st.late, 1);
 }
 
 #[test]
@@ -667,14 +744,14 @@ fn the_ordering_timestamp_field_can_be_chosen() {
         json!({"t": 0, "event": {"category": "a"}}),
         json!({"t": 5000, "event": {"category": "b"}}),
     ];
-    // Without a readable timestamp every event is at time 0: maxspan never rejects.
+    // Without a timestamp an event takes no part in a sequence.
     let (got, _, st) = run_with(
         q,
         &CompileOptions::default(),
         SessionOptions::default(),
         &evs,
     );
-    assert_eq!((got.len(), st.missing_timestamp), (1, 2));
+    assert_eq!((got.len(), st.missing_timestamp), (0, 2));
     let by_t = SessionOptions {
         timestamp_field: Some("t".into()),
         ..SessionOptions::default()

@@ -167,16 +167,25 @@ impl<H> Matches<H> {
         (0..self.items.len()).filter_map(move |i| self.get(i))
     }
 
-    /// Events that arrived later than the reorder window allows; they were
-    /// not evaluated.
+    /// Events that came too late for a stateful rule: later than the reorder
+    /// window ([`StreamOrder::Window`](crate::StreamOrder::Window)) or than
+    /// what [`SessionLimits::max_held_hits`](crate::SessionLimits::max_held_hits) forced to run
+    /// early, behind a hit that rule had already run. That rule skipped the
+    /// event; single-event rules and the stateful rules that had not run
+    /// past it still saw it. Events pushed after `finish` are late too (and
+    /// not evaluated at all).
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, Matches};
-    /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-    /// let mut s = engine.session::<u8>();
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, SessionOptions, StreamOrder};
+    /// let engine = CompiledQuery::compile(
+    ///     "sequence [a where true] [b where true]",
+    ///     &CompileOptions::default(),
+    /// ).unwrap();
+    /// let stream = SessionOptions { order: Some(StreamOrder::Window { window_ms: 0 }), ..SessionOptions::default() };
+    /// let mut s = engine.session_with::<u8>(stream);
     /// let mut out = Matches::new();
-    /// s.push(1, &serde_json::json!({"@timestamp": 2000}), &mut out);
-    /// s.push(2, &serde_json::json!({"@timestamp": 1000}), &mut out);
+    /// s.push(1, &serde_json::json!({"@timestamp": 2000, "event": {"category": "b"}}), &mut out);
+    /// s.push(2, &serde_json::json!({"@timestamp": 1000, "event": {"category": "a"}}), &mut out);
     /// assert_eq!(out.late(), &[2]);
     /// ```
     pub fn late(&self) -> &[H] {

@@ -7,10 +7,11 @@
 //! once when it is pushed (step conditions, join keys, the few field values a
 //! pipe needs), and only the handle plus those key values are kept.
 //!
-//! Flow of one event: read its timestamp and tiebreaker → late check → evaluate
-//! every rule into compact *hits* (rule, step, key) → reorder buffer (a
-//! min-heap on the ordinal, only when a reorder window is configured) →
-//! the rules' state machines → pipes → the caller's [`Matches`].
+//! Flow of one event: read its timestamp and tiebreaker → evaluate every rule
+//! into compact *hits* (rule, step, key) → single-event rules' hits go to
+//! their pipes at once; stateful rules' hits are held and put in
+//! Elasticsearch's order ([`StreamOrder`], `order.rs`) → the rules' state
+//! machines → pipes → the caller's [`Matches`].
 //!
 //! ```
 //! use eql_engine::{CompileOptions, CompiledQuery, Matches};
@@ -30,6 +31,7 @@
 mod join;
 mod keys;
 mod lineage;
+mod order;
 mod pipes;
 mod sample;
 mod sequence;
@@ -42,10 +44,9 @@ use crate::{CompiledQuery, Event};
 use eql_plan::{FieldPath, Value};
 use eql_syntax::{Dialect, EventQuery, Expr, ExprKind, QueryBody, SequenceStep};
 use keys::Key;
+use order::{Orderer, Tie};
 use smallvec::SmallVec;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use time::{Ordinal, TICKS_PER_MS};
+use time::Stamp;
 
 mod matches;
 mod options;
@@ -55,7 +56,7 @@ mod step;
 
 pub use matches::{Match, Matches};
 pub use options::{LineageOptions, SessionLimits, SessionOptions, StreamOrder};
-use rule::{Body, OwnTs, PackGroup, Record, RuleState, SessionPack};
+use rule::{Body, OwnTs, PackGroup, RuleState, SessionPack};
 pub(crate) use rule::{Hit, HitKind, Sink};
 pub(crate) use stats::Counters;
 pub use stats::SessionStats;
@@ -101,10 +102,10 @@ pub enum PushError {
 /// ```
 pub struct Session<'e, H> {
     rules: Vec<RuleState<'e, H>>,
-    /// Rules with `maxspan` (checked for expiry on every released event).
+    /// Rules with `maxspan` (checked for expiry on every event, in arrival order).
     timed: Vec<u32>,
-    order: StreamOrder,
-    limits: SessionLimits,
+    /// The order of the stateful rules and their held hits.
+    ordering: Orderer<H>,
     ts_field: FieldPath,
     /// The other (timestamp field, format) pairs rules read, each once per
     /// event ([`Rule::ts_slot`]).
@@ -114,9 +115,6 @@ pub struct Session<'e, H> {
     /// The category field most rules read (the first rule's).
     category_field: Option<FieldPath>,
     arrival: u64,
-    max_ts: Option<i64>,
-    released: Option<Ordinal>,
-    heap: BinaryHeap<Reverse<Record<H>>>,
     scratch: Vec<Hit>,
     /// Every step query of the rules as one [`crate::Pack`].
     pack: Option<SessionPack>,
@@ -232,15 +230,17 @@ impl<'e, H: Clone> Session<'e, H> {
     }
 
     /// A session over several compiled queries; a result's [`Match::rule`] is
-    /// the query's position in `engines`. The timestamp field, its format and
-    /// the tiebreaker that order the stream are the first query's. A query
-    /// compiled with another `timestamp_field` times its steps and its
-    /// `maxspan` by that field (by the ordering timestamp on an event that
-    /// lacks it); one compiled with another `category_field` reads its
-    /// categories from that field. Every query gives the results it gives
-    /// in a session of its own over the same stream as long as the events
-    /// carry its timestamp field and the ordering timestamp orders them as
-    /// that field would (the multi-rule session proptest checks this).
+    /// the query's position in `engines`. The session's timestamp field, its
+    /// format and tiebreaker (which drive the reorder window and
+    /// `SessionStats::out_of_order`) are the first query's, and the first
+    /// query's dialect chooses the default [`StreamOrder`]. A query compiled
+    /// with another `timestamp_field` orders and times its steps and its
+    /// `maxspan` by that field (by the session's timestamp on an event that
+    /// lacks it), and with another `tiebreaker_field` breaks ties by it; one
+    /// compiled with another `category_field` reads its categories from that
+    /// field. Every query gives the results it gives in a session of its own
+    /// over the same stream as long as the events carry its timestamp field
+    /// (the multi-rule session proptest checks this).
     ///
     /// ```
     /// use eql_engine::{CompileOptions, CompiledQuery, Session, SessionOptions};
@@ -267,7 +267,7 @@ impl<'e, H: Clone> Session<'e, H> {
         let order = opts.order.unwrap_or(if py {
             StreamOrder::Arrival
         } else {
-            StreamOrder::Timestamp
+            StreamOrder::Bounded
         });
         let mut rules = Vec::with_capacity(engines.len());
         let mut timed = Vec::new();
@@ -309,20 +309,18 @@ impl<'e, H: Clone> Session<'e, H> {
             })
             .map(|(i, _)| i as u32)
             .collect();
+        let tie_name = first.and_then(|o| o.tiebreaker_field.as_deref());
+        let ordering = Orderer::new(order, &rules, tie_name, opts.limits.max_held_hits);
         Session {
             rules,
             timed,
-            order,
-            limits: opts.limits,
+            ordering,
             ts_field: FieldPath::parse_dotted(&ts_name),
             own_ts,
             ts_format,
             tie_field,
             category_field: engines.first().map(|e| e.category.clone()),
             arrival: 0,
-            max_ts: None,
-            released: None,
-            heap: BinaryHeap::new(),
             scratch: Vec::new(),
             pack,
             pack_hits: crate::PackMatches::new(),
@@ -335,9 +333,13 @@ impl<'e, H: Clone> Session<'e, H> {
         }
     }
 
-    /// Pushes one event. Results completed by it (or by events released from
-    /// the reorder buffer) are appended to `out`; a late event is appended to
-    /// [`Matches::late`].
+    /// Pushes one event. Results completed by it (single-event rules, and
+    /// stateful rules' hits that the reorder window or the
+    /// [`SessionLimits::max_held_hits`] cap releases) are appended to `out`;
+    /// an event that a stateful rule had to skip because it came too late
+    /// is appended to [`Matches::late`]. In [`StreamOrder::Bounded`] (the
+    /// Elasticsearch default) the stateful rules' results come at
+    /// [`Session::finish`].
     ///
     /// ```
     /// use eql_engine::{CompileOptions, CompiledQuery, Matches};
@@ -351,45 +353,26 @@ impl<'e, H: Clone> Session<'e, H> {
         self.stats.events += 1;
         let arrival = self.arrival;
         self.arrival += 1;
-        let ts = event
-            .get(&self.ts_field)
-            .and_then(|v| time::parse_ts(&v, self.ts_format));
-        let ts = if let Some(t) = ts {
-            t
-        } else {
-            self.stats.missing_timestamp += 1;
-            self.max_ts.or(self.released.map(|r| r.ts)).unwrap_or(0)
-        };
-        let (tie_missing, tie) = match self.tie_field.as_ref().and_then(|f| event.get(f)) {
-            Some(Value::Int(i)) => (false, i),
-            Some(Value::Float(f)) => (false, f as i64),
-            Some(Value::Str(s)) => s.parse::<i64>().map_or((true, 0), |i| (false, i)),
-            _ => (true, 0),
-        };
-        let ord = Ordinal {
-            ts,
-            tie_missing,
-            tie,
-            arrival,
-        };
         if self.finished {
             // The input is closed: nothing more is evaluated.
             self.stats.late += 1;
             out.late.push(handle);
             return;
         }
-        if self.order == StreamOrder::Timestamp {
-            let window = i64::try_from(self.limits.reorder_window_ms)
-                .unwrap_or(i64::MAX / TICKS_PER_MS)
-                .saturating_mul(TICKS_PER_MS);
-            let too_old = self.max_ts.is_some_and(|m| ts < m.saturating_sub(window));
-            if too_old || self.released.is_some_and(|r| ord < r) {
-                self.stats.late += 1;
-                out.late.push(handle);
-                return;
-            }
-            self.max_ts = Some(self.max_ts.map_or(ts, |m| m.max(ts)));
+        let stamp = Stamp::read(event.get(&self.ts_field).as_ref(), self.ts_format);
+        match stamp {
+            Stamp::At(_) => {}
+            Stamp::Missing => self.stats.missing_timestamp += 1,
+            Stamp::Bad => self.stats.bad_timestamp += 1,
         }
+        let tie = Tie::read(self.tie_field.as_ref().and_then(|f| event.get(f)).as_ref());
+        if self.ordering.observe(stamp, &tie) {
+            self.stats.out_of_order += 1;
+        }
+        // The time of hits that have none of their own: the Python engine's
+        // 0; a stateful rule orders or skips them by `stamp` (order.rs).
+        let ts = stamp.at().unwrap_or(0);
+        let own_ties = self.ordering.own_ties(event);
         let mut hits = std::mem::take(&mut self.scratch);
         hits.clear();
         let category = self.category_field.as_ref().map(|f| event.get(f));
@@ -448,30 +431,22 @@ impl<'e, H: Clone> Session<'e, H> {
             r.evaluate(i as u32, event, cat, ts, &mut hits, answers);
         }
         self.due = due;
-        let window = i64::try_from(self.limits.reorder_window_ms)
-            .unwrap_or(i64::MAX / TICKS_PER_MS)
-            .saturating_mul(TICKS_PER_MS);
-        let horizon = self.max_ts.unwrap_or(ts).saturating_sub(window);
-        if self.order == StreamOrder::Arrival || (self.heap.is_empty() && ts <= horizon) {
-            self.process(ord, &handle, &hits, &own, out);
-            self.scratch = hits;
+        if self.ordering.mode == StreamOrder::Arrival {
+            self.process(ts, arrival, &handle, &hits, &own, out);
         } else {
-            self.heap.push(Reverse(Record {
-                ord,
-                handle,
-                hits,
-                own,
-            }));
-            while self.heap.len() > self.limits.max_reorder_events {
-                self.stats.reorder_overflow += 1;
-                self.release_one(out);
+            let report = self.order_hits(
+                arrival, stamp, &tie, &own_ties, &own, &handle, &mut hits, out,
+            );
+            if report.missing_tiebreaker {
+                self.stats.missing_tiebreaker += 1;
             }
-            while self.heap.peek().is_some_and(|r| r.0.ord.ts <= horizon) {
-                self.release_one(out);
+            if report.late {
+                self.stats.late += 1;
+                out.late.push(handle);
             }
-            self.stats.peak_reorder_buffered =
-                self.stats.peak_reorder_buffered.max(self.heap.len());
         }
+        hits.clear();
+        self.scratch = hits;
     }
 
     /// Parses one JSON object (`serde_json` for now) and pushes it.
@@ -498,29 +473,22 @@ impl<'e, H: Clone> Session<'e, H> {
         Ok(())
     }
 
-    fn release_one(&mut self, out: &mut Matches<H>) {
-        if let Some(Reverse(rec)) = self.heap.pop() {
-            self.process(rec.ord, &rec.handle, &rec.hits, &rec.own, out);
-        }
-    }
-
-    /// Runs the state machines over one released event.
+    /// Runs the state machines over one event as it arrives
+    /// ([`StreamOrder::Arrival`]): every `maxspan` expiry on its time, then its hits.
     fn process(
         &mut self,
-        ord: Ordinal,
+        ts: i64,
+        arrival: u64,
         handle: &H,
         hits: &[Hit],
         own: &[Option<i64>],
         out: &mut Matches<H>,
     ) {
-        if self.order == StreamOrder::Timestamp {
-            self.released = Some(ord);
-        }
         let counters = &mut self.counters;
         for &ri in &self.timed {
             if let Some(r) = self.rules.get_mut(ri as usize) {
                 // `maxspan` runs on the rule's own clock, as its steps do.
-                let now = r.own_clock(own).unwrap_or(ord.ts);
+                let now = r.own_clock(own).unwrap_or(ts);
                 let (body, mut sink) = r.sink(ri, out, counters);
                 if let Body::Seq(s) = body {
                     s.expire(now, &mut sink);
@@ -528,22 +496,22 @@ impl<'e, H: Clone> Session<'e, H> {
             }
         }
         for h in hits {
-            let Some(r) = self.rules.get_mut(h.rule as usize) else {
-                continue;
-            };
-            let (body, mut sink) = r.sink(h.rule, out, counters);
-            match body {
-                Body::Event(_) => sink.emit(pipes::Res::single(handle.clone(), &h.caps)),
-                Body::Seq(s) => s.on_hit(h, handle, &mut sink),
-                Body::Sample(s) => s.on_hit(h, handle, ord.arrival, &mut sink),
-                Body::Join(j) => j.on_hit(h, handle, &mut sink),
-            }
+            order::run_hit(
+                &mut self.rules,
+                &mut self.counters,
+                h,
+                handle,
+                arrival,
+                false,
+                out,
+            );
         }
     }
 
-    /// Closes the input: releases the reorder buffer, emits sequences waiting
-    /// on trailing missing events, and flushes the pipes that need the whole
-    /// input (`tail`, `sort`, `count`, `unique_count`). Later pushes are late.
+    /// Closes the input: runs the held hits of the stateful rules in order,
+    /// emits sequences waiting on trailing missing events, and flushes the
+    /// pipes that need the whole input (`tail`, `sort`, `count`,
+    /// `unique_count`). Later pushes are late.
     ///
     /// ```
     /// use eql_engine::{CompileOptions, CompiledQuery, Matches};
@@ -556,9 +524,7 @@ impl<'e, H: Clone> Session<'e, H> {
     /// assert_eq!(out.get(0).map(|m| m.events), Some(&[2u8][..]));
     /// ```
     pub fn finish(&mut self, out: &mut Matches<H>) {
-        while !self.heap.is_empty() {
-            self.release_one(out);
-        }
+        self.release_all(out);
         let counters = &mut self.counters;
         for (i, r) in self.rules.iter_mut().enumerate() {
             let (body, mut sink) = r.sink(i as u32, out, counters);
@@ -593,7 +559,9 @@ impl<'e, H: Clone> Session<'e, H> {
             evicted_partials: c.evicted_partials,
             evicted_keys: c.evicted_keys,
             expired: c.expired,
-            reorder_buffered: self.heap.len(),
+            held_hits: self.ordering.held_len(),
+            peak_held_hits: self.ordering.peak_held,
+            held_overflow: self.ordering.overflow,
             state_bytes: c.bytes,
             peak_state_bytes: c.peak_bytes,
             ..self.stats.clone()
@@ -604,7 +572,7 @@ impl<'e, H: Clone> Session<'e, H> {
 #[cfg(test)]
 mod tests {
     use super::Body;
-    use crate::{CompileOptions, CompiledQuery, Matches};
+    use crate::{CompileOptions, CompiledQuery, Matches, SessionOptions, StreamOrder};
     use serde_json::json;
 
     /// A leading missing event that repeats with one key inside `maxspan`
@@ -616,7 +584,11 @@ mod tests {
             &CompileOptions::default(),
         )
         .expect("compiles");
-        let mut s = engine.session::<u32>();
+        // A stream, so that every event runs as it comes.
+        let mut s = engine.session_with::<u32>(SessionOptions {
+            order: Some(StreamOrder::Window { window_ms: 0 }),
+            ..SessionOptions::default()
+        });
         let mut out = Matches::new();
         for i in 0..1000u32 {
             let ev =

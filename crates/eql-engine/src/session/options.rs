@@ -2,14 +2,14 @@
 
 use super::Value;
 
-/// Bounds on the state of a session. Reaching a bound is a counted eviction
+/// Bounds on the state of a session. Reaching a bound is counted
 /// ([`SessionStats`](crate::SessionStats)), never an error or a panic.
 ///
 /// ```
 /// use eql_engine::SessionLimits;
 /// let l = SessionLimits::default();
 /// assert_eq!(l.max_partials, 100_000);
-/// assert_eq!(l.reorder_window_ms, 0);
+/// assert_eq!(l.max_held_hits, 2_000_000);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionLimits {
@@ -20,14 +20,20 @@ pub struct SessionLimits {
     /// (join slots, samples, leading missing events, `unique` pipes); the
     /// oldest key is evicted. Default 100 000.
     pub max_keys: usize,
-    /// Events whose timestamp is at most this many milliseconds behind the
-    /// newest one seen are reordered; events older than what was already
-    /// processed are *late*: counted and returned in [`Matches::late`](crate::Matches::late),
-    /// never evaluated. Default 0 (in-order input; ties keep arrival order).
-    pub reorder_window_ms: u64,
-    /// Most events held by the reorder buffer; past it the oldest is
-    /// processed early. Default 100 000.
-    pub max_reorder_events: usize,
+    /// Most step matches (*hits*) that stateful rules hold to put them in
+    /// order ([`StreamOrder::Bounded`] and [`StreamOrder::Window`]); single-event
+    /// rules hold nothing. A held hit is about 200 bytes (160 plus its join
+    /// key's strings) and the caller's handle `H`, which keeps whatever it
+    /// owns. Past the cap, the oldest half of the held hits (by order) runs
+    /// before the end of the input, counted in `SessionStats::held_overflow`;
+    /// the rest still sorts, so input that is out of order by less than that
+    /// look-back keeps exact results, and a hit that arrives behind one its
+    /// rule already ran is late (`SessionStats::late`,
+    /// [`Matches::late`](crate::Matches::late)). Default 2 000 000 (about
+    /// 400 MB): the Elastic detection rules hold 2.8 hits per event of the
+    /// reference event mix, so a file of some 700 000 such events is sorted
+    /// whole.
+    pub max_held_hits: usize,
     /// `sample`: samples per join key (Elasticsearch `max_samples_per_key`). Default 1.
     pub max_samples_per_key: usize,
 }
@@ -37,25 +43,78 @@ impl Default for SessionLimits {
         SessionLimits {
             max_partials: 100_000,
             max_keys: 100_000,
-            reorder_window_ms: 0,
-            max_reorder_events: 100_000,
+            max_held_hits: 2_000_000,
             max_samples_per_key: 1,
         }
     }
 }
 
-/// In which order a session processes events.
+/// In which order a session runs the stateful rules (sequences, samples,
+/// joins, and event queries with an order-dependent pipe: `head`, `tail`,
+/// `unique`, `unique_count`, `sort`). Single-event rules (with no pipe, or
+/// only `filter` and `count`, whose results do not depend on order) see every
+/// event as it is pushed, in every mode.
+///
+/// Elasticsearch sorts the events of a sequence by timestamp, then by the
+/// tiebreaker field when one is set, then by its implicit tiebreaker, the
+/// `_shard_doc` sort value of its point-in-time search: the shard, then the
+/// document's position in the shard, which for one file loaded with one bulk
+/// request is the line order. Here the arrival order (push order) plays that
+/// part, so a file gives Elasticsearch's results when pushed in line order.
 ///
 /// ```
 /// use eql_engine::StreamOrder;
-/// assert_ne!(StreamOrder::Timestamp, StreamOrder::Arrival);
+/// assert_eq!(StreamOrder::window(), StreamOrder::Window { window_ms: 60_000 });
+/// assert_ne!(StreamOrder::Bounded, StreamOrder::Arrival);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StreamOrder {
-    /// By (timestamp, tiebreaker, arrival), as Elasticsearch orders hits.
-    Timestamp,
-    /// As pushed, as the Python engine streams events (no lateness).
+    /// Bounded input (a file, a batch: [`Session::finish`](crate::Session::finish)
+    /// closes it): the stateful rules' hits are held and run at `finish`,
+    /// sorted by (timestamp, tiebreaker, arrival), each rule on its own
+    /// timestamp and tiebreaker fields. The results are those of the sorted
+    /// input whatever the order the events arrive in, so a stateful rule
+    /// emits its results at `finish`. Memory: the held hits, at most
+    /// [`SessionLimits::max_held_hits`]. The default for Elasticsearch queries.
+    Bounded,
+    /// Unbounded stream: the stateful rules' hits are held until the newest
+    /// timestamp seen is `window_ms` past theirs, then run in (timestamp,
+    /// tiebreaker, arrival) order; a hit older than one its rule already
+    /// ran is *late*: skipped by that rule, counted (`SessionStats::late`)
+    /// and its event returned in [`Matches::late`](crate::Matches::late).
+    /// Single-event rules still see late events. [`StreamOrder::window`]
+    /// gives the default window.
+    Window {
+        /// How far behind the newest timestamp an event may arrive and still
+        /// be put in order, in milliseconds (0: in-order input).
+        window_ms: u64,
+    },
+    /// As pushed, with no sorting and no lateness, as the Python engine
+    /// streams events. The default for Python queries.
     Arrival,
+}
+
+impl StreamOrder {
+    /// The default reorder window of [`StreamOrder::Window`]: 60 s. Events of
+    /// several hosts reach a collector out of order by their shippers' batch
+    /// and flush intervals (Beats and Elastic Agent flush every few seconds)
+    /// plus queueing in between; Elastic Security schedules its rules with 1
+    /// minute of look-back by default (every 5 minutes over the last 6) to
+    /// cover the same ingest delay. Late events are counted, so a stream that
+    /// needs more shows it.
+    pub const DEFAULT_WINDOW_MS: u64 = 60_000;
+
+    /// [`StreamOrder::Window`] with [`StreamOrder::DEFAULT_WINDOW_MS`].
+    ///
+    /// ```
+    /// use eql_engine::StreamOrder;
+    /// assert!(matches!(StreamOrder::window(), StreamOrder::Window { window_ms: 60_000 }));
+    /// ```
+    pub const fn window() -> Self {
+        StreamOrder::Window {
+            window_ms: Self::DEFAULT_WINDOW_MS,
+        }
+    }
 }
 
 /// Python process-lineage tracking (`descendant of`, `child of`, `event of`).
@@ -118,15 +177,17 @@ impl LineageOptions {
 ///
 /// ```
 /// use eql_engine::{SessionOptions, StreamOrder};
-/// let o = SessionOptions { order: Some(StreamOrder::Arrival), ..SessionOptions::default() };
+/// let o = SessionOptions { order: Some(StreamOrder::window()), ..SessionOptions::default() };
 /// assert_eq!(o.limits.max_keys, 100_000);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SessionOptions {
     /// State bounds.
     pub limits: SessionLimits,
-    /// Processing order. Default (`None`): by timestamp for Elasticsearch
-    /// queries, by arrival for Python ones (the Python engine does not sort).
+    /// Processing order of the stateful rules. Default (`None`):
+    /// [`StreamOrder::Bounded`] for Elasticsearch queries,
+    /// [`StreamOrder::Arrival`] for Python ones (the Python engine does not
+    /// sort); decided by the first query.
     pub order: Option<StreamOrder>,
     /// Process-lineage fields (Python dialect).
     pub lineage: LineageOptions,

@@ -250,6 +250,17 @@ impl<'e, H: Clone> PipeChain<'e, H> {
         }
     }
 
+    /// True when the chain's output depends on the order its results come
+    /// in: `head`, `tail` and `unique` keep the first or last ones,
+    /// `unique_count` reports the first result per key and `sort` is stable.
+    /// `filter` looks at one result and `count` reports sorted totals, so a
+    /// chain of those two only (or no pipe) gives the same results in any order.
+    pub(crate) fn needs_order(&self) -> bool {
+        self.stages
+            .iter()
+            .any(|s| !matches!(s, Stage::Filter(_) | Stage::Count { .. }))
+    }
+
     /// True when a leading `head` is full: the rule can stop evaluating.
     pub(crate) fn saturated(&self) -> bool {
         matches!(self.stages.first(), Some(Stage::Head { n, seen }) if seen >= n)

@@ -3,7 +3,7 @@
 
 use super::{
     join, lineage, pipes, sample, sequence, Answers, CompiledQuery, Counters, Dialect, EvalCx,
-    Event, EventQuery, Key, Matches, Ordinal, QueryBody, SessionOptions, SmallVec, Value,
+    Event, EventQuery, Key, Matches, QueryBody, SessionOptions, SmallVec, Value,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,37 +26,12 @@ pub(crate) struct Hit {
     pub(crate) caps: Vec<(u16, Option<Value<'static>>)>,
 }
 
-pub(super) struct Record<H> {
-    pub(super) ord: Ordinal,
-    pub(super) handle: H,
-    pub(super) hits: Vec<Hit>,
-    /// The event's own timestamps ([`Session::own_ts`]).
-    pub(super) own: OwnTs,
-}
-
 /// The step queries of one category field, for its pack: the field, and
 /// (rule, engine, query) per pack index.
 pub(super) type PackGroup<'e> = (&'e str, Vec<(usize, &'e CompiledQuery, &'e EventQuery)>);
 
 /// An event's value of each [`Session::own_ts`] field (`None`: missing).
 pub(super) type OwnTs = SmallVec<[Option<i64>; 2]>;
-
-impl<H> PartialEq for Record<H> {
-    fn eq(&self, other: &Self) -> bool {
-        self.ord == other.ord
-    }
-}
-impl<H> Eq for Record<H> {}
-impl<H> PartialOrd for Record<H> {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<H> Ord for Record<H> {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.ord.cmp(&other.ord)
-    }
-}
 
 pub(super) enum Body<'e, H> {
     Event(&'e EventQuery),

@@ -23,7 +23,7 @@
 
 use super::keys::{key_bytes, Key};
 use super::pipes::Res;
-use super::time::TICKS_PER_MS;
+use super::time::NANOS_PER_MS;
 use super::{Counters, Hit, HitKind, SessionLimits, Sink, StepSpec};
 use eql_syntax::Sequence;
 use std::collections::{HashMap, VecDeque};
@@ -45,7 +45,7 @@ pub(crate) struct SeqSpec<'e> {
     roles: Vec<Role>,
     /// Number of positive steps.
     m: usize,
-    /// In ticks.
+    /// In nanoseconds.
     pub(crate) maxspan: Option<i64>,
     has_trailing: bool,
     has_leading: bool,
@@ -124,8 +124,8 @@ impl<'e, H: Clone> Seq<'e, H> {
                 .saturating_mul(t.unit.map_or(1000, eql_syntax::TimeUnit::millis));
             let ms = if py { (ms / 1000) * 1000 } else { ms };
             i64::try_from(ms)
-                .unwrap_or(i64::MAX / TICKS_PER_MS)
-                .saturating_mul(TICKS_PER_MS)
+                .unwrap_or(i64::MAX / NANOS_PER_MS)
+                .saturating_mul(NANOS_PER_MS)
         });
         let has_trailing = roles.contains(&Role::Trailing) && maxspan.is_some();
         let has_leading = roles.contains(&Role::Leading) && maxspan.is_some();

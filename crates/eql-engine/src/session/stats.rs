@@ -18,10 +18,30 @@
 pub struct SessionStats {
     /// Events pushed.
     pub events: u64,
-    /// Events later than the reorder window (returned in [`Matches::late`](crate::Matches::late)).
+    /// Events that a stateful rule skipped because it had already run past
+    /// them (later than the reorder window, or behind what
+    /// `SessionLimits::max_held_hits` forced out early), and events pushed
+    /// after [`Session::finish`](crate::Session::finish); each is returned in
+    /// [`Matches::late`](crate::Matches::late). Single-event rules still saw
+    /// the first kind.
     pub late: u64,
-    /// Events without a readable timestamp (ordered as if at the newest time seen).
+    /// Events that arrived after an event that orders after them (a greater
+    /// timestamp, or an equal one and a greater tiebreaker): how far from
+    /// sorted the input is. Counted in every mode; they are put in order
+    /// unless also `late`.
+    pub out_of_order: u64,
+    /// Events without the timestamp field (or with `null`). Sequences skip
+    /// them (Elasticsearch's sequence queries filter on the timestamp);
+    /// samples and pipes order them first in [`StreamOrder::Bounded`](crate::StreamOrder::Bounded),
+    /// at the newest time seen in a window, and the Python dialect at time 0.
     pub missing_timestamp: u64,
+    /// Events whose timestamp does not read in the `TimestampFormat` (Elasticsearch
+    /// would not index them): every stateful rule skips them, single-event
+    /// rules see them; the Python dialect puts them at time 0.
+    pub bad_timestamp: u64,
+    /// Events without the tiebreaker field of a sequence that has one: that
+    /// sequence skips them, as Elasticsearch's sequence queries filter on it.
+    pub missing_tiebreaker: u64,
     /// Results emitted.
     pub matches: u64,
     /// Live partial sequences (all rules).
@@ -40,12 +60,15 @@ pub struct SessionStats {
     pub evicted_keys: u64,
     /// Partial sequences dropped because `maxspan` passed.
     pub expired: u64,
-    /// Events held by the reorder buffer now.
-    pub reorder_buffered: usize,
-    /// Highest value of `reorder_buffered`.
-    pub peak_reorder_buffered: usize,
-    /// Events processed early because the reorder buffer was full.
-    pub reorder_overflow: u64,
+    /// Hits (step matches of stateful rules) held to be put in order now.
+    pub held_hits: usize,
+    /// Highest value of `held_hits`.
+    pub peak_held_hits: usize,
+    /// Hits processed before their turn because `held_hits` reached
+    /// [`SessionLimits::max_held_hits`](crate::SessionLimits::max_held_hits): when it is not 0, the
+    /// order is only as good as that many hits of look-back, and hits that
+    /// then arrive behind it are `late`.
+    pub held_overflow: u64,
     /// Approximate bytes of sequence/sample/join state (entries and key values;
     /// not pipe buffers).
     pub state_bytes: usize,

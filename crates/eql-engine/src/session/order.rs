@@ -1,0 +1,517 @@
+//! Elasticsearch's order for the stateful rules, whatever order events arrive in.
+//!
+//! Single-event rules (no pipe, or only pipes whose results do not depend on
+//! order) run every hit as it is pushed. The other rules' hits are held as
+//! [`Held`] (the caller's handle, the hit and its [`OrderKey`]) and run in key
+//! order: all of them at `finish` ([`StreamOrder::Bounded`]), or once the
+//! newest timestamp is a window past them ([`StreamOrder::Window`]). Each
+//! rule remembers the key of the last hit it ran; a later hit with a smaller
+//! key is late and skipped (its event is reported), so a rule's state machine
+//! only ever sees its hits in order. A sequence with `maxspan` expires its
+//! stale partials just before each of its own hits, on that hit's time: the
+//! state a hit meets is the same as if expiry had run on every event.
+//!
+//! [`StreamOrder::Arrival`] (the Python dialect) holds nothing: `Session::push`
+//! runs every hit through `Session::process` as the Python engine does.
+
+use super::rule::{Body, OwnTs, RuleState};
+use super::time::{Stamp, NANOS_PER_MS};
+use super::{pipes, Counters, Event, FieldPath, Hit, HitKind, Matches, Session, Value};
+use crate::StreamOrder;
+use smallvec::SmallVec;
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+
+/// A tiebreaker value: null first, then numbers, then strings (by bytes).
+/// Elasticsearch sorts a keyword tiebreaker by bytes and a numeric one by
+/// value; a string of digits is read as a number (a field mapped as a number
+/// indexes it so). An array is read as its smallest value (Elasticsearch's
+/// ascending sort mode `min`).
+#[derive(Clone, Debug)]
+pub(crate) enum Tie {
+    Null,
+    Int(i64),
+    Float(f64),
+    Str(Arc<str>),
+}
+
+impl Tie {
+    pub(crate) fn read(v: Option<&Value<'_>>) -> Tie {
+        match v {
+            Some(Value::Int(i)) => Tie::Int(*i),
+            Some(Value::Float(f)) if !f.is_nan() => Tie::Float(*f),
+            Some(Value::Bool(b)) => Tie::Int(i64::from(*b)),
+            Some(Value::Str(s)) => {
+                let t = s.trim();
+                if let Ok(i) = t.parse::<i64>() {
+                    Tie::Int(i)
+                } else if let Some(f) = t
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite() && t.bytes().any(|b| b.is_ascii_digit()))
+                {
+                    Tie::Float(f)
+                } else {
+                    Tie::Str(Arc::from(&**s))
+                }
+            }
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|x| Tie::read(Some(x)))
+                .filter(|t| !t.is_null())
+                .min()
+                .unwrap_or(Tie::Null),
+            _ => Tie::Null,
+        }
+    }
+
+    pub(crate) fn is_null(&self) -> bool {
+        matches!(self, Tie::Null)
+    }
+
+    fn rank(&self) -> u8 {
+        match self {
+            Tie::Null => 0,
+            Tie::Int(_) | Tie::Float(_) => 1,
+            Tie::Str(_) => 2,
+        }
+    }
+}
+
+impl Ord for Tie {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (Tie::Int(a), Tie::Int(b)) => a.cmp(b),
+            (Tie::Float(a), Tie::Float(b)) => a.total_cmp(b),
+            #[allow(clippy::cast_precision_loss)]
+            (Tie::Int(a), Tie::Float(b)) => (*a as f64).total_cmp(b),
+            #[allow(clippy::cast_precision_loss)]
+            (Tie::Float(a), Tie::Int(b)) => a.total_cmp(&(*b as f64)),
+            (Tie::Str(a), Tie::Str(b)) => a.as_bytes().cmp(b.as_bytes()),
+            _ => self.rank().cmp(&other.rank()),
+        }
+    }
+}
+impl PartialOrd for Tie {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl PartialEq for Tie {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Tie {}
+
+/// Where a hit runs among its rule's hits: (timestamp on the rule's clock,
+/// the rule's tiebreaker, arrival, position among the event's hits). The
+/// arrival is Elasticsearch's implicit `_shard_doc` tiebreaker.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct OrderKey {
+    pub(crate) ts: i64,
+    pub(crate) tie: Tie,
+    pub(crate) arrival: u64,
+    pub(crate) seq: u32,
+}
+
+/// A held hit.
+pub(super) struct Held<H> {
+    key: OrderKey,
+    handle: H,
+    hit: Hit,
+}
+
+impl<H> PartialEq for Held<H> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+impl<H> Eq for Held<H> {}
+impl<H> PartialOrd for Held<H> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<H> Ord for Held<H> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key.cmp(&other.key)
+    }
+}
+
+/// How a rule's hits are ordered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Run as pushed: the results do not depend on order.
+    Immediate,
+    /// A sequence: needs a timestamp (and its tiebreaker, when it has one).
+    Sequence,
+    /// A sample, a join, or an event query with an order-dependent pipe:
+    /// ordered, but runs without a timestamp.
+    Other,
+}
+
+/// Where a rule reads its tiebreaker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TieSource {
+    None,
+    Session,
+    Own(usize),
+}
+
+struct RuleOrder {
+    kind: Kind,
+    /// An Elasticsearch sequence with `maxspan`: expire before each hit.
+    timed: bool,
+    tie: TieSource,
+    /// The key of the last hit this rule ran.
+    released: Option<OrderKey>,
+}
+
+/// The ordering state of a session.
+pub(super) struct Orderer<H> {
+    pub(super) mode: StreamOrder,
+    rules: Vec<RuleOrder>,
+    /// Tiebreaker fields of rules whose field is not the session's.
+    own_tie: Vec<FieldPath>,
+    /// [`StreamOrder::Bounded`]: every held hit, in arrival order.
+    held: Vec<Held<H>>,
+    /// [`StreamOrder::Window`]: held hits, smallest key first.
+    heap: BinaryHeap<Reverse<Held<H>>>,
+    max_held: usize,
+    /// Newest session timestamp seen.
+    max_ts: Option<i64>,
+    /// Greatest (timestamp, tiebreaker) seen, for `out_of_order`.
+    max_seen: Option<(i64, Tie)>,
+    pub(super) peak_held: usize,
+    pub(super) overflow: u64,
+}
+
+/// What a push did, for the session's counters.
+#[derive(Default)]
+pub(super) struct PushReport {
+    pub(super) late: bool,
+    pub(super) missing_tiebreaker: bool,
+}
+
+impl<H: Clone> Orderer<H> {
+    pub(super) fn new(
+        mode: StreamOrder,
+        rules: &[RuleState<'_, H>],
+        session_tie: Option<&str>,
+        max_held: usize,
+    ) -> Self {
+        let mut own_tie: Vec<FieldPath> = Vec::new();
+        let rules = rules
+            .iter()
+            .map(|r| {
+                let kind = match &r.body {
+                    Body::Event(_) if !r.pipes.needs_order() && r.lineage.is_none() => {
+                        Kind::Immediate
+                    }
+                    Body::Seq(_) => Kind::Sequence,
+                    Body::Event(_) | Body::Sample(_) | Body::Join(_) => Kind::Other,
+                };
+                let tie = match r.engine.opts.tiebreaker_field.as_deref() {
+                    None => TieSource::None,
+                    Some(f) if Some(f) == session_tie => TieSource::Session,
+                    Some(f) => {
+                        let path = FieldPath::parse_dotted(f);
+                        TieSource::Own(match own_tie.iter().position(|p| *p == path) {
+                            Some(k) => k,
+                            None => {
+                                own_tie.push(path);
+                                own_tie.len() - 1
+                            }
+                        })
+                    }
+                };
+                RuleOrder {
+                    kind,
+                    timed: matches!(&r.body, Body::Seq(s) if s.spec.maxspan.is_some() && !s.py),
+                    tie,
+                    released: None,
+                }
+            })
+            .collect();
+        Orderer {
+            mode,
+            rules,
+            own_tie,
+            held: Vec::new(),
+            heap: BinaryHeap::new(),
+            max_held,
+            max_ts: None,
+            max_seen: None,
+            peak_held: 0,
+            overflow: 0,
+        }
+    }
+
+    /// Hits held now.
+    pub(super) fn held_len(&self) -> usize {
+        self.held.len() + self.heap.len()
+    }
+
+    /// Notes the session timestamp of an arriving event; true when it is out
+    /// of order (an earlier event orders after it).
+    pub(super) fn observe(&mut self, stamp: Stamp, tie: &Tie) -> bool {
+        let Stamp::At(ts) = stamp else {
+            return false;
+        };
+        self.max_ts = Some(self.max_ts.map_or(ts, |m| m.max(ts)));
+        match &self.max_seen {
+            Some((mts, mtie)) if (ts, tie) < (*mts, mtie) => true,
+            _ => {
+                self.max_seen = Some((ts, tie.clone()));
+                false
+            }
+        }
+    }
+
+    /// The rules' own tiebreakers of an event (empty when no rule has one).
+    pub(super) fn own_ties(&self, event: &dyn Event) -> SmallVec<[Tie; 1]> {
+        self.own_tie
+            .iter()
+            .map(|f| Tie::read(event.get(f).as_ref()))
+            .collect()
+    }
+}
+
+impl<H: Clone> Session<'_, H> {
+    /// Orders the hits of one event (not [`StreamOrder::Arrival`]): runs the
+    /// single-event rules' hits now and holds the others, then runs what the
+    /// window or the cap releases.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn order_hits(
+        &mut self,
+        arrival: u64,
+        stamp: Stamp,
+        tie: &Tie,
+        own_ties: &[Tie],
+        own: &OwnTs,
+        handle: &H,
+        hits: &mut Vec<Hit>,
+        out: &mut Matches<H>,
+    ) -> PushReport {
+        let mut report = PushReport::default();
+        let bounded = self.ordering.mode == StreamOrder::Bounded;
+        for (seq, hit) in hits.drain(..).enumerate() {
+            let i = hit.rule as usize;
+            let (Some(ro), Some(r)) = (self.ordering.rules.get(i), self.rules.get(i)) else {
+                continue;
+            };
+            let own_clock = r.own_clock(own);
+            let timed = ro.timed;
+            let ts = match (ro.kind, own_clock, stamp) {
+                (Kind::Immediate, ..) => {
+                    run_hit(
+                        &mut self.rules,
+                        &mut self.counters,
+                        &hit,
+                        handle,
+                        arrival,
+                        false,
+                        out,
+                    );
+                    continue;
+                }
+                (_, Some(t), _) | (_, None, Stamp::At(t)) => t,
+                // Elasticsearch would not have indexed the event.
+                (_, None, Stamp::Bad) | (Kind::Sequence, None, Stamp::Missing) => continue,
+                // No time: first in a bounded input, as it comes in a window.
+                (_, None, Stamp::Missing) => {
+                    if bounded {
+                        i64::MIN
+                    } else {
+                        run_hit(
+                            &mut self.rules,
+                            &mut self.counters,
+                            &hit,
+                            handle,
+                            arrival,
+                            timed,
+                            out,
+                        );
+                        continue;
+                    }
+                }
+            };
+            let rule_tie = match ro.tie {
+                TieSource::None => Tie::Null,
+                TieSource::Session => tie.clone(),
+                TieSource::Own(k) => own_ties.get(k).cloned().unwrap_or(Tie::Null),
+            };
+            if ro.kind == Kind::Sequence && ro.tie != TieSource::None && rule_tie.is_null() {
+                report.missing_tiebreaker = true;
+                continue;
+            }
+            let key = OrderKey {
+                ts,
+                tie: rule_tie,
+                arrival,
+                seq: seq as u32,
+            };
+            if ro.released.as_ref().is_some_and(|r| key < *r) {
+                report.late = true;
+                continue;
+            }
+            let held = Held {
+                key,
+                handle: handle.clone(),
+                hit,
+            };
+            if bounded {
+                self.ordering.held.push(held);
+            } else {
+                self.ordering.heap.push(Reverse(held));
+            }
+        }
+        self.release_due(out);
+        report
+    }
+
+    /// Runs what the cap and the window release.
+    fn release_due(&mut self, out: &mut Matches<H>) {
+        let o = &mut self.ordering;
+        o.peak_held = o.peak_held.max(o.held_len());
+        match o.mode {
+            StreamOrder::Bounded => {
+                if o.held.len() > o.max_held {
+                    // Run the oldest half now (at least one): the rest keeps
+                    // as much look-back as the cap allows.
+                    let mut held = std::mem::take(&mut o.held);
+                    held.sort_unstable();
+                    let n = (held.len() - o.max_held).max(held.len() / 2);
+                    o.overflow += n as u64;
+                    let rest = held.split_off(n);
+                    self.ordering.held = rest;
+                    for h in held {
+                        self.release(h, out);
+                    }
+                }
+            }
+            StreamOrder::Window { window_ms } => {
+                while self.ordering.heap.len() > self.ordering.max_held {
+                    self.ordering.overflow += 1;
+                    if let Some(Reverse(h)) = self.ordering.heap.pop() {
+                        self.release(h, out);
+                    }
+                }
+                let window = i64::try_from(window_ms)
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(NANOS_PER_MS);
+                let Some(horizon) = self.ordering.max_ts.map(|m| m.saturating_sub(window)) else {
+                    return;
+                };
+                while self
+                    .ordering
+                    .heap
+                    .peek()
+                    .is_some_and(|Reverse(h)| h.key.ts <= horizon)
+                {
+                    if let Some(Reverse(h)) = self.ordering.heap.pop() {
+                        self.release(h, out);
+                    }
+                }
+            }
+            StreamOrder::Arrival => {}
+        }
+    }
+
+    /// Runs every held hit, in order (end of input).
+    pub(super) fn release_all(&mut self, out: &mut Matches<H>) {
+        let mut held = std::mem::take(&mut self.ordering.held);
+        held.sort_unstable();
+        for h in held {
+            self.release(h, out);
+        }
+        while let Some(Reverse(h)) = self.ordering.heap.pop() {
+            self.release(h, out);
+        }
+    }
+
+    fn release(&mut self, h: Held<H>, out: &mut Matches<H>) {
+        let Some(ro) = self.ordering.rules.get_mut(h.hit.rule as usize) else {
+            return;
+        };
+        let timed = ro.timed;
+        let arrival = h.key.arrival;
+        ro.released = Some(h.key);
+        run_hit(
+            &mut self.rules,
+            &mut self.counters,
+            &h.hit,
+            &h.handle,
+            arrival,
+            timed,
+            out,
+        );
+    }
+}
+
+/// Runs one hit through its rule's state machine and pipes; `expire`: first
+/// drop the partials that the hit's time puts past `maxspan`.
+pub(super) fn run_hit<H: Clone>(
+    rules: &mut [RuleState<'_, H>],
+    counters: &mut Counters,
+    hit: &Hit,
+    handle: &H,
+    arrival: u64,
+    expire: bool,
+    out: &mut Matches<H>,
+) {
+    let Some(r) = rules.get_mut(hit.rule as usize) else {
+        return;
+    };
+    let (body, mut sink) = r.sink(hit.rule, out, counters);
+    match body {
+        Body::Event(_) => sink.emit(pipes::Res::single(handle.clone(), &hit.caps)),
+        Body::Seq(s) => {
+            if expire && hit.kind != HitKind::Touch {
+                s.expire(hit.ts, &mut sink);
+            }
+            s.on_hit(hit, handle, &mut sink);
+        }
+        Body::Sample(s) => s.on_hit(hit, handle, arrival, &mut sink),
+        Body::Join(j) => j.on_hit(hit, handle, &mut sink),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tie_order() {
+        let s = |x: &str| Tie::read(Some(&Value::from(x.to_owned())));
+        assert!(Tie::Null < Tie::Int(i64::MIN));
+        assert!(Tie::Int(2) < Tie::Float(2.5));
+        assert!(Tie::Float(2.5) < Tie::Int(3));
+        assert!(Tie::Int(i64::MAX) < s("a"));
+        assert_eq!(s("12"), Tie::Int(12));
+        assert_eq!(s("1.5"), Tie::Float(1.5));
+        assert!(s("B") < s("a"), "strings compare by bytes");
+        assert!(
+            s("inf").cmp(&Tie::Int(0)) == Ordering::Greater,
+            "not a number"
+        );
+        let arr = Value::Array(vec![Value::Int(5), Value::Null, Value::Int(3)]);
+        assert_eq!(Tie::read(Some(&arr)), Tie::Int(3));
+        assert!(Tie::read(None).is_null());
+    }
+
+    #[test]
+    fn keys_order_by_time_then_tie_then_arrival() {
+        let k = |ts, tie, arrival| OrderKey {
+            ts,
+            tie,
+            arrival,
+            seq: 0,
+        };
+        assert!(k(1, Tie::Int(9), 9) < k(2, Tie::Null, 0));
+        assert!(k(1, Tie::Null, 9) < k(1, Tie::Int(0), 0));
+        assert!(k(1, Tie::Int(1), 0) < k(1, Tie::Int(1), 1));
+    }
+}
