@@ -309,9 +309,10 @@ fn shuffle_windows<T>(items: &mut [T], window: usize, mut seed: u64) {
 #[test]
 #[ignore = "needs the shared corpus: set EQL_SHARED"]
 fn corpus_alerts_of_a_shuffled_file_equal_the_sorted_file() {
-    let corpus = common::shared().join("corpus/detection-rules-eql.jsonl");
-    let all = RuleSet::from_path(&corpus).expect("the shared corpus loads");
-    let lines = common::events(20_000).expect("the reference events generate");
+    let corpus = common::shared_file("corpus/detection-rules-eql.jsonl");
+    let (all, errors) = RuleSet::from_path(&corpus);
+    assert!(errors.is_empty(), "the shared corpus loads: {errors:?}");
+    let lines = common::events(20_000);
     let events: Vec<Value> = lines
         .iter()
         .map(|l| serde_json::from_slice(l).expect("reference events are JSON"))
