@@ -16,6 +16,7 @@ use crate::{Match, Matches};
 /// let mut out = Matches::new();
 /// s.push(1, &serde_json::json!({"@timestamp": 1, "event": {"category": "a"}, "k": "x"}), &mut out);
 /// s.push(2, &serde_json::json!({"@timestamp": 2, "event": {"category": "b"}, "k": "x"}), &mut out);
+/// s.finish(&mut out);
 /// let m = out.iter().next().unwrap();
 /// assert_eq!(serde_json::to_string(&m).unwrap(), r#"{"rule":0,"events":[1,2],"key":["x"]}"#);
 /// ```
@@ -45,9 +46,10 @@ impl<H: Serialize> Serialize for Match<'_, H> {
 /// let mut out = Matches::new();
 /// s.push(7, &serde_json::json!({"@timestamp": 5}), &mut out);
 /// s.push(8, &serde_json::json!({"@timestamp": 1}), &mut out);
+/// s.finish(&mut out);
 /// assert_eq!(
 ///     serde_json::to_string(&out).unwrap(),
-///     r#"{"matches":[{"rule":0,"events":[7],"key":[]}],"late":[8]}"#
+///     r#"{"matches":[{"rule":0,"events":[7],"key":[]},{"rule":0,"events":[8],"key":[]}],"late":[]}"#
 /// );
 /// ```
 impl<H: Serialize> Serialize for Matches<H> {
