@@ -7,6 +7,7 @@
 use clap::Parser;
 use eql_engine::{
     CompileOptions, CompiledQuery, Dialect, FieldPath, LineageOptions, Matches, SessionOptions,
+    Step,
 };
 use serde_json::Value as Json;
 use std::process::ExitCode;
@@ -68,7 +69,8 @@ fn id_of(ev: &Json, id_field: &FieldPath) -> Json {
 }
 
 /// Runs one query through a [`Session`] over the whole event file; the ids of
-/// each result's events, flattened in emission order.
+/// each result's events, flattened in emission order, with -1 for the
+/// placeholder of a `![...]` step.
 fn run(engine: &CompiledQuery, events: &[Json], id_field: &FieldPath) -> Vec<Json> {
     let opts = SessionOptions {
         lineage: LineageOptions::endgame(),
@@ -82,12 +84,11 @@ fn run(engine: &CompiledQuery, events: &[Json], id_field: &FieldPath) -> Vec<Jso
     session.finish(&mut out);
     let mut ids = Vec::new();
     for m in out.iter() {
-        ids.extend(
-            m.events
-                .iter()
-                .filter_map(|&i| events.get(i))
-                .map(|e| id_of(e, id_field)),
-        );
+        ids.extend(m.steps().map(|step| match step {
+            Step::Event(&i) => events.get(i).map_or(Json::Null, |e| id_of(e, id_field)),
+            // A `![...]` step: Elasticsearch's QA specs write its placeholder as -1.
+            Step::Missing => Json::from(-1),
+        }));
     }
     ids
 }

@@ -4,7 +4,7 @@
 #![allow(missing_docs)]
 
 use eql_engine::{
-    CompileOptions, CompiledQuery, Matches, SessionLimits, SessionOptions, SessionStats,
+    CompileOptions, CompiledQuery, Matches, SessionLimits, SessionOptions, SessionStats, Step,
 };
 use serde_json::{json, Value};
 
@@ -44,6 +44,29 @@ fn run(query: &str, events: &[Value]) -> Vec<Vec<usize>> {
         events,
     )
     .0
+}
+
+/// Each result in step order: `Some(event number)`, `None` for the
+/// placeholder of a `![...]` step.
+fn run_steps(query: &str, events: &[Value]) -> Vec<Vec<Option<usize>>> {
+    let engine = CompiledQuery::compile(query, &CompileOptions::default())
+        .unwrap_or_else(|e| panic!("{query}: {e}"));
+    let mut s = engine.session::<usize>();
+    let mut out = Matches::new();
+    for (i, e) in events.iter().enumerate() {
+        s.push(i + 1, e, &mut out);
+    }
+    s.finish(&mut out);
+    out.iter()
+        .map(|m| {
+            m.steps()
+                .map(|st| match st {
+                    Step::Event(&i) => Some(i),
+                    Step::Missing => None,
+                })
+                .collect()
+        })
+        .collect()
 }
 
 fn k(v: &str) -> Value {
@@ -681,4 +704,43 @@ fn the_ordering_timestamp_field_can_be_chosen() {
     };
     let (got, _, st) = run_with(q, &CompileOptions::default(), by_t, &evs);
     assert_eq!((got.len(), st.missing_timestamp), (0, 0));
+}
+
+#[test]
+fn missing_steps_are_placeholders_in_step_order() {
+    let (a, b, c) = (
+        |t| ev(t, "a", &json!({})),
+        |t| ev(t, "b", &json!({})),
+        |t| ev(t, "c", &json!({})),
+    );
+    // Middle, leading and trailing steps each leave one entry without an event.
+    let q = "sequence with maxspan=1m [a where true] ![m where true] [b where true]";
+    assert_eq!(
+        run_steps(q, &[a(1000), b(2000)]),
+        vec![vec![Some(1), None, Some(2)]]
+    );
+    let q =
+        "sequence with maxspan=1m ![m where true] [a where true] [b where true] ![n where true]";
+    assert_eq!(
+        run_steps(q, &[a(1000), b(2000)]),
+        vec![vec![None, Some(1), Some(2), None]]
+    );
+    // `runs=2` on a missing step: two placeholders.
+    let q = "sequence with maxspan=1m [a where true] ![m where true] with runs=2 [b where true] [c where true]";
+    assert_eq!(
+        run_steps(q, &[a(1000), b(2000), c(3000)]),
+        vec![vec![Some(1), None, None, Some(2), Some(3)]]
+    );
+    // The placeholders travel through the pipes with their result.
+    let q = "sequence with maxspan=1m [a where true] ![m where true] [b where true] | tail 1";
+    assert_eq!(
+        run_steps(q, &[a(1000), b(2000), a(3000), b(4000)]),
+        vec![vec![Some(3), None, Some(4)]]
+    );
+    // Results without missing steps have none.
+    let q = "sequence [a where true] [b where true]";
+    assert_eq!(
+        run_steps(q, &[a(1000), b(2000)]),
+        vec![vec![Some(1), Some(2)]]
+    );
 }

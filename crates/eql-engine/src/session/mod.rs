@@ -55,7 +55,7 @@ mod stats;
 mod step;
 
 pub(crate) use check::check_query;
-pub use matches::{Match, Matches};
+pub use matches::{Match, Matches, Step};
 pub use options::{LineageOptions, SessionLimits, SessionOptions, StreamOrder};
 use rule::{Body, OwnTs, PackGroup, Record, RuleState, SessionPack};
 pub(crate) use rule::{Hit, HitKind, Sink};

@@ -49,6 +49,8 @@ pub(crate) struct SeqSpec<'e> {
     pub(crate) maxspan: Option<i64>,
     has_trailing: bool,
     has_leading: bool,
+    /// Positions of the `![...]` steps (placeholders in a result).
+    missing_pos: Vec<u16>,
 }
 
 #[derive(Clone)]
@@ -129,6 +131,12 @@ impl<'e, H: Clone> Seq<'e, H> {
         });
         let has_trailing = roles.contains(&Role::Trailing) && maxspan.is_some();
         let has_leading = roles.contains(&Role::Leading) && maxspan.is_some();
+        let missing_pos = steps
+            .iter()
+            .enumerate()
+            .filter(|(_, st)| st.missing)
+            .map(|(i, _)| u16::try_from(i).unwrap_or(u16::MAX))
+            .collect();
         Seq {
             spec: SeqSpec {
                 until: s.until.as_ref().map(|u| StepSpec::new(&s.by, u, 0)),
@@ -138,6 +146,7 @@ impl<'e, H: Clone> Seq<'e, H> {
                 maxspan,
                 has_trailing,
                 has_leading,
+                missing_pos,
             },
             py,
             limits,
@@ -285,6 +294,7 @@ impl<'e, H: Clone> Seq<'e, H> {
             .unwrap_or_default();
         let mut p = self.part_remove(id, c)?;
         p.res.agg_key = key;
+        p.res.missing.clone_from(&self.spec.missing_pos);
         Some(p.res)
     }
 
