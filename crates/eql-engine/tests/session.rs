@@ -744,3 +744,40 @@ fn missing_steps_are_placeholders_in_step_order() {
         vec![vec![Some(1), Some(2)]]
     );
 }
+
+#[test]
+fn an_until_event_blocks_only_what_comes_after_it() {
+    // Elasticsearch: the `until` event nearest before the candidate event
+    // blocks the transition when it lies between the sequence's previous
+    // event and the candidate, both ends included; the candidate itself is
+    // not before itself.
+    let q =
+        "sequence by k [a where true] [b where true] [c where true] until [any where u == true]";
+    let e = |t, cat, u: bool| ev(t, cat, &json!({"k": "x", "u": u}));
+    assert_eq!(
+        run(q, &[e(1, "a", false), e(2, "b", false), e(3, "c", true)]),
+        vec![vec![1, 2, 3]],
+        "the completing event is also an until event"
+    );
+    assert!(
+        run(q, &[e(1, "a", false), e(2, "b", true), e(3, "c", false)]).is_empty(),
+        "a middle event that is an until event blocks the next step"
+    );
+    assert!(
+        run(q, &[e(1, "a", true), e(2, "b", false), e(3, "c", false)]).is_empty(),
+        "a first event that is an until event blocks the next step"
+    );
+    // The blocked sequence is gone; a later start is not blocked.
+    assert_eq!(
+        run(
+            q,
+            &[
+                e(1, "a", true),
+                e(2, "a", false),
+                e(3, "b", false),
+                e(4, "c", false)
+            ]
+        ),
+        vec![vec![2, 3, 4]]
+    );
+}
