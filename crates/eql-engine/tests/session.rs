@@ -781,3 +781,115 @@ fn an_until_event_blocks_only_what_comes_after_it() {
         vec![vec![2, 3, 4]]
     );
 }
+
+#[test]
+fn leading_and_trailing_missing_steps_together() {
+    // With both, a candidate is kept when there is no leading event (L)
+    // before it, or no trailing event (T) after it, or T − L > maxspan.
+    let q = "sequence by k with maxspan=10s ![m where true] [a where true] ![m where true]";
+    let m = |t| ev(t, "m", &k("x"));
+    let a = |t| ev(t, "a", &k("x"));
+    assert_eq!(
+        run_steps(q, &[m(1000), a(2000)]),
+        vec![vec![None, Some(2), None]],
+        "L close before, no T"
+    );
+    assert_eq!(
+        run_steps(q, &[a(2000), m(3000)]),
+        vec![vec![None, Some(1), None]],
+        "no L, T close after"
+    );
+    assert!(
+        run(q, &[m(1000), a(2000), m(11_000)]).is_empty(),
+        "T − L = maxspan: dropped (inclusive)"
+    );
+    assert_eq!(
+        run(q, &[m(1000), a(2000), m(11_001)]),
+        vec![vec![2]],
+        "T − L > maxspan: kept"
+    );
+    // Only the first trailing event counts.
+    assert_eq!(
+        run(q, &[m(0), a(5000), m(10_001), m(10_002)]),
+        vec![vec![2]]
+    );
+}
+
+#[test]
+fn missing_events_are_checked_at_millisecond_bounds() {
+    // Elasticsearch queries the missing steps with exclusive millisecond
+    // ranges around the positive events: an event in the same millisecond
+    // as the bound does not count.
+    let e = |ms: i64, us: i64, cat: &str| {
+        ev(
+            0,
+            cat,
+            &json!({"@timestamp": format!("1970-01-01T00:00:{:02}.{:03}{:03}Z", ms / 1000, ms % 1000, us)}),
+        )
+    };
+    let q = "sequence with maxspan=1m [a where true] ![m where true] [b where true]";
+    assert_eq!(
+        run(q, &[e(1, 0, "a"), e(1, 500, "m"), e(3, 0, "b")]),
+        vec![vec![1, 3]],
+        "in the millisecond of the previous event"
+    );
+    assert_eq!(
+        run(q, &[e(1, 0, "a"), e(3, 0, "m"), e(3, 500, "b")]),
+        vec![vec![1, 3]],
+        "in the millisecond of the next event"
+    );
+    assert!(run(q, &[e(1, 0, "a"), e(2, 0, "m"), e(3, 0, "b")]).is_empty());
+    let q = "sequence with maxspan=1m [a where true] [b where true] ![m where true]";
+    assert_eq!(
+        run(q, &[e(1, 0, "a"), e(2, 0, "b"), e(2, 300, "m")]),
+        vec![vec![1, 2]],
+        "trailing, in the millisecond of the last event"
+    );
+    assert!(run(q, &[e(1, 0, "a"), e(2, 0, "b"), e(3, 0, "m")]).is_empty());
+    let q = "sequence with maxspan=1m ![m where true] [a where true] [b where true]";
+    assert_eq!(
+        run(q, &[e(1, 0, "m"), e(1, 400, "a"), e(2, 0, "b")]),
+        vec![vec![2, 3]],
+        "leading, in the millisecond of the first event"
+    );
+    assert!(run(q, &[e(0, 900, "m"), e(1, 400, "a"), e(2, 0, "b")]).is_empty());
+}
+
+#[test]
+fn a_candidate_with_a_middle_missing_event_still_replaces_older_partials() {
+    // The positive steps match as a sequence of their own (the latest
+    // partial wins), and the missing steps are checked on the completed
+    // candidate: `a2 m b2` makes a doomed candidate that replaces `a1 b1`.
+    let q = "sequence by k with maxspan=1m [a where true] ![m where true] [b where true] [c where true]";
+    let x = |t, cat| ev(t, cat, &k("x"));
+    assert!(run(
+        q,
+        &[
+            x(1, "a"),
+            x(2, "b"),
+            x(3, "a"),
+            x(4, "m"),
+            x(5, "b"),
+            x(6, "c")
+        ]
+    )
+    .is_empty());
+    assert_eq!(
+        run(q, &[x(1, "a"), x(2, "b"), x(3, "a"), x(4, "m"), x(6, "c")]),
+        vec![vec![1, 2, 5]],
+        "without b the doomed partial never moves up"
+    );
+}
+
+#[test]
+fn held_candidates_leave_in_completion_order() {
+    // Key x completes first and waits for its trailing check; key y's
+    // candidate needs no wait (no leading event) but comes out after x's.
+    let q = "sequence by k with maxspan=10s ![m where true] [a where true] ![m where true]";
+    let evs = [
+        ev(0, "m", &k("x")),
+        ev(1000, "a", &k("x")),
+        ev(2000, "a", &k("y")),
+    ];
+    assert_eq!(run(q, &evs), vec![vec![2], vec![3]]);
+}
