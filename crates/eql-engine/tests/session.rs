@@ -349,9 +349,11 @@ fn sample_takes_distinct_events_per_filter() {
         },
         ..SessionOptions::default()
     };
+    // Two samples of one key may share an event: filter 1 takes 2, then 4;
+    // filter 2 takes 1, then 3, in depth-first order.
     assert_eq!(
         run_with(q, &CompileOptions::default(), two, &evs).0,
-        vec![vec![2, 1], vec![4, 3]]
+        vec![vec![2, 1], vec![2, 3]]
     );
 }
 
@@ -892,4 +894,72 @@ fn held_candidates_leave_in_completion_order() {
         ev(2000, "a", &k("y")),
     ];
     assert_eq!(run(q, &evs), vec![vec![2], vec![3]]);
+}
+
+fn samples_per_key(n: usize) -> SessionOptions {
+    SessionOptions {
+        limits: SessionLimits {
+            max_samples_per_key: n,
+            ..SessionLimits::default()
+        },
+        ..SessionOptions::default()
+    }
+}
+
+#[test]
+fn each_filter_takes_its_first_event_not_already_in_the_sample() {
+    let q = "sample by k [any where x == 1] [any where y == 1]";
+    let both = |k: &str| ev(0, "e", &json!({"k": k, "x": 1, "y": 1}));
+    // Two events matching both filters: the first goes to the first filter,
+    // whatever order the filters' hits arrive in.
+    assert_eq!(run(q, &[both("a"), both("a")]), vec![vec![1, 2]]);
+    // A later event cannot take the place of an earlier one.
+    let evs = [
+        both("a"),
+        ev(0, "e", &json!({"k": "a", "y": 1})),
+        ev(0, "e", &json!({"k": "a", "x": 1})),
+    ];
+    assert_eq!(run(q, &evs), vec![vec![1, 2]]);
+    // Every combination in depth-first order, up to max_samples_per_key.
+    let evs = [
+        ev(0, "e", &json!({"k": "a", "x": 1})),
+        ev(0, "e", &json!({"k": "a", "x": 1})),
+        ev(0, "e", &json!({"k": "a", "y": 1})),
+        ev(0, "e", &json!({"k": "a", "x": 1})),
+    ];
+    let opts = CompileOptions::default();
+    assert_eq!(
+        run_with(q, &opts, samples_per_key(2), &evs).0,
+        vec![vec![1, 3], vec![2, 3]]
+    );
+    assert_eq!(
+        run_with(q, &opts, samples_per_key(10), &evs).0,
+        vec![vec![1, 3], vec![2, 3], vec![4, 3]]
+    );
+    // One event alone cannot fill both filters, however many samples are allowed.
+    assert!(run_with(q, &opts, samples_per_key(3), &[both("a")])
+        .0
+        .is_empty());
+}
+
+#[test]
+fn samples_come_out_in_composite_key_order() {
+    // Null (an optional key) first, numbers by value, strings by bytes.
+    let q = "sample by ?k [any where x == 1] [any where y == 1]";
+    let pair = |k: Value| {
+        [
+            ev(0, "e", &json!({"k": k.clone(), "x": 1})),
+            ev(0, "e", &json!({"k": k, "y": 1})),
+        ]
+    };
+    let evs: Vec<Value> = [json!("a"), json!("B"), json!(null)]
+        .into_iter()
+        .flat_map(pair)
+        .collect();
+    assert_eq!(run(q, &evs), vec![vec![5, 6], vec![3, 4], vec![1, 2]]);
+    let evs: Vec<Value> = [json!(10), json!(2), json!(-1.5)]
+        .into_iter()
+        .flat_map(pair)
+        .collect();
+    assert_eq!(run(q, &evs), vec![vec![5, 6], vec![3, 4], vec![1, 2]]);
 }
