@@ -7,8 +7,9 @@
 //!
 //! Without arguments the shipped pack is run over `examples/data/sample-events.ndjson`.
 //! Input is streamed line by line through one `Session` per input, so sequence and sample
-//! rules alert too (their alert carries every event of the match under `events`, its
-//! `join_keys`, and the last one under `event`); malformed lines are reported on stderr and
+//! rules alert too (their alert carries every event of the match under `events`, with
+//! `{"missing": true}` for a `![...]` step, its `join_keys`, and the last event under
+//! `event`); malformed lines are reported on stderr and
 //! counted.
 //! Alerts go to stdout; progress, errors and the summary go to stderr.
 
@@ -21,8 +22,8 @@ use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
 use eql_engine::{
-    parse_event_line, CompileOptions, CompiledRule, CompiledRuleSet, Dialect, EventLimits, Matches,
-    RuleSet, SessionLimits, SessionOptions,
+    parse_event_line, CompileOptions, CompiledRule, CompiledRuleSet, Dialect, EventLimits, Match,
+    Matches, RuleSet, SessionLimits, SessionOptions, Step,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
@@ -311,12 +312,7 @@ fn write_matches(
             *n += 1;
         }
         stats.alerts += 1;
-        let alert = Alert {
-            rule,
-            event,
-            events: m.events,
-            join_keys: m.key,
-        };
+        let alert = Alert { rule, event, m };
         write_alert(out, format, &alert, name, *line)?;
     }
     Ok(())
@@ -327,8 +323,7 @@ struct Alert<'a> {
     rule: &'a CompiledRule,
     /// The last event of the match.
     event: &'a Value,
-    events: &'a [Handle],
-    join_keys: &'a [eql_engine::Value<'static>],
+    m: Match<'a, Handle>,
 }
 
 fn to_json(v: &eql_engine::Value<'_>) -> Value {
@@ -352,7 +347,7 @@ fn write_alert(
     input: &str,
     line: u64,
 ) -> io::Result<()> {
-    let (event, events) = (alert.event, alert.events);
+    let (event, events) = (alert.event, alert.m.events);
     let r = &alert.rule.rule;
     match format {
         Format::Ndjson => {
@@ -378,13 +373,19 @@ fn write_alert(
                 "source": {"file": input, "line": line},
                 "event": event,
             });
-            if !alert.join_keys.is_empty() {
-                out_alert["join_keys"] = alert.join_keys.iter().map(to_json).collect();
+            if !alert.m.key.is_empty() {
+                out_alert["join_keys"] = alert.m.key.iter().map(to_json).collect();
             }
-            if events.len() > 1 {
-                out_alert["events"] = events
-                    .iter()
-                    .map(|(l, e)| json!({"source": {"file": input, "line": l}, "event": &**e}))
+            if events.len() + alert.m.missing.len() > 1 {
+                out_alert["events"] = alert
+                    .m
+                    .steps()
+                    .map(|step| match step {
+                        Step::Event((l, e)) => {
+                            json!({"source": {"file": input, "line": l}, "event": &**e})
+                        }
+                        Step::Missing => json!({"missing": true}),
+                    })
                     .collect();
             }
             serde_json::to_writer(&mut *out, &out_alert)?;
