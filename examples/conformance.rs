@@ -1,6 +1,15 @@
 //! Runs a JSONL query corpus against a JSONL event file and compares the ids of
 //! matching events with the expectations.
 //!
+//! A query line holds `id`, `query` and `expected_event_ids`: the ids of the
+//! results' events flattened in order, -1 standing for the placeholder of a
+//! `![...]` step (or, with `expected_is_alternatives: true`, a list of such
+//! lists, any of which passes). Optional: `applies_to_modes`
+//! (`case_sensitive`, `case_insensitive`), `size` (keep the first `size`
+//! results, as a request's `size`), `max_samples_per_key` (overrides
+//! `--max-samples-per-key`) and `join_keys` (the results' join key values
+//! flattened, as strings, null as `"null"`; compared when present).
+//!
 //! Run: `cargo run --example conformance -- --preset eql-py
 //!   --queries ../shared/corpus/eql-py/queries.jsonl --events ../shared/corpus/eql-py/events.jsonl`
 //!
@@ -16,8 +25,8 @@
 use clap::Parser;
 use clap::ValueEnum;
 use eql_engine::{
-    CompileOptions, CompiledQuery, Dialect, FieldPath, LineageOptions, Matches, QueryBody,
-    SessionOptions, StreamOrder, TimestampFormat,
+    CompileOptions, CompiledQuery, Dialect, FieldPath, LineageOptions, Match, Matches, QueryBody,
+    SessionOptions, Step, StreamOrder, TimestampFormat,
 };
 use serde_json::Value as Json;
 use std::process::ExitCode;
@@ -69,6 +78,10 @@ struct Args {
     /// `eql-py`: Python dialect, `event_type`, `serial_event_id`, `timestamp`.
     #[arg(long)]
     preset: Option<String>,
+    /// `sample`: samples per join key (a query line's `max_samples_per_key`
+    /// overrides it). Default 1.
+    #[arg(long)]
+    max_samples_per_key: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -121,37 +134,57 @@ fn sort_key(ev: &Json, opts: &CompileOptions, line: usize) -> (Option<i64>, Opti
     (ts, tie, line)
 }
 
-/// Runs one query through a [`Session`] over the whole event file; the ids of
-/// each result's events, flattened in emission order. A single-event query's
-/// results come as their events arrive; they are listed in Elasticsearch's
-/// order (by timestamp, tiebreaker and line) unless `order` is arrival.
+/// What one query gave: the ids of the results' events flattened in
+/// emission order (-1 for the placeholder of a `![...]` step), and their
+/// join key values flattened, rendered as strings.
+struct Outcome {
+    ids: Vec<Json>,
+    keys: Vec<String>,
+}
+
+/// A join key value as Elasticsearch's QA harness prints it (`toString`,
+/// null as `"null"`).
+fn key_string(v: &eql_engine::Value<'_>) -> String {
+    match v {
+        eql_engine::Value::Null => "null".to_owned(),
+        eql_engine::Value::Bool(b) => b.to_string(),
+        eql_engine::Value::Int(i) => i.to_string(),
+        eql_engine::Value::Float(f) => format!("{f:?}"),
+        eql_engine::Value::Str(s) => s.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Runs one query through a [`Session`] over the whole event file; keeps
+/// the first `size` results. A single-event query's results come as their
+/// events arrive; they are listed in Elasticsearch's order (by timestamp,
+/// tiebreaker and line) unless the order is arrival.
 fn run(
     engine: &CompiledQuery,
     events: &[Json],
     id_field: &FieldPath,
-    order: Option<StreamOrder>,
-) -> Vec<Json> {
-    let opts = SessionOptions {
-        lineage: LineageOptions::endgame(),
-        order,
-        ..SessionOptions::default()
-    };
+    opts: SessionOptions,
+    size: Option<usize>,
+) -> Outcome {
+    let arrival = opts
+        .order
+        .map_or(engine.options().dialect == Dialect::Python, |o| {
+            o == StreamOrder::Arrival
+        });
     let mut session = engine.session_with::<usize>(opts);
     let mut out = Matches::new();
     for (i, e) in events.iter().enumerate() {
         session.push(i, e, &mut out);
     }
     session.finish(&mut out);
-    let mut results: Vec<&[usize]> = out.iter().map(|m| m.events).collect();
-    let arrival = order.map_or(engine.options().dialect == Dialect::Python, |o| {
-        o == StreamOrder::Arrival
-    });
+    let mut results: Vec<Match<'_, usize>> = out.iter().collect();
     if matches!(engine.query().body, QueryBody::Event(_))
         && engine.query().pipes.is_empty()
         && !arrival
     {
-        let key = |r: &&[usize]| {
-            r.first()
+        let key = |r: &Match<'_, usize>| {
+            r.events
+                .first()
                 .and_then(|&i| events.get(i).map(|e| sort_key(e, engine.options(), i)))
         };
         results.sort_by(|a, b| {
@@ -160,15 +193,19 @@ fn run(
                 .unwrap_or(std::cmp::Ordering::Equal)
         });
     }
-    let mut ids = Vec::new();
-    for r in results {
-        ids.extend(
-            r.iter()
-                .filter_map(|&i| events.get(i))
-                .map(|e| id_of(e, id_field)),
-        );
+    let mut got = Outcome {
+        ids: Vec::new(),
+        keys: Vec::new(),
+    };
+    for m in results.iter().take(size.unwrap_or(usize::MAX)) {
+        got.ids.extend(m.steps().map(|step| match step {
+            Step::Event(&i) => events.get(i).map_or(Json::Null, |e| id_of(e, id_field)),
+            // A `![...]` step: Elasticsearch's QA specs write its placeholder as -1.
+            Step::Missing => Json::from(-1),
+        }));
+        got.keys.extend(m.key.iter().map(key_string));
     }
-    ids
+    got
 }
 
 fn main() -> ExitCode {
@@ -265,6 +302,28 @@ fn main() -> ExitCode {
             .get("expected_is_alternatives")
             .and_then(Json::as_bool)
             .unwrap_or(false);
+        let size = q
+            .get("size")
+            .and_then(Json::as_u64)
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+        let mut session_opts = SessionOptions {
+            lineage: LineageOptions::endgame(),
+            order,
+            ..SessionOptions::default()
+        };
+        if let Some(n) = q
+            .get("max_samples_per_key")
+            .and_then(Json::as_u64)
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+            .or(args.max_samples_per_key)
+        {
+            session_opts.limits.max_samples_per_key = n;
+        }
+        let join_keys: Option<Vec<String>> = q.get("join_keys").and_then(Json::as_array).map(|a| {
+            a.iter()
+                .map(|k| k.as_str().map_or_else(|| k.to_string(), str::to_owned))
+                .collect()
+        });
         for &cs in &modes {
             let mode = if cs {
                 "case_sensitive"
@@ -293,18 +352,28 @@ fn main() -> ExitCode {
             };
             {
                 {
-                    let got = run(&engine, &events, &id_field, order);
-                    let got = Json::Array(got);
+                    let outcome = run(&engine, &events, &id_field, session_opts.clone(), size);
+                    let got = Json::Array(outcome.ids);
                     let ok = if alternatives {
                         expected.as_array().is_some_and(|alts| alts.contains(&got))
                     } else {
                         got == expected
                     };
-                    if ok {
-                        passed += 1;
-                    } else {
+                    let keys_ok = join_keys
+                        .as_ref()
+                        .is_none_or(|k| k.is_empty() || *k == outcome.keys);
+                    if !ok {
                         println!("FAIL {label}: expected {expected} got {got}");
                         failed += 1;
+                    } else if !keys_ok {
+                        println!(
+                            "FAIL {label}: expected join keys {:?} got {:?}",
+                            join_keys.as_deref().unwrap_or_default(),
+                            outcome.keys
+                        );
+                        failed += 1;
+                    } else {
+                        passed += 1;
                     }
                 }
             }

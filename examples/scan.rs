@@ -7,12 +7,13 @@
 //!
 //! Without arguments the shipped pack is run over `examples/data/sample-events.ndjson`.
 //! Input is streamed line by line through one `Session` per input, so sequence and sample
-//! rules alert too (their alert carries every event of the match under `events`, its
-//! `join_keys`, and the last one under `event`); malformed lines are reported on stderr and
-//! counted. A file is a bounded input: its sequence and sample rules run over its events
-//! sorted by timestamp as Elasticsearch sorts them (`--order es`, alerts at the end of the
-//! file); stdin is a stream put in order through a reorder window (`--order stream`).
-//! Single-event rules alert as each event is read, in every mode.
+//! rules alert too (their alert carries every event of the match under `events`, with
+//! `{"missing": true}` for a `![...]` step, its `join_keys`, and the last event under
+//! `event`); malformed lines are reported on stderr and counted. A file is a bounded
+//! input: its sequence and sample rules run over its events sorted by timestamp as
+//! Elasticsearch sorts them (`--order es`, alerts at the end of the file); stdin is a
+//! stream put in order through a reorder window (`--order stream`). Single-event rules
+//! alert as each event is read, in every mode.
 //! Alerts go to stdout; progress, errors and the summary go to stderr.
 
 use std::fs::File;
@@ -24,8 +25,8 @@ use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
 use eql_engine::{
-    parse_event_line, CompileOptions, CompiledRule, CompiledRuleSet, Dialect, EventLimits, Matches,
-    RuleSet, SessionOptions, StreamOrder,
+    parse_event_line, CompileOptions, CompiledRule, CompiledRuleSet, Dialect, EventLimits, Match,
+    Matches, RuleSet, SessionOptions, Step, StreamOrder,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
@@ -363,12 +364,7 @@ fn write_matches(
             *n += 1;
         }
         stats.alerts += 1;
-        let alert = Alert {
-            rule,
-            event,
-            events: m.events,
-            join_keys: m.key,
-        };
+        let alert = Alert { rule, event, m };
         write_alert(out, format, &alert, name, *line)?;
     }
     Ok(())
@@ -379,8 +375,7 @@ struct Alert<'a> {
     rule: &'a CompiledRule,
     /// The last event of the match.
     event: &'a Value,
-    events: &'a [Handle],
-    join_keys: &'a [eql_engine::Value<'static>],
+    m: Match<'a, Handle>,
 }
 
 fn to_json(v: &eql_engine::Value<'_>) -> Value {
@@ -404,7 +399,7 @@ fn write_alert(
     input: &str,
     line: u64,
 ) -> io::Result<()> {
-    let (event, events) = (alert.event, alert.events);
+    let (event, events) = (alert.event, alert.m.events);
     let r = &alert.rule.rule;
     match format {
         Format::Ndjson => {
@@ -430,13 +425,19 @@ fn write_alert(
                 "source": {"file": input, "line": line},
                 "event": event,
             });
-            if !alert.join_keys.is_empty() {
-                out_alert["join_keys"] = alert.join_keys.iter().map(to_json).collect();
+            if !alert.m.key.is_empty() {
+                out_alert["join_keys"] = alert.m.key.iter().map(to_json).collect();
             }
-            if events.len() > 1 {
-                out_alert["events"] = events
-                    .iter()
-                    .map(|(l, e)| json!({"source": {"file": input, "line": l}, "event": &**e}))
+            if events.len() + alert.m.missing.len() > 1 {
+                out_alert["events"] = alert
+                    .m
+                    .steps()
+                    .map(|step| match step {
+                        Step::Event((l, e)) => {
+                            json!({"source": {"file": input, "line": l}, "event": &**e})
+                        }
+                        Step::Missing => json!({"missing": true}),
+                    })
                     .collect();
             }
             serde_json::to_writer(&mut *out, &out_alert)?;

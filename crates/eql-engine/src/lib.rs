@@ -75,7 +75,7 @@ pub use pack::{Pack, PackMatches};
 pub use query::{CompileError, CompileOptions, CompiledQuery};
 pub use session::{
     LineageOptions, Match, Matches, PushError, Session, SessionLimits, SessionOptions,
-    SessionStats, StreamOrder, TimestampFormat,
+    SessionStats, Step, StreamOrder, TimestampFormat,
 };
 
 #[cfg(feature = "rules")]

@@ -4,7 +4,7 @@
 #![allow(missing_docs)]
 
 use eql_engine::{
-    CompileOptions, CompiledQuery, Matches, SessionLimits, SessionOptions, SessionStats,
+    CompileOptions, CompiledQuery, Matches, SessionLimits, SessionOptions, SessionStats, Step,
     StreamOrder,
 };
 use serde_json::{json, Value};
@@ -45,6 +45,29 @@ fn run(query: &str, events: &[Value]) -> Vec<Vec<usize>> {
         events,
     )
     .0
+}
+
+/// Each result in step order: `Some(event number)`, `None` for the
+/// placeholder of a `![...]` step.
+fn run_steps(query: &str, events: &[Value]) -> Vec<Vec<Option<usize>>> {
+    let engine = CompiledQuery::compile(query, &CompileOptions::default())
+        .unwrap_or_else(|e| panic!("{query}: {e}"));
+    let mut s = engine.session::<usize>();
+    let mut out = Matches::new();
+    for (i, e) in events.iter().enumerate() {
+        s.push(i + 1, e, &mut out);
+    }
+    s.finish(&mut out);
+    out.iter()
+        .map(|m| {
+            m.steps()
+                .map(|st| match st {
+                    Step::Event(&i) => Some(i),
+                    Step::Missing => None,
+                })
+                .collect()
+        })
+        .collect()
 }
 
 fn k(v: &str) -> Value {
@@ -327,9 +350,11 @@ fn sample_takes_distinct_events_per_filter() {
         },
         ..SessionOptions::default()
     };
+    // Two samples of one key may share an event: filter 1 takes 2, then 4;
+    // filter 2 takes 1, then 3, in depth-first order.
     assert_eq!(
         run_with(q, &CompileOptions::default(), two, &evs).0,
-        vec![vec![2, 1], vec![4, 3]]
+        vec![vec![2, 1], vec![2, 3]]
     );
 }
 
@@ -758,4 +783,260 @@ fn the_ordering_timestamp_field_can_be_chosen() {
     };
     let (got, _, st) = run_with(q, &CompileOptions::default(), by_t, &evs);
     assert_eq!((got.len(), st.missing_timestamp), (0, 0));
+}
+
+#[test]
+fn missing_steps_are_placeholders_in_step_order() {
+    let (a, b, c) = (
+        |t| ev(t, "a", &json!({})),
+        |t| ev(t, "b", &json!({})),
+        |t| ev(t, "c", &json!({})),
+    );
+    // Middle, leading and trailing steps each leave one entry without an event.
+    let q = "sequence with maxspan=1m [a where true] ![m where true] [b where true]";
+    assert_eq!(
+        run_steps(q, &[a(1000), b(2000)]),
+        vec![vec![Some(1), None, Some(2)]]
+    );
+    let q =
+        "sequence with maxspan=1m ![m where true] [a where true] [b where true] ![n where true]";
+    assert_eq!(
+        run_steps(q, &[a(1000), b(2000)]),
+        vec![vec![None, Some(1), Some(2), None]]
+    );
+    // `runs=2` on a missing step: two placeholders.
+    let q = "sequence with maxspan=1m [a where true] ![m where true] with runs=2 [b where true] [c where true]";
+    assert_eq!(
+        run_steps(q, &[a(1000), b(2000), c(3000)]),
+        vec![vec![Some(1), None, None, Some(2), Some(3)]]
+    );
+    // The placeholders travel through the pipes with their result.
+    let q = "sequence with maxspan=1m [a where true] ![m where true] [b where true] | tail 1";
+    assert_eq!(
+        run_steps(q, &[a(1000), b(2000), a(3000), b(4000)]),
+        vec![vec![Some(3), None, Some(4)]]
+    );
+    // Results without missing steps have none.
+    let q = "sequence [a where true] [b where true]";
+    assert_eq!(
+        run_steps(q, &[a(1000), b(2000)]),
+        vec![vec![Some(1), Some(2)]]
+    );
+}
+
+#[test]
+fn an_until_event_blocks_only_what_comes_after_it() {
+    // Elasticsearch: the `until` event nearest before the candidate event
+    // blocks the transition when it lies between the sequence's previous
+    // event and the candidate, both ends included; the candidate itself is
+    // not before itself.
+    let q =
+        "sequence by k [a where true] [b where true] [c where true] until [any where u == true]";
+    let e = |t, cat, u: bool| ev(t, cat, &json!({"k": "x", "u": u}));
+    assert_eq!(
+        run(q, &[e(1, "a", false), e(2, "b", false), e(3, "c", true)]),
+        vec![vec![1, 2, 3]],
+        "the completing event is also an until event"
+    );
+    assert!(
+        run(q, &[e(1, "a", false), e(2, "b", true), e(3, "c", false)]).is_empty(),
+        "a middle event that is an until event blocks the next step"
+    );
+    assert!(
+        run(q, &[e(1, "a", true), e(2, "b", false), e(3, "c", false)]).is_empty(),
+        "a first event that is an until event blocks the next step"
+    );
+    // The blocked sequence is gone; a later start is not blocked.
+    assert_eq!(
+        run(
+            q,
+            &[
+                e(1, "a", true),
+                e(2, "a", false),
+                e(3, "b", false),
+                e(4, "c", false)
+            ]
+        ),
+        vec![vec![2, 3, 4]]
+    );
+}
+
+#[test]
+fn leading_and_trailing_missing_steps_together() {
+    // With both, a candidate is kept when there is no leading event (L)
+    // before it, or no trailing event (T) after it, or T − L > maxspan.
+    let q = "sequence by k with maxspan=10s ![m where true] [a where true] ![m where true]";
+    let m = |t| ev(t, "m", &k("x"));
+    let a = |t| ev(t, "a", &k("x"));
+    assert_eq!(
+        run_steps(q, &[m(1000), a(2000)]),
+        vec![vec![None, Some(2), None]],
+        "L close before, no T"
+    );
+    assert_eq!(
+        run_steps(q, &[a(2000), m(3000)]),
+        vec![vec![None, Some(1), None]],
+        "no L, T close after"
+    );
+    assert!(
+        run(q, &[m(1000), a(2000), m(11_000)]).is_empty(),
+        "T − L = maxspan: dropped (inclusive)"
+    );
+    assert_eq!(
+        run(q, &[m(1000), a(2000), m(11_001)]),
+        vec![vec![2]],
+        "T − L > maxspan: kept"
+    );
+    // Only the first trailing event counts.
+    assert_eq!(
+        run(q, &[m(0), a(5000), m(10_001), m(10_002)]),
+        vec![vec![2]]
+    );
+}
+
+#[test]
+fn missing_events_are_checked_at_millisecond_bounds() {
+    // Elasticsearch queries the missing steps with exclusive millisecond
+    // ranges around the positive events: an event in the same millisecond
+    // as the bound does not count.
+    let e = |ms: i64, us: i64, cat: &str| {
+        ev(
+            0,
+            cat,
+            &json!({"@timestamp": format!("1970-01-01T00:00:{:02}.{:03}{:03}Z", ms / 1000, ms % 1000, us)}),
+        )
+    };
+    let q = "sequence with maxspan=1m [a where true] ![m where true] [b where true]";
+    assert_eq!(
+        run(q, &[e(1, 0, "a"), e(1, 500, "m"), e(3, 0, "b")]),
+        vec![vec![1, 3]],
+        "in the millisecond of the previous event"
+    );
+    assert_eq!(
+        run(q, &[e(1, 0, "a"), e(3, 0, "m"), e(3, 500, "b")]),
+        vec![vec![1, 3]],
+        "in the millisecond of the next event"
+    );
+    assert!(run(q, &[e(1, 0, "a"), e(2, 0, "m"), e(3, 0, "b")]).is_empty());
+    let q = "sequence with maxspan=1m [a where true] [b where true] ![m where true]";
+    assert_eq!(
+        run(q, &[e(1, 0, "a"), e(2, 0, "b"), e(2, 300, "m")]),
+        vec![vec![1, 2]],
+        "trailing, in the millisecond of the last event"
+    );
+    assert!(run(q, &[e(1, 0, "a"), e(2, 0, "b"), e(3, 0, "m")]).is_empty());
+    let q = "sequence with maxspan=1m ![m where true] [a where true] [b where true]";
+    assert_eq!(
+        run(q, &[e(1, 0, "m"), e(1, 400, "a"), e(2, 0, "b")]),
+        vec![vec![2, 3]],
+        "leading, in the millisecond of the first event"
+    );
+    assert!(run(q, &[e(0, 900, "m"), e(1, 400, "a"), e(2, 0, "b")]).is_empty());
+}
+
+#[test]
+fn a_candidate_with_a_middle_missing_event_still_replaces_older_partials() {
+    // The positive steps match as a sequence of their own (the latest
+    // partial wins), and the missing steps are checked on the completed
+    // candidate: `a2 m b2` makes a doomed candidate that replaces `a1 b1`.
+    let q = "sequence by k with maxspan=1m [a where true] ![m where true] [b where true] [c where true]";
+    let x = |t, cat| ev(t, cat, &k("x"));
+    assert!(run(
+        q,
+        &[
+            x(1, "a"),
+            x(2, "b"),
+            x(3, "a"),
+            x(4, "m"),
+            x(5, "b"),
+            x(6, "c")
+        ]
+    )
+    .is_empty());
+    assert_eq!(
+        run(q, &[x(1, "a"), x(2, "b"), x(3, "a"), x(4, "m"), x(6, "c")]),
+        vec![vec![1, 2, 5]],
+        "without b the doomed partial never moves up"
+    );
+}
+
+#[test]
+fn held_candidates_leave_in_completion_order() {
+    // Key x completes first and waits for its trailing check; key y's
+    // candidate needs no wait (no leading event) but comes out after x's.
+    let q = "sequence by k with maxspan=10s ![m where true] [a where true] ![m where true]";
+    let evs = [
+        ev(0, "m", &k("x")),
+        ev(1000, "a", &k("x")),
+        ev(2000, "a", &k("y")),
+    ];
+    assert_eq!(run(q, &evs), vec![vec![2], vec![3]]);
+}
+
+fn samples_per_key(n: usize) -> SessionOptions {
+    SessionOptions {
+        limits: SessionLimits {
+            max_samples_per_key: n,
+            ..SessionLimits::default()
+        },
+        ..SessionOptions::default()
+    }
+}
+
+#[test]
+fn each_filter_takes_its_first_event_not_already_in_the_sample() {
+    let q = "sample by k [any where x == 1] [any where y == 1]";
+    let both = |k: &str| ev(0, "e", &json!({"k": k, "x": 1, "y": 1}));
+    // Two events matching both filters: the first goes to the first filter,
+    // whatever order the filters' hits arrive in.
+    assert_eq!(run(q, &[both("a"), both("a")]), vec![vec![1, 2]]);
+    // A later event cannot take the place of an earlier one.
+    let evs = [
+        both("a"),
+        ev(0, "e", &json!({"k": "a", "y": 1})),
+        ev(0, "e", &json!({"k": "a", "x": 1})),
+    ];
+    assert_eq!(run(q, &evs), vec![vec![1, 2]]);
+    // Every combination in depth-first order, up to max_samples_per_key.
+    let evs = [
+        ev(0, "e", &json!({"k": "a", "x": 1})),
+        ev(0, "e", &json!({"k": "a", "x": 1})),
+        ev(0, "e", &json!({"k": "a", "y": 1})),
+        ev(0, "e", &json!({"k": "a", "x": 1})),
+    ];
+    let opts = CompileOptions::default();
+    assert_eq!(
+        run_with(q, &opts, samples_per_key(2), &evs).0,
+        vec![vec![1, 3], vec![2, 3]]
+    );
+    assert_eq!(
+        run_with(q, &opts, samples_per_key(10), &evs).0,
+        vec![vec![1, 3], vec![2, 3], vec![4, 3]]
+    );
+    // One event alone cannot fill both filters, however many samples are allowed.
+    assert!(run_with(q, &opts, samples_per_key(3), &[both("a")])
+        .0
+        .is_empty());
+}
+
+#[test]
+fn samples_come_out_in_composite_key_order() {
+    // Null (an optional key) first, numbers by value, strings by bytes.
+    let q = "sample by ?k [any where x == 1] [any where y == 1]";
+    let pair = |k: Value| {
+        [
+            ev(0, "e", &json!({"k": k.clone(), "x": 1})),
+            ev(0, "e", &json!({"k": k, "y": 1})),
+        ]
+    };
+    let evs: Vec<Value> = [json!("a"), json!("B"), json!(null)]
+        .into_iter()
+        .flat_map(pair)
+        .collect();
+    assert_eq!(run(q, &evs), vec![vec![5, 6], vec![3, 4], vec![1, 2]]);
+    let evs: Vec<Value> = [json!(10), json!(2), json!(-1.5)]
+        .into_iter()
+        .flat_map(pair)
+        .collect();
+    assert_eq!(run(q, &evs), vec![vec![5, 6], vec![3, 4], vec![1, 2]]);
 }

@@ -9,6 +9,7 @@ pub(super) struct Item {
     pub(super) values: (u32, u32),
     pub(super) count: Option<u64>,
     pub(super) percent: Option<f64>,
+    pub(super) missing: (u32, u32),
 }
 
 /// A buffer of results that the caller owns and reuses: [`Session::push`](crate::Session::push) and
@@ -27,6 +28,8 @@ pub struct Matches<H> {
     pub(super) values: Vec<Value<'static>>,
     pub(super) items: Vec<Item>,
     pub(super) late: Vec<H>,
+    /// Placeholder positions of every result ([`Match::missing`]).
+    pub(super) missing: Vec<u16>,
 }
 
 impl<H> Default for Matches<H> {
@@ -36,12 +39,18 @@ impl<H> Default for Matches<H> {
             values: Vec::new(),
             items: Vec::new(),
             late: Vec::new(),
+            missing: Vec::new(),
         }
     }
 }
 
 /// One result: the rule that matched and the handles of its events, in step
 /// order (one handle for a single-event query).
+///
+/// A sequence with `![...]` steps has one entry per step, as Elasticsearch
+/// returns it: [`Match::events`] holds the events that matched and
+/// [`Match::missing`] the positions of the placeholders (the steps whose
+/// event is absent); [`Match::steps`] walks both in step order.
 ///
 /// ```
 /// use eql_engine::{CompileOptions, CompiledQuery, Matches};
@@ -56,7 +65,8 @@ impl<H> Default for Matches<H> {
 pub struct Match<'a, H> {
     /// Index of the rule in the session (0 for a one-query session).
     pub rule: usize,
-    /// Handles of the events, in order.
+    /// Handles of the events, in order (placeholders of `![...]` steps
+    /// left out: see [`Match::missing`]).
     pub events: &'a [H],
     /// Python `count`/`unique_count` pipes: the count.
     pub count: Option<u64>,
@@ -66,6 +76,55 @@ pub struct Match<'a, H> {
     /// lowercased in the Python dialect's case-insensitive mode); for the
     /// Python `count` pipe, the counted key (and no events). Empty otherwise.
     pub key: &'a [Value<'static>],
+    /// Positions, in step order and ascending, of the `![...]` steps: each
+    /// is an entry of the result without an event (Elasticsearch's
+    /// `"missing": true`). Empty for every other result.
+    pub missing: &'a [u16],
+}
+
+/// One entry of a result in step order: see [`Match::steps`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step<'a, H> {
+    /// The handle of the event that matched the step.
+    Event(&'a H),
+    /// The placeholder of a `![...]` step: no event.
+    Missing,
+}
+
+impl<'a, H> Match<'a, H> {
+    /// The result's entries in step order: one per step of the query (a
+    /// step with `runs=N` counts N times), the steps `![...]` as
+    /// [`Step::Missing`].
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Step};
+    /// use serde_json::json;
+    /// let q = CompiledQuery::compile(
+    ///     "sequence with maxspan=1m [a where true] ![b where true] [c where true]",
+    ///     &CompileOptions::default(),
+    /// ).unwrap();
+    /// let mut s = q.session::<u32>();
+    /// let mut out = Matches::new();
+    /// s.push(1, &json!({"@timestamp": 1000, "event": {"category": "a"}}), &mut out);
+    /// s.push(2, &json!({"@timestamp": 2000, "event": {"category": "c"}}), &mut out);
+    /// s.finish(&mut out);
+    /// let m = out.get(0).unwrap();
+    /// assert_eq!((m.events, m.missing), (&[1, 2][..], &[1][..]));
+    /// let steps: Vec<Step<'_, u32>> = m.steps().collect();
+    /// assert_eq!(steps, [Step::Event(&1), Step::Missing, Step::Event(&2)]);
+    /// ```
+    pub fn steps(&self) -> impl Iterator<Item = Step<'a, H>> + 'a {
+        let (events, missing) = (self.events, self.missing);
+        let mut ev = events.iter();
+        let mut next_missing = missing.iter().peekable();
+        (0..events.len() + missing.len()).filter_map(move |pos| {
+            if next_missing.next_if(|&&m| usize::from(m) == pos).is_some() {
+                Some(Step::Missing)
+            } else {
+                ev.next().map(Step::Event)
+            }
+        })
+    }
 }
 
 impl<H> Matches<H> {
@@ -99,6 +158,7 @@ impl<H> Matches<H> {
         self.values.clear();
         self.items.clear();
         self.late.clear();
+        self.missing.clear();
     }
 
     /// Number of results.
@@ -150,6 +210,10 @@ impl<H> Matches<H> {
                 .values
                 .get(it.values.0 as usize..it.values.1 as usize)
                 .unwrap_or(&[]),
+            missing: self
+                .missing
+                .get(it.missing.0 as usize..it.missing.1 as usize)
+                .unwrap_or(&[]),
         })
     }
 
@@ -197,12 +261,15 @@ impl<H> Matches<H> {
         self.handles.extend(res.events);
         let v0 = self.values.len() as u32;
         self.values.extend(res.agg_key);
+        let m0 = self.missing.len() as u32;
+        self.missing.extend(res.missing);
         self.items.push(Item {
             rule,
             events: (e0, self.handles.len() as u32),
             values: (v0, self.values.len() as u32),
             count: res.count,
             percent: res.percent,
+            missing: (m0, self.missing.len() as u32),
         });
     }
 }

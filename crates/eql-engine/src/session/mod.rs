@@ -54,7 +54,7 @@ mod rule;
 mod stats;
 mod step;
 
-pub use matches::{Match, Matches};
+pub use matches::{Match, Matches, Step};
 pub use options::{LineageOptions, SessionLimits, SessionOptions, StreamOrder};
 use rule::{Body, OwnTs, PackGroup, RuleState, SessionPack};
 pub(crate) use rule::{Hit, HitKind, Sink};

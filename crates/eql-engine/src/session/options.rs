@@ -34,7 +34,8 @@ pub struct SessionLimits {
     /// reference event mix, so a file of some 700 000 such events is sorted
     /// whole.
     pub max_held_hits: usize,
-    /// `sample`: samples per join key (Elasticsearch `max_samples_per_key`). Default 1.
+    /// `sample`: samples per join key (Elasticsearch `max_samples_per_key`;
+    /// two samples of one key may share events). Default 1; 0 counts as 1.
     pub max_samples_per_key: usize,
 }
 
@@ -191,9 +192,11 @@ pub struct SessionOptions {
     pub order: Option<StreamOrder>,
     /// Process-lineage fields (Python dialect).
     pub lineage: LineageOptions,
-    /// Elasticsearch `sample`: emit each sample as soon as it is complete,
-    /// instead of holding them for [`Session::finish`](crate::Session::finish), which emits them in
-    /// join-key order as Elasticsearch does. Default false.
+    /// Elasticsearch `sample`: emit each sample as soon as every filter has
+    /// a distinct event for it, instead of sampling at
+    /// [`Session::finish`](crate::Session::finish), which picks the events
+    /// and orders the samples by join key as Elasticsearch does (a sample
+    /// emitted early can hold other events). Default false.
     pub samples_on_completion: bool,
     /// Field whose timestamp orders the stream (and stands in for a rule's
     /// own timestamp field when an event lacks it). Default: the first

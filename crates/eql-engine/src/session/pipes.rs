@@ -29,6 +29,9 @@ pub(crate) struct Res<H> {
     pub(crate) count: Option<u64>,
     pub(crate) percent: Option<f64>,
     pub(crate) agg_key: Vec<Value<'static>>,
+    /// Positions of `![...]` steps in the result, ascending (see
+    /// [`crate::Match::missing`]).
+    pub(crate) missing: Vec<u16>,
 }
 
 impl<H> Res<H> {
@@ -39,6 +42,7 @@ impl<H> Res<H> {
             count: None,
             percent: None,
             agg_key: Vec::new(),
+            missing: Vec::new(),
         }
     }
 

@@ -175,12 +175,18 @@ impl<'e, H: Clone> RuleState<'e, H> {
                 {
                     push(HitKind::Touch, Key::new(), Vec::new());
                 }
-                if let Some(u) = &s.spec.until {
-                    if cx.step_matches(u.query) {
-                        cx.keys(u, &mut keys);
-                        for k in keys.drain(..) {
-                            push(HitKind::Until, k, Vec::new());
-                        }
+                // Elasticsearch blocks a transition on an `until` event
+                // strictly before the event that makes it (`UntilGroup`):
+                // an event that is both completes first, then blocks the
+                // sequences it is in. Python checks `until` first.
+                let until = s.spec.until.as_ref().filter(|u| cx.step_matches(u.query));
+                let mut until_keys: SmallVec<[Key; 1]> = SmallVec::new();
+                if let Some(u) = until {
+                    cx.keys(u, &mut until_keys);
+                }
+                if s.py {
+                    for k in until_keys.drain(..) {
+                        push(HitKind::Until, k, Vec::new());
                     }
                 }
                 for (i, st) in s.spec.steps.iter().enumerate().rev() {
@@ -195,6 +201,9 @@ impl<'e, H: Clone> RuleState<'e, H> {
                             push(HitKind::Step(i as u16), k, caps.clone());
                         }
                     }
+                }
+                for k in until_keys.drain(..) {
+                    push(HitKind::Until, k, Vec::new());
                 }
             }
             Body::Join(j) => {

@@ -1,30 +1,42 @@
 //! `sample by`: unordered groups of events sharing a join key.
 //!
-//! Elasticsearch: one *distinct* event per filter (an event matching several
-//! filters fills only one of them; the assignment backtracks), events listed
-//! in filter order, at most `max_samples_per_key` samples per key. Each filter
-//! keeps at most as many candidates per key as there are filters, which is
-//! enough for a distinct assignment to exist whenever one exists over all the
-//! events seen. Completed samples are held (handles only) and emitted at
-//! `finish` in join-key order, as Elasticsearch orders them (at most
-//! `max_keys` are held; past that they are emitted early); with
-//! `SessionOptions::samples_on_completion` they are emitted as they complete.
+//! Elasticsearch (`SampleIterator`): a key is sampled when every filter has
+//! an event with it. For each key, each filter takes its first
+//! `filters + max_samples_per_key − 1` events in index order (the order they
+//! were pushed), and a backtracking search over the filters in order picks
+//! for each filter its first event not already in the sample; every complete
+//! combination is a sample, until `max_samples_per_key` of them. So the
+//! events of one sample are distinct and listed in filter order, while two
+//! samples of one key may share events. Samples come out at `finish`, by
+//! join key in ascending order (null first, numbers by value, strings by
+//! bytes), as Elasticsearch's composite aggregation orders them. At most
+//! `max_keys` keys are kept: the oldest one past that is sampled from what
+//! it has, and at most `max_keys` samples wait for `finish` (past that they
+//! are emitted early, in key order among themselves).
+//!
+//! With `SessionOptions::samples_on_completion` a sample is emitted as soon
+//! as each filter has a distinct event for it (each filter keeping as many
+//! events as there are filters, an event used by a sample is not used
+//! again), which can pick other events than Elasticsearch does.
 //!
 //! Python: every matching event is appended to the key's list and a sample is
 //! emitted at N events; filter identity is ignored (the same event can fill
 //! several slots).
 
-use super::keys::{key_bytes, Key};
+use super::keys::{key_bytes, Key, KeyAtom};
 use super::pipes::Res;
 use super::{Hit, HitKind, SessionLimits, Sink, StepSpec};
 use eql_plan::Value;
 use eql_syntax::Sample as SampleAst;
+use std::cmp::Ordering;
 use std::collections::{HashMap, VecDeque};
 
 type Cand<H> = (u64, H, Vec<(u16, Option<Value<'static>>)>);
 
 struct Entry<H> {
+    /// Per filter: its first events with the key, in index order.
     cands: Vec<Vec<Cand<H>>>,
+    /// Samples emitted (`samples_on_completion`).
     done: usize,
     seq: u64,
     bytes: usize,
@@ -109,6 +121,19 @@ impl<'e, H: Clone> Sample<'e, H> {
             }
             return;
         }
+        if !self.on_completion {
+            // Elasticsearch: the first hits of each filter in index order,
+            // matched at `finish`.
+            let cap = n.saturating_add(max_per_key.max(1)).saturating_sub(1);
+            if let Some(list) = e.cands.get_mut(i as usize) {
+                let at = list.partition_point(|c| c.0 < id);
+                if at < cap {
+                    list.insert(at, (id, handle.clone(), h.caps.clone()));
+                    list.truncate(cap);
+                }
+            }
+            return;
+        }
         if e.done >= max_per_key {
             return;
         }
@@ -124,14 +149,7 @@ impl<'e, H: Clone> Sample<'e, H> {
                 .enumerate()
                 .filter_map(|(f, &c)| e.cands.get(f).and_then(|l| l.get(c)).map(|x| x.0))
                 .collect();
-            let mut res = Res::empty();
-            res.agg_key = h.key.iter().map(super::keys::KeyAtom::to_value).collect();
-            for (f, &c) in pick.iter().enumerate() {
-                if let Some((_, hd, caps)) = e.cands.get(f).and_then(|l| l.get(c)) {
-                    res.events.push(hd.clone());
-                    res.add_caps(caps);
-                }
-            }
+            let res = sample_of(&e.cands, &pick, &h.key);
             for l in &mut e.cands {
                 l.retain(|x| !ids.contains(&x.0));
             }
@@ -142,16 +160,21 @@ impl<'e, H: Clone> Sample<'e, H> {
                     l.shrink_to_fit();
                 }
             }
-            if self.on_completion {
-                sink.emit(res);
-            } else {
-                self.done.push((h.key.clone(), res));
-                if self.done.len() >= self.limits.max_keys {
-                    // Bounded memory: past `max_keys` held samples, they are
-                    // emitted now (in key order among themselves).
-                    self.finish(sink);
-                }
-            }
+            sink.emit(res);
+        }
+    }
+
+    /// Samples a key from the events it has (Elasticsearch mode) and holds
+    /// them for `finish`.
+    fn close(&mut self, key: Key, e: &Entry<H>, sink: &mut Sink<'_, '_, H>) {
+        for pick in match_samples(&e.cands, self.limits.max_samples_per_key.max(1)) {
+            self.done
+                .push((key.clone(), sample_of(&e.cands, &pick, &key)));
+        }
+        if self.done.len() >= self.limits.max_keys {
+            // Bounded memory: past `max_keys` held samples, they are
+            // emitted now (in key order among themselves).
+            self.flush(sink);
         }
     }
 
@@ -164,18 +187,153 @@ impl<'e, H: Clone> Sample<'e, H> {
                 if let Some(e) = self.map.remove(&k) {
                     sink.c.del_key(e.bytes);
                     sink.c.evicted_keys += 1;
+                    if !self.py && !self.on_completion {
+                        self.close(k, &e, sink);
+                    }
                 }
             }
         }
     }
 
-    /// End of input: the held samples, by join key (stable within a key).
-    pub(crate) fn finish(&mut self, sink: &mut Sink<'_, '_, H>) {
+    /// Emits the held samples by join key (stable within a key).
+    fn flush(&mut self, sink: &mut Sink<'_, '_, H>) {
         let mut done = std::mem::take(&mut self.done);
-        done.sort_by(|a, b| a.0.cmp(&b.0));
+        done.sort_by(|a, b| cmp_keys(&a.0, &b.0).then_with(|| a.0.cmp(&b.0)));
         for (_, res) in done {
             sink.emit(res);
         }
+    }
+
+    /// End of input: every key is sampled, and the samples come out by join
+    /// key.
+    pub(crate) fn finish(&mut self, sink: &mut Sink<'_, '_, H>) {
+        if !self.py && !self.on_completion {
+            let map = std::mem::take(&mut self.map);
+            self.order.clear();
+            for (k, e) in map {
+                sink.c.del_key(e.bytes);
+                self.close(k, &e, sink);
+            }
+        }
+        self.flush(sink);
+    }
+}
+
+/// The result of one sample: the picked candidate of each filter, in
+/// filter order.
+fn sample_of<H: Clone>(cands: &[Vec<Cand<H>>], pick: &[usize], key: &Key) -> Res<H> {
+    let mut res = Res::empty();
+    res.agg_key = key.iter().map(super::keys::KeyAtom::to_value).collect();
+    for (f, &c) in pick.iter().enumerate() {
+        if let Some((_, hd, caps)) = cands.get(f).and_then(|l| l.get(c)) {
+            res.events.push(hd.clone());
+            res.add_caps(caps);
+        }
+    }
+    res
+}
+
+/// Elasticsearch's `matchSamples`: depth-first over the filters in order,
+/// each taking its candidates in order and skipping an event already in the
+/// sample; every complete combination is a sample, until `max`. Returns,
+/// per sample, the picked candidate of each filter.
+fn match_samples<H>(cands: &[Vec<Cand<H>>], max: usize) -> Vec<Vec<usize>> {
+    let mut out = Vec::new();
+    if cands.is_empty() || cands.iter().any(Vec::is_empty) {
+        return out;
+    }
+    // Fewer distinct events than filters: no sample (saves the search).
+    let mut ids: Vec<u64> = cands.iter().flatten().map(|c| c.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.len() < cands.len() {
+        return out;
+    }
+    let mut partial = Vec::with_capacity(cands.len());
+    samples_from(cands, &mut partial, &mut out, max);
+    out
+}
+
+/// Extends `partial` (a candidate per filter so far) in every way; true
+/// once `out` holds `max` samples.
+fn samples_from<H>(
+    cands: &[Vec<Cand<H>>],
+    partial: &mut Vec<usize>,
+    out: &mut Vec<Vec<usize>>,
+    max: usize,
+) -> bool {
+    let f = partial.len();
+    let Some(list) = cands.get(f) else {
+        return false;
+    };
+    for (ci, c) in list.iter().enumerate() {
+        let used = partial.iter().enumerate().any(|(g, &pc)| {
+            cands
+                .get(g)
+                .and_then(|l| l.get(pc))
+                .is_some_and(|x| x.0 == c.0)
+        });
+        if used {
+            continue;
+        }
+        partial.push(ci);
+        if f + 1 == cands.len() {
+            out.push(partial.clone());
+            if out.len() >= max {
+                return true;
+            }
+        } else if samples_from(cands, partial, out, max) {
+            return true;
+        }
+        partial.pop();
+    }
+    false
+}
+
+/// Elasticsearch's composite-aggregation order of join keys: component by
+/// component, null first, then booleans (`false` first), numbers by value,
+/// strings by bytes, lists element by element.
+fn cmp_keys(a: &Key, b: &Key) -> Ordering {
+    for (x, y) in a.iter().zip(b.iter()) {
+        let o = cmp_atoms(x, y);
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+fn cmp_atoms(a: &KeyAtom, b: &KeyAtom) -> Ordering {
+    fn rank(a: &KeyAtom) -> u8 {
+        match a {
+            KeyAtom::Null => 0,
+            KeyAtom::Bool(_) => 1,
+            KeyAtom::Int(_) | KeyAtom::Float(_) => 2,
+            KeyAtom::Str(_) => 3,
+            KeyAtom::List(_) => 4,
+        }
+    }
+    fn num(a: &KeyAtom) -> f64 {
+        match a {
+            KeyAtom::Int(i) => *i as f64,
+            KeyAtom::Float(bits) => f64::from_bits(*bits),
+            _ => 0.0,
+        }
+    }
+    match (a, b) {
+        (KeyAtom::Bool(x), KeyAtom::Bool(y)) => x.cmp(y),
+        (KeyAtom::Int(x), KeyAtom::Int(y)) => x.cmp(y),
+        (KeyAtom::Int(_) | KeyAtom::Float(_), KeyAtom::Int(_) | KeyAtom::Float(_)) => {
+            num(a).total_cmp(&num(b))
+        }
+        (KeyAtom::Str(x), KeyAtom::Str(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (KeyAtom::List(x), KeyAtom::List(y)) => x
+            .iter()
+            .zip(y.iter())
+            .map(|(l, r)| cmp_atoms(l, r))
+            .find(|o| *o != Ordering::Equal)
+            .unwrap_or_else(|| x.len().cmp(&y.len())),
+        _ => rank(a).cmp(&rank(b)),
     }
 }
 

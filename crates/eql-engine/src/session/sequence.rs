@@ -14,12 +14,31 @@
 //! but never fill two stages of one sequence; ordinals are strictly
 //! increasing because events are released in ordinal order.
 //!
-//! Missing events (`![...]`): a middle one drops the partial waiting for the
-//! next positive step of the same key; a trailing one holds the completed
-//! sequence until `start + maxspan` has passed (then it is emitted, or at
-//! `finish`) and drops it when a matching event comes within that window; a
-//! leading one remembers its last time per key and rejects a sequence whose
-//! last positive event is within `maxspan` of it.
+//! Missing events (`![...]`), as Elasticsearch checks them (`TumblingWindow`
+//! `checkMissingEvents`): the positive steps match as a sequence of their
+//! own, and a completed candidate is then checked against the events of the
+//! missing steps with the same key (a missing step's own `by` keys compare
+//! positionally with the sequence's), in whole milliseconds (as a `date`
+//! field holds them) with both bounds exclusive:
+//!
+//! * middle (between positive steps P and N): an event after P's millisecond
+//!   and before N's discards the candidate. The partial notes the first such
+//!   event while it waits for N and is marked doomed when N comes, but goes
+//!   on as usual (it still replaces older partials) and is dropped when it
+//!   completes;
+//! * leading (before the first positive step): the latest event before the
+//!   first positive event's millisecond, `L` (per key: the latest time and
+//!   the latest one in an earlier millisecond, forgotten after `maxspan`);
+//! * trailing (after the last positive step): the first event after the last
+//!   positive event's millisecond, `T`.
+//!
+//! A candidate is kept when there is no `L` nor `T`, or the query has a
+//! leading step and no `L`, or a trailing step and no `T`; else when `T − L`
+//! (leading and trailing steps), `last − L` (leading only) or `T − first`
+//! (trailing only) exceeds `maxspan`. With a trailing step every completed
+//! candidate waits in completion order (`held`) until its `T` comes, or time
+//! passes its reference plus `maxspan`, or the input ends; results leave in
+//! completion order, as Elasticsearch orders them (by their last event).
 
 use super::keys::{key_bytes, Key};
 use super::pipes::Res;
@@ -49,15 +68,23 @@ pub(crate) struct SeqSpec<'e> {
     pub(crate) maxspan: Option<i64>,
     has_trailing: bool,
     has_leading: bool,
+    /// Positions of the `![...]` steps (placeholders in a result).
+    missing_pos: Vec<u16>,
 }
 
 #[derive(Clone)]
 struct Partial<H> {
     key: u32,
-    /// `1..m`: waiting for positive step `stage`; `m`: complete, waiting out
-    /// trailing missing events.
+    /// `1..m`: waiting for positive step `stage`.
     stage: usize,
     start: i64,
+    /// Time of the last positive event.
+    last: i64,
+    /// First event of a middle missing step after `last`'s millisecond,
+    /// while waiting for the next positive step.
+    mid: Option<i64>,
+    /// A middle missing step had an event: dropped on completion.
+    doomed: bool,
     leading: Option<i64>,
     res: Res<H>,
     prev: u32,
@@ -67,7 +94,9 @@ struct Partial<H> {
 struct KeyEntry {
     key: Key,
     slots: smallvec::SmallVec<[u32; 4]>,
-    trailing: smallvec::SmallVec<[u32; 2]>,
+    /// Numbers of the held candidates of this key still waiting for their
+    /// first trailing event.
+    trailing: smallvec::SmallVec<[u64; 2]>,
     refs: u32,
     bytes: usize,
 }
@@ -85,8 +114,33 @@ pub(crate) struct Seq<'e, H> {
     head: u32,
     tail: u32,
     live: usize,
-    leading: HashMap<Key, i64>,
+    /// Per key: the latest leading missing event, and the latest one in an
+    /// earlier millisecond.
+    leading: HashMap<Key, (i64, Option<i64>)>,
     leading_q: VecDeque<(i64, Key)>,
+    /// Completed candidates waiting for their trailing check, in completion
+    /// order; `held_base` numbers the front one.
+    held: VecDeque<Held<H>>,
+    held_base: u64,
+}
+
+/// A completed candidate waiting for its first trailing missing event.
+struct Held<H> {
+    key: u32,
+    res: Res<H>,
+    /// A trailing event counts from this time on (the millisecond after
+    /// the last positive event's).
+    after: i64,
+    /// Kept when the first trailing event is more than `maxspan` after this
+    /// (the first positive event, or `L`).
+    from: i64,
+    verdict: Option<bool>,
+}
+
+/// The start of the millisecond of `t` (missing events are checked in
+/// whole milliseconds).
+fn ms_floor(t: i64) -> i64 {
+    t.div_euclid(NANOS_PER_MS).saturating_mul(NANOS_PER_MS)
 }
 
 impl<'e, H: Clone> Seq<'e, H> {
@@ -129,6 +183,12 @@ impl<'e, H: Clone> Seq<'e, H> {
         });
         let has_trailing = roles.contains(&Role::Trailing) && maxspan.is_some();
         let has_leading = roles.contains(&Role::Leading) && maxspan.is_some();
+        let missing_pos = steps
+            .iter()
+            .enumerate()
+            .filter(|(_, st)| st.missing)
+            .map(|(i, _)| u16::try_from(i).unwrap_or(u16::MAX))
+            .collect();
         Seq {
             spec: SeqSpec {
                 until: s.until.as_ref().map(|u| StepSpec::new(&s.by, u, 0)),
@@ -138,6 +198,7 @@ impl<'e, H: Clone> Seq<'e, H> {
                 maxspan,
                 has_trailing,
                 has_leading,
+                missing_pos,
             },
             py,
             limits,
@@ -151,6 +212,8 @@ impl<'e, H: Clone> Seq<'e, H> {
             live: 0,
             leading: HashMap::new(),
             leading_q: VecDeque::new(),
+            held: VecDeque::new(),
+            held_base: 0,
         }
     }
 
@@ -267,7 +330,6 @@ impl<'e, H: Clone> Seq<'e, H> {
                     *s = NIL;
                 }
             }
-            e.trailing.retain(|t| *t != id);
         }
         self.key_release(p.key, c);
         self.live -= 1;
@@ -285,6 +347,7 @@ impl<'e, H: Clone> Seq<'e, H> {
             .unwrap_or_default();
         let mut p = self.part_remove(id, c)?;
         p.res.agg_key = key;
+        p.res.missing.clone_from(&self.spec.missing_pos);
         Some(p.res)
     }
 
@@ -321,28 +384,108 @@ impl<'e, H: Clone> Seq<'e, H> {
         }
     }
 
+    /// A candidate has all its positive events (the last at `ts`): checked
+    /// against the missing steps, then emitted, dropped or held.
     fn complete(&mut self, id: u32, ts: i64, sink: &mut Sink<'_, '_, H>) {
-        let Some((kid, leading)) = self.part(id).map(|p| (p.key, p.leading)) else {
+        let Some((start, leading, doomed)) = self.part(id).map(|p| (p.start, p.leading, p.doomed))
+        else {
             return;
         };
-        if let (Some(lt), Some(span)) = (leading, self.spec.maxspan) {
-            if lt >= ts.saturating_sub(span) {
-                self.part_remove(id, sink.c);
-                return;
-            }
-        }
-        if self.spec.has_trailing {
-            let m = self.spec.m;
-            if let Some(p) = self.part_mut(id) {
-                p.stage = m;
-            }
-            if let Some(e) = self.key_entry(kid) {
-                e.trailing.push(id);
-            }
+        if doomed {
+            self.part_remove(id, sink.c);
             return;
         }
-        if let Some(res) = self.take_result(id, sink.c) {
-            sink.emit(res);
+        let span = self.spec.maxspan.unwrap_or(i64::MAX);
+        match (self.spec.has_leading, self.spec.has_trailing) {
+            (true, false) if leading.is_some_and(|l| ts.saturating_sub(l) <= span) => {
+                self.part_remove(id, sink.c);
+            }
+            (_, false) => {
+                if let Some(res) = self.take_result(id, sink.c) {
+                    sink.emit(res);
+                }
+            }
+            (false, true) => self.hold(id, ts, start, None, sink),
+            (true, true) => match leading {
+                Some(l) => self.hold(id, ts, l, None, sink),
+                None => self.hold(id, ts, start, Some(true), sink),
+            },
+        }
+    }
+
+    /// Moves a completed partial (last positive event at `last`) to the
+    /// held queue.
+    fn hold(
+        &mut self,
+        id: u32,
+        last: i64,
+        from: i64,
+        verdict: Option<bool>,
+        sink: &mut Sink<'_, '_, H>,
+    ) {
+        let Some(kid) = self.part(id).map(|p| p.key) else {
+            return;
+        };
+        // The held entry keeps the key alive for the trailing events.
+        if let Some(e) = self.key_entry(kid) {
+            e.refs += 1;
+        }
+        let Some(res) = self.take_result(id, sink.c) else {
+            self.key_release(kid, sink.c);
+            return;
+        };
+        let n = self.held_base + self.held.len() as u64;
+        if verdict.is_none() {
+            if let Some(e) = self.key_entry(kid) {
+                e.trailing.push(n);
+            }
+        }
+        self.held.push_back(Held {
+            key: kid,
+            res,
+            after: ms_floor(last).saturating_add(NANOS_PER_MS),
+            from,
+            verdict,
+        });
+        sink.c.add_partial(std::mem::size_of::<Held<H>>());
+        while self.held.len() > self.limits.max_partials {
+            self.pop_held(false, sink);
+            sink.c.evicted_partials += 1;
+        }
+        self.flush_held(Some(last), sink);
+    }
+
+    /// Removes the front held candidate, emitting it when `keep`.
+    fn pop_held(&mut self, keep: bool, sink: &mut Sink<'_, '_, H>) {
+        let Some(h) = self.held.pop_front() else {
+            return;
+        };
+        let n = self.held_base;
+        self.held_base += 1;
+        if let Some(e) = self.key_entry(h.key) {
+            e.trailing.retain(|x| *x != n);
+        }
+        self.key_release(h.key, sink.c);
+        sink.c.del_partial(std::mem::size_of::<Held<H>>());
+        if keep {
+            sink.emit(h.res);
+        }
+    }
+
+    /// Emits or drops the held candidates at the front that are decided:
+    /// by their first trailing event, by time (`now` more than `maxspan`
+    /// after their reference: any later trailing event is too), or by the
+    /// end of the input (`now` = `None`: no trailing event came).
+    fn flush_held(&mut self, now: Option<i64>, sink: &mut Sink<'_, '_, H>) {
+        let span = self.spec.maxspan.unwrap_or(i64::MAX);
+        while let Some(h) = self.held.front() {
+            let keep = match (h.verdict, now) {
+                (Some(v), _) => v,
+                (None, None) => true,
+                (None, Some(now)) if now.saturating_sub(h.from) > span => true,
+                (None, Some(_)) => break,
+            };
+            self.pop_held(keep, sink);
         }
     }
 
@@ -357,7 +500,7 @@ impl<'e, H: Clone> Seq<'e, H> {
         let live = &self.leading;
         let mut seen: std::collections::HashSet<Key> = std::collections::HashSet::new();
         self.leading_q
-            .retain(|(t, k)| live.get(k) == Some(t) && seen.insert(k.clone()));
+            .retain(|(t, k)| live.get(k).map(|x| x.0) == Some(*t) && seen.insert(k.clone()));
     }
 
     /// Entries of the leading-missing queue (tests).
@@ -393,13 +536,21 @@ impl<'e, H: Clone> Seq<'e, H> {
                             .key_entry(kid)
                             .and_then(|e| e.slots.get(s).copied())
                             .unwrap_or(NIL);
-                        if id != NIL {
-                            self.part_remove(id, sink.c);
+                        if let Some(p) = self.part_mut(id) {
+                            if p.mid.is_none() && ms_floor(h.ts) > ms_floor(p.last) {
+                                p.mid = Some(h.ts);
+                            }
                         }
                     }
                 }
                 Some(Role::Leading) if self.spec.has_leading => {
-                    if self.leading.insert(h.key.clone(), h.ts).is_none() {
+                    if let Some(x) = self.leading.get_mut(&h.key) {
+                        if ms_floor(h.ts) > ms_floor(x.0) {
+                            x.1 = Some(x.0);
+                        }
+                        x.0 = h.ts;
+                    } else {
+                        self.leading.insert(h.key.clone(), (h.ts, None));
                         sink.c
                             .add_key(std::mem::size_of::<Key>() * 2 + 2 * key_bytes(&h.key));
                     }
@@ -417,33 +568,55 @@ impl<'e, H: Clone> Seq<'e, H> {
                     }
                 }
                 Some(Role::Leading) => {}
-                Some(Role::Trailing) => {
-                    let Some(span) = self.spec.maxspan else {
-                        return;
-                    };
-                    if let Some(kid) = self.key_get(&h.key) {
-                        let ids: Vec<u32> = self
-                            .key_entry(kid)
-                            .map(|e| e.trailing.to_vec())
-                            .unwrap_or_default();
-                        for id in ids {
-                            if self
-                                .part(id)
-                                .is_some_and(|p| h.ts.saturating_sub(p.start) <= span)
-                            {
-                                self.part_remove(id, sink.c);
-                            }
-                        }
-                    }
-                }
+                Some(Role::Trailing) => self.on_trailing(h, sink),
                 None => {}
             },
         }
     }
 
+    /// An event of a trailing missing step: the first one after a held
+    /// candidate of its key decides it.
+    fn on_trailing(&mut self, h: &Hit, sink: &mut Sink<'_, '_, H>) {
+        let span = self.spec.maxspan.unwrap_or(i64::MAX);
+        let Some(kid) = self.key_get(&h.key) else {
+            return;
+        };
+        let waiting: smallvec::SmallVec<[u64; 2]> = self
+            .key_entry(kid)
+            .map(|e| e.trailing.clone())
+            .unwrap_or_default();
+        let base = self.held_base;
+        let at = |n: u64| usize::try_from(n.saturating_sub(base)).unwrap_or(usize::MAX);
+        let mut decided = false;
+        for n in waiting {
+            if let Some(x) = self.held.get_mut(at(n)) {
+                if x.verdict.is_none() && h.ts >= x.after {
+                    x.verdict = Some(h.ts.saturating_sub(x.from) > span);
+                    decided = true;
+                }
+            }
+        }
+        if !decided {
+            return;
+        }
+        let held = &self.held;
+        if let Some(e) = self.keys.get_mut(kid as usize).and_then(Option::as_mut) {
+            e.trailing
+                .retain(|n| held.get(at(*n)).is_some_and(|x| x.verdict.is_none()));
+        }
+        self.flush_held(Some(h.ts), sink);
+    }
+
     fn start(&mut self, step: usize, h: &Hit, handle: &H, sink: &mut Sink<'_, '_, H>) {
+        // The latest leading missing event before this event's millisecond.
         let leading = if self.spec.has_leading {
-            self.leading.get(&h.key).copied()
+            self.leading.get(&h.key).and_then(|&(latest, earlier)| {
+                if latest < ms_floor(h.ts) {
+                    Some(latest)
+                } else {
+                    earlier
+                }
+            })
         } else {
             None
         };
@@ -455,6 +628,9 @@ impl<'e, H: Clone> Seq<'e, H> {
             key: kid,
             stage: 0,
             start: h.ts,
+            last: h.ts,
+            mid: None,
+            doomed: false,
             leading,
             res,
             prev: NIL,
@@ -505,6 +681,9 @@ impl<'e, H: Clone> Seq<'e, H> {
         };
         if let Some(p) = self.part_mut(work) {
             p.stage = 0;
+            p.doomed |= p.mid.is_some_and(|t| t < ms_floor(h.ts));
+            p.mid = None;
+            p.last = h.ts;
             p.res.events.push(handle.clone());
             p.res.add_caps(&h.caps);
         }
@@ -516,8 +695,8 @@ impl<'e, H: Clone> Seq<'e, H> {
         self.enforce_cap(sink.c);
     }
 
-    /// Drops (or, when waiting out trailing missing events, emits) every
-    /// partial that started more than `maxspan` before `now`.
+    /// Drops every partial that started more than `maxspan` before `now`,
+    /// and emits the held candidates that time has decided.
     pub(crate) fn expire(&mut self, now: i64, sink: &mut Sink<'_, '_, H>) {
         let Some(span) = self.spec.maxspan else {
             return;
@@ -526,13 +705,8 @@ impl<'e, H: Clone> Seq<'e, H> {
             if now.saturating_sub(p.start) <= span {
                 break;
             }
-            let done = p.stage == self.spec.m && self.spec.has_trailing;
             let h = self.head;
-            if done {
-                if let Some(res) = self.take_result(h, sink.c) {
-                    sink.emit(res);
-                }
-            } else if self.part_remove(h, sink.c).is_some() {
+            if self.part_remove(h, sink.c).is_some() {
                 sink.c.expired += 1;
             }
         }
@@ -541,32 +715,19 @@ impl<'e, H: Clone> Seq<'e, H> {
                 break;
             }
             if let Some((t, k)) = self.leading_q.pop_front() {
-                if self.leading.get(&k) == Some(&t) {
+                if self.leading.get(&k).map(|x| x.0) == Some(t) {
                     self.leading.remove(&k);
                     sink.c
                         .del_key(std::mem::size_of::<Key>() * 2 + 2 * key_bytes(&k));
                 }
             }
         }
+        self.flush_held(Some(now), sink);
     }
 
-    /// End of input: sequences waiting out trailing missing events are emitted.
+    /// End of input: the held candidates that no trailing event came for
+    /// are emitted.
     pub(crate) fn finish(&mut self, sink: &mut Sink<'_, '_, H>) {
-        if !self.spec.has_trailing {
-            return;
-        }
-        let mut id = self.head;
-        while id != NIL {
-            let Some(p) = self.part(id) else {
-                break;
-            };
-            let next = p.next;
-            if p.stage == self.spec.m {
-                if let Some(res) = self.take_result(id, sink.c) {
-                    sink.emit(res);
-                }
-            }
-            id = next;
-        }
+        self.flush_held(None, sink);
     }
 }
