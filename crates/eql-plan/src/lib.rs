@@ -28,6 +28,7 @@
 mod field;
 mod ir;
 mod lower;
+pub mod mapping;
 mod matcher;
 mod pack;
 mod value;

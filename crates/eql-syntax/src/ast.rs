@@ -239,6 +239,64 @@ impl Expr {
             ExprKind::Call { args, .. } => args.iter().any(Expr::reads_event),
         }
     }
+
+    /// True when the expression reads the event other than through optional
+    /// `?fields` (a required field or a lineage test somewhere in it).
+    ///
+    /// ```
+    /// use eql_syntax::{parse_expr, ParseOptions};
+    /// let opts = ParseOptions::default();
+    /// assert!(!parse_expr("length(?x) + 1", &opts).unwrap().reads_required());
+    /// assert!(parse_expr("concat(?x, y)", &opts).unwrap().reads_required());
+    /// ```
+    pub fn reads_required(&self) -> bool {
+        match &self.kind {
+            ExprKind::Literal(_) => false,
+            ExprKind::Field(f) => !f.optional,
+            ExprKind::Lineage { .. } => true,
+            ExprKind::Unary { expr, .. } => expr.reads_required(),
+            ExprKind::Binary { left, right, .. } => left.reads_required() || right.reads_required(),
+            ExprKind::In { expr, list, .. } => {
+                expr.reads_required() || list.iter().any(Expr::reads_required)
+            }
+            ExprKind::Match { expr, patterns, .. } => {
+                expr.reads_required() || patterns.iter().any(Expr::reads_required)
+            }
+            ExprKind::Call { args, .. } => args.iter().any(Expr::reads_required),
+        }
+    }
+
+    /// The span of the first comparison (`==`, `<`, ...) both sides of which
+    /// read the event: Elasticsearch compares what an event holds only with
+    /// a constant (EQL0016). The parser reports those at once, except where
+    /// one side reads only optional `?fields`, which a mapping can turn into
+    /// `null`: this finds them once the fields are bound.
+    ///
+    /// ```
+    /// use eql_syntax::{parse_expr, ParseOptions};
+    /// let opts = ParseOptions::default();
+    /// assert!(parse_expr("?x == ?y", &opts).unwrap().field_comparison().is_some());
+    /// assert!(parse_expr("?x == null", &opts).unwrap().field_comparison().is_none());
+    /// ```
+    pub fn field_comparison(&self) -> Option<crate::Span> {
+        match &self.kind {
+            ExprKind::Literal(_) | ExprKind::Field(_) | ExprKind::Lineage { .. } => None,
+            ExprKind::Unary { expr, .. } => expr.field_comparison(),
+            ExprKind::Binary { op, left, right } => {
+                if op.is_comparison() && left.reads_event() && right.reads_event() {
+                    return Some(self.span);
+                }
+                left.field_comparison().or_else(|| right.field_comparison())
+            }
+            ExprKind::In { expr, list, .. } => expr
+                .field_comparison()
+                .or_else(|| list.iter().find_map(Expr::field_comparison)),
+            ExprKind::Match { expr, patterns, .. } => expr
+                .field_comparison()
+                .or_else(|| patterns.iter().find_map(Expr::field_comparison)),
+            ExprKind::Call { args, .. } => args.iter().find_map(Expr::field_comparison),
+        }
+    }
 }
 
 /// Expression forms.
