@@ -49,6 +49,7 @@
 
 mod event;
 
+pub use eql_plan::mapping::{self, Mapping, MappingError};
 pub use eql_plan::{FieldPath, PathSegment, Value};
 pub use eql_syntax::{parse_query, Diagnostic, Dialect, ParseOptions, Query, Span};
 pub use event::{Event, SerializeEvent};

@@ -157,12 +157,22 @@ impl Pack {
         let mut kept = Vec::new();
         let mut origin = Vec::new();
         for (i, e, q) in items {
-            let cond = lower(&q.condition, &e.opts, &e.regexes, &mut fields);
+            let cond = lower(
+                &q.condition,
+                &e.opts,
+                &e.regexes,
+                e.kinds.as_deref(),
+                &mut fields,
+            );
             rules.push((q.category.name.clone(), cond));
             kept.push(e.clone());
             origin.push(i);
         }
-        let category = FieldPath::parse_dotted(&opts.category_field);
+        let category = FieldPath::parse_dotted(match (&opts.mapping, opts.dialect) {
+            // With a mapping, the document field the category field reads.
+            (Some(m), eql_syntax::Dialect::Elasticsearch) => m.source_of(&opts.category_field),
+            _ => &opts.category_field,
+        });
         let plan = PackPlan::new(fields, &category, rules);
         let projection = Projection::new(plan.fields());
         let category_read = Projection::new([&category]);
@@ -223,7 +233,7 @@ impl Pack {
                         cats.push(s.clone());
                     }
                 }
-                slots.push_item(i, v);
+                slots.push_item(i, v, &self.plan.fields);
             })?;
             if simple {
                 slots.mark_all_resolved();
@@ -311,7 +321,7 @@ impl Pack {
         for b in &buckets {
             if bulk {
                 if let Some((ids, projection)) = self.reads.get(b.id) {
-                    slots.fill(event, projection, ids);
+                    slots.fill(event, projection, ids, &self.plan.fields);
                 }
             }
             for &r in &b.always {

@@ -7,12 +7,14 @@ use crate::eval::reference::functions;
 use crate::eval::reference::{Ctx, Env, RegexCache};
 use crate::event::project::Projection;
 use crate::Event;
+use eql_plan::mapping::{FieldKinds, Mapping};
 use eql_plan::{Cond, FieldTable, Lowering};
 use eql_plan::{FieldPath, Value};
 use eql_syntax::{
     BinaryOp, Diagnostic, Dialect, Expr, ExprKind, MatchOp, ParseOptions, Query, QueryBody,
     SequenceStep, Span,
 };
+use std::sync::Arc;
 
 /// Options for compiling a query, including its limits.
 ///
@@ -51,6 +53,13 @@ pub struct CompileOptions {
     /// caps per-event matching work. More is compile error `EQL0305`.
     /// Default 10 000 (the largest Elastic rule has about 2 700 literals).
     pub max_wildcard_patterns: usize,
+    /// The Elasticsearch mapping of the indices the events come from
+    /// (Elasticsearch dialect). With one, fields are typed as the mapping
+    /// types them rather than from the JSON values, and the query is checked
+    /// against it as Elasticsearch's verifier checks it: see
+    /// [`eql_plan::mapping`] and [`CompileOptions::with_mapping`]. Default
+    /// none (dynamic typing). The Python dialect ignores it.
+    pub mapping: Option<Arc<Mapping>>,
 }
 
 impl Default for CompileOptions {
@@ -64,11 +73,36 @@ impl Default for CompileOptions {
             tiebreaker_field: None,
             regex_size_limit: 1 << 20,
             max_wildcard_patterns: 10_000,
+            mapping: None,
         }
     }
 }
 
 impl CompileOptions {
+    /// These options with the index mapping `mapping`.
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, CompiledQuery, Mapping};
+    /// let mapping = Mapping::from_slice(br#"{"mappings": {"properties": {
+    ///     "@timestamp": {"type": "date"},
+    ///     "event": {"properties": {"category": {"type": "keyword"}}},
+    ///     "process": {"properties": {"pid": {"type": "long"}}}}}}"#).unwrap();
+    /// let opts = CompileOptions::default().with_mapping(mapping);
+    /// // `pid` is a long: the string "4" in an event is the number 4.
+    /// let q = CompiledQuery::compile("process where process.pid == 4", &opts).unwrap();
+    /// assert!(q.is_match(&serde_json::json!({"event": {"category": "process"}, "process": {"pid": "4"}})));
+    /// // A field the mapping does not have is an error, as in Elasticsearch...
+    /// let err = CompiledQuery::compile("process where process.ppid == 4", &opts).unwrap_err();
+    /// assert_eq!(err.diagnostic.code, "EQL0307");
+    /// // ...unless optional: then it is null.
+    /// assert!(CompiledQuery::compile("process where ?process.ppid == null", &opts).is_ok());
+    /// ```
+    #[must_use]
+    pub fn with_mapping(mut self, mapping: Mapping) -> Self {
+        self.mapping = Some(Arc::new(mapping));
+        self
+    }
+
     /// Python dialect with the endgame field names (`event_type`, `timestamp`
     /// as Windows FILETIME ticks).
     pub fn python() -> Self {
@@ -104,6 +138,8 @@ pub struct CompiledQuery {
     /// The lowered conditions of the steps of a sequence, sample or join
     /// (and of `until`), keyed by the step query's span.
     pub(crate) steps: Option<StepPlans>,
+    /// With a mapping: how each field the query reads is read and compared.
+    pub(crate) kinds: Option<Arc<FieldKinds>>,
 }
 
 /// Lowered step conditions sharing one field table.
@@ -157,6 +193,7 @@ pub(crate) fn lower(
     cond: &Expr,
     opts: &CompileOptions,
     regexes: &RegexCache,
+    kinds: Option<&FieldKinds>,
     fields: &mut FieldTable,
 ) -> Cond {
     let ctx = Ctx {
@@ -164,6 +201,7 @@ pub(crate) fn lower(
         ci: !opts.case_sensitive,
         regexes,
         event: &NoFields,
+        kinds: None,
     };
     let const_eval = |e: &Expr| -> Option<bool> {
         Some(if ctx.py() {
@@ -177,6 +215,7 @@ pub(crate) fn lower(
         fields,
         const_eval: &const_eval,
         python_ci: !opts.case_sensitive,
+        kinds,
     };
     l.condition(cond)
 }
@@ -195,7 +234,20 @@ impl CompiledQuery {
     }
 
     /// Checks an already parsed query.
+    ///
+    /// With a mapping ([`CompileOptions::mapping`], Elasticsearch dialect),
+    /// the query is first bound to it ([`eql_plan::mapping::bind`]): checked
+    /// as Elasticsearch's verifier checks it, each field read where the
+    /// document holds it (an alias's target, a multi-field's parent) and an
+    /// optional field the mapping lacks folded to `null` in conditions.
+    /// [`CompiledQuery::query`] is then the bound query, and
+    /// [`CompiledQuery::options`] name the category, timestamp and tiebreaker
+    /// fields the document holds.
     pub fn from_query(query: Query, opts: &CompileOptions) -> Result<CompiledQuery, CompileError> {
+        let (query, kinds, opts) = bind_mapping(query, opts)?;
+        let opts = &opts;
+        let kinds = kinds.map(Arc::new);
+        check_field_comparisons(&query, opts)?;
         let mut regexes = RegexCache::new();
         let mut exprs: Vec<&Expr> = Vec::new();
         match &query.body {
@@ -240,7 +292,7 @@ impl CompiledQuery {
             _ if lineage => None,
             QueryBody::Event(q) => {
                 let mut fields = FieldTable::default();
-                let cond = lower(&q.condition, opts, &regexes, &mut fields);
+                let cond = lower(&q.condition, opts, &regexes, kinds.as_deref(), &mut fields);
                 let projection =
                     Projection::new(fields.paths().iter().chain(std::iter::once(&category)));
                 let direct = projection.direct() && !has_generic(&cond);
@@ -266,7 +318,13 @@ impl CompiledQuery {
             let conds = step_queries
                 .iter()
                 .map(|st| {
-                    let c = lower(&st.query.condition, opts, &regexes, &mut fields);
+                    let c = lower(
+                        &st.query.condition,
+                        opts,
+                        &regexes,
+                        kinds.as_deref(),
+                        &mut fields,
+                    );
                     (st.query.span, c)
                 })
                 .collect();
@@ -279,6 +337,7 @@ impl CompiledQuery {
             regexes,
             plan,
             steps,
+            kinds,
         })
     }
 
@@ -308,6 +367,24 @@ impl CompiledQuery {
             ci: !self.opts.case_sensitive,
             regexes: &self.regexes,
             event,
+            kinds: self.kinds.as_deref(),
+        }
+    }
+
+    /// The value of the document field `path` as the query reads it: with a
+    /// mapping, normalized as the field's type indexes it
+    /// ([`eql_plan::mapping::FieldKind::normalize`]; an array item by item,
+    /// values that do not fit the type left out); raw without one. `None`
+    /// when missing or null.
+    pub(crate) fn read_field<'e>(
+        &self,
+        event: &'e dyn Event,
+        path: &FieldPath,
+    ) -> Option<Value<'e>> {
+        let v = event.get(path);
+        match self.kinds.as_deref().and_then(|k| k.get(path.dotted())) {
+            None => v.filter(|v| !v.is_null()),
+            Some(kind) => crate::eval::reference::normalize(kind, v),
         }
     }
 
@@ -355,7 +432,7 @@ impl CompiledQuery {
                                 cat_ok |= s.as_ref() == c.as_str();
                             }
                         } else {
-                            slots.push_item(i, v);
+                            slots.push_item(i, v, &plan.fields);
                         }
                     })?;
                     if simple {
@@ -480,6 +557,7 @@ fn with_checked_ctx<R>(
         ci: !opts.case_sensitive,
         regexes: &regexes,
         event,
+        kinds: None,
     };
     Ok(f(&ctx))
 }
@@ -668,5 +746,68 @@ fn check_expr(e: &Expr, opts: &CompileOptions, cache: &mut RegexCache) -> Result
             }
             Ok(())
         }
+    }
+}
+
+/// Binds `query` to the options' mapping (Elasticsearch dialect): the bound
+/// query, the kinds of its fields, and the options with the category,
+/// timestamp and tiebreaker fields resolved to the document fields that hold
+/// them. Without a mapping, the query and options as given.
+fn bind_mapping(
+    query: Query,
+    opts: &CompileOptions,
+) -> Result<(Query, Option<FieldKinds>, CompileOptions), CompileError> {
+    let (Some(mapping), Dialect::Elasticsearch) = (&opts.mapping, opts.dialect) else {
+        return Ok((query, None, opts.clone()));
+    };
+    let bopts = eql_plan::mapping::BindOptions {
+        category_field: opts.category_field.clone(),
+        timestamp_field: opts.timestamp_field.clone(),
+        tiebreaker_field: opts.tiebreaker_field.clone(),
+    };
+    let bound = eql_plan::mapping::bind(&query, mapping, &bopts)
+        .map_err(|diagnostic| CompileError { diagnostic })?;
+    let mut opts = opts.clone();
+    opts.category_field = mapping.source_of(&opts.category_field).to_owned();
+    opts.timestamp_field = mapping.source_of(&opts.timestamp_field).to_owned();
+    opts.tiebreaker_field = opts
+        .tiebreaker_field
+        .as_deref()
+        .map(|t| mapping.source_of(t).to_owned());
+    Ok((bound.query, Some(bound.kinds), opts))
+}
+
+/// Elasticsearch compares what an event holds only with a constant
+/// (EQL0016). The parser reports such comparisons except where a side reads
+/// only optional fields; this reports those that binding did not fold.
+fn check_field_comparisons(query: &Query, opts: &CompileOptions) -> Result<(), CompileError> {
+    if opts.dialect != Dialect::Elasticsearch {
+        return Ok(());
+    }
+    let conditions: Vec<&Expr> = match &query.body {
+        QueryBody::Event(q) => vec![&q.condition],
+        QueryBody::Sequence(s) => s
+            .steps
+            .iter()
+            .chain(s.until.iter())
+            .map(|st| &st.query.condition)
+            .collect(),
+        QueryBody::Sample(s) => s.steps.iter().map(|st| &st.query.condition).collect(),
+        QueryBody::Join(j) => j
+            .steps
+            .iter()
+            .chain(j.until.iter())
+            .map(|st| &st.query.condition)
+            .collect(),
+    };
+    match conditions.iter().find_map(|c| c.field_comparison()) {
+        Some(span) => Err(CompileError {
+            diagnostic: eql_syntax::ParseError::new(
+                eql_syntax::ParseErrorKind::FieldComparison,
+                span,
+            )
+            .to_diagnostic(),
+        }),
+        None => Ok(()),
     }
 }

@@ -508,7 +508,7 @@ fn test_witness(t: &Test) -> Option<Vec<Atom>> {
             }
             Some(atoms)
         }
-        TestOp::Cmp { .. } => None,
+        TestOp::Cmp { .. } | TestOp::Typed(_) => None,
     }
 }
 
