@@ -126,6 +126,9 @@ pub struct Pack {
     /// Raw bytes can go straight into the slots: the projection allows it
     /// and no rule has a generic leaf (those read the event itself).
     direct: bool,
+    /// A field's `null_value` reads explicit nulls, which bulk resolution
+    /// leaves out: such packs read their fields one by one.
+    reads_nulls: bool,
 }
 
 impl Pack {
@@ -176,7 +179,9 @@ impl Pack {
         let plan = PackPlan::new(fields, &category, rules);
         let projection = Projection::new(plan.fields());
         let category_read = Projection::new([&category]);
-        let direct = projection.direct() && !plan.rules.iter().any(|r| has_generic(&r.cond));
+        let reads_nulls = plan.fields.reads_nulls();
+        let direct =
+            projection.direct() && !plan.rules.iter().any(|r| has_generic(&r.cond)) && !reads_nulls;
         let reads = plan
             .buckets()
             .iter()
@@ -195,6 +200,7 @@ impl Pack {
             category_read,
             reads,
             direct,
+            reads_nulls,
         }
     }
 
@@ -291,7 +297,7 @@ impl Pack {
                 _ => {}
             }
         }
-        self.run(event, &mut slots, cats, bulk, out);
+        self.run(event, &mut slots, cats, bulk && !self.reads_nulls, out);
         out.slot_buf = slots.into_buf();
     }
 

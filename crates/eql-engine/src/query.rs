@@ -295,7 +295,9 @@ impl CompiledQuery {
                 let cond = lower(&q.condition, opts, &regexes, kinds.as_deref(), &mut fields);
                 let projection =
                     Projection::new(fields.paths().iter().chain(std::iter::once(&category)));
-                let direct = projection.direct() && !has_generic(&cond);
+                // Raw bytes straight into the slots skip nulls, which a
+                // `null_value` reads.
+                let direct = projection.direct() && !has_generic(&cond) && !fields.reads_nulls();
                 Some(SinglePlan {
                     fields,
                     cond,

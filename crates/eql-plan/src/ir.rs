@@ -80,6 +80,14 @@ impl FieldTable {
         }
     }
 
+    /// True when a field's kind indexes an explicit JSON `null` as a value
+    /// (a `null_value`): reading such a field must see its nulls.
+    pub fn reads_nulls(&self) -> bool {
+        self.reads
+            .iter()
+            .any(|r| matches!(r, Read::Typed(k) if k.null_value().is_some()))
+    }
+
     /// The kind that normalizes the values of field `id`, when a compiled
     /// test claimed it with one.
     pub fn kind(&self, id: FieldId) -> Option<&FieldKind> {

@@ -373,6 +373,12 @@ impl FieldKind {
         matches!(self.ty, Ty::Keyword { .. })
     }
 
+    /// What an explicit JSON `null` is indexed as (the mapping's
+    /// `null_value`), if anything.
+    pub fn null_value(&self) -> Option<&Value<'static>> {
+        self.null_value.as_ref()
+    }
+
     /// True for the kind of an optional field the mapping does not have.
     pub fn is_absent(&self) -> bool {
         matches!(self.ty, Ty::Absent)
