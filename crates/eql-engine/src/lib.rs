@@ -75,6 +75,6 @@ pub use session::{
 mod rules;
 #[cfg(feature = "rules")]
 pub use rules::{
-    CompiledRule, CompiledRuleSet, Rule, RuleError, RuleLoadError, RuleSet, Technique, Threat,
-    ThreatRef,
+    ecs_mapping, CompiledRule, CompiledRuleSet, Rule, RuleError, RuleLoadError, RuleSet, Technique,
+    Threat, ThreatRef,
 };
