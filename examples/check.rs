@@ -1,13 +1,18 @@
 //! Parse-checks EQL queries from `.eql`, `.jsonl`, `.toml` files or folders of `.toml` rules.
 //!
-//! `cargo run --release --example check -- [--dialect es|python] [--explain] PATH...`
+//! `cargo run --release --example check -- [--dialect es|python] [--explain] [--mapping FILE] PATH...`
+//!
+//! `--mapping FILE` checks the queries against an Elasticsearch index mapping
+//! (the JSON of `GET index/_mapping`), as Elasticsearch's verifier does:
+//! unknown fields, fields of a type a comparison cannot use, literals that do
+//! not read as the field's type.
 //!
 //! `--explain` prints the plan of the single-event queries compiled together
 //! as one pack: category buckets, the fused matchers with their needles, the
 //! rules always evaluated, and each rule's lowered condition.
 
 use clap::{Parser, ValueEnum};
-use eql_engine::{CompileOptions, CompiledQuery, Dialect, Pack};
+use eql_engine::{CompileOptions, CompiledQuery, Dialect, Mapping, Pack};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -26,6 +31,9 @@ struct Args {
     /// Print the pack plan (EXPLAIN) of the single-event queries.
     #[arg(long)]
     explain: bool,
+    /// Check against this Elasticsearch mapping (the JSON of `GET index/_mapping`).
+    #[arg(long, value_name = "FILE")]
+    mapping: Option<PathBuf>,
     /// `.eql`, `.jsonl`, `.toml` files or folders of `.toml` rules.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
@@ -115,15 +123,30 @@ fn collect(path: &Path, out: &mut Vec<Item>, errors: &mut Vec<String>) {
     }
 }
 
+/// Reads an Elasticsearch mapping file; the error names the file.
+fn read_mapping(path: &Path) -> Result<Mapping, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Mapping::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
-    let opts = CompileOptions {
+    let mut opts = CompileOptions {
         dialect: match args.dialect {
             DialectArg::Es => Dialect::Elasticsearch,
             DialectArg::Python => Dialect::Python,
         },
         ..CompileOptions::default()
     };
+    if let Some(path) = &args.mapping {
+        match read_mapping(path) {
+            Ok(m) => opts = opts.with_mapping(m),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let mut items = Vec::new();
     let mut errors = Vec::new();
     for p in &args.paths {

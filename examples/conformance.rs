@@ -3,10 +3,18 @@
 //!
 //! Run: `cargo run --example conformance -- --preset eql-py
 //!   --queries ../shared/corpus/eql-py/queries.jsonl --events ../shared/corpus/eql-py/events.jsonl`
+//!
+//! `--mapping FILE` compiles the queries against an Elasticsearch index
+//! mapping (the JSON of `GET index/_mapping`, or `{"properties": ...}`). The
+//! fields the events hold and the mapping lacks are added as Elasticsearch's
+//! dynamic mapping adds them when it indexes the events, in file order; the
+//! QA specs' `[runtime_random_keyword_type]` placeholder type is read as
+//! `keyword`.
 
 use clap::Parser;
 use eql_engine::{
-    CompileOptions, CompiledQuery, Dialect, FieldPath, LineageOptions, Matches, SessionOptions,
+    CompileOptions, CompiledQuery, Dialect, FieldPath, LineageOptions, Mapping, Matches,
+    SessionOptions,
 };
 use serde_json::Value as Json;
 use std::process::ExitCode;
@@ -44,6 +52,22 @@ struct Args {
     /// `eql-py`: Python dialect, `event_type`, `serial_event_id`, `timestamp`.
     #[arg(long)]
     preset: Option<String>,
+    /// An Elasticsearch mapping of the events' index (the JSON of `GET index/_mapping`).
+    #[arg(long, value_name = "FILE")]
+    mapping: Option<String>,
+}
+
+/// The mapping in `path`, completed with the fields of `events` it lacks as
+/// Elasticsearch's dynamic mapping types them. The error names the file.
+fn read_mapping(path: &str, events: &[Json]) -> Result<Mapping, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    // The QA specs' placeholder for a keyword-like type.
+    let text = text.replace("[runtime_random_keyword_type]", "keyword");
+    let mut mapping = Mapping::from_slice(text.as_bytes()).map_err(|e| format!("{path}: {e}"))?;
+    for e in events {
+        mapping.map_dynamically(e);
+    }
+    Ok(mapping)
 }
 
 fn read_jsonl(path: &str) -> Result<Vec<Json>, String> {
@@ -129,6 +153,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(path) = &args.mapping {
+        match read_mapping(path, &events) {
+            Ok(m) => opts = opts.with_mapping(m),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let mut modes: Vec<bool> = Vec::new();
     if args.case_sensitive {
         modes.push(true);

@@ -352,7 +352,10 @@ fn optional_and_unknown_fields() {
     // Two mapped fields cannot be compared.
     assert_eq!(error("process where ?pid == ?small").0, "EQL0016");
     assert_eq!(error("process where ?pid + 1 == ?small").0, "EQL0016");
-    assert!(matches("process where ?pid == ?nope + 1", &ev(json!({"pid": 1}))) == false);
+    assert!(!matches(
+        "process where ?pid == ?nope + 1",
+        &ev(json!({"pid": 1}))
+    ));
     // A plain field the mapping lacks is an error, with suggestions.
     assert_eq!(
         error("process where pidd == 1"),

@@ -413,7 +413,8 @@ fn non_eql_rules_are_skipped() {
 fn the_shipped_rules_compile_with_the_ecs_mapping_and_others_do_not() {
     let ecs = eql_engine::ecs_mapping().expect("the shipped ECS mapping parses");
     assert_eq!(
-        ecs.get("process.name").map(|f| f.type_name()),
+        ecs.get("process.name")
+            .map(eql_engine::mapping::MappedField::type_name),
         Some("keyword")
     );
     let mut set = RuleSet::builtin();

@@ -349,7 +349,7 @@ impl Binder<'_> {
                 if op.is_comparison() {
                     // A constant_keyword folded to its value compares as a
                     // keyword with the other literal.
-                    for (side, other) in [(&*left, &mut r), (&*right, &mut l)] {
+                    for (side, other) in [(left, &mut r), (right, &mut l)] {
                         let constant = self.mapped(side).and_then(MappedField::constant);
                         if let (Some(_), ExprKind::Literal(lit)) = (constant, &mut other.kind) {
                             let text = match &*lit {

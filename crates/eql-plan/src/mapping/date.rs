@@ -594,6 +594,7 @@ pub(crate) fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+#[allow(clippy::many_single_char_names)]
 fn instant(p: &Parts, round_up: bool) -> Option<i128> {
     let (h0, mi0, s0, n0) = if round_up {
         (23, 59, 59, 999_999_999)

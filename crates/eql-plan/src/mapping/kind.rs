@@ -68,6 +68,7 @@ impl FloatWidth {
 
 /// Rounds to the nearest IEEE 754 half-precision value (ties to even),
 /// through `f32`.
+#[allow(clippy::many_single_char_names)]
 fn half(f: f64) -> f64 {
     let x = f as f32;
     if !x.is_finite() || x == 0.0 {
@@ -229,18 +230,19 @@ impl TypedTest {
         }
     }
 
-    /// The union of two tests of the same sort (the members of an `in`).
-    fn union(self, other: TypedTest) -> Result<TypedTest, (TypedTest, TypedTest)> {
+    /// The union of two tests of the same sort (the members of an `in`);
+    /// `None` for tests of different sorts.
+    fn union(self, other: TypedTest) -> Option<TypedTest> {
         match (self, other) {
             (TypedTest::IntIn(mut a), TypedTest::IntIn(b)) => {
                 a.extend(b);
-                Ok(TypedTest::IntIn(a))
+                Some(TypedTest::IntIn(a))
             }
             (TypedTest::IpIn(mut a), TypedTest::IpIn(b)) => {
                 a.extend(b);
-                Ok(TypedTest::IpIn(a))
+                Some(TypedTest::IpIn(a))
             }
-            (a, b) => Err((a, b)),
+            _ => None,
         }
     }
 }
@@ -281,6 +283,7 @@ fn utf16_len(s: &str) -> usize {
 
 /// A double as Java's `Double.toString` writes it (how Elasticsearch turns a
 /// number into a keyword term): `2.0`, `0.1`, `1.0E7`, `1.5E-5`.
+#[allow(clippy::many_single_char_names)]
 pub(crate) fn java_double(f: f64) -> String {
     if f.is_nan() {
         return "NaN".into();
@@ -628,7 +631,7 @@ impl FieldKind {
                         None => t,
                         Some(prev) => prev
                             .union(t)
-                            .map_err(|_| "members of different sorts".to_owned())?,
+                            .ok_or_else(|| "members of different sorts".to_owned())?,
                     });
                 }
             }

@@ -429,7 +429,7 @@ impl Mapping {
             }
             _ if self.fields.contains_key(name) => {}
             Json::Bool(_) => {
-                self.dynamic_leaf(name, "boolean", FieldKind::new(Ty::Boolean), nested)
+                self.dynamic_leaf(name, "boolean", FieldKind::new(Ty::Boolean), nested);
             }
             Json::Number(n) => {
                 if n.is_i64() || n.is_u64() {

@@ -43,6 +43,14 @@ pub(crate) struct Ctx<'a> {
 /// Variable bindings (array function variables, ES multi-value substitution).
 pub(crate) type Env = Vec<(String, Value<'static>)>;
 
+/// Whether a comparison is one of a mapped field with a literal.
+enum Typed {
+    /// It is not.
+    No,
+    /// It is, with this three-valued result.
+    Is(Option<bool>),
+}
+
 impl Ctx<'_> {
     pub(crate) fn py(&self) -> bool {
         self.dialect == Dialect::Python
@@ -83,26 +91,26 @@ impl Ctx<'_> {
     }
 
     /// `left rel right` where one side is a field with a mapped kind and
-    /// the other a non-null literal: compared as the field's type does
-    /// (`Some(result)`, `Some(None)` for null); `None` for any other
-    /// comparison.
-    fn typed_cmp(&self, rel: Rel, left: &Expr, right: &Expr, env: &Env) -> Option<Option<bool>> {
+    /// the other a non-null literal: compared as the field's type does.
+    fn typed_cmp(&self, rel: Rel, left: &Expr, right: &Expr, env: &Env) -> Typed {
         let (f, field, lit, rel) = match (&left.kind, &right.kind) {
             (ExprKind::Field(f), ExprKind::Literal(l)) => (f, left, l, rel),
             (ExprKind::Literal(l), ExprKind::Field(f)) => (f, right, l, rel.flip()),
-            _ => return None,
+            _ => return Typed::No,
         };
         if matches!(lit, Literal::Null) {
-            return None;
+            return Typed::No;
         }
-        let kind = self.kind(f)?;
+        let Some(kind) = self.kind(f) else {
+            return Typed::No;
+        };
         let Ok(operand) = kind.operand(rel, lit) else {
-            return Some(None);
+            return Typed::Is(None);
         };
         let Some(v) = self.eval(field, env) else {
-            return Some(None);
+            return Typed::Is(None);
         };
-        Some(match operand {
+        Typed::Is(match operand {
             Operand::Test(t) => Some(t.test(&v)),
             Operand::Value(x) => match rel {
                 Rel::Eq => self.equal(&v, &x, false),
@@ -209,7 +217,7 @@ impl Ctx<'_> {
                     Some(self.eval(left, env).is_none())
                 } else if is_null_lit(left) {
                     Some(self.eval(right, env).is_none())
-                } else if let Some(typed) = self.typed_cmp(Rel::Eq, left, right, env) {
+                } else if let Typed::Is(typed) = self.typed_cmp(Rel::Eq, left, right, env) {
                     typed
                 } else if let Some(pat) = self.py_wildcard_literal(left, right) {
                     let (other, pat) = pat;
@@ -232,7 +240,7 @@ impl Ctx<'_> {
                     BinaryOp::Gt => Rel::Gt,
                     _ => Rel::Ge,
                 };
-                if let Some(typed) = self.typed_cmp(rel, left, right, env) {
+                if let Typed::Is(typed) = self.typed_cmp(rel, left, right, env) {
                     return typed.map(Value::Bool);
                 }
                 let l = self.eval(left, env)?;
