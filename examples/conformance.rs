@@ -7,9 +7,9 @@
 //! `--mapping FILE` compiles the queries against an Elasticsearch index
 //! mapping (the JSON of `GET index/_mapping`, or `{"properties": ...}`). The
 //! fields the events hold and the mapping lacks are added as Elasticsearch's
-//! dynamic mapping adds them when it indexes the events, in file order; the
-//! QA specs' `[runtime_random_keyword_type]` placeholder type is read as
-//! `keyword`.
+//! dynamic mapping adds them when it indexes the events, in file order. As
+//! in Elasticsearch's QA data loader, lines starting with `#` are dropped and
+//! the `[runtime_random_keyword_type]` placeholder is read as `keyword`.
 
 use clap::Parser;
 use eql_engine::{
@@ -61,8 +61,14 @@ struct Args {
 /// Elasticsearch's dynamic mapping types them. The error names the file.
 fn read_mapping(path: &str, events: &[Json]) -> Result<Mapping, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-    // The QA specs' placeholder for a keyword-like type.
-    let text = text.replace("[runtime_random_keyword_type]", "keyword");
+    // The QA specs' mapping files: `#` comment lines, and a placeholder for a
+    // keyword-like type (and the name of a keyword multi-field).
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("[runtime_random_keyword_type]", "keyword");
     let mut mapping = Mapping::from_slice(text.as_bytes()).map_err(|e| format!("{path}: {e}"))?;
     for e in events {
         mapping.map_dynamically(e);

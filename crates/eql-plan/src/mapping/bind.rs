@@ -69,10 +69,14 @@ impl FieldKinds {
     }
 }
 
-/// The fields a query implicitly reads, which must be mapped too.
+/// The fields a query implicitly reads. The category field must be mapped
+/// when the query names a category (Elasticsearch's `Unknown column
+/// [event.category]`); the timestamp and tiebreaker fields are read from the
+/// events as they are (Elasticsearch runs samples over indices without
+/// them).
 #[derive(Clone, Debug)]
 pub struct BindOptions {
-    /// The category field (checked when the query names a category).
+    /// The category field.
     pub category_field: String,
     /// The timestamp field.
     pub timestamp_field: String,
@@ -127,17 +131,10 @@ pub fn bind(query: &Query, mapping: &Mapping, opts: &BindOptions) -> Result<Boun
         mapping,
         kinds: FieldKinds::default(),
     };
-    for f in [Some(&opts.timestamp_field), opts.tiebreaker_field.as_ref()]
-        .into_iter()
-        .flatten()
-    {
-        b.implicit(f, query.span)?;
-    }
     let mut q = query.clone();
     match &mut q.body {
         QueryBody::Event(e) => {
-            if let Some(name) = &e.category.name {
-                let _ = name;
+            if e.category.name.is_some() {
                 b.implicit(&opts.category_field, e.category.span)?;
             }
             e.condition = b.condition(&e.condition)?;
