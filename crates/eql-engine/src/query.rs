@@ -343,7 +343,8 @@ impl CompiledQuery {
         })
     }
 
-    /// The parsed query.
+    /// The parsed query (with a mapping, bound to it: see
+    /// [`CompiledQuery::from_query`]).
     pub fn query(&self) -> &Query {
         &self.query
     }
@@ -525,7 +526,8 @@ impl CompiledQuery {
     }
 
     /// Evaluates a standalone expression against an event (three-valued:
-    /// `None` is null).
+    /// `None` is null). Fields are typed dynamically: the mapping of `opts`
+    /// is not applied.
     pub fn eval_expr(
         expr: &Expr,
         opts: &CompileOptions,
