@@ -133,6 +133,10 @@ pub struct Pack {
 
 impl Pack {
     /// Compiles the single-event queries among `engines` into one pack.
+    ///
+    /// Events are routed on `opts.category_field`, read through
+    /// `opts.mapping` when there is one (an alias reads its target): give
+    /// the options the queries were compiled with.
     pub fn new<'a>(
         engines: impl IntoIterator<Item = &'a CompiledQuery>,
         opts: &CompileOptions,
