@@ -366,7 +366,7 @@ fn optional_and_unknown_fields() {
     );
     assert_eq!(error("process where qqqq == 1").1, "Unknown column [qqqq]");
     assert_eq!(error("process where obj == 1").0, "EQL0308");
-    assert_eq!(error("process where pid").0, "EQL0313");
+    assert_eq!(error("process where pid").0, "EQL0312");
     // The category field must be mapped (here through an alias).
     let bare =
         Mapping::from_json(&json!({"properties": {"@timestamp": {"type": "date"}}})).unwrap();

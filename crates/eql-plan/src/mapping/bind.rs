@@ -14,9 +14,9 @@
 //!   must be of a compatible type (EQL0310);
 //! - `:`, `like`, `regex` and the string functions need a string field, and
 //!   `cidrMatch` an `ip` field (EQL0311);
-//! - a condition that is a bare field must be a `boolean` one (EQL0313);
+//! - a condition that is a bare field must be a `boolean` one (EQL0312);
 //! - the join keys of a sequence or sample must have compatible types at
-//!   each position (EQL0314).
+//!   each position (EQL0313).
 //!
 //! The bound query reads each field where the document holds it (an alias's
 //! target, a multi-field's parent), a `constant_keyword` with a value is that
@@ -272,7 +272,7 @@ impl Binder<'_> {
             if let Some(mf) = self.mapping.get(&f.dotted()) {
                 if mf.kind().is_some() && mf.type_name() != "boolean" || mf.is_text() {
                     return Err(err(
-                        "EQL0313",
+                        "EQL0312",
                         format!(
                             "Condition expression needs to be boolean, found [{}]",
                             data_type(mf.type_name())
@@ -711,7 +711,7 @@ fn check_key_types(mapping: &Mapping, what: &str, body: &QueryBody) -> Result<()
             if let (Some(ta), Some(tb)) = (ty(a), ty(&b)) {
                 if family(&ta) != family(&tb) {
                     return Err(err(
-                        "EQL0314",
+                        "EQL0313",
                         format!("{what} key [{b}] type [{tb}] is incompatible with key [{a}] type [{ta}]"),
                         b.span,
                     ));
