@@ -1,6 +1,11 @@
 //! Parse-checks EQL queries from `.eql`, `.jsonl`, `.toml` files or folders of `.toml` rules.
 //!
-//! `cargo run --release --example check -- [--dialect es|python] [--explain] [--index NAME]... PATH...`
+//! `cargo run --release --example check -- [--dialect es|python] [--explain] [--index NAME]... [--mapping FILE] PATH...`
+//!
+//! `--mapping FILE` checks the queries against an Elasticsearch index mapping
+//! (the JSON of `GET index/_mapping`), as Elasticsearch's verifier does:
+//! unknown fields, fields of a type a comparison cannot use, literals that do
+//! not read as the field's type.
 //!
 //! `--explain` prints the plan of the single-event queries compiled together
 //! as one pack: category buckets, the fused matchers with their needles, the
@@ -9,8 +14,8 @@
 //! match the name) and limits the plan to those rules.
 
 use clap::{Parser, ValueEnum};
-use eql_engine::{CompileOptions, Dialect, Pack, RuleSet};
-use std::path::PathBuf;
+use eql_engine::{CompileOptions, Dialect, Mapping, Pack, RuleSet};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -33,20 +38,38 @@ struct Args {
     /// apply to one of the names given. Repeatable.
     #[arg(long = "index", value_name = "NAME")]
     indices: Vec<String>,
+    /// Check against this Elasticsearch mapping (the JSON of `GET index/_mapping`).
+    #[arg(long, value_name = "FILE")]
+    mapping: Option<PathBuf>,
     /// `.eql`, `.jsonl`, `.toml` files or folders of rules.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
 }
 
+/// Reads an Elasticsearch mapping file; the error names the file.
+fn read_mapping(path: &Path) -> Result<Mapping, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Mapping::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
-    let opts = CompileOptions {
+    let mut opts = CompileOptions {
         dialect: match args.dialect {
             DialectArg::Es => Dialect::Elasticsearch,
             DialectArg::Python => Dialect::Python,
         },
         ..CompileOptions::default()
     };
+    if let Some(path) = &args.mapping {
+        match read_mapping(path) {
+            Ok(m) => opts = opts.with_mapping(m),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let mut rules = RuleSet::new();
     let mut load_errors = 0usize;
     for p in &args.paths {

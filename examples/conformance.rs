@@ -21,12 +21,19 @@
 //! through the default reorder window instead (late events are skipped by
 //! stateful queries), `--order arrival` in file order (the Python dialect's
 //! default).
+//!
+//! `--mapping FILE` compiles the queries against an Elasticsearch index
+//! mapping (the JSON of `GET index/_mapping`, or `{"properties": ...}`). The
+//! fields the events hold and the mapping lacks are added as Elasticsearch's
+//! dynamic mapping adds them when it indexes the events, in file order. As
+//! in Elasticsearch's QA data loader, lines starting with `#` are dropped and
+//! the `[runtime_random_keyword_type]` placeholder is read as `keyword`.
 
 use clap::Parser;
 use clap::ValueEnum;
 use eql_engine::{
-    CompileOptions, CompiledQuery, Dialect, FieldPath, LineageOptions, Match, Matches, QueryBody,
-    SessionOptions, Step, StreamOrder, TimestampFormat,
+    CompileOptions, CompiledQuery, Dialect, FieldPath, LineageOptions, Mapping, Match, Matches,
+    QueryBody, SessionOptions, Step, StreamOrder, TimestampFormat,
 };
 use serde_json::Value as Json;
 use std::process::ExitCode;
@@ -82,6 +89,9 @@ struct Args {
     /// overrides it). Default 1.
     #[arg(long)]
     max_samples_per_key: Option<usize>,
+    /// An Elasticsearch mapping of the events' index (the JSON of `GET index/_mapping`).
+    #[arg(long, value_name = "FILE")]
+    mapping: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -92,6 +102,25 @@ enum OrderArg {
     Stream,
     /// File order, as the Python engine streams events.
     Arrival,
+}
+
+/// The mapping in `path`, completed with the fields of `events` it lacks as
+/// Elasticsearch's dynamic mapping types them. The error names the file.
+fn read_mapping(path: &str, events: &[Json]) -> Result<Mapping, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    // The QA specs' mapping files: `#` comment lines, and a placeholder for a
+    // keyword-like type (and the name of a keyword multi-field).
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("[runtime_random_keyword_type]", "keyword");
+    let mut mapping = Mapping::from_slice(text.as_bytes()).map_err(|e| format!("{path}: {e}"))?;
+    for e in events {
+        mapping.map_dynamically(e);
+    }
+    Ok(mapping)
 }
 
 fn read_jsonl(path: &str) -> Result<Vec<Json>, String> {
@@ -262,6 +291,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(path) = &args.mapping {
+        match read_mapping(path, &events) {
+            Ok(m) => opts = opts.with_mapping(m),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let mut modes: Vec<bool> = Vec::new();
     if args.case_sensitive {
         modes.push(true);

@@ -55,6 +55,7 @@
 
 mod event;
 
+pub use eql_plan::mapping::{self, Mapping, MappingError};
 pub use eql_plan::{FieldPath, PathSegment, Value};
 pub use eql_syntax::{parse_query, Diagnostic, Dialect, ParseOptions, Query, Span};
 pub use event::{Event, SerializeEvent};
@@ -84,6 +85,6 @@ mod rules;
 pub use rules::{alert_documents, AlertEvent, AlertOptions};
 #[cfg(feature = "rules")]
 pub use rules::{
-    event_index, CompiledRule, CompiledRuleSet, IndexPatterns, IndexRoute, IndexRouter, Rule,
-    RuleError, RuleLoadError, RuleSet, Technique, Threat, ThreatRef,
+    ecs_mapping, event_index, CompiledRule, CompiledRuleSet, IndexPatterns, IndexRoute,
+    IndexRouter, Rule, RuleError, RuleLoadError, RuleSet, Technique, Threat, ThreatRef,
 };

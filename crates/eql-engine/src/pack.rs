@@ -126,10 +126,17 @@ pub struct Pack {
     /// Raw bytes can go straight into the slots: the projection allows it
     /// and no rule has a generic leaf (those read the event itself).
     direct: bool,
+    /// A field's `null_value` reads explicit nulls, which bulk resolution
+    /// leaves out: such packs read their fields one by one.
+    reads_nulls: bool,
 }
 
 impl Pack {
     /// Compiles the single-event queries among `engines` into one pack.
+    ///
+    /// Events are routed on `opts.category_field`, read through
+    /// `opts.mapping` when there is one (an alias reads its target): give
+    /// the options the queries were compiled with.
     pub fn new<'a>(
         engines: impl IntoIterator<Item = &'a CompiledQuery>,
         opts: &CompileOptions,
@@ -157,16 +164,28 @@ impl Pack {
         let mut kept = Vec::new();
         let mut origin = Vec::new();
         for (i, e, q) in items {
-            let cond = lower(&q.condition, &e.opts, &e.regexes, &mut fields);
+            let cond = lower(
+                &q.condition,
+                &e.opts,
+                &e.regexes,
+                e.kinds.as_deref(),
+                &mut fields,
+            );
             rules.push((q.category.name.clone(), cond));
             kept.push(e.clone());
             origin.push(i);
         }
-        let category = FieldPath::parse_dotted(&opts.category_field);
+        let category = FieldPath::parse_dotted(match (&opts.mapping, opts.dialect) {
+            // With a mapping, the document field the category field reads.
+            (Some(m), eql_syntax::Dialect::Elasticsearch) => m.source_of(&opts.category_field),
+            _ => &opts.category_field,
+        });
         let plan = PackPlan::new(fields, &category, rules);
         let projection = Projection::new(plan.fields());
         let category_read = Projection::new([&category]);
-        let direct = projection.direct() && !plan.rules.iter().any(|r| has_generic(&r.cond));
+        let reads_nulls = plan.fields.reads_nulls();
+        let direct =
+            projection.direct() && !plan.rules.iter().any(|r| has_generic(&r.cond)) && !reads_nulls;
         let reads = plan
             .buckets()
             .iter()
@@ -185,6 +204,7 @@ impl Pack {
             category_read,
             reads,
             direct,
+            reads_nulls,
         }
     }
 
@@ -223,7 +243,7 @@ impl Pack {
                         cats.push(s.clone());
                     }
                 }
-                slots.push_item(i, v);
+                slots.push_item(i, v, &self.plan.fields);
             })?;
             if simple {
                 slots.mark_all_resolved();
@@ -277,7 +297,7 @@ impl Pack {
                     .flat_map(Value::into_categories),
             );
         }
-        self.run(event, &mut slots, cats, bulk, out);
+        self.run(event, &mut slots, cats, bulk && !self.reads_nulls, out);
         out.slot_buf = slots.into_buf();
     }
 
@@ -307,7 +327,7 @@ impl Pack {
         for b in &buckets {
             if bulk {
                 if let Some((ids, projection)) = self.reads.get(b.id) {
-                    slots.fill(event, projection, ids);
+                    slots.fill(event, projection, ids, &self.plan.fields);
                 }
             }
             for &r in &b.always {

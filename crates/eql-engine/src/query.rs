@@ -8,9 +8,11 @@ use crate::eval::plan::{self, has_generic, NoFields, Slots};
 use crate::eval::reference::{Ctx, Env};
 use crate::event::project::Projection;
 use crate::Event;
+use eql_plan::mapping::{FieldKinds, Mapping};
 use eql_plan::{category_matches, CheckOptions, Cond, FieldTable, Lowering, RegexCache};
 use eql_plan::{FieldPath, Value};
 use eql_syntax::{Diagnostic, Dialect, Expr, ParseOptions, Query, QueryBody, SequenceStep, Span};
+use std::sync::Arc;
 
 /// Options for compiling a query, including its limits.
 ///
@@ -51,6 +53,13 @@ pub struct CompileOptions {
     /// caps per-event matching work. More is compile error `EQL0305`.
     /// Default 10 000 (the largest Elastic rule has about 2 700 literals).
     pub max_wildcard_patterns: usize,
+    /// The Elasticsearch mapping of the indices the events come from
+    /// (Elasticsearch dialect). With one, fields are typed as the mapping
+    /// types them rather than from the JSON values, and the query is checked
+    /// against it as Elasticsearch's verifier checks it: see
+    /// [`eql_plan::mapping`] and [`CompileOptions::with_mapping`]. Default
+    /// none (dynamic typing). The Python dialect ignores it.
+    pub mapping: Option<Arc<Mapping>>,
 }
 
 impl Default for CompileOptions {
@@ -64,11 +73,36 @@ impl Default for CompileOptions {
             tiebreaker_field: None,
             regex_size_limit: eql_plan::DEFAULT_REGEX_SIZE_LIMIT,
             max_wildcard_patterns: 10_000,
+            mapping: None,
         }
     }
 }
 
 impl CompileOptions {
+    /// These options with the index mapping `mapping`.
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, CompiledQuery, Mapping};
+    /// let mapping = Mapping::from_slice(br#"{"mappings": {"properties": {
+    ///     "@timestamp": {"type": "date"},
+    ///     "event": {"properties": {"category": {"type": "keyword"}}},
+    ///     "process": {"properties": {"pid": {"type": "long"}}}}}}"#).unwrap();
+    /// let opts = CompileOptions::default().with_mapping(mapping);
+    /// // `pid` is a long: the string "4" in an event is the number 4.
+    /// let q = CompiledQuery::compile("process where process.pid == 4", &opts).unwrap();
+    /// assert!(q.is_match(&serde_json::json!({"event": {"category": "process"}, "process": {"pid": "4"}})));
+    /// // A field the mapping does not have is an error, as in Elasticsearch...
+    /// let err = CompiledQuery::compile("process where process.ppid == 4", &opts).unwrap_err();
+    /// assert_eq!(err.diagnostic.code, "EQL0307");
+    /// // ...unless optional: then it is null.
+    /// assert!(CompiledQuery::compile("process where ?process.ppid == null", &opts).is_ok());
+    /// ```
+    #[must_use]
+    pub fn with_mapping(mut self, mapping: Mapping) -> Self {
+        self.mapping = Some(Arc::new(mapping));
+        self
+    }
+
     /// Python dialect with the endgame field names (`event_type`, `timestamp`
     /// as Windows FILETIME ticks).
     pub fn python() -> Self {
@@ -104,6 +138,8 @@ pub struct CompiledQuery {
     /// The lowered conditions of the steps of a sequence, sample or join
     /// (and of `until`), keyed by the step query's span.
     pub(crate) steps: Option<StepPlans>,
+    /// With a mapping: how each field the query reads is read and compared.
+    pub(crate) kinds: Option<Arc<FieldKinds>>,
 }
 
 /// Lowered step conditions sharing one field table.
@@ -135,6 +171,7 @@ pub(crate) fn lower(
     cond: &Expr,
     opts: &CompileOptions,
     regexes: &RegexCache,
+    kinds: Option<&FieldKinds>,
     fields: &mut FieldTable,
 ) -> Cond {
     let ctx = Ctx {
@@ -142,6 +179,7 @@ pub(crate) fn lower(
         ci: !opts.case_sensitive,
         regexes,
         event: &NoFields,
+        kinds: None,
     };
     let const_eval = |e: &Expr| -> Option<bool> {
         Some(if ctx.py() {
@@ -156,6 +194,7 @@ pub(crate) fn lower(
         const_eval: &const_eval,
         python_ci: !opts.case_sensitive,
         regexes,
+        kinds,
     };
     l.condition(cond)
 }
@@ -174,7 +213,19 @@ impl CompiledQuery {
     }
 
     /// Checks an already parsed query.
+    ///
+    /// With a mapping ([`CompileOptions::mapping`], Elasticsearch dialect),
+    /// the query is first bound to it ([`eql_plan::mapping::bind`]): checked
+    /// as Elasticsearch's verifier checks it, each field read where the
+    /// document holds it (an alias's target, a multi-field's parent) and an
+    /// optional field the mapping lacks folded to `null` in conditions.
+    /// [`CompiledQuery::query`] is then the bound query, and
+    /// [`CompiledQuery::options`] name the category, timestamp and tiebreaker
+    /// fields the document holds.
     pub fn from_query(query: Query, opts: &CompileOptions) -> Result<CompiledQuery, CompileError> {
+        let (query, kinds, opts) = bind_mapping(query, opts)?;
+        let opts = &opts;
+        let kinds = kinds.map(Arc::new);
         let mut regexes = RegexCache::new(opts.regex_size_limit);
         let check = CheckOptions::new(opts.dialect, opts.max_wildcard_patterns);
         eql_plan::check_query(&query, &check, &mut regexes)
@@ -188,10 +239,12 @@ impl CompiledQuery {
             _ if lineage => None,
             QueryBody::Event(q) => {
                 let mut fields = FieldTable::default();
-                let cond = lower(&q.condition, opts, &regexes, &mut fields);
+                let cond = lower(&q.condition, opts, &regexes, kinds.as_deref(), &mut fields);
                 let projection =
                     Projection::new(fields.paths().iter().chain(std::iter::once(&category)));
-                let direct = projection.direct() && !has_generic(&cond);
+                // Raw bytes straight into the slots skip nulls, which a
+                // `null_value` reads.
+                let direct = projection.direct() && !has_generic(&cond) && !fields.reads_nulls();
                 Some(SinglePlan {
                     fields,
                     cond,
@@ -209,7 +262,13 @@ impl CompiledQuery {
             let conds = step_queries
                 .iter()
                 .map(|st| {
-                    let c = lower(&st.query.condition, opts, &regexes, &mut fields);
+                    let c = lower(
+                        &st.query.condition,
+                        opts,
+                        &regexes,
+                        kinds.as_deref(),
+                        &mut fields,
+                    );
                     (st.query.span, c)
                 })
                 .collect();
@@ -222,10 +281,12 @@ impl CompiledQuery {
             regexes,
             plan,
             steps,
+            kinds,
         })
     }
 
-    /// The parsed query.
+    /// The parsed query (with a mapping, bound to it: see
+    /// [`CompiledQuery::from_query`]).
     pub fn query(&self) -> &Query {
         &self.query
     }
@@ -248,6 +309,24 @@ impl CompiledQuery {
             ci: !self.opts.case_sensitive,
             regexes: &self.regexes,
             event,
+            kinds: self.kinds.as_deref(),
+        }
+    }
+
+    /// The value of the document field `path` as the query reads it: with a
+    /// mapping, normalized as the field's type indexes it
+    /// ([`eql_plan::mapping::FieldKind::normalize`]; an array item by item,
+    /// values that do not fit the type left out); raw without one. `None`
+    /// when missing or null.
+    pub(crate) fn read_field<'e>(
+        &self,
+        event: &'e dyn Event,
+        path: &FieldPath,
+    ) -> Option<Value<'e>> {
+        let v = event.get(path);
+        match self.kinds.as_deref().and_then(|k| k.get(path.dotted())) {
+            None => v.filter(|v| !v.is_null()),
+            Some(kind) => crate::eval::reference::normalize(kind, v),
         }
     }
 
@@ -295,7 +374,7 @@ impl CompiledQuery {
                                 cat_ok |= s.as_ref() == c.as_str();
                             }
                         } else {
-                            slots.push_item(i, v);
+                            slots.push_item(i, v, &plan.fields);
                         }
                     })?;
                     if simple {
@@ -373,7 +452,8 @@ impl CompiledQuery {
     }
 
     /// Evaluates a standalone expression against an event (three-valued:
-    /// `None` is null).
+    /// `None` is null). Fields are typed dynamically: the mapping of `opts`
+    /// is not applied.
     pub fn eval_expr(
         expr: &Expr,
         opts: &CompileOptions,
@@ -408,6 +488,35 @@ fn with_checked_ctx<R>(
         ci: !opts.case_sensitive,
         regexes: &regexes,
         event,
+        kinds: None,
     };
     Ok(f(&ctx))
+}
+
+/// Binds `query` to the options' mapping (Elasticsearch dialect): the bound
+/// query, the kinds of its fields, and the options with the category,
+/// timestamp and tiebreaker fields resolved to the document fields that hold
+/// them. Without a mapping, the query and options as given.
+fn bind_mapping(
+    query: Query,
+    opts: &CompileOptions,
+) -> Result<(Query, Option<FieldKinds>, CompileOptions), CompileError> {
+    let (Some(mapping), Dialect::Elasticsearch) = (&opts.mapping, opts.dialect) else {
+        return Ok((query, None, opts.clone()));
+    };
+    let bopts = eql_plan::mapping::BindOptions {
+        category_field: opts.category_field.clone(),
+        timestamp_field: opts.timestamp_field.clone(),
+        tiebreaker_field: opts.tiebreaker_field.clone(),
+    };
+    let bound = eql_plan::mapping::bind(&query, mapping, &bopts)
+        .map_err(|diagnostic| CompileError { diagnostic })?;
+    let mut opts = opts.clone();
+    opts.category_field = mapping.source_of(&opts.category_field).to_owned();
+    opts.timestamp_field = mapping.source_of(&opts.timestamp_field).to_owned();
+    opts.tiebreaker_field = opts
+        .tiebreaker_field
+        .as_deref()
+        .map(|t| mapping.source_of(t).to_owned());
+    Ok((bound.query, Some(bound.kinds), opts))
 }

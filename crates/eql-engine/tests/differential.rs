@@ -396,3 +396,253 @@ proptest! {
         prop_assert_eq!(together, separate);
     }
 }
+
+// ---- Index mapping: fields typed by a mapping ----------------------------
+
+/// Mapped fields, one per kind of comparison.
+const MAPPED: &[&str] = &["k", "n", "t", "ns", "ip", "v", "f", "ok", "tx", "c.d"];
+
+fn es_mapping() -> eql_engine::Mapping {
+    eql_engine::Mapping::from_json(&json!({"properties": {
+        "@timestamp": {"type": "date"},
+        "event": {"properties": {"category": {"type": "keyword"}}},
+        "k": {"type": "keyword", "ignore_above": 5, "null_value": "NULL"},
+        "n": {"type": "long"},
+        "t": {"type": "date"},
+        "ns": {"type": "date_nanos"},
+        "ip": {"type": "ip"},
+        "v": {"type": "version"},
+        "f": {"type": "float"},
+        "ok": {"type": "boolean"},
+        "tx": {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 4}}},
+        "c": {"properties": {"d": {"type": "alias", "path": "k"}}}
+    }}))
+    .unwrap_or_default()
+}
+
+/// Values and literals that read as several types: dates, addresses,
+/// versions, numbers in strings, words.
+const TYPED_WORDS: &[&str] = &[
+    "1970-01-01T00:00:01Z",
+    "1970-01-01T00:00:01.5Z",
+    "1970-01-01",
+    "1000",
+    "1500",
+    "10.0.0.1",
+    "10.0.0.0/8",
+    "::1",
+    "1.2.4",
+    "1.11.3",
+    "1.2.4-SNAPSHOT",
+    "42",
+    "0.1",
+    "true",
+    "",
+    "abc",
+    "ABC",
+    "NULL",
+];
+
+fn typed_word() -> impl Strategy<Value = String> {
+    prop::sample::select(TYPED_WORDS).prop_map(str::to_owned)
+}
+
+fn typed_lit() -> impl Strategy<Value = String> {
+    prop_oneof![
+        5 => typed_word().prop_map(|s| format!("{s:?}")),
+        2 => prop::sample::select(&[0i64, 1, 42, 1000, 1500, -3][..]).prop_map(|i| i.to_string()),
+        1 => Just("0.1".to_owned()),
+        1 => Just("true".to_owned()),
+        1 => Just("null".to_owned()),
+    ]
+}
+
+fn mapped_field() -> impl Strategy<Value = String> {
+    prop_oneof![
+        9 => prop::sample::select(MAPPED).prop_map(str::to_owned),
+        1 => Just("?u".to_owned()),
+        1 => Just("?k".to_owned()),
+    ]
+}
+
+fn mapped_leaf() -> BoxedStrategy<String> {
+    let cmp = || prop::sample::select(&["==", "!=", "<", "<=", ">", ">="][..]);
+    // A field with a literal of its own type, so that typed tests compile.
+    let suited = prop::sample::select(
+        &[
+            ("t", "\"1970-01-01T00:00:01Z\""),
+            ("t", "\"1970-01-01\""),
+            ("t", "1000"),
+            ("t", "\"1500\""),
+            ("ns", "\"1970-01-01T00:00:01.5Z\""),
+            ("ns", "1"),
+            ("ip", "\"10.0.0.0/8\""),
+            ("ip", "\"10.0.0.1\""),
+            ("ip", "\"::1\""),
+            ("v", "\"1.2.4\""),
+            ("v", "\"1.11.3\""),
+            ("v", "\"abc\""),
+            ("n", "\"42\""),
+            ("n", "1.5"),
+            ("f", "0.1"),
+            ("ok", "\"true\""),
+            ("k", "42"),
+            ("tx", "\"abc\""),
+        ][..],
+    );
+    let any = prop::strategy::Union::new(vec![
+        (mapped_field(), cmp(), typed_lit())
+            .prop_map(|(f, o, l)| format!("{f} {o} {l}"))
+            .boxed(),
+        (typed_lit(), mapped_field())
+            .prop_map(|(l, f)| format!("{l} < {f}"))
+            .boxed(),
+        (
+            mapped_field(),
+            prop::sample::select(&["in", "not in", "in~"][..]),
+            prop::collection::vec(typed_lit(), 1..4),
+        )
+            .prop_map(|(f, o, ls)| format!("{f} {o} ({})", ls.join(", ")))
+            .boxed(),
+        (
+            mapped_field(),
+            prop::sample::select(&[":", "like~", "regex"][..]),
+            prop::collection::vec(
+                prop::sample::select(&["1*", "*.4", "a*", "10.*", "*"][..]),
+                1..3,
+            ),
+        )
+            .prop_map(|(f, o, ls)| {
+                let ls: Vec<String> = ls
+                    .iter()
+                    .map(|l| {
+                        if o == "regex" {
+                            format!("{:?}", l.replace('.', "\\.").replace('*', ".*"))
+                        } else {
+                            format!("{l:?}")
+                        }
+                    })
+                    .collect();
+                format!("{f} {o} ({})", ls.join(", "))
+            })
+            .boxed(),
+        (mapped_field(), typed_word())
+            .prop_map(|(f, w)| format!("startsWith({f}, {w:?})"))
+            .boxed(),
+        Just("cidrMatch(ip, \"10.0.0.0/8\", \"::1\")".to_owned()).boxed(),
+        (mapped_field(), typed_lit())
+            .prop_map(|(f, l)| format!("{f} + 1 == {l}"))
+            .boxed(),
+        Just("?u == ?w".to_owned()).boxed(),
+        Just("ok".to_owned()).boxed(),
+    ]);
+    prop_oneof![
+        1 => (suited, cmp()).prop_map(|((f, l), o)| format!("{f} {o} {l}")),
+        1 => any,
+    ]
+    .boxed()
+}
+
+fn mapped_query() -> impl Strategy<Value = String> {
+    (
+        prop::sample::select(&["process", "any"][..]),
+        mapped_leaf().prop_recursive(3, 12, 3, |inner| {
+            prop_oneof![
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} and {b})")),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} or {b})")),
+                inner.prop_map(|a| format!("not ({a})")),
+            ]
+        }),
+    )
+        .prop_map(|(c, w)| format!("{c} where {w}"))
+}
+
+fn typed_scalar() -> impl Strategy<Value = Json> {
+    prop_oneof![
+        5 => typed_word().prop_map(Json::from),
+        2 => prop::sample::select(&[0i64, 1, 42, 1000, 1500, 300][..]).prop_map(Json::from),
+        1 => Just(json!(0.1)),
+        1 => Just(json!(1.5)),
+        1 => Just(json!(true)),
+        1 => Just(Json::Null),
+    ]
+}
+
+fn typed_value() -> impl Strategy<Value = Json> {
+    prop_oneof![
+        5 => typed_scalar(),
+        2 => prop::collection::vec(typed_scalar(), 0..3).prop_map(Json::from),
+        1 => Just(json!({"k": 1})),
+    ]
+}
+
+fn mapped_event() -> impl Strategy<Value = Json> {
+    let names = ["k", "n", "t", "ns", "ip", "v", "f", "ok", "tx", "u", "w"];
+    (
+        prop::collection::vec(prop::option::of(typed_value()), names.len()),
+        prop_oneof![
+            Just(json!("process")),
+            Just(json!("file")),
+            Just(Json::Null)
+        ],
+    )
+        .prop_map(move |(vals, cat)| {
+            let mut obj = serde_json::Map::new();
+            for (f, v) in names.iter().zip(vals) {
+                if let Some(v) = v {
+                    obj.insert((*f).into(), v);
+                }
+            }
+            obj.insert("event".into(), json!({ "category": cat }));
+            Json::Object(obj)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// With a mapping: the plan (typed slots, typed tests), raw bytes,
+    /// Documents and the pack agree with the reference interpreter, which
+    /// reads and compares each field as its mapped type does.
+    #[test]
+    fn mapped_plan_and_pack_agree_with_reference(
+        queries in prop::collection::vec(mapped_query(), 1..41),
+        events in prop::collection::vec(mapped_event(), 32),
+    ) {
+        let opts = CompileOptions::default().with_mapping(es_mapping());
+        let compiled = queries.iter().filter(|q| CompiledQuery::compile(q, &opts).is_ok()).count();
+        prop_assume!(compiled > 0);
+        check_with(&opts, &queries, &events)?;
+    }
+
+    /// One pack of rules compiled with and without the mapping: a field read
+    /// both ways keeps each rule's own semantics.
+    #[test]
+    fn a_pack_mixing_mapped_and_dynamic_rules_agrees_with_reference(
+        queries in prop::collection::vec((mapped_query(), any::<bool>()), 2..30),
+        events in prop::collection::vec(mapped_event(), 24),
+    ) {
+        let mapped = CompileOptions::default().with_mapping(es_mapping());
+        let dynamic = CompileOptions::default();
+        let engines: Vec<CompiledQuery> = queries
+            .iter()
+            .filter_map(|(q, m)| CompiledQuery::compile(q, if *m { &mapped } else { &dynamic }).ok())
+            .collect();
+        prop_assume!(!engines.is_empty());
+        let pack = Pack::new(&engines, &dynamic);
+        let mut hits = PackMatches::new();
+        for ev in &events {
+            let expected: Vec<u32> = engines
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.is_match_reference(ev))
+                .map(|(i, _)| i as u32)
+                .collect();
+            pack.matches(ev, &mut hits);
+            prop_assert_eq!(hits.rules(), &expected[..], "event {}\n{}", ev, pack.plan());
+            let bytes = serde_json::to_vec(ev).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            pack.matches_json(&bytes, &mut hits).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(hits.rules(), &expected[..], "raw bytes, event {}", ev);
+        }
+    }
+}

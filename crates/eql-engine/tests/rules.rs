@@ -579,3 +579,39 @@ query = "SELECT * FROM dns_cache"
     }
     assert_eq!(r.extra.len(), 4, "{:?}", r.extra.keys());
 }
+
+#[test]
+fn the_shipped_rules_compile_with_the_ecs_mapping_and_others_do_not() {
+    let ecs = eql_engine::ecs_mapping().expect("the shipped ECS mapping parses");
+    assert_eq!(
+        ecs.get("process.name")
+            .map(eql_engine::mapping::MappedField::type_name),
+        Some("keyword")
+    );
+    let mut set = RuleSet::builtin();
+    let mut user = RuleSet::new();
+    user.push(eql_engine::Rule {
+        name: "dynamic".into(),
+        query: "process where ?not_in_ecs == 1".into(),
+        ..eql_engine::Rule::default()
+    });
+    set.extend(user);
+    let (compiled, errors) = set.compile(&CompileOptions::default());
+    assert!(errors.is_empty(), "{}", errors[0]);
+    let mapped: Vec<bool> = compiled
+        .iter()
+        .map(|r| r.engine.options().mapping.is_some())
+        .collect();
+    assert_eq!(mapped, [true, false]);
+    // With the ECS mapping an optional field it lacks is null; the user's
+    // rule keeps dynamic typing and reads it.
+    let ev = serde_json::json!({"event": {"category": "process"}, "not_in_ecs": 1});
+    assert!(compiled.rules()[1].is_match(&ev));
+    // Options with a mapping of their own win over the ECS one.
+    let own = eql_engine::Mapping::from_json(&serde_json::json!({"properties": {
+        "@timestamp": {"type": "date"}, "event": {"properties": {"category": {"type": "keyword"}}}}}))
+    .unwrap();
+    let (_, errors) = RuleSet::builtin().compile(&CompileOptions::default().with_mapping(own));
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].error.diagnostic.code, "EQL0307");
+}

@@ -1,6 +1,7 @@
 //! The plan's intermediate representation: boolean conditions over interned
 //! fields, with compiled tests at the leaves.
 
+use crate::mapping::{FieldKind, TypedTest};
 use crate::matcher::{Glob, StrSet};
 use crate::{FieldPath, Value};
 use eql_syntax::Expr;
@@ -19,11 +20,25 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FieldId(pub u32);
 
-/// Every distinct field path a plan (or a whole pack) reads, each once.
+/// Every distinct field path a plan (or a whole pack) reads, each once, with
+/// how its values are read when an index mapping types it.
 #[derive(Clone, Debug, Default)]
 pub struct FieldTable {
     paths: Vec<FieldPath>,
     ids: HashMap<FieldPath, FieldId>,
+    /// Per field: how the compiled tests on it read its values.
+    reads: Vec<Read>,
+}
+
+/// How the compiled tests of a field read its values: unclaimed, as the JSON
+/// holds them, or normalized by a mapped [`FieldKind`]. A field's slot holds
+/// one form, so every test compiled on it must agree.
+#[derive(Clone, Debug, Default, PartialEq)]
+enum Read {
+    #[default]
+    Unclaimed,
+    Raw,
+    Typed(FieldKind),
 }
 
 impl FieldTable {
@@ -35,7 +50,51 @@ impl FieldTable {
         let id = FieldId(self.paths.len() as u32);
         self.paths.push(path.clone());
         self.ids.insert(path.clone(), id);
+        self.reads.push(Read::Unclaimed);
         id
+    }
+
+    /// Claims field `id` for a compiled test that reads its values raw
+    /// (`None`) or normalized by `kind`: true when the field's other
+    /// compiled tests read it the same way (the first claim decides).
+    ///
+    /// ```
+    /// use eql_plan::{FieldPath, FieldTable};
+    /// let mut t = FieldTable::default();
+    /// let a = t.intern(&FieldPath::parse_dotted("a"));
+    /// assert!(t.claim(a, None) && t.claim(a, None));
+    /// assert!(t.kind(a).is_none());
+    /// assert!(!t.claim(a, Some(&eql_plan::mapping::FieldKind::absent())));
+    /// ```
+    pub fn claim(&mut self, id: FieldId, kind: Option<&FieldKind>) -> bool {
+        let Some(read) = self.reads.get_mut(id.0 as usize) else {
+            return false;
+        };
+        let want = kind.map_or(Read::Raw, |k| Read::Typed(k.clone()));
+        match read {
+            Read::Unclaimed => {
+                *read = want;
+                true
+            }
+            r => *r == want,
+        }
+    }
+
+    /// True when a field's kind indexes an explicit JSON `null` as a value
+    /// (a `null_value`): reading such a field must see its nulls.
+    pub fn reads_nulls(&self) -> bool {
+        self.reads
+            .iter()
+            .any(|r| matches!(r, Read::Typed(k) if k.null_value().is_some()))
+    }
+
+    /// The kind that normalizes the values of field `id`, when a compiled
+    /// test claimed it with one.
+    pub fn kind(&self, id: FieldId) -> Option<&FieldKind> {
+        match self.reads.get(id.0 as usize) {
+            Some(Read::Typed(k)) => Some(k),
+            _ => None,
+        }
     }
 
     /// The id of `path`, if interned.
@@ -166,6 +225,10 @@ pub enum TestOp {
         /// `regex~`: case-insensitive.
         ci: bool,
     },
+    /// A comparison with a literal on a field typed by an index mapping that
+    /// the other tests cannot express (date ranges, IP networks, version
+    /// order), applied to the field's normalized values.
+    Typed(TypedTest),
 }
 
 impl fmt::Display for CmpOp {
@@ -244,6 +307,7 @@ impl Cond {
                         "{pad}{name} regex{} {sources:?}",
                         if *ci { "~" } else { "" }
                     ),
+                    TestOp::Typed(t) => writeln!(out, "{pad}{name} {t}"),
                 };
             }
             Cond::Generic(e) => {

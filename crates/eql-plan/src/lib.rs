@@ -34,6 +34,7 @@
 //!     const_eval: &|_| None,
 //!     python_ci: false,
 //!     regexes: &regexes,
+//!     kinds: None,
 //! }
 //! .condition(&e.condition);
 //! assert!(matches!(cond, Cond::Test(_)));
@@ -66,6 +67,7 @@ mod check;
 mod field;
 mod ir;
 mod lower;
+pub mod mapping;
 mod matcher;
 mod pack;
 mod passes;

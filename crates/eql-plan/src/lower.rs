@@ -12,6 +12,7 @@
 //! [`Cond::Witnessed`] for the pack's candidate index.
 
 use crate::ir::{CmpOp, Cond, FieldTable, Test, TestOp};
+use crate::mapping::{FieldKind, FieldKinds, Members, Operand, Rel};
 use crate::matcher::{fold, required_piece, Glob, StrSet};
 use crate::passes::run_passes;
 use crate::regexes::RegexCache;
@@ -33,9 +34,14 @@ pub struct Lowering<'a> {
     /// The query's regexes (those the checks compiled, and the size limit
     /// the others are built with).
     pub regexes: &'a RegexCache,
+    /// The kinds of the fields of a query bound to an index mapping
+    /// ([`crate::mapping::bind`]): a compiled test on such a field reads its
+    /// normalized values and compares them with the literal as the mapped
+    /// type does. `None` without a mapping.
+    pub kinds: Option<&'a FieldKinds>,
 }
 
-impl Lowering<'_> {
+impl<'a> Lowering<'a> {
     /// Lowers a boolean condition (the `where` clause).
     pub fn condition(&mut self, e: &Expr) -> Cond {
         let c = if self.dialect == Dialect::Python {
@@ -244,11 +250,18 @@ impl Lowering<'_> {
         self.test(e).map_or_else(|| self.generic(e), Cond::Test)
     }
 
-    fn field_id(&mut self, e: &Expr) -> Option<crate::FieldId> {
-        match &e.kind {
-            ExprKind::Field(f) => Some(self.fields.intern(&FieldPath::new(f.path.clone()))),
-            _ => None,
-        }
+    /// The field of a compiled test, claimed for reading its values as the
+    /// mapping types them (raw without one), with its kind; `None` when `e`
+    /// is not a field or the field's slot is read another way by another
+    /// test of the pack (the leaf then stays generic).
+    fn field_id(&mut self, e: &Expr) -> Option<(crate::FieldId, Option<&'a FieldKind>)> {
+        let ExprKind::Field(f) = &e.kind else {
+            return None;
+        };
+        let path = FieldPath::new(f.path.clone());
+        let kind = self.kinds.and_then(|k| k.get(path.dotted()));
+        let id = self.fields.intern(&path);
+        self.fields.claim(id, kind).then_some((id, kind))
     }
 
     fn test(&mut self, e: &Expr) -> Option<Test> {
@@ -262,7 +275,30 @@ impl Lowering<'_> {
                 // `null` leaves stay generic: their semantics differ from a
                 // missing field's.
                 let value = Value::from_literal(lit)?;
-                let field = self.field_id(field)?;
+                let (field, kind) = self.field_id(field)?;
+                let value = match kind {
+                    None => value,
+                    Some(k) => {
+                        let rel = match op {
+                            BinaryOp::Eq => Rel::Eq,
+                            BinaryOp::Lt => Rel::Lt,
+                            BinaryOp::Le => Rel::Le,
+                            BinaryOp::Gt => Rel::Gt,
+                            BinaryOp::Ge => Rel::Ge,
+                            _ => return None,
+                        };
+                        let rel = if flipped { rel.flip() } else { rel };
+                        match k.operand(rel, lit).ok()? {
+                            Operand::Value(v) => v,
+                            Operand::Test(t) => {
+                                return Some(Test {
+                                    field,
+                                    op: TestOp::Typed(t),
+                                })
+                            }
+                        }
+                    }
+                };
                 let op = match op {
                     BinaryOp::Eq => {
                         return Some(Test {
@@ -298,17 +334,24 @@ impl Lowering<'_> {
                 insensitive,
             } => {
                 let mut values = Vec::with_capacity(list.len());
+                let mut lits = Vec::with_capacity(list.len());
                 for x in list {
                     match &x.kind {
-                        ExprKind::Literal(l) => values.push(Value::from_literal(l)?),
+                        ExprKind::Literal(l) => {
+                            values.push(Value::from_literal(l)?);
+                            lits.push(l);
+                        }
                         _ => return None,
                     }
                 }
-                let field = self.field_id(expr)?;
-                Some(Test {
-                    field,
-                    op: in_op(&values, *insensitive),
-                })
+                let (field, kind) = self.field_id(expr)?;
+                let op = match kind.map(|k| k.members(&lits)) {
+                    None => in_op(&values, *insensitive),
+                    Some(Ok(Members::Values(v))) => in_op(&v, *insensitive),
+                    Some(Ok(Members::Test(t))) => TestOp::Typed(t),
+                    Some(Err(_)) => return None,
+                };
+                Some(Test { field, op })
             }
             ExprKind::Match {
                 expr,
@@ -340,7 +383,10 @@ impl Lowering<'_> {
         if pats.is_empty() {
             return None;
         }
-        let field = self.field_id(expr)?;
+        let (field, kind) = self.field_id(expr)?;
+        if kind.is_some_and(|k| !k.is_string()) {
+            return None;
+        }
         let op = match op {
             MatchOp::Colon | MatchOp::Like => {
                 let ci = op == MatchOp::Colon || insensitive;

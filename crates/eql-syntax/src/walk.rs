@@ -3,7 +3,7 @@
 //! tree (which fields it reads, whether it uses lineage, the checks) goes
 //! through these, so that a new expression form is taught here once.
 
-use crate::{EventQuery, Expr, ExprKind, FieldRef, Query, QueryBody, SequenceStep};
+use crate::{EventQuery, Expr, ExprKind, FieldRef, Query, QueryBody, SequenceStep, Span};
 
 impl Expr {
     /// The direct children of this expression, in source order: the operand
@@ -80,6 +80,56 @@ impl Expr {
     /// ```
     pub fn reads_event(&self) -> bool {
         self.any(&mut |x| matches!(x.kind, ExprKind::Field(_) | ExprKind::Lineage { .. }))
+    }
+
+    /// True when the expression reads the event other than through optional
+    /// `?fields` (a required field or a lineage test somewhere in it).
+    ///
+    /// ```
+    /// use eql_syntax::{parse_expr, ParseOptions};
+    /// let opts = ParseOptions::default();
+    /// assert!(!parse_expr("length(?x) + 1", &opts).unwrap().reads_required());
+    /// assert!(parse_expr("concat(?x, y)", &opts).unwrap().reads_required());
+    /// ```
+    pub fn reads_required(&self) -> bool {
+        self.any(&mut |x| match &x.kind {
+            ExprKind::Field(f) => !f.optional,
+            ExprKind::Lineage { .. } => true,
+            _ => false,
+        })
+    }
+
+    /// The span of the first comparison (`==`, `<`, ...) both sides of which
+    /// read the event: Elasticsearch compares what an event holds only with
+    /// a constant (EQL0016). The parser reports those at once, except where
+    /// one side reads only optional `?fields`, which a mapping can turn into
+    /// `null`: this finds them once the fields are bound. A lineage
+    /// relation's query is left out.
+    ///
+    /// ```
+    /// use eql_syntax::{parse_expr, ParseOptions};
+    /// let opts = ParseOptions::default();
+    /// assert!(parse_expr("?x == ?y", &opts).unwrap().field_comparison().is_some());
+    /// assert!(parse_expr("?x == null", &opts).unwrap().field_comparison().is_none());
+    /// ```
+    pub fn field_comparison(&self) -> Option<Span> {
+        let mut found = None;
+        self.walk(&mut |x| {
+            if found.is_some() {
+                return false;
+            }
+            match &x.kind {
+                ExprKind::Lineage { .. } => false,
+                ExprKind::Binary { op, left, right }
+                    if op.is_comparison() && left.reads_event() && right.reads_event() =>
+                {
+                    found = Some(x.span);
+                    false
+                }
+                _ => true,
+            }
+        });
+        found
     }
 
     /// True when the expression has a process-lineage relation (Python

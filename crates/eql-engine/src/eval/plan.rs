@@ -9,6 +9,7 @@
 
 use crate::eval::reference::{num_cmp, Ctx, Env};
 use crate::{Event, Projection};
+use eql_plan::mapping::FieldKind;
 use eql_plan::{fold, CmpOp, Cond, FieldId, FieldPath, FieldTable, Test, TestOp, Value};
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -100,15 +101,20 @@ struct Segment<'a, 'e> {
 
 impl<'e> Segment<'_, 'e> {
     /// Adds the scalars of `v` (an array flattened; `null`s and objects
-    /// dropped) to slot `slot`.
-    fn flatten(&mut self, slot: u32, v: Value<'e>) {
+    /// dropped) to slot `slot`, normalized by `kind` when the field has one.
+    fn flatten(&mut self, slot: u32, v: Value<'e>, kind: Option<&FieldKind>) {
         match v {
-            Value::Null | Value::Object(_) => {}
             Value::Array(items) => {
                 for x in items {
-                    self.flatten(slot, x);
+                    self.flatten(slot, x, kind);
                 }
             }
+            x if kind.is_some() => {
+                if let Some(y) = kind.and_then(|k| k.normalize(x)) {
+                    self.flatten(slot, y, None);
+                }
+            }
+            Value::Null | Value::Object(_) => {}
             x => {
                 let at = self.values.len();
                 if let Some(s) = self.table.get_mut(slot as usize) {
@@ -243,12 +249,13 @@ impl<'e> Slots<'e> {
         event: &'e dyn Event,
         projection: &Projection,
         ids: &[FieldId],
+        fields: &FieldTable,
     ) -> bool {
         let mut seg = self.segment();
         let ok = event.resolve_all(projection, &mut |i, v| {
             let Some(&id) = ids.get(i) else { return };
             if seg.table.get(id.0 as usize).is_some_and(|s| !s.resolved) {
-                seg.flatten(id.0, v);
+                seg.flatten(id.0, v, fields.kind(id));
             }
         });
         self.close();
@@ -262,11 +269,12 @@ impl<'e> Slots<'e> {
         ok
     }
 
-    /// Adds one item to slot `i` (raw-bytes resolution); the segment ends
-    /// with [`Slots::mark_all_resolved`].
-    pub(crate) fn push_item(&mut self, i: usize, v: Value<'e>) {
+    /// Adds one item to slot `i` (raw-bytes resolution) of a plan reading
+    /// `fields`; the segment ends with [`Slots::mark_all_resolved`].
+    pub(crate) fn push_item(&mut self, i: usize, v: Value<'e>, fields: &FieldTable) {
         if i < self.table.len() {
-            self.segment().flatten(as_u32(i), v);
+            let kind = fields.kind(FieldId(as_u32(i)));
+            self.segment().flatten(as_u32(i), v, kind);
         }
     }
 
@@ -300,7 +308,7 @@ impl<'e> Slots<'e> {
             s.resolved = true;
         }
         if let Some(v) = event.get(fields.path(id)) {
-            self.segment().flatten(id.0, v);
+            self.segment().flatten(id.0, v, fields.kind(id));
         }
         self.close();
     }
@@ -448,6 +456,7 @@ fn test<'e>(t: &Test, fields: &FieldTable, slots: &mut Slots<'e>, event: &'e dyn
             Value::Str(s) => res.iter().any(|r| r.is_match(s)),
             _ => false,
         }),
+        TestOp::Typed(typed) => scalars.into_iter().any(|v| typed.test(v)),
     }
 }
 
@@ -501,7 +510,7 @@ mod tests {
     fn the_slot_buffer_keeps_its_allocation_across_events() {
         let text = String::from("borrowed from one event");
         let mut slots = Slots::with_buf(SlotBuf::default(), 16);
-        slots.push_item(3, Value::Str(Cow::Borrowed(&text)));
+        slots.push_item(3, Value::Str(Cow::Borrowed(&text)), &FieldTable::default());
         slots.mark_all_resolved();
         assert_eq!(slots.scalars(3).len(), 1);
         let buf = slots.into_buf();
@@ -524,8 +533,12 @@ mod tests {
         // As an array of objects reports them: a.b, a.c, a.b, a.c, ...
         let mut slots = Slots::new(3);
         for k in 0..4 {
-            slots.push_item(2, Value::Int(k));
-            slots.push_item(0, Value::Array(vec![Value::Int(10 + k), Value::Null]));
+            slots.push_item(2, Value::Int(k), &FieldTable::default());
+            slots.push_item(
+                0,
+                Value::Array(vec![Value::Int(10 + k), Value::Null]),
+                &FieldTable::default(),
+            );
         }
         slots.mark_all_resolved();
         let ints = |slots: &Slots<'_>, i| -> Vec<i64> {

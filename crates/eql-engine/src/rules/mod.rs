@@ -357,11 +357,33 @@ const BUILTIN: &[(&str, &str)] = &[(
     include_str!("../../rules/unusual_executable_file_creation_by_system_critical_process.toml"),
 )];
 
+/// The ECS mapping of the fields the shipped rules read (`ecs/mapping.json`).
+const ECS_MAPPING: &str = include_str!("../../ecs/mapping.json");
+
+/// The Elasticsearch mapping of the Elastic Common Schema fields that the
+/// shipped rules read, from ECS 9.4.0 (Apache-2.0; `crates/eql-engine/ecs/`
+/// says how it is generated). [`RuleSet::builtin`] compiles with it.
+///
+/// ```
+/// let ecs = eql_engine::ecs_mapping().unwrap();
+/// assert_eq!(ecs.get("@timestamp").unwrap().type_name(), "date");
+/// assert_eq!(ecs.get("process.name.text").unwrap().source(), "process.name");
+/// ```
+pub fn ecs_mapping() -> Result<crate::Mapping, crate::MappingError> {
+    crate::Mapping::from_slice(ECS_MAPPING.as_bytes())
+}
+
+static ECS: std::sync::LazyLock<Option<std::sync::Arc<crate::Mapping>>> =
+    std::sync::LazyLock::new(|| ecs_mapping().ok().map(std::sync::Arc::new));
+
 /// A list of rules, not yet compiled.
 #[derive(Clone, Debug, Default)]
 pub struct RuleSet {
     rules: Vec<Rule>,
     skipped: Vec<PathBuf>,
+    /// Per rule (missing: false): compile with the ECS mapping when the
+    /// options bring no mapping (the shipped rules).
+    ecs: Vec<bool>,
 }
 
 impl RuleSet {
@@ -371,6 +393,10 @@ impl RuleSet {
     }
 
     /// The shipped pack (`crates/eql-engine/rules/*.toml`).
+    ///
+    /// Its rules compile with the ECS mapping ([`ecs_mapping`]) unless the
+    /// options given to [`RuleSet::compile`] bring a mapping of their own:
+    /// their fields are typed as an ECS index types them.
     ///
     /// A shipped file that failed to load would be listed in
     /// [`RuleSet::skipped`] rather than panic; the tests check that none does.
@@ -382,6 +408,7 @@ impl RuleSet {
                 Ok(None) | Err(_) => set.skipped.push(PathBuf::from(path)),
             }
         }
+        set.ecs = vec![true; set.rules.len()];
         set
     }
 
@@ -524,19 +551,26 @@ impl RuleSet {
     }
 
     /// Appends all rules (and skipped files) of `other`.
-    pub fn extend(&mut self, other: RuleSet) {
+    pub fn extend(&mut self, mut other: RuleSet) {
+        self.ecs.resize(self.rules.len(), false);
+        other.ecs.resize(other.rules.len(), false);
+        self.ecs.extend(other.ecs);
         self.rules.extend(other.rules);
         self.skipped.extend(other.skipped);
     }
 
     /// Compiles every rule. Rules that fail are reported and left out; the
     /// rest are returned. Each rule's `event_category_override` and
-    /// `timestamp_override` are applied to `opts`.
+    /// `timestamp_override` are applied to `opts`; the shipped rules take the
+    /// ECS mapping when `opts` has none.
     pub fn compile(&self, opts: &CompileOptions) -> (CompiledRuleSet, Vec<RuleError>) {
         let mut compiled = Vec::with_capacity(self.rules.len());
         let mut errors = Vec::new();
-        for rule in &self.rules {
-            let rule_opts = rule.compile_options(opts);
+        for (i, rule) in self.rules.iter().enumerate() {
+            let mut rule_opts = rule.compile_options(opts);
+            if rule_opts.mapping.is_none() && self.ecs.get(i).copied().unwrap_or(false) {
+                rule_opts.mapping.clone_from(&ECS);
+            }
             match CompiledQuery::compile(&rule.query, &rule_opts) {
                 Ok(engine) => compiled.push(CompiledRule {
                     rule: rule.clone(),

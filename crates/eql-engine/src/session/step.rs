@@ -107,7 +107,7 @@ impl EvalCx<'_> {
             .map(|(e, path)| match path {
                 // A plain field reads the event directly (what `Ctx::eval`
                 // does for a field, without its per-call allocations).
-                Some(p) => self.event.get(p).filter(|v| !v.is_null()),
+                Some(p) => self.engine.read_field(self.event, p),
                 None => ctx.eval(e, &env),
             })
             .collect();

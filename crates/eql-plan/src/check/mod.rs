@@ -1,7 +1,9 @@
-//! The compile-time checks of a query, after parsing and before lowering:
-//! function names and arities, literal types, regexes and the count of
-//! wildcard patterns in every expression ([`check_expr`]), then what the
-//! stateful forms need ([`sequence`]). Each failure is a
+//! The compile-time checks of a query, after parsing (and binding to a
+//! mapping) and before lowering: in Elasticsearch, comparisons between two
+//! sides that read the event the parser deferred; function names and
+//! arities, literal types, regexes and the count of wildcard patterns in
+//! every expression ([`check_expr`]), then what the stateful forms need
+//! ([`sequence`]). Each failure is a
 //! [`Diagnostic`] with a stable code.
 
 mod functions;
@@ -10,7 +12,10 @@ mod sequence;
 pub use sequence::MAX_SEQUENCE_STEPS;
 
 use crate::regexes::RegexCache;
-use eql_syntax::{BinaryOp, Diagnostic, Dialect, Expr, ExprKind, Literal, MatchOp, Query};
+use eql_syntax::{
+    BinaryOp, Diagnostic, Dialect, Expr, ExprKind, Literal, MatchOp, ParseError, ParseErrorKind,
+    Query,
+};
 
 /// What the checks of a whole query need besides the query.
 ///
@@ -41,7 +46,10 @@ impl CheckOptions {
     }
 }
 
-/// Checks a parsed query: every expression ([`check_expr`], in source
+/// Checks a parsed query: in Elasticsearch, a comparison of two sides that
+/// both read the event, which the parser lets through when a side reads
+/// only optional `?fields` (`EQL0016`; binding to a mapping folds those it
+/// lacks to `null` first); every expression ([`check_expr`], in source
 /// order) and its count of wildcard patterns (`EQL0305`), then the
 /// stateful forms (`EQL0401`–`EQL0403`). The literal regex patterns are
 /// compiled into `regexes`, with its size limit.
@@ -54,6 +62,15 @@ pub fn check_query(
     opts: &CheckOptions,
     regexes: &mut RegexCache,
 ) -> Result<(), Diagnostic> {
+    if opts.dialect == Dialect::Elasticsearch {
+        if let Some(span) = q
+            .body
+            .step_queries()
+            .find_map(|s| s.condition.field_comparison())
+        {
+            return Err(ParseError::new(ParseErrorKind::FieldComparison, span).to_diagnostic());
+        }
+    }
     let mut patterns = 0usize;
     for e in q.expressions() {
         check_expr(e, opts.dialect, regexes)?;

@@ -129,7 +129,7 @@ fn test_witness(t: &Test) -> Option<Vec<Atom>> {
             }
             Some(atoms)
         }
-        TestOp::Cmp { .. } => None,
+        TestOp::Cmp { .. } | TestOp::Typed(_) => None,
     }
 }
 

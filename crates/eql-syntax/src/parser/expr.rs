@@ -237,8 +237,14 @@ impl Conv<'_> {
                 let right = self.expr(rhs)?;
                 // ES moves a constant to the right and translates the
                 // comparison to a query on the other side: one side must be
-                // constant.
-                if self.es() && lb.reads_event() && right.reads_event() {
+                // constant. A side that reads only optional fields may be
+                // `null` once a mapping is known: compiling checks those.
+                if self.es()
+                    && lb.reads_event()
+                    && right.reads_event()
+                    && lb.reads_required()
+                    && right.reads_required()
+                {
                     return err(ParseErrorKind::FieldComparison, span);
                 }
                 Ok(Expr {

@@ -4,10 +4,18 @@
 //! top level: in the ES dialect it reproduces the document-level (Lucene)
 //! semantics of negation and multi-valued fields; in the Python dialect it is
 //! Kleene logic followed by a truthiness test.
+//!
+//! With an index mapping ([`FieldKinds`] of a bound query), a field reads the
+//! values Elasticsearch would have indexed for it ([`normalize`]), and a
+//! comparison of a field with a literal compares them with the literal as the
+//! field's type reads it ([`FieldKind::operand`]): dates as instants, IPs as
+//! addresses and networks, versions in version order, numbers from strings,
+//! keywords from numbers.
 
 pub(crate) mod functions;
 mod text;
 use crate::Event;
+use eql_plan::mapping::{FieldKind, FieldKinds, Members, Operand, Rel};
 use eql_plan::{FieldPath, Value};
 use eql_syntax::{
     BinaryOp, Dialect, Expr, ExprKind, FieldRef, Literal, MatchOp, PathSegment, UnaryOp,
@@ -24,10 +32,20 @@ pub(crate) struct Ctx<'a> {
     pub ci: bool,
     pub regexes: &'a eql_plan::RegexCache,
     pub event: &'a dyn Event,
+    /// With a mapping: the kinds of the fields the query reads.
+    pub kinds: Option<&'a FieldKinds>,
 }
 
 /// Variable bindings (array function variables, ES multi-value substitution).
 pub(crate) type Env = Vec<(String, Value<'static>)>;
+
+/// Whether a comparison is one of a mapped field with a literal.
+enum Typed {
+    /// It is not.
+    No,
+    /// It is, with this three-valued result.
+    Is(Option<bool>),
+}
 
 impl Ctx<'_> {
     pub(crate) fn py(&self) -> bool {
@@ -50,15 +68,56 @@ impl Ctx<'_> {
                 }
             }
         }
-        let v = self
-            .event
-            .get(&FieldPath::new(f.path.clone()))?
-            .into_owned();
+        let path = FieldPath::new(f.path.clone());
+        let v = self.event.get(&path);
+        if let Some(kind) = self.kind(f) {
+            return normalize(kind, v).map(Value::into_owned);
+        }
+        let v = v?.into_owned();
         if v.is_null() {
             None
         } else {
             Some(v)
         }
+    }
+
+    /// The mapped kind of a field, when the query is bound to a mapping.
+    fn kind(&self, f: &FieldRef) -> Option<&FieldKind> {
+        self.kinds?.get(&f.dotted())
+    }
+
+    /// `left rel right` where one side is a field with a mapped kind and
+    /// the other a non-null literal: compared as the field's type does.
+    fn typed_cmp(&self, rel: Rel, left: &Expr, right: &Expr, env: &Env) -> Typed {
+        let (f, field, lit, rel) = match (&left.kind, &right.kind) {
+            (ExprKind::Field(f), ExprKind::Literal(l)) => (f, left, l, rel),
+            (ExprKind::Literal(l), ExprKind::Field(f)) => (f, right, l, rel.flip()),
+            _ => return Typed::No,
+        };
+        if matches!(lit, Literal::Null) {
+            return Typed::No;
+        }
+        let Some(kind) = self.kind(f) else {
+            return Typed::No;
+        };
+        let Ok(operand) = kind.operand(rel, lit) else {
+            return Typed::Is(None);
+        };
+        let Some(v) = self.eval(field, env) else {
+            return Typed::Is(None);
+        };
+        Typed::Is(match operand {
+            Operand::Test(t) => Some(t.test(&v)),
+            Operand::Value(x) => match rel {
+                Rel::Eq => self.equal(&v, &x, false),
+                _ => self.compare(&v, &x).map(|ord| match rel {
+                    Rel::Lt => ord == Ordering::Less,
+                    Rel::Le => ord != Ordering::Greater,
+                    Rel::Gt => ord == Ordering::Greater,
+                    _ => ord != Ordering::Less,
+                }),
+            },
+        })
     }
 
     /// Three-valued evaluation.
@@ -154,6 +213,8 @@ impl Ctx<'_> {
                     Some(self.eval(left, env).is_none())
                 } else if is_null_lit(left) {
                     Some(self.eval(right, env).is_none())
+                } else if let Typed::Is(typed) = self.typed_cmp(Rel::Eq, left, right, env) {
+                    typed
                 } else if let Some(pat) = self.py_wildcard_literal(left, right) {
                     let (other, pat) = pat;
                     match self.eval(other, env)? {
@@ -169,6 +230,15 @@ impl Ctx<'_> {
                 Some(Value::Bool(if op == BinaryOp::Eq { eq } else { !eq }))
             }
             BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
+                let rel = match op {
+                    BinaryOp::Lt => Rel::Lt,
+                    BinaryOp::Le => Rel::Le,
+                    BinaryOp::Gt => Rel::Gt,
+                    _ => Rel::Ge,
+                };
+                if let Typed::Is(typed) = self.typed_cmp(rel, left, right, env) {
+                    return typed.map(Value::Bool);
+                }
                 let l = self.eval(left, env)?;
                 let r = self.eval(right, env)?;
                 let ord = self.compare(&l, &r)?;
@@ -261,6 +331,28 @@ impl Ctx<'_> {
             }
             return None;
         };
+        // A mapped field against literals: each member read as the type does.
+        if let (ExprKind::Field(f), true) = (
+            &expr.kind,
+            list.iter().all(|m| matches!(m.kind, ExprKind::Literal(_))),
+        ) {
+            if let Some(kind) = self.kind(f) {
+                let lits: Vec<&Literal> = list
+                    .iter()
+                    .filter_map(|m| match &m.kind {
+                        ExprKind::Literal(l) if !matches!(l, Literal::Null) => Some(l),
+                        _ => None,
+                    })
+                    .collect();
+                return match kind.members(&lits) {
+                    Ok(Members::Test(t)) => Some(t.test(&v)),
+                    Ok(Members::Values(vs)) => {
+                        Some(vs.iter().any(|x| self.equal(&v, x, ci) == Some(true)))
+                    }
+                    Err(_) => None,
+                };
+            }
+        }
         for m in list {
             if let Some(mv) = self.eval(m, env) {
                 if self.equal(&v, &mv, ci) == Some(true) {
@@ -395,6 +487,29 @@ impl Ctx<'_> {
 // Leaves that ES translates to Lucene queries (negation is `must_not`): one
 // rule shared with the lowering, so the two cannot drift.
 use eql_plan::{complement_order, must_not_leaf, pushdown};
+
+/// A field's value as a mapped kind reads it: each scalar as the type
+/// indexes it ([`FieldKind::normalize`]), an array item by item (nested
+/// arrays flattened) with the values that do not fit left out; `None` when
+/// missing, null without a `null_value`, or no value fits.
+pub(crate) fn normalize<'e>(kind: &FieldKind, v: Option<Value<'e>>) -> Option<Value<'e>> {
+    fn flatten<'e>(kind: &FieldKind, v: Value<'e>, out: &mut Vec<Value<'e>>) {
+        match v {
+            Value::Array(items) => items.into_iter().for_each(|x| flatten(kind, x, out)),
+            x => out.extend(kind.normalize(x)),
+        }
+    }
+    match v? {
+        Value::Array(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for x in items {
+                flatten(kind, x, &mut out);
+            }
+            (!out.is_empty()).then_some(Value::Array(out))
+        }
+        x => kind.normalize(x),
+    }
+}
 
 pub(crate) fn num_cmp(a: &Value<'_>, b: &Value<'_>) -> Option<Ordering> {
     match (a, b) {
