@@ -56,15 +56,17 @@ pub use event::{Event, SerializeEvent};
 mod eval;
 mod pack;
 mod query;
+mod route;
 mod session;
-pub use eql_syntax::{Expr, ExprKind, Literal, PipeKind, QueryBody};
+pub use eql_syntax::{EventQuery, Expr, ExprKind, Literal, PipeKind, QueryBody};
 pub use event::Document;
 pub use event::{
     parse_event, parse_event_line, EventError, EventErrorKind, EventLimits, EventLines, JsonType,
 };
 pub use event::{ProjectedEvent, Projection};
-pub use pack::{Pack, PackMatches};
+pub use pack::{Pack, PackMatches, PackProfile};
 pub use query::{CompileError, CompileOptions, CompiledQuery};
+pub use route::{Routing, RuleRoute, Shard};
 pub use session::{
     LineageOptions, Match, Matches, PushError, Session, SessionLimits, SessionOptions,
     SessionStats, StreamOrder, TimestampFormat,

@@ -334,9 +334,14 @@ impl Iterator for EventLines<'_> {
 /// `max_depth`-th nested container, if any.
 fn too_deep(bytes: &[u8], max_depth: usize) -> Option<usize> {
     // Fast path for ordinary events: fewer opening brackets in all (strings
-    // included) than the limit cannot nest that deep. This loop has no state
-    // and vectorizes; the string-aware scan below runs only when it fails.
-    if bytes.iter().filter(|&&b| b == b'[' || b == b'{').count() < max_depth {
+    // included) than the limit cannot nest that deep. Events hold few
+    // brackets, so a vectorized search from one to the next is cheap; the
+    // string-aware scan below runs only when it fails.
+    if memchr::memchr2_iter(b'[', b'{', bytes)
+        .take(max_depth)
+        .count()
+        < max_depth
+    {
         return None;
     }
     let mut depth = 0usize;

@@ -41,7 +41,7 @@ use crate::eval::reference::Env;
 use crate::{CompiledQuery, Event};
 use eql_plan::{FieldPath, Value};
 use eql_syntax::{Dialect, EventQuery, Expr, ExprKind, QueryBody, SequenceStep};
-use keys::Key;
+pub(crate) use keys::{Key, KeyAtom};
 use smallvec::SmallVec;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -134,6 +134,8 @@ pub struct Session<'e, H> {
     counters: Counters,
     stats: SessionStats,
     finished: bool,
+    /// Keep only the hits this worker owns ([`crate::Shard`]).
+    shard: Option<crate::Shard>,
 }
 
 impl CompiledQuery {
@@ -349,6 +351,7 @@ impl<'e, H: Clone> Session<'e, H> {
             counters: Counters::default(),
             stats: SessionStats::default(),
             finished: false,
+            shard: opts.shard,
         }
     }
 
@@ -465,6 +468,9 @@ impl<'e, H: Clone> Session<'e, H> {
             r.evaluate(i as u32, event, cat, ts, &mut hits, answers);
         }
         self.due = due;
+        if let Some(shard) = &self.shard {
+            hits.retain(|h| shard.owns(h.rule as usize, &h.key));
+        }
         let window = i64::try_from(self.limits.reorder_window_ms)
             .unwrap_or(i64::MAX / TICKS_PER_MS)
             .saturating_mul(TICKS_PER_MS);
