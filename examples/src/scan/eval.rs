@@ -8,6 +8,7 @@ use super::input::{lines, Block};
 use super::plan::{RulePlan, Target};
 use super::stateful::Forward;
 use eql_engine::{EventError, EventErrorKind, EventLimits, PackMatches, PackProfile};
+use smallvec::SmallVec;
 use std::sync::Arc;
 
 /// What one block gave.
@@ -31,6 +32,8 @@ pub(crate) struct Evaluator<'p> {
     hits: Vec<PackMatches>,
     /// Scratch: the single-event rules that matched the current line.
     matched: Vec<u32>,
+    /// Scratch: the stateful rules (positions) the current line is for.
+    stateful: SmallVec<[u32; 4]>,
 }
 
 impl<'p> Evaluator<'p> {
@@ -51,6 +54,7 @@ impl<'p> Evaluator<'p> {
             limits: limits.clone(),
             hits,
             matched: Vec::new(),
+            stateful: SmallVec::new(),
         }
     }
 
@@ -93,7 +97,7 @@ impl<'p> Evaluator<'p> {
 
     fn line(&mut self, line_no: u64, line: &[u8], fmt: &Formatter, out: &mut Evaluated) {
         self.matched.clear();
-        let mut forward = self.plan.every_event;
+        self.stateful.clear();
         for ((pack, targets), hits) in self.plan.packs.iter().zip(&mut self.hits) {
             if let Err(mut e) = pack.matches_event(line, &self.limits, hits) {
                 e.line = Some(line_no);
@@ -103,7 +107,7 @@ impl<'p> Evaluator<'p> {
             for &k in hits.rules() {
                 match targets.get(k as usize) {
                     Some(Target::Alert(rule)) => self.matched.push(*rule),
-                    Some(Target::Step) => forward = true,
+                    Some(Target::Step(pos)) => self.stateful.push(*pos),
                     None => {}
                 }
             }
@@ -117,8 +121,15 @@ impl<'p> Evaluator<'p> {
                 out.alerts.push(a);
             }
         }
-        if forward && !self.plan.stateful.is_empty() {
-            out.forward.push((line_no, Arc::from(line)));
+        self.stateful.extend_from_slice(&self.plan.every_event);
+        if !self.stateful.is_empty() {
+            self.stateful.sort_unstable();
+            self.stateful.dedup();
+            out.forward.push(Forward {
+                line: line_no,
+                bytes: Arc::from(line),
+                rules: self.stateful.clone(),
+            });
         }
     }
 }

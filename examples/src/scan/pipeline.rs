@@ -2,8 +2,8 @@
 //!
 //! With N threads: one thread reads blocks; N threads evaluate them (any
 //! block, in any order); this thread puts the results back in input order,
-//! hands each block's step events to the N session threads (all of them,
-//! each keeps the hits it owns) and writes a block once its own alerts and
+//! hands each block's step events to the N session threads (each takes
+//! those of the rules it holds) and writes a block once its own alerts and
 //! every session's alerts for it are in. At most a few blocks per thread
 //! are in flight (the reader waits for a block to be written before it
 //! reads past them), so memory stays flat.
@@ -94,12 +94,11 @@ pub(crate) fn sequential(
     let every = sc.opts.profile_every;
     let mut reader = BlockReader::new(input, sc.opts.block_bytes, sc.opts.limits.max_line_bytes);
     let mut ev = Evaluator::new(plan, &sc.opts.limits, every);
-    let routing = Arc::new(Stateful::routing(&sc.compiled, &plan.stateful, 1));
     let mut st = (!plan.stateful.is_empty()).then(|| {
         Stateful::new(
             &sc.compiled,
             &plan.stateful,
-            &routing,
+            1,
             0,
             sc.opts.reorder_window_ms,
             &sc.opts.limits,
@@ -137,7 +136,7 @@ enum Msg {
     /// A session worker's alerts for block `.0`.
     Session(u64, Vec<Alert>),
     /// A session worker is done: its last alerts, its late count, its profile.
-    SessionDone(usize, Vec<Alert>, u64, Profile),
+    SessionDone(Vec<Alert>, u64, Profile),
     /// The reader is done: the number of blocks.
     Total(u64),
     Failed(io::Error),
@@ -168,7 +167,6 @@ pub(crate) fn parallel(
     let plan = &sc.plan;
     let every = sc.opts.profile_every;
     let stateful = !plan.stateful.is_empty();
-    let routing = Arc::new(Stateful::routing(&sc.compiled, &plan.stateful, n));
     // Blocks in flight: read, evaluated or waiting for the sessions.
     let in_flight = 4 * n;
     std::thread::scope(|s| {
@@ -231,8 +229,7 @@ pub(crate) fn parallel(
                 let (tx, rx) = channel::<ToSession>();
                 to_sessions.push(tx);
                 let msg_tx = msg_tx.clone();
-                let routing = Arc::clone(&routing);
-                s.spawn(move || session_worker(sc, w, &routing, fmt, &rx, &msg_tx));
+                s.spawn(move || session_worker(sc, n, w, fmt, &rx, &msg_tx));
             }
         }
         drop(msg_tx);
@@ -242,8 +239,8 @@ pub(crate) fn parallel(
 
 fn session_worker(
     sc: &Scanner,
+    n: usize,
     w: usize,
-    routing: &Arc<eql_engine::Routing>,
     fmt: &Formatter,
     rx: &Receiver<ToSession>,
     msg_tx: &Sender<Msg>,
@@ -251,7 +248,7 @@ fn session_worker(
     let mut st = Stateful::new(
         &sc.compiled,
         &sc.plan.stateful,
-        routing,
+        n,
         w,
         sc.opts.reorder_window_ms,
         &sc.opts.limits,
@@ -273,7 +270,7 @@ fn session_worker(
     st.finish(fmt, &mut alerts);
     let mut profile = Profile::new(Vec::new());
     profile.add_sessions(&st);
-    let _ = msg_tx.send(Msg::SessionDone(w, alerts, st.late, profile));
+    let _ = msg_tx.send(Msg::SessionDone(alerts, st.late, profile));
 }
 
 /// The writing thread: puts blocks back in order, feeds the sessions,
@@ -330,13 +327,10 @@ fn collect(
                 }
                 profile.merge(&Profile::new(p));
             }
-            Msg::SessionDone(w, alerts, l, p) => {
+            Msg::SessionDone(alerts, l, p) => {
                 sessions_done += 1;
                 last.extend(alerts);
-                // Every worker sees the same events: one count is the count.
-                if w == 0 {
-                    late = l;
-                }
+                late += l;
                 profile.merge(&p);
             }
             Msg::Total(t) => total = Some(t),

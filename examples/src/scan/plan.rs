@@ -9,9 +9,9 @@ use eql_engine::{CompiledRuleSet, Dialect, EventQuery, Pack, QueryBody};
 pub(crate) enum Target {
     /// A single-event rule (its index): a match is an alert.
     Alert(u32),
-    /// A step query of a stateful rule: a match sends the event to the
-    /// sessions.
-    Step,
+    /// A step query of a stateful rule (its position in
+    /// [`RulePlan::stateful`]): a match sends the event to its session.
+    Step(u32),
 }
 
 /// The packs of one rule set and what their entries stand for.
@@ -22,9 +22,10 @@ pub(crate) struct RulePlan {
     /// The stateful rules (sequences, samples, joins, and single-event
     /// rules with pipes or process lineage), by index, ascending.
     pub(crate) stateful: Vec<usize>,
-    /// Some stateful rule must see every event: its steps use process
-    /// lineage, or it is a Python sequence with `maxspan`.
-    pub(crate) every_event: bool,
+    /// The stateful rules (positions in `stateful`) that see every event:
+    /// their steps use process lineage, or they are Python sequences with
+    /// `maxspan` (whose expiry follows every event of their categories).
+    pub(crate) every_event: Vec<u32>,
 }
 
 impl RulePlan {
@@ -33,7 +34,7 @@ impl RulePlan {
         type Items<'a> = Vec<(usize, &'a eql_engine::CompiledQuery, &'a EventQuery, Target)>;
         let mut groups: Vec<(String, Items<'_>)> = Vec::new();
         let mut stateful = Vec::new();
-        let mut every_event = false;
+        let mut every_event = Vec::new();
         for (i, rule) in compiled.iter().enumerate() {
             let e = &rule.engine;
             let q = e.query();
@@ -57,14 +58,15 @@ impl RulePlan {
             let target = if single && !e.uses_lineage() {
                 Target::Alert(i as u32)
             } else {
+                let pos = stateful.len() as u32;
                 stateful.push(i);
                 let py_maxspan = e.options().dialect == Dialect::Python
                     && matches!(&q.body, QueryBody::Sequence(s) if s.maxspan.is_some());
                 if e.uses_lineage() || py_maxspan {
-                    every_event = true;
+                    every_event.push(pos);
                     continue;
                 }
-                Target::Step
+                Target::Step(pos)
             };
             let field = e.options().category_field.clone();
             let g = match groups.iter().position(|(f, _)| *f == field) {
@@ -78,13 +80,21 @@ impl RulePlan {
                 items.extend(queries.into_iter().map(|query| (i, e, query, target)));
             }
         }
+        if groups.is_empty() {
+            // The lines are checked all the same.
+            groups.push((String::new(), Vec::new()));
+        }
         let packs = groups
             .into_iter()
-            .filter_map(|(_, items)| {
-                let opts = items.first()?.1.options().clone();
+            .map(|(_, items)| {
+                let opts = items
+                    .first()
+                    .map_or_else(eql_engine::CompileOptions::default, |x| {
+                        x.1.options().clone()
+                    });
                 let targets = items.iter().map(|x| x.3).collect();
                 let pack = Pack::from_queries(items.iter().map(|&(i, e, q, _)| (i, e, q)), &opts);
-                Some((pack, targets))
+                (pack, targets)
             })
             .collect();
         RulePlan {

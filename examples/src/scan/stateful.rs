@@ -1,20 +1,22 @@
 //! Everything `scan` asks of [`Session`]s, in one place.
 //!
-//! Each worker runs one session over all the stateful rules, with its
-//! [`Shard`] of a [`Routing`]: every worker is given every event that
-//! matches a step query (in input order), evaluates it, and keeps only the
-//! hits it owns (by join key, or the whole rule). So the workers' clocks,
-//! reorder buffers and lateness are the same as one session's, and their
-//! results together are one session's, whatever the number of workers.
+//! Each stateful rule runs in a session of its own, fed, in input order,
+//! with the events that match one of its step queries (every event, for a
+//! rule that needs them all). A rule's session is held by one worker
+//! (rule position modulo the number of workers); a worker handles only the
+//! rules it holds. Since what a rule's session sees does not depend on the
+//! number of workers or on the other rules, neither do its results, its
+//! clock, its reorder buffer or which events are late.
 //!
-//! An event reaches the sessions as its line (shared, never copied again);
-//! the partial matches hold those lines, which is all the alerts need.
+//! An event reaches the sessions as its line (shared, never copied again),
+//! parsed once per worker that needs it; the partial matches hold the
+//! lines, which is all the alerts need.
 
 use super::alert::{Alert, Formatter};
 use eql_engine::{
-    CompiledRuleSet, Document, EventLimits, Matches, Routing, Session, SessionLimits,
-    SessionOptions, Shard,
+    CompiledRuleSet, Document, EventLimits, Matches, Session, SessionLimits, SessionOptions,
 };
+use smallvec::SmallVec;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,18 +24,25 @@ use std::time::Instant;
 pub(crate) type Handle = (u64, Arc<[u8]>);
 
 /// An event for the sessions.
-pub(crate) type Forward = (u64, Arc<[u8]>);
+pub(crate) struct Forward {
+    pub(crate) line: u64,
+    pub(crate) bytes: Arc<[u8]>,
+    /// The stateful rules that need it (positions in
+    /// [`super::plan::RulePlan::stateful`]), ascending.
+    pub(crate) rules: SmallVec<[u32; 4]>,
+}
 
-/// One worker's share of the stateful rules.
+/// One worker's sessions.
 pub(crate) struct Stateful<'c> {
-    session: Session<'c, Handle>,
+    /// Per rule this worker holds: its rule set index and its session.
+    sessions: Vec<(usize, Session<'c, Handle>)>,
+    workers: usize,
+    worker: usize,
     matches: Matches<Handle>,
-    /// Session rule index → rule set index.
-    rules: &'c [usize],
     limits: EventLimits,
-    /// Events found late by the session.
+    /// Step events the sessions found late.
     pub(crate) late: u64,
-    /// Profiling: one push in `every` is timed (0: off).
+    /// Profiling: one event in `every` is timed (0: off).
     every: u32,
     countdown: u32,
     pub(crate) pushes: u64,
@@ -42,37 +51,43 @@ pub(crate) struct Stateful<'c> {
 }
 
 /// The session options of a scan.
-fn session_options(reorder_window_ms: u64, shard: Shard) -> SessionOptions {
+fn session_options(reorder_window_ms: u64) -> SessionOptions {
     SessionOptions {
         limits: SessionLimits {
             reorder_window_ms,
             ..SessionLimits::default()
         },
-        shard: Some(shard),
         ..SessionOptions::default()
     }
 }
 
 impl<'c> Stateful<'c> {
-    /// Worker `worker` of `routing` (built over `rules`, in order).
+    /// Worker `worker` of `workers`, over the stateful rules `rules`.
     pub(crate) fn new(
         compiled: &'c CompiledRuleSet,
-        rules: &'c [usize],
-        routing: &Arc<Routing>,
+        rules: &[usize],
+        workers: usize,
         worker: usize,
         reorder_window_ms: u64,
         limits: &EventLimits,
         profile_every: u32,
     ) -> Self {
-        let engines = rules
+        let workers = workers.max(1);
+        let sessions = rules
             .iter()
-            .filter_map(|&i| compiled.rules().get(i))
-            .map(|r| &r.engine);
-        let opts = session_options(reorder_window_ms, Shard::new(Arc::clone(routing), worker));
+            .enumerate()
+            .filter(|(pos, _)| pos % workers == worker)
+            .filter_map(|(_, &i)| {
+                let rule = compiled.rules().get(i)?;
+                let session = Session::new([&rule.engine], session_options(reorder_window_ms));
+                Some((i, session))
+            })
+            .collect();
         Stateful {
-            session: Session::new(engines, opts),
+            sessions,
+            workers,
+            worker,
             matches: Matches::new(),
-            rules,
             limits: limits.clone(),
             late: 0,
             every: profile_every,
@@ -83,37 +98,41 @@ impl<'c> Stateful<'c> {
         }
     }
 
-    /// The routing of `rules` over `workers` workers.
-    pub(crate) fn routing(compiled: &CompiledRuleSet, rules: &[usize], workers: usize) -> Routing {
-        Routing::new(
-            rules
-                .iter()
-                .filter_map(|&i| compiled.rules().get(i))
-                .map(|r| &r.engine),
-            workers,
-        )
-    }
-
-    /// Pushes the events of one block; their alerts go to `out`.
+    /// Pushes the events of one block into the sessions of this worker's
+    /// rules; their alerts go to `out`.
     pub(crate) fn push(&mut self, events: &[Forward], fmt: &Formatter, out: &mut Vec<Alert>) {
-        for (line, bytes) in events {
+        for ev in events {
+            let (workers, worker) = (self.workers, self.worker);
+            let mine = ev
+                .rules
+                .iter()
+                .map(|&p| p as usize)
+                .filter(move |p| p % workers == worker);
+            let mut mine = mine.peekable();
+            if mine.peek().is_none() {
+                continue;
+            }
             // The line passed the checks already; parsing it again cannot
             // fail, and if it did the event would be skipped.
-            let Ok(doc) = Document::parse(bytes, &self.limits) else {
+            let Ok(doc) = Document::parse(&ev.bytes, &self.limits) else {
                 continue;
             };
-            self.matches.clear();
             let t0 = self.tick();
-            self.session
-                .push((*line, Arc::clone(bytes)), &doc, &mut self.matches);
+            for p in mine {
+                let Some((rule, session)) = self.sessions.get_mut(p / self.workers) else {
+                    continue;
+                };
+                self.matches.clear();
+                session.push((ev.line, Arc::clone(&ev.bytes)), &doc, &mut self.matches);
+                drain(&self.matches, *rule, ev.line, fmt, out, &mut self.late);
+            }
             if let Some(t0) = t0 {
                 self.sampled_nanos += t0.elapsed().as_nanos() as u64;
             }
-            self.drain(*line, fmt, out);
         }
     }
 
-    /// Profiling: counts a push; the clock when this one is timed.
+    /// Profiling: counts an event; the clock when this one is timed.
     fn tick(&mut self) -> Option<Instant> {
         self.pushes += 1;
         if self.every == 0 {
@@ -131,21 +150,28 @@ impl<'c> Stateful<'c> {
 
     /// Closes the input; the last alerts go to `out`.
     pub(crate) fn finish(&mut self, fmt: &Formatter, out: &mut Vec<Alert>) {
-        self.matches.clear();
-        self.session.finish(&mut self.matches);
-        self.drain(u64::MAX, fmt, out);
+        for (rule, session) in &mut self.sessions {
+            self.matches.clear();
+            session.finish(&mut self.matches);
+            drain(&self.matches, *rule, u64::MAX, fmt, out, &mut self.late);
+        }
     }
+}
 
-    fn drain(&mut self, at: u64, fmt: &Formatter, out: &mut Vec<Alert>) {
-        self.late += self.matches.late().len() as u64;
-        for m in self.matches.iter() {
-            let Some(&rule) = self.rules.get(m.rule) else {
-                continue;
-            };
-            let events: Vec<(u64, &[u8])> = m.events.iter().map(|(l, b)| (*l, &b[..])).collect();
-            if let Some(a) = fmt.alert(at, rule, &events, m.key) {
-                out.push(a);
-            }
+/// The alerts of `matches` (results of rule `rule`, found at line `at`).
+fn drain(
+    matches: &Matches<Handle>,
+    rule: usize,
+    at: u64,
+    fmt: &Formatter,
+    out: &mut Vec<Alert>,
+    late: &mut u64,
+) {
+    *late += matches.late().len() as u64;
+    for m in matches.iter() {
+        let events: Vec<(u64, &[u8])> = m.events.iter().map(|(l, b)| (*l, &b[..])).collect();
+        if let Some(a) = fmt.alert(at, rule, &events, m.key) {
+            out.push(a);
         }
     }
 }
