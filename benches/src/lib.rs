@@ -18,35 +18,43 @@ pub fn shared_dir() -> PathBuf {
     )
 }
 
-/// The reference event lines, or `None` (with a message) when they cannot be had.
-pub fn reference_events() -> Option<Vec<Vec<u8>>> {
-    let path = if let Some(p) = std::env::var_os("EQL_BENCH_EVENTS") {
-        PathBuf::from(p)
-    } else {
-        let n: usize = std::env::var("EQL_BENCH_N")
+/// The file of reference events: `EQL_BENCH_EVENTS`, or `n` events
+/// (`EQL_BENCH_N`, default 20 000, when `n` is `None`) generated into
+/// `target/` once; `None` (with a message) when they cannot be had.
+pub fn reference_events_path(n: Option<usize>) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("EQL_BENCH_EVENTS").filter(|_| n.is_none()) {
+        return Some(PathBuf::from(p));
+    }
+    let n: usize = n.unwrap_or_else(|| {
+        std::env::var("EQL_BENCH_N")
             .ok()
             .and_then(|s| s.parse().ok())
-            .unwrap_or(20_000);
-        let out = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join(format!("../target/bench-events-{n}.jsonl"));
-        if !out.exists() {
-            let script = shared_dir().join("bench/gen_events.py");
-            let ok = Command::new("python3")
-                .arg(&script)
-                .args(["--seed", "42", "-n", &n.to_string(), "-o"])
-                .arg(&out)
-                .status()
-                .is_ok_and(|s| s.success());
-            if !ok {
-                eprintln!(
-                    "bench: could not generate events with {} (shared files absent?)",
-                    script.display()
-                );
-                return None;
-            }
+            .unwrap_or(20_000)
+    });
+    let out =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../target/bench-events-{n}.jsonl"));
+    if !out.exists() {
+        let script = shared_dir().join("bench/gen_events.py");
+        let ok = Command::new("python3")
+            .arg(&script)
+            .args(["--seed", "42", "-n", &n.to_string(), "-o"])
+            .arg(&out)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!(
+                "bench: could not generate events with {} (shared files absent?)",
+                script.display()
+            );
+            return None;
         }
-        out
-    };
+    }
+    Some(out)
+}
+
+/// The reference event lines, or `None` (with a message) when they cannot be had.
+pub fn reference_events() -> Option<Vec<Vec<u8>>> {
+    let path = reference_events_path(None)?;
     let text = std::fs::read(&path).ok()?;
     Some(
         text.split(|&b| b == b'\n')
@@ -59,7 +67,7 @@ pub fn reference_events() -> Option<Vec<Vec<u8>>> {
 /// The first `n` rules of the reference rule pack
 /// (`../shared/bench/gen_rules.py --seed 7 -n N`; rule 0 is the seed rule),
 /// generated into `target/` once: one JSON object per rule.
-fn reference_pack(n: usize) -> Option<Vec<serde_json::Value>> {
+pub fn reference_pack(n: usize) -> Option<Vec<serde_json::Value>> {
     let out =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../target/bench-rules-{n}.json"));
     if !out.exists() {

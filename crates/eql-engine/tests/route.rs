@@ -2,7 +2,7 @@
 //! together, exactly the results of one session over all the rules.
 
 use eql_engine::{
-    CompileOptions, CompiledQuery, Matches, RuleRoute, Routing, Session, SessionOptions, Shard,
+    CompileOptions, CompiledQuery, Matches, Routing, RuleRoute, Session, SessionOptions, Shard,
     Value,
 };
 use proptest::prelude::*;
@@ -37,7 +37,11 @@ fn event(ts: i64, cat: u8, host: u8, peer: u8, array: bool) -> serde_json::Value
 }
 
 /// (rule, event handles) of every result, sorted.
-fn run(qs: &[CompiledQuery], opts: SessionOptions, events: &[serde_json::Value]) -> Vec<(usize, Vec<usize>)> {
+fn run(
+    qs: &[CompiledQuery],
+    opts: SessionOptions,
+    events: &[serde_json::Value],
+) -> Vec<(usize, Vec<usize>)> {
     let mut s: Session<'_, usize> = Session::new(qs.iter(), opts);
     let mut m = Matches::new();
     for (i, e) in events.iter().enumerate() {
@@ -57,7 +61,16 @@ fn placement_follows_keys_pipes_and_lineage() {
     use RuleRoute::{ByKey, Owner};
     assert_eq!(
         got,
-        [ByKey, ByKey, ByKey, ByKey, ByKey, Owner(2), Owner(0), Owner(1)]
+        [
+            ByKey,
+            ByKey,
+            ByKey,
+            ByKey,
+            ByKey,
+            Owner(2),
+            Owner(0),
+            Owner(1)
+        ]
     );
     // The owner of a key depends on its values only.
     let k = [Value::from("h1")];
