@@ -132,11 +132,11 @@ fn median(v: &mut [f64]) -> f64 {
 fn compare(label: &str, base: &mut dyn FnMut() -> u64, subject: &mut dyn FnMut() -> u64) -> f64 {
     let (mut b, mut s, mut r) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
-        let x = rate(base);
-        let y = rate(subject);
-        b.push(x);
-        s.push(y);
-        r.push(y / x.max(1e-9));
+        let base_rate = rate(base);
+        let subject_rate = rate(subject);
+        b.push(base_rate);
+        s.push(subject_rate);
+        r.push(subject_rate / base_rate.max(1e-9));
     }
     let (lo, hi) = (
         r.iter().copied().fold(f64::INFINITY, f64::min),

@@ -3,7 +3,8 @@
 //! reported and skipped.
 
 use eql_engine::{
-    CompileOptions, CompiledRuleSet, EventErrorKind, Matches, Rule, RuleSet, Session,
+    CompileOptions, CompiledRuleSet, EventErrorKind, EventLimits, Matches, Rule, RuleSet,
+    Session, SessionOptions,
 };
 use eql_examples::scan::{Report, ScanOptions, ScanSummary, Scanner};
 use std::collections::BTreeSet;
@@ -15,8 +16,8 @@ const RULES: &[&str] = &[
     r#"file where file.extension : ("exe", "dll")"#,
     r#"sequence by host.id, user.name [authentication where true] [process where true] [file where file.extension == "dll"]"#,
     r#"sequence [process where process.name == "a.exe"] [process where process.name == "b.exe"]"#,
-    r#"sample by host.id [network where true] [file where true]"#,
-    r#"network where destination.port == 443 | head 5"#,
+    r"sample by host.id [network where true] [file where true]",
+    r"network where destination.port == 443 | head 5",
     r#"sequence by user.name [authentication where true] until [process where process.name == "b.exe"]"#,
 ];
 
@@ -153,11 +154,11 @@ fn alerts_are_those_of_each_rule_run_alone_over_every_event() {
     let (out, _, _) = scan(&compiled, &input[..], opts(2));
     // The oracle: each rule in a session of its own over every valid line.
     let mut expected = BTreeSet::new();
-    for rule in compiled.iter() {
-        let mut s: Session<'_, u64> = Session::new([&rule.engine], Default::default());
+    for rule in &compiled {
+        let mut s: Session<'_, u64> = Session::new([&rule.engine], SessionOptions::default());
         let mut m = Matches::new();
         for (i, line) in input.split(|&b| b == b'\n').enumerate() {
-            let Ok(dom) = eql_engine::parse_event(line, &Default::default()) else {
+            let Ok(dom) = eql_engine::parse_event(line, &EventLimits::default()) else {
                 continue;
             };
             s.push(i as u64 + 1, &dom, &mut m);

@@ -147,7 +147,10 @@ pub(crate) fn lines(block: &Block) -> impl Iterator<Item = (u64, &[u8])> {
 mod tests {
     use super::*;
 
-    fn all(input: &[u8], block: usize, max: usize) -> Vec<(u64, Vec<u8>, Vec<(u64, usize)>)> {
+    /// (line number, line, the block's lines left out).
+    type Lines = Vec<(u64, Vec<u8>, Vec<(u64, usize)>)>;
+
+    fn all(input: &[u8], block: usize, max: usize) -> Lines {
         let mut r = BlockReader::new(input, block, max);
         let mut out = Vec::new();
         while let Some(b) = r.next_block().unwrap() {
