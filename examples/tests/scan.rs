@@ -3,8 +3,8 @@
 //! reported and skipped.
 
 use eql_engine::{
-    CompileOptions, CompiledRuleSet, EventErrorKind, EventLimits, Matches, Rule, RuleSet,
-    Session, SessionOptions,
+    CompileOptions, CompiledRuleSet, EventErrorKind, EventLimits, Matches, Rule, RuleSet, Session,
+    SessionOptions,
 };
 use eql_examples::scan::{Report, ScanOptions, ScanSummary, Scanner};
 use std::collections::BTreeSet;

@@ -33,13 +33,12 @@
 //!     &CompileOptions::default(),
 //! ).unwrap();
 //! let routing = Arc::new(Routing::new([&q], 2));
-//! let events: Vec<serde_json::Value> = ["a", "b", "c"]
+//! let events: Vec<serde_json::Value> = ["a", "b", "c", "a", "b", "c"]
 //!     .iter()
-//!     .flat_map(|h| {
-//!         [
-//!             serde_json::json!({"@timestamp": 1, "event": {"category": "process"}, "host": {"id": h}}),
-//!             serde_json::json!({"@timestamp": 2, "event": {"category": "file"}, "host": {"id": h}}),
-//!         ]
+//!     .enumerate()
+//!     .map(|(t, h)| {
+//!         let category = if t < 3 { "process" } else { "file" };
+//!         serde_json::json!({"@timestamp": t, "event": {"category": category}, "host": {"id": h}})
 //!     })
 //!     .collect();
 //! let mut per_worker = Vec::new();
