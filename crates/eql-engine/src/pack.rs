@@ -2,7 +2,7 @@
 //! candidate index, then exact evaluation of the candidates only.
 
 use crate::eval::plan::{self, has_generic, NoFields, SlotBuf, Slots};
-use crate::event::input::parse_checked;
+use crate::event::input::parse_checked_bytes;
 use crate::event::project::Projection;
 use crate::query::{lower, CompiledQuery};
 use crate::{CompileOptions, Event, EventError, EventErrorKind, EventLimits};
@@ -439,12 +439,7 @@ impl Pack {
     ) -> Result<(), EventError> {
         let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
         if first == Some(&b'{') {
-            match parse_checked(
-                bytes,
-                limits,
-                |text| self.matches_json(text.as_bytes(), out),
-                |()| None,
-            ) {
+            match parse_checked_bytes(bytes, limits, |b| self.matches_json(b, out), |()| None) {
                 Ok(()) => return Ok(()),
                 // The checks before the parser: the same as `parse_event`'s.
                 Err(e) if !from_parser(&e.kind) => return Err(e),
