@@ -22,9 +22,10 @@
 //! # Input safety
 //!
 //! Evaluation never panics on any event. Event bytes go through
-//! [`parse_event`] / [`EventLines`], which check [`EventLimits`] (line length,
-//! nesting depth) before the JSON parser runs, so a huge or deeply nested line
-//! is rejected cheaply and never overflows the stack. The library does no I/O
+//! [`parse_event`] / [`EventLines`] / [`Pack::matches_event`], which check
+//! [`EventLimits`] (line length, nesting depth) before the JSON parser runs,
+//! so a huge or deeply nested line is rejected cheaply and never overflows
+//! the stack. The library does no I/O
 //! on events: the caller reads the bytes.
 //!
 //! # Errors

@@ -63,7 +63,7 @@ use eql_syntax::{Dialect, QueryBody};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-/// How one rule's work is placed (see the [module docs](self)).
+/// How one rule's work is placed by a [`Routing`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RuleRoute {
     /// Each hit goes to the owner of its join key.
@@ -73,6 +73,18 @@ pub enum RuleRoute {
 }
 
 /// The placement of a list of rules over a number of workers.
+///
+/// A rule whose every step has a join key and that has no pipe is
+/// [`RuleRoute::ByKey`]: each hit goes to the worker [`Routing::key_owner`]
+/// names from its key's values, the same for every rule. Any other rule (no
+/// join key; pipes, which read every key's results; process lineage; a
+/// Python sequence with `maxspan`, whose expiry follows every event of its
+/// categories) is [`RuleRoute::Owner`] of one worker, by rule index. A
+/// worker's session applies it through [`Shard`]: given the same events in
+/// the same order as the other workers, it keeps only the hits it owns, and
+/// the workers' results together are one session's, unless a
+/// [`SessionLimits`](crate::SessionLimits) bound evicts state (each worker
+/// counts only its own keys against the bounds).
 ///
 /// ```
 /// use eql_engine::{CompileOptions, CompiledQuery, RuleRoute, Routing, Value};

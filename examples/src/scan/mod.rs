@@ -1,15 +1,15 @@
 //! The engine of the `scan` example: NDJSON events in, alerts out, on every
 //! core.
 //!
-//! - Input is read in large blocks of whole lines ([`input`]); nothing is
+//! - Input is read in large blocks of whole lines (`input`); nothing is
 //!   allocated per line.
 //! - Each line is checked ([`eql_engine::EventLimits`]: length, UTF-8,
 //!   nesting, JSON) and the single-event rules are evaluated straight from
 //!   its bytes by routed packs, which also answer whether the line matches a
-//!   step query of a stateful rule ([`plan`], [`eval`]). Blocks are evaluated
+//!   step query of a stateful rule (`plan`, `eval`). Blocks are evaluated
 //!   in parallel.
 //! - Lines that match a step go, in input order, to the sessions: one per
-//!   worker, each owning a share of the join keys ([`stateful`]).
+//!   worker, each owning a share of the join keys (`stateful`).
 //! - Alerts are written in input order (the line whose reading produced the
 //!   alert, then the rule's index, then the alert's text; alerts completed
 //!   only when the input ends come last), so the output is the same for

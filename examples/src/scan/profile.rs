@@ -17,7 +17,10 @@ use super::Scanner;
 use eql_engine::PackProfile;
 use std::io::{self, Write};
 
-/// Sampled timings of a scan (see the [module docs](self)).
+/// Sampled timings of a scan: one event in `every` per evaluating thread is
+/// timed as a whole and rule by rule inside the packs ([`eql_engine::PackProfile`]),
+/// one session push in `every` too; a rule's time is its sampled time scaled
+/// by events / sampled events.
 #[derive(Clone, Debug, Default)]
 pub struct Profile {
     /// Per pack of the scan's plan, summed over threads.
