@@ -180,7 +180,9 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     let secs = start.elapsed().as_secs_f64();
     print_summary(&scanner, &summary.per_rule);
     if let Some(p) = &summary.profile {
-        let _ = p.write(&scanner, 20, &mut io::stderr());
+        let mut err = BufWriter::new(io::stderr().lock());
+        let _ = p.write(&scanner, 20, &mut err);
+        let _ = err.flush();
     }
     let rate = if secs > 0.0 {
         summary.events as f64 / secs
@@ -248,8 +250,11 @@ fn print_summary(scanner: &Scanner, per_rule: &[u64]) {
         .max()
         .unwrap_or(4)
         .max(4);
-    eprintln!("{:<width$}  {:>8}", "rule", "alerts");
+    // One write for the whole table (stderr is unbuffered).
+    let mut err = BufWriter::new(io::stderr().lock());
+    let _ = writeln!(err, "{:<width$}  {:>8}", "rule", "alerts");
     for (rule, n) in compiled.iter().zip(per_rule) {
-        eprintln!("{:<width$}  {n:>8}", rule.rule.name);
+        let _ = writeln!(err, "{:<width$}  {n:>8}", rule.rule.name);
     }
+    let _ = err.flush();
 }

@@ -9,8 +9,10 @@
 //! scaled by events / sampled events. The remainder of the packs' time is
 //! the JSON pass, routing and the candidate index, shared by every rule.
 //! The overhead is two clock reads per evaluation on sampled events and a
-//! few counters per candidate on the others: with `every` = 64 the scan
-//! runs a few per cent slower.
+//! few counters per candidate on the others. The clock is the wall clock: on
+//! a loaded machine a sampled event during which the thread was switched out
+//! inflates its rules (and the scaling multiplies it), so read the figures
+//! from a quiet machine, or as a ranking.
 
 use super::stateful::Stateful;
 use super::Scanner;
