@@ -49,23 +49,30 @@ fn read(path: &Path) -> Vec<u8> {
     })
 }
 
-/// The reference event lines; panics when they cannot be had.
-pub fn reference_events() -> Vec<Vec<u8>> {
-    let path = if let Some(p) = std::env::var_os("EQL_BENCH_EVENTS") {
-        PathBuf::from(p)
-    } else {
-        let n: usize = std::env::var("EQL_BENCH_N")
+/// The file of reference events: `EQL_BENCH_EVENTS`, or `n` events
+/// (`EQL_BENCH_N`, default 20 000, when `n` is `None`) generated into
+/// `target/` once; panics when they cannot be had.
+pub fn reference_events_path(n: Option<usize>) -> PathBuf {
+    if let Some(p) = std::env::var_os("EQL_BENCH_EVENTS").filter(|_| n.is_none()) {
+        return PathBuf::from(p);
+    }
+    let n: usize = n.unwrap_or_else(|| {
+        std::env::var("EQL_BENCH_N")
             .ok()
             .and_then(|s| s.parse().ok())
-            .unwrap_or(20_000);
-        let out = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join(format!("../target/bench-events-{n}.jsonl"));
-        if !out.exists() {
-            generate("bench/gen_events.py", "42", n, &out);
-        }
-        out
-    };
-    read(&path)
+            .unwrap_or(20_000)
+    });
+    let out =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../target/bench-events-{n}.jsonl"));
+    if !out.exists() {
+        generate("bench/gen_events.py", "42", n, &out);
+    }
+    out
+}
+
+/// The reference event lines; panics when they cannot be had.
+pub fn reference_events() -> Vec<Vec<u8>> {
+    read(&reference_events_path(None))
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
         .map(<[u8]>::to_vec)
@@ -75,7 +82,7 @@ pub fn reference_events() -> Vec<Vec<u8>> {
 /// The first `n` rules of the reference rule pack
 /// (`bench/gen_rules.py --seed 7 -n N` of the shared folder; rule 0 is the
 /// seed rule), generated into `target/` once: one JSON object per rule.
-fn reference_pack(n: usize) -> Vec<serde_json::Value> {
+pub fn reference_pack(n: usize) -> Vec<serde_json::Value> {
     let out =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../target/bench-rules-{n}.json"));
     if !out.exists() {

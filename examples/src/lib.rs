@@ -1,1 +1,2 @@
 //! Support code shared by the example binaries.
+pub mod scan;

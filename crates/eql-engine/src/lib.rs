@@ -22,9 +22,10 @@
 //! # Input safety
 //!
 //! Evaluation never panics on any event. Event bytes go through
-//! [`parse_event`] / [`EventLines`], which check [`EventLimits`] (line length,
-//! nesting depth) before the JSON parser runs, so a huge or deeply nested line
-//! is rejected cheaply and never overflows the stack. The library does no I/O
+//! [`parse_event`] / [`EventLines`] / [`Pack::matches_event`], which check
+//! [`EventLimits`] (line length, nesting depth) before the JSON parser runs,
+//! so a huge or deeply nested line is rejected cheaply and never overflows
+//! the stack. The library does no I/O
 //! on events: the caller reads the bytes.
 //!
 //! # Errors
@@ -63,17 +64,19 @@ pub use event::{Event, SerializeEvent};
 mod eval;
 mod pack;
 mod query;
+mod route;
 #[cfg(feature = "serde")]
 mod serde_impls;
 mod session;
-pub use eql_syntax::{Expr, ExprKind, Literal, PipeKind, QueryBody};
+pub use eql_syntax::{EventQuery, Expr, ExprKind, Literal, PipeKind, QueryBody};
 pub use event::Document;
 pub use event::{
     parse_event, parse_event_line, EventError, EventErrorKind, EventLimits, EventLines, JsonType,
 };
 pub use event::{ProjectedEvent, Projection};
-pub use pack::{Pack, PackMatches};
+pub use pack::{Pack, PackMatches, PackProfile};
 pub use query::{CompileError, CompileOptions, CompiledQuery};
+pub use route::{Routing, RuleRoute, Shard};
 pub use session::{
     LineageOptions, Match, Matches, PushError, Session, SessionLimits, SessionOptions,
     SessionStats, Step, StreamOrder, TimestampFormat,

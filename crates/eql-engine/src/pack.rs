@@ -2,9 +2,10 @@
 //! candidate index, then exact evaluation of the candidates only.
 
 use crate::eval::plan::{self, has_generic, NoFields, SlotBuf, Slots};
+use crate::event::input::parse_checked_bytes;
 use crate::event::project::Projection;
 use crate::query::{lower, CompiledQuery};
-use crate::{CompileOptions, Event};
+use crate::{CompileOptions, Event, EventError, EventErrorKind, EventLimits};
 use eql_plan::{FieldPath, FieldTable, PackPlan, SetId, Value};
 use eql_syntax::{EventQuery, QueryBody};
 use smallvec::SmallVec;
@@ -33,12 +34,134 @@ pub struct PackMatches {
     evaluated: u64,
     /// The field slots' allocation, reused from event to event.
     slot_buf: SlotBuf,
+    /// Sampled per-rule timing, when enabled.
+    profile: Option<Box<PackProfile>>,
+}
+
+/// Where a pack spends its time, per rule, measured on a sample of events.
+///
+/// Enabled with [`PackMatches::with_profile`]. On every event the pack counts,
+/// per rule, how often it was a candidate (evaluated exactly); on one event
+/// in `every` it also reads the clock around each candidate's evaluation
+/// (two `Instant::now()` calls per candidate, about 50 ns) and around the
+/// whole event. The estimated time of a rule is its sampled time scaled by
+/// `events / sampled_events`. With profiling off the pack pays one branch
+/// per event.
+///
+/// ```
+/// use eql_engine::{CompileOptions, CompiledQuery, Pack, PackMatches};
+/// let opts = CompileOptions::default();
+/// let e = CompiledQuery::compile(r#"process where process.name : "cmd.exe""#, &opts).unwrap();
+/// let pack = Pack::new(&[e], &opts);
+/// let mut hits = PackMatches::with_profile(1);
+/// let ev = serde_json::json!({"event": {"category": "process"}, "process": {"name": "cmd.exe"}});
+/// pack.matches(&ev, &mut hits);
+/// let p = hits.profile().unwrap();
+/// assert_eq!((p.events, p.sampled_events, p.evaluated[0]), (1, 1, 1));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct PackProfile {
+    /// One event in `every` is timed.
+    pub every: u32,
+    countdown: u32,
+    /// The current event is timed.
+    timing: bool,
+    /// Events seen.
+    pub events: u64,
+    /// Events timed.
+    pub sampled_events: u64,
+    /// Nanoseconds of the timed events, whole (reading the fields, routing,
+    /// the candidate index and every evaluation), as seen from
+    /// [`Pack::matches`] or [`Pack::matches_json`].
+    pub sampled_event_nanos: u64,
+    /// Per pack rule: how many times it was evaluated exactly (every event).
+    pub evaluated: Vec<u64>,
+    /// Per pack rule: how many times it matched (every event).
+    pub matched: Vec<u64>,
+    /// Per pack rule: nanoseconds of its exact evaluations on timed events.
+    pub sampled_nanos: Vec<u64>,
+}
+
+impl PackProfile {
+    /// Adds the counts of `other` (another thread's profile of the same pack).
+    pub fn merge(&mut self, other: &PackProfile) {
+        fn add(a: &mut Vec<u64>, b: &[u64]) {
+            if a.len() < b.len() {
+                a.resize(b.len(), 0);
+            }
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+        self.every = self.every.max(other.every);
+        self.events += other.events;
+        self.sampled_events += other.sampled_events;
+        self.sampled_event_nanos += other.sampled_event_nanos;
+        add(&mut self.evaluated, &other.evaluated);
+        add(&mut self.matched, &other.matched);
+        add(&mut self.sampled_nanos, &other.sampled_nanos);
+    }
+
+    /// Starts an event: true when this one is timed.
+    fn start_event(&mut self, n: usize) -> bool {
+        self.events += 1;
+        for v in [
+            &mut self.evaluated,
+            &mut self.matched,
+            &mut self.sampled_nanos,
+        ] {
+            if v.len() < n {
+                v.resize(n, 0);
+            }
+        }
+        self.timing = self.countdown == 0;
+        if self.timing {
+            self.countdown = self.every.max(1) - 1;
+            self.sampled_events += 1;
+        } else {
+            self.countdown -= 1;
+        }
+        self.timing
+    }
+}
+
+impl PackMatches {
+    /// Profiling: starts an event of a pack of `n` rules; the clock when it
+    /// is timed.
+    fn profile_start(&mut self, n: usize) -> Option<std::time::Instant> {
+        let p = self.profile.as_mut()?;
+        p.start_event(n).then(std::time::Instant::now)
+    }
+
+    /// Profiling: ends an event started at `t0`.
+    fn profile_end(&mut self, t0: Option<std::time::Instant>) {
+        if let (Some(t0), Some(p)) = (t0, self.profile.as_mut()) {
+            p.sampled_event_nanos += t0.elapsed().as_nanos() as u64;
+        }
+    }
 }
 
 impl PackMatches {
     /// An empty buffer.
     pub fn new() -> Self {
         PackMatches::default()
+    }
+
+    /// An empty buffer that profiles the pack: see [`PackProfile`]; one
+    /// event in `every` is timed.
+    pub fn with_profile(every: u32) -> Self {
+        PackMatches {
+            profile: Some(Box::new(PackProfile {
+                every: every.max(1),
+                ..PackProfile::default()
+            })),
+            ..PackMatches::default()
+        }
+    }
+
+    /// The profile, when enabled by [`PackMatches::with_profile`].
+    pub fn profile(&self) -> Option<&PackProfile> {
+        self.profile.as_deref()
     }
 
     /// The indexes (into the pack) of the rules that matched the last event,
@@ -75,6 +198,18 @@ impl PackMatches {
             }
         }
     }
+}
+
+/// True for the errors the JSON parser reports (as opposed to the checks
+/// that run before it).
+fn from_parser(kind: &EventErrorKind) -> bool {
+    matches!(
+        kind,
+        EventErrorKind::Syntax { .. }
+            | EventErrorKind::Truncated
+            | EventErrorKind::NumberOutOfRange
+            | EventErrorKind::NotAnObject { .. }
+    ) || matches!(kind, EventErrorKind::TooDeep { max } if *max == 128)
 }
 
 /// Advances `epoch` (stamps equal to it mean "this epoch") with room for `n`
@@ -151,6 +286,31 @@ impl Pack {
                 }),
             opts,
         )
+    }
+
+    /// A pack over any event queries, such as the steps of sequences as well
+    /// as single-event rules: each item is (the index [`Pack::rule_index`]
+    /// reports, the compiled query the event query belongs to, the event
+    /// query). The pack routes on `opts.category_field`, so every item
+    /// should have been compiled with that category field.
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, CompiledQuery, Pack, PackMatches, QueryBody};
+    /// let opts = CompileOptions::default();
+    /// let seq = CompiledQuery::compile(
+    ///     r#"sequence by host.id [process where process.name : "cmd.exe"] [file where true]"#, &opts).unwrap();
+    /// let QueryBody::Sequence(s) = &seq.query().body else { unreachable!() };
+    /// let pack = Pack::from_queries(s.steps.iter().map(|st| (7, &seq, &st.query)), &opts);
+    /// let mut hits = PackMatches::new();
+    /// pack.matches_json(br#"{"event": {"category": "file"}}"#, &mut hits).unwrap();
+    /// assert_eq!(hits.rules(), &[1]);
+    /// assert_eq!(pack.rule_index(1), Some(7));
+    /// ```
+    pub fn from_queries<'a>(
+        items: impl IntoIterator<Item = (usize, &'a CompiledQuery, &'a EventQuery)>,
+        opts: &CompileOptions,
+    ) -> Pack {
+        Pack::from_conditions(items, opts)
     }
 
     /// A pack over arbitrary event queries (such as the steps of sequences),
@@ -230,6 +390,17 @@ impl Pack {
         bytes: &[u8],
         out: &mut PackMatches,
     ) -> Result<(), serde_json::Error> {
+        let t0 = out.profile_start(self.engines.len());
+        let r = self.matches_json_inner(bytes, out);
+        out.profile_end(t0);
+        r
+    }
+
+    fn matches_json_inner(
+        &self,
+        bytes: &[u8],
+        out: &mut PackMatches,
+    ) -> Result<(), serde_json::Error> {
         if self.direct {
             // Straight from the bytes into the slots, when the document
             // allows it (no dotted or repeated keys on a wanted path).
@@ -254,7 +425,51 @@ impl Pack {
             out.slot_buf = slots.into_buf();
         }
         let ev = self.projection.parse(bytes)?;
-        self.matches(&ev, out);
+        self.matches_inner(&ev, out);
+        Ok(())
+    }
+
+    /// [`Pack::matches_json`] with the checks and errors of
+    /// [`crate::parse_event`]: the length and nesting limits and UTF-8 are
+    /// checked before the projection pass, and bytes that are not one JSON
+    /// object give the [`EventError`] that `parse_event` gives them (the
+    /// caller sets its `line`). Fields no rule reads are skipped without
+    /// being converted, so a number beyond `f64` in such a field is not an
+    /// error here.
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, CompiledQuery, EventErrorKind, EventLimits, Pack, PackMatches};
+    /// let opts = CompileOptions::default();
+    /// let e = CompiledQuery::compile(r#"file where file.extension : "exe""#, &opts).unwrap();
+    /// let pack = Pack::new(&[e], &opts);
+    /// let mut hits = PackMatches::new();
+    /// let limits = EventLimits { max_line_bytes: 100, ..EventLimits::default() };
+    /// pack.matches_event(br#"{"event":{"category":"file"},"file":{"extension":"EXE"}}"#, &limits, &mut hits).unwrap();
+    /// assert_eq!(hits.rules(), &[0]);
+    /// let err = pack.matches_event(&[b' '; 101], &limits, &mut hits).unwrap_err();
+    /// assert!(matches!(err.kind, EventErrorKind::TooLarge { len: 101, max: 100 }));
+    /// let err = pack.matches_event(b"[1]", &limits, &mut hits).unwrap_err();
+    /// assert!(matches!(err.kind, EventErrorKind::NotAnObject { .. }));
+    /// ```
+    pub fn matches_event(
+        &self,
+        bytes: &[u8],
+        limits: &EventLimits,
+        out: &mut PackMatches,
+    ) -> Result<(), EventError> {
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if first == Some(&b'{') {
+            match parse_checked_bytes(bytes, limits, |b| self.matches_json(b, out), |()| None) {
+                Ok(()) => return Ok(()),
+                // The checks before the parser: the same as `parse_event`'s.
+                Err(e) if !from_parser(&e.kind) => return Err(e),
+                Err(_) => {}
+            }
+        }
+        // Not an object, or the projection pass failed: the full parser
+        // names the error exactly as `parse_event` does.
+        let dom = crate::parse_event(bytes, limits)?;
+        self.matches(&dom, out);
         Ok(())
     }
 
@@ -280,6 +495,12 @@ impl Pack {
 
     /// The rules matching `event` go into `out` (pack indexes, ascending).
     pub fn matches(&self, event: &dyn Event, out: &mut PackMatches) {
+        let t0 = out.profile_start(self.engines.len());
+        self.matches_inner(event, out);
+        out.profile_end(t0);
+    }
+
+    fn matches_inner(&self, event: &dyn Event, out: &mut PackMatches) {
         let mut slots = Slots::with_buf(std::mem::take(&mut out.slot_buf), self.plan.fields.len());
         // The category values exactly as the single-rule check reads them:
         // a string, or the strings among an array's items.
@@ -366,6 +587,10 @@ impl Pack {
         }
         out.candidates.sort_unstable();
         out.evaluated += out.candidates.len() as u64;
+        if out.profile.is_some() {
+            self.evaluate_profiled(event, slots, out);
+            return;
+        }
         for k in 0..out.candidates.len() {
             let r = out.candidates[k];
             let (Some(rule), Some(engine)) = (
@@ -384,5 +609,49 @@ impl Pack {
                 out.rules.push(r);
             }
         }
+    }
+
+    /// The exact evaluation of the candidates, counted per rule and timed on
+    /// a sampled event ([`PackProfile`]).
+    fn evaluate_profiled<'e>(
+        &self,
+        event: &'e dyn Event,
+        slots: &mut Slots<'e>,
+        out: &mut PackMatches,
+    ) {
+        let Some(mut profile) = out.profile.take() else {
+            return;
+        };
+        for k in 0..out.candidates.len() {
+            let r = out.candidates[k];
+            let (Some(rule), Some(engine)) = (
+                self.plan.rules.get(r as usize),
+                self.engines.get(r as usize),
+            ) else {
+                continue;
+            };
+            let t0 = profile.timing.then(std::time::Instant::now);
+            let hit = plan::eval(
+                &rule.cond,
+                &self.plan.fields,
+                slots,
+                event,
+                &engine.ctx(event),
+            );
+            let i = r as usize;
+            if let (Some(t0), Some(n)) = (t0, profile.sampled_nanos.get_mut(i)) {
+                *n += t0.elapsed().as_nanos() as u64;
+            }
+            if let Some(n) = profile.evaluated.get_mut(i) {
+                *n += 1;
+            }
+            if hit {
+                if let Some(n) = profile.matched.get_mut(i) {
+                    *n += 1;
+                }
+                out.rules.push(r);
+            }
+        }
+        out.profile = Some(profile);
     }
 }

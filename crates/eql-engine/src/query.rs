@@ -291,11 +291,20 @@ impl CompiledQuery {
         &self.query
     }
 
-    /// True when the query uses Python process lineage (`descendant of`,
-    /// `child of`, `event of`), which needs state across events and is not
-    /// evaluated by [`CompiledQuery::is_match`] (it is null there).
+    /// True when a condition of the query (the query of a single-event rule,
+    /// or any step of a sequence, sample or join) uses Python process lineage
+    /// (`descendant of`, `child of`, `event of`), which needs state across
+    /// events: [`CompiledQuery::is_match`] does not evaluate it (it is null
+    /// there), and a session evaluates such a rule on every event.
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, CompiledQuery};
+    /// let opts = CompileOptions::python();
+    /// let q = CompiledQuery::compile(r#"sequence [process where true] [file where descendant of [process where name == "a"]]"#, &opts).unwrap();
+    /// assert!(q.uses_lineage());
+    /// ```
     pub fn uses_lineage(&self) -> bool {
-        matches!(&self.query.body, QueryBody::Event(q) if q.condition.has_lineage())
+        query_has_lineage(&self.query)
     }
 
     /// The options it was compiled with.

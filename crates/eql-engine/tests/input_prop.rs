@@ -55,3 +55,41 @@ proptest! {
         let _ = parse_event(&bytes, &limits);
     }
 }
+
+/// A pack that reads `a` and `k` (so some of the text is read, the rest
+/// skipped) and matches most objects.
+fn pack() -> eql_engine::Pack {
+    let opts = eql_engine::CompileOptions::default();
+    let rules = ["any where a == 1 or k == \"a\"", "any where true"];
+    let engines: Vec<eql_engine::CompiledQuery> = rules
+        .iter()
+        .map(|q| eql_engine::CompiledQuery::compile(q, &opts).expect("compiles"))
+        .collect();
+    eql_engine::Pack::new(&engines, &opts)
+}
+
+proptest! {
+    /// `Pack::matches_event` from bytes: the error `parse_event` gives, or
+    /// the matches of the pack over the DOM. The one difference allowed: a
+    /// number beyond `f64` in a member no rule reads is skipped unconverted.
+    #[test]
+    fn pack_matches_event_agrees_with_parse_event(text in jsonish(), depth in 1usize..140, max in 0usize..400) {
+        let limits = EventLimits { max_line_bytes: max, max_depth: depth };
+        let pack = pack();
+        let mut hits = eql_engine::PackMatches::new();
+        let ours = pack.matches_event(text.as_bytes(), &limits, &mut hits);
+        match (ours, parse_event(text.as_bytes(), &limits)) {
+            (Ok(()), Ok(dom)) => {
+                let got = hits.rules().to_vec();
+                pack.matches(&dom, &mut hits);
+                prop_assert_eq!(got, hits.rules().to_vec());
+            }
+            (Err(a), Err(b)) => prop_assert_eq!(a, b),
+            (Ok(()), Err(b)) => prop_assert!(
+                b.kind == EventErrorKind::NumberOutOfRange && text.contains("1e999"),
+                "{text}: accepted, parse_event says {b}"
+            ),
+            (Err(a), Ok(_)) => prop_assert!(false, "{text}: rejected ({a}), parse_event accepts"),
+        }
+    }
+}

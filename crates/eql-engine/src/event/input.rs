@@ -224,6 +224,34 @@ pub(crate) fn parse_checked<'a, T>(
     parse: impl FnOnce(&'a str) -> Result<T, serde_json::Error>,
     not_object: impl FnOnce(&T) -> Option<JsonType>,
 ) -> Result<T, EventError> {
+    check_len(bytes, limits)?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| EventError::new(EventErrorKind::InvalidUtf8, Some(e.valid_up_to() + 1)))?;
+    check_rest(bytes, limits, brackets(bytes))?;
+    let value = parse(text).map_err(|e| from_serde(text, &e))?;
+    not_an_object(bytes, value, not_object)
+}
+
+/// [`parse_checked`] for a parser of bytes: the UTF-8 check and the bracket
+/// count share one pass over the bytes, and valid ASCII needs no other.
+pub(crate) fn parse_checked_bytes<'a, T>(
+    bytes: &'a [u8],
+    limits: &EventLimits,
+    parse: impl FnOnce(&'a [u8]) -> Result<T, serde_json::Error>,
+    not_object: impl FnOnce(&T) -> Option<JsonType>,
+) -> Result<T, EventError> {
+    check_len(bytes, limits)?;
+    let (ascii, count) = ascii_and_brackets(bytes);
+    if !ascii {
+        std::str::from_utf8(bytes)
+            .map_err(|e| EventError::new(EventErrorKind::InvalidUtf8, Some(e.valid_up_to() + 1)))?;
+    }
+    check_rest(bytes, limits, count)?;
+    let value = parse(bytes).map_err(|e| from_serde(&String::from_utf8_lossy(bytes), &e))?;
+    not_an_object(bytes, value, not_object)
+}
+
+fn check_len(bytes: &[u8], limits: &EventLimits) -> Result<(), EventError> {
     if bytes.len() > limits.max_line_bytes {
         return Err(EventError::new(
             EventErrorKind::TooLarge {
@@ -233,12 +261,16 @@ pub(crate) fn parse_checked<'a, T>(
             None,
         ));
     }
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| EventError::new(EventErrorKind::InvalidUtf8, Some(e.valid_up_to() + 1)))?;
-    if text.trim_ascii().is_empty() {
+    Ok(())
+}
+
+/// The checks after length and UTF-8: not blank, not nested too deeply
+/// (`brackets`: the number of `[` and `{`, strings included).
+fn check_rest(bytes: &[u8], limits: &EventLimits, brackets: usize) -> Result<(), EventError> {
+    if bytes.trim_ascii().is_empty() {
         return Err(EventError::new(EventErrorKind::Empty, None));
     }
-    if let Some(at) = too_deep(bytes, limits.max_depth) {
+    if let Some(at) = too_deep(bytes, brackets, limits.max_depth) {
         return Err(EventError::new(
             EventErrorKind::TooDeep {
                 max: limits.max_depth,
@@ -246,7 +278,14 @@ pub(crate) fn parse_checked<'a, T>(
             Some(at + 1),
         ));
     }
-    let value = parse(text).map_err(|e| from_serde(text, &e))?;
+    Ok(())
+}
+
+fn not_an_object<T>(
+    bytes: &[u8],
+    value: T,
+    not_object: impl FnOnce(&T) -> Option<JsonType>,
+) -> Result<T, EventError> {
     let Some(found) = not_object(&value) else {
         return Ok(value);
     };
@@ -255,6 +294,28 @@ pub(crate) fn parse_checked<'a, T>(
         EventErrorKind::NotAnObject { found },
         first.map(|i| i + 1),
     ))
+}
+
+/// Whether every byte is ASCII, and how many `[` and `{` there are (strings
+/// included), in one pass. The inner loop keeps byte-wide counters so that
+/// it vectorizes (`b | 0x20` maps both `[` and `{` to `{`).
+fn ascii_and_brackets(bytes: &[u8]) -> (bool, usize) {
+    let mut high = 0u8;
+    let mut count = 0usize;
+    for chunk in bytes.chunks(128) {
+        let mut c = 0u8;
+        for &b in chunk {
+            high |= b;
+            c += u8::from(b | 0x20 == b'{');
+        }
+        count += usize::from(c);
+    }
+    (high < 0x80, count)
+}
+
+/// How many `[` and `{` there are (strings included).
+fn brackets(bytes: &[u8]) -> usize {
+    ascii_and_brackets(bytes).1
 }
 
 /// [`parse_event`] for input line `line` (1-based): errors carry the line.
@@ -331,12 +392,11 @@ impl Iterator for EventLines<'_> {
 }
 
 /// The byte offset of the first `[`/`{` (outside strings) that opens the
-/// `max_depth`-th nested container, if any.
-fn too_deep(bytes: &[u8], max_depth: usize) -> Option<usize> {
-    // Fast path for ordinary events: fewer opening brackets in all (strings
-    // included) than the limit cannot nest that deep. This loop has no state
-    // and vectorizes; the string-aware scan below runs only when it fails.
-    if bytes.iter().filter(|&&b| b == b'[' || b == b'{').count() < max_depth {
+/// `max_depth`-th nested container, if any. `brackets` is the number of `[`
+/// and `{` in `bytes`, strings included: fewer than the limit cannot nest
+/// that deep, so the string-aware scan runs only for input with many.
+fn too_deep(bytes: &[u8], brackets: usize, max_depth: usize) -> Option<usize> {
+    if brackets < max_depth {
         return None;
     }
     let mut depth = 0usize;

@@ -43,7 +43,7 @@ use crate::eval::reference::Env;
 use crate::{CompiledQuery, Event};
 use eql_plan::{FieldPath, Value};
 use eql_syntax::{Dialect, EventQuery, Expr, ExprKind, QueryBody, SequenceStep};
-use keys::Key;
+pub(crate) use keys::{Key, KeyAtom};
 use order::{Orderer, Tie};
 use smallvec::SmallVec;
 use time::Stamp;
@@ -130,6 +130,8 @@ pub struct Session<'e, H> {
     counters: Counters,
     stats: SessionStats,
     finished: bool,
+    /// Keep only the hits this worker owns ([`crate::Shard`]).
+    shard: Option<crate::Shard>,
 }
 
 impl CompiledQuery {
@@ -330,6 +332,7 @@ impl<'e, H: Clone> Session<'e, H> {
             counters: Counters::default(),
             stats: SessionStats::default(),
             finished: false,
+            shard: opts.shard,
         }
     }
 
@@ -431,6 +434,9 @@ impl<'e, H: Clone> Session<'e, H> {
             r.evaluate(i as u32, event, cat, ts, &mut hits, answers);
         }
         self.due = due;
+        if let Some(shard) = &self.shard {
+            hits.retain(|h| shard.owns(h.rule as usize, &h.key));
+        }
         if self.ordering.mode == StreamOrder::Arrival {
             self.process(ts, arrival, &handle, &hits, &own, out);
         } else {

@@ -202,4 +202,8 @@ pub struct SessionOptions {
     /// own timestamp field when an event lacks it). Default: the first
     /// query's `timestamp_field`.
     pub timestamp_field: Option<String>,
+    /// Run one worker's share of the rules: keep only the hits the
+    /// [`Shard`](crate::Shard) owns (see [`crate::Routing`]). Default none:
+    /// every hit.
+    pub shard: Option<crate::Shard>,
 }

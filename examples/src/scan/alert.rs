@@ -1,0 +1,220 @@
+//! Alert output. An alert carries its events' lines exactly as they were
+//! read (they are valid JSON objects: the line checks passed), never a DOM
+//! serialized again.
+//!
+//! NDJSON alerts have their keys in alphabetical order: `event` (the last
+//! event of the match), `events` (every event of a sequence, sample or join,
+//! each with its `source`, and `{"missing": true}` for each `![...]` step),
+//! `join_keys`, `name`, `risk_score`, `rule_id`,
+//! `severity`, `source` (`file` and `line` of the last event), `threat`.
+
+use eql_engine::{CompiledRuleSet, Value};
+use serde_json::json;
+use std::io::Write;
+
+/// Alert output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON alert per line.
+    Ndjson,
+    /// One human-readable line per alert.
+    Table,
+}
+
+/// One formatted alert and where it goes in the output.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Alert {
+    /// The input line whose reading produced it (`u64::MAX`: the end of the
+    /// input).
+    pub(crate) at: u64,
+    /// The rule's index in the rule set.
+    pub(crate) rule: u32,
+    /// Its position among the alerts of this rule found at `at` (the order
+    /// the session gave them: Elasticsearch's order at the end of a
+    /// bounded input).
+    pub(crate) nth: u32,
+    /// The formatted alert, with its line end.
+    pub(crate) text: Vec<u8>,
+}
+
+/// The parts of each rule's alerts that do not depend on the event.
+struct RuleText {
+    /// `"name":…,"risk_score":…,"rule_id":…,"severity":…,`
+    head: String,
+    /// `"threat":[…]}`
+    tail: String,
+    /// Table: severity, risk score, name.
+    table: String,
+}
+
+/// Formats alerts for one input.
+pub(crate) struct Formatter {
+    format: Format,
+    /// The input's name as a JSON string.
+    file: String,
+    name: String,
+    rules: Vec<RuleText>,
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
+}
+
+impl Formatter {
+    pub(crate) fn new(format: Format, compiled: &CompiledRuleSet, input: &str) -> Self {
+        let rules = compiled
+            .iter()
+            .map(|c| {
+                let r = &c.rule;
+                let threat: Vec<serde_json::Value> = r
+                    .threat
+                    .iter()
+                    .map(|t| {
+                        json!({
+                            "framework": t.framework,
+                            "tactic": {"id": t.tactic.id, "name": t.tactic.name},
+                            "techniques": t.techniques.iter()
+                                .map(|x| json!({"id": x.id, "name": x.name}))
+                                .collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect();
+                let head = format!(
+                    "\"name\":{},\"risk_score\":{},\"rule_id\":{},\"severity\":{},",
+                    json_str(&r.name),
+                    json!(r.risk_score),
+                    json!(r.rule_id),
+                    json!(r.severity),
+                );
+                let tail = format!("\"threat\":{}}}", serde_json::Value::Array(threat));
+                let table = format!(
+                    "{:<8} {:<3} {}",
+                    r.severity.as_deref().unwrap_or("-"),
+                    r.risk_score
+                        .map_or_else(|| "-".to_string(), |s| s.to_string()),
+                    r.name,
+                );
+                RuleText { head, tail, table }
+            })
+            .collect();
+        Formatter {
+            format,
+            file: json_str(input),
+            name: input.to_owned(),
+            rules,
+        }
+    }
+
+    /// The `nth` alert of rule `rule` found at line `at`, on the entries
+    /// `events` in step order ((line, bytes) of an event, `None` for a
+    /// `![...]` step; the last event completes the match) with join keys
+    /// `keys`.
+    pub(crate) fn alert(
+        &self,
+        at: u64,
+        rule: usize,
+        nth: u32,
+        events: &[Option<(u64, &[u8])>],
+        keys: &[Value<'_>],
+    ) -> Option<Alert> {
+        let r = self.rules.get(rule)?;
+        let &(line, event) = events.iter().rev().find_map(Option::as_ref)?;
+        let mut text = Vec::with_capacity(event.len() + r.head.len() + r.tail.len() + 64);
+        match self.format {
+            Format::Ndjson => {
+                text.extend_from_slice(b"{\"event\":");
+                text.extend_from_slice(event);
+                text.push(b',');
+                if events.len() > 1 {
+                    text.extend_from_slice(b"\"events\":[");
+                    for (i, entry) in events.iter().enumerate() {
+                        if i > 0 {
+                            text.push(b',');
+                        }
+                        let Some((l, e)) = entry else {
+                            text.extend_from_slice(b"{\"missing\":true}");
+                            continue;
+                        };
+                        text.extend_from_slice(b"{\"event\":");
+                        text.extend_from_slice(e);
+                        let _ = write!(
+                            text,
+                            ",\"source\":{{\"file\":{},\"line\":{l}}}}}",
+                            self.file
+                        );
+                    }
+                    text.extend_from_slice(b"],");
+                }
+                if !keys.is_empty() {
+                    let keys: Vec<serde_json::Value> = keys.iter().map(to_json).collect();
+                    let _ = write!(text, "\"join_keys\":{},", serde_json::Value::Array(keys));
+                }
+                text.extend_from_slice(r.head.as_bytes());
+                let _ = write!(
+                    text,
+                    "\"source\":{{\"file\":{},\"line\":{line}}},",
+                    self.file
+                );
+                text.extend_from_slice(r.tail.as_bytes());
+                text.push(b'\n');
+            }
+            Format::Table => {
+                let dom: serde_json::Value =
+                    serde_json::from_slice(event).unwrap_or(serde_json::Value::Null);
+                let get = |p: &str| field(&dom, p).unwrap_or("-").to_string();
+                let lines = if events.len() > 1 {
+                    events
+                        .iter()
+                        .map(|e| e.map_or_else(|| "-".to_owned(), |(l, _)| l.to_string()))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                } else {
+                    line.to_string()
+                };
+                let _ = writeln!(
+                    text,
+                    "{} | {}:{} | {} host={} process={} file={}",
+                    r.table,
+                    self.name,
+                    lines,
+                    get("@timestamp"),
+                    get("host.name"),
+                    get("process.name"),
+                    get("file.path"),
+                );
+            }
+        }
+        Some(Alert {
+            at,
+            rule: rule as u32,
+            nth,
+            text,
+        })
+    }
+}
+
+fn to_json(v: &Value<'_>) -> serde_json::Value {
+    match v {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => json!(b),
+        Value::Int(i) => json!(i),
+        Value::Float(f) => json!(f),
+        Value::Str(s) => json!(s),
+        Value::Array(a) => serde_json::Value::Array(a.iter().map(to_json).collect()),
+        Value::Object(o) => {
+            serde_json::Value::Object(o.iter().map(|(k, v)| (k.to_string(), to_json(v))).collect())
+        }
+    }
+}
+
+/// Reads a string field by dotted path, nested or flat (`"host.name"` key).
+fn field<'a>(event: &'a serde_json::Value, path: &str) -> Option<&'a str> {
+    if let Some(v) = event.get(path).and_then(serde_json::Value::as_str) {
+        return Some(v);
+    }
+    let mut cur = event;
+    for part in path.split('.') {
+        cur = cur.get(part)?;
+    }
+    cur.as_str()
+}

@@ -1,0 +1,135 @@
+//! The per-block work that runs in parallel: every line is checked and its
+//! single-event rules evaluated straight from its bytes (the packs' one
+//! projection pass: no DOM), and the lines that the stateful rules need are
+//! set aside for the sessions.
+
+use super::alert::{Alert, Formatter};
+use super::input::{lines, Block};
+use super::plan::{RulePlan, Target};
+use super::stateful::Forward;
+use eql_engine::{EventError, EventErrorKind, EventLimits, PackMatches, PackProfile};
+use smallvec::SmallVec;
+use std::sync::Arc;
+
+/// What one block gave.
+#[derive(Default)]
+pub(crate) struct Evaluated {
+    pub(crate) seq: u64,
+    pub(crate) events: u64,
+    pub(crate) bytes: u64,
+    /// The bad lines, in order.
+    pub(crate) bad: Vec<EventError>,
+    /// The single-event rules' alerts, in (line, rule) order.
+    pub(crate) alerts: Vec<Alert>,
+    /// The events for the sessions, in order.
+    pub(crate) forward: Vec<Forward>,
+}
+
+/// One worker's evaluator.
+pub(crate) struct Evaluator<'p> {
+    plan: &'p RulePlan,
+    limits: EventLimits,
+    hits: Vec<PackMatches>,
+    /// Scratch: the single-event rules that matched the current line.
+    matched: Vec<u32>,
+    /// Scratch: the stateful rules (positions) the current line is for.
+    stateful: SmallVec<[u32; 4]>,
+}
+
+impl<'p> Evaluator<'p> {
+    pub(crate) fn new(plan: &'p RulePlan, limits: &EventLimits, profile_every: u32) -> Self {
+        let hits = plan
+            .packs
+            .iter()
+            .map(|_| {
+                if profile_every > 0 {
+                    PackMatches::with_profile(profile_every)
+                } else {
+                    PackMatches::new()
+                }
+            })
+            .collect();
+        Evaluator {
+            plan,
+            limits: limits.clone(),
+            hits,
+            matched: Vec::new(),
+            stateful: SmallVec::new(),
+        }
+    }
+
+    /// The profiles of the packs (when profiling).
+    pub(crate) fn profiles(&self) -> Vec<Option<&PackProfile>> {
+        self.hits.iter().map(PackMatches::profile).collect()
+    }
+
+    /// Checks and evaluates every line of `block`.
+    pub(crate) fn block(&mut self, block: &Block, fmt: &Formatter) -> Evaluated {
+        let mut out = Evaluated {
+            seq: block.seq,
+            bytes: block.input_bytes,
+            ..Evaluated::default()
+        };
+        let mut too_long = block.too_long.iter().peekable();
+        for (line_no, line) in lines(block) {
+            if let Some(&&(n, len)) = too_long.peek() {
+                if n == line_no {
+                    too_long.next();
+                    out.bad.push(EventError {
+                        kind: EventErrorKind::TooLarge {
+                            len,
+                            max: self.limits.max_line_bytes,
+                        },
+                        line: Some(line_no),
+                        column: None,
+                    });
+                    continue;
+                }
+            }
+            let line = line.trim_ascii();
+            if line.is_empty() {
+                continue;
+            }
+            self.line(line_no, line, fmt, &mut out);
+        }
+        out
+    }
+
+    fn line(&mut self, line_no: u64, line: &[u8], fmt: &Formatter, out: &mut Evaluated) {
+        self.matched.clear();
+        self.stateful.clear();
+        for ((pack, targets), hits) in self.plan.packs.iter().zip(&mut self.hits) {
+            if let Err(mut e) = pack.matches_event(line, &self.limits, hits) {
+                e.line = Some(line_no);
+                out.bad.push(e);
+                return;
+            }
+            for &k in hits.rules() {
+                match targets.get(k as usize) {
+                    Some(Target::Alert(rule)) => self.matched.push(*rule),
+                    Some(Target::Step(pos)) => self.stateful.push(*pos),
+                    None => {}
+                }
+            }
+        }
+        out.events += 1;
+        if self.plan.packs.len() > 1 {
+            self.matched.sort_unstable();
+        }
+        for &rule in &self.matched {
+            if let Some(a) = fmt.alert(line_no, rule as usize, 0, &[Some((line_no, line))], &[]) {
+                out.alerts.push(a);
+            }
+        }
+        self.stateful.extend_from_slice(&self.plan.every_event);
+        if !self.stateful.is_empty() {
+            self.stateful.sort_unstable();
+            self.stateful.dedup();
+            out.forward.push(Forward {
+                line: line_no,
+                bytes: Arc::from(line),
+                rules: self.stateful.clone(),
+            });
+        }
+    }
+}

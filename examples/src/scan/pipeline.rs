@@ -1,0 +1,366 @@
+//! Running a scan on one thread or on several, with the same output.
+//!
+//! With N threads: one thread reads blocks; N threads evaluate them (any
+//! block, in any order); this thread puts the results back in input order,
+//! hands each block's step events to the N session threads (each takes
+//! those of the rules it holds) and writes a block once its own alerts and
+//! every session's alerts for it are in. At most a few blocks per thread
+//! are in flight (the reader waits for a block to be written before it
+//! reads past them), so memory stays flat.
+
+use super::alert::{Alert, Formatter};
+use super::eval::{Evaluated, Evaluator};
+use super::input::{Block, BlockReader};
+use super::profile::Profile;
+use super::stateful::{Forward, OrderStats, Stateful};
+use super::{Report, ScanSummary, Scanner};
+use eql_engine::PackProfile;
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+
+/// Where the results go.
+pub(crate) struct Sink<'a> {
+    pub(crate) out: &'a mut dyn Write,
+    pub(crate) report: &'a mut dyn FnMut(Report<'_>),
+    pub(crate) summary: &'a mut ScanSummary,
+}
+
+impl Sink<'_> {
+    /// Writes one block's results: its bad lines, then its alerts and the
+    /// sessions' in order.
+    fn block(&mut self, e: Evaluated, mut sessions: Vec<Alert>) -> io::Result<()> {
+        for bad in &e.bad {
+            (self.report)(Report::BadLine(bad));
+        }
+        self.summary.bad_lines += e.bad.len() as u64;
+        self.summary.events += e.events;
+        self.summary.bytes += e.bytes;
+        let alerts = if sessions.is_empty() {
+            e.alerts
+        } else {
+            sessions.extend(e.alerts);
+            sessions.sort_unstable();
+            sessions
+        };
+        self.alerts(&alerts)?;
+        (self.report)(Report::Progress(e.bytes));
+        Ok(())
+    }
+
+    fn alerts(&mut self, alerts: &[Alert]) -> io::Result<()> {
+        for a in alerts {
+            self.out.write_all(&a.text)?;
+            self.summary.alerts += 1;
+            if let Some(n) = self.summary.per_rule.get_mut(a.rule as usize) {
+                *n += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The alerts of the end of the input.
+    fn last(&mut self, mut alerts: Vec<Alert>, order: &OrderStats) -> io::Result<()> {
+        alerts.sort_unstable();
+        self.alerts(&alerts)?;
+        self.summary.order.add(order);
+        self.out.flush()
+    }
+
+    fn profile(&mut self, p: Profile) {
+        match &mut self.summary.profile {
+            Some(q) => q.merge(&p),
+            None => self.summary.profile = Some(p),
+        }
+    }
+}
+
+fn pack_profiles(ev: &Evaluator<'_>) -> Vec<PackProfile> {
+    ev.profiles()
+        .into_iter()
+        .map(|p| p.cloned().unwrap_or_default())
+        .collect()
+}
+
+/// One thread does everything.
+pub(crate) fn sequential(
+    sc: &Scanner,
+    input: impl Read,
+    fmt: &Formatter,
+    sink: &mut Sink<'_>,
+) -> io::Result<()> {
+    let plan = &sc.plan;
+    let every = sc.opts.profile_every;
+    let mut reader = BlockReader::new(input, sc.opts.block_bytes, sc.opts.limits.max_line_bytes);
+    let mut ev = Evaluator::new(plan, &sc.opts.limits, every);
+    let mut st = (!plan.stateful.is_empty()).then(|| {
+        Stateful::new(
+            &sc.compiled,
+            &plan.stateful,
+            1,
+            0,
+            sc.opts.order,
+            &sc.opts.limits,
+            every,
+        )
+    });
+    while let Some(block) = reader.next_block()? {
+        let mut e = ev.block(&block, fmt);
+        let mut alerts = Vec::new();
+        if let Some(st) = st.as_mut() {
+            st.push(&e.forward, fmt, &mut alerts);
+        }
+        e.forward = Vec::new();
+        sink.block(e, alerts)?;
+    }
+    let mut alerts = Vec::new();
+    let mut order = OrderStats::default();
+    let mut profile = Profile::new(pack_profiles(&ev));
+    if let Some(st) = st.as_mut() {
+        order = st.finish(fmt, &mut alerts);
+        profile.add_sessions(st);
+    }
+    if every > 0 {
+        sink.profile(profile);
+    }
+    sink.last(alerts, &order)
+}
+
+/// Messages to the writing thread.
+enum Msg {
+    Evaluated(Evaluated),
+    /// An evaluating thread is done.
+    EvalDone(Vec<PackProfile>),
+    /// A session worker's alerts for block `.0`.
+    Session(u64, Vec<Alert>),
+    /// A session worker is done: its last alerts, its ordering counts, its
+    /// profile.
+    SessionDone(Vec<Alert>, OrderStats, Profile),
+    /// The reader is done: the number of blocks.
+    Total(u64),
+    Failed(io::Error),
+}
+
+/// Messages to a session worker.
+enum ToSession {
+    Block(u64, Arc<Vec<Forward>>),
+    Finish,
+}
+
+/// A block waiting to be written.
+struct Waiting {
+    evaluated: Evaluated,
+    alerts: Vec<Alert>,
+    /// Session workers still to report.
+    missing: usize,
+}
+
+/// `sc.opts.threads` threads evaluate, as many run the sessions.
+pub(crate) fn parallel(
+    sc: &Scanner,
+    input: impl Read + Send,
+    fmt: &Formatter,
+    sink: &mut Sink<'_>,
+) -> io::Result<()> {
+    let n = sc.opts.threads.max(1);
+    let plan = &sc.plan;
+    let every = sc.opts.profile_every;
+    let stateful = !plan.stateful.is_empty();
+    // Blocks in flight: read, evaluated or waiting for the sessions.
+    let in_flight = 4 * n;
+    std::thread::scope(|s| {
+        let (msg_tx, msg_rx) = channel::<Msg>();
+        let (block_tx, block_rx) = sync_channel::<Block>(n);
+        let block_rx = Arc::new(Mutex::new(block_rx));
+        let (token_tx, token_rx) = sync_channel::<()>(in_flight);
+        for _ in 0..in_flight {
+            let _ = token_tx.send(());
+        }
+        // The reader.
+        {
+            let msg_tx = msg_tx.clone();
+            s.spawn(move || {
+                let mut reader =
+                    BlockReader::new(input, sc.opts.block_bytes, sc.opts.limits.max_line_bytes);
+                let mut total = 0u64;
+                while token_rx.recv().is_ok() {
+                    match reader.next_block() {
+                        Ok(Some(b)) => {
+                            total += 1;
+                            if block_tx.send(b).is_err() {
+                                break;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            let _ = msg_tx.send(Msg::Failed(e));
+                            break;
+                        }
+                    }
+                }
+                drop(block_tx);
+                let _ = msg_tx.send(Msg::Total(total));
+            });
+        }
+        // The evaluators.
+        for _ in 0..n {
+            let msg_tx = msg_tx.clone();
+            let block_rx = Arc::clone(&block_rx);
+            s.spawn(move || {
+                let mut ev = Evaluator::new(plan, &sc.opts.limits, every);
+                loop {
+                    let next = match block_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => break,
+                    };
+                    let Ok(block) = next else { break };
+                    if msg_tx.send(Msg::Evaluated(ev.block(&block, fmt))).is_err() {
+                        break;
+                    }
+                }
+                let _ = msg_tx.send(Msg::EvalDone(pack_profiles(&ev)));
+            });
+        }
+        // The session workers.
+        let mut to_sessions: Vec<Sender<ToSession>> = Vec::new();
+        if stateful {
+            for w in 0..n {
+                let (tx, rx) = channel::<ToSession>();
+                to_sessions.push(tx);
+                let msg_tx = msg_tx.clone();
+                s.spawn(move || session_worker(sc, n, w, fmt, &rx, &msg_tx));
+            }
+        }
+        drop(msg_tx);
+        collect(n, &msg_rx, &to_sessions, &token_tx, sink)
+    })
+}
+
+fn session_worker(
+    sc: &Scanner,
+    n: usize,
+    w: usize,
+    fmt: &Formatter,
+    rx: &Receiver<ToSession>,
+    msg_tx: &Sender<Msg>,
+) {
+    let mut st = Stateful::new(
+        &sc.compiled,
+        &sc.plan.stateful,
+        n,
+        w,
+        sc.opts.order,
+        &sc.opts.limits,
+        sc.opts.profile_every,
+    );
+    for m in rx {
+        match m {
+            ToSession::Block(seq, events) => {
+                let mut alerts = Vec::new();
+                st.push(&events, fmt, &mut alerts);
+                if msg_tx.send(Msg::Session(seq, alerts)).is_err() {
+                    return;
+                }
+            }
+            ToSession::Finish => break,
+        }
+    }
+    let mut alerts = Vec::new();
+    let order = st.finish(fmt, &mut alerts);
+    let mut profile = Profile::new(Vec::new());
+    profile.add_sessions(&st);
+    let _ = msg_tx.send(Msg::SessionDone(alerts, order, profile));
+}
+
+/// The writing thread: puts blocks back in order, feeds the sessions,
+/// writes.
+fn collect(
+    n: usize,
+    msg_rx: &Receiver<Msg>,
+    to_sessions: &[Sender<ToSession>],
+    token_tx: &std::sync::mpsc::SyncSender<()>,
+    sink: &mut Sink<'_>,
+) -> io::Result<()> {
+    let sessions = to_sessions.len();
+    let mut evaluated: BTreeMap<u64, Evaluated> = BTreeMap::new();
+    let mut waiting: BTreeMap<u64, Waiting> = BTreeMap::new();
+    let (mut next_dispatch, mut next_write) = (0u64, 0u64);
+    let mut total = None;
+    let mut failed = None;
+    let mut finish_sent = false;
+    let (mut evals_done, mut sessions_done) = (0usize, 0usize);
+    let mut last = Vec::new();
+    let mut order = OrderStats::default();
+    let mut profile = Profile::new(Vec::new());
+    let mut profiled = false;
+    for msg in msg_rx {
+        match msg {
+            Msg::Evaluated(e) => {
+                evaluated.insert(e.seq, e);
+                while let Some(mut e) = evaluated.remove(&next_dispatch) {
+                    let events = Arc::new(std::mem::take(&mut e.forward));
+                    for tx in to_sessions {
+                        let _ = tx.send(ToSession::Block(next_dispatch, Arc::clone(&events)));
+                    }
+                    waiting.insert(
+                        next_dispatch,
+                        Waiting {
+                            evaluated: e,
+                            alerts: Vec::new(),
+                            missing: sessions,
+                        },
+                    );
+                    next_dispatch += 1;
+                }
+            }
+            Msg::Session(seq, alerts) => {
+                if let Some(w) = waiting.get_mut(&seq) {
+                    w.alerts.extend(alerts);
+                    w.missing = w.missing.saturating_sub(1);
+                }
+            }
+            Msg::EvalDone(p) => {
+                evals_done += 1;
+                if p.iter().any(|x| x.events > 0) {
+                    profiled = true;
+                }
+                profile.merge(&Profile::new(p));
+            }
+            Msg::SessionDone(alerts, o, p) => {
+                sessions_done += 1;
+                last.extend(alerts);
+                order.add(&o);
+                profile.merge(&p);
+            }
+            Msg::Total(t) => total = Some(t),
+            Msg::Failed(e) => failed = Some(e),
+        }
+        while waiting
+            .first_key_value()
+            .is_some_and(|(k, w)| *k == next_write && w.missing == 0)
+        {
+            if let Some((_, w)) = waiting.pop_first() {
+                sink.block(w.evaluated, w.alerts)?;
+                let _ = token_tx.send(());
+                next_write += 1;
+            }
+        }
+        if !finish_sent && total == Some(next_write) {
+            finish_sent = true;
+            for tx in to_sessions {
+                let _ = tx.send(ToSession::Finish);
+            }
+        }
+        if finish_sent && evals_done == n && sessions_done == sessions {
+            break;
+        }
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    if profiled {
+        sink.profile(profile);
+    }
+    sink.last(last, &order)
+}
