@@ -365,7 +365,7 @@ impl Lowering<'_> {
                 let mut res = Vec::new();
                 let mut sources = Vec::new();
                 for p in pats {
-                    res.push(self.regexes.get(p, insensitive, false)?.into_owned());
+                    res.push(self.regexes.search_form(p, insensitive)?);
                     sources.push(p.to_owned());
                 }
                 TestOp::Regex {
