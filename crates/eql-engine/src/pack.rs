@@ -559,16 +559,24 @@ impl Pack {
             for ix in &b.index {
                 let (set_stamp, fired, epoch) =
                     (&mut out.set_stamp, &mut out.fired_sets, out.set_epoch);
-                slots.strings(ix.field, &self.plan.fields, event, ix.ci, |s| {
-                    ix.hits(s, &mut |set: SetId| {
-                        if let Some(st) = set_stamp.get_mut(set.0 as usize) {
-                            if *st != epoch {
-                                *st = epoch;
-                                fired.push(set);
-                            }
+                let mut mark = |set: SetId| {
+                    if let Some(st) = set_stamp.get_mut(set.0 as usize) {
+                        if *st != epoch {
+                            *st = epoch;
+                            fired.push(set);
                         }
+                    }
+                };
+                if ix.has_strings() {
+                    slots.strings(ix.field, &self.plan.fields, event, ix.ci, |s| {
+                        ix.hits(s, &mut mark);
                     });
-                });
+                }
+                if ix.has_numbers() {
+                    slots.scalars_of(ix.field, &self.plan.fields, event, |v| {
+                        ix.number_hits(v, &mut mark);
+                    });
+                }
             }
             // ...then the rules hanging off each one, whose other set (if
             // any) fired too.

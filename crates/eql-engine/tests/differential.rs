@@ -13,8 +13,31 @@ use proptest::prelude::*;
 use serde_json::{json, Value as Json};
 
 const FIELDS: &[&str] = &["a", "b", "c.d", "arr", "n"];
+/// Words for string literals and values: case pairs, Unicode whose case
+/// folding differs between `str::to_lowercase` and regex case classes (`ſ`
+/// matches `s` in `regex~` but lower-cases to itself; the Kelvin sign `K`
+/// lower-cases to `k`), and numeric strings for numeric equality.
 const WORDS: &[&str] = &[
-    "cmd.exe", "CMD.EXE", "x", "", "ab", "a*b", "Σa", "σa", "İx", "ix", "*ba", "abc",
+    "cmd.exe",
+    "CMD.EXE",
+    "x",
+    "",
+    "ab",
+    "a*b",
+    "Σa",
+    "σa",
+    "İx",
+    "ix",
+    "*ba",
+    "abc",
+    "2",
+    "-1",
+    "2.0",
+    " 3 ",
+    "ſa",
+    "SA",
+    "\u{212a}x",
+    "kx",
 ];
 
 fn word() -> impl Strategy<Value = String> {
@@ -28,6 +51,38 @@ fn str_lit() -> impl Strategy<Value = String> {
             .prop_map(str::to_owned),
     ]
     .prop_map(|s| format!("{s:?}"))
+}
+
+/// `regex`/`regex~` patterns with required literals (runs, alternations,
+/// classes, repetitions, `.*` at either end) and without.
+fn regex_lit() -> impl Strategy<Value = String> {
+    prop_oneof![
+        str_lit().prop_map(|l| l.replace('*', ".*").replace('?', ".")),
+        prop::sample::select(
+            &[
+                "cmd\\.exe",
+                ".*exe",
+                ".*\\.EXE",
+                "(cmd|ab)c",
+                "[Ss]a",
+                "s.*",
+                "SA|kx",
+                ".*[ ]{2,}.*",
+                "ſ.*",
+                "\u{212a}.*",
+                "K.*",
+                "Σ.*",
+                ".*σa",
+                "[0-9]+",
+                "-?[0-9](\\.0)?",
+                ".*(ab|b).*",
+                "a{1,}b?c?",
+                "[a-z]+",
+                ".+",
+            ][..],
+        )
+        .prop_map(|p| format!("{p:?}")),
+    ]
 }
 
 fn lit() -> impl Strategy<Value = String> {
@@ -90,19 +145,19 @@ fn leaf(py: bool) -> BoxedStrategy<String> {
         v.push(
             (
                 field(),
-                prop::sample::select(&["in~", "like", "like~", "regex", "regex~", ":"][..]),
+                prop::sample::select(&["in~", "like", "like~", ":"][..]),
                 prop::collection::vec(str_lit(), 1..3),
             )
-                .prop_map(|(f, o, ls)| {
-                    let ls: Vec<String> = if o.starts_with("regex") {
-                        ls.iter()
-                            .map(|l| l.replace('*', ".*").replace('?', "."))
-                            .collect()
-                    } else {
-                        ls
-                    };
-                    format!("{f} {o} ({})", ls.join(", "))
-                })
+                .prop_map(|(f, o, ls)| format!("{f} {o} ({})", ls.join(", ")))
+                .boxed(),
+        );
+        v.push(
+            (
+                field(),
+                prop::sample::select(&["regex", "regex~"][..]),
+                prop::collection::vec(regex_lit(), 1..3),
+            )
+                .prop_map(|(f, o, ls)| format!("{f} {o} ({})", ls.join(", ")))
                 .boxed(),
         );
         v.push(

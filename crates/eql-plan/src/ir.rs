@@ -218,7 +218,8 @@ pub enum TestOp {
     /// `regex`, `regex~`: the value is a string matching any pattern (each
     /// anchored to the whole string).
     Regex {
-        /// The compiled patterns.
+        /// The compiled patterns, in their search form
+        /// ([`crate::RegexCache::search_form`]).
         res: Vec<regex::Regex>,
         /// Their sources, for EXPLAIN and literal extraction.
         sources: Vec<String>,
@@ -323,6 +324,7 @@ impl Cond {
                             match a.needle {
                                 crate::pack::Needle::Exact => "==",
                                 crate::pack::Needle::Contains => "contains",
+                                crate::pack::Needle::Number => "== number",
                             },
                             if a.ci { "~" } else { "" },
                             a.text

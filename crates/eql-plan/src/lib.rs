@@ -80,8 +80,8 @@ pub use ir::{CmpOp, Cond, FieldId, FieldTable, Test, TestOp};
 pub use lower::{complement_order, must_not_leaf, pushdown, Lowering};
 pub use matcher::{fold, Glob, StrSet};
 pub use pack::{
-    regex_required_literal, witness, witness_with, Atom, Bucket, ContainsIndex, FieldIndex, Needle,
-    PackPlan, RuleId, RulePlan, SetId,
+    number_atom_text, regex_required_literals, witness, witness_with, Atom, Bucket, ContainsIndex,
+    FieldIndex, Needle, PackPlan, RuleId, RulePlan, SetId,
 };
 pub use passes::{fold_constants, normalize, run_passes, Pass, PASSES};
 pub use regexes::{regex_source, RegexCache, DEFAULT_REGEX_SIZE_LIMIT};

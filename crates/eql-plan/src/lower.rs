@@ -411,7 +411,7 @@ impl<'a> Lowering<'a> {
                 let mut res = Vec::new();
                 let mut sources = Vec::new();
                 for p in pats {
-                    res.push(self.regexes.get(p, insensitive, false)?.into_owned());
+                    res.push(self.regexes.search_form(p, insensitive)?);
                     sources.push(p.to_owned());
                 }
                 TestOp::Regex {

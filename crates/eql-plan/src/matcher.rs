@@ -136,9 +136,13 @@ impl Glob {
                 middle_len,
                 last,
             } => {
+                // An empty piece is not compared: `memcmp` of zero bytes at
+                // an empty string's dangling address costs about 40 ns on
+                // some CPUs (a masked load that faults, suppressed in
+                // microcode), more than the rest of the test.
                 if s.len() < first.len() + last.len() + middle_len
-                    || !s.starts_with(&**first)
-                    || !s.ends_with(&**last)
+                    || (!first.is_empty() && !s.starts_with(&**first))
+                    || (!last.is_empty() && !s.ends_with(&**last))
                 {
                     return false;
                 }

@@ -334,6 +334,21 @@ impl<'e> Slots<'e> {
         }
     }
 
+    /// The scalar values of a field (strings raw), for the numeric atoms of
+    /// the candidate index.
+    pub(crate) fn scalars_of(
+        &mut self,
+        id: FieldId,
+        fields: &FieldTable,
+        event: &'e dyn Event,
+        mut f: impl FnMut(&Value<'e>),
+    ) {
+        let i = self.resolve(id, fields, event);
+        for (_, v) in self.scalars(i) {
+            f(v);
+        }
+    }
+
     /// The string values of a field, raw or folded, for the candidate index.
     ///
     /// ASCII text is folded into a buffer reused from event to event

@@ -69,6 +69,22 @@ impl fmt::Display for PackPlan {
                     exact.len(),
                     s.trim_end()
                 )?;
+                if ix.has_numbers() {
+                    let mut numbers: Vec<(f64, Vec<u32>)> = ix
+                        .numbers
+                        .iter()
+                        .map(|(k, v)| (f64::from_bits(*k), rules_of(v)))
+                        .collect();
+                    numbers.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    let mut s = String::new();
+                    for (k, v) in numbers.iter().take(8) {
+                        let _ = write!(s, "{k}→{v:?} ");
+                    }
+                    if numbers.len() > 8 {
+                        let _ = write!(s, "… ({} numbers)", numbers.len());
+                    }
+                    writeln!(f, "      numbers[{}] {}", numbers.len(), s.trim_end())?;
+                }
                 if let Some(c) = &ix.contains {
                     let mut s = String::new();
                     for (n, ss) in c.needles.iter().zip(&c.sets).take(8) {

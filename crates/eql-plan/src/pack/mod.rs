@@ -17,10 +17,12 @@ use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, HashMap};
 
 mod explain;
+mod literals;
 mod witness;
 
-use witness::{all_atoms, atom_cost, witness_sets};
-pub use witness::{regex_required_literal, witness, witness_with};
+pub use literals::regex_required_literals;
+use witness::{all_atoms, atom_cost, value_number_key, witness_sets};
+pub use witness::{number_atom_text, witness, witness_with};
 
 /// A rule's index in its pack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -34,6 +36,9 @@ pub enum Needle {
     /// Anywhere in the value (prefix, suffix and wildcard pieces use this
     /// anchor: weaker, still necessary).
     Contains,
+    /// A number equal to the atom's ([`number_atom_text`]), or a string
+    /// that reads as one.
+    Number,
 }
 
 /// One necessary literal of a rule.
@@ -95,6 +100,8 @@ pub struct FieldIndex {
     /// length has no bit is not hashed.
     exact_lens: u64,
     contains: Option<ContainsIndex>,
+    /// Numeric atoms, by the key [`FieldIndex::number_hits`] looks up.
+    numbers: FxHashMap<u64, Vec<SetId>>,
 }
 
 /// The bit of a text length in [`FieldIndex::exact_lens`].
@@ -103,8 +110,29 @@ fn len_bit(len: usize) -> u64 {
 }
 
 impl FieldIndex {
-    /// Calls `f` for each witness set with an atom on this field that fires
-    /// for `v`.
+    /// True when the index has string atoms (exact values or needles), to be
+    /// fed the field's strings through [`FieldIndex::hits`].
+    pub fn has_strings(&self) -> bool {
+        !self.exact.is_empty() || self.contains.is_some()
+    }
+
+    /// True when the index has numeric atoms, to be fed the field's scalars
+    /// through [`FieldIndex::number_hits`].
+    pub fn has_numbers(&self) -> bool {
+        !self.numbers.is_empty()
+    }
+
+    /// Calls `f` for each witness set with a numeric atom on this field that
+    /// fires for the scalar `v`: a number equal to the atom's as the
+    /// evaluator compares numbers, or a string that reads as such a number.
+    pub fn number_hits(&self, v: &crate::Value<'_>, f: &mut impl FnMut(SetId)) {
+        if let Some(ss) = value_number_key(v).and_then(|k| self.numbers.get(&k)) {
+            ss.iter().copied().for_each(f);
+        }
+    }
+
+    /// Calls `f` for each witness set with a string atom on this field that
+    /// fires for `v`.
     pub fn hits(&self, v: &str, f: &mut impl FnMut(SetId)) {
         if self.exact_lens & len_bit(v.len()) != 0 {
             if let Some(ss) = self.exact.get(v) {
@@ -258,10 +286,12 @@ impl PackPlan {
     }
 }
 
-/// Per (field, case mode): exact values and contains-needles → sets.
+/// Per (field, case mode): exact values, contains-needles and numbers →
+/// sets.
 type Literals = (
     FxHashMap<Box<str>, Vec<SetId>>,
     BTreeMap<String, Vec<SetId>>,
+    FxHashMap<u64, Vec<SetId>>,
 );
 
 fn build_bucket(rules: &[RulePlan], ids: Vec<RuleId>, id: usize) -> Bucket {
@@ -352,12 +382,26 @@ fn field_indexes(
                         .push(sid);
                 }
                 Needle::Contains => e.1.entry(a.text.clone()).or_default().push(sid),
+                Needle::Number => {
+                    // The text came from `number_atom_text`; a text that is
+                    // not a number (an atom built by hand) cannot be
+                    // indexed: its rules are always evaluated.
+                    let key = a
+                        .text
+                        .parse::<f64>()
+                        .ok()
+                        .and_then(|x| value_number_key(&crate::Value::Float(x)));
+                    match key {
+                        Some(key) => e.2.entry(key).or_default().push(sid),
+                        None => always.extend(set_rules.get(k).into_iter().flatten()),
+                    }
+                }
             }
         }
     }
     let mut index = Vec::new();
-    for ((field, ci), (mut exact, contains)) in per {
-        for v in exact.values_mut() {
+    for ((field, ci), (mut exact, contains, mut numbers)) in per {
+        for v in exact.values_mut().chain(numbers.values_mut()) {
             v.sort_unstable();
             v.dedup();
         }
@@ -390,6 +434,7 @@ fn field_indexes(
             exact,
             exact_lens,
             contains,
+            numbers,
         });
     }
     index

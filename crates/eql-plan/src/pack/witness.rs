@@ -1,8 +1,10 @@
 //! Witnesses: the sets of atoms one of which fires whenever a condition
 //! holds, the candidate index's keys.
 
+use super::literals::regex_required_literals;
 use super::{Atom, Needle};
 use crate::ir::{Cond, Test, TestOp};
+use crate::Value;
 
 /// A necessary condition for `c`: a set of atoms of which one fires whenever
 /// `c` holds, or `None` when no such set is known. Under an `and`, the child
@@ -62,14 +64,72 @@ pub(super) fn all_atoms(c: &Cond, out: &mut Vec<Atom>) {
 
 /// The cost of an atom that `df` rules of the pack share: a literal many
 /// rules test (`host.os.type == "windows"`) is likely common in events too,
-/// so rare literals make better witnesses; short contains-needles fire often.
+/// so rare literals make better witnesses; short contains-needles fire often,
+/// and small numbers (counts, ports) are common values.
 pub(super) fn atom_cost(a: &Atom, df: u64) -> u64 {
     let base = match a.needle {
         Needle::Exact => 2,
-        Needle::Contains if a.text.len() >= 4 => 3,
-        Needle::Contains => 20,
+        Needle::Number => 3,
+        Needle::Contains => match a.text.len() {
+            0 | 1 => 40,
+            2 => 30,
+            3 => 20,
+            _ => 3,
+        },
     };
     base * df.max(1)
+}
+
+/// The text of a numeric atom: the number as the evaluator compares numbers
+/// (an `f64`: `num_cmp` reads an integer as `f64` against a float; equal
+/// integers give equal `f64`s), `-0` as `0`, in Rust's shortest round-trip
+/// form. `None` for NaN, which equals nothing.
+///
+/// ```
+/// use eql_plan::{number_atom_text, Value};
+/// assert_eq!(number_atom_text(&Value::Int(4624)).as_deref(), Some("4624"));
+/// assert_eq!(number_atom_text(&Value::Float(4624.0)).as_deref(), Some("4624"));
+/// assert_eq!(number_atom_text(&Value::Float(-0.0)).as_deref(), Some("0"));
+/// assert_eq!(number_atom_text(&Value::Bool(true)), None);
+/// ```
+pub fn number_atom_text(v: &Value<'_>) -> Option<String> {
+    number_key(v).map(|k| f64::from_bits(k).to_string())
+}
+
+/// The key of a number in the candidate index (see [`number_atom_text`]):
+/// the bits of its `f64`, with `-0` as `0`; `None` for NaN and non-numbers.
+pub(super) fn number_key(v: &Value<'_>) -> Option<u64> {
+    let x = match v {
+        Value::Int(i) => *i as f64,
+        Value::Float(f) => *f,
+        _ => return None,
+    };
+    if x.is_nan() {
+        None
+    } else if x == 0.0 {
+        Some(0f64.to_bits())
+    } else {
+        Some(x.to_bits())
+    }
+}
+
+/// The key a scalar value of an event looks up among numeric atoms: a
+/// number's, or that of a string which reads as a number (surrounding
+/// whitespace ignored). The evaluator compares numbers with numbers only;
+/// reading numeric strings too keeps the index from ever being stricter than
+/// a comparison that coerces them.
+pub(super) fn value_number_key(v: &Value<'_>) -> Option<u64> {
+    match v {
+        Value::Str(s) => {
+            let t = s.trim();
+            let first = *t.as_bytes().first()?;
+            if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
+                return None;
+            }
+            number_key(&Value::Float(t.parse().ok()?))
+        }
+        v => number_key(v),
+    }
 }
 
 fn test_witness(t: &Test) -> Option<Vec<Atom>> {
@@ -81,15 +141,25 @@ fn test_witness(t: &Test) -> Option<Vec<Atom>> {
     };
     match &t.op {
         TestOp::In { strs, others, ci } => {
-            if !others.is_empty() || strs.is_empty() {
+            let mut atoms: Vec<Atom> = strs
+                .members()
+                .into_iter()
+                .map(|s| exact_atom(s, *ci))
+                .collect();
+            // Numbers compare with numbers only (case plays no part);
+            // booleans give no atom.
+            for o in others {
+                atoms.push(Atom {
+                    field: t.field,
+                    needle: Needle::Number,
+                    text: number_atom_text(o)?,
+                    ci: false,
+                });
+            }
+            if atoms.is_empty() {
                 return None;
             }
-            Some(
-                strs.members()
-                    .into_iter()
-                    .map(|s| exact_atom(s, *ci))
-                    .collect(),
-            )
+            Some(atoms)
         }
         TestOp::Glob { exact, globs, ci } => {
             let mut atoms: Vec<Atom> = exact
@@ -112,74 +182,21 @@ fn test_witness(t: &Test) -> Option<Vec<Atom>> {
             Some(atoms)
         }
         TestOp::Regex { sources, ci, .. } => {
-            // Case-insensitive regexes fold by Unicode simple case folding,
-            // which differs from `fold`: no witness rather than a wrong one.
-            if *ci {
-                return None;
-            }
+            // `regex~`: the literals are folded as the index folds values,
+            // with every case variant the regex engine accepts.
             let mut atoms = Vec::new();
             for src in sources {
-                let lit = regex_required_literal(src)?;
-                atoms.push(Atom {
-                    field: t.field,
-                    needle: Needle::Contains,
-                    text: lit,
-                    ci: false,
-                });
+                for lit in regex_required_literals(src, *ci)? {
+                    atoms.push(Atom {
+                        field: t.field,
+                        needle: Needle::Contains,
+                        text: lit,
+                        ci: *ci,
+                    });
+                }
             }
             Some(atoms)
         }
         TestOp::Cmp { .. } | TestOp::Typed(_) => None,
     }
-}
-
-/// The longest literal (at least 3 bytes) that every match of the
-/// case-sensitive pattern `src` contains, from the regex crate's own parse;
-/// `None` when there is none.
-///
-/// ```
-/// assert_eq!(eql_plan::regex_required_literal(r"C:\\Windows\\.*\.exe").as_deref(), Some("C:\\Windows\\"));
-/// assert_eq!(eql_plan::regex_required_literal("(abc|abd)x"), None);
-/// assert_eq!(eql_plan::regex_required_literal("(?i)powershell"), None);
-/// ```
-pub fn regex_required_literal(src: &str) -> Option<String> {
-    use regex_syntax::hir::{Hir, HirKind};
-    fn required(h: &Hir, out: &mut Vec<String>) {
-        match h.kind() {
-            HirKind::Literal(l) => {
-                if let Ok(s) = std::str::from_utf8(&l.0) {
-                    out.push(s.to_owned());
-                }
-            }
-            HirKind::Concat(subs) => {
-                let mut run = String::new();
-                for s in subs {
-                    match s.kind() {
-                        HirKind::Literal(l) => match std::str::from_utf8(&l.0) {
-                            Ok(t) => run.push_str(t),
-                            Err(_) => out.push(std::mem::take(&mut run)),
-                        },
-                        _ => {
-                            out.push(std::mem::take(&mut run));
-                            required(s, out);
-                        }
-                    }
-                }
-                out.push(run);
-            }
-            HirKind::Capture(c) => required(&c.sub, out),
-            HirKind::Repetition(r) if r.min >= 1 => required(&r.sub, out),
-            _ => {}
-        }
-    }
-    let hir = regex_syntax::ParserBuilder::new()
-        .dot_matches_new_line(true)
-        .build()
-        .parse(src)
-        .ok()?;
-    let mut lits = Vec::new();
-    required(&hir, &mut lits);
-    lits.into_iter()
-        .filter(|l| l.len() >= 3)
-        .max_by_key(String::len)
 }
