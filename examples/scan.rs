@@ -133,12 +133,10 @@ fn load_rules(args: &Args) -> Result<(RuleSet, usize), String> {
 
 fn run(args: &Args) -> Result<ExitCode, String> {
     let (rules, load_errors) = load_rules(args)?;
-    let opts = CompileOptions {
-        dialect: match args.dialect {
-            DialectArg::Es => Dialect::Elasticsearch,
-            DialectArg::Python => Dialect::Python,
-        },
-        ..CompileOptions::default()
+    let mut opts = CompileOptions::default();
+    opts.dialect = match args.dialect {
+        DialectArg::Es => Dialect::Elasticsearch,
+        DialectArg::Python => Dialect::Python,
     };
     let (compiled, errors) = rules.compile(&opts);
     for e in &errors {
@@ -302,10 +300,9 @@ fn scan_stream(
     per_rule: &mut [u64],
     order: StreamOrder,
 ) -> io::Result<()> {
-    let mut session = compiled.session::<Handle>(SessionOptions {
-        order: Some(order),
-        ..SessionOptions::default()
-    });
+    let mut options = SessionOptions::default();
+    options.order = Some(order);
+    let mut session = compiled.session::<Handle>(options);
     let mut matches = Matches::new();
     let mut buf = Vec::with_capacity(4096);
     let mut line_no = 0u64;

@@ -51,7 +51,9 @@ proptest! {
 
     #[test]
     fn never_panics_on_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..200), depth in 0usize..200, max in 0usize..300) {
-        let limits = EventLimits { max_line_bytes: max, max_depth: depth };
+        let mut limits = EventLimits::default();
+        limits.max_line_bytes = max;
+        limits.max_depth = depth;
         let _ = parse_event(&bytes, &limits);
     }
 }
