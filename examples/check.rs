@@ -54,12 +54,10 @@ fn read_mapping(path: &Path) -> Result<Mapping, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let mut opts = CompileOptions {
-        dialect: match args.dialect {
-            DialectArg::Es => Dialect::Elasticsearch,
-            DialectArg::Python => Dialect::Python,
-        },
-        ..CompileOptions::default()
+    let mut opts = CompileOptions::default();
+    opts.dialect = match args.dialect {
+        DialectArg::Es => Dialect::Elasticsearch,
+        DialectArg::Python => Dialect::Python,
     };
     if let Some(path) = &args.mapping {
         match read_mapping(path) {

@@ -344,11 +344,9 @@ fn main() -> ExitCode {
             .get("size")
             .and_then(Json::as_u64)
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
-        let mut session_opts = SessionOptions {
-            lineage: LineageOptions::endgame(),
-            order,
-            ..SessionOptions::default()
-        };
+        let mut session_opts = SessionOptions::default();
+        session_opts.lineage = LineageOptions::endgame();
+        session_opts.order = order;
         if let Some(n) = q
             .get("max_samples_per_key")
             .and_then(Json::as_u64)
@@ -376,10 +374,8 @@ fn main() -> ExitCode {
             } else {
                 id.to_owned()
             };
-            let o = CompileOptions {
-                case_sensitive: cs,
-                ..opts.clone()
-            };
+            let mut o = opts.clone();
+            o.case_sensitive = cs;
             let engine = match CompiledQuery::compile(text, &o) {
                 Ok(e) => e,
                 Err(e) => {

@@ -126,12 +126,10 @@ fn load_rules(args: &Args) -> Result<(RuleSet, usize), String> {
 
 fn run(args: &Args) -> Result<ExitCode, String> {
     let (rules, load_errors) = load_rules(args)?;
-    let opts = CompileOptions {
-        dialect: match args.dialect {
-            DialectArg::Es => Dialect::Elasticsearch,
-            DialectArg::Python => Dialect::Python,
-        },
-        ..CompileOptions::default()
+    let mut opts = CompileOptions::default();
+    opts.dialect = match args.dialect {
+        DialectArg::Es => Dialect::Elasticsearch,
+        DialectArg::Python => Dialect::Python,
     };
     let (compiled, errors) = rules.compile(&opts);
     for e in &errors {

@@ -274,10 +274,8 @@ fn packs(c: &mut Criterion) {
     // with the reference semantics and uses their necessary literals as
     // witnesses, against the Python reference on the same 2 000 events.
     {
-        let py_opts = CompileOptions {
-            category_field: "event.category".into(),
-            ..CompileOptions::python()
-        };
+        let mut py_opts = CompileOptions::python();
+        py_opts.category_field = "event.category".into();
         let engines = compile(&rules300, &py_opts);
         let pack = Pack::new(&engines, &py_opts);
         let few = &dom[..dom.len().min(2000)];

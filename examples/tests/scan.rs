@@ -278,10 +278,8 @@ fn bad_input_is_reported_with_its_kind_and_line_and_the_next_line_is_scanned() {
     tail.extend_from_slice(b"\n");
     // A line limit of 64 KiB keeps the test quick in a debug build; the
     // over-long line spans many blocks all the same.
-    let limits = EventLimits {
-        max_line_bytes: 1 << 16,
-        ..EventLimits::default()
-    };
+    let mut limits = EventLimits::default();
+    limits.max_line_bytes = 1 << 16;
     for threads in [1, 2] {
         // Line 1: 4 MiB; line 3: invalid UTF-8; line 5: nested 200 deep.
         let input = long_line(b"{\"a\": \"", b'x', 4 << 20, &tail);

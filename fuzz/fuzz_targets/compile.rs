@@ -12,7 +12,8 @@ fuzz_target!(|data: &[u8]| {
         "@timestamp": "2024-01-01T00:00:00Z"
     });
     for dialect in [Dialect::Elasticsearch, Dialect::Python] {
-        let opts = CompileOptions { dialect, ..CompileOptions::default() };
+        let mut opts = CompileOptions::default();
+        opts.dialect = dialect;
         if let Ok(engine) = CompiledQuery::compile(text, &opts) {
             let _ = engine.is_match(&event);
             let mut session = engine.session::<u8>();

@@ -1,42 +1,141 @@
-//! EQL evaluation over any serde value.
+//! Run EQL (Event Query Language) queries and detection rules over events.
 //!
-//! Compile a query once, then test events against it: a `serde_json::Value`,
-//! any `T: Serialize` through [`SerializeEvent`], or your own type through the
-//! [`Event`] trait. The default dialect is Elasticsearch EQL. Events kept
-//! in memory and evaluated more than once read fastest as a [`Document`].
-//! Sequences, samples, joins, pipes and process lineage need state across
-//! events: run them in a streaming [`Session`] (`engine.session::<H>()`).
+//! The five things a program handles:
+//!
+//! - a **query** is compiled once ([`CompiledQuery::compile`]) and then tested
+//!   against events;
+//! - a **rule set** ([`RuleSet`]) is loaded from Elastic detection-rule TOML,
+//!   `.eql` or JSONL files and compiled in one go ([`RuleSet::compile`]);
+//! - an **event** is anything that implements [`Event`]: a
+//!   `serde_json::Value`, a [`Document`] parsed from bytes, any
+//!   `T: Serialize` through [`SerializeEvent`], or a type of your own;
+//! - a **session** ([`Session`]) runs queries that need more than one event
+//!   (sequences, samples, joins, pipes, process lineage): events are pushed
+//!   in, and results come out in a [`Matches`] buffer that the caller owns;
+//! - a **result** ([`Match`]) names the rule and the caller's handles of its
+//!   events.
+//!
+//! One event against one query:
 //!
 //! ```
 //! use eql_engine::{CompileOptions, CompiledQuery};
-//! let engine = CompiledQuery::compile(
+//! let query = CompiledQuery::compile(
 //!     r#"process where process.name : "cmd.exe" and not process.parent.name : "explorer.exe""#,
 //!     &CompileOptions::default(),
-//! )
-//! .unwrap();
+//! )?;
 //! let event = serde_json::json!({"event": {"category": ["process"]}, "process": {"name": "CMD.EXE"}});
 //! // `:` folds case, and in the ES dialect `not f : "x"` matches when `f` is missing.
-//! assert!(engine.is_match(&event));
+//! assert!(query.is_match(&event));
+//! # Ok::<(), eql_engine::CompileError>(())
 //! ```
+//!
+//! A sequence over two events: each event is pushed with a handle of the
+//! caller's choice (here its line number), and the match lists the handles
+//! of its events in step order.
+//!
+//! ```
+//! use eql_engine::{CompileOptions, CompiledQuery, Matches, Value};
+//! use serde_json::json;
+//! let query = CompiledQuery::compile(
+//!     r#"sequence by host.id with maxspan=1m
+//!          [process where process.name : "cmd.exe"]
+//!          [network where destination.port == 4444]"#,
+//!     &CompileOptions::default(),
+//! )?;
+//! let events = [
+//!     json!({"@timestamp": "2024-05-01T10:00:00Z", "event": {"category": "process"},
+//!            "host": {"id": "h1"}, "process": {"name": "cmd.exe"}}),
+//!     json!({"@timestamp": "2024-05-01T10:00:30Z", "event": {"category": "network"},
+//!            "host": {"id": "h1"}, "destination": {"port": 4444}}),
+//! ];
+//! let mut session = query.session::<u32>();
+//! let mut out = Matches::new();
+//! for (line, event) in (1..).zip(&events) {
+//!     session.push(line, event, &mut out);
+//! }
+//! session.finish(&mut out);
+//! assert_eq!(out.len(), 1);
+//! let found = out.iter().next().unwrap();
+//! assert_eq!(found.events, &[1, 2]);
+//! assert_eq!(found.key, &[Value::from("h1")]);
+//! # Ok::<(), eql_engine::CompileError>(())
+//! ```
+//!
+//! A rule set: every rule runs in one session, single-event and sequence
+//! rules alike, and [`Match::rule`] indexes the compiled rules. A file or a
+//! directory of them loads with [`RuleSet::from_path`], a JSONL text with
+//! [`RuleSet::parse_jsonl`]; [`RuleSet::builtin`] is the pack shipped with
+//! the crate. A load error does not stop the rest: each is returned beside
+//! the rules that loaded.
+//!
+//! ```
+//! use eql_engine::{CompileOptions, Matches, RuleSet, SessionOptions};
+//! use serde_json::json;
+//! let (rules, load_errors) = RuleSet::parse_jsonl(
+//!     "rules.jsonl",
+//!     concat!(
+//!         r#"{"name": "cmd", "query": "process where process.name : \"cmd.exe\""}"#,
+//!         "\n",
+//!         r#"{"name": "cmd, then port 4444", "query": "sequence by host.id [process where process.name : \"cmd.exe\"] [network where destination.port == 4444]"}"#,
+//!     ),
+//! );
+//! assert!(load_errors.is_empty());
+//! let (compiled, errors) = rules.compile(&CompileOptions::default());
+//! assert!(errors.is_empty());
+//! let events = [
+//!     json!({"@timestamp": 1_000, "event": {"category": "process"},
+//!            "host": {"id": "h1"}, "process": {"name": "CMD.EXE"}}),
+//!     json!({"@timestamp": 2_000, "event": {"category": "network"},
+//!            "host": {"id": "h1"}, "destination": {"port": 4444}}),
+//! ];
+//! let mut session = compiled.session::<usize>(SessionOptions::default());
+//! let mut out = Matches::new();
+//! for (i, event) in events.iter().enumerate() {
+//!     session.push(i, event, &mut out);
+//! }
+//! session.finish(&mut out);
+//! let fired: Vec<(&str, &[usize])> = out
+//!     .iter()
+//!     .map(|m| (compiled.rules()[m.rule].rule.name.as_str(), m.events))
+//!     .collect();
+//! assert_eq!(fired, [("cmd", &[0][..]), ("cmd, then port 4444", &[0, 1][..])]);
+//! ```
+//!
+//! The default dialect is Elasticsearch EQL; [`CompileOptions::python`]
+//! selects the Python `eql` dialect. Many single-event queries over the same
+//! events run fastest together as a [`Pack`], which routes each event by its
+//! category and skips the rules whose required literals the event lacks.
+//! `docs/semantics.md` in the repository describes the semantics of both
+//! dialects.
 //!
 //! # Input safety
 //!
-//! Evaluation never panics on any event. Event bytes go through
-//! [`parse_event`] / [`EventLines`] / [`Pack::matches_event`], which check
-//! [`EventLimits`] (line length, nesting depth) before the JSON parser runs,
-//! so a huge or deeply nested line is rejected cheaply and never overflows
-//! the stack. The library does no I/O
+//! Neither compiling nor evaluating panics, whatever the query text, event
+//! or rule file. Event bytes go through [`parse_event`] / [`EventLines`] /
+//! [`Pack::matches_event`], which check [`EventLimits`] (line length, nesting depth) before the JSON
+//! parser runs, so a huge or deeply nested line is rejected cheaply and never
+//! overflows the stack. [`CompileOptions`] caps the regex size and the number
+//! of wildcard patterns of a query, and [`SessionLimits`] bounds a session's
+//! state (partial sequences, keys, hits held for ordering, samples per key);
+//! what was dropped is counted in [`SessionStats`]. The library does no I/O
 //! on events: the caller reads the bytes.
 //!
 //! # Errors
 //!
-//! Compile errors are diagnostics with stable codes. Malformed event bytes are
-//! an [`EventError`]: an [`EventErrorKind`] plus the line and byte column.
-//! Rule files that do not load are a `RuleLoadError` naming the file.
+//! A query that does not compile is a [`CompileError`]: a [`Diagnostic`] with
+//! a stable code, displayed as `EQL0301 at 1:15: unknown function ...` and
+//! rendered against the query text with a caret. Malformed event bytes are
+//! an [`EventError`] (an [`EventErrorKind`] with the line and byte column)
+//! from [`parse_event`] and [`EventLines`], and a [`PushError`] from
+//! [`Session::push_json`]. A rule file that does not load is a
+//! [`RuleLoadError`] naming the file (and line); a rule that does not
+//! compile is a [`RuleError`] with the diagnostic rendered at the rule's
+//! line in its file.
 //!
 //! # Features
 //!
-//! - `rules` (default): loading rule packs (Elastic TOML, `.eql`, JSONL) and the shipped pack.
+//! - `rules` (default): [`RuleSet`] and rule loading (Elastic TOML, `.eql`,
+//!   JSONL) and the shipped pack; pulls in `toml`.
 //! - `serde`: `Serialize`/`Deserialize` for [`Value`] (as the JSON it stands
 //!   for), [`Diagnostic`] and [`Span`], [`SessionStats`] (missing counters
 //!   read as 0), and with `rules` for `Rule`, `Threat`, `Technique` and

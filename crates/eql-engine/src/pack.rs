@@ -443,7 +443,8 @@ impl Pack {
     /// let e = CompiledQuery::compile(r#"file where file.extension : "exe""#, &opts).unwrap();
     /// let pack = Pack::new(&[e], &opts);
     /// let mut hits = PackMatches::new();
-    /// let limits = EventLimits { max_line_bytes: 100, ..EventLimits::default() };
+    /// let mut limits = EventLimits::default();
+    /// limits.max_line_bytes = 100;
     /// pack.matches_event(br#"{"event":{"category":"file"},"file":{"extension":"EXE"}}"#, &limits, &mut hits).unwrap();
     /// assert_eq!(hits.rules(), &[0]);
     /// let err = pack.matches_event(&[b' '; 101], &limits, &mut hits).unwrap_err();

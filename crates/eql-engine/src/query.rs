@@ -18,12 +18,14 @@ use std::sync::Arc;
 ///
 /// ```
 /// use eql_engine::{CompileOptions, CompiledQuery};
-/// let opts = CompileOptions { max_wildcard_patterns: 2, ..CompileOptions::default() };
+/// let mut opts = CompileOptions::default();
+/// opts.max_wildcard_patterns = 2;
 /// assert_eq!(CompileOptions::default().regex_size_limit, 1 << 20);
 /// let err = CompiledQuery::compile(r#"any where a : ("x*", "y*", "z*")"#, &opts).unwrap_err();
 /// assert_eq!(err.diagnostic.code, "EQL0305");
 /// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct CompileOptions {
     /// Dialect. Default: Elasticsearch.
     pub dialect: Dialect,
@@ -118,13 +120,63 @@ impl CompileOptions {
     }
 }
 
-/// A query that failed to parse or check.
-#[derive(Clone, Debug, thiserror::Error)]
-#[error("{}", diagnostic.message)]
+/// A query that failed to parse or check: a diagnostic with a stable code,
+/// and where it is in the query text.
+///
+/// `Display` gives one line, `CODE at LINE:COLUMN: message`;
+/// [`Diagnostic::render`] over the query text shows the line with a caret
+/// under the problem, and the notes.
+///
+/// ```
+/// use eql_engine::{CompileOptions, CompiledQuery};
+/// let text = "process where nope(x)";
+/// let err = CompiledQuery::compile(text, &CompileOptions::default()).unwrap_err();
+/// assert_eq!(err.diagnostic.code, "EQL0301");
+/// assert_eq!(err.line_col, Some((1, 15)));
+/// assert!(err.to_string().starts_with("EQL0301 at 1:15: "));
+/// assert!(err.diagnostic.render(text, None).contains("^"));
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct CompileError {
     /// The rendered-ready diagnostic.
     pub diagnostic: Diagnostic,
+    /// 1-based line and column (counted in bytes, as
+    /// [`eql_syntax::LineIndex`] counts them) of the diagnostic's span in the
+    /// query text. `None` for a query checked from its AST
+    /// ([`CompiledQuery::from_query`]) until [`CompileError::located`] is
+    /// given the text; `Display` then names the span's byte range.
+    pub line_col: Option<(u32, u32)>,
 }
+
+impl CompileError {
+    pub(crate) fn new(diagnostic: Diagnostic) -> Self {
+        CompileError {
+            diagnostic,
+            line_col: None,
+        }
+    }
+
+    /// Locates the error in `text`, the query text its spans refer to.
+    #[must_use]
+    pub fn located(mut self, text: &str) -> Self {
+        let start = self.diagnostic.span.start.min(text.len() as u32);
+        self.line_col = Some(eql_syntax::LineIndex::new(text).line_col(start));
+        self
+    }
+}
+
+impl std::fmt::Display for CompileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let d = &self.diagnostic;
+        match self.line_col {
+            Some((line, col)) => write!(f, "{} at {line}:{col}: {}", d.code, d.message),
+            None => write!(f, "{} at bytes {}: {}", d.code, d.span, d.message),
+        }
+    }
+}
+
+impl std::error::Error for CompileError {}
 
 /// A compiled query.
 #[derive(Clone, Debug)]
@@ -202,14 +254,11 @@ pub(crate) fn lower(
 impl CompiledQuery {
     /// Parses and checks `query`.
     pub fn compile(query: &str, opts: &CompileOptions) -> Result<CompiledQuery, CompileError> {
-        let popts = ParseOptions {
-            dialect: opts.dialect,
-            ..ParseOptions::default()
-        };
-        let parsed = eql_syntax::parse_query(query, &popts).map_err(|e| CompileError {
-            diagnostic: e.to_diagnostic(),
-        })?;
-        CompiledQuery::from_query(parsed, opts)
+        let mut popts = ParseOptions::default();
+        popts.dialect = opts.dialect;
+        let parsed = eql_syntax::parse_query(query, &popts)
+            .map_err(|e| CompileError::new(e.to_diagnostic()).located(query))?;
+        CompiledQuery::from_query(parsed, opts).map_err(|e| e.located(query))
     }
 
     /// Checks an already parsed query.
@@ -228,8 +277,7 @@ impl CompiledQuery {
         let kinds = kinds.map(Arc::new);
         let mut regexes = RegexCache::new(opts.regex_size_limit);
         let check = CheckOptions::new(opts.dialect, opts.max_wildcard_patterns);
-        eql_plan::check_query(&query, &check, &mut regexes)
-            .map_err(|diagnostic| CompileError { diagnostic })?;
+        eql_plan::check_query(&query, &check, &mut regexes).map_err(CompileError::new)?;
         let category = FieldPath::parse_dotted(&opts.category_field);
         // Process lineage is answered by the session for the relation node
         // itself (by address), so such queries keep their AST and run on the
@@ -490,8 +538,7 @@ fn with_checked_ctx<R>(
     f: impl FnOnce(&Ctx<'_>) -> R,
 ) -> Result<R, CompileError> {
     let mut regexes = RegexCache::new(opts.regex_size_limit);
-    eql_plan::check_expr(expr, opts.dialect, &mut regexes)
-        .map_err(|diagnostic| CompileError { diagnostic })?;
+    eql_plan::check_expr(expr, opts.dialect, &mut regexes).map_err(CompileError::new)?;
     let ctx = Ctx {
         dialect: opts.dialect,
         ci: !opts.case_sensitive,
@@ -513,13 +560,11 @@ fn bind_mapping(
     let (Some(mapping), Dialect::Elasticsearch) = (&opts.mapping, opts.dialect) else {
         return Ok((query, None, opts.clone()));
     };
-    let bopts = eql_plan::mapping::BindOptions {
-        category_field: opts.category_field.clone(),
-        timestamp_field: opts.timestamp_field.clone(),
-        tiebreaker_field: opts.tiebreaker_field.clone(),
-    };
-    let bound = eql_plan::mapping::bind(&query, mapping, &bopts)
-        .map_err(|diagnostic| CompileError { diagnostic })?;
+    let mut bopts = eql_plan::mapping::BindOptions::default();
+    bopts.category_field.clone_from(&opts.category_field);
+    bopts.timestamp_field.clone_from(&opts.timestamp_field);
+    bopts.tiebreaker_field.clone_from(&opts.tiebreaker_field);
+    let bound = eql_plan::mapping::bind(&query, mapping, &bopts).map_err(CompileError::new)?;
     let mut opts = opts.clone();
     opts.category_field = mapping.source_of(&opts.category_field).to_owned();
     opts.timestamp_field = mapping.source_of(&opts.timestamp_field).to_owned();

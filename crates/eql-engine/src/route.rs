@@ -43,7 +43,8 @@
 //!     .collect();
 //! let mut per_worker = Vec::new();
 //! for worker in 0..2 {
-//!     let opts = SessionOptions { shard: Some(Shard::new(Arc::clone(&routing), worker)), ..SessionOptions::default() };
+//!     let mut opts = SessionOptions::default();
+//!     opts.shard = Some(Shard::new(Arc::clone(&routing), worker));
 //!     let mut s: Session<'_, usize> = Session::new([&q], opts);
 //!     let mut out = Matches::new();
 //!     for (i, e) in events.iter().enumerate() {

@@ -3,9 +3,7 @@
 //! builds, 100k in debug builds.
 #![allow(missing_docs)]
 
-use eql_engine::{
-    CompileOptions, CompiledQuery, Matches, SessionLimits, SessionOptions, StreamOrder,
-};
+use eql_engine::{CompileOptions, CompiledQuery, Matches, SessionOptions, StreamOrder};
 use serde_json::json;
 
 #[test]
@@ -22,14 +20,9 @@ fn a_new_key_per_event_stays_under_the_cap() {
     )
     .unwrap();
     // A stream (in-order input): every hit runs as it comes.
-    let opts = SessionOptions {
-        limits: SessionLimits {
-            max_partials: cap,
-            ..SessionLimits::default()
-        },
-        order: Some(StreamOrder::Window { window_ms: 0 }),
-        ..SessionOptions::default()
-    };
+    let mut opts = SessionOptions::default();
+    opts.limits.max_partials = cap;
+    opts.order = Some(StreamOrder::Window { window_ms: 0 });
     let mut s = engine.session_with::<u64>(opts);
     let mut out = Matches::new();
     // All within one maxspan window (1 ms apart over 1000 s would exceed 5m;

@@ -109,10 +109,8 @@ fn line_of_100_mb_is_too_large() {
             max: 16 << 20
         }
     );
-    let small = EventLimits {
-        max_line_bytes: 8,
-        ..limits()
-    };
+    let mut small = limits();
+    small.max_line_bytes = 8;
     let err = parse_event(b"{\"a\": 12}", &small).unwrap_err();
     assert_eq!(err.kind, EventErrorKind::TooLarge { len: 9, max: 8 });
     assert!(parse_event(b"{\"a\": 1}", &small).is_ok());
@@ -153,18 +151,14 @@ fn depth_limit_boundary() {
     let err = parse_event(nest(128).as_bytes(), &limits()).unwrap_err();
     assert_eq!(err.kind, EventErrorKind::TooDeep { max: 128 });
     assert_eq!(err.column, Some(128 * 5 - 4));
-    let lax = EventLimits {
-        max_depth: 1000,
-        ..limits()
-    };
+    let mut lax = limits();
+    lax.max_depth = 1000;
     assert_eq!(
         parse_event(nest(500).as_bytes(), &lax).unwrap_err().kind,
         EventErrorKind::TooDeep { max: 128 }
     );
-    let strict = EventLimits {
-        max_depth: 3,
-        ..limits()
-    };
+    let mut strict = limits();
+    strict.max_depth = 3;
     assert!(parse_event(nest(2).as_bytes(), &strict).is_ok());
     assert_eq!(
         parse_event(nest(3).as_bytes(), &strict).unwrap_err().kind,
@@ -397,13 +391,17 @@ fn pattern_count_and_regex_size_limits() {
     let err = CompiledQuery::compile(&over, &CompileOptions::default()).unwrap_err();
     assert_eq!(err.diagnostic.code, "EQL0305");
     assert_eq!(
-        err.to_string(),
+        err.diagnostic.message,
         "too many wildcard patterns in one query (limit 10000)"
     );
-    let py = CompileOptions {
-        max_wildcard_patterns: 2,
-        ..CompileOptions::python()
-    };
+    // `Display`: the code, where the pattern that went over the cap starts, the message.
+    let col = over.find("b like~").expect("in the query") + 1;
+    assert_eq!(
+        err.to_string(),
+        format!("EQL0305 at 1:{col}: too many wildcard patterns in one query (limit 10000)")
+    );
+    let mut py = CompileOptions::python();
+    py.max_wildcard_patterns = 2;
     let err = CompiledQuery::compile("any where wildcard(a, 'x*', 'y*', 'z*')", &py).unwrap_err();
     assert_eq!(err.diagnostic.code, "EQL0305");
 
@@ -411,14 +409,10 @@ fn pattern_count_and_regex_size_limits() {
     let big = r#"any where a regex """(\w{100}){100}""""#;
     let err = CompiledQuery::compile(big, &CompileOptions::default()).unwrap_err();
     assert_eq!(err.diagnostic.code, "EQL0304");
-    let roomy = CompileOptions {
-        regex_size_limit: 1 << 30,
-        ..CompileOptions::default()
-    };
-    let tiny = CompileOptions {
-        regex_size_limit: 10,
-        ..CompileOptions::default()
-    };
+    let mut roomy = CompileOptions::default();
+    roomy.regex_size_limit = 1 << 30;
+    let mut tiny = CompileOptions::default();
+    tiny.regex_size_limit = 10;
     assert!(CompiledQuery::compile(r#"any where a regex "a+b""#, &roomy).is_ok());
     assert_eq!(
         CompiledQuery::compile(r#"any where a regex "a+b""#, &tiny)
@@ -434,10 +428,8 @@ fn pattern_count_and_regex_size_limits() {
     let query = "any where match(a, b)";
     let py_default = CompiledQuery::compile(query, &CompileOptions::python()).unwrap();
     assert!(py_default.is_match(&event));
-    let py_tiny = CompileOptions {
-        regex_size_limit: 10,
-        ..CompileOptions::python()
-    };
+    let mut py_tiny = CompileOptions::python();
+    py_tiny.regex_size_limit = 10;
     let py_tiny = CompiledQuery::compile(query, &py_tiny).unwrap();
     assert!(!py_tiny.is_match(&event));
     assert!(!py_tiny.is_match_reference(&event));
@@ -447,10 +439,8 @@ fn pattern_count_and_regex_size_limits() {
 /// string never count, brackets after it do.
 #[test]
 fn depth_scan_skips_strings_and_escapes() {
-    let strict = EventLimits {
-        max_depth: 3,
-        ..limits()
-    };
+    let mut strict = limits();
+    strict.max_depth = 3;
     let ok = br#"{"a": "x\"[[[{{{\\", "b": ["]]]"], "c": "\\\"[[["}"#;
     assert!(parse_event(ok, &strict).is_ok());
     let deep = br#"{"a": "x\"[[[\\", "b": [[1]]}"#;

@@ -350,10 +350,8 @@ proptest! {
         queries in prop::collection::vec(query(true), 1..51),
         events in prop::collection::vec(event(true), 32),
     ) {
-        let opts = CompileOptions {
-            case_sensitive: true,
-            ..CompileOptions::python()
-        };
+        let mut opts = CompileOptions::python();
+        opts.case_sensitive = true;
         check_with(&opts, &queries, &events)?;
     }
 }
@@ -419,11 +417,9 @@ proptest! {
         events in prop::collection::vec((event(false), prop::sample::select(&["process", "file", "network"][..])), 40),
     ) {
         let base = CompileOptions::default();
-        let alt = CompileOptions {
-            category_field: "kind".into(),
-            timestamp_field: "ts2".into(),
-            ..CompileOptions::default()
-        };
+        let mut alt = CompileOptions::default();
+        alt.category_field = "kind".into();
+        alt.timestamp_field = "ts2".into();
         let engines: Vec<CompiledQuery> = queries
             .iter()
             .filter_map(|(q, a)| CompiledQuery::compile(q, if *a { &alt } else { &base }).ok())

@@ -51,7 +51,9 @@ proptest! {
 
     #[test]
     fn never_panics_on_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..200), depth in 0usize..200, max in 0usize..300) {
-        let limits = EventLimits { max_line_bytes: max, max_depth: depth };
+        let mut limits = EventLimits::default();
+        limits.max_line_bytes = max;
+        limits.max_depth = depth;
         let _ = parse_event(&bytes, &limits);
     }
 }
@@ -74,7 +76,9 @@ proptest! {
     /// number beyond `f64` in a member no rule reads is skipped unconverted.
     #[test]
     fn pack_matches_event_agrees_with_parse_event(text in jsonish(), depth in 1usize..140, max in 0usize..400) {
-        let limits = EventLimits { max_line_bytes: max, max_depth: depth };
+        let mut limits = EventLimits::default();
+        limits.max_line_bytes = max;
+        limits.max_depth = depth;
         let pack = pack();
         let mut hits = eql_engine::PackMatches::new();
         let ours = pack.matches_event(text.as_bytes(), &limits, &mut hits);

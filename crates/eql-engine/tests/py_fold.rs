@@ -61,11 +61,9 @@ fn python_fold_cases() {
             .collect();
         for mode in modes {
             total += 1;
-            let opts = CompileOptions {
-                dialect: Dialect::Python,
-                case_sensitive: mode == "case_sensitive",
-                ..CompileOptions::python()
-            };
+            let mut opts = CompileOptions::python();
+            opts.dialect = Dialect::Python;
+            opts.case_sensitive = mode == "case_sensitive";
             let label = format!("{expr_text} [{mode}]");
             let got = match eql_syntax::parse_expr(expr_text, &ParseOptions::python()) {
                 Ok(x) => match CompiledQuery::eval_expr(&x, &opts, &json!({})) {

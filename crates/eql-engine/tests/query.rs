@@ -42,10 +42,8 @@ fn python_dialect_queries() {
     assert!(q(r#"process where arrayContains(args, "y")"#).is_match(&ev));
     assert!(q(r#"process where arraySearch(args, a, a == "x")"#).is_match(&ev));
     assert!(!q(r#"process where missing != "a""#).is_match(&ev));
-    let cs = CompileOptions {
-        case_sensitive: true,
-        ..CompileOptions::python()
-    };
+    let mut cs = CompileOptions::python();
+    cs.case_sensitive = true;
     assert!(
         !CompiledQuery::compile(r#"process where process_name == "cmd.exe""#, &cs)
             .unwrap()
@@ -63,10 +61,8 @@ fn compile_errors_and_out_of_scope_forms() {
     assert!(CompiledQuery::compile(r#"any where x regex "(""#, &opts).is_err());
     let seq = CompiledQuery::compile("sequence [any where true] [any where true]", &opts).unwrap();
     assert!(!seq.is_match(&json!({})));
-    let py = CompileOptions {
-        dialect: Dialect::Python,
-        ..CompileOptions::python()
-    };
+    let mut py = CompileOptions::python();
+    py.dialect = Dialect::Python;
     assert!(CompiledQuery::compile("any where arrayCount(x, y, y == 1) > 0", &py).is_ok());
 }
 

@@ -101,10 +101,8 @@ proptest! {
         let routing = Arc::new(Routing::new(qs.iter(), workers));
         let mut parts = Vec::new();
         for w in 0..workers {
-            let opts = SessionOptions {
-                shard: Some(Shard::new(Arc::clone(&routing), w)),
-                ..SessionOptions::default()
-            };
+            let mut opts = SessionOptions::default();
+            opts.shard = Some(Shard::new(Arc::clone(&routing), w));
             parts.extend(run(&qs, opts, &events));
         }
         parts.sort();

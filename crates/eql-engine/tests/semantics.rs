@@ -67,10 +67,9 @@ fn call(name: &str, args: Vec<Expr>) -> Expr {
 }
 
 fn opts(d: Dialect) -> CompileOptions {
-    CompileOptions {
-        dialect: d,
-        ..CompileOptions::default()
-    }
+    let mut opts = CompileOptions::default();
+    opts.dialect = d;
+    opts
 }
 
 fn matches(d: Dialect, x: &Expr, ev: &serde_json::Value) -> bool {

@@ -4,8 +4,7 @@
 #![allow(missing_docs)]
 
 use eql_engine::{
-    CompileOptions, CompiledQuery, Matches, SessionLimits, SessionOptions, SessionStats, Step,
-    StreamOrder,
+    CompileOptions, CompiledQuery, Matches, SessionOptions, SessionStats, Step, StreamOrder,
 };
 use serde_json::{json, Value};
 
@@ -291,12 +290,7 @@ fn null_keys_drop_the_event_unless_optional() {
 #[test]
 fn python_keys_fold_case_and_nulls_join() {
     let q = "sequence by k [a where true] [b where true]";
-    let py = CompileOptions {
-        timestamp_format: eql_engine::TimestampFormat::EpochMillis,
-        timestamp_field: "@timestamp".into(),
-        category_field: "event.category".into(),
-        ..CompileOptions::python()
-    };
+    let py = py();
     let evs = [ev(1, "a", &k("A")), ev(2, "b", &k("a"))];
     assert_eq!(
         run_with(q, &py, SessionOptions::default(), &evs).0,
@@ -343,13 +337,7 @@ fn sample_takes_distinct_events_per_filter() {
         ev(4, "e", &json!({"k": "a", "x": 1})),
     ];
     assert_eq!(run(q, &evs), vec![vec![2, 1]]);
-    let two = SessionOptions {
-        limits: SessionLimits {
-            max_samples_per_key: 2,
-            ..SessionLimits::default()
-        },
-        ..SessionOptions::default()
-    };
+    let two = samples_per_key(2);
     // Two samples of one key may share an event: filter 1 takes 2, then 4;
     // filter 2 takes 1, then 3, in depth-first order.
     assert_eq!(
@@ -359,10 +347,9 @@ fn sample_takes_distinct_events_per_filter() {
 }
 
 fn window(window_ms: u64) -> SessionOptions {
-    SessionOptions {
-        order: Some(StreamOrder::Window { window_ms }),
-        ..SessionOptions::default()
-    }
+    let mut opts = SessionOptions::default();
+    opts.order = Some(StreamOrder::Window { window_ms });
+    opts
 }
 
 #[test]
@@ -449,10 +436,8 @@ fn late_events_still_reach_single_event_rules() {
 #[test]
 fn tiebreaker_orders_equal_timestamps() {
     let q = "sequence [a where true] [b where true]";
-    let opts = CompileOptions {
-        tiebreaker_field: Some("seq".into()),
-        ..CompileOptions::default()
-    };
+    let mut opts = CompileOptions::default();
+    opts.tiebreaker_field = Some("seq".into());
     let evs = [
         ev(100, "b", &json!({"seq": 2})),
         ev(100, "a", &json!({"seq": 1})),
@@ -490,13 +475,8 @@ fn caps_evict_and_count() {
     let evs: Vec<Value> = (0..100)
         .map(|i| ev(i, "a", &k(&format!("key{i}"))))
         .collect();
-    let capped = SessionOptions {
-        limits: SessionLimits {
-            max_partials: 10,
-            ..SessionLimits::default()
-        },
-        ..SessionOptions::default()
-    };
+    let mut capped = SessionOptions::default();
+    capped.limits.max_partials = 10;
     let (_, _, st) = run_with(q, &CompileOptions::default(), capped, &evs);
     assert_eq!(st.partials, 10);
     assert_eq!(st.peak_partials, 11.min(st.peak_partials).max(10));
@@ -526,12 +506,7 @@ fn head_and_tail_count_sequences() {
 
 #[test]
 fn python_fork_copies_the_partial() {
-    let py = CompileOptions {
-        timestamp_format: eql_engine::TimestampFormat::EpochMillis,
-        timestamp_field: "@timestamp".into(),
-        category_field: "event.category".into(),
-        ..CompileOptions::python()
-    };
+    let py = py();
     let q = "sequence [a where true] [b where true] fork [c where true]";
     let evs = [
         ev(1, "a", &json!({})),
@@ -601,10 +576,8 @@ fn samples_come_in_key_order_at_finish() {
         ev(4, "e", &json!({"k": "a", "x": 1})),
     ];
     assert_eq!(run(q, &evs), vec![vec![4, 3], vec![1, 2]]);
-    let streaming = SessionOptions {
-        samples_on_completion: true,
-        ..SessionOptions::default()
-    };
+    let mut streaming = SessionOptions::default();
+    streaming.samples_on_completion = true;
     assert_eq!(
         run_with(q, &CompileOptions::default(), streaming, &evs).0,
         vec![vec![1, 2], vec![4, 3]]
@@ -639,12 +612,11 @@ fn results_carry_their_join_keys() {
 }
 
 fn py() -> CompileOptions {
-    CompileOptions {
-        timestamp_format: eql_engine::TimestampFormat::EpochMillis,
-        timestamp_field: "@timestamp".into(),
-        category_field: "event.category".into(),
-        ..CompileOptions::python()
-    }
+    let mut opts = CompileOptions::python();
+    opts.timestamp_format = eql_engine::TimestampFormat::EpochMillis;
+    opts.timestamp_field = "@timestamp".into();
+    opts.category_field = "event.category".into();
+    opts
 }
 
 #[test]
@@ -706,13 +678,11 @@ fn python_count_and_unique_count_pipes() {
 fn held_hits_overflow_is_counted() {
     // `head` makes an event query order-dependent: its hits are held.
     let q = "any where true | head 10";
-    let capped = |order| SessionOptions {
-        order: Some(order),
-        limits: SessionLimits {
-            max_held_hits: 2,
-            ..SessionLimits::default()
-        },
-        ..SessionOptions::default()
+    let capped = |order| {
+        let mut opts = SessionOptions::default();
+        opts.order = Some(order);
+        opts.limits.max_held_hits = 2;
+        opts
     };
     let evs: Vec<Value> = (0..5).map(|i| ev(i, "x", &json!({}))).collect();
     let w = capped(StreamOrder::Window {
@@ -777,10 +747,8 @@ fn the_ordering_timestamp_field_can_be_chosen() {
         &evs,
     );
     assert_eq!((got.len(), st.missing_timestamp), (0, 2));
-    let by_t = SessionOptions {
-        timestamp_field: Some("t".into()),
-        ..SessionOptions::default()
-    };
+    let mut by_t = SessionOptions::default();
+    by_t.timestamp_field = Some("t".into());
     let (got, _, st) = run_with(q, &CompileOptions::default(), by_t, &evs);
     assert_eq!((got.len(), st.missing_timestamp), (0, 0));
 }
@@ -974,13 +942,9 @@ fn held_candidates_leave_in_completion_order() {
 }
 
 fn samples_per_key(n: usize) -> SessionOptions {
-    SessionOptions {
-        limits: SessionLimits {
-            max_samples_per_key: n,
-            ..SessionLimits::default()
-        },
-        ..SessionOptions::default()
-    }
+    let mut opts = SessionOptions::default();
+    opts.limits.max_samples_per_key = n;
+    opts
 }
 
 #[test]

@@ -53,12 +53,11 @@ fn engines(queries: &[&str], opts: &CompileOptions) -> Vec<CompiledQuery> {
 }
 
 fn python() -> CompileOptions {
-    CompileOptions {
-        timestamp_field: "@timestamp".into(),
-        timestamp_format: TimestampFormat::EpochMillis,
-        category_field: "event.category".into(),
-        ..CompileOptions::python()
-    }
+    let mut opts = CompileOptions::python();
+    opts.timestamp_field = "@timestamp".into();
+    opts.timestamp_format = TimestampFormat::EpochMillis;
+    opts.category_field = "event.category".into();
+    opts
 }
 
 /// Every result of one session over `order` (indexes into `events`), as
@@ -73,10 +72,8 @@ fn results(
     order: &[usize],
     mode: StreamOrder,
 ) -> Vec<(usize, String)> {
-    let opts = SessionOptions {
-        order: Some(mode),
-        ..SessionOptions::default()
-    };
+    let mut opts = SessionOptions::default();
+    opts.order = Some(mode);
     let mut s: Session<'_, usize> = Session::new(engines, opts);
     let mut out = Matches::new();
     let mut all = Vec::new();
@@ -158,14 +155,14 @@ proptest! {
             }),
         ties in any::<bool>(),
     ) {
-        let opts = CompileOptions {
-            tiebreaker_field: ties.then(|| "seq".to_owned()),
-            ..CompileOptions::default()
-        };
+        let mut opts = CompileOptions::default();
+        opts.tiebreaker_field = ties.then(|| "seq".to_owned());
         let events = stream(&spec, ties);
         let sorted: Vec<usize> = (0..events.len()).collect();
         let es = engines(STATEFUL, &opts);
-        let py = engines(JOINS, &CompileOptions { tiebreaker_field: opts.tiebreaker_field.clone(), ..python() });
+        let mut py_opts = python();
+        py_opts.tiebreaker_field.clone_from(&opts.tiebreaker_field);
+        let py = engines(JOINS, &py_opts);
         for set in [&es, &py] {
             let want = results(set, &events, &sorted, StreamOrder::Bounded);
             let got = results(set, &events, &perm, StreamOrder::Bounded);
@@ -208,10 +205,9 @@ proptest! {
         want.sort();
         got.sort();
         prop_assert_eq!(got, want);
-        let mut s: Session<'_, usize> = Session::new(&all, SessionOptions {
-            order: Some(StreamOrder::Window { window_ms: 0 }),
-            ..SessionOptions::default()
-        });
+        let mut opts = SessionOptions::default();
+        opts.order = Some(StreamOrder::Window { window_ms: 0 });
+        let mut s: Session<'_, usize> = Session::new(&all, opts);
         let mut out = Matches::new();
         let mut late = Vec::new();
         for &i in &perm {
@@ -335,10 +331,9 @@ fn corpus_alerts_of_a_shuffled_file_equal_the_sorted_file() {
         .collect();
     let (pack, _errors) = all.compile(&CompileOptions::default());
     let run = |order: &[usize], mode: StreamOrder| {
-        let mut s = pack.session::<usize>(SessionOptions {
-            order: Some(mode),
-            ..SessionOptions::default()
-        });
+        let mut opts = SessionOptions::default();
+        opts.order = Some(mode);
+        let mut s = pack.session::<usize>(opts);
         let mut out = Matches::new();
         let mut alerts = Vec::new();
         for &i in order {

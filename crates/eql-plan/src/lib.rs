@@ -47,6 +47,15 @@
 //! regex size and the number of wildcard patterns are limits the caller
 //! sets.
 //!
+//! # Errors
+//!
+//! A check that fails is an [`eql_syntax::Diagnostic`] with a stable code
+//! and the span of the problem (`eql-engine` wraps it in its `CompileError`
+//! with the line and column). An index mapping that does not parse is a
+//! [`mapping::MappingError`]. Lowering cannot fail: whatever it cannot
+//! compile stays a generic leaf ([`Cond::Generic`]) that the engine
+//! evaluates with the reference semantics.
+//!
 //! # Features
 //!
 //! - `serde`: `Serialize`/`Deserialize` for [`Value`] (as the JSON it stands

@@ -140,6 +140,7 @@ impl ParseErrorKind {
 /// A parse error: kind, span, and the expected tokens by human name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{kind} at {span}")]
+#[non_exhaustive]
 pub struct ParseError {
     /// What went wrong.
     pub kind: ParseErrorKind,

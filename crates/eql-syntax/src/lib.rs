@@ -1,27 +1,49 @@
-//! EQL (Event Query Language) syntax: text → typed AST with spans, AST → text.
+//! Parse EQL (Event Query Language) text into a typed syntax tree, and print
+//! it back.
 //!
-//! This crate parses both dialects the project supports: Elasticsearch EQL (the
-//! default, the dialect of Elastic's detection rules) and the Python `eql`
-//! (endgame) dialect. The result is a [`Query`] whose every node carries a
-//! [`Span`]; printing it with `Display` gives canonical EQL that re-parses to
-//! the same tree.
+//! Most programs use this crate through `eql-engine`, which parses, checks
+//! and runs queries; use it directly to read, rewrite or lint queries:
+//! [`parse_query`] gives a [`Query`] whose every node carries its [`Span`] in
+//! the text, and `Display` prints canonical EQL that parses back to the same
+//! tree.
+//!
+//! ```
+//! use eql_syntax::{parse_query, ParseOptions, QueryBody};
+//! let text = r#"sequence by host.id [process where process.name : "cmd.exe"] [network where true]"#;
+//! let query = parse_query(text, &ParseOptions::default()).unwrap();
+//! let QueryBody::Sequence(seq) = &query.body else { panic!("a sequence") };
+//! assert_eq!(seq.steps.len(), 2);
+//! assert_eq!(query.to_string(), text);
+//! ```
+//!
+//! Both dialects are parsed: Elasticsearch EQL (the default, the dialect of
+//! Elastic's detection rules) and the Python `eql` dialect
+//! ([`ParseOptions::python`]: `=`, single quotes, `join`, lineage, more
+//! pipes). A query that does not parse is a [`ParseError`]; its
+//! [`Diagnostic`] renders the line with a caret under the problem:
 //!
 //! ```
 //! use eql_syntax::{parse_query, ParseOptions};
-//! let q = parse_query(r#"process where process.name : "cmd.exe""#, &ParseOptions::default()).unwrap();
-//! assert_eq!(q.to_string(), r#"process where process.name : "cmd.exe""#);
+//! let text = "process where process.name == ";
+//! let err = parse_query(text, &ParseOptions::default()).unwrap_err();
+//! let report = err.to_diagnostic().render(text, Some("rule.eql"));
+//! assert!(report.starts_with("error[EQL0002]: unexpected end of input"));
+//! assert!(report.contains("--> rule.eql:1:31"));
 //! ```
 //!
 //! # Input safety
 //!
 //! Any text may be given to the parser: it never panics. Nesting depth and
-//! length are checked before the grammar runs ([`ParseOptions`]), because pest
-//! has no guard against deep recursion.
+//! length are checked before the grammar runs ([`ParseOptions::max_depth`],
+//! [`ParseOptions::max_len`]), because the generated parser recurses once per
+//! nesting level and has no guard of its own.
 //!
 //! # Errors
 //!
-//! [`ParseError`] carries a kind, a span, the expected tokens and a stable code.
-//! [`ParseError::to_diagnostic`] turns it into a renderable [`Diagnostic`].
+//! [`ParseError`] carries a [`ParseErrorKind`], a span, the expected tokens
+//! and a stable code (`EQL0001`…, never reused).
+//! [`ParseError::to_diagnostic`] turns it into a [`Diagnostic`], which later
+//! stages (checks, rule loading) also use.
 //!
 //! # Features
 //!
@@ -76,10 +98,12 @@ pub enum Dialect {
 ///
 /// ```
 /// use eql_syntax::{Dialect, ParseOptions};
-/// let opts = ParseOptions { dialect: Dialect::Python, ..ParseOptions::default() };
+/// let mut opts = ParseOptions::default();
+/// opts.dialect = Dialect::Python;
 /// assert_eq!(opts.max_depth, 128);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ParseOptions {
     /// The dialect to accept. Default: Elasticsearch.
     pub dialect: Dialect,

@@ -586,10 +586,8 @@ fn deep_unary_chain() {
 
 #[test]
 fn too_long() {
-    let opts = ParseOptions {
-        max_len: 10,
-        ..ParseOptions::default()
-    };
+    let mut opts = ParseOptions::default();
+    opts.max_len = 10;
     let err = parse_query("process where true", &opts).expect_err("too long");
     assert_eq!(err.code(), "EQL0014");
 }

@@ -75,14 +75,13 @@ impl<'p> Evaluator<'p> {
             if let Some(&&(n, len)) = too_long.peek() {
                 if n == line_no {
                     too_long.next();
-                    out.bad.push(EventError {
-                        kind: EventErrorKind::TooLarge {
+                    out.bad.push(EventError::at_line(
+                        EventErrorKind::TooLarge {
                             len,
                             max: self.limits.max_line_bytes,
                         },
-                        line: Some(line_no),
-                        column: None,
-                    });
+                        line_no,
+                    ));
                     continue;
                 }
             }

@@ -111,10 +111,8 @@ impl<'c> Stateful<'c> {
             .filter(|(pos, _)| pos % workers == worker)
             .filter_map(|(_, &i)| {
                 let rule = compiled.rules().get(i)?;
-                let opts = SessionOptions {
-                    order,
-                    ..SessionOptions::default()
-                };
+                let mut opts = SessionOptions::default();
+                opts.order = order;
                 let session = Session::new([&rule.engine], opts);
                 Some((i, session))
             })

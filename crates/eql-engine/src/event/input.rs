@@ -33,15 +33,17 @@
 use serde_json::Value as Json;
 use std::fmt;
 
-/// SessionLimits applied to each event before and while it is parsed.
+/// Limits applied to each event before and while it is parsed.
 ///
 /// ```
 /// use eql_engine::EventLimits;
-/// let limits = EventLimits { max_line_bytes: 1 << 20, ..EventLimits::default() };
+/// let mut limits = EventLimits::default();
+/// limits.max_line_bytes = 1 << 20;
 /// assert_eq!(limits.max_depth, 128);
 /// assert_eq!(EventLimits::default().max_line_bytes, 16 << 20);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EventLimits {
     /// Longest accepted event, in bytes (without the line terminator).
     /// Longer input is [`EventErrorKind::TooLarge`], decided from the length
@@ -157,6 +159,7 @@ pub enum EventErrorKind {
 /// assert_eq!(err.to_string(), "line 7, column 10: invalid JSON: expected ident");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EventError {
     /// What was wrong.
     pub kind: EventErrorKind,
@@ -187,6 +190,23 @@ impl EventError {
             kind,
             line: None,
             column: column.map(|c| c as u64),
+        }
+    }
+
+    /// An error of `kind` at input line `line`, with no column: for a reader
+    /// that rejects a line before parsing it (one it did not keep whole
+    /// because it is over [`EventLimits::max_line_bytes`], say).
+    ///
+    /// ```
+    /// use eql_engine::{EventError, EventErrorKind, JsonType};
+    /// let e = EventError::at_line(EventErrorKind::NotAnObject { found: JsonType::Array }, 7);
+    /// assert_eq!((e.line, e.column), (Some(7), None));
+    /// ```
+    pub fn at_line(kind: EventErrorKind, line: u64) -> Self {
+        EventError {
+            kind,
+            line: Some(line),
+            column: None,
         }
     }
 }

@@ -230,6 +230,7 @@ impl Rule {
 
 /// Why a rule file (or one line of a JSONL file) could not be loaded.
 #[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RuleLoadError {
     /// Reading the file or directory failed.
     #[error("{}: {source}", path.display())]
@@ -323,6 +324,7 @@ impl RuleLoadError {
 
 /// A rule that failed to compile.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct RuleError {
     /// File the rule came from.
     pub file: PathBuf,

@@ -245,7 +245,8 @@ impl<H> Matches<H> {
     ///     "sequence [a where true] [b where true]",
     ///     &CompileOptions::default(),
     /// ).unwrap();
-    /// let stream = SessionOptions { order: Some(StreamOrder::Window { window_ms: 0 }), ..SessionOptions::default() };
+    /// let mut stream = SessionOptions::default();
+    /// stream.order = Some(StreamOrder::Window { window_ms: 0 });
     /// let mut s = engine.session_with::<u8>(stream);
     /// let mut out = Matches::new();
     /// s.push(1, &serde_json::json!({"@timestamp": 2000, "event": {"category": "b"}}), &mut out);

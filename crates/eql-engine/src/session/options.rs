@@ -12,6 +12,7 @@ use super::Value;
 /// assert_eq!(l.max_held_hits, 2_000_000);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SessionLimits {
     /// Most partial sequences (and pending trailing-missing completions) kept
     /// per rule; the one that started first is evicted. Default 100 000.
@@ -125,6 +126,7 @@ impl StreamOrder {
 /// assert_eq!(LineageOptions::endgame().subtype_field, "opcode");
 /// ```
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct LineageOptions {
     /// Process id field. Default `pid`.
     pub pid_field: String,
@@ -178,10 +180,12 @@ impl LineageOptions {
 ///
 /// ```
 /// use eql_engine::{SessionOptions, StreamOrder};
-/// let o = SessionOptions { order: Some(StreamOrder::window()), ..SessionOptions::default() };
+/// let mut o = SessionOptions::default();
+/// o.order = Some(StreamOrder::window());
 /// assert_eq!(o.limits.max_keys, 100_000);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SessionOptions {
     /// State bounds.
     pub limits: SessionLimits,

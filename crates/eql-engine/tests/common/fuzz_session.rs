@@ -369,15 +369,12 @@ enum Fate {
 pub(crate) fn run(data: &[u8]) -> Summary {
     let mut b = Bytes(data);
     let flags = b.byte();
-    let max_partials = usize::from(b.byte() % 9);
-    let max_keys = usize::from(b.byte() % 9);
+    let mut limits = SessionLimits::default();
+    limits.max_partials = usize::from(b.byte() % 9);
+    limits.max_keys = usize::from(b.byte() % 9);
     let window_ms = WINDOWS[usize::from(b.byte() % 9)];
-    let limits = SessionLimits {
-        max_partials,
-        max_keys,
-        max_held_hits: usize::from(b.byte() % 9),
-        max_samples_per_key: usize::from(b.byte() % 9),
-    };
+    limits.max_held_hits = usize::from(b.byte() % 9);
+    limits.max_samples_per_key = usize::from(b.byte() % 9);
     let n = 1 + usize::from(b.byte() % 4);
     let mut engines = Vec::new();
     for _ in 0..n {
@@ -403,23 +400,21 @@ pub(crate) fn run(data: &[u8]) -> Summary {
                 event(&a, &mut now)
             })
             .collect();
-    let opts = SessionOptions {
-        limits: limits.clone(),
-        order: match flags & 3 {
-            1 => Some(StreamOrder::Window { window_ms }),
-            2 => Some(StreamOrder::Arrival),
-            3 => Some(StreamOrder::Bounded),
-            _ => None,
-        },
-        lineage: if flags & 32 != 0 {
-            LineageOptions::endgame()
-        } else {
-            LineageOptions::default()
-        },
-        samples_on_completion: flags & 4 != 0,
-        timestamp_field: (flags & 128 != 0).then(|| "@timestamp".to_owned()),
-        shard: None,
+    let mut opts = SessionOptions::default();
+    opts.limits = limits.clone();
+    opts.order = match flags & 3 {
+        1 => Some(StreamOrder::Window { window_ms }),
+        2 => Some(StreamOrder::Arrival),
+        3 => Some(StreamOrder::Bounded),
+        _ => None,
     };
+    opts.lineage = if flags & 32 != 0 {
+        LineageOptions::endgame()
+    } else {
+        LineageOptions::default()
+    };
+    opts.samples_on_completion = flags & 4 != 0;
+    opts.timestamp_field = (flags & 128 != 0).then(|| "@timestamp".to_owned());
     let mut sum = Summary::default();
     if flags & 8 != 0 {
         for e in &engines {

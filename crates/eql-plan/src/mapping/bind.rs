@@ -75,6 +75,7 @@ impl FieldKinds {
 /// events as they are (Elasticsearch runs samples over indices without
 /// them).
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct BindOptions {
     /// The category field.
     pub category_field: String,
