@@ -21,7 +21,7 @@ mod literals;
 mod witness;
 
 pub use literals::regex_required_literals;
-use witness::{all_atoms, atom_cost, value_number_key, witness_sets};
+use witness::{all_atoms, all_literals, atom_cost, needle_spread, value_number_key, witness_sets};
 pub use witness::{number_atom_text, witness, witness_with};
 
 /// A rule's index in its pack.
@@ -199,6 +199,7 @@ impl PackPlan {
         // How many rules could use each literal: the witness choice prefers
         // rare ones.
         let mut df: HashMap<(FieldId, bool, Needle, String), u64> = HashMap::new();
+        let mut literals = Vec::with_capacity(rules.len());
         for (_, cond) in &rules {
             let mut atoms = Vec::new();
             all_atoms(cond, &mut atoms);
@@ -207,12 +208,20 @@ impl PackPlan {
             for a in atoms {
                 *df.entry((a.field, a.ci, a.needle, a.text)).or_default() += 1;
             }
+            let mut all = Vec::new();
+            all_literals(cond, &mut all);
+            literals.push(all);
         }
+        let spread = needle_spread(&literals);
         let cost = |a: &Atom| {
-            let n = df
+            let mut n = df
                 .get(&(a.field, a.ci, a.needle, a.text.clone()))
                 .copied()
                 .unwrap_or(1);
+            if a.needle == Needle::Contains {
+                let key = (a.field, crate::fold(&a.text).into_owned());
+                n = n.max(spread.get(&key).copied().unwrap_or(0));
+            }
             atom_cost(a, n)
         };
         let rules: Vec<RulePlan> = rules

@@ -3,8 +3,9 @@
 
 use super::literals::regex_required_literals;
 use super::{Atom, Needle};
-use crate::ir::{Cond, Test, TestOp};
-use crate::Value;
+use crate::ir::{Cond, FieldId, Test, TestOp};
+use crate::{fold, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// A necessary condition for `c`: a set of atoms of which one fires whenever
 /// `c` holds, or `None` when no such set is known. Under an `and`, the child
@@ -60,6 +61,80 @@ pub(super) fn all_atoms(c: &Cond, out: &mut Vec<Atom>) {
         Cond::And(cs) | Cond::Or(cs) => cs.iter().for_each(|x| all_atoms(x, out)),
         Cond::Const(_) | Cond::Not(_) | Cond::Generic(_) => {}
     }
+}
+
+/// Every literal a condition compares a field with, negated or not (as
+/// atoms): what the pack's rules say about the values of each field.
+pub(super) fn all_literals(c: &Cond, out: &mut Vec<Atom>) {
+    match c {
+        Cond::Test(t) => out.extend(test_witness(t).unwrap_or_default()),
+        Cond::Witnessed(atoms, inner) => {
+            out.extend(atoms.iter().cloned());
+            all_literals(inner, out);
+        }
+        Cond::And(cs) | Cond::Or(cs) => cs.iter().for_each(|x| all_literals(x, out)),
+        Cond::Not(inner) => all_literals(inner, out),
+        Cond::Const(_) | Cond::Generic(_) => {}
+    }
+}
+
+/// For each contains-needle among `rules` (each rule's literals, from
+/// [`all_literals`]): how many (rule, literal) pairs on the same field
+/// contain it, folded. The literals of a pack sample the values of a field,
+/// each about as often as it occurs (the count of an exact atom is its
+/// rarity estimate), so a needle inside many of them (`.exe` in the process
+/// names of hundreds of rules) fires about as often as all of them
+/// together, however few rules test it as a needle.
+pub(super) fn needle_spread(rules: &[Vec<Atom>]) -> HashMap<(FieldId, String), u64> {
+    let mut needles: BTreeMap<FieldId, BTreeSet<String>> = BTreeMap::new();
+    for a in rules.iter().flatten() {
+        if a.needle == Needle::Contains {
+            needles
+                .entry(a.field)
+                .or_default()
+                .insert(fold(&a.text).into_owned());
+        }
+    }
+    // The distinct (rule, literal) pairs of each field that has needles.
+    let mut pairs: BTreeMap<FieldId, BTreeSet<(usize, String)>> = BTreeMap::new();
+    for (r, atoms) in rules.iter().enumerate() {
+        for a in atoms {
+            if a.needle != Needle::Number && needles.contains_key(&a.field) {
+                pairs
+                    .entry(a.field)
+                    .or_default()
+                    .insert((r, fold(&a.text).into_owned()));
+            }
+        }
+    }
+    let mut spread = HashMap::new();
+    for (field, set) in needles {
+        let set: Vec<String> = set.into_iter().collect();
+        // Built once per pack, used on each literal once: the cheapest
+        // automaton to build.
+        let Ok(ac) = aho_corasick::AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+            .prefilter(false)
+            .build(&set)
+        else {
+            continue;
+        };
+        // Per needle: the last pair counted, and the count.
+        let mut seen: Vec<(usize, u64)> = vec![(usize::MAX, 0); set.len()];
+        for (k, (_, text)) in pairs.get(&field).into_iter().flatten().enumerate() {
+            for m in ac.find_overlapping_iter(text) {
+                if let Some(s) = seen.get_mut(m.pattern().as_usize()) {
+                    if s.0 != k {
+                        *s = (k, s.1 + 1);
+                    }
+                }
+            }
+        }
+        for (needle, (_, n)) in set.into_iter().zip(seen) {
+            spread.insert((field, needle), n);
+        }
+    }
+    spread
 }
 
 /// The cost of an atom that `df` rules of the pack share: a literal many
@@ -198,5 +273,39 @@ fn test_witness(t: &Test) -> Option<Vec<Atom>> {
             Some(atoms)
         }
         TestOp::Cmp { .. } | TestOp::Typed(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn atom(text: &str, needle: Needle) -> Atom {
+        Atom {
+            field: FieldId(0),
+            needle,
+            text: text.to_owned(),
+            ci: true,
+        }
+    }
+
+    #[test]
+    fn a_needle_inside_many_literals_spreads_over_them() {
+        let rules = vec![
+            vec![atom("cmd.exe", Needle::Exact), atom("net.exe", Needle::Exact)],
+            vec![atom("cmd.exe", Needle::Exact)],
+            vec![atom(".EXE", Needle::Contains)],
+            vec![atom("rare-tool", Needle::Contains)],
+            vec![Atom {
+                field: FieldId(1),
+                ..atom("x.exe", Needle::Exact)
+            }],
+        ];
+        let spread = needle_spread(&rules);
+        // Three (rule, literal) pairs of field 0 hold `.exe`, and the needle
+        // itself; the other field's literal does not count.
+        assert_eq!(spread.get(&(FieldId(0), ".exe".to_owned())), Some(&4));
+        assert_eq!(spread.get(&(FieldId(0), "rare-tool".to_owned())), Some(&1));
+        assert_eq!(spread.len(), 2);
     }
 }
