@@ -447,7 +447,7 @@ fn compile(q: &str, py: bool) -> Result<CompiledQuery, eql_engine::CompileError>
 
 /// Pushes the stream through one session, checking after every step.
 fn check(
-    mut s: Session<'_, u32>,
+    mut s: Session<u32>,
     rules: usize,
     limits: &SessionLimits,
     events: &[StreamEvent],
@@ -551,7 +551,7 @@ fn observe(
 }
 
 fn invariants(
-    s: &Session<'_, u32>,
+    s: &Session<u32>,
     rules: usize,
     limits: &SessionLimits,
     pushed: u64,

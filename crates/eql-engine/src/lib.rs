@@ -66,7 +66,7 @@ pub use event::{ProjectedEvent, Projection};
 pub use pack::{Pack, PackMatches};
 pub use query::{CompileError, CompileOptions, CompiledQuery};
 pub use session::{
-    LineageOptions, Match, Matches, PushError, Session, SessionLimits, SessionOptions,
+    LineageOptions, Match, Matches, PushError, Session, SessionLimits, SessionOptions, SessionPlan,
     SessionStats, StreamOrder, TimestampFormat,
 };
 

@@ -313,7 +313,7 @@ fn star_in_value_is_still_a_wildcard_in_the_pattern() {
 
 /// Results of a session, per rule, as (rule, event handles) in emission order.
 fn session_results(engines: &[&CompiledQuery], events: &[Json]) -> Vec<(usize, Vec<usize>)> {
-    let mut s: eql_engine::Session<'_, usize> = eql_engine::Session::new(
+    let mut s: eql_engine::Session<usize> = eql_engine::Session::new(
         engines.iter().copied(),
         eql_engine::SessionOptions::default(),
     );

@@ -50,17 +50,21 @@ use time::{Ordinal, TICKS_PER_MS};
 mod check;
 mod matches;
 mod options;
+mod plan;
 mod rule;
 mod stats;
 mod step;
 
 pub(crate) use check::check_query;
+use lineage::LineageFields;
 pub use matches::{Match, Matches};
 pub use options::{LineageOptions, SessionLimits, SessionOptions, StreamOrder};
-use rule::{Body, OwnTs, PackGroup, Record, RuleState, SessionPack};
+pub use plan::SessionPlan;
+use rule::{Body, BodySpec, OwnTs, Record, RuleState};
 pub(crate) use rule::{Hit, HitKind, Sink};
 pub(crate) use stats::Counters;
 pub use stats::SessionStats;
+use std::sync::Arc;
 pub(crate) use step::{Answers, EvalCx, StepSpec};
 
 // ---------------------------------------------------------------------------
@@ -101,34 +105,27 @@ pub enum PushError {
 /// s.finish(&mut out);
 /// assert_eq!(out.iter().next().unwrap().events, &[2]);
 /// ```
-pub struct Session<'e, H> {
-    rules: Vec<RuleState<'e, H>>,
-    /// Rules with `maxspan` (checked for expiry on every released event).
-    timed: Vec<u32>,
+pub struct Session<H> {
+    plan: Arc<SessionPlan>,
+    /// Per rule of the plan, its state.
+    rules: Vec<RuleState<H>>,
     order: StreamOrder,
     limits: SessionLimits,
     ts_field: FieldPath,
     /// The other (timestamp field, format) pairs rules read, each once per
-    /// event ([`Rule::ts_slot`]).
+    /// event ([`RuleState::ts_slot`]).
     own_ts: Vec<(FieldPath, TimestampFormat)>,
     ts_format: TimestampFormat,
     tie_field: Option<FieldPath>,
-    /// The category field most rules read (the first rule's).
-    category_field: Option<FieldPath>,
+    lineage: LineageFields,
     arrival: u64,
     max_ts: Option<i64>,
     released: Option<Ordinal>,
     heap: BinaryHeap<Reverse<Record<H>>>,
     scratch: Vec<Hit>,
-    /// Every step query of the rules as one [`crate::Pack`].
-    pack: Option<SessionPack>,
     pack_hits: crate::PackMatches,
     /// The pack's answers for the current event, by pack index.
     answers: Vec<bool>,
-    /// Rules evaluated on every event, ascending: those with a step query
-    /// the packs do not answer, and Python sequences with `maxspan`. The
-    /// others run only on an event where one of their answers fired.
-    always: Vec<u32>,
     /// The rules to evaluate for the current event (scratch).
     due: Vec<u32>,
     counters: Counters,
@@ -144,7 +141,7 @@ impl CompiledQuery {
     /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
     /// let _s = engine.session::<u64>();
     /// ```
-    pub fn session<H: Clone>(&self) -> Session<'_, H> {
+    pub fn session<H: Clone>(&self) -> Session<H> {
         Session::new(std::iter::once(self), SessionOptions::default())
     }
 
@@ -155,7 +152,7 @@ impl CompiledQuery {
     /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
     /// let _s = engine.session_with::<u64>(SessionOptions::default());
     /// ```
-    pub fn session_with<H: Clone>(&self, opts: SessionOptions) -> Session<'_, H> {
+    pub fn session_with<H: Clone>(&self, opts: SessionOptions) -> Session<H> {
         Session::new(std::iter::once(self), opts)
     }
 }
@@ -171,104 +168,34 @@ impl crate::CompiledRuleSet {
     /// let mut s = pack.session::<u64>(SessionOptions::default());
     /// s.finish(&mut Matches::new());
     /// ```
-    pub fn session<H: Clone>(&self, opts: SessionOptions) -> Session<'_, H> {
+    pub fn session<H: Clone>(&self, opts: SessionOptions) -> Session<H> {
         Session::new(self.iter().map(|r| &r.engine), opts)
     }
 }
 
-impl<'e, H: Clone> Session<'e, H> {
-    /// Groups the step queries of the rules (without process lineage) into
-    /// one pack per category field when there are several rules.
-    fn pack_of(rules: &[RuleState<'e, H>]) -> Option<SessionPack> {
-        if rules.len() < 2 {
-            return None;
-        }
-        let mut steps: Vec<Vec<(eql_syntax::Span, u32)>> = vec![Vec::new(); rules.len()];
-        // Per category field, in order of first use: the queries of its pack.
-        let mut groups: Vec<PackGroup<'e>> = Vec::new();
-        for (i, r) in rules.iter().enumerate() {
-            let e = r.engine;
-            if r.lineage.is_some() || (e.plan.is_none() && e.steps.is_none()) {
-                continue;
-            }
-            let queries: Vec<&EventQuery> = match &e.query.body {
-                QueryBody::Event(q) => vec![q],
-                QueryBody::Sequence(s) => s
-                    .steps
-                    .iter()
-                    .chain(s.until.iter())
-                    .map(|st| &st.query)
-                    .collect(),
-                QueryBody::Sample(s) => s.steps.iter().map(|st| &st.query).collect(),
-                QueryBody::Join(j) => j
-                    .steps
-                    .iter()
-                    .chain(j.until.iter())
-                    .map(|st| &st.query)
-                    .collect(),
-            };
-            let field = e.opts.category_field.as_str();
-            let g = match groups.iter().position(|(f, _)| *f == field) {
-                Some(g) => g,
-                None => {
-                    groups.push((field, Vec::new()));
-                    groups.len() - 1
-                }
-            };
-            if let Some((_, items)) = groups.get_mut(g) {
-                items.extend(queries.into_iter().map(|q| (i, e, q)));
-            }
-        }
-        let mut owner = Vec::new();
-        let mut packs = Vec::with_capacity(groups.len());
-        let mut offsets = Vec::with_capacity(groups.len());
-        let mut total = 0u32;
-        for (_, items) in groups {
-            let Some(&(_, first, _)) = items.first() else {
-                continue;
-            };
-            // A rule's queries are all in one group, in order.
-            for (k, &(i, _, q)) in items.iter().enumerate() {
-                if let Some(s) = steps.get_mut(i) {
-                    s.push((q.span, total + k as u32));
-                }
-                owner.push(i as u32);
-            }
-            let pack = crate::Pack::from_conditions(items, &first.opts);
-            offsets.push(total);
-            total += pack.len() as u32;
-            packs.push(pack);
-        }
-        Some(SessionPack {
-            packs,
-            offsets,
-            total: total as usize,
-            steps,
-            owner,
-        })
-    }
-
+impl<H: Clone> Session<H> {
     /// A session over several compiled queries; a result's [`Match::rule`] is
-    /// the query's position in `engines`. The timestamp field, its format and
-    /// the tiebreaker that order the stream are the first query's. A query
-    /// compiled with another `timestamp_field` times its steps and its
-    /// `maxspan` by that field (by the ordering timestamp on an event that
-    /// lacks it); one compiled with another `category_field` reads its
-    /// categories from that field. Every query gives the results it gives
-    /// in a session of its own over the same stream as long as the events
-    /// carry its timestamp field and the ordering timestamp orders them as
-    /// that field would (the multi-rule session proptest checks this).
+    /// the query's position in `engines` (see [`SessionPlan::new`]).
     ///
     /// ```
     /// use eql_engine::{CompileOptions, CompiledQuery, Session, SessionOptions};
     /// let a = CompiledQuery::compile("process where true", &CompileOptions::default()).unwrap();
     /// let b = CompiledQuery::compile("file where true", &CompileOptions::default()).unwrap();
-    /// let s: Session<'_, u64> = Session::new([&a, &b], SessionOptions::default());
+    /// let s: Session<u64> = Session::new([&a, &b], SessionOptions::default());
     /// assert_eq!(s.stats().events, 0);
     /// ```
-    pub fn new(engines: impl IntoIterator<Item = &'e CompiledQuery>, opts: SessionOptions) -> Self {
-        let engines: Vec<&CompiledQuery> = engines.into_iter().collect();
-        let first = engines.first().map(|e| &e.opts);
+    pub fn new<'e>(
+        engines: impl IntoIterator<Item = &'e CompiledQuery>,
+        opts: SessionOptions,
+    ) -> Self {
+        Session::from_plan(
+            Arc::new(SessionPlan::new(engines.into_iter().cloned())),
+            opts,
+        )
+    }
+
+    fn from_plan(plan: Arc<SessionPlan>, opts: SessionOptions) -> Self {
+        let first = plan.rules.first().map(|r| &r.engine.opts);
         let ts_name = opts.timestamp_field.clone().unwrap_or_else(|| {
             first
                 .map_or("@timestamp", |o| o.timestamp_field.as_str())
@@ -278,20 +205,17 @@ impl<'e, H: Clone> Session<'e, H> {
         let tie_field = first
             .and_then(|o| o.tiebreaker_field.as_deref())
             .map(FieldPath::parse_dotted);
-        let py = engines
-            .first()
-            .is_some_and(|e| e.opts.dialect == Dialect::Python);
+        let py = first.is_some_and(|o| o.dialect == Dialect::Python);
         let order = opts.order.unwrap_or(if py {
             StreamOrder::Arrival
         } else {
             StreamOrder::Timestamp
         });
-        let mut rules = Vec::with_capacity(engines.len());
-        let mut timed = Vec::new();
+        let mut rules = Vec::with_capacity(plan.rules.len());
         let mut own_ts: Vec<(FieldPath, TimestampFormat)> = Vec::new();
-        for (i, e) in engines.iter().enumerate() {
-            let mut r = RuleState::new(e, &opts);
-            r.session_category = engines.first().is_some_and(|f| f.category == e.category);
+        for p in &plan.rules {
+            let mut r = RuleState::new(p, &opts);
+            let e = &p.engine;
             if e.opts.timestamp_field != ts_name {
                 let own = (
                     FieldPath::parse_dotted(&e.opts.timestamp_field),
@@ -305,46 +229,25 @@ impl<'e, H: Clone> Session<'e, H> {
                     }
                 });
             }
-            if matches!(&r.body, Body::Seq(s) if s.spec.maxspan.is_some() && !s.py) {
-                timed.push(i as u32);
-            }
             rules.push(r);
         }
-        let pack = Self::pack_of(&rules);
-        let always = rules
-            .iter()
-            .enumerate()
-            .filter(|(i, r)| {
-                let answered = pack
-                    .as_ref()
-                    .is_some_and(|p| p.steps.get(*i).is_some_and(|s| !s.is_empty()));
-                // A rule whose every step query the packs answer pushes a
-                // hit only when one of them matched; a Python sequence with
-                // `maxspan` also notes every event of its steps' categories.
-                let touches = matches!(&r.body, Body::Seq(s) if s.py && s.spec.maxspan.is_some());
-                !answered || touches
-            })
-            .map(|(i, _)| i as u32)
-            .collect();
         Session {
             rules,
-            timed,
             order,
             limits: opts.limits,
             ts_field: FieldPath::parse_dotted(&ts_name),
             own_ts,
             ts_format,
             tie_field,
-            category_field: engines.first().map(|e| e.category.clone()),
+            lineage: LineageFields::new(&opts.lineage),
             arrival: 0,
             max_ts: None,
             released: None,
             heap: BinaryHeap::new(),
             scratch: Vec::new(),
-            pack,
+            plan,
             pack_hits: crate::PackMatches::new(),
             answers: Vec::new(),
-            always,
             due: Vec::new(),
             counters: Counters::default(),
             stats: SessionStats::default(),
@@ -409,7 +312,8 @@ impl<'e, H: Clone> Session<'e, H> {
         }
         let mut hits = std::mem::take(&mut self.scratch);
         hits.clear();
-        let category = self.category_field.as_ref().map(|f| event.get(f));
+        let plan = &*self.plan;
+        let category = plan.category_field.as_ref().map(|f| event.get(f));
         // Rules timed by another field than the session's read it here, once
         // per event: for their steps, and for their `maxspan` expiry.
         let own: OwnTs = self
@@ -421,8 +325,8 @@ impl<'e, H: Clone> Session<'e, H> {
         // candidate index), then the rules read their answers.
         let mut due = std::mem::take(&mut self.due);
         due.clear();
-        due.extend_from_slice(&self.always);
-        if let Some(p) = &self.pack {
+        due.extend_from_slice(&plan.always);
+        if let Some(p) = &plan.pack {
             self.answers.clear();
             self.answers.resize(p.total, false);
             for (pack, &offset) in p.packs.iter().zip(&p.offsets) {
@@ -439,22 +343,22 @@ impl<'e, H: Clone> Session<'e, H> {
                     }
                 }
             }
-            if due.len() > self.always.len() {
+            if due.len() > plan.always.len() {
                 due.sort_unstable();
                 due.dedup();
             }
         }
         for &i in &due {
             let i = i as usize;
-            let Some(r) = self.rules.get_mut(i) else {
+            let (Some(r), Some(rp)) = (self.rules.get_mut(i), plan.rules.get(i)) else {
                 continue;
             };
-            let cat = if r.session_category {
+            let cat = if rp.session_category {
                 category.as_ref()
             } else {
                 None
             };
-            let answers = self.pack.as_ref().and_then(|p| {
+            let answers = plan.pack.as_ref().and_then(|p| {
                 let steps = p.steps.get(i).map(Vec::as_slice).unwrap_or_default();
                 (!steps.is_empty()).then_some(Answers {
                     steps,
@@ -462,7 +366,16 @@ impl<'e, H: Clone> Session<'e, H> {
                 })
             });
             let ts = r.own_clock(&own).unwrap_or(ts);
-            r.evaluate(i as u32, event, cat, ts, &mut hits, answers);
+            r.evaluate(
+                rp,
+                &self.lineage,
+                i as u32,
+                event,
+                cat,
+                ts,
+                &mut hits,
+                answers,
+            );
         }
         self.due = due;
         let window = i64::try_from(self.limits.reorder_window_ms)
@@ -534,26 +447,35 @@ impl<'e, H: Clone> Session<'e, H> {
             self.released = Some(ord);
         }
         let counters = &mut self.counters;
-        for &ri in &self.timed {
-            if let Some(r) = self.rules.get_mut(ri as usize) {
-                // `maxspan` runs on the rule's own clock, as its steps do.
-                let now = r.own_clock(own).unwrap_or(ord.ts);
-                let (body, mut sink) = r.sink(ri, out, counters);
-                if let Body::Seq(s) = body {
-                    s.expire(now, &mut sink);
-                }
+        let plan = &*self.plan;
+        for &ri in &plan.timed {
+            let (Some(r), Some(rp)) =
+                (self.rules.get_mut(ri as usize), plan.rules.get(ri as usize))
+            else {
+                continue;
+            };
+            // `maxspan` runs on the rule's own clock, as its steps do.
+            let now = r.own_clock(own).unwrap_or(ord.ts);
+            let (body, mut sink) = r.sink(rp, ri, out, counters);
+            if let (Body::Seq(s), BodySpec::Seq(spec)) = (body, &rp.body) {
+                s.expire(spec, now, &mut sink);
             }
         }
         for h in hits {
-            let Some(r) = self.rules.get_mut(h.rule as usize) else {
+            let i = h.rule as usize;
+            let (Some(r), Some(rp)) = (self.rules.get_mut(i), plan.rules.get(i)) else {
                 continue;
             };
-            let (body, mut sink) = r.sink(h.rule, out, counters);
-            match body {
-                Body::Event(_) => sink.emit(pipes::Res::single(handle.clone(), &h.caps)),
-                Body::Seq(s) => s.on_hit(h, handle, &mut sink),
-                Body::Sample(s) => s.on_hit(h, handle, ord.arrival, &mut sink),
-                Body::Join(j) => j.on_hit(h, handle, &mut sink),
+            let (body, mut sink) = r.sink(rp, h.rule, out, counters);
+            match (body, &rp.body) {
+                (Body::Event, _) => sink.emit(pipes::Res::single(handle.clone(), &h.caps)),
+                (Body::Seq(s), BodySpec::Seq(spec)) => s.on_hit(spec, h, handle, &mut sink),
+                (Body::Sample(s), BodySpec::Sample(spec)) => {
+                    s.on_hit(spec, h, handle, ord.arrival, &mut sink);
+                }
+                (Body::Join(j), BodySpec::Join(spec)) => j.on_hit(spec, h, handle, &mut sink),
+                // A rule's state is built from its plan, body for body.
+                _ => {}
             }
         }
     }
@@ -577,14 +499,14 @@ impl<'e, H: Clone> Session<'e, H> {
             self.release_one(out);
         }
         let counters = &mut self.counters;
-        for (i, r) in self.rules.iter_mut().enumerate() {
-            let (body, mut sink) = r.sink(i as u32, out, counters);
-            match body {
-                Body::Seq(s) => s.finish(&mut sink),
-                Body::Sample(s) => s.finish(&mut sink),
-                Body::Event(_) | Body::Join(_) => {}
+        for (i, (r, rp)) in self.rules.iter_mut().zip(&self.plan.rules).enumerate() {
+            let (body, mut sink) = r.sink(rp, i as u32, out, counters);
+            match (body, &rp.body) {
+                (Body::Seq(s), BodySpec::Seq(spec)) => s.finish(spec, &mut sink),
+                (Body::Sample(s), _) => s.finish(&mut sink),
+                _ => {}
             }
-            sink.pipes.finish(i as u32, sink.out, sink.c);
+            sink.finish_pipes();
         }
         self.finished = true;
     }

@@ -30,10 +30,29 @@ struct Entry<H> {
     bytes: usize,
 }
 
-/// A sample rule: spec and state.
-pub(crate) struct Sample<'e, H> {
-    pub(crate) steps: Vec<StepSpec<'e>>,
+/// The compiled shape of a sample (part of a [`super::SessionPlan`]).
+#[derive(Clone, Debug)]
+pub(crate) struct SampleSpec {
+    pub(crate) steps: Vec<StepSpec>,
     pub(crate) py: bool,
+}
+
+impl SampleSpec {
+    pub(crate) fn new(s: &SampleAst, py: bool) -> Self {
+        SampleSpec {
+            steps: s
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(i, st)| StepSpec::new(&s.by, st, i as u16))
+                .collect(),
+            py,
+        }
+    }
+}
+
+/// The state of a sample rule.
+pub(crate) struct Sample<H> {
     limits: SessionLimits,
     map: HashMap<Key, Entry<H>>,
     order: VecDeque<(u64, Key)>,
@@ -43,21 +62,9 @@ pub(crate) struct Sample<'e, H> {
     on_completion: bool,
 }
 
-impl<'e, H: Clone> Sample<'e, H> {
-    pub(crate) fn new(
-        s: &'e SampleAst,
-        py: bool,
-        limits: SessionLimits,
-        on_completion: bool,
-    ) -> Self {
+impl<H: Clone> Sample<H> {
+    pub(crate) fn new(limits: SessionLimits, on_completion: bool) -> Self {
         Sample {
-            steps: s
-                .steps
-                .iter()
-                .enumerate()
-                .map(|(i, st)| StepSpec::new(&s.by, st, i as u16))
-                .collect(),
-            py,
             limits,
             map: HashMap::new(),
             order: VecDeque::new(),
@@ -67,11 +74,18 @@ impl<'e, H: Clone> Sample<'e, H> {
         }
     }
 
-    pub(crate) fn on_hit(&mut self, h: &Hit, handle: &H, id: u64, sink: &mut Sink<'_, '_, H>) {
+    pub(crate) fn on_hit(
+        &mut self,
+        spec: &SampleSpec,
+        h: &Hit,
+        handle: &H,
+        id: u64,
+        sink: &mut Sink<'_, H>,
+    ) {
         let HitKind::Step(i) = h.kind else {
             return;
         };
-        let n = self.steps.len();
+        let n = spec.steps.len();
         if !self.map.contains_key(&h.key) {
             self.seq += 1;
             let bytes = std::mem::size_of::<Entry<H>>() + 2 * key_bytes(&h.key);
@@ -89,7 +103,7 @@ impl<'e, H: Clone> Sample<'e, H> {
             self.evict(sink);
         }
         let max_per_key = self.limits.max_samples_per_key;
-        let py = self.py;
+        let py = spec.py;
         let Some(e) = self.map.get_mut(&h.key) else {
             return;
         };
@@ -155,7 +169,7 @@ impl<'e, H: Clone> Sample<'e, H> {
         }
     }
 
-    fn evict(&mut self, sink: &mut Sink<'_, '_, H>) {
+    fn evict(&mut self, sink: &mut Sink<'_, H>) {
         while self.map.len() > self.limits.max_keys {
             let Some((seq, k)) = self.order.pop_front() else {
                 break;
@@ -170,7 +184,7 @@ impl<'e, H: Clone> Sample<'e, H> {
     }
 
     /// End of input: the held samples, by join key (stable within a key).
-    pub(crate) fn finish(&mut self, sink: &mut Sink<'_, '_, H>) {
+    pub(crate) fn finish(&mut self, sink: &mut Sink<'_, H>) {
         let mut done = std::mem::take(&mut self.done);
         done.sort_by(|a, b| a.0.cmp(&b.0));
         for (_, res) in done {

@@ -38,10 +38,11 @@ enum Role {
     Trailing,
 }
 
-/// The compiled shape of a sequence.
-pub(crate) struct SeqSpec<'e> {
-    pub(crate) steps: Vec<StepSpec<'e>>,
-    pub(crate) until: Option<StepSpec<'e>>,
+/// The compiled shape of a sequence (part of a [`super::SessionPlan`]).
+#[derive(Clone, Debug)]
+pub(crate) struct SeqSpec {
+    pub(crate) steps: Vec<StepSpec>,
+    pub(crate) until: Option<StepSpec>,
     roles: Vec<Role>,
     /// Number of positive steps.
     m: usize,
@@ -49,6 +50,9 @@ pub(crate) struct SeqSpec<'e> {
     pub(crate) maxspan: Option<i64>,
     has_trailing: bool,
     has_leading: bool,
+    /// Python semantics (`maxspan` in whole seconds, checked on every event
+    /// of the steps' categories).
+    pub(crate) py: bool,
 }
 
 #[derive(Clone)]
@@ -72,10 +76,8 @@ struct KeyEntry {
     bytes: usize,
 }
 
-/// A sequence rule: spec and state.
-pub(crate) struct Seq<'e, H> {
-    pub(crate) spec: SeqSpec<'e>,
-    pub(crate) py: bool,
+/// The state of a sequence rule.
+pub(crate) struct Seq<H> {
     limits: SessionLimits,
     map: HashMap<Key, u32>,
     keys: Vec<Option<KeyEntry>>,
@@ -89,13 +91,18 @@ pub(crate) struct Seq<'e, H> {
     leading_q: VecDeque<(i64, Key)>,
 }
 
-impl<'e, H: Clone> Seq<'e, H> {
-    pub(crate) fn new(s: &'e Sequence, py: bool, limits: SessionLimits) -> Self {
+impl SeqSpec {
+    pub(crate) fn new(s: &Sequence, py: bool) -> Self {
         let mut steps = Vec::new();
         let mut pos = 0u16;
         for st in &s.steps {
+            // The expanded runs of one step share its query.
+            let spec = StepSpec::new(&s.by, st, pos);
             for _ in 0..st.runs.unwrap_or(1).max(1) {
-                steps.push(StepSpec::new(&s.by, st, pos));
+                steps.push(StepSpec {
+                    pos,
+                    ..spec.clone()
+                });
                 if !st.missing {
                     pos = pos.saturating_add(1);
                 }
@@ -129,17 +136,22 @@ impl<'e, H: Clone> Seq<'e, H> {
         });
         let has_trailing = roles.contains(&Role::Trailing) && maxspan.is_some();
         let has_leading = roles.contains(&Role::Leading) && maxspan.is_some();
-        Seq {
-            spec: SeqSpec {
-                until: s.until.as_ref().map(|u| StepSpec::new(&s.by, u, 0)),
-                steps,
-                roles,
-                m,
-                maxspan,
-                has_trailing,
-                has_leading,
-            },
+        SeqSpec {
+            until: s.until.as_ref().map(|u| StepSpec::new(&s.by, u, 0)),
+            steps,
+            roles,
+            m,
+            maxspan,
+            has_trailing,
+            has_leading,
             py,
+        }
+    }
+}
+
+impl<H: Clone> Seq<H> {
+    pub(crate) fn new(limits: SessionLimits) -> Self {
+        Seq {
             limits,
             map: HashMap::new(),
             keys: Vec::new(),
@@ -164,14 +176,14 @@ impl<'e, H: Clone> Seq<'e, H> {
         self.keys.get_mut(kid as usize).and_then(Option::as_mut)
     }
 
-    fn key_intern(&mut self, k: &Key, c: &mut Counters) -> u32 {
+    fn key_intern(&mut self, spec: &SeqSpec, k: &Key, c: &mut Counters) -> u32 {
         if let Some(kid) = self.map.get(k) {
             return *kid;
         }
         let bytes = std::mem::size_of::<KeyEntry>() + 2 * key_bytes(k) + std::mem::size_of::<Key>();
         let entry = KeyEntry {
             key: k.clone(),
-            slots: smallvec::smallvec![NIL; self.spec.m.max(1)],
+            slots: smallvec::smallvec![NIL; spec.m.max(1)],
             trailing: smallvec::SmallVec::new(),
             refs: 0,
             bytes,
@@ -321,18 +333,18 @@ impl<'e, H: Clone> Seq<'e, H> {
         }
     }
 
-    fn complete(&mut self, id: u32, ts: i64, sink: &mut Sink<'_, '_, H>) {
+    fn complete(&mut self, spec: &SeqSpec, id: u32, ts: i64, sink: &mut Sink<'_, H>) {
         let Some((kid, leading)) = self.part(id).map(|p| (p.key, p.leading)) else {
             return;
         };
-        if let (Some(lt), Some(span)) = (leading, self.spec.maxspan) {
+        if let (Some(lt), Some(span)) = (leading, spec.maxspan) {
             if lt >= ts.saturating_sub(span) {
                 self.part_remove(id, sink.c);
                 return;
             }
         }
-        if self.spec.has_trailing {
-            let m = self.spec.m;
+        if spec.has_trailing {
+            let m = spec.m;
             if let Some(p) = self.part_mut(id) {
                 p.stage = m;
             }
@@ -368,12 +380,12 @@ impl<'e, H: Clone> Seq<'e, H> {
 
     // ---- events --------------------------------------------------------
 
-    pub(crate) fn on_hit(&mut self, h: &Hit, handle: &H, sink: &mut Sink<'_, '_, H>) {
+    pub(crate) fn on_hit(&mut self, spec: &SeqSpec, h: &Hit, handle: &H, sink: &mut Sink<'_, H>) {
         match h.kind {
-            HitKind::Touch => self.expire(h.ts, sink),
+            HitKind::Touch => self.expire(spec, h.ts, sink),
             HitKind::Until => {
                 if let Some(kid) = self.key_get(&h.key) {
-                    for s in 1..self.spec.m {
+                    for s in 1..spec.m {
                         let id = self
                             .key_entry(kid)
                             .and_then(|e| e.slots.get(s).copied())
@@ -384,9 +396,9 @@ impl<'e, H: Clone> Seq<'e, H> {
                     }
                 }
             }
-            HitKind::Step(i) => match self.spec.roles.get(i as usize).copied() {
-                Some(Role::Pos(0)) => self.start(i as usize, h, handle, sink),
-                Some(Role::Pos(s)) => self.advance(i as usize, s, h, handle, sink),
+            HitKind::Step(i) => match spec.roles.get(i as usize).copied() {
+                Some(Role::Pos(0)) => self.start(spec, h, handle, sink),
+                Some(Role::Pos(s)) => self.advance(spec, i as usize, s, h, handle, sink),
                 Some(Role::Middle(s)) => {
                     if let Some(kid) = self.key_get(&h.key) {
                         let id = self
@@ -398,7 +410,7 @@ impl<'e, H: Clone> Seq<'e, H> {
                         }
                     }
                 }
-                Some(Role::Leading) if self.spec.has_leading => {
+                Some(Role::Leading) if spec.has_leading => {
                     if self.leading.insert(h.key.clone(), h.ts).is_none() {
                         sink.c
                             .add_key(std::mem::size_of::<Key>() * 2 + 2 * key_bytes(&h.key));
@@ -418,7 +430,7 @@ impl<'e, H: Clone> Seq<'e, H> {
                 }
                 Some(Role::Leading) => {}
                 Some(Role::Trailing) => {
-                    let Some(span) = self.spec.maxspan else {
+                    let Some(span) = spec.maxspan else {
                         return;
                     };
                     if let Some(kid) = self.key_get(&h.key) {
@@ -441,13 +453,13 @@ impl<'e, H: Clone> Seq<'e, H> {
         }
     }
 
-    fn start(&mut self, step: usize, h: &Hit, handle: &H, sink: &mut Sink<'_, '_, H>) {
-        let leading = if self.spec.has_leading {
+    fn start(&mut self, spec: &SeqSpec, h: &Hit, handle: &H, sink: &mut Sink<'_, H>) {
+        let leading = if spec.has_leading {
             self.leading.get(&h.key).copied()
         } else {
             None
         };
-        let kid = self.key_intern(&h.key, sink.c);
+        let kid = self.key_intern(spec, &h.key, sink.c);
         let mut res = Res::empty();
         res.events.push(handle.clone());
         res.add_caps(&h.caps);
@@ -461,16 +473,23 @@ impl<'e, H: Clone> Seq<'e, H> {
             next: NIL,
         };
         let id = self.part_add(p, NIL, sink.c);
-        let _ = step;
-        if self.spec.m <= 1 {
-            self.complete(id, h.ts, sink);
+        if spec.m <= 1 {
+            self.complete(spec, id, h.ts, sink);
         } else {
             self.place(id, 1, sink.c);
         }
         self.enforce_cap(sink.c);
     }
 
-    fn advance(&mut self, step: usize, s: usize, h: &Hit, handle: &H, sink: &mut Sink<'_, '_, H>) {
+    fn advance(
+        &mut self,
+        spec: &SeqSpec,
+        step: usize,
+        s: usize,
+        h: &Hit,
+        handle: &H,
+        sink: &mut Sink<'_, H>,
+    ) {
         let Some(kid) = self.key_get(&h.key) else {
             return;
         };
@@ -481,14 +500,14 @@ impl<'e, H: Clone> Seq<'e, H> {
         let Some(start) = self.part(id).map(|p| p.start) else {
             return;
         };
-        if let Some(span) = self.spec.maxspan {
+        if let Some(span) = spec.maxspan {
             if h.ts.saturating_sub(start) > span {
                 self.part_remove(id, sink.c);
                 sink.c.expired += 1;
                 return;
             }
         }
-        let fork = self.spec.steps.get(step).is_some_and(|st| st.fork);
+        let fork = spec.steps.get(step).is_some_and(|st| st.fork);
         let work = if fork {
             let Some(mut copy) = self.part(id).cloned() else {
                 return;
@@ -508,8 +527,8 @@ impl<'e, H: Clone> Seq<'e, H> {
             p.res.events.push(handle.clone());
             p.res.add_caps(&h.caps);
         }
-        if s + 1 >= self.spec.m {
-            self.complete(work, h.ts, sink);
+        if s + 1 >= spec.m {
+            self.complete(spec, work, h.ts, sink);
         } else {
             self.place(work, s + 1, sink.c);
         }
@@ -518,15 +537,15 @@ impl<'e, H: Clone> Seq<'e, H> {
 
     /// Drops (or, when waiting out trailing missing events, emits) every
     /// partial that started more than `maxspan` before `now`.
-    pub(crate) fn expire(&mut self, now: i64, sink: &mut Sink<'_, '_, H>) {
-        let Some(span) = self.spec.maxspan else {
+    pub(crate) fn expire(&mut self, spec: &SeqSpec, now: i64, sink: &mut Sink<'_, H>) {
+        let Some(span) = spec.maxspan else {
             return;
         };
         while let Some(p) = self.part(self.head) {
             if now.saturating_sub(p.start) <= span {
                 break;
             }
-            let done = p.stage == self.spec.m && self.spec.has_trailing;
+            let done = p.stage == spec.m && spec.has_trailing;
             let h = self.head;
             if done {
                 if let Some(res) = self.take_result(h, sink.c) {
@@ -551,8 +570,8 @@ impl<'e, H: Clone> Seq<'e, H> {
     }
 
     /// End of input: sequences waiting out trailing missing events are emitted.
-    pub(crate) fn finish(&mut self, sink: &mut Sink<'_, '_, H>) {
-        if !self.spec.has_trailing {
+    pub(crate) fn finish(&mut self, spec: &SeqSpec, sink: &mut Sink<'_, H>) {
+        if !spec.has_trailing {
             return;
         }
         let mut id = self.head;
@@ -561,7 +580,7 @@ impl<'e, H: Clone> Seq<'e, H> {
                 break;
             };
             let next = p.next;
-            if p.stage == self.spec.m {
+            if p.stage == spec.m {
                 if let Some(res) = self.take_result(id, sink.c) {
                     sink.emit(res);
                 }

@@ -1,0 +1,175 @@
+//! The immutable half of a session: the compiled queries and everything a
+//! session precomputes from them, built once and shared by every session
+//! through an `Arc`.
+
+use super::rule::{BodySpec, PackGroup, RulePlan, SessionPack};
+use crate::CompiledQuery;
+use eql_plan::FieldPath;
+use eql_syntax::{EventQuery, QueryBody};
+
+/// The queries a [`Session`](crate::Session) runs, with what sessions
+/// precompute from them: the grouping of every step query into routed packs
+/// (one per category field), the shape of each sequence, sample, join, pipe
+/// chain and lineage relation. Immutable, `Send + Sync`, and shared by
+/// sessions through an `Arc`, so starting a session costs no compilation.
+///
+/// A result's [`Match::rule`](crate::Match::rule) is the query's position in
+/// the plan.
+///
+/// ```
+/// use eql_engine::{CompileOptions, CompiledQuery, SessionPlan};
+/// let a = CompiledQuery::compile("process where true", &CompileOptions::default()).unwrap();
+/// let b = CompiledQuery::compile("file where true", &CompileOptions::default()).unwrap();
+/// let plan = SessionPlan::new([a, b]);
+/// assert_eq!(plan.len(), 2);
+/// assert_eq!(plan.query(1).map(|q| q.query().to_string()), Some("file where true".to_owned()));
+/// ```
+#[derive(Clone, Debug)]
+pub struct SessionPlan {
+    pub(super) rules: Vec<RulePlan>,
+    /// Every step query of the rules as packs (several rules only).
+    pub(super) pack: Option<SessionPack>,
+    /// Rules evaluated on every event, ascending: those with a step query
+    /// the packs do not answer, and Python sequences with `maxspan`. The
+    /// others run only on an event where one of their answers fired.
+    pub(super) always: Vec<u32>,
+    /// Rules with `maxspan` (checked for expiry on every released event).
+    pub(super) timed: Vec<u32>,
+    /// The category field most rules read (the first rule's).
+    pub(super) category_field: Option<FieldPath>,
+}
+
+impl SessionPlan {
+    /// The plan of a session over `queries`, in order.
+    ///
+    /// The timestamp field, its format and the tiebreaker that order the
+    /// stream are the first query's. A query compiled with another
+    /// `timestamp_field` times its steps and its `maxspan` by that field (by
+    /// the ordering timestamp on an event that lacks it); one compiled with
+    /// another `category_field` reads its categories from that field. Every
+    /// query gives the results it gives in a session of its own over the
+    /// same stream as long as the events carry its timestamp field and the
+    /// ordering timestamp orders them as that field would.
+    pub fn new(queries: impl IntoIterator<Item = CompiledQuery>) -> SessionPlan {
+        let mut rules: Vec<RulePlan> = queries.into_iter().map(RulePlan::new).collect();
+        let first_category = rules.first().map(|r| r.engine.category.clone());
+        for r in &mut rules {
+            r.session_category = first_category.as_ref() == Some(&r.engine.category);
+        }
+        let timed = rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!(&r.body, BodySpec::Seq(s) if s.maxspan.is_some() && !s.py))
+            .map(|(i, _)| i as u32)
+            .collect();
+        let pack = pack_of(&rules);
+        let always = rules
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| {
+                let answered = pack
+                    .as_ref()
+                    .is_some_and(|p| p.steps.get(*i).is_some_and(|s| !s.is_empty()));
+                // A rule whose every step query the packs answer pushes a
+                // hit only when one of them matched; a Python sequence with
+                // `maxspan` also notes every event of its steps' categories.
+                let touches = matches!(&r.body, BodySpec::Seq(s) if s.py && s.maxspan.is_some());
+                !answered || touches
+            })
+            .map(|(i, _)| i as u32)
+            .collect();
+        SessionPlan {
+            rules,
+            pack,
+            always,
+            timed,
+            category_field: first_category,
+        }
+    }
+
+    /// Number of queries.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// True when the plan has no query.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The `i`-th query.
+    pub fn query(&self, i: usize) -> Option<&CompiledQuery> {
+        self.rules.get(i).map(|r| &r.engine)
+    }
+}
+
+/// Groups the step queries of the rules (without process lineage) into
+/// one pack per category field when there are several rules.
+fn pack_of(rules: &[RulePlan]) -> Option<SessionPack> {
+    if rules.len() < 2 {
+        return None;
+    }
+    let mut steps: Vec<Vec<(eql_syntax::Span, u32)>> = vec![Vec::new(); rules.len()];
+    // Per category field, in order of first use: the queries of its pack.
+    let mut groups: Vec<PackGroup<'_>> = Vec::new();
+    for (i, r) in rules.iter().enumerate() {
+        let e = &r.engine;
+        if r.lineage.is_some() || (e.plan.is_none() && e.steps.is_none()) {
+            continue;
+        }
+        let queries: Vec<&EventQuery> = match &e.query.body {
+            QueryBody::Event(q) => vec![q],
+            QueryBody::Sequence(s) => s
+                .steps
+                .iter()
+                .chain(s.until.iter())
+                .map(|st| &st.query)
+                .collect(),
+            QueryBody::Sample(s) => s.steps.iter().map(|st| &st.query).collect(),
+            QueryBody::Join(j) => j
+                .steps
+                .iter()
+                .chain(j.until.iter())
+                .map(|st| &st.query)
+                .collect(),
+        };
+        let field = e.opts.category_field.as_str();
+        let g = match groups.iter().position(|(f, _)| *f == field) {
+            Some(g) => g,
+            None => {
+                groups.push((field, Vec::new()));
+                groups.len() - 1
+            }
+        };
+        if let Some((_, items)) = groups.get_mut(g) {
+            items.extend(queries.into_iter().map(|q| (i, e, q)));
+        }
+    }
+    let mut owner = Vec::new();
+    let mut packs = Vec::with_capacity(groups.len());
+    let mut offsets = Vec::with_capacity(groups.len());
+    let mut total = 0u32;
+    for (_, items) in groups {
+        let Some(&(_, first, _)) = items.first() else {
+            continue;
+        };
+        // A rule's queries are all in one group, in order.
+        for (k, &(i, _, q)) in items.iter().enumerate() {
+            if let Some(s) = steps.get_mut(i) {
+                s.push((q.span, total + k as u32));
+            }
+            owner.push(i as u32);
+        }
+        let pack = crate::Pack::from_conditions(items, &first.opts);
+        offsets.push(total);
+        total += pack.len() as u32;
+        packs.push(pack);
+    }
+    Some(SessionPack {
+        packs,
+        offsets,
+        total: total as usize,
+        steps,
+        owner,
+    })
+}
