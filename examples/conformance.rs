@@ -6,7 +6,8 @@
 
 use clap::Parser;
 use eql_engine::{
-    CompileOptions, CompiledQuery, Dialect, FieldPath, LineageOptions, Matches, SessionOptions,
+    CompileOptions, CompiledQuery, Dialect, FieldPath, LineageOptions, Matches, Session,
+    SessionOptions,
 };
 use serde_json::Value as Json;
 use std::process::ExitCode;
@@ -74,7 +75,7 @@ fn run(engine: &CompiledQuery, events: &[Json], id_field: &FieldPath) -> Vec<Jso
         lineage: LineageOptions::endgame(),
         ..SessionOptions::default()
     };
-    let mut session = engine.session_with::<usize>(opts);
+    let mut session = Session::<usize>::new(engine, opts);
     let mut out = Matches::new();
     for (i, e) in events.iter().enumerate() {
         session.push(i, e, &mut out);

@@ -22,7 +22,7 @@ use std::time::Instant;
 use clap::{Parser, ValueEnum};
 use eql_engine::{
     parse_event_line, CompileOptions, CompiledRule, CompiledRuleSet, Dialect, EventLimits, Matches,
-    RuleSet, SessionLimits, SessionOptions,
+    RuleSet, Session, SessionLimits, SessionOptions,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
@@ -250,13 +250,16 @@ fn scan_stream(
     per_rule: &mut [u64],
     reorder_window_ms: u64,
 ) -> io::Result<()> {
-    let mut session = compiled.session::<Handle>(SessionOptions {
-        limits: SessionLimits {
-            reorder_window_ms,
-            ..SessionLimits::default()
+    let mut session = Session::<Handle>::new(
+        compiled,
+        SessionOptions {
+            limits: SessionLimits {
+                reorder_window_ms,
+                ..SessionLimits::default()
+            },
+            ..SessionOptions::default()
         },
-        ..SessionOptions::default()
-    });
+    );
     let mut matches = Matches::new();
     let mut buf = Vec::with_capacity(4096);
     let mut line_no = 0u64;

@@ -6,7 +6,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use eql_bench::reference_events;
-use eql_engine::{CompileOptions, CompiledQuery, Matches};
+use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
 use std::hint::black_box;
 
 const BY_ENTITY: &str = r#"sequence by process.entity_id with maxspan=5m [process where event.type == "start"] [file where event.type == "creation"]"#;
@@ -18,7 +18,7 @@ fn pass(
     dom: &[serde_json::Value],
     out: &mut Matches<u32>,
 ) -> (usize, eql_engine::SessionStats) {
-    let mut s = engine.session::<u32>();
+    let mut s = Session::<u32>::new(engine, SessionOptions::default());
     let mut n = 0usize;
     for (i, v) in dom.iter().enumerate() {
         out.clear();

@@ -34,7 +34,7 @@
 
 use eql_engine::{
     CompileOptions, CompiledQuery, LineageOptions, Matches, Session, SessionLimits, SessionOptions,
-    StreamOrder,
+    SessionPlan, StreamOrder,
 };
 use serde_json::{json, Map, Value as Json};
 
@@ -416,18 +416,13 @@ pub(crate) fn run(data: &[u8]) -> Summary {
     let mut sum = Summary::default();
     if flags & 8 != 0 {
         for e in &engines {
-            check(
-                Session::new([e], opts.clone()),
-                1,
-                &limits,
-                &events,
-                &mut sum,
-            );
+            check(Session::new(e, opts.clone()), 1, &limits, &events, &mut sum);
         }
     } else {
+        let rules = engines.len();
         check(
-            Session::new(&engines, opts),
-            engines.len(),
+            Session::new(SessionPlan::new(engines), opts),
+            rules,
             &limits,
             &events,
             &mut sum,

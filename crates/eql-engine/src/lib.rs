@@ -5,7 +5,8 @@
 //! [`Event`] trait. The default dialect is Elasticsearch EQL. Events kept
 //! in memory and evaluated more than once read fastest as a [`Document`].
 //! Sequences, samples, joins, pipes and process lineage need state across
-//! events: run them in a streaming [`Session`] (`engine.session::<H>()`).
+//! events: run them in a streaming [`Session`]
+//! (`Session::new(&engine, SessionOptions::default())`).
 //!
 //! ```
 //! use eql_engine::{CompileOptions, CompiledQuery};

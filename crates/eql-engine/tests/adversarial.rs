@@ -3,7 +3,7 @@
 //! builds, 100k in debug builds.
 #![allow(missing_docs)]
 
-use eql_engine::{CompileOptions, CompiledQuery, Matches, SessionLimits, SessionOptions};
+use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionLimits, SessionOptions};
 use serde_json::json;
 
 #[test]
@@ -26,7 +26,7 @@ fn a_new_key_per_event_stays_under_the_cap() {
         },
         ..SessionOptions::default()
     };
-    let mut s = engine.session_with::<u64>(opts);
+    let mut s = Session::<u64>::new(&engine, opts);
     let mut out = Matches::new();
     // All within one maxspan window (1 ms apart over 1000 s would exceed 5m;
     // 100 µs apart keeps 1M events inside 100 s), so only the cap bounds state.

@@ -313,10 +313,9 @@ fn star_in_value_is_still_a_wildcard_in_the_pattern() {
 
 /// Results of a session, per rule, as (rule, event handles) in emission order.
 fn session_results(engines: &[&CompiledQuery], events: &[Json]) -> Vec<(usize, Vec<usize>)> {
-    let mut s: eql_engine::Session<usize> = eql_engine::Session::new(
-        engines.iter().copied(),
-        eql_engine::SessionOptions::default(),
-    );
+    let plan = eql_engine::SessionPlan::new(engines.iter().map(|&e| e.clone()));
+    let mut s: eql_engine::Session<usize> =
+        eql_engine::Session::new(plan, eql_engine::SessionOptions::default());
     let mut out = eql_engine::Matches::new();
     let mut all = Vec::new();
     for (i, ev) in events.iter().enumerate() {

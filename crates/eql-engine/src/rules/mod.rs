@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value as Json};
 
-use crate::{CompileError, CompileOptions, CompiledQuery, Event};
+use crate::{CompileError, CompileOptions, CompiledQuery, Event, SessionPlan};
+use std::sync::Arc;
 
 /// A reference to an ATT&CK tactic, technique or sub-technique.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -440,7 +441,7 @@ impl RuleSet {
                 }),
             }
         }
-        (CompiledRuleSet { rules: compiled }, errors)
+        (CompiledRuleSet::new(compiled), errors)
     }
 
     /// Like [`RuleSet::compile`], but any failing rule makes the whole set fail.
@@ -478,13 +479,26 @@ impl CompiledRule {
     }
 }
 
-/// Compiled rules, ready to test events.
+/// Compiled rules, ready to test events, with the plan every session over
+/// them shares (built once, here).
 #[derive(Clone, Debug, Default)]
 pub struct CompiledRuleSet {
     rules: Vec<CompiledRule>,
+    plan: Arc<SessionPlan>,
 }
 
 impl CompiledRuleSet {
+    fn new(rules: Vec<CompiledRule>) -> Self {
+        let plan = Arc::new(SessionPlan::new(rules.iter().map(|r| r.engine.clone())));
+        CompiledRuleSet { rules, plan }
+    }
+
+    /// The plan sessions over these rules run ([`crate::Session::new`]
+    /// takes the rule set itself).
+    pub(crate) fn plan(&self) -> &Arc<SessionPlan> {
+        &self.plan
+    }
+
     /// The compiled rules.
     pub fn rules(&self) -> &[CompiledRule] {
         &self.rules

@@ -44,9 +44,9 @@ impl<H> Default for Matches<H> {
 /// order (one handle for a single-event query).
 ///
 /// ```
-/// use eql_engine::{CompileOptions, CompiledQuery, Matches};
+/// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
 /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-/// let mut s = engine.session::<&str>();
+/// let mut s = Session::<&str>::new(&engine, SessionOptions::default());
 /// let mut out = Matches::new();
 /// s.push("a", &serde_json::json!({}), &mut out);
 /// let m = out.iter().next().unwrap();
@@ -72,9 +72,9 @@ impl<H> Matches<H> {
     /// An empty buffer.
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, Matches};
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
     /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-    /// let mut s = engine.session::<u8>();
+    /// let mut s = Session::<u8>::new(&engine, SessionOptions::default());
     /// let mut out = Matches::new();
     /// s.push(7, &serde_json::json!({}), &mut out);
     /// assert_eq!(out.len(), 1);
@@ -86,9 +86,9 @@ impl<H> Matches<H> {
     /// Empties the buffer (results and late events), keeping its capacity.
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, Matches};
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
     /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-    /// let mut s = engine.session::<u8>();
+    /// let mut s = Session::<u8>::new(&engine, SessionOptions::default());
     /// let mut out = Matches::new();
     /// s.push(7, &serde_json::json!({}), &mut out);
     /// out.clear();
@@ -104,9 +104,9 @@ impl<H> Matches<H> {
     /// Number of results.
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, Matches};
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
     /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-    /// let mut s = engine.session::<u8>();
+    /// let mut s = Session::<u8>::new(&engine, SessionOptions::default());
     /// let mut out = Matches::new();
     /// s.push(1, &serde_json::json!({}), &mut out);
     /// s.push(2, &serde_json::json!({}), &mut out);
@@ -128,9 +128,9 @@ impl<H> Matches<H> {
     /// The `i`-th result.
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, Matches};
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
     /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-    /// let mut s = engine.session::<u8>();
+    /// let mut s = Session::<u8>::new(&engine, SessionOptions::default());
     /// let mut out = Matches::new();
     /// s.push(9, &serde_json::json!({}), &mut out);
     /// assert_eq!(out.get(0).map(|m| m.events), Some(&[9u8][..]));
@@ -156,9 +156,9 @@ impl<H> Matches<H> {
     /// The results, in emission order.
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, Matches};
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
     /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-    /// let mut s = engine.session::<u8>();
+    /// let mut s = Session::<u8>::new(&engine, SessionOptions::default());
     /// let mut out = Matches::new();
     /// s.push(1, &serde_json::json!({}), &mut out);
     /// assert_eq!(out.iter().count(), 1);
@@ -171,9 +171,9 @@ impl<H> Matches<H> {
     /// not evaluated.
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, Matches};
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
     /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-    /// let mut s = engine.session::<u8>();
+    /// let mut s = Session::<u8>::new(&engine, SessionOptions::default());
     /// let mut out = Matches::new();
     /// s.push(1, &serde_json::json!({"@timestamp": 2000}), &mut out);
     /// s.push(2, &serde_json::json!({"@timestamp": 1000}), &mut out);

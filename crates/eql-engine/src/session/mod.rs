@@ -13,13 +13,13 @@
 //! the rules' state machines → pipes → the caller's [`Matches`].
 //!
 //! ```
-//! use eql_engine::{CompileOptions, CompiledQuery, Matches};
+//! use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
 //! use serde_json::json;
 //! let engine = CompiledQuery::compile(
 //!     r#"sequence by host.id with maxspan=1m [process where true] [file where true]"#,
 //!     &CompileOptions::default(),
 //! ).unwrap();
-//! let mut session = engine.session::<u64>();
+//! let mut session = Session::<u64>::new(&engine, SessionOptions::default());
 //! let mut out = Matches::new();
 //! session.push(1, &json!({"@timestamp": 1000, "event": {"category": "process"}, "host": {"id": "h"}}), &mut out);
 //! session.push(2, &json!({"@timestamp": 2000, "event": {"category": "file"}, "host": {"id": "h"}}), &mut out);
@@ -73,9 +73,9 @@ pub(crate) use step::{Answers, EvalCx, StepSpec};
 /// Errors of [`Session::push_json`].
 ///
 /// ```
-/// use eql_engine::{CompileOptions, CompiledQuery, Matches};
+/// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
 /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-/// let mut s = engine.session::<u64>();
+/// let mut s = Session::<u64>::new(&engine, SessionOptions::default());
 /// assert!(s.push_json(1, b"{not json", &mut Matches::new()).is_err());
 /// ```
 #[derive(Debug, thiserror::Error)]
@@ -94,9 +94,9 @@ pub enum PushError {
 /// buffers and counters, fed one event at a time.
 ///
 /// ```
-/// use eql_engine::{CompileOptions, CompiledQuery, Matches};
+/// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
 /// let engine = CompiledQuery::compile("process where true | tail 1", &CompileOptions::default()).unwrap();
-/// let mut s = engine.session::<u32>();
+/// let mut s = Session::<u32>::new(&engine, SessionOptions::default());
 /// let mut out = Matches::new();
 /// for i in 0..3 {
 ///     s.push_json(i, br#"{"event": {"category": "process"}}"#, &mut out).unwrap();
@@ -133,65 +133,37 @@ pub struct Session<H> {
     finished: bool,
 }
 
-impl CompiledQuery {
-    /// A streaming session over this query with default [`SessionOptions`].
-    ///
-    /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery};
-    /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-    /// let _s = engine.session::<u64>();
-    /// ```
-    pub fn session<H: Clone>(&self) -> Session<H> {
-        Session::new(std::iter::once(self), SessionOptions::default())
-    }
-
-    /// A streaming session with explicit options.
-    ///
-    /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, SessionOptions};
-    /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-    /// let _s = engine.session_with::<u64>(SessionOptions::default());
-    /// ```
-    pub fn session_with<H: Clone>(&self, opts: SessionOptions) -> Session<H> {
-        Session::new(std::iter::once(self), opts)
-    }
-}
-
-#[cfg(feature = "rules")]
-impl crate::CompiledRuleSet {
-    /// A streaming session running every rule of the pack; a result's
-    /// [`Match::rule`] is the rule's index in [`crate::CompiledRuleSet::rules`].
-    ///
-    /// ```
-    /// use eql_engine::{CompileOptions, Matches, RuleSet, SessionOptions};
-    /// let (pack, _) = RuleSet::builtin().compile(&CompileOptions::default());
-    /// let mut s = pack.session::<u64>(SessionOptions::default());
-    /// s.finish(&mut Matches::new());
-    /// ```
-    pub fn session<H: Clone>(&self, opts: SessionOptions) -> Session<H> {
-        Session::new(self.iter().map(|r| &r.engine), opts)
-    }
-}
-
 impl<H: Clone> Session<H> {
-    /// A session over several compiled queries; a result's [`Match::rule`] is
-    /// the query's position in `engines` (see [`SessionPlan::new`]).
+    /// A session running `plan`: a [`CompiledQuery`], a
+    /// [`CompiledRuleSet`](crate::CompiledRuleSet) (whose plan is built once,
+    /// when it is compiled, and shared), a [`SessionPlan`] over several
+    /// queries, or an `Arc<SessionPlan>` shared with other sessions. The
+    /// session owns its share of the plan: it is `'static`, and `Send` when
+    /// `H` is.
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, Session, SessionOptions};
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
+    /// let query = CompiledQuery::compile("process where true", &CompileOptions::default()).unwrap();
+    /// let mut s = Session::new(&query, SessionOptions::default());
+    /// let mut out = Matches::new();
+    /// s.push(1u64, &serde_json::json!({"event": {"category": "process"}}), &mut out);
+    /// assert_eq!(out.len(), 1);
+    /// ```
+    ///
+    /// Several queries: a result's [`Match::rule`] is the query's position
+    /// in the plan.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use eql_engine::{CompileOptions, CompiledQuery, Session, SessionOptions, SessionPlan};
     /// let a = CompiledQuery::compile("process where true", &CompileOptions::default()).unwrap();
     /// let b = CompiledQuery::compile("file where true", &CompileOptions::default()).unwrap();
-    /// let s: Session<u64> = Session::new([&a, &b], SessionOptions::default());
+    /// let plan = Arc::new(SessionPlan::new([a, b]));
+    /// let s: Session<u64> = Session::new(Arc::clone(&plan), SessionOptions::default());
     /// assert_eq!(s.stats().events, 0);
     /// ```
-    pub fn new<'e>(
-        engines: impl IntoIterator<Item = &'e CompiledQuery>,
-        opts: SessionOptions,
-    ) -> Self {
-        Session::from_plan(
-            Arc::new(SessionPlan::new(engines.into_iter().cloned())),
-            opts,
-        )
+    pub fn new(plan: impl Into<Arc<SessionPlan>>, opts: SessionOptions) -> Self {
+        Session::from_plan(plan.into(), opts)
     }
 
     fn from_plan(plan: Arc<SessionPlan>, opts: SessionOptions) -> Self {
@@ -260,9 +232,9 @@ impl<H: Clone> Session<H> {
     /// [`Matches::late`].
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, Matches};
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
     /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-    /// let mut s = engine.session::<u8>();
+    /// let mut s = Session::<u8>::new(&engine, SessionOptions::default());
     /// let mut out = Matches::new();
     /// s.push(1, &serde_json::json!({"@timestamp": "2024-01-01T00:00:00Z"}), &mut out);
     /// assert_eq!(out.len(), 1);
@@ -407,9 +379,9 @@ impl<H: Clone> Session<H> {
     /// Parses one JSON object (`serde_json` for now) and pushes it.
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, Matches};
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
     /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-    /// let mut s = engine.session::<u8>();
+    /// let mut s = Session::<u8>::new(&engine, SessionOptions::default());
     /// let mut out = Matches::new();
     /// s.push_json(1, br#"{"@timestamp": 5}"#, &mut out).unwrap();
     /// assert_eq!(out.len(), 1);
@@ -485,9 +457,9 @@ impl<H: Clone> Session<H> {
     /// input (`tail`, `sort`, `count`, `unique_count`). Later pushes are late.
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, Matches};
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
     /// let engine = CompiledQuery::compile("any where true | tail 1", &CompileOptions::default()).unwrap();
-    /// let mut s = engine.session::<u8>();
+    /// let mut s = Session::<u8>::new(&engine, SessionOptions::default());
     /// let mut out = Matches::new();
     /// s.push(1, &serde_json::json!({}), &mut out);
     /// s.push(2, &serde_json::json!({}), &mut out);
@@ -514,9 +486,9 @@ impl<H: Clone> Session<H> {
     /// A snapshot of the counters.
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, Matches};
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
     /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-    /// let mut s = engine.session::<u8>();
+    /// let mut s = Session::<u8>::new(&engine, SessionOptions::default());
     /// let mut out = Matches::new();
     /// s.push(1, &serde_json::json!({}), &mut out);
     /// assert_eq!((s.stats().events, s.stats().matches), (1, 1));
@@ -543,7 +515,7 @@ impl<H: Clone> Session<H> {
 #[cfg(test)]
 mod tests {
     use super::Body;
-    use crate::{CompileOptions, CompiledQuery, Matches};
+    use crate::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
     use serde_json::json;
 
     /// A leading missing event that repeats with one key inside `maxspan`
@@ -555,7 +527,7 @@ mod tests {
             &CompileOptions::default(),
         )
         .expect("compiles");
-        let mut s = engine.session::<u32>();
+        let mut s = Session::<u32>::new(&engine, SessionOptions::default());
         let mut out = Matches::new();
         for i in 0..1000u32 {
             let ev =

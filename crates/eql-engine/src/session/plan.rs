@@ -6,6 +6,7 @@ use super::rule::{BodySpec, PackGroup, RulePlan, SessionPack};
 use crate::CompiledQuery;
 use eql_plan::FieldPath;
 use eql_syntax::{EventQuery, QueryBody};
+use std::sync::Arc;
 
 /// The queries a [`Session`](crate::Session) runs, with what sessions
 /// precompute from them: the grouping of every step query into routed packs
@@ -24,7 +25,7 @@ use eql_syntax::{EventQuery, QueryBody};
 /// assert_eq!(plan.len(), 2);
 /// assert_eq!(plan.query(1).map(|q| q.query().to_string()), Some("file where true".to_owned()));
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct SessionPlan {
     pub(super) rules: Vec<RulePlan>,
     /// Every step query of the rules as packs (several rules only).
@@ -100,6 +101,28 @@ impl SessionPlan {
     /// The `i`-th query.
     pub fn query(&self, i: usize) -> Option<&CompiledQuery> {
         self.rules.get(i).map(|r| &r.engine)
+    }
+}
+
+/// A one-query plan (a copy of the query).
+impl From<&CompiledQuery> for Arc<SessionPlan> {
+    fn from(query: &CompiledQuery) -> Self {
+        Arc::new(SessionPlan::new([query.clone()]))
+    }
+}
+
+/// A one-query plan.
+impl From<CompiledQuery> for Arc<SessionPlan> {
+    fn from(query: CompiledQuery) -> Self {
+        Arc::new(SessionPlan::new([query]))
+    }
+}
+
+/// The rule set's plan, built when it was compiled (shared, not copied).
+#[cfg(feature = "rules")]
+impl From<&crate::CompiledRuleSet> for Arc<SessionPlan> {
+    fn from(rules: &crate::CompiledRuleSet) -> Self {
+        Arc::clone(rules.plan())
     }
 }
 
