@@ -412,6 +412,7 @@ pub(crate) fn run(data: &[u8]) -> Summary {
         },
         samples_on_completion: flags & 4 != 0,
         timestamp_field: (flags & 128 != 0).then(|| "@timestamp".to_owned()),
+        ..SessionOptions::default()
     };
     let mut sum = Summary::default();
     if flags & 8 != 0 {

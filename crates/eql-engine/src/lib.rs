@@ -67,7 +67,7 @@ pub use event::{ProjectedEvent, Projection};
 pub use pack::{Pack, PackMatches};
 pub use query::{CompileError, CompileOptions, CompiledQuery};
 pub use session::{
-    LineageOptions, Match, Matches, PushError, Session, SessionLimits, SessionOptions, SessionPlan,
+    LineageOptions, Match, Matches, Session, SessionLimits, SessionOptions, SessionPlan,
     SessionStats, StreamOrder, TimestampFormat,
 };
 

@@ -2,9 +2,10 @@
 //! candidate index, then exact evaluation of the candidates only.
 
 use crate::eval::plan::{self, has_generic, NoFields, SlotBuf, Slots};
+use crate::event::input::{check_bytes, from_serde};
 use crate::event::project::Projection;
 use crate::query::{lower, CompiledQuery};
-use crate::{CompileOptions, Event};
+use crate::{CompileOptions, Event, EventError, EventLimits};
 use eql_plan::{FieldPath, FieldTable, PackPlan, SetId, Value};
 use eql_syntax::{EventQuery, QueryBody};
 use smallvec::SmallVec;
@@ -126,6 +127,8 @@ pub struct Pack {
     /// Raw bytes can go straight into the slots: the projection allows it
     /// and no rule has a generic leaf (those read the event itself).
     direct: bool,
+    /// The strictest of the queries' [`CompileOptions::event_limits`].
+    limits: EventLimits,
 }
 
 impl Pack {
@@ -156,7 +159,16 @@ impl Pack {
         let mut rules = Vec::new();
         let mut kept = Vec::new();
         let mut origin = Vec::new();
+        let mut limits: Option<EventLimits> = None;
         for (i, e, q) in items {
+            let l = &e.opts.event_limits;
+            limits = Some(match limits {
+                Some(m) => EventLimits {
+                    max_line_bytes: m.max_line_bytes.min(l.max_line_bytes),
+                    max_depth: m.max_depth.min(l.max_depth),
+                },
+                None => l.clone(),
+            });
             let cond = lower(&q.condition, &e.opts, &e.regexes, &mut fields);
             rules.push((q.category.name.clone(), cond));
             kept.push(e.clone());
@@ -185,6 +197,7 @@ impl Pack {
             category_read,
             reads,
             direct,
+            limits: limits.unwrap_or_default(),
         }
     }
 
@@ -193,8 +206,10 @@ impl Pack {
         &self.projection
     }
 
-    /// [`Pack::matches`] straight from one JSON document's bytes, with no
-    /// DOM: only the fields the pack reads are extracted.
+    /// [`Pack::matches`] straight from one event's bytes (a JSON object),
+    /// with no DOM: only the fields the pack reads are extracted. The bytes
+    /// are checked as [`crate::parse_event`] checks them, against the
+    /// strictest [`CompileOptions::event_limits`] of the pack's queries.
     ///
     /// ```
     /// use eql_engine::{CompileOptions, CompiledQuery, PackMatches, Pack};
@@ -205,11 +220,8 @@ impl Pack {
     /// pack.matches_json(br#"{"event":{"category":"file"},"file":{"extension":"EXE","size":3}}"#, &mut hits).unwrap();
     /// assert_eq!(hits.rules(), &[0]);
     /// ```
-    pub fn matches_json(
-        &self,
-        bytes: &[u8],
-        out: &mut PackMatches,
-    ) -> Result<(), serde_json::Error> {
+    pub fn matches_json(&self, bytes: &[u8], out: &mut PackMatches) -> Result<(), EventError> {
+        let text = check_bytes(bytes, &self.limits)?;
         if self.direct {
             // Straight from the bytes into the slots, when the document
             // allows it (no dotted or repeated keys on a wanted path).
@@ -217,14 +229,21 @@ impl Pack {
                 Slots::with_buf(std::mem::take(&mut out.slot_buf), self.plan.fields.len());
             let mut cats: SmallVec<[Cow<'_, str>; 2]> = SmallVec::new();
             let category = self.plan.category_field.0 as usize;
-            let simple = self.projection.parse_direct(bytes, &mut |i, v| {
+            let simple = self.projection.parse_direct(text, &mut |i, v| {
                 if i == category {
                     if let Value::Str(s) = &v {
                         cats.push(s.clone());
                     }
                 }
                 slots.push_item(i, v);
-            })?;
+            });
+            let simple = match simple {
+                Ok(simple) => simple,
+                Err(e) => {
+                    out.slot_buf = slots.into_buf();
+                    return Err(from_serde(text, &e));
+                }
+            };
             if simple {
                 slots.mark_all_resolved();
                 self.run(&NoFields, &mut slots, cats, false, out);
@@ -233,7 +252,7 @@ impl Pack {
             }
             out.slot_buf = slots.into_buf();
         }
-        let ev = self.projection.parse(bytes)?;
+        let ev = self.projection.parse_checked(text)?;
         self.matches(&ev, out);
         Ok(())
     }

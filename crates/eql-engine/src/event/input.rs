@@ -205,7 +205,7 @@ pub fn parse_event(bytes: &[u8], limits: &EventLimits) -> Result<Json, EventErro
     parse_checked(bytes, limits, serde_json::from_str::<Json>, json_type)
 }
 
-fn json_type(value: &Json) -> Option<JsonType> {
+pub(crate) fn json_type(value: &Json) -> Option<JsonType> {
     Some(match value {
         Json::Object(_) => return None,
         Json::Null => JsonType::Null,
@@ -224,6 +224,15 @@ pub(crate) fn parse_checked<'a, T>(
     parse: impl FnOnce(&'a str) -> Result<T, serde_json::Error>,
     not_object: impl FnOnce(&T) -> Option<JsonType>,
 ) -> Result<T, EventError> {
+    parse_text(check_bytes(bytes, limits)?, parse, not_object)
+}
+
+/// The checks of [`parse_event`] that run before any parser, cheapest first:
+/// length, UTF-8, blank, nesting depth. Returns the text.
+pub(crate) fn check_bytes<'a>(
+    bytes: &'a [u8],
+    limits: &EventLimits,
+) -> Result<&'a str, EventError> {
     if bytes.len() > limits.max_line_bytes {
         return Err(EventError::new(
             EventErrorKind::TooLarge {
@@ -246,11 +255,21 @@ pub(crate) fn parse_checked<'a, T>(
             Some(at + 1),
         ));
     }
+    Ok(text)
+}
+
+/// The rest of [`parse_event`] once [`check_bytes`] accepted `text`: the
+/// parser, its errors as [`EventError`]s, then "is it an object".
+pub(crate) fn parse_text<'a, T>(
+    text: &'a str,
+    parse: impl FnOnce(&'a str) -> Result<T, serde_json::Error>,
+    not_object: impl FnOnce(&T) -> Option<JsonType>,
+) -> Result<T, EventError> {
     let value = parse(text).map_err(|e| from_serde(text, &e))?;
     let Some(found) = not_object(&value) else {
         return Ok(value);
     };
-    let first = bytes.iter().position(|b| !b.is_ascii_whitespace());
+    let first = text.bytes().position(|b| !b.is_ascii_whitespace());
     Err(EventError::new(
         EventErrorKind::NotAnObject { found },
         first.map(|i| i + 1),
@@ -371,7 +390,8 @@ fn too_deep(bytes: &[u8], max_depth: usize) -> Option<usize> {
 /// `serde_json`'s depth limit: 128 levels fail, 127 parse.
 const SERDE_DEPTH: usize = 128;
 
-fn from_serde(text: &str, e: &serde_json::Error) -> EventError {
+/// A parser error on checked text as an [`EventError`].
+pub(crate) fn from_serde(text: &str, e: &serde_json::Error) -> EventError {
     let column = byte_position(text, e.line(), e.column());
     let full = e.to_string();
     // serde_json's Display appends " at line L column C"; the position is ours to report.

@@ -70,25 +70,6 @@ pub(crate) use step::{Answers, EvalCx, StepSpec};
 // ---------------------------------------------------------------------------
 // The session
 
-/// Errors of [`Session::push_json`].
-///
-/// ```
-/// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
-/// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-/// let mut s = Session::<u64>::new(&engine, SessionOptions::default());
-/// assert!(s.push_json(1, b"{not json", &mut Matches::new()).is_err());
-/// ```
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PushError {
-    /// The bytes are not valid JSON.
-    #[error("invalid JSON event: {0}")]
-    Json(#[from] serde_json::Error),
-    /// The JSON is valid but not an object.
-    #[error("a JSON event must be an object")]
-    NotAnObject,
-}
-
 /// The mutable state of one ordered event stream over one or more compiled
 /// queries: partial sequences, sample and join slots, lineage sets, pipe
 /// buffers and counters, fed one event at a time.
@@ -111,6 +92,7 @@ pub struct Session<H> {
     rules: Vec<RuleState<H>>,
     order: StreamOrder,
     limits: SessionLimits,
+    event_limits: crate::EventLimits,
     ts_field: FieldPath,
     /// The other (timestamp field, format) pairs rules read, each once per
     /// event ([`RuleState::ts_slot`]).
@@ -207,6 +189,7 @@ impl<H: Clone> Session<H> {
             rules,
             order,
             limits: opts.limits,
+            event_limits: opts.event_limits,
             ts_field: FieldPath::parse_dotted(&ts_name),
             own_ts,
             ts_format,
@@ -376,26 +359,29 @@ impl<H: Clone> Session<H> {
         }
     }
 
-    /// Parses one JSON object (`serde_json` for now) and pushes it.
+    /// Pushes one event from its bytes (a JSON object), checked as
+    /// [`crate::parse_event`] checks them against
+    /// [`SessionOptions::event_limits`]. Bytes that are not an event are an
+    /// [`EventError`](crate::EventError) and change nothing: the session
+    /// goes on with the next event.
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
+    /// use eql_engine::{CompileOptions, CompiledQuery, EventErrorKind, Matches, Session, SessionOptions};
     /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
     /// let mut s = Session::<u8>::new(&engine, SessionOptions::default());
     /// let mut out = Matches::new();
     /// s.push_json(1, br#"{"@timestamp": 5}"#, &mut out).unwrap();
     /// assert_eq!(out.len(), 1);
+    /// let err = s.push_json(2, b"{not json", &mut out).unwrap_err();
+    /// assert!(matches!(err.kind, EventErrorKind::Syntax { .. }));
     /// ```
     pub fn push_json(
         &mut self,
         handle: H,
         bytes: &[u8],
         out: &mut Matches<H>,
-    ) -> Result<(), PushError> {
-        let v: serde_json::Value = serde_json::from_slice(bytes)?;
-        if !v.is_object() {
-            return Err(PushError::NotAnObject);
-        }
+    ) -> Result<(), crate::EventError> {
+        let v = crate::parse_event(bytes, &self.event_limits)?;
         self.push(handle, &v, out);
         Ok(())
     }
