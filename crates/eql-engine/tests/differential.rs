@@ -311,8 +311,13 @@ fn star_in_value_is_still_a_wildcard_in_the_pattern() {
     assert!(e.is_match_reference(&ev));
 }
 
-/// Results of a session, per rule, as (rule, event handles) in emission order.
-fn session_results(engines: &[&CompiledQuery], events: &[Json]) -> Vec<(usize, Vec<usize>)> {
+/// Results of a session, per rule, as (rule, event handles) in emission
+/// order; `bytes`: the events are pushed as their bytes (`push_json`).
+fn session_results(
+    engines: &[&CompiledQuery],
+    events: &[Json],
+    bytes: bool,
+) -> Vec<(usize, Vec<usize>)> {
     let plan = eql_engine::SessionPlan::new(engines.iter().map(|&e| e.clone()));
     let mut s: eql_engine::Session<usize> =
         eql_engine::Session::new(plan, eql_engine::SessionOptions::default());
@@ -320,7 +325,12 @@ fn session_results(engines: &[&CompiledQuery], events: &[Json]) -> Vec<(usize, V
     let mut all = Vec::new();
     for (i, ev) in events.iter().enumerate() {
         out.clear();
-        s.push(i, ev, &mut out);
+        if bytes {
+            let line = serde_json::to_vec(ev).expect("serializes");
+            s.push_json(i, &line, &mut out).expect("an object");
+        } else {
+            s.push(i, ev, &mut out);
+        }
         all.extend(out.iter().map(|m| (m.rule, m.events.to_vec())));
     }
     out.clear();
@@ -385,10 +395,13 @@ proptest! {
             })
             .collect();
         let refs: Vec<&CompiledQuery> = engines.iter().collect();
-        let mut together = session_results(&refs, &events);
+        let mut together = session_results(&refs, &events, false);
+        // From bytes: one projection over every field the rules read (their
+        // own category and timestamp fields included).
+        prop_assert_eq!(&session_results(&refs, &events, true), &together);
         let mut separate = Vec::new();
         for (i, e) in engines.iter().enumerate() {
-            separate.extend(session_results(&[e], &events).into_iter().map(|(_, ev)| (i, ev)));
+            separate.extend(session_results(&[e], &events, false).into_iter().map(|(_, ev)| (i, ev)));
         }
         together.sort();
         separate.sort();

@@ -63,6 +63,11 @@ impl LineageFields {
             process: opts.process_category.clone(),
         }
     }
+
+    /// Every field read from an event (besides the relations' conditions).
+    pub(crate) fn paths(&self) -> [&FieldPath; 4] {
+        [&self.pid, &self.ppid, &self.subtype, &self.name]
+    }
 }
 
 /// The state of one relation.

@@ -93,6 +93,9 @@ pub struct Session<H> {
     order: StreamOrder,
     limits: SessionLimits,
     event_limits: crate::EventLimits,
+    /// Every field the session reads, for [`Session::push_json`]: the
+    /// plan's when these options read no other field.
+    projection: Arc<crate::Projection>,
     ts_field: FieldPath,
     /// The other (timestamp field, format) pairs rules read, each once per
     /// event ([`RuleState::ts_slot`]).
@@ -185,16 +188,30 @@ impl<H: Clone> Session<H> {
             }
             rules.push(r);
         }
+        let ts_field = FieldPath::parse_dotted(&ts_name);
+        let lineage = LineageFields::new(&opts.lineage);
+        let mut extra = vec![&ts_field];
+        if plan.lineage {
+            extra.extend(lineage.paths());
+        }
+        let projection = if extra.iter().all(|p| plan.projected.contains(p)) {
+            Arc::clone(&plan.projection)
+        } else {
+            let mut paths = plan.fields.clone();
+            paths.extend(extra.into_iter().cloned());
+            Arc::new(crate::Projection::new(&paths))
+        };
         Session {
             rules,
             order,
             limits: opts.limits,
             event_limits: opts.event_limits,
-            ts_field: FieldPath::parse_dotted(&ts_name),
+            projection,
+            ts_field,
             own_ts,
             ts_format,
             tie_field,
-            lineage: LineageFields::new(&opts.lineage),
+            lineage,
             arrival: 0,
             max_ts: None,
             released: None,
@@ -359,11 +376,14 @@ impl<H: Clone> Session<H> {
         }
     }
 
-    /// Pushes one event from its bytes (a JSON object), checked as
-    /// [`crate::parse_event`] checks them against
-    /// [`SessionOptions::event_limits`]. Bytes that are not an event are an
-    /// [`EventError`](crate::EventError) and change nothing: the session
-    /// goes on with the next event.
+    /// Pushes one event from its bytes (a JSON object), with the results
+    /// [`Session::push`] gives for the same event as a `serde_json::Value`.
+    /// No DOM is built: one pass over the bytes keeps only the fields the
+    /// session's rules read (conditions, join keys, categories, timestamps,
+    /// tiebreakers, pipe and lineage fields), and the rules read them from
+    /// that. The bytes are checked as [`crate::parse_event`] checks them,
+    /// against [`SessionOptions::event_limits`]; bytes that are not an event
+    /// are an [`EventError`](crate::EventError) and change nothing.
     ///
     /// ```
     /// use eql_engine::{CompileOptions, CompiledQuery, EventErrorKind, Matches, Session, SessionOptions};
@@ -381,8 +401,9 @@ impl<H: Clone> Session<H> {
         bytes: &[u8],
         out: &mut Matches<H>,
     ) -> Result<(), crate::EventError> {
-        let v = crate::parse_event(bytes, &self.event_limits)?;
-        self.push(handle, &v, out);
+        let text = crate::event::input::check_bytes(bytes, &self.event_limits)?;
+        let event = self.projection.parse_checked(text)?;
+        self.push(handle, &event, out);
         Ok(())
     }
 

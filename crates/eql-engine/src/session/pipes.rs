@@ -124,28 +124,31 @@ fn split_events(segs: &[PathSegment]) -> (u16, &[PathSegment]) {
     (0, segs)
 }
 
-fn collect<'a>(e: &'a Expr, out: &mut Vec<&'a FieldRef>) {
+/// Every field reference in `e`, those of process-lineage relations' queries
+/// included.
+pub(super) fn field_refs<'a>(e: &'a Expr, out: &mut Vec<&'a FieldRef>) {
     match &e.kind {
         ExprKind::Field(f) => out.push(f),
-        ExprKind::Literal(_) | ExprKind::Lineage { .. } => {}
-        ExprKind::Unary { expr, .. } => collect(expr, out),
+        ExprKind::Literal(_) => {}
+        ExprKind::Lineage { query, .. } => field_refs(&query.condition, out),
+        ExprKind::Unary { expr, .. } => field_refs(expr, out),
         ExprKind::Binary { left, right, .. } => {
-            collect(left, out);
-            collect(right, out);
+            field_refs(left, out);
+            field_refs(right, out);
         }
         ExprKind::In { expr, list, .. } => {
-            collect(expr, out);
+            field_refs(expr, out);
             for x in list {
-                collect(x, out);
+                field_refs(x, out);
             }
         }
         ExprKind::Match { expr, patterns, .. } => {
-            collect(expr, out);
+            field_refs(expr, out);
             for x in patterns {
-                collect(x, out);
+                field_refs(x, out);
             }
         }
-        ExprKind::Call { args, .. } => args.iter().for_each(|x| collect(x, out)),
+        ExprKind::Call { args, .. } => args.iter().for_each(|x| field_refs(x, out)),
     }
 }
 
@@ -234,7 +237,7 @@ impl PipeSpec {
         let mut refs = Vec::new();
         for p in &q.pipes {
             for a in &p.args {
-                collect(a, &mut refs);
+                field_refs(a, &mut refs);
             }
         }
         let mut fields: Vec<(u16, FieldPath)> = Vec::new();
@@ -267,6 +270,11 @@ impl PipeSpec {
             stages,
             fold: py && !engine.opts.case_sensitive,
         }
+    }
+
+    /// The fields captured from events (at any position).
+    pub(crate) fn fields(&self) -> impl Iterator<Item = &FieldPath> {
+        self.fields.iter().map(|(_, f)| f)
     }
 
     /// The values the pipes need from an event entering position `pos`.

@@ -2,10 +2,14 @@
 //! session precomputes from them, built once and shared by every session
 //! through an `Arc`.
 
+use super::lineage::LineageFields;
+use super::pipes::field_refs;
 use super::rule::{BodySpec, PackGroup, RulePlan, SessionPack};
-use crate::CompiledQuery;
+use super::LineageOptions;
+use crate::{CompiledQuery, Projection};
 use eql_plan::FieldPath;
 use eql_syntax::{EventQuery, QueryBody};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// The queries a [`Session`](crate::Session) runs, with what sessions
@@ -25,7 +29,7 @@ use std::sync::Arc;
 /// assert_eq!(plan.len(), 2);
 /// assert_eq!(plan.query(1).map(|q| q.query().to_string()), Some("file where true".to_owned()));
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct SessionPlan {
     pub(super) rules: Vec<RulePlan>,
     /// Every step query of the rules as packs (several rules only).
@@ -38,6 +42,16 @@ pub struct SessionPlan {
     pub(super) timed: Vec<u32>,
     /// The category field most rules read (the first rule's).
     pub(super) category_field: Option<FieldPath>,
+    /// Every field the rules read from an event, each once: conditions,
+    /// join keys, categories, timestamps, tiebreakers, pipe captures.
+    pub(super) fields: Vec<FieldPath>,
+    /// Some rule uses process lineage (its session reads the lineage fields).
+    pub(super) lineage: bool,
+    /// The projection a session with default options reads event bytes
+    /// with: `fields`, and the default lineage fields when `lineage`.
+    pub(super) projection: Arc<Projection>,
+    /// The paths of `projection`.
+    pub(super) projected: Vec<FieldPath>,
 }
 
 impl SessionPlan {
@@ -79,12 +93,27 @@ impl SessionPlan {
             })
             .map(|(i, _)| i as u32)
             .collect();
+        let fields = read_fields(&rules);
+        let lineage = rules.iter().any(|r| r.lineage.is_some());
+        let mut projected = fields.clone();
+        if lineage {
+            let defaults = LineageFields::new(&LineageOptions::default());
+            for p in defaults.paths() {
+                if !projected.contains(p) {
+                    projected.push(p.clone());
+                }
+            }
+        }
         SessionPlan {
             rules,
             pack,
             always,
             timed,
             category_field: first_category,
+            fields,
+            lineage,
+            projection: Arc::new(Projection::new(&projected)),
+            projected,
         }
     }
 
@@ -101,6 +130,13 @@ impl SessionPlan {
     /// The `i`-th query.
     pub fn query(&self, i: usize) -> Option<&CompiledQuery> {
         self.rules.get(i).map(|r| &r.engine)
+    }
+}
+
+/// A plan with no query.
+impl Default for SessionPlan {
+    fn default() -> Self {
+        SessionPlan::new([])
     }
 }
 
@@ -124,6 +160,61 @@ impl From<&crate::CompiledRuleSet> for Arc<SessionPlan> {
     fn from(rules: &crate::CompiledRuleSet) -> Self {
         Arc::clone(rules.plan())
     }
+}
+
+/// Every field the rules read from an event, each once, in order of first
+/// use: each rule's category, timestamp and tiebreaker fields, every field of
+/// its conditions (lineage relations included) and join keys, and the fields
+/// its pipes capture.
+fn read_fields(rules: &[RulePlan]) -> Vec<FieldPath> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    let mut add = |p: FieldPath| {
+        if seen.insert(p.clone()) {
+            out.push(p);
+        }
+    };
+    for r in rules {
+        let e = &r.engine;
+        add(e.category.clone());
+        add(FieldPath::parse_dotted(&e.opts.timestamp_field));
+        if let Some(t) = &e.opts.tiebreaker_field {
+            add(FieldPath::parse_dotted(t));
+        }
+        let mut refs = Vec::new();
+        let q = e.query();
+        match &q.body {
+            QueryBody::Event(q) => field_refs(&q.condition, &mut refs),
+            QueryBody::Sequence(s) => {
+                s.by.iter().for_each(|k| field_refs(k, &mut refs));
+                for st in s.steps.iter().chain(s.until.iter()) {
+                    field_refs(&st.query.condition, &mut refs);
+                    st.by.iter().for_each(|k| field_refs(k, &mut refs));
+                }
+            }
+            QueryBody::Sample(s) => {
+                s.by.iter().for_each(|k| field_refs(k, &mut refs));
+                for st in &s.steps {
+                    field_refs(&st.query.condition, &mut refs);
+                    st.by.iter().for_each(|k| field_refs(k, &mut refs));
+                }
+            }
+            QueryBody::Join(j) => {
+                j.by.iter().for_each(|k| field_refs(k, &mut refs));
+                for st in j.steps.iter().chain(j.until.iter()) {
+                    field_refs(&st.query.condition, &mut refs);
+                    st.by.iter().for_each(|k| field_refs(k, &mut refs));
+                }
+            }
+        }
+        for f in refs {
+            add(FieldPath::new(f.path.clone()));
+        }
+        for f in r.pipes.fields() {
+            add(f.clone());
+        }
+    }
+    out
 }
 
 /// Groups the step queries of the rules (without process lineage) into
