@@ -149,8 +149,8 @@ fn main() -> ExitCode {
         }
     }
     if args.explain {
-        let pack = Pack::new(&engines, &opts);
-        println!("{}", pack.plan());
+        let pack = Pack::new(&engines);
+        println!("{pack}");
     }
     let total = items.len();
     println!(

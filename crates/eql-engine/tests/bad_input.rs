@@ -476,10 +476,7 @@ fn every_bytes_entry_point_checks_the_event_limits() {
         &CompileOptions::python(),
     )
     .expect("compiles");
-    let pack = Pack::new(
-        [&single, &es("file where true")],
-        &CompileOptions::default(),
-    );
+    let pack = Pack::new([&single, &es("file where true")]);
     let (rules, errors) = RuleSet::builtin().compile(&CompileOptions::default());
     assert!(errors.is_empty(), "{errors:?}");
     let projection = Projection::new(&[FieldPath::parse_dotted("process.name")]);
@@ -494,6 +491,7 @@ fn every_bytes_entry_point_checks_the_event_limits() {
         }
         let mut hits = PackMatches::new();
         assert_eq!(of(pack.matches_json(bytes, &mut hits)), kind);
+        assert_eq!(of(rules.matches_json(bytes, &mut hits)), kind);
         let limits = limits();
         assert_eq!(of(projection.parse(bytes, &limits).map(drop)), kind);
         assert_eq!(
@@ -542,7 +540,7 @@ fn event_limits_are_configured_where_the_options_live() {
     assert_eq!(q.is_match_json(long).unwrap_err().kind, too_long);
     assert_eq!(q.is_match_json(nested).unwrap_err().kind, too_deep);
     assert!(loose.is_match_json(long).expect("within the defaults"));
-    let pack = Pack::new([&loose, &q], &CompileOptions::default());
+    let pack = Pack::new([&loose, &q]);
     let mut hits = PackMatches::new();
     assert_eq!(
         pack.matches_json(long, &mut hits).unwrap_err().kind,

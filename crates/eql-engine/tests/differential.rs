@@ -203,7 +203,7 @@ fn check_with(
         .iter()
         .filter_map(|q| CompiledQuery::compile(q, &opts).ok())
         .collect();
-    let pack = Pack::new(&engines, &opts);
+    let pack = Pack::new(&engines);
     let mut hits = PackMatches::new();
     for ev in events {
         let bytes = serde_json::to_vec(ev).map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -243,7 +243,7 @@ fn check_with(
             &expected[..],
             "pack vs reference on event {}\n{}",
             ev,
-            pack.plan()
+            pack
         );
         pack.matches(&doc, &mut hits);
         prop_assert_eq!(
@@ -251,7 +251,7 @@ fn check_with(
             &expected[..],
             "pack over a Document vs reference on event {}\n{}",
             ev,
-            pack.plan()
+            pack
         );
         pack.matches_json(&bytes, &mut hits)
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -260,7 +260,7 @@ fn check_with(
             &expected[..],
             "pack from raw bytes vs reference on event {}\n{}",
             ev,
-            pack.plan()
+            pack
         );
     }
     Ok(())

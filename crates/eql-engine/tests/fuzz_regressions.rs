@@ -51,7 +51,7 @@ fn eval_diff_regressions() {
                 "{}",
                 path.display()
             );
-            let pack = Pack::new([&engine], &opts);
+            let pack = Pack::new([&engine]);
             let mut hits = PackMatches::new();
             pack.matches(&dom, &mut hits);
             assert_eq!(hits.rules().is_empty(), !reference, "{}", path.display());

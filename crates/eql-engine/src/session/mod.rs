@@ -300,19 +300,17 @@ impl<H: Clone> Session<H> {
         due.extend_from_slice(&plan.always);
         if let Some(p) = &plan.pack {
             self.answers.clear();
-            self.answers.resize(p.total, false);
-            for (pack, &offset) in p.packs.iter().zip(&p.offsets) {
-                pack.matches(event, &mut self.pack_hits);
-                for &k in self.pack_hits.rules() {
-                    let k = offset as usize + k as usize;
-                    if let Some(a) = self.answers.get_mut(k) {
-                        *a = true;
-                    }
-                    // A rule the packs answer runs only when one of its
-                    // step queries matched.
-                    if let Some(&i) = p.owner.get(k) {
-                        due.push(i);
-                    }
+            self.answers.resize(p.pack.len(), false);
+            p.pack.matches(event, &mut self.pack_hits);
+            for &k in self.pack_hits.rules() {
+                let k = k as usize;
+                if let Some(a) = self.answers.get_mut(k) {
+                    *a = true;
+                }
+                // A rule the pack answers runs only when one of its step
+                // queries matched.
+                if let Some(&i) = p.owner.get(k) {
+                    due.push(i);
                 }
             }
             if due.len() > plan.always.len() {

@@ -4,7 +4,7 @@
 
 use super::lineage::LineageFields;
 use super::pipes::field_refs;
-use super::rule::{BodySpec, PackGroup, RulePlan, SessionPack};
+use super::rule::{BodySpec, RulePlan, SessionPack};
 use super::LineageOptions;
 use crate::{CompiledQuery, Projection};
 use eql_plan::FieldPath;
@@ -217,15 +217,14 @@ fn read_fields(rules: &[RulePlan]) -> Vec<FieldPath> {
     out
 }
 
-/// Groups the step queries of the rules (without process lineage) into
-/// one pack per category field when there are several rules.
+/// Puts the step queries of the rules (without process lineage) into one
+/// pack when there are several rules.
 fn pack_of(rules: &[RulePlan]) -> Option<SessionPack> {
     if rules.len() < 2 {
         return None;
     }
     let mut steps: Vec<Vec<(eql_syntax::Span, u32)>> = vec![Vec::new(); rules.len()];
-    // Per category field, in order of first use: the queries of its pack.
-    let mut groups: Vec<PackGroup<'_>> = Vec::new();
+    let mut items: Vec<(usize, &CompiledQuery, &EventQuery)> = Vec::new();
     for (i, r) in rules.iter().enumerate() {
         let e = &r.engine;
         if r.lineage.is_some() || (e.plan.is_none() && e.steps.is_none()) {
@@ -247,42 +246,16 @@ fn pack_of(rules: &[RulePlan]) -> Option<SessionPack> {
                 .map(|st| &st.query)
                 .collect(),
         };
-        let field = e.opts.category_field.as_str();
-        let g = match groups.iter().position(|(f, _)| *f == field) {
-            Some(g) => g,
-            None => {
-                groups.push((field, Vec::new()));
-                groups.len() - 1
-            }
-        };
-        if let Some((_, items)) = groups.get_mut(g) {
-            items.extend(queries.into_iter().map(|q| (i, e, q)));
-        }
-    }
-    let mut owner = Vec::new();
-    let mut packs = Vec::with_capacity(groups.len());
-    let mut offsets = Vec::with_capacity(groups.len());
-    let mut total = 0u32;
-    for (_, items) in groups {
-        let Some(&(_, first, _)) = items.first() else {
-            continue;
-        };
-        // A rule's queries are all in one group, in order.
-        for (k, &(i, _, q)) in items.iter().enumerate() {
+        for q in queries {
             if let Some(s) = steps.get_mut(i) {
-                s.push((q.span, total + k as u32));
+                s.push((q.span, items.len() as u32));
             }
-            owner.push(i as u32);
+            items.push((i, e, q));
         }
-        let pack = crate::Pack::from_conditions(items, &first.opts);
-        offsets.push(total);
-        total += pack.len() as u32;
-        packs.push(pack);
     }
+    let owner = items.iter().map(|&(i, _, _)| i as u32).collect();
     Some(SessionPack {
-        packs,
-        offsets,
-        total: total as usize,
+        pack: crate::Pack::from_conditions(items),
         steps,
         owner,
     })

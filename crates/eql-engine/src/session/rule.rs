@@ -3,7 +3,7 @@
 
 use super::{
     join, lineage, pipes, sample, sequence, Answers, CompiledQuery, Counters, Dialect, EvalCx,
-    Event, EventQuery, Key, Matches, Ordinal, QueryBody, SessionOptions, SmallVec, Value,
+    Event, Key, Matches, Ordinal, QueryBody, SessionOptions, SmallVec, Value,
 };
 use lineage::LineageFields;
 
@@ -34,10 +34,6 @@ pub(super) struct Record<H> {
     /// The event's own timestamps ([`Session::own_ts`]).
     pub(super) own: OwnTs,
 }
-
-/// The step queries of one category field, for its pack: the field, and
-/// (rule, engine, query) per pack index.
-pub(super) type PackGroup<'e> = (&'e str, Vec<(usize, &'e CompiledQuery, &'e EventQuery)>);
 
 /// An event's value of each [`Session::own_ts`] field (`None`: missing).
 pub(super) type OwnTs = SmallVec<[Option<i64>; 2]>;
@@ -76,17 +72,14 @@ pub(super) enum BodySpec {
     Join(join::JoinSpec),
 }
 
-/// The session's packs over every step query (one per category field, in
-/// order of first use), and per rule its queries' spans and answer indexes.
+/// The session's pack over every step query (routed by each query's
+/// category field), and per rule its queries' spans and answer indexes.
 ///
-/// Invariant: pack `p`'s rule `k` answers index `offsets[p] + k` of the
-/// session's answers, and `steps` holds those answer indexes.
+/// Invariant: the pack's rule `k` answers index `k` of the session's
+/// answers, and `steps` holds those answer indexes.
 #[derive(Clone, Debug)]
 pub(super) struct SessionPack {
-    pub(super) packs: Vec<crate::Pack>,
-    pub(super) offsets: Vec<u32>,
-    /// Number of answers (every pack's rules).
-    pub(super) total: usize,
+    pub(super) pack: crate::Pack,
     pub(super) steps: Vec<Vec<(eql_syntax::Span, u32)>>,
     /// The rule of each answer index.
     pub(super) owner: Vec<u32>,
