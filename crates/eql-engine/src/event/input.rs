@@ -353,9 +353,9 @@ impl Iterator for EventLines<'_> {
 /// `max_depth`-th nested container, if any.
 fn too_deep(bytes: &[u8], max_depth: usize) -> Option<usize> {
     // Fast path for ordinary events: fewer opening brackets in all (strings
-    // included) than the limit cannot nest that deep. This loop has no state
-    // and vectorizes; the string-aware scan below runs only when it fails.
-    if bytes.iter().filter(|&&b| b == b'[' || b == b'{').count() < max_depth {
+    // included) than the limit cannot nest that deep. The string-aware scan
+    // below runs only when it fails.
+    if opening_brackets(bytes) < max_depth {
         return None;
     }
     let mut depth = 0usize;
@@ -385,6 +385,23 @@ fn too_deep(bytes: &[u8], max_depth: usize) -> Option<usize> {
         }
     }
     None
+}
+
+/// The number of `[` and `{` bytes. `b | 0x20 == b'{'` holds exactly for
+/// `[` (0x5B) and `{` (0x7B), and a byte counter per chunk of at most 255
+/// bytes cannot overflow: the loop has no branch and vectorizes (several
+/// times faster than a `filter(..).count()`, which counts into a `usize`).
+fn opening_brackets(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(255)
+        .map(|chunk| {
+            let mut n = 0u8;
+            for &b in chunk {
+                n += u8::from((b | 0x20) == b'{');
+            }
+            usize::from(n)
+        })
+        .sum()
 }
 
 /// `serde_json`'s depth limit: 128 levels fail, 127 parse.
@@ -422,4 +439,22 @@ fn byte_position(text: &str, line: usize, column: usize) -> Option<usize> {
         start += text.get(start..)?.find('\n')? + 1;
     }
     Some(start + column.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::opening_brackets;
+
+    /// The branch-free count agrees with the obvious one, for every byte
+    /// value and across chunk boundaries.
+    #[test]
+    fn opening_brackets_counts_exactly_the_brackets() {
+        let all: Vec<u8> = (0..=255u8).cycle().take(256 * 7 + 13).collect();
+        for len in [0, 1, 254, 255, 256, 511, 1000, all.len()] {
+            let bytes = &all[..len];
+            let naive = bytes.iter().filter(|&&b| b == b'[' || b == b'{').count();
+            assert_eq!(opening_brackets(bytes), naive, "{len}");
+        }
+        assert_eq!(opening_brackets(&[b'['; 1000]), 1000);
+    }
 }
