@@ -26,7 +26,7 @@ use std::time::Instant;
 use clap::{Parser, ValueEnum};
 use eql_engine::{
     parse_event_line, CompileOptions, CompiledRule, CompiledRuleSet, Dialect, EventLimits, Match,
-    Matches, RuleSet, SessionOptions, Step, StreamOrder,
+    Matches, RuleSet, Session, SessionOptions, Step, StreamOrder,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
@@ -302,10 +302,13 @@ fn scan_stream(
     per_rule: &mut [u64],
     order: StreamOrder,
 ) -> io::Result<()> {
-    let mut session = compiled.session::<Handle>(SessionOptions {
-        order: Some(order),
-        ..SessionOptions::default()
-    });
+    let mut session = Session::<Handle>::new(
+        compiled,
+        SessionOptions {
+            order: Some(order),
+            ..SessionOptions::default()
+        },
+    );
     let mut matches = Matches::new();
     let mut buf = Vec::with_capacity(4096);
     let mut line_no = 0u64;

@@ -5,7 +5,8 @@
 //! [`Event`] trait. The default dialect is Elasticsearch EQL. Events kept
 //! in memory and evaluated more than once read fastest as a [`Document`].
 //! Sequences, samples, joins, pipes and process lineage need state across
-//! events: run them in a streaming [`Session`] (`engine.session::<H>()`).
+//! events: run them in a streaming [`Session`]
+//! (`Session::new(&engine, SessionOptions::default())`).
 //!
 //! ```
 //! use eql_engine::{CompileOptions, CompiledQuery};
@@ -32,6 +33,43 @@
 //! Compile errors are diagnostics with stable codes. Malformed event bytes are
 //! an [`EventError`]: an [`EventErrorKind`] plus the line and byte column.
 //! Rule files that do not load are a `RuleLoadError` naming the file.
+//!
+//! # Threads
+//!
+//! Compile once, share everywhere: the compiled types are immutable, and
+//! every method on them takes `&self`. Mutable state lives in values each
+//! thread owns: a [`Session`] per stream, a [`PackMatches`] or [`Matches`]
+//! buffer per caller. A session owns an `Arc` of its [`SessionPlan`], so it
+//! is `'static` and moves to another thread. `tests/send_sync.rs` asserts
+//! this table.
+//!
+//! | types | `Send` | `Sync` |
+//! |---|---|---|
+//! | [`CompiledQuery`], [`CompiledRuleSet`], [`CompiledRule`], [`Pack`], [`SessionPlan`], [`Projection`] | yes | yes |
+//! | [`RuleSet`], [`Rule`], [`Threat`], [`Technique`], [`ThreatRef`] | yes | yes |
+//! | [`CompileOptions`], [`ParseOptions`], [`SessionOptions`], [`SessionLimits`], [`LineageOptions`], [`EventLimits`], [`StreamOrder`], [`TimestampFormat`], [`Dialect`] | yes | yes |
+//! | [`PackMatches`], [`SessionStats`] | yes | yes |
+//! | [`Session<H>`](Session), [`Matches<H>`](Matches), [`Match<'_, H>`](Match) | when `H` is | when `H` is |
+//! | [`Value`], [`FieldPath`], [`PathSegment`], [`Document`], [`ProjectedEvent`], [`SerializeEvent`], [`EventLines`] | yes | yes |
+//! | [`Query`], [`QueryBody`], [`Expr`], [`ExprKind`], [`Literal`], [`PipeKind`], [`Span`], [`Diagnostic`] | yes | yes |
+//! | [`CompileError`], [`EventError`], [`EventErrorKind`], [`JsonType`], [`RuleError`], [`RuleLoadError`] | yes | yes |
+//! | [`Event`] (a trait) | as the implementing type | as the implementing type |
+//!
+//! ```
+//! use std::sync::Arc;
+//! use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions, SessionPlan};
+//! let query = CompiledQuery::compile("sequence [process where true] [file where true]", &CompileOptions::default()).unwrap();
+//! let plan = Arc::new(SessionPlan::new([query]));
+//! let mut session = Session::new(Arc::clone(&plan), SessionOptions::default());
+//! let worker = std::thread::spawn(move || {
+//!     let mut out = Matches::new();
+//!     session.push(1u64, &serde_json::json!({"@timestamp": 1, "event": {"category": "process"}}), &mut out);
+//!     session.push(2, &serde_json::json!({"@timestamp": 2, "event": {"category": "file"}}), &mut out);
+//!     session.finish(&mut out);
+//!     out.len()
+//! });
+//! assert_eq!(worker.join().unwrap(), 1);
+//! ```
 //!
 //! # Features
 //!
@@ -74,7 +112,7 @@ pub use event::{ProjectedEvent, Projection};
 pub use pack::{Pack, PackMatches};
 pub use query::{CompileError, CompileOptions, CompiledQuery};
 pub use session::{
-    LineageOptions, Match, Matches, PushError, Session, SessionLimits, SessionOptions,
+    LineageOptions, Match, Matches, Session, SessionLimits, SessionOptions, SessionPlan,
     SessionStats, Step, StreamOrder, TimestampFormat,
 };
 

@@ -4,7 +4,7 @@
 #![allow(missing_docs)]
 
 use eql_engine::{
-    CompileOptions, CompiledQuery, Matches, SessionLimits, SessionOptions, StreamOrder,
+    CompileOptions, CompiledQuery, Matches, Session, SessionLimits, SessionOptions, StreamOrder,
 };
 use serde_json::json;
 
@@ -30,7 +30,7 @@ fn a_new_key_per_event_stays_under_the_cap() {
         order: Some(StreamOrder::Window { window_ms: 0 }),
         ..SessionOptions::default()
     };
-    let mut s = engine.session_with::<u64>(opts);
+    let mut s = Session::<u64>::new(&engine, opts);
     let mut out = Matches::new();
     // All within one maxspan window (1 ms apart over 1000 s would exceed 5m;
     // 100 µs apart keeps 1M events inside 100 s), so only the cap bounds state.

@@ -6,7 +6,7 @@
 //! search over the filters in order, each taking its first event not already
 //! in the sample, every complete combination up to `max_samples_per_key`.
 
-use eql_engine::{CompileOptions, CompiledQuery, Matches, SessionLimits, SessionOptions};
+use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionLimits, SessionOptions};
 use proptest::prelude::*;
 use serde_json::{json, Value as Json};
 use std::cmp::Ordering;
@@ -116,13 +116,16 @@ fn session(events: &[Json], filters: usize, optional: bool, per_key: usize) -> V
     );
     let engine = CompiledQuery::compile(&q, &CompileOptions::default())
         .unwrap_or_else(|e| panic!("{q}: {e}"));
-    let mut s = engine.session_with::<usize>(SessionOptions {
-        limits: SessionLimits {
-            max_samples_per_key: per_key,
-            ..SessionLimits::default()
+    let mut s = Session::<usize>::new(
+        &engine,
+        SessionOptions {
+            limits: SessionLimits {
+                max_samples_per_key: per_key,
+                ..SessionLimits::default()
+            },
+            ..SessionOptions::default()
         },
-        ..SessionOptions::default()
-    });
+    );
     let mut out = Matches::new();
     for (i, e) in events.iter().enumerate() {
         s.push(i + 1, e, &mut out);

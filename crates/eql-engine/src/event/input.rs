@@ -205,7 +205,7 @@ pub fn parse_event(bytes: &[u8], limits: &EventLimits) -> Result<Json, EventErro
     parse_checked(bytes, limits, serde_json::from_str::<Json>, json_type)
 }
 
-fn json_type(value: &Json) -> Option<JsonType> {
+pub(crate) fn json_type(value: &Json) -> Option<JsonType> {
     Some(match value {
         Json::Object(_) => return None,
         Json::Null => JsonType::Null,
@@ -224,6 +224,15 @@ pub(crate) fn parse_checked<'a, T>(
     parse: impl FnOnce(&'a str) -> Result<T, serde_json::Error>,
     not_object: impl FnOnce(&T) -> Option<JsonType>,
 ) -> Result<T, EventError> {
+    parse_text(check_bytes(bytes, limits)?, parse, not_object)
+}
+
+/// The checks of [`parse_event`] that run before any parser, cheapest first:
+/// length, UTF-8, blank, nesting depth. Returns the text.
+pub(crate) fn check_bytes<'a>(
+    bytes: &'a [u8],
+    limits: &EventLimits,
+) -> Result<&'a str, EventError> {
     if bytes.len() > limits.max_line_bytes {
         return Err(EventError::new(
             EventErrorKind::TooLarge {
@@ -246,11 +255,21 @@ pub(crate) fn parse_checked<'a, T>(
             Some(at + 1),
         ));
     }
+    Ok(text)
+}
+
+/// The rest of [`parse_event`] once [`check_bytes`] accepted `text`: the
+/// parser, its errors as [`EventError`]s, then "is it an object".
+pub(crate) fn parse_text<'a, T>(
+    text: &'a str,
+    parse: impl FnOnce(&'a str) -> Result<T, serde_json::Error>,
+    not_object: impl FnOnce(&T) -> Option<JsonType>,
+) -> Result<T, EventError> {
     let value = parse(text).map_err(|e| from_serde(text, &e))?;
     let Some(found) = not_object(&value) else {
         return Ok(value);
     };
-    let first = bytes.iter().position(|b| !b.is_ascii_whitespace());
+    let first = text.bytes().position(|b| !b.is_ascii_whitespace());
     Err(EventError::new(
         EventErrorKind::NotAnObject { found },
         first.map(|i| i + 1),
@@ -334,9 +353,9 @@ impl Iterator for EventLines<'_> {
 /// `max_depth`-th nested container, if any.
 fn too_deep(bytes: &[u8], max_depth: usize) -> Option<usize> {
     // Fast path for ordinary events: fewer opening brackets in all (strings
-    // included) than the limit cannot nest that deep. This loop has no state
-    // and vectorizes; the string-aware scan below runs only when it fails.
-    if bytes.iter().filter(|&&b| b == b'[' || b == b'{').count() < max_depth {
+    // included) than the limit cannot nest that deep. The string-aware scan
+    // below runs only when it fails.
+    if opening_brackets(bytes) < max_depth {
         return None;
     }
     let mut depth = 0usize;
@@ -368,10 +387,28 @@ fn too_deep(bytes: &[u8], max_depth: usize) -> Option<usize> {
     None
 }
 
+/// The number of `[` and `{` bytes. `b | 0x20 == b'{'` holds exactly for
+/// `[` (0x5B) and `{` (0x7B), and a byte counter per chunk of at most 255
+/// bytes cannot overflow: the loop has no branch and vectorizes, which a
+/// `filter(..).count()` into a `usize` does not.
+fn opening_brackets(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(255)
+        .map(|chunk| {
+            let mut n = 0u8;
+            for &b in chunk {
+                n += u8::from((b | 0x20) == b'{');
+            }
+            usize::from(n)
+        })
+        .sum()
+}
+
 /// `serde_json`'s depth limit: 128 levels fail, 127 parse.
 const SERDE_DEPTH: usize = 128;
 
-fn from_serde(text: &str, e: &serde_json::Error) -> EventError {
+/// A parser error on checked text as an [`EventError`].
+pub(crate) fn from_serde(text: &str, e: &serde_json::Error) -> EventError {
     let column = byte_position(text, e.line(), e.column());
     let full = e.to_string();
     // serde_json's Display appends " at line L column C"; the position is ours to report.
@@ -402,4 +439,22 @@ fn byte_position(text: &str, line: usize, column: usize) -> Option<usize> {
         start += text.get(start..)?.find('\n')? + 1;
     }
     Some(start + column.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::opening_brackets;
+
+    /// The branch-free count agrees with the obvious one, for every byte
+    /// value and across chunk boundaries.
+    #[test]
+    fn opening_brackets_counts_exactly_the_brackets() {
+        let all: Vec<u8> = (0..=255u8).cycle().take(256 * 7 + 13).collect();
+        for len in [0, 1, 254, 255, 256, 511, 1000, all.len()] {
+            let bytes = &all[..len];
+            let naive = bytes.iter().filter(|&&b| b == b'[' || b == b'{').count();
+            assert_eq!(opening_brackets(bytes), naive, "{len}");
+        }
+        assert_eq!(opening_brackets(&[b'['; 1000]), 1000);
+    }
 }

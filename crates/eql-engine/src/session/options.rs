@@ -1,6 +1,7 @@
 //! Session options: state bounds, stream order, process lineage.
 
 use super::Value;
+use crate::EventLimits;
 
 /// Bounds on the state of a session. Reaching a bound is counted
 /// ([`SessionStats`](crate::SessionStats)), never an error or a panic.
@@ -202,4 +203,7 @@ pub struct SessionOptions {
     /// own timestamp field when an event lacks it). Default: the first
     /// query's `timestamp_field`.
     pub timestamp_field: Option<String>,
+    /// Limits on the event bytes [`Session::push_json`](crate::Session::push_json)
+    /// reads. Default [`EventLimits::default`].
+    pub event_limits: EventLimits,
 }
