@@ -166,18 +166,18 @@ impl<H: Clone> Session<H> {
         });
         let mut rules = Vec::with_capacity(plan.rules.len());
         let mut own_ts: Vec<(FieldPath, TimestampFormat)> = Vec::new();
+        // The (field, format) of each `own_ts` slot, as the options spell them.
+        let mut own_names: Vec<(&str, TimestampFormat)> = Vec::new();
         for p in &plan.rules {
             let mut r = RuleState::new(p, &opts);
-            let e = &p.engine;
-            if e.opts.timestamp_field != ts_name {
-                let own = (
-                    FieldPath::parse_dotted(&e.opts.timestamp_field),
-                    e.opts.timestamp_format,
-                );
-                r.ts_slot = Some(match own_ts.iter().position(|x| *x == own) {
+            let o = &p.engine.opts;
+            if o.timestamp_field != ts_name {
+                let own = (o.timestamp_field.as_str(), o.timestamp_format);
+                r.ts_slot = Some(match own_names.iter().position(|x| *x == own) {
                     Some(k) => k,
                     None => {
-                        own_ts.push(own);
+                        own_names.push(own);
+                        own_ts.push((FieldPath::parse_dotted(own.0), own.1));
                         own_ts.len() - 1
                     }
                 });
