@@ -56,14 +56,17 @@ pub struct SessionPlan {
 impl SessionPlan {
     /// The plan of a session over `queries`, in order.
     ///
-    /// The timestamp field, its format and the tiebreaker that order the
-    /// stream are the first query's. A query compiled with another
-    /// `timestamp_field` times its steps and its `maxspan` by that field (by
-    /// the ordering timestamp on an event that lacks it); one compiled with
+    /// A session's timestamp field, its format and tiebreaker (which drive
+    /// the reorder window and `SessionStats::out_of_order`) are the first
+    /// query's, and the first query's dialect chooses the default
+    /// [`StreamOrder`](crate::StreamOrder). A query compiled with another
+    /// `timestamp_field` orders and times its steps and its `maxspan` by that
+    /// field (by the session's timestamp on an event that lacks it), and with
+    /// another `tiebreaker_field` breaks ties by it; one compiled with
     /// another `category_field` reads its categories from that field. Every
     /// query gives the results it gives in a session of its own over the
-    /// same stream as long as the events carry its timestamp field and the
-    /// ordering timestamp orders them as that field would.
+    /// same stream as long as the events carry its timestamp field (the
+    /// multi-rule session proptest checks this).
     pub fn new(queries: impl IntoIterator<Item = CompiledQuery>) -> SessionPlan {
         let mut rules: Vec<RulePlan> = queries.into_iter().map(RulePlan::new).collect();
         let first_category = rules.first().map(|r| r.engine.category.clone());
