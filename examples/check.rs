@@ -93,8 +93,8 @@ fn main() -> ExitCode {
         } else {
             compiled.subset(|i, _| routes.iter().any(|r| r.contains(i)))
         };
-        let pack = Pack::new(planned.iter().map(|r| &r.engine), &opts);
-        println!("{}", pack.plan());
+        let pack = Pack::new(planned.iter().map(|r| &r.engine));
+        println!("{pack}");
     }
     let total = rules.len();
     let failed = errors.len();

@@ -33,7 +33,7 @@ use clap::Parser;
 use clap::ValueEnum;
 use eql_engine::{
     CompileOptions, CompiledQuery, Dialect, FieldPath, LineageOptions, Mapping, Match, Matches,
-    QueryBody, SessionOptions, Step, StreamOrder, TimestampFormat,
+    QueryBody, Session, SessionOptions, Step, StreamOrder, TimestampFormat,
 };
 use serde_json::Value as Json;
 use std::process::ExitCode;
@@ -200,7 +200,7 @@ fn run(
         .map_or(engine.options().dialect == Dialect::Python, |o| {
             o == StreamOrder::Arrival
         });
-    let mut session = engine.session_with::<usize>(opts);
+    let mut session = Session::<usize>::new(engine, opts);
     let mut out = Matches::new();
     for (i, e) in events.iter().enumerate() {
         session.push(i, e, &mut out);

@@ -45,14 +45,13 @@ fn corpus(c: &mut Criterion) {
         .iter()
         .filter_map(|q| CompiledQuery::compile(q, &opts).ok())
         .collect();
-    let pack = Pack::new(&engines, &opts);
+    let pack = Pack::new(&engines);
     let mut hits = PackMatches::new();
 
     let matches = run_bytes(&pack, &lines, &mut hits);
     let unwitnessed = pack
-        .plan()
-        .rules
-        .iter()
+        .plans()
+        .flat_map(|p| &p.rules)
         .filter(|r| r.witnesses.is_empty())
         .count();
     println!(

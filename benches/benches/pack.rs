@@ -123,7 +123,7 @@ fn packs(c: &mut Criterion) {
     let rules300 = reference_rules(300);
     {
         let engines = compile(&rules300, &opts);
-        let pack = Pack::new(&engines, &opts);
+        let pack = Pack::new(&engines);
         let mut g = c.benchmark_group("pack300");
         g.sample_size(10);
         g.throughput(Throughput::Elements(lines.len() as u64));
@@ -277,7 +277,7 @@ fn packs(c: &mut Criterion) {
         let mut py_opts = CompileOptions::python();
         py_opts.category_field = "event.category".into();
         let engines = compile(&rules300, &py_opts);
-        let pack = Pack::new(&engines, &py_opts);
+        let pack = Pack::new(&engines);
         let few = &dom[..dom.len().min(2000)];
         let mut g = c.benchmark_group("python300");
         g.sample_size(10);
@@ -309,7 +309,7 @@ fn packs(c: &mut Criterion) {
     {
         let queries = corpus_queries();
         let engines = compile(&queries, &opts);
-        let pack = Pack::new(&engines, &opts);
+        let pack = Pack::new(&engines);
         let mut g = c.benchmark_group(format!("corpus{}", pack.len()));
         g.sample_size(10);
         g.throughput(Throughput::Elements(lines.len() as u64));
@@ -330,7 +330,7 @@ fn packs(c: &mut Criterion) {
         let mut packs_by_n = Vec::new();
         for n in [1usize, 10, 100, 1000] {
             let engines = compile(&rules[..n.min(rules.len())], &opts);
-            let pack = Pack::new(&engines, &opts);
+            let pack = Pack::new(&engines);
             packs_by_n.push(pack.clone());
             g.bench_with_input(BenchmarkId::new("raw bytes", n), &pack, |b, pack| {
                 b.iter(|| run_bytes(pack, &lines, &mut hits));

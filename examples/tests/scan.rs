@@ -172,7 +172,7 @@ fn alerts_are_those_of_each_rule_run_alone_over_every_event() {
     // The oracle: each rule in a session of its own over every valid line.
     let mut expected = BTreeSet::new();
     for rule in &compiled {
-        let mut s: Session<'_, u64> = Session::new([&rule.engine], SessionOptions::default());
+        let mut s: Session<u64> = Session::new(&rule.engine, SessionOptions::default());
         let mut m = Matches::new();
         for (i, line) in input.split(|&b| b == b'\n').enumerate() {
             let Ok(dom) = eql_engine::parse_event(line, &EventLimits::default()) else {

@@ -1,7 +1,7 @@
 //! Any text through parse + compile + evaluation over a fixed event, and a
 //! streaming Session over a few copies of it: no panic.
 #![no_main]
-use eql_engine::{CompileOptions, Dialect, CompiledQuery, Matches};
+use eql_engine::{CompileOptions, Dialect, CompiledQuery, Matches, Session, SessionOptions};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
         opts.dialect = dialect;
         if let Ok(engine) = CompiledQuery::compile(text, &opts) {
             let _ = engine.is_match(&event);
-            let mut session = engine.session::<u8>();
+            let mut session = Session::<u8>::new(&engine, SessionOptions::default());
             let mut out = Matches::new();
             for i in 0..3 {
                 session.push(i, &event, &mut out);

@@ -66,7 +66,7 @@ fuzz_target!(|data: &[u8]| {
             .filter(|(_, e)| e.is_match_reference(&dom))
             .map(|(i, _)| i as u32)
             .collect();
-        let pack = Pack::new(&engines, &opts);
+        let pack = Pack::new(&engines);
         let mut hits = PackMatches::new();
         pack.matches(&dom, &mut hits);
         assert_eq!(

@@ -1,12 +1,12 @@
 //! Raw-bytes projection against DOM lookups on arbitrary JSON. Input: a first
 //! line of comma-separated dotted paths, then a JSON document. Whenever
-//! serde_json parses the document, the projection must parse it too and
+//! `parse_event` accepts the document, the projection must parse it too and
 //! resolve every path to exactly the DOM's value, and the one-pass
 //! resolvers (`Event::resolve_all` over the DOM and over the projection,
 //! `Projection::resolve_json` straight from the bytes) must report exactly
 //! the items of that value.
 #![no_main]
-use eql_engine::{Event, FieldPath, Projection, Value};
+use eql_engine::{parse_event, Event, EventLimits, FieldPath, Projection, Value};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -20,8 +20,9 @@ fuzz_target!(|data: &[u8]| {
         .map(FieldPath::parse_dotted)
         .collect();
     let proj = Projection::new(&paths);
-    let projected = proj.parse(doc);
-    let Ok(dom) = serde_json::from_slice::<serde_json::Value>(doc) else { return };
+    let limits = EventLimits::default();
+    let projected = proj.parse(doc, &limits);
+    let Ok(dom) = parse_event(doc, &limits) else { return };
     let Ok(projected) = projected else {
         panic!("the DOM parsed but the projection failed: {:?}", projected.err());
     };
@@ -34,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let want: Vec<Vec<Value<'static>>> = paths.iter().map(|p| items(Event::get(&dom, p))).collect();
     let mut direct = vec![Vec::new(); paths.len()];
-    let res = proj.resolve_json(doc, &mut |i, v| direct[i].push(v.into_owned()));
+    let res = proj.resolve_json(doc, &limits, &mut |i, v| direct[i].push(v.into_owned()));
     assert!(res.is_ok(), "the DOM parsed but resolve_json failed: {res:?}");
     assert_eq!(direct, want, "resolve_json");
     let events: [(&str, &dyn Event); 2] = [("DOM", &dom), ("projection", &projected)];

@@ -10,8 +10,9 @@
 //!   `serde_json::Value`, a [`Document`] parsed from bytes, any
 //!   `T: Serialize` through [`SerializeEvent`], or a type of your own;
 //! - a **session** ([`Session`]) runs queries that need more than one event
-//!   (sequences, samples, joins, pipes, process lineage): events are pushed
-//!   in, and results come out in a [`Matches`] buffer that the caller owns;
+//!   (sequences, samples, joins, pipes, process lineage): it is started
+//!   with [`Session::new`], owns its compiled queries, events are pushed in,
+//!   and results come out in a [`Matches`] buffer that the caller owns;
 //! - a **result** ([`Match`]) names the rule and the caller's handles of its
 //!   events.
 //!
@@ -34,7 +35,7 @@
 //! of its events in step order.
 //!
 //! ```
-//! use eql_engine::{CompileOptions, CompiledQuery, Matches, Value};
+//! use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions, Value};
 //! use serde_json::json;
 //! let query = CompiledQuery::compile(
 //!     r#"sequence by host.id with maxspan=1m
@@ -48,7 +49,7 @@
 //!     json!({"@timestamp": "2024-05-01T10:00:30Z", "event": {"category": "network"},
 //!            "host": {"id": "h1"}, "destination": {"port": 4444}}),
 //! ];
-//! let mut session = query.session::<u32>();
+//! let mut session = Session::<u32>::new(&query, SessionOptions::default());
 //! let mut out = Matches::new();
 //! for (line, event) in (1..).zip(&events) {
 //!     session.push(line, event, &mut out);
@@ -69,7 +70,7 @@
 //! the rules that loaded.
 //!
 //! ```
-//! use eql_engine::{CompileOptions, Matches, RuleSet, SessionOptions};
+//! use eql_engine::{CompileOptions, Matches, RuleSet, Session, SessionOptions};
 //! use serde_json::json;
 //! let (rules, load_errors) = RuleSet::parse_jsonl(
 //!     "rules.jsonl",
@@ -88,7 +89,7 @@
 //!     json!({"@timestamp": 2_000, "event": {"category": "network"},
 //!            "host": {"id": "h1"}, "destination": {"port": 4444}}),
 //! ];
-//! let mut session = compiled.session::<usize>(SessionOptions::default());
+//! let mut session = Session::<usize>::new(&compiled, SessionOptions::default());
 //! let mut out = Matches::new();
 //! for (i, event) in events.iter().enumerate() {
 //!     session.push(i, event, &mut out);
@@ -112,7 +113,8 @@
 //!
 //! Neither compiling nor evaluating panics, whatever the query text, event
 //! or rule file. Event bytes go through [`parse_event`] / [`EventLines`] /
-//! [`Pack::matches_event`], which check [`EventLimits`] (line length, nesting depth) before the JSON
+//! [`Pack::matches_json`], [`CompiledQuery::is_match_json`] and
+//! [`Session::push_json`], which check [`EventLimits`] (line length, nesting depth) before the JSON
 //! parser runs, so a huge or deeply nested line is rejected cheaply and never
 //! overflows the stack. [`CompileOptions`] caps the regex size and the number
 //! of wildcard patterns of a query, and [`SessionLimits`] bounds a session's
@@ -126,11 +128,47 @@
 //! a stable code, displayed as `EQL0301 at 1:15: unknown function ...` and
 //! rendered against the query text with a caret. Malformed event bytes are
 //! an [`EventError`] (an [`EventErrorKind`] with the line and byte column)
-//! from [`parse_event`] and [`EventLines`], and a [`PushError`] from
-//! [`Session::push_json`]. A rule file that does not load is a
+//! from every entry point that reads bytes. A rule file that does not load is a
 //! [`RuleLoadError`] naming the file (and line); a rule that does not
 //! compile is a [`RuleError`] with the diagnostic rendered at the rule's
 //! line in its file.
+//!
+//! # Threads
+//!
+//! Compile once, share everywhere: the compiled types are immutable, and
+//! every method on them takes `&self`. Mutable state lives in values each
+//! thread owns: a [`Session`] per stream, a [`PackMatches`] or [`Matches`]
+//! buffer per caller. A session owns an `Arc` of its [`SessionPlan`], so it
+//! is `'static` and moves to another thread. `tests/send_sync.rs` asserts
+//! this table.
+//!
+//! | types | `Send` | `Sync` |
+//! |---|---|---|
+//! | [`CompiledQuery`], [`CompiledRuleSet`], [`CompiledRule`], [`Pack`], [`SessionPlan`], [`Projection`] | yes | yes |
+//! | [`RuleSet`], [`Rule`], [`Threat`], [`Technique`], [`ThreatRef`] | yes | yes |
+//! | [`CompileOptions`], [`ParseOptions`], [`SessionOptions`], [`SessionLimits`], [`LineageOptions`], [`EventLimits`], [`StreamOrder`], [`TimestampFormat`], [`Dialect`] | yes | yes |
+//! | [`PackMatches`], [`SessionStats`] | yes | yes |
+//! | [`Session<H>`](Session), [`Matches<H>`](Matches), [`Match<'_, H>`](Match) | when `H` is | when `H` is |
+//! | [`Value`], [`FieldPath`], [`PathSegment`], [`Document`], [`ProjectedEvent`], [`SerializeEvent`], [`EventLines`] | yes | yes |
+//! | [`Query`], [`QueryBody`], [`Expr`], [`ExprKind`], [`Literal`], [`PipeKind`], [`Span`], [`Diagnostic`] | yes | yes |
+//! | [`CompileError`], [`EventError`], [`EventErrorKind`], [`JsonType`], [`RuleError`], [`RuleLoadError`] | yes | yes |
+//! | [`Event`] (a trait) | as the implementing type | as the implementing type |
+//!
+//! ```
+//! use std::sync::Arc;
+//! use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions, SessionPlan};
+//! let query = CompiledQuery::compile("sequence [process where true] [file where true]", &CompileOptions::default()).unwrap();
+//! let plan = Arc::new(SessionPlan::new([query]));
+//! let mut session = Session::new(Arc::clone(&plan), SessionOptions::default());
+//! let worker = std::thread::spawn(move || {
+//!     let mut out = Matches::new();
+//!     session.push(1u64, &serde_json::json!({"@timestamp": 1, "event": {"category": "process"}}), &mut out);
+//!     session.push(2, &serde_json::json!({"@timestamp": 2, "event": {"category": "file"}}), &mut out);
+//!     session.finish(&mut out);
+//!     out.len()
+//! });
+//! assert_eq!(worker.join().unwrap(), 1);
+//! ```
 //!
 //! # Features
 //!
@@ -177,7 +215,7 @@ pub use pack::{Pack, PackMatches, PackProfile};
 pub use query::{CompileError, CompileOptions, CompiledQuery};
 pub use route::{Routing, RuleRoute, Shard};
 pub use session::{
-    LineageOptions, Match, Matches, PushError, Session, SessionLimits, SessionOptions,
+    LineageOptions, Match, Matches, Session, SessionLimits, SessionOptions, SessionPlan,
     SessionStats, Step, StreamOrder, TimestampFormat,
 };
 

@@ -2,14 +2,15 @@
 //! candidate index, then exact evaluation of the candidates only.
 
 use crate::eval::plan::{self, has_generic, NoFields, SlotBuf, Slots};
-use crate::event::input::parse_checked_bytes;
+use crate::event::input::{check_bytes, from_serde, json_type, parse_text};
 use crate::event::project::Projection;
 use crate::query::{lower, CompiledQuery};
-use crate::{CompileOptions, Event, EventError, EventErrorKind, EventLimits};
-use eql_plan::{FieldPath, FieldTable, PackPlan, SetId, Value};
+use crate::{Event, EventError, EventErrorKind, EventLimits};
+use eql_plan::{Cond, FieldPath, FieldTable, PackPlan, SetId, Value};
 use eql_syntax::{EventQuery, QueryBody};
 use smallvec::SmallVec;
 use std::borrow::Cow;
+use std::fmt;
 
 /// A reusable buffer of matched rule indexes: no allocation per event once
 /// warm.
@@ -52,7 +53,7 @@ pub struct PackMatches {
 /// use eql_engine::{CompileOptions, CompiledQuery, Pack, PackMatches};
 /// let opts = CompileOptions::default();
 /// let e = CompiledQuery::compile(r#"process where process.name : "cmd.exe""#, &opts).unwrap();
-/// let pack = Pack::new(&[e], &opts);
+/// let pack = Pack::new(&[e]);
 /// let mut hits = PackMatches::with_profile(1);
 /// let ev = serde_json::json!({"event": {"category": "process"}, "process": {"name": "cmd.exe"}});
 /// pack.matches(&ev, &mut hits);
@@ -100,6 +101,22 @@ impl PackProfile {
         add(&mut self.evaluated, &other.evaluated);
         add(&mut self.matched, &other.matched);
         add(&mut self.sampled_nanos, &other.sampled_nanos);
+    }
+
+    /// One exact evaluation of pack rule `i`, timed from `t0` on a timed
+    /// event.
+    fn count(&mut self, i: usize, hit: bool, t0: Option<std::time::Instant>) {
+        if let (Some(t0), Some(n)) = (t0, self.sampled_nanos.get_mut(i)) {
+            *n += t0.elapsed().as_nanos() as u64;
+        }
+        if let Some(n) = self.evaluated.get_mut(i) {
+            *n += 1;
+        }
+        if hit {
+            if let Some(n) = self.matched.get_mut(i) {
+                *n += 1;
+            }
+        }
     }
 
     /// Starts an event: true when this one is timed.
@@ -176,11 +193,19 @@ impl PackMatches {
         self.evaluated
     }
 
-    /// A fresh event epoch for a pack of `n` rules.
+    /// A fresh event epoch for a routed plan of `n` rules.
     fn next_epoch(&mut self, n: usize) {
         bump(&mut self.epoch, &mut self.stamp, n);
-        self.rules.clear();
         self.candidates.clear();
+    }
+
+    /// Maps the matched pack indexes through `to` (ascending to ascending).
+    pub(crate) fn map_rules(&mut self, to: &[usize]) {
+        for r in &mut self.rules {
+            if let Some(&i) = to.get(*r as usize) {
+                *r = i as u32;
+            }
+        }
     }
 
     /// A fresh set epoch for reading a bucket with `n` witness sets.
@@ -229,6 +254,8 @@ fn bump(epoch: &mut u32, stamps: &mut Vec<u32>, n: usize) {
 ///
 /// Rules with another query form (sequences, samples, joins) are not part of
 /// a `Pack`; [`Pack::new`] skips them and [`Pack::rule_index`] maps back.
+/// Each query is routed by its own `category_field`: queries compiled with
+/// different category fields get one routed plan per field.
 ///
 /// ```
 /// use eql_engine::{CompileOptions, CompiledQuery, PackMatches, Pack};
@@ -239,7 +266,7 @@ fn bump(epoch: &mut u32, stamps: &mut Vec<u32>, n: usize) {
 ///     r#"file where file.extension : ("exe", "dll")"#,
 /// ];
 /// let engines: Vec<CompiledQuery> = rules.iter().map(|q| CompiledQuery::compile(q, &opts).unwrap()).collect();
-/// let pack = Pack::new(&engines, &opts);
+/// let pack = Pack::new(&engines);
 /// let mut hits = PackMatches::new();
 /// let ev = serde_json::json!({"event": {"category": "process"}, "process": {"name": "CMD.EXE"}});
 /// pack.matches(&ev, &mut hits);
@@ -247,11 +274,25 @@ fn bump(epoch: &mut u32, stamps: &mut Vec<u32>, n: usize) {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Pack {
-    plan: PackPlan,
+    /// One routed plan per category field, in order of first use.
+    groups: Vec<Group>,
     engines: Vec<CompiledQuery>,
     /// Pack position → index in the slice given to `new`.
     origin: Vec<usize>,
+    /// The projection of every field of every group (raw bytes → fields).
+    projection: Projection,
+    /// The strictest of the queries' [`crate::CompileOptions::event_limits`].
+    limits: EventLimits,
+}
+
+/// The queries of a pack that share one category field, routed by it.
+#[derive(Clone, Debug)]
+struct Group {
+    plan: PackPlan,
+    /// The pack position of each of the plan's rules.
+    positions: Vec<u32>,
     category: FieldPath,
+    /// The plan's fields (raw bytes → slots).
     projection: Projection,
     /// The category path alone, for [`Event::resolve_all`].
     category_read: Projection,
@@ -262,37 +303,27 @@ pub struct Pack {
     /// and no rule has a generic leaf (those read the event itself).
     direct: bool,
     /// A field's `null_value` reads explicit nulls, which bulk resolution
-    /// leaves out: such packs read their fields one by one.
+    /// leaves out: such groups read their fields one by one.
     reads_nulls: bool,
 }
 
 impl Pack {
     /// Compiles the single-event queries among `engines` into one pack.
-    ///
-    /// Events are routed on `opts.category_field`, read through
-    /// `opts.mapping` when there is one (an alias reads its target): give
-    /// the options the queries were compiled with.
-    pub fn new<'a>(
-        engines: impl IntoIterator<Item = &'a CompiledQuery>,
-        opts: &CompileOptions,
-    ) -> Pack {
-        Pack::from_conditions(
-            engines
-                .into_iter()
-                .enumerate()
-                .filter_map(|(i, e)| match &e.query.body {
-                    QueryBody::Event(q) => Some((i, e, q)),
-                    _ => None,
-                }),
-            opts,
-        )
+    /// Each query keeps its own options (dialect, case folding, category
+    /// field, event limits).
+    pub fn new<'a>(engines: impl IntoIterator<Item = &'a CompiledQuery>) -> Pack {
+        Pack::from_conditions(engines.into_iter().enumerate().filter_map(|(i, e)| {
+            match &e.query.body {
+                QueryBody::Event(q) => Some((i, e, q)),
+                _ => None,
+            }
+        }))
     }
 
     /// A pack over any event queries, such as the steps of sequences as well
     /// as single-event rules: each item is (the index [`Pack::rule_index`]
     /// reports, the compiled query the event query belongs to, the event
-    /// query). The pack routes on `opts.category_field`, so every item
-    /// should have been compiled with that category field.
+    /// query). Each query keeps its own options, as in [`Pack::new`].
     ///
     /// ```
     /// use eql_engine::{CompileOptions, CompiledQuery, Pack, PackMatches, QueryBody};
@@ -300,7 +331,7 @@ impl Pack {
     /// let seq = CompiledQuery::compile(
     ///     r#"sequence by host.id [process where process.name : "cmd.exe"] [file where true]"#, &opts).unwrap();
     /// let QueryBody::Sequence(s) = &seq.query().body else { unreachable!() };
-    /// let pack = Pack::from_queries(s.steps.iter().map(|st| (7, &seq, &st.query)), &opts);
+    /// let pack = Pack::from_queries(s.steps.iter().map(|st| (7, &seq, &st.query)));
     /// let mut hits = PackMatches::new();
     /// pack.matches_json(br#"{"event": {"category": "file"}}"#, &mut hits).unwrap();
     /// assert_eq!(hits.rules(), &[1]);
@@ -308,63 +339,72 @@ impl Pack {
     /// ```
     pub fn from_queries<'a>(
         items: impl IntoIterator<Item = (usize, &'a CompiledQuery, &'a EventQuery)>,
-        opts: &CompileOptions,
     ) -> Pack {
-        Pack::from_conditions(items, opts)
+        Pack::from_conditions(items)
     }
 
     /// A pack over arbitrary event queries (such as the steps of sequences),
     /// each with the engine that owns it and the index `rule_index` reports.
+    /// Pack positions follow the order of `items`.
     pub(crate) fn from_conditions<'a>(
         items: impl IntoIterator<Item = (usize, &'a CompiledQuery, &'a EventQuery)>,
-        opts: &CompileOptions,
     ) -> Pack {
-        let mut fields = FieldTable::default();
-        let mut rules = Vec::new();
-        let mut kept = Vec::new();
+        // Per category field, in order of first use: (field, its fields,
+        // its rules, their pack positions).
+        type Building = (FieldPath, FieldTable, Vec<(Option<String>, Cond)>, Vec<u32>);
+        let mut building: Vec<Building> = Vec::new();
+        let mut engines = Vec::new();
         let mut origin = Vec::new();
+        let mut limits: Option<EventLimits> = None;
         for (i, e, q) in items {
+            let l = &e.opts.event_limits;
+            limits = Some(match limits {
+                Some(m) => EventLimits {
+                    max_line_bytes: m.max_line_bytes.min(l.max_line_bytes),
+                    max_depth: m.max_depth.min(l.max_depth),
+                },
+                None => l.clone(),
+            });
+            let g = match building.iter().position(|b| b.0 == e.category) {
+                Some(g) => g,
+                None => {
+                    building.push((
+                        e.category.clone(),
+                        FieldTable::default(),
+                        Vec::new(),
+                        Vec::new(),
+                    ));
+                    building.len() - 1
+                }
+            };
+            let Some((_, fields, rules, positions)) = building.get_mut(g) else {
+                continue;
+            };
             let cond = lower(
                 &q.condition,
                 &e.opts,
                 &e.regexes,
                 e.kinds.as_deref(),
-                &mut fields,
+                fields,
             );
             rules.push((q.category.name.clone(), cond));
-            kept.push(e.clone());
+            positions.push(engines.len() as u32);
+            engines.push(e.clone());
             origin.push(i);
         }
-        let category = FieldPath::parse_dotted(match (&opts.mapping, opts.dialect) {
-            // With a mapping, the document field the category field reads.
-            (Some(m), eql_syntax::Dialect::Elasticsearch) => m.source_of(&opts.category_field),
-            _ => &opts.category_field,
-        });
-        let plan = PackPlan::new(fields, &category, rules);
-        let projection = Projection::new(plan.fields());
-        let category_read = Projection::new([&category]);
-        let reads_nulls = plan.fields.reads_nulls();
-        let direct =
-            projection.direct() && !plan.rules.iter().any(|r| has_generic(&r.cond)) && !reads_nulls;
-        let reads = plan
-            .buckets()
-            .iter()
-            .map(|b| {
-                let paths: Vec<&FieldPath> =
-                    b.fields.iter().map(|&id| plan.fields.path(id)).collect();
-                (b.fields.clone(), Projection::new(paths))
+        let groups: Vec<Group> = building
+            .into_iter()
+            .map(|(category, fields, rules, positions)| {
+                Group::new(category, fields, rules, positions)
             })
             .collect();
+        let projection = Projection::new(groups.iter().flat_map(|g| g.plan.fields()));
         Pack {
-            plan,
-            engines: kept,
+            groups,
+            engines,
             origin,
-            category,
             projection,
-            category_read,
-            reads,
-            direct,
-            reads_nulls,
+            limits: limits.unwrap_or_default(),
         }
     }
 
@@ -373,110 +413,81 @@ impl Pack {
         &self.projection
     }
 
-    /// [`Pack::matches`] straight from one JSON document's bytes, with no
-    /// DOM: only the fields the pack reads are extracted.
+    /// [`Pack::matches`] straight from one event's bytes (a JSON object),
+    /// with no DOM: only the fields the pack reads are extracted. The bytes
+    /// are checked as [`crate::parse_event`] checks them, against the
+    /// strictest [`crate::CompileOptions::event_limits`] of the pack's queries.
     ///
     /// ```
     /// use eql_engine::{CompileOptions, CompiledQuery, PackMatches, Pack};
     /// let opts = CompileOptions::default();
     /// let e = CompiledQuery::compile(r#"file where file.extension : "exe""#, &opts).unwrap();
-    /// let pack = Pack::new(&[e], &opts);
+    /// let pack = Pack::new(&[e]);
     /// let mut hits = PackMatches::new();
     /// pack.matches_json(br#"{"event":{"category":"file"},"file":{"extension":"EXE","size":3}}"#, &mut hits).unwrap();
     /// assert_eq!(hits.rules(), &[0]);
     /// ```
-    pub fn matches_json(
-        &self,
-        bytes: &[u8],
-        out: &mut PackMatches,
-    ) -> Result<(), serde_json::Error> {
+    pub fn matches_json(&self, bytes: &[u8], out: &mut PackMatches) -> Result<(), EventError> {
+        let text = check_bytes(bytes, &self.limits)?;
         let t0 = out.profile_start(self.engines.len());
-        let r = self.matches_json_inner(bytes, out);
+        let r = match self.matches_text(text, out) {
+            // The projection pass skips what no rule reads: the full parser
+            // names the error exactly as `parse_event` does (or finds none,
+            // and the event is matched from its DOM).
+            Err(e) if from_parser(&e.kind) => {
+                parse_text(text, serde_json::from_str::<serde_json::Value>, json_type)
+                    .map(|dom| self.matches_inner(&dom, out))
+            }
+            r => r,
+        };
         out.profile_end(t0);
         r
     }
 
-    fn matches_json_inner(
-        &self,
-        bytes: &[u8],
-        out: &mut PackMatches,
-    ) -> Result<(), serde_json::Error> {
-        if self.direct {
-            // Straight from the bytes into the slots, when the document
-            // allows it (no dotted or repeated keys on a wanted path).
-            let mut slots =
-                Slots::with_buf(std::mem::take(&mut out.slot_buf), self.plan.fields.len());
-            let mut cats: SmallVec<[Cow<'_, str>; 2]> = SmallVec::new();
-            let category = self.plan.category_field.0 as usize;
-            let simple = self.projection.parse_direct(bytes, &mut |i, v| {
-                if i == category {
-                    if let Value::Str(s) = &v {
-                        cats.push(s.clone());
+    /// [`Pack::matches_json`] of text that passed the checks.
+    fn matches_text(&self, text: &str, out: &mut PackMatches) -> Result<(), EventError> {
+        if let [g] = self.groups.as_slice() {
+            if g.direct {
+                // Straight from the bytes into the slots, when the document
+                // allows it (no dotted or repeated keys on a wanted path).
+                let mut slots =
+                    Slots::with_buf(std::mem::take(&mut out.slot_buf), g.plan.fields.len());
+                let mut cats: SmallVec<[Cow<'_, str>; 2]> = SmallVec::new();
+                let category = g.plan.category_field.0 as usize;
+                let simple = g.projection.parse_direct(text, &mut |i, v| {
+                    if i == category {
+                        if let Value::Str(s) = &v {
+                            cats.push(s.clone());
+                        }
                     }
+                    slots.push_item(i, v, &g.plan.fields);
+                });
+                let simple = match simple {
+                    Ok(simple) => simple,
+                    Err(e) => {
+                        out.slot_buf = slots.into_buf();
+                        return Err(from_serde(text, &e));
+                    }
+                };
+                if simple {
+                    slots.mark_all_resolved();
+                    out.rules.clear();
+                    g.run(&self.engines, &NoFields, &mut slots, cats, false, out);
+                    out.slot_buf = slots.into_buf();
+                    return Ok(());
                 }
-                slots.push_item(i, v, &self.plan.fields);
-            })?;
-            if simple {
-                slots.mark_all_resolved();
-                self.run(&NoFields, &mut slots, cats, false, out);
                 out.slot_buf = slots.into_buf();
-                return Ok(());
             }
-            out.slot_buf = slots.into_buf();
         }
-        let ev = self.projection.parse(bytes)?;
+        let ev = self.projection.parse_checked(text)?;
         self.matches_inner(&ev, out);
         Ok(())
     }
 
-    /// [`Pack::matches_json`] with the checks and errors of
-    /// [`crate::parse_event`]: the length and nesting limits and UTF-8 are
-    /// checked before the projection pass, and bytes that are not one JSON
-    /// object give the [`EventError`] that `parse_event` gives them (the
-    /// caller sets its `line`). Fields no rule reads are skipped without
-    /// being converted, so a number beyond `f64` in such a field is not an
-    /// error here.
-    ///
-    /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, EventErrorKind, EventLimits, Pack, PackMatches};
-    /// let opts = CompileOptions::default();
-    /// let e = CompiledQuery::compile(r#"file where file.extension : "exe""#, &opts).unwrap();
-    /// let pack = Pack::new(&[e], &opts);
-    /// let mut hits = PackMatches::new();
-    /// let mut limits = EventLimits::default();
-    /// limits.max_line_bytes = 100;
-    /// pack.matches_event(br#"{"event":{"category":"file"},"file":{"extension":"EXE"}}"#, &limits, &mut hits).unwrap();
-    /// assert_eq!(hits.rules(), &[0]);
-    /// let err = pack.matches_event(&[b' '; 101], &limits, &mut hits).unwrap_err();
-    /// assert!(matches!(err.kind, EventErrorKind::TooLarge { len: 101, max: 100 }));
-    /// let err = pack.matches_event(b"[1]", &limits, &mut hits).unwrap_err();
-    /// assert!(matches!(err.kind, EventErrorKind::NotAnObject { .. }));
-    /// ```
-    pub fn matches_event(
-        &self,
-        bytes: &[u8],
-        limits: &EventLimits,
-        out: &mut PackMatches,
-    ) -> Result<(), EventError> {
-        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-        if first == Some(&b'{') {
-            match parse_checked_bytes(bytes, limits, |b| self.matches_json(b, out), |()| None) {
-                Ok(()) => return Ok(()),
-                // The checks before the parser: the same as `parse_event`'s.
-                Err(e) if !from_parser(&e.kind) => return Err(e),
-                Err(_) => {}
-            }
-        }
-        // Not an object, or the projection pass failed: the full parser
-        // names the error exactly as `parse_event` does.
-        let dom = crate::parse_event(bytes, limits)?;
-        self.matches(&dom, out);
-        Ok(())
-    }
-
-    /// The plan (its `Display` is the EXPLAIN).
-    pub fn plan(&self) -> &PackPlan {
-        &self.plan
+    /// The routed plans, one per category field (EXPLAIN as data; the
+    /// [`fmt::Display`] of the pack prints them).
+    pub fn plans(&self) -> impl Iterator<Item = &PackPlan> {
+        self.groups.iter().map(|g| &g.plan)
     }
 
     /// Number of rules in the pack.
@@ -494,6 +505,11 @@ impl Pack {
         self.origin.get(i as usize).copied()
     }
 
+    /// [`Pack::rule_index`] of every pack rule, in pack order.
+    pub(crate) fn origin(&self) -> &[usize] {
+        &self.origin
+    }
+
     /// The rules matching `event` go into `out` (pack indexes, ascending).
     pub fn matches(&self, event: &dyn Event, out: &mut PackMatches) {
         let t0 = out.profile_start(self.engines.len());
@@ -502,6 +518,66 @@ impl Pack {
     }
 
     fn matches_inner(&self, event: &dyn Event, out: &mut PackMatches) {
+        out.rules.clear();
+        for g in &self.groups {
+            g.matches(&self.engines, event, out);
+        }
+        if self.groups.len() > 1 {
+            out.rules.sort_unstable();
+        }
+    }
+}
+
+/// The EXPLAIN: each routed plan (headed by its category field when the
+/// pack routes by several).
+impl fmt::Display for Pack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for g in &self.groups {
+            if self.groups.len() > 1 {
+                writeln!(f, "routed by {}:", g.category)?;
+            }
+            write!(f, "{}", g.plan)?;
+        }
+        Ok(())
+    }
+}
+
+impl Group {
+    fn new(
+        category: FieldPath,
+        fields: FieldTable,
+        rules: Vec<(Option<String>, Cond)>,
+        positions: Vec<u32>,
+    ) -> Group {
+        let plan = PackPlan::new(fields, &category, rules);
+        let projection = Projection::new(plan.fields());
+        let category_read = Projection::new([&category]);
+        let reads_nulls = plan.fields.reads_nulls();
+        let direct =
+            projection.direct() && !plan.rules.iter().any(|r| has_generic(&r.cond)) && !reads_nulls;
+        let reads = plan
+            .buckets()
+            .iter()
+            .map(|b| {
+                let paths: Vec<&FieldPath> =
+                    b.fields.iter().map(|&id| plan.fields.path(id)).collect();
+                (b.fields.clone(), Projection::new(paths))
+            })
+            .collect();
+        Group {
+            plan,
+            positions,
+            category,
+            projection,
+            category_read,
+            reads,
+            direct,
+            reads_nulls,
+        }
+    }
+
+    /// This group's rules matching `event` go into `out` (pack indexes).
+    fn matches(&self, engines: &[CompiledQuery], event: &dyn Event, out: &mut PackMatches) {
         let mut slots = Slots::with_buf(std::mem::take(&mut out.slot_buf), self.plan.fields.len());
         // The category values exactly as the single-rule check reads them:
         // a string, or the strings among an array's items.
@@ -519,7 +595,14 @@ impl Pack {
                     .flat_map(Value::into_categories),
             );
         }
-        self.run(event, &mut slots, cats, bulk && !self.reads_nulls, out);
+        self.run(
+            engines,
+            event,
+            &mut slots,
+            cats,
+            bulk && !self.reads_nulls,
+            out,
+        );
         out.slot_buf = slots.into_buf();
     }
 
@@ -529,13 +612,14 @@ impl Pack {
     /// resolved lazily).
     fn run<'e>(
         &self,
+        engines: &[CompiledQuery],
         event: &'e dyn Event,
         slots: &mut Slots<'e>,
         cats: SmallVec<[Cow<'e, str>; 2]>,
         bulk: bool,
         out: &mut PackMatches,
     ) {
-        out.next_epoch(self.engines.len());
+        out.next_epoch(self.plan.rules.len());
         let mut buckets: SmallVec<[&eql_plan::Bucket; 2]> = SmallVec::new();
         if cats.is_empty() {
             buckets.push(self.plan.bucket(None));
@@ -596,50 +680,24 @@ impl Pack {
         }
         out.candidates.sort_unstable();
         out.evaluated += out.candidates.len() as u64;
-        if out.profile.is_some() {
-            self.evaluate_profiled(event, slots, out);
-            return;
-        }
+        let mut profile = out.profile.take();
         for k in 0..out.candidates.len() {
             let r = out.candidates[k];
-            let (Some(rule), Some(engine)) = (
-                self.plan.rules.get(r as usize),
-                self.engines.get(r as usize),
-            ) else {
+            let Some((rule, &position)) = self
+                .plan
+                .rules
+                .get(r as usize)
+                .zip(self.positions.get(r as usize))
+            else {
                 continue;
             };
-            if plan::eval(
-                &rule.cond,
-                &self.plan.fields,
-                slots,
-                event,
-                &engine.ctx(event),
-            ) {
-                out.rules.push(r);
-            }
-        }
-    }
-
-    /// The exact evaluation of the candidates, counted per rule and timed on
-    /// a sampled event ([`PackProfile`]).
-    fn evaluate_profiled<'e>(
-        &self,
-        event: &'e dyn Event,
-        slots: &mut Slots<'e>,
-        out: &mut PackMatches,
-    ) {
-        let Some(mut profile) = out.profile.take() else {
-            return;
-        };
-        for k in 0..out.candidates.len() {
-            let r = out.candidates[k];
-            let (Some(rule), Some(engine)) = (
-                self.plan.rules.get(r as usize),
-                self.engines.get(r as usize),
-            ) else {
+            let Some(engine) = engines.get(position as usize) else {
                 continue;
             };
-            let t0 = profile.timing.then(std::time::Instant::now);
+            let t0 = profile
+                .as_ref()
+                .is_some_and(|p| p.timing)
+                .then(std::time::Instant::now);
             let hit = plan::eval(
                 &rule.cond,
                 &self.plan.fields,
@@ -647,20 +705,13 @@ impl Pack {
                 event,
                 &engine.ctx(event),
             );
-            let i = r as usize;
-            if let (Some(t0), Some(n)) = (t0, profile.sampled_nanos.get_mut(i)) {
-                *n += t0.elapsed().as_nanos() as u64;
-            }
-            if let Some(n) = profile.evaluated.get_mut(i) {
-                *n += 1;
+            if let Some(p) = profile.as_deref_mut() {
+                p.count(position as usize, hit, t0);
             }
             if hit {
-                if let Some(n) = profile.matched.get_mut(i) {
-                    *n += 1;
-                }
-                out.rules.push(r);
+                out.rules.push(position);
             }
         }
-        out.profile = Some(profile);
+        out.profile = profile;
     }
 }

@@ -6,8 +6,9 @@
 
 use crate::eval::plan::{self, has_generic, NoFields, Slots};
 use crate::eval::reference::{Ctx, Env};
+use crate::event::input::{check_bytes, from_serde, json_type, parse_text};
 use crate::event::project::Projection;
-use crate::Event;
+use crate::{Event, EventError, EventLimits};
 use eql_plan::mapping::{FieldKinds, Mapping};
 use eql_plan::{category_matches, CheckOptions, Cond, FieldTable, Lowering, RegexCache};
 use eql_plan::{FieldPath, Value};
@@ -62,6 +63,10 @@ pub struct CompileOptions {
     /// [`eql_plan::mapping`] and [`CompileOptions::with_mapping`]. Default
     /// none (dynamic typing). The Python dialect ignores it.
     pub mapping: Option<Arc<Mapping>>,
+    /// Limits on event bytes read by [`CompiledQuery::is_match_json`] and
+    /// by a [`crate::Pack`] of this query ([`crate::Pack::matches_json`]
+    /// applies the strictest of its queries'). Default [`EventLimits::default`].
+    pub event_limits: EventLimits,
 }
 
 impl Default for CompileOptions {
@@ -76,6 +81,7 @@ impl Default for CompileOptions {
             regex_size_limit: eql_plan::DEFAULT_REGEX_SIZE_LIMIT,
             max_wildcard_patterns: 10_000,
             mapping: None,
+            event_limits: EventLimits::default(),
         }
     }
 }
@@ -406,17 +412,20 @@ impl CompiledQuery {
         )
     }
 
-    /// [`CompiledQuery::is_match`] straight from one JSON document's bytes: only the
-    /// fields the query reads are extracted, and no DOM is built.
+    /// [`CompiledQuery::is_match`] straight from one event's bytes (a JSON
+    /// object): only the fields the query reads are extracted, and no DOM is
+    /// built. The bytes are checked as [`crate::parse_event`] checks them,
+    /// against [`CompileOptions::event_limits`].
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery};
+    /// use eql_engine::{CompileOptions, CompiledQuery, EventErrorKind};
     /// let e = CompiledQuery::compile(r#"process where process.name : "cmd.exe""#, &CompileOptions::default()).unwrap();
     /// let line = br#"{"event":{"category":"process"},"process":{"name":"CMD.EXE","args":["/c","dir"]}}"#;
     /// assert!(e.is_match_json(line).unwrap());
-    /// assert!(e.is_match_json(b"{").is_err());
+    /// assert_eq!(e.is_match_json(b"{").unwrap_err().kind, EventErrorKind::Truncated);
     /// ```
-    pub fn is_match_json(&self, bytes: &[u8]) -> Result<bool, serde_json::Error> {
+    pub fn is_match_json(&self, bytes: &[u8]) -> Result<bool, EventError> {
+        let text = check_bytes(bytes, &self.opts.event_limits)?;
         match &self.plan {
             Some(plan) => {
                 if let (QueryBody::Event(q), true) = (&self.query.body, plan.direct) {
@@ -425,15 +434,18 @@ impl CompiledQuery {
                     let mut slots = Slots::new(plan.fields.len());
                     let category = plan.fields.len();
                     let mut cat_ok = q.category.name.is_none();
-                    let simple = plan.projection.parse_direct(bytes, &mut |i, v| {
-                        if i == category {
-                            if let (Value::Str(s), Some(c)) = (&v, &q.category.name) {
-                                cat_ok |= s.as_ref() == c.as_str();
+                    let simple = plan
+                        .projection
+                        .parse_direct(text, &mut |i, v| {
+                            if i == category {
+                                if let (Value::Str(s), Some(c)) = (&v, &q.category.name) {
+                                    cat_ok |= s.as_ref() == c.as_str();
+                                }
+                            } else {
+                                slots.push_item(i, v, &plan.fields);
                             }
-                        } else {
-                            slots.push_item(i, v, &plan.fields);
-                        }
-                    })?;
+                        })
+                        .map_err(|e| from_serde(text, &e))?;
                     if simple {
                         if !cat_ok {
                             return Ok(false);
@@ -448,10 +460,10 @@ impl CompiledQuery {
                         ));
                     }
                 }
-                Ok(self.is_match(&plan.projection.parse(bytes)?))
+                Ok(self.is_match(&plan.projection.parse_checked(text)?))
             }
             None => {
-                let dom: serde_json::Value = serde_json::from_slice(bytes)?;
+                let dom = parse_text(text, serde_json::from_str::<serde_json::Value>, json_type)?;
                 Ok(self.is_match(&dom))
             }
         }

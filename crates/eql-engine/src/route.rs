@@ -45,7 +45,7 @@
 //! for worker in 0..2 {
 //!     let mut opts = SessionOptions::default();
 //!     opts.shard = Some(Shard::new(Arc::clone(&routing), worker));
-//!     let mut s: Session<'_, usize> = Session::new([&q], opts);
+//!     let mut s: Session<usize> = Session::new(&q, opts);
 //!     let mut out = Matches::new();
 //!     for (i, e) in events.iter().enumerate() {
 //!         s.push(i, e, &mut out);

@@ -10,9 +10,9 @@ use crate::{Match, Matches};
 /// and `percent` when a Python `count` pipe set them.
 ///
 /// ```
-/// use eql_engine::{CompileOptions, CompiledQuery, Matches};
+/// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
 /// let engine = CompiledQuery::compile("sequence by k [a where true] [b where true]", &CompileOptions::default()).unwrap();
-/// let mut s = engine.session::<u64>();
+/// let mut s = Session::<u64>::new(&engine, SessionOptions::default());
 /// let mut out = Matches::new();
 /// s.push(1, &serde_json::json!({"@timestamp": 1, "event": {"category": "a"}, "k": "x"}), &mut out);
 /// s.push(2, &serde_json::json!({"@timestamp": 2, "event": {"category": "b"}, "k": "x"}), &mut out);
@@ -40,9 +40,9 @@ impl<H: Serialize> Serialize for Match<'_, H> {
 /// The buffer as `{"matches": [...], "late": [...]}`.
 ///
 /// ```
-/// use eql_engine::{CompileOptions, CompiledQuery, Matches};
+/// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
 /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-/// let mut s = engine.session::<u64>();
+/// let mut s = Session::<u64>::new(&engine, SessionOptions::default());
 /// let mut out = Matches::new();
 /// s.push(7, &serde_json::json!({"@timestamp": 5}), &mut out);
 /// s.push(8, &serde_json::json!({"@timestamp": 1}), &mut out);

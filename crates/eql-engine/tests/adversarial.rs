@@ -3,7 +3,7 @@
 //! builds, 100k in debug builds.
 #![allow(missing_docs)]
 
-use eql_engine::{CompileOptions, CompiledQuery, Matches, SessionOptions, StreamOrder};
+use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions, StreamOrder};
 use serde_json::json;
 
 #[test]
@@ -23,7 +23,7 @@ fn a_new_key_per_event_stays_under_the_cap() {
     let mut opts = SessionOptions::default();
     opts.limits.max_partials = cap;
     opts.order = Some(StreamOrder::Window { window_ms: 0 });
-    let mut s = engine.session_with::<u64>(opts);
+    let mut s = Session::<u64>::new(&engine, opts);
     let mut out = Matches::new();
     // All within one maxspan window (1 ms apart over 1000 s would exceed 5m;
     // 100 µs apart keeps 1M events inside 100 s), so only the cap bounds state.

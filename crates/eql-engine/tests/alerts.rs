@@ -9,7 +9,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use eql_engine::{
     alert_documents, AlertEvent, AlertOptions, CompileOptions, CompiledRuleSet, Matches, RuleSet,
-    SessionOptions,
+    Session, SessionOptions,
 };
 use serde_json::{Map, Value as Json};
 
@@ -389,7 +389,7 @@ fn sample_events() -> Vec<Json> {
 
 /// The alert documents of every result of `set` over `events`.
 fn run(set: &CompiledRuleSet, events: &[Json]) -> Vec<(Vec<usize>, Vec<Json>)> {
-    let mut session = set.session::<usize>(SessionOptions::default());
+    let mut session = Session::<usize>::new(set, SessionOptions::default());
     let mut out = Matches::new();
     for (i, e) in events.iter().enumerate() {
         session.push(i, e, &mut out);

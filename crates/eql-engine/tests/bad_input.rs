@@ -4,11 +4,13 @@
 //! on length alone.
 
 use eql_engine::{
-    parse_event, parse_event_line, CompileOptions, CompiledQuery, EventErrorKind, EventLimits,
-    EventLines, JsonType, RuleLoadError, RuleSet,
+    parse_event, parse_event_line, CompileOptions, CompiledQuery, Document, EventError,
+    EventErrorKind, EventLimits, EventLines, FieldPath, JsonType, Matches, Pack, PackMatches,
+    Projection, RuleLoadError, RuleSet, Session, SessionOptions, SessionPlan,
 };
 use serde_json::json;
 use std::path::Path;
+use std::sync::Arc;
 
 fn limits() -> EventLimits {
     EventLimits::default()
@@ -447,4 +449,118 @@ fn depth_scan_skips_strings_and_escapes() {
     let err = parse_event(deep, &strict).unwrap_err();
     assert_eq!(err.kind, EventErrorKind::TooDeep { max: 3 });
     assert_eq!(err.column, Some(25));
+}
+
+/// Bad bytes through every entry point that reads event bytes: each gives
+/// the `EventErrorKind` `parse_event` gives, with the default limits, and a
+/// session goes on with the next event.
+#[test]
+fn every_bytes_entry_point_checks_the_event_limits() {
+    // 20 MiB, over the default 16 MiB.
+    let mut big = b"{\"event\": {\"category\": \"process\"}, \"a\": \"".to_vec();
+    big.resize(20 << 20, b'x');
+    big.extend_from_slice(b"\"}");
+    // Invalid UTF-8 in a member no query reads (a projection skips it).
+    let utf8 = b"{\"event\": {\"category\": \"process\"}, \"unread\": \"caf\xe9\"}".to_vec();
+    // 200 nested arrays under a member no query reads.
+    let deep = format!(
+        "{{\"event\": {{\"category\": \"process\"}}, \"unread\": {}1{}}}",
+        "[".repeat(200),
+        "]".repeat(200)
+    )
+    .into_bytes();
+    let cases = [
+        (
+            big,
+            EventErrorKind::TooLarge {
+                len: (20 << 20) + 2,
+                max: 16 << 20,
+            },
+        ),
+        (utf8, EventErrorKind::InvalidUtf8),
+        (deep, EventErrorKind::TooDeep { max: 128 }),
+    ];
+    let single = es(r#"process where process.name : "cmd.exe""#);
+    let sequence = es("sequence [process where true] [file where true]");
+    let python = CompiledQuery::compile(
+        r#"process where descendant of [process where process_name == "a"]"#,
+        &CompileOptions::python(),
+    )
+    .expect("compiles");
+    let pack = Pack::new([&single, &es("file where true")]);
+    let (rules, errors) = RuleSet::builtin().compile(&CompileOptions::default());
+    assert!(errors.is_empty(), "{errors:?}");
+    let projection = Projection::new(&[FieldPath::parse_dotted("process.name")]);
+    let good =
+        br#"{"@timestamp": 1, "event": {"category": "process"}, "process": {"name": "cmd.exe"}}"#;
+    for (bytes, kind) in &cases {
+        let kind = Some(kind.clone());
+        let of = |r: Result<(), EventError>| r.err().map(|e| e.kind);
+        assert_eq!(of(parse_event(bytes, &limits()).map(drop)), kind);
+        for q in [&single, &sequence, &python] {
+            assert_eq!(of(q.is_match_json(bytes).map(drop)), kind, "{}", q.query());
+        }
+        let mut hits = PackMatches::new();
+        assert_eq!(of(pack.matches_json(bytes, &mut hits)), kind);
+        assert_eq!(of(rules.matches_json(bytes, &mut hits)), kind);
+        let limits = limits();
+        assert_eq!(of(projection.parse(bytes, &limits).map(drop)), kind);
+        assert_eq!(
+            of(projection.resolve_json(bytes, &limits, &mut |_, _| ())),
+            kind
+        );
+        assert_eq!(of(Document::parse(bytes, &limits).map(drop)), kind);
+        for plan in [
+            Arc::new(SessionPlan::new([single.clone(), sequence.clone()])),
+            Arc::new(SessionPlan::new([python.clone()])),
+            Arc::from(&rules),
+        ] {
+            let mut s = Session::new(plan, SessionOptions::default());
+            let mut out = Matches::new();
+            assert_eq!(of(s.push_json(1u8, bytes, &mut out)), kind);
+            assert_eq!(s.stats().events, 0, "a rejected event is not pushed");
+            s.push_json(2, good, &mut out)
+                .expect("the next event is read");
+            assert_eq!(s.stats().events, 1);
+        }
+    }
+}
+
+/// The limits are configuration: `CompileOptions::event_limits` for a query
+/// and the packs of its queries (the strictest), `SessionOptions::event_limits`
+/// for a session.
+#[test]
+fn event_limits_are_configured_where_the_options_live() {
+    let mut tight = EventLimits::default();
+    tight.max_line_bytes = 40;
+    tight.max_depth = 4;
+    let mut opts = CompileOptions::default();
+    opts.event_limits = tight.clone();
+    let q = CompiledQuery::compile("process where true", &opts).expect("compiles");
+    let loose = es("process where true");
+    let long = br#"{"event": {"category": "process"}, "pad": "xxxxxxxxxx"}"#;
+    let nested = br#"{"a": [[[[1]]]]}"#;
+    let too_long = EventErrorKind::TooLarge {
+        len: long.len(),
+        max: 40,
+    };
+    let too_deep = EventErrorKind::TooDeep { max: 4 };
+    assert_eq!(q.is_match_json(long).unwrap_err().kind, too_long);
+    assert_eq!(q.is_match_json(nested).unwrap_err().kind, too_deep);
+    assert!(loose.is_match_json(long).expect("within the defaults"));
+    let pack = Pack::new([&loose, &q]);
+    let mut hits = PackMatches::new();
+    assert_eq!(
+        pack.matches_json(long, &mut hits).unwrap_err().kind,
+        too_long
+    );
+    let mut sopts = SessionOptions::default();
+    sopts.event_limits = tight;
+    let mut s = Session::new(&loose, sopts);
+    let mut out = Matches::new();
+    assert_eq!(s.push_json(1u8, long, &mut out).unwrap_err().kind, too_long);
+    assert_eq!(s.push_json(2, nested, &mut out).unwrap_err().kind, too_deep);
+    s.push_json(3, br#"{"event": {"category": "process"}}"#, &mut out)
+        .expect("within the limits");
+    assert_eq!(out.len(), 1);
 }

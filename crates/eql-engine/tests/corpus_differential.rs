@@ -40,7 +40,7 @@ fn corpus_queries_plan_and_pack_equal_reference() {
         "{} single-event queries",
         engines.len()
     );
-    let pack = Pack::new(&engines, &opts);
+    let pack = Pack::new(&engines);
     let mut hits = PackMatches::new();
     let (mut pairs, mut matched) = (0u64, 0u64);
     for (k, line) in lines.iter().enumerate() {

@@ -258,7 +258,7 @@ fn check_with(
         .iter()
         .filter_map(|q| CompiledQuery::compile(q, &opts).ok())
         .collect();
-    let pack = Pack::new(&engines, &opts);
+    let pack = Pack::new(&engines);
     let mut hits = PackMatches::new();
     for ev in events {
         let bytes = serde_json::to_vec(ev).map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -298,7 +298,7 @@ fn check_with(
             &expected[..],
             "pack vs reference on event {}\n{}",
             ev,
-            pack.plan()
+            pack
         );
         pack.matches(&doc, &mut hits);
         prop_assert_eq!(
@@ -306,7 +306,7 @@ fn check_with(
             &expected[..],
             "pack over a Document vs reference on event {}\n{}",
             ev,
-            pack.plan()
+            pack
         );
         pack.matches_json(&bytes, &mut hits)
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -315,7 +315,7 @@ fn check_with(
             &expected[..],
             "pack from raw bytes vs reference on event {}\n{}",
             ev,
-            pack.plan()
+            pack
         );
     }
     Ok(())
@@ -364,17 +364,26 @@ fn star_in_value_is_still_a_wildcard_in_the_pattern() {
     assert!(e.is_match_reference(&ev));
 }
 
-/// Results of a session, per rule, as (rule, event handles) in emission order.
-fn session_results(engines: &[&CompiledQuery], events: &[Json]) -> Vec<(usize, Vec<usize>)> {
-    let mut s: eql_engine::Session<'_, usize> = eql_engine::Session::new(
-        engines.iter().copied(),
-        eql_engine::SessionOptions::default(),
-    );
+/// Results of a session, per rule, as (rule, event handles) in emission
+/// order; `bytes`: the events are pushed as their bytes (`push_json`).
+fn session_results(
+    engines: &[&CompiledQuery],
+    events: &[Json],
+    bytes: bool,
+) -> Vec<(usize, Vec<usize>)> {
+    let plan = eql_engine::SessionPlan::new(engines.iter().map(|&e| e.clone()));
+    let mut s: eql_engine::Session<usize> =
+        eql_engine::Session::new(plan, eql_engine::SessionOptions::default());
     let mut out = eql_engine::Matches::new();
     let mut all = Vec::new();
     for (i, ev) in events.iter().enumerate() {
         out.clear();
-        s.push(i, ev, &mut out);
+        if bytes {
+            let line = serde_json::to_vec(ev).expect("serializes");
+            s.push_json(i, &line, &mut out).expect("an object");
+        } else {
+            s.push(i, ev, &mut out);
+        }
         all.extend(out.iter().map(|m| (m.rule, m.events.to_vec())));
     }
     out.clear();
@@ -437,10 +446,13 @@ proptest! {
             })
             .collect();
         let refs: Vec<&CompiledQuery> = engines.iter().collect();
-        let mut together = session_results(&refs, &events);
+        let mut together = session_results(&refs, &events, false);
+        // From bytes: one projection over every field the rules read (their
+        // own category and timestamp fields included).
+        prop_assert_eq!(&session_results(&refs, &events, true), &together);
         let mut separate = Vec::new();
         for (i, e) in engines.iter().enumerate() {
-            separate.extend(session_results(&[e], &events).into_iter().map(|(_, ev)| (i, ev)));
+            separate.extend(session_results(&[e], &events, false).into_iter().map(|(_, ev)| (i, ev)));
         }
         together.sort();
         separate.sort();
@@ -680,7 +692,7 @@ proptest! {
             .filter_map(|(q, m)| CompiledQuery::compile(q, if *m { &mapped } else { &dynamic }).ok())
             .collect();
         prop_assume!(!engines.is_empty());
-        let pack = Pack::new(&engines, &dynamic);
+        let pack = Pack::new(&engines);
         let mut hits = PackMatches::new();
         for ev in &events {
             let expected: Vec<u32> = engines
@@ -690,7 +702,7 @@ proptest! {
                 .map(|(i, _)| i as u32)
                 .collect();
             pack.matches(ev, &mut hits);
-            prop_assert_eq!(hits.rules(), &expected[..], "event {}\n{}", ev, pack.plan());
+            prop_assert_eq!(hits.rules(), &expected[..], "event {}\n{}", ev, pack);
             let bytes = serde_json::to_vec(ev).map_err(|e| TestCaseError::fail(e.to_string()))?;
             pack.matches_json(&bytes, &mut hits).map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(hits.rules(), &expected[..], "raw bytes, event {}", ev);

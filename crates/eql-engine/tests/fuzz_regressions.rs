@@ -51,7 +51,7 @@ fn eval_diff_regressions() {
                 "{}",
                 path.display()
             );
-            let pack = Pack::new([&engine], &opts);
+            let pack = Pack::new([&engine]);
             let mut hits = PackMatches::new();
             pack.matches(&dom, &mut hits);
             assert_eq!(hits.rules().is_empty(), !reference, "{}", path.display());
@@ -75,9 +75,10 @@ fn project_json_regressions() {
             .collect();
         let dom: serde_json::Value = serde_json::from_slice(doc).expect("JSON document");
         let proj = Projection::new(&paths);
-        let ev = proj.parse(doc).expect("projection parses");
+        let limits = eql_engine::EventLimits::default();
+        let ev = proj.parse(doc, &limits).expect("projection parses");
         let mut direct = vec![Vec::new(); paths.len()];
-        proj.resolve_json(doc, &mut |i, v| direct[i].push(v.into_owned()))
+        proj.resolve_json(doc, &limits, &mut |i, v| direct[i].push(v.into_owned()))
             .expect("resolve_json parses");
         for (i, p) in paths.iter().enumerate() {
             let want = Event::get(&dom, p).map(Value::into_owned);

@@ -7,7 +7,8 @@
 mod common;
 
 use eql_engine::{
-    event_index, CompileOptions, CompiledRuleSet, IndexRouter, Matches, RuleSet, SessionOptions,
+    event_index, CompileOptions, CompiledRuleSet, IndexRouter, Matches, RuleSet, Session,
+    SessionOptions,
 };
 
 const FILE: &str = "logs-endpoint.events.file-default";
@@ -25,7 +26,7 @@ fn sample_events() -> Vec<serde_json::Value> {
 }
 
 fn alerts(set: &CompiledRuleSet, events: &[serde_json::Value]) -> Vec<(usize, usize)> {
-    let mut session = set.session::<usize>(SessionOptions::default());
+    let mut session = Session::<usize>::new(set, SessionOptions::default());
     let mut out = Matches::new();
     for (i, e) in events.iter().enumerate() {
         session.push(i, e, &mut out);

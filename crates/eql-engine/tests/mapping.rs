@@ -5,7 +5,7 @@
 
 use eql_engine::{
     CompileOptions, CompiledQuery, Document, EventLimits, Mapping, MappingError, Matches, Pack,
-    PackMatches, SessionOptions,
+    PackMatches, Session, SessionOptions,
 };
 use serde_json::{json, Value as Json};
 
@@ -65,7 +65,7 @@ fn matches(query: &str, event: &Json) -> bool {
         Some(reference),
         "bytes: {query} on {event}"
     );
-    let pack = Pack::new([&q], &opts);
+    let pack = Pack::new([&q]);
     let mut hits = PackMatches::new();
     pack.matches(event, &mut hits);
     assert_eq!(
@@ -420,7 +420,7 @@ fn sequences_read_keys_and_fields_through_the_mapping() {
         json!({"event_type": "process", "@timestamp": 1, "pid": "7", "name": "a", "missing": 1}),
         json!({"event_type": "process", "@timestamp": 2, "pid": 7, "name": "b", "missing": 2}),
     ];
-    let mut session = q.session_with::<usize>(SessionOptions::default());
+    let mut session = Session::<usize>::new(&q, SessionOptions::default());
     let mut out = Matches::new();
     for (i, e) in events.iter().enumerate() {
         session.push(i, e, &mut out);

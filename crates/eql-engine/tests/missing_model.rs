@@ -13,7 +13,7 @@
 //!   step found nothing, or `T − L` (both), `last − L` (leading only),
 //!   `T − first` (trailing only) exceeds `maxspan`.
 
-use eql_engine::{CompileOptions, CompiledQuery, Matches};
+use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
 use proptest::prelude::*;
 use serde_json::{json, Value as Json};
 
@@ -68,7 +68,7 @@ fn query(shape: &[Option<&str>], with_missing: bool) -> String {
 fn run(q: &str, events: &[Ev]) -> Vec<Vec<usize>> {
     let engine = CompiledQuery::compile(q, &CompileOptions::default())
         .unwrap_or_else(|e| panic!("{q}: {e}"));
-    let mut s = engine.session::<usize>();
+    let mut s = Session::<usize>::new(&engine, SessionOptions::default());
     let mut out = Matches::new();
     for (i, e) in events.iter().enumerate() {
         s.push(i, &e.json(), &mut out);

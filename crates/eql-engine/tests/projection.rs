@@ -2,7 +2,10 @@
 //! (`Event::resolve_all`) resolve every wanted path exactly as the DOM does, on random documents with nested keys, literal dotted keys, arrays of
 //! objects, duplicates and escapes.
 
-use eql_engine::{Document, Event, EventLimits, FieldPath, PathSegment, Projection, Value};
+use eql_engine::{
+    Document, Event, EventErrorKind, EventLimits, FieldPath, JsonType, PathSegment, Projection,
+    Value,
+};
 use proptest::prelude::*;
 use serde_json::Value as Json;
 
@@ -101,16 +104,20 @@ proptest! {
         paths in prop::collection::vec(path(), 1..5),
         reverse: bool,
     ) {
+        // An event is an object: another root goes one level down.
+        let doc = if doc.is_object() { doc } else { serde_json::json!({ "a": doc }) };
         let text = with_duplicate(&doc, reverse);
         let dom: Json = serde_json::from_str(&text).unwrap();
         let proj = Projection::new(&paths);
-        let ev = proj.parse(text.as_bytes()).unwrap();
+        let limits = EventLimits::default();
+        let ev = proj.parse(text.as_bytes(), &limits).unwrap();
         let pruned = proj.project_dom(&dom);
         // One-pass resolution of every path, over the DOM, the projected
         // bytes and the pruned DOM: the items `get` returns, nulls and
         // objects left out.
         let mut direct: Vec<Vec<Value<'static>>> = vec![Vec::new(); paths.len()];
-        proj.resolve_json(text.as_bytes(), &mut |i, v| direct[i].push(v.into_owned())).unwrap();
+        proj.resolve_json(text.as_bytes(), &limits, &mut |i, v| direct[i].push(v.into_owned()))
+            .unwrap();
         for (i, p) in paths.iter().enumerate() {
             prop_assert_eq!(
                 &direct[i],
@@ -164,7 +171,19 @@ proptest! {
 #[test]
 fn errors_name_the_position() {
     let proj = Projection::new(&[FieldPath::parse_dotted("a")]);
-    let err = proj.parse(b"{\"a\": 1,\n \"b\": }").unwrap_err();
-    assert_eq!((err.line(), err.column()), (2, 7));
-    assert!(proj.parse(b"{\"a\": 1} x").is_err());
+    let limits = EventLimits::default();
+    let err = proj.parse(b"{\"a\": 1,\n \"b\": }", &limits).unwrap_err();
+    // The byte position of the error (line 2, column 7).
+    assert_eq!(err.column, Some(16));
+    assert!(proj.parse(b"{\"a\": 1} x", &limits).is_err());
+    let err = proj.parse(b" [1]", &limits).unwrap_err();
+    assert_eq!(
+        (err.kind, err.column),
+        (
+            EventErrorKind::NotAnObject {
+                found: JsonType::Array
+            },
+            Some(2)
+        )
+    );
 }

@@ -2,8 +2,8 @@
 //! together, exactly the results of one session over all the rules.
 
 use eql_engine::{
-    CompileOptions, CompiledQuery, Matches, Routing, RuleRoute, Session, SessionOptions, Shard,
-    Value,
+    CompileOptions, CompiledQuery, Matches, Routing, RuleRoute, Session, SessionOptions,
+    SessionPlan, Shard, Value,
 };
 use proptest::prelude::*;
 use std::sync::Arc;
@@ -42,7 +42,7 @@ fn run(
     opts: SessionOptions,
     events: &[serde_json::Value],
 ) -> Vec<(usize, Vec<usize>)> {
-    let mut s: Session<'_, usize> = Session::new(qs.iter(), opts);
+    let mut s: Session<usize> = Session::new(SessionPlan::new(qs.iter().cloned()), opts);
     let mut m = Matches::new();
     for (i, e) in events.iter().enumerate() {
         s.push(i, e, &mut m);

@@ -6,7 +6,7 @@
 //! search over the filters in order, each taking its first event not already
 //! in the sample, every complete combination up to `max_samples_per_key`.
 
-use eql_engine::{CompileOptions, CompiledQuery, Matches, SessionOptions};
+use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
 use proptest::prelude::*;
 use serde_json::{json, Value as Json};
 use std::cmp::Ordering;
@@ -118,7 +118,7 @@ fn session(events: &[Json], filters: usize, optional: bool, per_key: usize) -> V
         .unwrap_or_else(|e| panic!("{q}: {e}"));
     let mut opts = SessionOptions::default();
     opts.limits.max_samples_per_key = per_key;
-    let mut s = engine.session_with::<usize>(opts);
+    let mut s = Session::<usize>::new(&engine, opts);
     let mut out = Matches::new();
     for (i, e) in events.iter().enumerate() {
         s.push(i + 1, e, &mut out);

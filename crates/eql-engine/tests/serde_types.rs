@@ -7,7 +7,8 @@
 mod common;
 
 use eql_engine::{
-    CompileOptions, CompiledQuery, Diagnostic, Matches, Rule, RuleSet, SessionStats, Value,
+    CompileOptions, CompiledQuery, Diagnostic, Matches, Rule, RuleSet, Session, SessionOptions,
+    SessionStats, Value,
 };
 use proptest::prelude::*;
 use serde_json::{json, Value as Json};
@@ -180,7 +181,7 @@ fn session_stats_and_matches_serialize() {
         &CompileOptions::default(),
     )
     .unwrap();
-    let mut s = engine.session::<String>();
+    let mut s = Session::<String>::new(&engine, SessionOptions::default());
     let mut out = Matches::new();
     let ev =
         |t: i64, c: &str| json!({"@timestamp": t, "event": {"category": c}, "host": {"id": "h1"}});

@@ -116,7 +116,7 @@ fn struct_and_dom_agree() {
         .iter()
         .map(|q| CompiledQuery::compile(q, &opts).expect("query compiles"))
         .collect();
-    let pack = eql_engine::Pack::new(&engines, &opts);
+    let pack = eql_engine::Pack::new(&engines);
     let mut hits = eql_engine::PackMatches::new();
     for e in &events {
         pack.matches(&serde_json::to_value(e).expect("serializes"), &mut hits);

@@ -4,7 +4,8 @@
 #![allow(missing_docs)]
 
 use eql_engine::{
-    CompileOptions, CompiledQuery, Matches, SessionOptions, SessionStats, Step, StreamOrder,
+    CompileOptions, CompiledQuery, Matches, Session, SessionOptions, SessionPlan, SessionStats,
+    Step, StreamOrder,
 };
 use serde_json::{json, Value};
 
@@ -26,7 +27,7 @@ fn run_with(
     events: &[Value],
 ) -> (Vec<Vec<usize>>, Vec<usize>, SessionStats) {
     let engine = CompiledQuery::compile(query, opts).unwrap_or_else(|e| panic!("{query}: {e}"));
-    let mut s = engine.session_with::<usize>(sopts);
+    let mut s = Session::<usize>::new(&engine, sopts);
     let mut out = Matches::new();
     for (i, e) in events.iter().enumerate() {
         s.push(i + 1, e, &mut out);
@@ -51,7 +52,7 @@ fn run(query: &str, events: &[Value]) -> Vec<Vec<usize>> {
 fn run_steps(query: &str, events: &[Value]) -> Vec<Vec<Option<usize>>> {
     let engine = CompiledQuery::compile(query, &CompileOptions::default())
         .unwrap_or_else(|e| panic!("{query}: {e}"));
-    let mut s = engine.session::<usize>();
+    let mut s = Session::<usize>::new(&engine, SessionOptions::default());
     let mut out = Matches::new();
     for (i, e) in events.iter().enumerate() {
         s.push(i + 1, e, &mut out);
@@ -231,7 +232,7 @@ fn trailing_missing_event() {
         ev(10_001, "m", &k("x")),
     ];
     let engine = CompiledQuery::compile(q, &CompileOptions::default()).unwrap();
-    let mut s = engine.session_with::<usize>(window(0));
+    let mut s = Session::<usize>::new(&engine, window(0));
     let mut out = Matches::new();
     s.push(1, &evs[0], &mut out);
     s.push(2, &evs[1], &mut out);
@@ -416,7 +417,7 @@ fn late_events_still_reach_single_event_rules() {
         ev(1000, "a", &json!({})),
         ev(6000, "a", &json!({})),
     ];
-    let mut s = eql_engine::Session::new([&single, &seq], window(0));
+    let mut s = Session::new(SessionPlan::new([single.clone(), seq.clone()]), window(0));
     let mut out = Matches::new();
     let mut got = Vec::new();
     for (i, e) in evs.iter().enumerate() {
@@ -531,7 +532,7 @@ fn push_json_and_many_rules() {
         &CompileOptions::default(),
     )
     .unwrap();
-    let mut s = eql_engine::Session::new([&a, &b], SessionOptions::default());
+    let mut s = Session::new(SessionPlan::new([a, b]), SessionOptions::default());
     let mut out = Matches::new();
     s.push_json(
         10u32,
@@ -602,7 +603,7 @@ fn results_carry_their_join_keys() {
         &CompileOptions::default(),
     )
     .unwrap();
-    let mut s = engine.session::<u8>();
+    let mut s = Session::<u8>::new(&engine, SessionOptions::default());
     let mut out = Matches::new();
     s.push(1, &ev(1, "a", &k("x")), &mut out);
     s.push(2, &ev(2, "b", &k("x")), &mut out);
@@ -645,7 +646,7 @@ fn python_count_and_unique_count_pipes() {
         ev(3, "a", &json!({"n": "X"})),
     ];
     let engine = CompiledQuery::compile("a where true | unique_count n", &py()).unwrap();
-    let mut s = engine.session::<u8>();
+    let mut s = Session::<u8>::new(&engine, SessionOptions::default());
     let mut out = Matches::new();
     for (i, e) in evs.iter().enumerate() {
         s.push(i as u8 + 1, e, &mut out);
@@ -655,7 +656,7 @@ fn python_count_and_unique_count_pipes() {
         out.iter().map(|m| (m.events.to_vec(), m.count)).collect();
     assert_eq!(got, vec![(vec![1], Some(2)), (vec![2], Some(1))]);
     let engine = CompiledQuery::compile("a where true | count n", &py()).unwrap();
-    let mut s = engine.session::<u8>();
+    let mut s = Session::<u8>::new(&engine, SessionOptions::default());
     let mut out = Matches::new();
     for (i, e) in evs.iter().enumerate() {
         s.push(i as u8 + 1, e, &mut out);
@@ -724,7 +725,7 @@ fn held_hits_overflow_is_counted() {
 #[test]
 fn pushes_after_finish_are_late() {
     let engine = CompiledQuery::compile("a where true", &py()).unwrap();
-    let mut s = engine.session::<u8>();
+    let mut s = Session::<u8>::new(&engine, SessionOptions::default());
     let mut out = Matches::new();
     s.finish(&mut out);
     s.push(1, &ev(1, "a", &json!({})), &mut out);

@@ -7,8 +7,8 @@
 #![allow(missing_docs)]
 
 use eql_engine::{
-    CompileOptions, CompiledQuery, Matches, RuleSet, Session, SessionOptions, StreamOrder,
-    TimestampFormat,
+    CompileOptions, CompiledQuery, Matches, RuleSet, Session, SessionOptions, SessionPlan,
+    StreamOrder, TimestampFormat,
 };
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -74,7 +74,7 @@ fn results(
 ) -> Vec<(usize, String)> {
     let mut opts = SessionOptions::default();
     opts.order = Some(mode);
-    let mut s: Session<'_, usize> = Session::new(engines, opts);
+    let mut s: Session<usize> = Session::new(SessionPlan::new(engines.iter().cloned()), opts);
     let mut out = Matches::new();
     let mut all = Vec::new();
     let id = |m: eql_engine::Match<'_, usize>| {
@@ -207,7 +207,7 @@ proptest! {
         prop_assert_eq!(got, want);
         let mut opts = SessionOptions::default();
         opts.order = Some(StreamOrder::Window { window_ms: 0 });
-        let mut s: Session<'_, usize> = Session::new(&all, opts);
+        let mut s: Session<usize> = Session::new(SessionPlan::new(all.iter().cloned()), opts);
         let mut out = Matches::new();
         let mut late = Vec::new();
         for &i in &perm {
@@ -243,7 +243,10 @@ fn events_without_a_timestamp() {
         json!({"@timestamp": 3000, "event": {"category": "file"}, "k": "a"}),
     ];
     let order: Vec<usize> = (0..events.len()).collect();
-    let mut s: Session<'_, usize> = Session::new(&all, SessionOptions::default());
+    let mut s: Session<usize> = Session::new(
+        SessionPlan::new(all.iter().cloned()),
+        SessionOptions::default(),
+    );
     let mut out = Matches::new();
     let mut got = Vec::new();
     for &i in &order {
@@ -281,7 +284,7 @@ fn nanosecond_timestamps_order_and_time_maxspan() {
     let q = "sequence with maxspan=1ms [process where true] [file where true]";
     let engine = CompiledQuery::compile(q, &CompileOptions::default()).unwrap();
     let run = |evs: &[Value]| {
-        let mut s = engine.session::<usize>();
+        let mut s = Session::<usize>::new(&engine, SessionOptions::default());
         let mut out = Matches::new();
         for (i, e) in evs.iter().enumerate() {
             s.push(i, e, &mut out);
@@ -333,7 +336,7 @@ fn corpus_alerts_of_a_shuffled_file_equal_the_sorted_file() {
     let run = |order: &[usize], mode: StreamOrder| {
         let mut opts = SessionOptions::default();
         opts.order = Some(mode);
-        let mut s = pack.session::<usize>(opts);
+        let mut s = Session::<usize>::new(&pack, opts);
         let mut out = Matches::new();
         let mut alerts = Vec::new();
         for &i in order {

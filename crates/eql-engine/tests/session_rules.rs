@@ -3,7 +3,7 @@
 //! error. Needs the shared corpus (ignored by default).
 #![allow(missing_docs)]
 
-use eql_engine::{CompileOptions, Matches, RuleSet, SessionOptions};
+use eql_engine::{CompileOptions, Matches, RuleSet, Session, SessionOptions};
 mod common;
 use common::{events, shared_file};
 
@@ -38,7 +38,7 @@ fn sequence_and_sample_rules_run_in_a_session() {
         "{} sequence/sample rules failed to compile",
         errors.len()
     );
-    let mut session = compiled.session::<u32>(SessionOptions::default());
+    let mut session = Session::<u32>::new(&compiled, SessionOptions::default());
     let mut out = Matches::new();
     let mut alerts = vec![0usize; compiled.len()];
     for (i, l) in lines.iter().enumerate() {

@@ -98,7 +98,7 @@ impl<'p> Evaluator<'p> {
         self.matched.clear();
         self.stateful.clear();
         for ((pack, targets), hits) in self.plan.packs.iter().zip(&mut self.hits) {
-            if let Err(mut e) = pack.matches_event(line, &self.limits, hits) {
+            if let Err(mut e) = pack.matches_json(line, hits) {
                 e.line = Some(line_no);
                 out.bad.push(e);
                 return;

@@ -72,13 +72,8 @@ impl RulePlan {
         let packs = groups
             .into_iter()
             .map(|(_, items)| {
-                let opts = items
-                    .first()
-                    .map_or_else(eql_engine::CompileOptions::default, |x| {
-                        x.1.options().clone()
-                    });
                 let targets = items.iter().map(|x| x.3).collect();
-                let pack = Pack::from_queries(items.iter().map(|&(i, e, q, _)| (i, e, q)), &opts);
+                let pack = Pack::from_queries(items.iter().map(|&(i, e, q, _)| (i, e, q)));
                 (pack, targets)
             })
             .collect();

@@ -49,7 +49,7 @@ impl Profile {
         }
     }
 
-    pub(crate) fn add_sessions(&mut self, st: &Stateful<'_>) {
+    pub(crate) fn add_sessions(&mut self, st: &Stateful) {
         self.session_pushes += st.pushes;
         self.session_sampled += st.sampled_pushes;
         self.session_sampled_nanos += st.sampled_nanos;

@@ -22,8 +22,8 @@
 
 use super::alert::{Alert, Formatter};
 use eql_engine::{
-    CompiledRuleSet, Document, EventLimits, Matches, Session, SessionOptions, SessionStats, Step,
-    StreamOrder,
+    CompiledRuleSet, Document, EventLimits, Matches, Session, SessionOptions, SessionPlan,
+    SessionStats, Step, StreamOrder,
 };
 use smallvec::SmallVec;
 use std::sync::Arc;
@@ -42,9 +42,9 @@ pub(crate) struct Forward {
 }
 
 /// One worker's sessions.
-pub(crate) struct Stateful<'c> {
+pub(crate) struct Stateful {
     /// Per rule this worker holds: its rule set index and its session.
-    sessions: Vec<(usize, Session<'c, Handle>)>,
+    sessions: Vec<(usize, Session<Handle>)>,
     workers: usize,
     worker: usize,
     matches: Matches<Handle>,
@@ -93,10 +93,10 @@ impl OrderStats {
     }
 }
 
-impl<'c> Stateful<'c> {
+impl Stateful {
     /// Worker `worker` of `workers`, over the stateful rules `rules`.
     pub(crate) fn new(
-        compiled: &'c CompiledRuleSet,
+        compiled: &CompiledRuleSet,
         rules: &[usize],
         workers: usize,
         worker: usize,
@@ -113,7 +113,7 @@ impl<'c> Stateful<'c> {
                 let rule = compiled.rules().get(i)?;
                 let mut opts = SessionOptions::default();
                 opts.order = order;
-                let session = Session::new([&rule.engine], opts);
+                let session = Session::new(SessionPlan::new([rule.engine.clone()]), opts);
                 Some((i, session))
             })
             .collect();

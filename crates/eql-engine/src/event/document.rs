@@ -103,7 +103,7 @@ impl<'de> Document<'de> {
     }
 }
 
-fn json_type(v: &Value<'_>) -> Option<JsonType> {
+pub(crate) fn json_type(v: &Value<'_>) -> Option<JsonType> {
     Some(match v {
         Value::Object(_) => return None,
         Value::Null => JsonType::Null,

@@ -225,7 +225,7 @@ pub fn parse_event(bytes: &[u8], limits: &EventLimits) -> Result<Json, EventErro
     parse_checked(bytes, limits, serde_json::from_str::<Json>, json_type)
 }
 
-fn json_type(value: &Json) -> Option<JsonType> {
+pub(crate) fn json_type(value: &Json) -> Option<JsonType> {
     Some(match value {
         Json::Object(_) => return None,
         Json::Null => JsonType::Null,
@@ -244,34 +244,15 @@ pub(crate) fn parse_checked<'a, T>(
     parse: impl FnOnce(&'a str) -> Result<T, serde_json::Error>,
     not_object: impl FnOnce(&T) -> Option<JsonType>,
 ) -> Result<T, EventError> {
-    check_len(bytes, limits)?;
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| EventError::new(EventErrorKind::InvalidUtf8, Some(e.valid_up_to() + 1)))?;
-    check_rest(bytes, limits, brackets(bytes))?;
-    let value = parse(text).map_err(|e| from_serde(text, &e))?;
-    not_an_object(bytes, value, not_object)
+    parse_text(check_bytes(bytes, limits)?, parse, not_object)
 }
 
-/// [`parse_checked`] for a parser of bytes: the UTF-8 check and the bracket
-/// count share one pass over the bytes, and valid ASCII needs no other.
-pub(crate) fn parse_checked_bytes<'a, T>(
+/// The checks of [`parse_event`] that run before any parser, cheapest first:
+/// length, UTF-8, blank, nesting depth. Returns the text.
+pub(crate) fn check_bytes<'a>(
     bytes: &'a [u8],
     limits: &EventLimits,
-    parse: impl FnOnce(&'a [u8]) -> Result<T, serde_json::Error>,
-    not_object: impl FnOnce(&T) -> Option<JsonType>,
-) -> Result<T, EventError> {
-    check_len(bytes, limits)?;
-    let (ascii, count) = ascii_and_brackets(bytes);
-    if !ascii {
-        std::str::from_utf8(bytes)
-            .map_err(|e| EventError::new(EventErrorKind::InvalidUtf8, Some(e.valid_up_to() + 1)))?;
-    }
-    check_rest(bytes, limits, count)?;
-    let value = parse(bytes).map_err(|e| from_serde(&String::from_utf8_lossy(bytes), &e))?;
-    not_an_object(bytes, value, not_object)
-}
-
-fn check_len(bytes: &[u8], limits: &EventLimits) -> Result<(), EventError> {
+) -> Result<&'a str, EventError> {
     if bytes.len() > limits.max_line_bytes {
         return Err(EventError::new(
             EventErrorKind::TooLarge {
@@ -281,16 +262,12 @@ fn check_len(bytes: &[u8], limits: &EventLimits) -> Result<(), EventError> {
             None,
         ));
     }
-    Ok(())
-}
-
-/// The checks after length and UTF-8: not blank, not nested too deeply
-/// (`brackets`: the number of `[` and `{`, strings included).
-fn check_rest(bytes: &[u8], limits: &EventLimits, brackets: usize) -> Result<(), EventError> {
-    if bytes.trim_ascii().is_empty() {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| EventError::new(EventErrorKind::InvalidUtf8, Some(e.valid_up_to() + 1)))?;
+    if text.trim_ascii().is_empty() {
         return Err(EventError::new(EventErrorKind::Empty, None));
     }
-    if let Some(at) = too_deep(bytes, brackets, limits.max_depth) {
+    if let Some(at) = too_deep(bytes, limits.max_depth) {
         return Err(EventError::new(
             EventErrorKind::TooDeep {
                 max: limits.max_depth,
@@ -298,44 +275,25 @@ fn check_rest(bytes: &[u8], limits: &EventLimits, brackets: usize) -> Result<(),
             Some(at + 1),
         ));
     }
-    Ok(())
+    Ok(text)
 }
 
-fn not_an_object<T>(
-    bytes: &[u8],
-    value: T,
+/// The rest of [`parse_event`] once [`check_bytes`] accepted `text`: the
+/// parser, its errors as [`EventError`]s, then "is it an object".
+pub(crate) fn parse_text<'a, T>(
+    text: &'a str,
+    parse: impl FnOnce(&'a str) -> Result<T, serde_json::Error>,
     not_object: impl FnOnce(&T) -> Option<JsonType>,
 ) -> Result<T, EventError> {
+    let value = parse(text).map_err(|e| from_serde(text, &e))?;
     let Some(found) = not_object(&value) else {
         return Ok(value);
     };
-    let first = bytes.iter().position(|b| !b.is_ascii_whitespace());
+    let first = text.bytes().position(|b| !b.is_ascii_whitespace());
     Err(EventError::new(
         EventErrorKind::NotAnObject { found },
         first.map(|i| i + 1),
     ))
-}
-
-/// Whether every byte is ASCII, and how many `[` and `{` there are (strings
-/// included), in one pass. The inner loop keeps byte-wide counters so that
-/// it vectorizes (`b | 0x20` maps both `[` and `{` to `{`).
-fn ascii_and_brackets(bytes: &[u8]) -> (bool, usize) {
-    let mut high = 0u8;
-    let mut count = 0usize;
-    for chunk in bytes.chunks(128) {
-        let mut c = 0u8;
-        for &b in chunk {
-            high |= b;
-            c += u8::from(b | 0x20 == b'{');
-        }
-        count += usize::from(c);
-    }
-    (high < 0x80, count)
-}
-
-/// How many `[` and `{` there are (strings included).
-fn brackets(bytes: &[u8]) -> usize {
-    ascii_and_brackets(bytes).1
 }
 
 /// [`parse_event`] for input line `line` (1-based): errors carry the line.
@@ -412,11 +370,12 @@ impl Iterator for EventLines<'_> {
 }
 
 /// The byte offset of the first `[`/`{` (outside strings) that opens the
-/// `max_depth`-th nested container, if any. `brackets` is the number of `[`
-/// and `{` in `bytes`, strings included: fewer than the limit cannot nest
-/// that deep, so the string-aware scan runs only for input with many.
-fn too_deep(bytes: &[u8], brackets: usize, max_depth: usize) -> Option<usize> {
-    if brackets < max_depth {
+/// `max_depth`-th nested container, if any.
+fn too_deep(bytes: &[u8], max_depth: usize) -> Option<usize> {
+    // Fast path for ordinary events: fewer opening brackets in all (strings
+    // included) than the limit cannot nest that deep. The string-aware scan
+    // below runs only when it fails.
+    if opening_brackets(bytes) < max_depth {
         return None;
     }
     let mut depth = 0usize;
@@ -448,10 +407,28 @@ fn too_deep(bytes: &[u8], brackets: usize, max_depth: usize) -> Option<usize> {
     None
 }
 
+/// The number of `[` and `{` bytes. `b | 0x20 == b'{'` holds exactly for
+/// `[` (0x5B) and `{` (0x7B), and a byte counter per chunk of at most 255
+/// bytes cannot overflow: the loop has no branch and vectorizes, which a
+/// `filter(..).count()` into a `usize` does not.
+fn opening_brackets(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(255)
+        .map(|chunk| {
+            let mut n = 0u8;
+            for &b in chunk {
+                n += u8::from((b | 0x20) == b'{');
+            }
+            usize::from(n)
+        })
+        .sum()
+}
+
 /// `serde_json`'s depth limit: 128 levels fail, 127 parse.
 const SERDE_DEPTH: usize = 128;
 
-fn from_serde(text: &str, e: &serde_json::Error) -> EventError {
+/// A parser error on checked text as an [`EventError`].
+pub(crate) fn from_serde(text: &str, e: &serde_json::Error) -> EventError {
     let column = byte_position(text, e.line(), e.column());
     let full = e.to_string();
     // serde_json's Display appends " at line L column C"; the position is ours to report.
@@ -482,4 +459,22 @@ fn byte_position(text: &str, line: usize, column: usize) -> Option<usize> {
         start += text.get(start..)?.find('\n')? + 1;
     }
     Some(start + column.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::opening_brackets;
+
+    /// The branch-free count agrees with the obvious one, for every byte
+    /// value and across chunk boundaries.
+    #[test]
+    fn opening_brackets_counts_exactly_the_brackets() {
+        let all: Vec<u8> = (0..=255u8).cycle().take(256 * 7 + 13).collect();
+        for len in [0, 1, 254, 255, 256, 511, 1000, all.len()] {
+            let bytes = &all[..len];
+            let naive = bytes.iter().filter(|&&b| b == b'[' || b == b'{').count();
+            assert_eq!(opening_brackets(bytes), naive, "{len}");
+        }
+        assert_eq!(opening_brackets(&[b'['; 1000]), 1000);
+    }
 }

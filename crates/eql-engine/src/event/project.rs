@@ -9,6 +9,7 @@
 //! `serde_json::Value` would: nested keys first, then literal dotted keys,
 //! arrays of objects flattened.
 
+use crate::event::input::{check_bytes, from_serde, parse_text, EventError, EventLimits};
 use crate::event::json::Tree;
 use crate::event::resolve::Resolver;
 use crate::Event;
@@ -47,9 +48,10 @@ impl Node {
 /// The compiled set of paths to extract from raw JSON.
 ///
 /// ```
-/// use eql_engine::{Event, FieldPath, Projection, Value};
+/// use eql_engine::{Event, EventLimits, FieldPath, Projection, Value};
 /// let p = Projection::new(&[FieldPath::parse_dotted("process.name")]);
-/// let ev = p.parse(br#"{"process": {"name": "cmd.exe", "pid": 4}, "big": [1, 2, 3]}"#).unwrap();
+/// let bytes = br#"{"process": {"name": "cmd.exe", "pid": 4}, "big": [1, 2, 3]}"#;
+/// let ev = p.parse(bytes, &EventLimits::default()).unwrap();
 /// assert_eq!(ev.get(&FieldPath::parse_dotted("process.name")), Some(Value::from("cmd.exe")));
 /// // Skipped members are not in the projection.
 /// assert_eq!(ev.get(&FieldPath::parse_dotted("process.pid")), None);
@@ -116,19 +118,45 @@ impl Projection {
         &self.resolver
     }
 
-    /// Parses one JSON document, keeping only what the paths need.
+    /// Parses one event (a JSON object), keeping only what the paths need,
+    /// with the checks and errors of [`crate::parse_event`]: length, UTF-8
+    /// and nesting limits first, then the parser, which rejects trailing
+    /// characters.
     ///
-    /// Errors are serde_json's (syntax, truncation, nesting deeper than its
-    /// recursion limit of 128, trailing characters), with line and column.
-    pub fn parse<'de>(&self, bytes: &'de [u8]) -> Result<ProjectedEvent<'de>, serde_json::Error> {
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        let root = Seed {
-            proj: self,
-            node: 0,
-        }
-        .deserialize(&mut de)?;
-        de.end()?;
-        Ok(ProjectedEvent { root })
+    /// ```
+    /// use eql_engine::{EventErrorKind, EventLimits, FieldPath, Projection};
+    /// let p = Projection::new(&[FieldPath::parse_dotted("a")]);
+    /// let err = p.parse(b"[1]", &EventLimits::default()).unwrap_err();
+    /// assert!(matches!(err.kind, EventErrorKind::NotAnObject { .. }));
+    /// ```
+    pub fn parse<'de>(
+        &self,
+        bytes: &'de [u8],
+        limits: &EventLimits,
+    ) -> Result<ProjectedEvent<'de>, EventError> {
+        self.parse_checked(check_bytes(bytes, limits)?)
+    }
+
+    /// [`Projection::parse`] of text that passed [`check_bytes`].
+    pub(crate) fn parse_checked<'de>(
+        &self,
+        text: &'de str,
+    ) -> Result<ProjectedEvent<'de>, EventError> {
+        parse_text(
+            text,
+            |text| {
+                // The text is valid UTF-8: strings are not validated again.
+                let mut de = serde_json::Deserializer::from_str(text);
+                let root = Seed {
+                    proj: self,
+                    node: 0,
+                }
+                .deserialize(&mut de)?;
+                de.end()?;
+                Ok(ProjectedEvent { root })
+            },
+            |ev| crate::event::document::json_type(&ev.root),
+        )
     }
 
     /// Prunes a DOM the same way [`Projection::parse`] prunes bytes: the
@@ -479,28 +507,36 @@ impl Projection {
     /// `sink(path index, item)` gets the items [`Event::resolve_all`] reports
     /// for [`Projection::parse`]'s result, usually without building it.
     ///
+    /// Errors are [`Projection::parse`]'s.
+    ///
     /// ```
-    /// use eql_engine::{FieldPath, Projection, Value};
+    /// use eql_engine::{EventLimits, FieldPath, Projection, Value};
     /// let p = Projection::new(&[FieldPath::parse_dotted("a.b"), FieldPath::parse_dotted("c")]);
+    /// let limits = EventLimits::default();
     /// let mut got = Vec::new();
-    /// p.resolve_json(br#"{"a": {"b": ["x", null, 2]}, "c": {"d": 1}, "e": 5}"#, &mut |i, v| got.push((i, v)))
-    ///     .unwrap();
+    /// let bytes = br#"{"a": {"b": ["x", null, 2]}, "c": {"d": 1}, "e": 5}"#;
+    /// p.resolve_json(bytes, &limits, &mut |i, v| got.push((i, v))).unwrap();
     /// assert_eq!(got, [(0, Value::from("x")), (0, Value::Int(2))]);
-    /// assert!(p.resolve_json(b"{", &mut |_, _| ()).is_err());
+    /// assert!(p.resolve_json(b"{", &limits, &mut |_, _| ()).is_err());
     /// ```
     pub fn resolve_json<'de>(
         &self,
         bytes: &'de [u8],
+        limits: &EventLimits,
         sink: &mut dyn FnMut(usize, Value<'de>),
-    ) -> Result<(), serde_json::Error> {
+    ) -> Result<(), EventError> {
+        let text = check_bytes(bytes, limits)?;
         let mut items = Vec::new();
-        if self.parse_direct(bytes, &mut |i, v| items.push((i, v)))? {
+        if self
+            .parse_direct(text, &mut |i, v| items.push((i, v)))
+            .map_err(|e| from_serde(text, &e))?
+        {
             for (i, v) in items {
                 sink(i, v);
             }
         } else {
             // The tree's items borrow from the tree: hand out owned copies.
-            let tree = self.parse(bytes)?;
+            let tree = self.parse_checked(text)?;
             tree.resolve_all(self, &mut |i, v| sink(i, v.into_owned()));
         }
         Ok(())
@@ -510,21 +546,23 @@ impl Projection {
     /// items [`Event::resolve_all`] would report for the projected event,
     /// with no tree built in between.
     ///
-    /// Returns `Ok(false)` when this document needs the tree (then nothing
-    /// reported through `sink` may be used; call [`Projection::parse`]):
-    /// a literal dotted key or a repeated key on a wanted path, or an array
-    /// where a wanted path goes on, since those change which value `walk`
-    /// picks. Projections with index or dotted path segments always need the
-    /// tree. Errors are exactly [`Projection::parse`]'s.
+    /// `text` has passed [`check_bytes`]. Returns `Ok(false)` when this
+    /// document needs the tree (then nothing reported through `sink` may be
+    /// used; call [`Projection::parse_checked`]): a root that is not an
+    /// object (the tree parse reports it), a literal dotted key or a
+    /// repeated key on a wanted path, or an array where a wanted path goes
+    /// on, since those change which value `walk` picks. Projections with
+    /// index or dotted path segments always need the tree. A syntax error is
+    /// the one the tree parse would report.
     pub(crate) fn parse_direct<'de>(
         &self,
-        bytes: &'de [u8],
+        text: &'de str,
         sink: &mut dyn FnMut(usize, Value<'de>),
     ) -> Result<bool, serde_json::Error> {
-        if !self.direct {
+        if !self.direct || !text.trim_ascii_start().starts_with('{') {
             return Ok(false);
         }
-        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let mut de = serde_json::Deserializer::from_str(text);
         let mut simple = true;
         DirectSeed {
             resolver: &self.resolver,

@@ -17,20 +17,16 @@ struct Entry<H> {
     bytes: usize,
 }
 
-/// A join rule: spec and state.
-pub(crate) struct Join<'e, H> {
-    pub(crate) steps: Vec<StepSpec<'e>>,
-    pub(crate) until: Option<StepSpec<'e>>,
-    limits: SessionLimits,
-    map: HashMap<Key, Entry<H>>,
-    /// Keys by creation, for eviction (stale entries are skipped).
-    order: VecDeque<(u64, Key)>,
-    seq: u64,
+/// The compiled shape of a join (part of a [`super::SessionPlan`]).
+#[derive(Clone, Debug)]
+pub(crate) struct JoinSpec {
+    pub(crate) steps: Vec<StepSpec>,
+    pub(crate) until: Option<StepSpec>,
 }
 
-impl<'e, H: Clone> Join<'e, H> {
-    pub(crate) fn new(j: &'e JoinAst, limits: SessionLimits) -> Self {
-        Join {
+impl JoinSpec {
+    pub(crate) fn new(j: &JoinAst) -> Self {
+        JoinSpec {
             steps: j
                 .steps
                 .iter()
@@ -38,6 +34,22 @@ impl<'e, H: Clone> Join<'e, H> {
                 .map(|(i, s)| StepSpec::new(&j.by, s, i as u16))
                 .collect(),
             until: j.until.as_ref().map(|u| StepSpec::new(&j.by, u, 0)),
+        }
+    }
+}
+
+/// The state of a join rule.
+pub(crate) struct Join<H> {
+    limits: SessionLimits,
+    map: HashMap<Key, Entry<H>>,
+    /// Keys by creation, for eviction (stale entries are skipped).
+    order: VecDeque<(u64, Key)>,
+    seq: u64,
+}
+
+impl<H: Clone> Join<H> {
+    pub(crate) fn new(limits: SessionLimits) -> Self {
+        Join {
             limits,
             map: HashMap::new(),
             order: VecDeque::new(),
@@ -45,7 +57,7 @@ impl<'e, H: Clone> Join<'e, H> {
         }
     }
 
-    pub(crate) fn on_hit(&mut self, h: &Hit, handle: &H, sink: &mut Sink<'_, '_, H>) {
+    pub(crate) fn on_hit(&mut self, spec: &JoinSpec, h: &Hit, handle: &H, sink: &mut Sink<'_, H>) {
         match h.kind {
             HitKind::Until => {
                 if let Some(e) = self.map.remove(&h.key) {
@@ -53,7 +65,7 @@ impl<'e, H: Clone> Join<'e, H> {
                 }
             }
             HitKind::Step(i) => {
-                let n = self.steps.len();
+                let n = spec.steps.len();
                 if !self.map.contains_key(&h.key) {
                     self.seq += 1;
                     let bytes = std::mem::size_of::<Entry<H>>()
@@ -94,7 +106,7 @@ impl<'e, H: Clone> Join<'e, H> {
         }
     }
 
-    fn evict(&mut self, sink: &mut Sink<'_, '_, H>) {
+    fn evict(&mut self, sink: &mut Sink<'_, H>) {
         while self.map.len() > self.limits.max_keys {
             let Some((seq, k)) = self.order.pop_front() else {
                 break;

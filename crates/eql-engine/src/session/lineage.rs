@@ -13,23 +13,30 @@ use super::keys::KeyAtom;
 use super::{EvalCx, LineageOptions};
 use crate::{CompiledQuery, Event};
 use eql_plan::{FieldPath, Value};
-use eql_syntax::{EventQuery, Expr, ExprKind, LineageKind, Query};
+use eql_syntax::{EventQuery, Expr, ExprKind, LineageKind, Query, Span};
 use std::collections::HashSet;
 
-struct Node<'e> {
+/// One relation as compiled. The relation node is known by its span, which
+/// is unique among a query's relations (two relations are disjoint or one
+/// holds the other inside its brackets).
+#[derive(Clone, Debug)]
+struct NodeSpec {
     kind: LineageKind,
-    query: &'e EventQuery,
-    expr: &'e Expr,
+    query: EventQuery,
+    span: Span,
     children: Vec<usize>,
-    sources: HashSet<KeyAtom>,
-    members: HashSet<KeyAtom>,
-    dead: Vec<KeyAtom>,
 }
 
-/// The lineage relations of one rule and their state.
-pub(crate) struct Lineage<'e> {
-    nodes: Vec<Node<'e>>,
+/// The lineage relations of one rule (part of a [`super::SessionPlan`]).
+#[derive(Clone, Debug)]
+pub(crate) struct LineageSpec {
+    nodes: Vec<NodeSpec>,
     roots: Vec<usize>,
+}
+
+/// The fields and values a session reads lineage from ([`LineageOptions`]).
+#[derive(Clone, Debug)]
+pub(crate) struct LineageFields {
     pid: FieldPath,
     ppid: FieldPath,
     subtype: FieldPath,
@@ -39,27 +46,56 @@ pub(crate) struct Lineage<'e> {
     process: String,
 }
 
+impl LineageFields {
+    pub(crate) fn new(opts: &LineageOptions) -> Self {
+        let conv = |vs: &[Value<'static>]| {
+            vs.iter()
+                .map(|v| KeyAtom::from_value(v, true, false))
+                .collect()
+        };
+        LineageFields {
+            pid: FieldPath::parse_dotted(&opts.pid_field),
+            ppid: FieldPath::parse_dotted(&opts.ppid_field),
+            subtype: FieldPath::parse_dotted(&opts.subtype_field),
+            name: FieldPath::parse_dotted("process_name"),
+            creates: conv(&opts.create_values),
+            terminates: conv(&opts.terminate_values),
+            process: opts.process_category.clone(),
+        }
+    }
+
+    /// Every field read from an event (besides the relations' conditions).
+    pub(crate) fn paths(&self) -> [&FieldPath; 4] {
+        [&self.pid, &self.ppid, &self.subtype, &self.name]
+    }
+}
+
+/// The state of one relation.
+#[derive(Default)]
+struct Node {
+    sources: HashSet<KeyAtom>,
+    members: HashSet<KeyAtom>,
+    dead: Vec<KeyAtom>,
+}
+
+/// The state of one rule's lineage relations, by [`LineageSpec`] node.
+pub(crate) struct Lineage {
+    nodes: Vec<Node>,
+}
+
 /// Adds the lineage relations of `e` to `nodes`: each under the relation
 /// whose query holds it (`parent`), or to `roots`.
-fn collect<'e>(
-    e: &'e Expr,
-    parent: Option<usize>,
-    nodes: &mut Vec<Node<'e>>,
-    roots: &mut Vec<usize>,
-) {
+fn collect(e: &Expr, parent: Option<usize>, nodes: &mut Vec<NodeSpec>, roots: &mut Vec<usize>) {
     e.walk(&mut |x| {
         let ExprKind::Lineage { kind, query } = &x.kind else {
             return true;
         };
         let id = nodes.len();
-        nodes.push(Node {
+        nodes.push(NodeSpec {
             kind: *kind,
-            query,
-            expr: x,
+            query: (**query).clone(),
+            span: x.span,
             children: Vec::new(),
-            sources: HashSet::new(),
-            members: HashSet::new(),
-            dead: Vec::new(),
         });
         match parent.and_then(|p| nodes.get_mut(p)) {
             Some(p) => p.children.push(id),
@@ -74,9 +110,9 @@ fn atom(v: Option<Value<'_>>) -> KeyAtom {
     v.map_or(KeyAtom::Null, |v| KeyAtom::from_value(&v, true, false))
 }
 
-impl<'e> Lineage<'e> {
+impl LineageSpec {
     /// `None` when the query uses no lineage.
-    pub(crate) fn new(q: &'e Query, opts: &LineageOptions) -> Option<Self> {
+    pub(crate) fn new(q: &Query) -> Option<Self> {
         let mut nodes = Vec::new();
         let mut roots = Vec::new();
         for s in q.body.step_queries() {
@@ -85,59 +121,56 @@ impl<'e> Lineage<'e> {
         if nodes.is_empty() {
             return None;
         }
-        let conv = |vs: &[Value<'static>]| {
-            vs.iter()
-                .map(|v| KeyAtom::from_value(v, true, false))
-                .collect()
-        };
-        Some(Lineage {
-            nodes,
-            roots,
-            pid: FieldPath::parse_dotted(&opts.pid_field),
-            ppid: FieldPath::parse_dotted(&opts.ppid_field),
-            subtype: FieldPath::parse_dotted(&opts.subtype_field),
-            name: FieldPath::parse_dotted("process_name"),
-            creates: conv(&opts.create_values),
-            terminates: conv(&opts.terminate_values),
-            process: opts.process_category.clone(),
-        })
+        Some(LineageSpec { nodes, roots })
+    }
+}
+
+impl Lineage {
+    pub(crate) fn new(spec: &LineageSpec) -> Self {
+        Lineage {
+            nodes: spec.nodes.iter().map(|_| Node::default()).collect(),
+        }
     }
 
     /// Updates every relation with one event (before the rule reads them).
-    pub(crate) fn observe(&mut self, engine: &CompiledQuery, event: &dyn Event) {
+    pub(crate) fn observe(
+        &mut self,
+        spec: &LineageSpec,
+        fields: &LineageFields,
+        engine: &CompiledQuery,
+        event: &dyn Event,
+    ) {
         let is_process =
-            eql_plan::category_matches(Some(&self.process), event.get(&engine.category).as_ref());
-        let roots = self.roots.clone();
-        for r in roots {
-            self.observe_node(r, engine, event, is_process);
+            eql_plan::category_matches(Some(&fields.process), event.get(&engine.category).as_ref());
+        for &r in &spec.roots {
+            self.observe_node(r, spec, fields, engine, event, is_process);
         }
     }
 
     fn observe_node(
         &mut self,
         i: usize,
+        spec: &LineageSpec,
+        fields: &LineageFields,
         engine: &CompiledQuery,
         event: &dyn Event,
         is_process: bool,
     ) {
-        if is_process {
-            self.update(i, event);
-        }
-        let children = self
-            .nodes
-            .get(i)
-            .map(|n| n.children.clone())
-            .unwrap_or_default();
-        for c in children {
-            self.observe_node(c, engine, event, is_process);
-        }
-        let Some(query) = self.nodes.get(i).map(|n| n.query) else {
+        let Some(node) = spec.nodes.get(i) else {
             return;
         };
+        if is_process {
+            self.update(i, node.kind, fields, event);
+        }
+        for &c in &node.children {
+            self.observe_node(c, spec, fields, engine, event, is_process);
+        }
         let matched = {
             let wrapped = LineageEvent {
                 inner: event,
-                lineage: self,
+                spec,
+                state: self,
+                fields,
             };
             EvalCx {
                 engine,
@@ -145,12 +178,12 @@ impl<'e> Lineage<'e> {
                 category: None,
                 answers: None,
             }
-            .step_matches(query)
+            .step_matches(&node.query)
         };
         if !matched {
             return;
         }
-        let pid = event.get(&self.pid);
+        let pid = event.get(&fields.pid);
         let truthy = match &pid {
             None | Some(Value::Null | Value::Bool(false) | Value::Int(0)) => false,
             Some(Value::Float(f)) => *f != 0.0,
@@ -165,15 +198,15 @@ impl<'e> Lineage<'e> {
         }
     }
 
-    fn update(&mut self, i: usize, event: &dyn Event) {
-        let pid = atom(event.get(&self.pid));
-        let ppid = atom(event.get(&self.ppid));
-        let sub = atom(event.get(&self.subtype));
-        let creates = self.creates.contains(&sub);
-        let terminates = self.terminates.contains(&sub);
+    fn update(&mut self, i: usize, kind: LineageKind, f: &LineageFields, event: &dyn Event) {
+        let pid = atom(event.get(&f.pid));
+        let ppid = atom(event.get(&f.ppid));
+        let sub = atom(event.get(&f.subtype));
+        let creates = f.creates.contains(&sub);
+        let terminates = f.terminates.contains(&sub);
         let system = creates
             && pid == KeyAtom::Int(4)
-            && matches!(event.get(&self.name), Some(Value::Str(s)) if s == "System");
+            && matches!(event.get(&f.name), Some(Value::Str(s)) if s == "System");
         let Some(n) = self.nodes.get_mut(i) else {
             return;
         };
@@ -185,7 +218,7 @@ impl<'e> Lineage<'e> {
             n.members.clear();
             n.sources.clear();
         }
-        match n.kind {
+        match kind {
             LineageKind::Descendant => {
                 if creates && (n.members.contains(&ppid) || n.sources.contains(&ppid)) {
                     n.members.insert(pid);
@@ -207,29 +240,32 @@ impl<'e> Lineage<'e> {
             }
         }
     }
-
-    fn lookup(&self, e: &Expr, event: &dyn Event) -> Option<bool> {
-        let n = self.nodes.iter().find(|n| std::ptr::eq(n.expr, e))?;
-        let pid = atom(event.get(&self.pid));
-        Some(match n.kind {
-            LineageKind::Event => n.sources.contains(&pid),
-            _ => n.members.contains(&pid),
-        })
-    }
 }
 
 /// An event seen together with the lineage state of its rule.
-pub(crate) struct LineageEvent<'a, 'e> {
+pub(crate) struct LineageEvent<'a> {
     pub(crate) inner: &'a dyn Event,
-    pub(crate) lineage: &'a Lineage<'e>,
+    pub(crate) spec: &'a LineageSpec,
+    pub(crate) state: &'a Lineage,
+    pub(crate) fields: &'a LineageFields,
 }
 
-impl Event for LineageEvent<'_, '_> {
+impl Event for LineageEvent<'_> {
     fn get(&self, path: &FieldPath) -> Option<Value<'_>> {
         self.inner.get(path)
     }
 
     fn lineage(&self, relation: &Expr) -> Option<bool> {
-        self.lineage.lookup(relation, self.inner)
+        let i = self
+            .spec
+            .nodes
+            .iter()
+            .position(|n| n.span == relation.span)?;
+        let (kind, n) = (self.spec.nodes.get(i)?.kind, self.state.nodes.get(i)?);
+        let pid = atom(self.inner.get(&self.fields.pid));
+        Some(match kind {
+            LineageKind::Event => n.sources.contains(&pid),
+            _ => n.members.contains(&pid),
+        })
     }
 }

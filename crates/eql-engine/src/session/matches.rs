@@ -53,9 +53,9 @@ impl<H> Default for Matches<H> {
 /// event is absent); [`Match::steps`] walks both in step order.
 ///
 /// ```
-/// use eql_engine::{CompileOptions, CompiledQuery, Matches};
+/// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
 /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-/// let mut s = engine.session::<&str>();
+/// let mut s = Session::<&str>::new(&engine, SessionOptions::default());
 /// let mut out = Matches::new();
 /// s.push("a", &serde_json::json!({}), &mut out);
 /// let m = out.iter().next().unwrap();
@@ -97,13 +97,13 @@ impl<'a, H> Match<'a, H> {
     /// [`Step::Missing`].
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Step};
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions, Step};
     /// use serde_json::json;
     /// let q = CompiledQuery::compile(
     ///     "sequence with maxspan=1m [a where true] ![b where true] [c where true]",
     ///     &CompileOptions::default(),
     /// ).unwrap();
-    /// let mut s = q.session::<u32>();
+    /// let mut s = Session::<u32>::new(&q, SessionOptions::default());
     /// let mut out = Matches::new();
     /// s.push(1, &json!({"@timestamp": 1000, "event": {"category": "a"}}), &mut out);
     /// s.push(2, &json!({"@timestamp": 2000, "event": {"category": "c"}}), &mut out);
@@ -131,9 +131,9 @@ impl<H> Matches<H> {
     /// An empty buffer.
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, Matches};
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
     /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-    /// let mut s = engine.session::<u8>();
+    /// let mut s = Session::<u8>::new(&engine, SessionOptions::default());
     /// let mut out = Matches::new();
     /// s.push(7, &serde_json::json!({}), &mut out);
     /// assert_eq!(out.len(), 1);
@@ -145,9 +145,9 @@ impl<H> Matches<H> {
     /// Empties the buffer (results and late events), keeping its capacity.
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, Matches};
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
     /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-    /// let mut s = engine.session::<u8>();
+    /// let mut s = Session::<u8>::new(&engine, SessionOptions::default());
     /// let mut out = Matches::new();
     /// s.push(7, &serde_json::json!({}), &mut out);
     /// out.clear();
@@ -164,9 +164,9 @@ impl<H> Matches<H> {
     /// Number of results.
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, Matches};
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
     /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-    /// let mut s = engine.session::<u8>();
+    /// let mut s = Session::<u8>::new(&engine, SessionOptions::default());
     /// let mut out = Matches::new();
     /// s.push(1, &serde_json::json!({}), &mut out);
     /// s.push(2, &serde_json::json!({}), &mut out);
@@ -188,9 +188,9 @@ impl<H> Matches<H> {
     /// The `i`-th result.
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, Matches};
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
     /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-    /// let mut s = engine.session::<u8>();
+    /// let mut s = Session::<u8>::new(&engine, SessionOptions::default());
     /// let mut out = Matches::new();
     /// s.push(9, &serde_json::json!({}), &mut out);
     /// assert_eq!(out.get(0).map(|m| m.events), Some(&[9u8][..]));
@@ -220,9 +220,9 @@ impl<H> Matches<H> {
     /// The results, in emission order.
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, Matches};
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
     /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-    /// let mut s = engine.session::<u8>();
+    /// let mut s = Session::<u8>::new(&engine, SessionOptions::default());
     /// let mut out = Matches::new();
     /// s.push(1, &serde_json::json!({}), &mut out);
     /// assert_eq!(out.iter().count(), 1);
@@ -240,14 +240,14 @@ impl<H> Matches<H> {
     /// not evaluated at all).
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, SessionOptions, StreamOrder};
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions, StreamOrder};
     /// let engine = CompiledQuery::compile(
     ///     "sequence [a where true] [b where true]",
     ///     &CompileOptions::default(),
     /// ).unwrap();
     /// let mut stream = SessionOptions::default();
     /// stream.order = Some(StreamOrder::Window { window_ms: 0 });
-    /// let mut s = engine.session_with::<u8>(stream);
+    /// let mut s = Session::<u8>::new(&engine, stream);
     /// let mut out = Matches::new();
     /// s.push(1, &serde_json::json!({"@timestamp": 2000, "event": {"category": "b"}}), &mut out);
     /// s.push(2, &serde_json::json!({"@timestamp": 1000, "event": {"category": "a"}}), &mut out);

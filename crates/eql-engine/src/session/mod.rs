@@ -14,13 +14,13 @@
 //! machines → pipes → the caller's [`Matches`].
 //!
 //! ```
-//! use eql_engine::{CompileOptions, CompiledQuery, Matches};
+//! use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
 //! use serde_json::json;
 //! let engine = CompiledQuery::compile(
 //!     r#"sequence by host.id with maxspan=1m [process where true] [file where true]"#,
 //!     &CompileOptions::default(),
 //! ).unwrap();
-//! let mut session = engine.session::<u64>();
+//! let mut session = Session::<u64>::new(&engine, SessionOptions::default());
 //! let mut out = Matches::new();
 //! session.push(1, &json!({"@timestamp": 1000, "event": {"category": "process"}, "host": {"id": "h"}}), &mut out);
 //! session.push(2, &json!({"@timestamp": 2000, "event": {"category": "file"}, "host": {"id": "h"}}), &mut out);
@@ -50,48 +50,33 @@ use time::Stamp;
 
 mod matches;
 mod options;
+mod plan;
 mod rule;
 mod stats;
 mod step;
 
+use lineage::LineageFields;
 pub use matches::{Match, Matches, Step};
 pub use options::{LineageOptions, SessionLimits, SessionOptions, StreamOrder};
-use rule::{Body, OwnTs, PackGroup, RuleState, SessionPack};
+pub use plan::SessionPlan;
+use rule::{Body, BodySpec, OwnTs, RuleState};
 pub(crate) use rule::{Hit, HitKind, Sink};
 pub(crate) use stats::Counters;
 pub use stats::SessionStats;
+use std::sync::Arc;
 pub(crate) use step::{Answers, EvalCx, StepSpec};
 
 // ---------------------------------------------------------------------------
 // The session
-
-/// Errors of [`Session::push_json`].
-///
-/// ```
-/// use eql_engine::{CompileOptions, CompiledQuery, Matches};
-/// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-/// let mut s = engine.session::<u64>();
-/// assert!(s.push_json(1, b"{not json", &mut Matches::new()).is_err());
-/// ```
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PushError {
-    /// The bytes are not valid JSON.
-    #[error("invalid JSON event: {0}")]
-    Json(#[from] serde_json::Error),
-    /// The JSON is valid but not an object.
-    #[error("a JSON event must be an object")]
-    NotAnObject,
-}
 
 /// The mutable state of one ordered event stream over one or more compiled
 /// queries: partial sequences, sample and join slots, lineage sets, pipe
 /// buffers and counters, fed one event at a time.
 ///
 /// ```
-/// use eql_engine::{CompileOptions, CompiledQuery, Matches};
+/// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
 /// let engine = CompiledQuery::compile("process where true | tail 1", &CompileOptions::default()).unwrap();
-/// let mut s = engine.session::<u32>();
+/// let mut s = Session::<u32>::new(&engine, SessionOptions::default());
 /// let mut out = Matches::new();
 /// for i in 0..3 {
 ///     s.push_json(i, br#"{"event": {"category": "process"}}"#, &mut out).unwrap();
@@ -100,31 +85,28 @@ pub enum PushError {
 /// s.finish(&mut out);
 /// assert_eq!(out.iter().next().unwrap().events, &[2]);
 /// ```
-pub struct Session<'e, H> {
-    rules: Vec<RuleState<'e, H>>,
-    /// Rules with `maxspan` (checked for expiry on every event, in arrival order).
-    timed: Vec<u32>,
+pub struct Session<H> {
+    plan: Arc<SessionPlan>,
+    /// Per rule of the plan, its state.
+    rules: Vec<RuleState<H>>,
     /// The order of the stateful rules and their held hits.
     ordering: Orderer<H>,
+    event_limits: crate::EventLimits,
+    /// Every field the session reads, for [`Session::push_json`]: the
+    /// plan's when these options read no other field.
+    projection: Arc<crate::Projection>,
     ts_field: FieldPath,
     /// The other (timestamp field, format) pairs rules read, each once per
-    /// event ([`Rule::ts_slot`]).
+    /// event ([`RuleState::ts_slot`]).
     own_ts: Vec<(FieldPath, TimestampFormat)>,
     ts_format: TimestampFormat,
     tie_field: Option<FieldPath>,
-    /// The category field most rules read (the first rule's).
-    category_field: Option<FieldPath>,
+    lineage: LineageFields,
     arrival: u64,
     scratch: Vec<Hit>,
-    /// Every step query of the rules as one [`crate::Pack`].
-    pack: Option<SessionPack>,
     pack_hits: crate::PackMatches,
     /// The pack's answers for the current event, by pack index.
     answers: Vec<bool>,
-    /// Rules evaluated on every event, ascending: those with a step query
-    /// the packs do not answer, and Python sequences with `maxspan`. The
-    /// others run only on an event where one of their answers fired.
-    always: Vec<u32>,
     /// The rules to evaluate for the current event (scratch).
     due: Vec<u32>,
     counters: Counters,
@@ -134,126 +116,41 @@ pub struct Session<'e, H> {
     shard: Option<crate::Shard>,
 }
 
-impl CompiledQuery {
-    /// A streaming session over this query with default [`SessionOptions`].
+impl<H: Clone> Session<H> {
+    /// A session running `plan`: a [`CompiledQuery`], a
+    /// [`CompiledRuleSet`](crate::CompiledRuleSet) (whose plan is built once,
+    /// when it is compiled, and shared), a [`SessionPlan`] over several
+    /// queries, or an `Arc<SessionPlan>` shared with other sessions. The
+    /// session owns its share of the plan: it is `'static`, and `Send` when
+    /// `H` is.
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery};
-    /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-    /// let _s = engine.session::<u64>();
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
+    /// let query = CompiledQuery::compile("process where true", &CompileOptions::default()).unwrap();
+    /// let mut s = Session::new(&query, SessionOptions::default());
+    /// let mut out = Matches::new();
+    /// s.push(1u64, &serde_json::json!({"event": {"category": "process"}}), &mut out);
+    /// assert_eq!(out.len(), 1);
     /// ```
-    pub fn session<H: Clone>(&self) -> Session<'_, H> {
-        Session::new(std::iter::once(self), SessionOptions::default())
-    }
-
-    /// A streaming session with explicit options.
+    ///
+    /// Several queries: a result's [`Match::rule`] is the query's position
+    /// in the plan.
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, SessionOptions};
-    /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-    /// let _s = engine.session_with::<u64>(SessionOptions::default());
-    /// ```
-    pub fn session_with<H: Clone>(&self, opts: SessionOptions) -> Session<'_, H> {
-        Session::new(std::iter::once(self), opts)
-    }
-}
-
-#[cfg(feature = "rules")]
-impl crate::CompiledRuleSet {
-    /// A streaming session running every rule of the pack; a result's
-    /// [`Match::rule`] is the rule's index in [`crate::CompiledRuleSet::rules`].
-    ///
-    /// ```
-    /// use eql_engine::{CompileOptions, Matches, RuleSet, SessionOptions};
-    /// let (pack, _) = RuleSet::builtin().compile(&CompileOptions::default());
-    /// let mut s = pack.session::<u64>(SessionOptions::default());
-    /// s.finish(&mut Matches::new());
-    /// ```
-    pub fn session<H: Clone>(&self, opts: SessionOptions) -> Session<'_, H> {
-        Session::new(self.iter().map(|r| &r.engine), opts)
-    }
-}
-
-impl<'e, H: Clone> Session<'e, H> {
-    /// Groups the step queries of the rules (without process lineage) into
-    /// one pack per category field when there are several rules.
-    fn pack_of(rules: &[RuleState<'e, H>]) -> Option<SessionPack> {
-        if rules.len() < 2 {
-            return None;
-        }
-        let mut steps: Vec<Vec<(eql_syntax::Span, u32)>> = vec![Vec::new(); rules.len()];
-        // Per category field, in order of first use: the queries of its pack.
-        let mut groups: Vec<PackGroup<'e>> = Vec::new();
-        for (i, r) in rules.iter().enumerate() {
-            let e = r.engine;
-            if r.lineage.is_some() || (e.plan.is_none() && e.steps.is_none()) {
-                continue;
-            }
-            let queries = e.query.body.step_queries();
-            let field = e.opts.category_field.as_str();
-            let g = match groups.iter().position(|(f, _)| *f == field) {
-                Some(g) => g,
-                None => {
-                    groups.push((field, Vec::new()));
-                    groups.len() - 1
-                }
-            };
-            if let Some((_, items)) = groups.get_mut(g) {
-                items.extend(queries.into_iter().map(|q| (i, e, q)));
-            }
-        }
-        let mut owner = Vec::new();
-        let mut packs = Vec::with_capacity(groups.len());
-        let mut offsets = Vec::with_capacity(groups.len());
-        let mut total = 0u32;
-        for (_, items) in groups {
-            let Some(&(_, first, _)) = items.first() else {
-                continue;
-            };
-            // A rule's queries are all in one group, in order.
-            for (k, &(i, _, q)) in items.iter().enumerate() {
-                if let Some(s) = steps.get_mut(i) {
-                    s.push((q.span, total + k as u32));
-                }
-                owner.push(i as u32);
-            }
-            let pack = crate::Pack::from_conditions(items, &first.opts);
-            offsets.push(total);
-            total += pack.len() as u32;
-            packs.push(pack);
-        }
-        Some(SessionPack {
-            packs,
-            offsets,
-            total: total as usize,
-            steps,
-            owner,
-        })
-    }
-
-    /// A session over several compiled queries; a result's [`Match::rule`] is
-    /// the query's position in `engines`. The session's timestamp field, its
-    /// format and tiebreaker (which drive the reorder window and
-    /// `SessionStats::out_of_order`) are the first query's, and the first
-    /// query's dialect chooses the default [`StreamOrder`]. A query compiled
-    /// with another `timestamp_field` orders and times its steps and its
-    /// `maxspan` by that field (by the session's timestamp on an event that
-    /// lacks it), and with another `tiebreaker_field` breaks ties by it; one
-    /// compiled with another `category_field` reads its categories from that
-    /// field. Every query gives the results it gives in a session of its own
-    /// over the same stream as long as the events carry its timestamp field
-    /// (the multi-rule session proptest checks this).
-    ///
-    /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, Session, SessionOptions};
+    /// use std::sync::Arc;
+    /// use eql_engine::{CompileOptions, CompiledQuery, Session, SessionOptions, SessionPlan};
     /// let a = CompiledQuery::compile("process where true", &CompileOptions::default()).unwrap();
     /// let b = CompiledQuery::compile("file where true", &CompileOptions::default()).unwrap();
-    /// let s: Session<'_, u64> = Session::new([&a, &b], SessionOptions::default());
+    /// let plan = Arc::new(SessionPlan::new([a, b]));
+    /// let s: Session<u64> = Session::new(Arc::clone(&plan), SessionOptions::default());
     /// assert_eq!(s.stats().events, 0);
     /// ```
-    pub fn new(engines: impl IntoIterator<Item = &'e CompiledQuery>, opts: SessionOptions) -> Self {
-        let engines: Vec<&CompiledQuery> = engines.into_iter().collect();
-        let first = engines.first().map(|e| &e.opts);
+    pub fn new(plan: impl Into<Arc<SessionPlan>>, opts: SessionOptions) -> Self {
+        Session::from_plan(plan.into(), opts)
+    }
+
+    fn from_plan(plan: Arc<SessionPlan>, opts: SessionOptions) -> Self {
+        let first = plan.rules.first().map(|r| &r.engine.opts);
         let ts_name = opts.timestamp_field.clone().unwrap_or_else(|| {
             first
                 .map_or("@timestamp", |o| o.timestamp_field.as_str())
@@ -263,71 +160,62 @@ impl<'e, H: Clone> Session<'e, H> {
         let tie_field = first
             .and_then(|o| o.tiebreaker_field.as_deref())
             .map(FieldPath::parse_dotted);
-        let py = engines
-            .first()
-            .is_some_and(|e| e.opts.dialect == Dialect::Python);
+        let py = first.is_some_and(|o| o.dialect == Dialect::Python);
         let order = opts.order.unwrap_or(if py {
             StreamOrder::Arrival
         } else {
             StreamOrder::Bounded
         });
-        let mut rules = Vec::with_capacity(engines.len());
-        let mut timed = Vec::new();
+        let mut rules = Vec::with_capacity(plan.rules.len());
         let mut own_ts: Vec<(FieldPath, TimestampFormat)> = Vec::new();
-        for (i, e) in engines.iter().enumerate() {
-            let mut r = RuleState::new(e, &opts);
-            r.session_category = engines.first().is_some_and(|f| f.category == e.category);
-            if e.opts.timestamp_field != ts_name {
-                let own = (
-                    FieldPath::parse_dotted(&e.opts.timestamp_field),
-                    e.opts.timestamp_format,
-                );
-                r.ts_slot = Some(match own_ts.iter().position(|x| *x == own) {
+        // The (field, format) of each `own_ts` slot, as the options spell them.
+        let mut own_names: Vec<(&str, TimestampFormat)> = Vec::new();
+        for p in &plan.rules {
+            let mut r = RuleState::new(p, &opts);
+            let o = &p.engine.opts;
+            if o.timestamp_field != ts_name {
+                let own = (o.timestamp_field.as_str(), o.timestamp_format);
+                r.ts_slot = Some(match own_names.iter().position(|x| *x == own) {
                     Some(k) => k,
                     None => {
-                        own_ts.push(own);
+                        own_names.push(own);
+                        own_ts.push((FieldPath::parse_dotted(own.0), own.1));
                         own_ts.len() - 1
                     }
                 });
             }
-            if matches!(&r.body, Body::Seq(s) if s.spec.maxspan.is_some() && !s.py) {
-                timed.push(i as u32);
-            }
             rules.push(r);
         }
-        let pack = Self::pack_of(&rules);
-        let always = rules
-            .iter()
-            .enumerate()
-            .filter(|(i, r)| {
-                let answered = pack
-                    .as_ref()
-                    .is_some_and(|p| p.steps.get(*i).is_some_and(|s| !s.is_empty()));
-                // A rule whose every step query the packs answer pushes a
-                // hit only when one of them matched; a Python sequence with
-                // `maxspan` also notes every event of its steps' categories.
-                let touches = matches!(&r.body, Body::Seq(s) if s.py && s.spec.maxspan.is_some());
-                !answered || touches
-            })
-            .map(|(i, _)| i as u32)
-            .collect();
+        let ts_field = FieldPath::parse_dotted(&ts_name);
+        let lineage = LineageFields::new(&opts.lineage);
+        let mut extra = vec![&ts_field];
+        if plan.lineage {
+            extra.extend(lineage.paths());
+        }
+        let projection = if extra.iter().all(|p| plan.projected.contains(p)) {
+            Arc::clone(&plan.projection)
+        } else {
+            let mut paths = plan.fields.clone();
+            paths.extend(extra.into_iter().cloned());
+            Arc::new(crate::Projection::new(&paths))
+        };
         let tie_name = first.and_then(|o| o.tiebreaker_field.as_deref());
-        let ordering = Orderer::new(order, &rules, tie_name, opts.limits.max_held_hits);
+        let ordering = Orderer::new(order, &plan.rules, tie_name, opts.limits.max_held_hits);
         Session {
             rules,
-            timed,
             ordering,
-            ts_field: FieldPath::parse_dotted(&ts_name),
+            event_limits: opts.event_limits,
+            projection,
+            ts_field,
             own_ts,
             ts_format,
             tie_field,
-            category_field: engines.first().map(|e| e.category.clone()),
+            lineage,
             arrival: 0,
             scratch: Vec::new(),
-            pack,
+            plan,
             pack_hits: crate::PackMatches::new(),
             answers: Vec::new(),
-            always,
             due: Vec::new(),
             counters: Counters::default(),
             stats: SessionStats::default(),
@@ -345,9 +233,9 @@ impl<'e, H: Clone> Session<'e, H> {
     /// [`Session::finish`].
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, Matches};
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
     /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-    /// let mut s = engine.session::<u8>();
+    /// let mut s = Session::<u8>::new(&engine, SessionOptions::default());
     /// let mut out = Matches::new();
     /// s.push(1, &serde_json::json!({"@timestamp": "2024-01-01T00:00:00Z"}), &mut out);
     /// assert_eq!(out.len(), 1);
@@ -378,7 +266,8 @@ impl<'e, H: Clone> Session<'e, H> {
         let own_ties = self.ordering.own_ties(event);
         let mut hits = std::mem::take(&mut self.scratch);
         hits.clear();
-        let category = self.category_field.as_ref().map(|f| event.get(f));
+        let plan = &*self.plan;
+        let category = plan.category_field.as_ref().map(|f| event.get(f));
         // Rules timed by another field than the session's read it here, once
         // per event: for their steps, and for their `maxspan` expiry.
         let own: OwnTs = self
@@ -390,40 +279,38 @@ impl<'e, H: Clone> Session<'e, H> {
         // candidate index), then the rules read their answers.
         let mut due = std::mem::take(&mut self.due);
         due.clear();
-        due.extend_from_slice(&self.always);
-        if let Some(p) = &self.pack {
+        due.extend_from_slice(&plan.always);
+        if let Some(p) = &plan.pack {
             self.answers.clear();
-            self.answers.resize(p.total, false);
-            for (pack, &offset) in p.packs.iter().zip(&p.offsets) {
-                pack.matches(event, &mut self.pack_hits);
-                for &k in self.pack_hits.rules() {
-                    let k = offset as usize + k as usize;
-                    if let Some(a) = self.answers.get_mut(k) {
-                        *a = true;
-                    }
-                    // A rule the packs answer runs only when one of its
-                    // step queries matched.
-                    if let Some(&i) = p.owner.get(k) {
-                        due.push(i);
-                    }
+            self.answers.resize(p.pack.len(), false);
+            p.pack.matches(event, &mut self.pack_hits);
+            for &k in self.pack_hits.rules() {
+                let k = k as usize;
+                if let Some(a) = self.answers.get_mut(k) {
+                    *a = true;
+                }
+                // A rule the pack answers runs only when one of its step
+                // queries matched.
+                if let Some(&i) = p.owner.get(k) {
+                    due.push(i);
                 }
             }
-            if due.len() > self.always.len() {
+            if due.len() > plan.always.len() {
                 due.sort_unstable();
                 due.dedup();
             }
         }
         for &i in &due {
             let i = i as usize;
-            let Some(r) = self.rules.get_mut(i) else {
+            let (Some(r), Some(rp)) = (self.rules.get_mut(i), plan.rules.get(i)) else {
                 continue;
             };
-            let cat = if r.session_category {
+            let cat = if rp.session_category {
                 category.as_ref()
             } else {
                 None
             };
-            let answers = self.pack.as_ref().and_then(|p| {
+            let answers = plan.pack.as_ref().and_then(|p| {
                 let steps = p.steps.get(i).map(Vec::as_slice).unwrap_or_default();
                 (!steps.is_empty()).then_some(Answers {
                     steps,
@@ -431,7 +318,16 @@ impl<'e, H: Clone> Session<'e, H> {
                 })
             });
             let ts = r.own_clock(&own).unwrap_or(ts);
-            r.evaluate(i as u32, event, cat, ts, &mut hits, answers);
+            r.evaluate(
+                rp,
+                &self.lineage,
+                i as u32,
+                event,
+                cat,
+                ts,
+                &mut hits,
+                answers,
+            );
         }
         self.due = due;
         if let Some(shard) = &self.shard {
@@ -455,27 +351,34 @@ impl<'e, H: Clone> Session<'e, H> {
         self.scratch = hits;
     }
 
-    /// Parses one JSON object (`serde_json` for now) and pushes it.
+    /// Pushes one event from its bytes (a JSON object), with the results
+    /// [`Session::push`] gives for the same event as a `serde_json::Value`.
+    /// No DOM is built: one pass over the bytes keeps only the fields the
+    /// session's rules read (conditions, join keys, categories, timestamps,
+    /// tiebreakers, pipe and lineage fields), and the rules read them from
+    /// that. The bytes are checked as [`crate::parse_event`] checks them,
+    /// against [`SessionOptions::event_limits`]; bytes that are not an event
+    /// are an [`EventError`](crate::EventError) and change nothing.
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, Matches};
+    /// use eql_engine::{CompileOptions, CompiledQuery, EventErrorKind, Matches, Session, SessionOptions};
     /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-    /// let mut s = engine.session::<u8>();
+    /// let mut s = Session::<u8>::new(&engine, SessionOptions::default());
     /// let mut out = Matches::new();
     /// s.push_json(1, br#"{"@timestamp": 5}"#, &mut out).unwrap();
     /// assert_eq!(out.len(), 1);
+    /// let err = s.push_json(2, b"{not json", &mut out).unwrap_err();
+    /// assert!(matches!(err.kind, EventErrorKind::Syntax { .. }));
     /// ```
     pub fn push_json(
         &mut self,
         handle: H,
         bytes: &[u8],
         out: &mut Matches<H>,
-    ) -> Result<(), PushError> {
-        let v: serde_json::Value = serde_json::from_slice(bytes)?;
-        if !v.is_object() {
-            return Err(PushError::NotAnObject);
-        }
-        self.push(handle, &v, out);
+    ) -> Result<(), crate::EventError> {
+        let text = crate::event::input::check_bytes(bytes, &self.event_limits)?;
+        let event = self.projection.parse_checked(text)?;
+        self.push(handle, &event, out);
         Ok(())
     }
 
@@ -491,18 +394,23 @@ impl<'e, H: Clone> Session<'e, H> {
         out: &mut Matches<H>,
     ) {
         let counters = &mut self.counters;
-        for &ri in &self.timed {
-            if let Some(r) = self.rules.get_mut(ri as usize) {
-                // `maxspan` runs on the rule's own clock, as its steps do.
-                let now = r.own_clock(own).unwrap_or(ts);
-                let (body, mut sink) = r.sink(ri, out, counters);
-                if let Body::Seq(s) = body {
-                    s.expire(now, &mut sink);
-                }
+        let plan = &*self.plan;
+        for &ri in &plan.timed {
+            let (Some(r), Some(rp)) =
+                (self.rules.get_mut(ri as usize), plan.rules.get(ri as usize))
+            else {
+                continue;
+            };
+            // `maxspan` runs on the rule's own clock, as its steps do.
+            let now = r.own_clock(own).unwrap_or(ts);
+            let (body, mut sink) = r.sink(rp, ri, out, counters);
+            if let (Body::Seq(s), BodySpec::Seq(spec)) = (body, &rp.body) {
+                s.expire(spec, now, &mut sink);
             }
         }
         for h in hits {
             order::run_hit(
+                &plan.rules,
                 &mut self.rules,
                 &mut self.counters,
                 h,
@@ -520,9 +428,9 @@ impl<'e, H: Clone> Session<'e, H> {
     /// `unique_count`). Later pushes are late.
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, Matches};
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
     /// let engine = CompiledQuery::compile("any where true | tail 1", &CompileOptions::default()).unwrap();
-    /// let mut s = engine.session::<u8>();
+    /// let mut s = Session::<u8>::new(&engine, SessionOptions::default());
     /// let mut out = Matches::new();
     /// s.push(1, &serde_json::json!({}), &mut out);
     /// s.push(2, &serde_json::json!({}), &mut out);
@@ -532,14 +440,14 @@ impl<'e, H: Clone> Session<'e, H> {
     pub fn finish(&mut self, out: &mut Matches<H>) {
         self.release_all(out);
         let counters = &mut self.counters;
-        for (i, r) in self.rules.iter_mut().enumerate() {
-            let (body, mut sink) = r.sink(i as u32, out, counters);
-            match body {
-                Body::Seq(s) => s.finish(&mut sink),
-                Body::Sample(s) => s.finish(&mut sink),
-                Body::Event(_) | Body::Join(_) => {}
+        for (i, (r, rp)) in self.rules.iter_mut().zip(&self.plan.rules).enumerate() {
+            let (body, mut sink) = r.sink(rp, i as u32, out, counters);
+            match (body, &rp.body) {
+                (Body::Seq(s), BodySpec::Seq(spec)) => s.finish(spec, &mut sink),
+                (Body::Sample(s), BodySpec::Sample(spec)) => s.finish(spec, &mut sink),
+                _ => {}
             }
-            sink.pipes.finish(i as u32, sink.out, sink.c);
+            sink.finish_pipes();
         }
         self.finished = true;
     }
@@ -547,9 +455,9 @@ impl<'e, H: Clone> Session<'e, H> {
     /// A snapshot of the counters.
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, Matches};
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
     /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-    /// let mut s = engine.session::<u8>();
+    /// let mut s = Session::<u8>::new(&engine, SessionOptions::default());
     /// let mut out = Matches::new();
     /// s.push(1, &serde_json::json!({}), &mut out);
     /// assert_eq!((s.stats().events, s.stats().matches), (1, 1));
@@ -578,7 +486,7 @@ impl<'e, H: Clone> Session<'e, H> {
 #[cfg(test)]
 mod tests {
     use super::Body;
-    use crate::{CompileOptions, CompiledQuery, Matches, SessionOptions, StreamOrder};
+    use crate::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions, StreamOrder};
     use serde_json::json;
 
     /// A leading missing event that repeats with one key inside `maxspan`
@@ -591,10 +499,13 @@ mod tests {
         )
         .expect("compiles");
         // A stream, so that every event runs as it comes.
-        let mut s = engine.session_with::<u32>(SessionOptions {
-            order: Some(StreamOrder::Window { window_ms: 0 }),
-            ..SessionOptions::default()
-        });
+        let mut s = Session::<u32>::new(
+            &engine,
+            SessionOptions {
+                order: Some(StreamOrder::Window { window_ms: 0 }),
+                ..SessionOptions::default()
+            },
+        );
         let mut out = Matches::new();
         for i in 0..1000u32 {
             let ev =

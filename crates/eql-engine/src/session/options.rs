@@ -1,6 +1,7 @@
 //! Session options: state bounds, stream order, process lineage.
 
 use super::Value;
+use crate::EventLimits;
 
 /// Bounds on the state of a session. Reaching a bound is counted
 /// ([`SessionStats`](crate::SessionStats)), never an error or a panic.
@@ -210,4 +211,7 @@ pub struct SessionOptions {
     /// [`Shard`](crate::Shard) owns (see [`crate::Routing`]). Default none:
     /// every hit.
     pub shard: Option<crate::Shard>,
+    /// Limits on the event bytes [`Session::push_json`](crate::Session::push_json)
+    /// reads. Default [`EventLimits::default`].
+    pub event_limits: EventLimits,
 }

@@ -14,7 +14,7 @@
 //! [`StreamOrder::Arrival`] (the Python dialect) holds nothing: `Session::push`
 //! runs every hit through `Session::process` as the Python engine does.
 
-use super::rule::{Body, OwnTs, RuleState};
+use super::rule::{Body, BodySpec, OwnTs, RulePlan, RuleState};
 use super::time::{Stamp, NANOS_PER_MS};
 use super::{pipes, Counters, Event, FieldPath, Hit, HitKind, Matches, Session, Value};
 use crate::StreamOrder;
@@ -198,7 +198,7 @@ pub(super) struct PushReport {
 impl<H: Clone> Orderer<H> {
     pub(super) fn new(
         mode: StreamOrder,
-        rules: &[RuleState<'_, H>],
+        rules: &[RulePlan],
         session_tie: Option<&str>,
         max_held: usize,
     ) -> Self {
@@ -207,11 +207,11 @@ impl<H: Clone> Orderer<H> {
             .iter()
             .map(|r| {
                 let kind = match &r.body {
-                    Body::Event(_) if !r.pipes.needs_order() && r.lineage.is_none() => {
+                    BodySpec::Event if !r.pipes.needs_order() && r.lineage.is_none() => {
                         Kind::Immediate
                     }
-                    Body::Seq(_) => Kind::Sequence,
-                    Body::Event(_) | Body::Sample(_) | Body::Join(_) => Kind::Other,
+                    BodySpec::Seq(_) => Kind::Sequence,
+                    BodySpec::Event | BodySpec::Sample(_) | BodySpec::Join(_) => Kind::Other,
                 };
                 let tie = match r.engine.opts.tiebreaker_field.as_deref() {
                     None => TieSource::None,
@@ -229,7 +229,7 @@ impl<H: Clone> Orderer<H> {
                 };
                 RuleOrder {
                     kind,
-                    timed: matches!(&r.body, Body::Seq(s) if s.spec.maxspan.is_some() && !s.py),
+                    timed: matches!(&r.body, BodySpec::Seq(s) if s.maxspan.is_some() && !s.py),
                     tie,
                     released: None,
                 }
@@ -279,7 +279,7 @@ impl<H: Clone> Orderer<H> {
     }
 }
 
-impl<H: Clone> Session<'_, H> {
+impl<H: Clone> Session<H> {
     /// Orders the hits of one event (not [`StreamOrder::Arrival`]): runs the
     /// single-event rules' hits now and holds the others, then runs what the
     /// window or the cap releases.
@@ -307,6 +307,7 @@ impl<H: Clone> Session<'_, H> {
             let ts = match (ro.kind, own_clock, stamp) {
                 (Kind::Immediate, ..) => {
                     run_hit(
+                        &self.plan.rules,
                         &mut self.rules,
                         &mut self.counters,
                         &hit,
@@ -326,6 +327,7 @@ impl<H: Clone> Session<'_, H> {
                         i64::MIN
                     } else {
                         run_hit(
+                            &self.plan.rules,
                             &mut self.rules,
                             &mut self.counters,
                             &hit,
@@ -440,6 +442,7 @@ impl<H: Clone> Session<'_, H> {
         let arrival = h.key.arrival;
         ro.released = Some(h.key);
         run_hit(
+            &self.plan.rules,
             &mut self.rules,
             &mut self.counters,
             &h.hit,
@@ -453,8 +456,10 @@ impl<H: Clone> Session<'_, H> {
 
 /// Runs one hit through its rule's state machine and pipes; `expire`: first
 /// drop the partials that the hit's time puts past `maxspan`.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn run_hit<H: Clone>(
-    rules: &mut [RuleState<'_, H>],
+    plans: &[RulePlan],
+    rules: &mut [RuleState<H>],
     counters: &mut Counters,
     hit: &Hit,
     handle: &H,
@@ -462,20 +467,25 @@ pub(super) fn run_hit<H: Clone>(
     expire: bool,
     out: &mut Matches<H>,
 ) {
-    let Some(r) = rules.get_mut(hit.rule as usize) else {
+    let i = hit.rule as usize;
+    let (Some(r), Some(rp)) = (rules.get_mut(i), plans.get(i)) else {
         return;
     };
-    let (body, mut sink) = r.sink(hit.rule, out, counters);
-    match body {
-        Body::Event(_) => sink.emit(pipes::Res::single(handle.clone(), &hit.caps)),
-        Body::Seq(s) => {
+    let (body, mut sink) = r.sink(rp, hit.rule, out, counters);
+    match (body, &rp.body) {
+        (Body::Event, _) => sink.emit(pipes::Res::single(handle.clone(), &hit.caps)),
+        (Body::Seq(s), BodySpec::Seq(spec)) => {
             if expire && hit.kind != HitKind::Touch {
-                s.expire(hit.ts, &mut sink);
+                s.expire(spec, hit.ts, &mut sink);
             }
-            s.on_hit(hit, handle, &mut sink);
+            s.on_hit(spec, hit, handle, &mut sink);
         }
-        Body::Sample(s) => s.on_hit(hit, handle, arrival, &mut sink),
-        Body::Join(j) => j.on_hit(hit, handle, &mut sink),
+        (Body::Sample(s), BodySpec::Sample(spec)) => {
+            s.on_hit(spec, hit, handle, arrival, &mut sink);
+        }
+        (Body::Join(j), BodySpec::Join(spec)) => j.on_hit(spec, hit, handle, &mut sink),
+        // A rule's state is built from its plan, body for body.
+        _ => {}
     }
 }
 

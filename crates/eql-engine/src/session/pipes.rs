@@ -66,42 +66,55 @@ impl<H> Res<H> {
     }
 }
 
-enum Stage<'e, H> {
+/// One stage as compiled.
+#[derive(Clone, Debug)]
+enum StageSpec {
+    Head(u64),
+    Tail(usize),
+    Filter(Expr),
+    Unique(Vec<Expr>),
+    UniqueCount(Vec<Expr>),
+    Count(Vec<Expr>),
+    Sort(Vec<Expr>),
+}
+
+/// One stage's state.
+enum Stage<H> {
     Head {
-        n: u64,
         seen: u64,
     },
     Tail {
-        n: usize,
         buf: VecDeque<Res<H>>,
     },
-    Filter(&'e Expr),
+    Filter,
     Unique {
-        keys: &'e [Expr],
         seen: HashSet<Key>,
     },
     UniqueCount {
-        keys: &'e [Expr],
         index: HashMap<Key, usize>,
         entries: Vec<(Res<H>, u64)>,
     },
     Count {
-        keys: &'e [Expr],
         index: HashMap<Key, usize>,
         entries: Vec<(Vec<Value<'static>>, u64)>,
     },
     Sort {
-        keys: &'e [Expr],
         buf: Vec<(Vec<Option<Value<'static>>>, Res<H>)>,
     },
 }
 
-/// The pipes of one rule, with their state.
-pub(crate) struct PipeChain<'e, H> {
-    engine: &'e CompiledQuery,
-    spec: Vec<(u16, FieldPath)>,
-    stages: Vec<Stage<'e, H>>,
+/// The pipes of one rule as compiled (part of a [`super::SessionPlan`]):
+/// the fields captured per result position, and the stages.
+#[derive(Clone, Debug)]
+pub(crate) struct PipeSpec {
+    fields: Vec<(u16, FieldPath)>,
+    stages: Vec<StageSpec>,
     fold: bool,
+}
+
+/// The state of one rule's pipes.
+pub(crate) struct PipeChain<H> {
+    stages: Vec<Stage<H>>,
     max_keys: usize,
 }
 
@@ -194,15 +207,15 @@ fn empty_like(v: &Value<'_>) -> Value<'static> {
     }
 }
 
-impl<'e, H: Clone> PipeChain<'e, H> {
-    pub(crate) fn new(engine: &'e CompiledQuery, max_keys: usize) -> Self {
+impl PipeSpec {
+    pub(crate) fn new(engine: &CompiledQuery) -> Self {
         let q = engine.query();
-        let mut spec: Vec<(u16, FieldPath)> = Vec::new();
+        let mut fields: Vec<(u16, FieldPath)> = Vec::new();
         for f in q.pipes.iter().flat_map(|p| &p.args).flat_map(Expr::fields) {
             let (pos, rest) = split_events(&f.path);
             let fp = FieldPath::new(rest.to_vec());
-            if !spec.iter().any(|(p, g)| *p == pos && *g == fp) {
-                spec.push((pos, fp));
+            if !fields.iter().any(|(p, g)| *p == pos && *g == fp) {
+                fields.push((pos, fp));
             }
         }
         let py = engine.opts.dialect == Dialect::Python;
@@ -210,47 +223,22 @@ impl<'e, H: Clone> PipeChain<'e, H> {
             .pipes
             .iter()
             .map(|p| match p.kind {
-                PipeKind::Head => Stage::Head {
-                    n: count_arg(&p.args, 50),
-                    seen: 0,
-                },
-                PipeKind::Tail => Stage::Tail {
-                    n: count_arg(&p.args, 50) as usize,
-                    buf: VecDeque::new(),
-                },
+                PipeKind::Head => StageSpec::Head(count_arg(&p.args, 50)),
+                PipeKind::Tail => StageSpec::Tail(count_arg(&p.args, 50) as usize),
                 PipeKind::Filter => match p.args.first() {
-                    Some(e) => Stage::Filter(e),
-                    None => Stage::Head {
-                        n: u64::MAX,
-                        seen: 0,
-                    },
+                    Some(e) => StageSpec::Filter(e.clone()),
+                    None => StageSpec::Head(u64::MAX),
                 },
-                PipeKind::Unique => Stage::Unique {
-                    keys: &p.args,
-                    seen: HashSet::new(),
-                },
-                PipeKind::UniqueCount => Stage::UniqueCount {
-                    keys: &p.args,
-                    index: HashMap::new(),
-                    entries: Vec::new(),
-                },
-                PipeKind::Count => Stage::Count {
-                    keys: &p.args,
-                    index: HashMap::new(),
-                    entries: Vec::new(),
-                },
-                PipeKind::Sort => Stage::Sort {
-                    keys: &p.args,
-                    buf: Vec::new(),
-                },
+                PipeKind::Unique => StageSpec::Unique(p.args.clone()),
+                PipeKind::UniqueCount => StageSpec::UniqueCount(p.args.clone()),
+                PipeKind::Count => StageSpec::Count(p.args.clone()),
+                PipeKind::Sort => StageSpec::Sort(p.args.clone()),
             })
             .collect();
-        PipeChain {
-            engine,
-            spec,
+        PipeSpec {
+            fields,
             stages,
             fold: py && !engine.opts.case_sensitive,
-            max_keys,
         }
     }
 
@@ -262,12 +250,12 @@ impl<'e, H: Clone> PipeChain<'e, H> {
     pub(crate) fn needs_order(&self) -> bool {
         self.stages
             .iter()
-            .any(|s| !matches!(s, Stage::Filter(_) | Stage::Count { .. }))
+            .any(|s| !matches!(s, StageSpec::Filter(_) | StageSpec::Count(_)))
     }
 
-    /// True when a leading `head` is full: the rule can stop evaluating.
-    pub(crate) fn saturated(&self) -> bool {
-        matches!(self.stages.first(), Some(Stage::Head { n, seen }) if seen >= n)
+    /// The fields captured from events (at any position).
+    pub(crate) fn fields(&self) -> impl Iterator<Item = &FieldPath> {
+        self.fields.iter().map(|(_, f)| f)
     }
 
     /// The values the pipes need from an event entering position `pos`.
@@ -276,10 +264,10 @@ impl<'e, H: Clone> PipeChain<'e, H> {
         event: &dyn Event,
         pos: u16,
     ) -> Vec<(u16, Option<Value<'static>>)> {
-        if self.spec.is_empty() {
+        if self.fields.is_empty() {
             return Vec::new();
         }
-        self.spec
+        self.fields
             .iter()
             .enumerate()
             .filter(|(_, (p, _))| *p == pos)
@@ -287,14 +275,23 @@ impl<'e, H: Clone> PipeChain<'e, H> {
             .collect()
     }
 
-    fn values(&self, keys: &[Expr], res: &Res<H>) -> Vec<Option<Value<'static>>> {
-        let view = PipeView {
-            spec: &self.spec,
+    fn view<'a, H>(&'a self, res: &'a Res<H>) -> PipeView<'a> {
+        PipeView {
+            spec: &self.fields,
             caps: &res.caps,
             count: res.count,
             percent: res.percent,
-        };
-        let ctx = self.engine.ctx(&view);
+        }
+    }
+
+    fn values<H>(
+        &self,
+        engine: &CompiledQuery,
+        keys: &[Expr],
+        res: &Res<H>,
+    ) -> Vec<Option<Value<'static>>> {
+        let view = self.view(res);
+        let ctx = engine.ctx(&view);
         let env = Env::new();
         keys.iter()
             .map(|k| {
@@ -308,8 +305,8 @@ impl<'e, H: Clone> PipeChain<'e, H> {
             .collect()
     }
 
-    fn key(&self, keys: &[Expr], res: &Res<H>) -> Key {
-        self.values(keys, res)
+    fn key<H>(&self, engine: &CompiledQuery, keys: &[Expr], res: &Res<H>) -> Key {
+        self.values(engine, keys, res)
             .iter()
             .map(|v| {
                 v.as_ref()
@@ -317,71 +314,103 @@ impl<'e, H: Clone> PipeChain<'e, H> {
             })
             .collect()
     }
+}
 
-    pub(crate) fn push(&mut self, res: Res<H>, rule: u32, out: &mut Matches<H>, c: &mut Counters) {
-        self.run(res, 0, rule, out, c);
+impl<H: Clone> PipeChain<H> {
+    pub(crate) fn new(spec: &PipeSpec, max_keys: usize) -> Self {
+        let stages = spec
+            .stages
+            .iter()
+            .map(|s| match s {
+                StageSpec::Head(_) => Stage::Head { seen: 0 },
+                StageSpec::Tail(_) => Stage::Tail {
+                    buf: VecDeque::new(),
+                },
+                StageSpec::Filter(_) => Stage::Filter,
+                StageSpec::Unique(_) => Stage::Unique {
+                    seen: HashSet::new(),
+                },
+                StageSpec::UniqueCount(_) => Stage::UniqueCount {
+                    index: HashMap::new(),
+                    entries: Vec::new(),
+                },
+                StageSpec::Count(_) => Stage::Count {
+                    index: HashMap::new(),
+                    entries: Vec::new(),
+                },
+                StageSpec::Sort(_) => Stage::Sort { buf: Vec::new() },
+            })
+            .collect();
+        PipeChain { stages, max_keys }
     }
 
+    /// True when a leading `head` is full: the rule can stop evaluating.
+    pub(crate) fn saturated(&self, spec: &PipeSpec) -> bool {
+        matches!(
+            (spec.stages.first(), self.stages.first()),
+            (Some(StageSpec::Head(n)), Some(Stage::Head { seen })) if seen >= n
+        )
+    }
+
+    pub(crate) fn push(
+        &mut self,
+        spec: &PipeSpec,
+        engine: &CompiledQuery,
+        res: Res<H>,
+        rule: u32,
+        out: &mut Matches<H>,
+        c: &mut Counters,
+    ) {
+        self.run(spec, engine, res, 0, rule, out, c);
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn run(
         &mut self,
+        spec: &PipeSpec,
+        engine: &CompiledQuery,
         mut res: Res<H>,
         from: usize,
         rule: u32,
         out: &mut Matches<H>,
         c: &mut Counters,
     ) {
-        for k in from..self.stages.len() {
-            // Keys are computed before borrowing the stage mutably.
-            let key = match self.stages.get(k) {
-                Some(
-                    Stage::Unique { keys, .. }
-                    | Stage::UniqueCount { keys, .. }
-                    | Stage::Count { keys, .. },
-                ) => Some(self.key(keys, &res)),
-                _ => None,
-            };
-            let sort_vals = match self.stages.get(k) {
-                Some(Stage::Sort { keys, .. }) => Some(self.values(keys, &res)),
-                _ => None,
-            };
-            let pass = match self.stages.get(k) {
-                Some(Stage::Filter(e)) => {
-                    let view = PipeView {
-                        spec: &self.spec,
-                        caps: &res.caps,
-                        count: res.count,
-                        percent: res.percent,
-                    };
-                    Some(self.engine.ctx(&view).matches(e))
+        for (k, stage_spec) in spec.stages.iter().enumerate().skip(from) {
+            let (mut key, mut sort_vals, mut pass) = (None, None, None);
+            match stage_spec {
+                StageSpec::Unique(keys) | StageSpec::UniqueCount(keys) | StageSpec::Count(keys) => {
+                    key = Some(spec.key(engine, keys, &res));
                 }
-                _ => None,
-            };
+                StageSpec::Sort(keys) => sort_vals = Some(spec.values(engine, keys, &res)),
+                StageSpec::Filter(e) => pass = Some(engine.ctx(&spec.view(&res)).matches(e)),
+                StageSpec::Head(_) | StageSpec::Tail(_) => {}
+            }
             let max_keys = self.max_keys;
             let Some(stage) = self.stages.get_mut(k) else {
                 break;
             };
-            match stage {
-                Stage::Head { n, seen } => {
-                    if *seen >= *n {
+            match (stage, stage_spec) {
+                (Stage::Head { seen }, &StageSpec::Head(n)) => {
+                    if *seen >= n {
                         return;
                     }
                     *seen += 1;
                 }
-                Stage::Tail { n, buf } => {
-                    if *n > 0 {
+                (Stage::Tail { buf }, &StageSpec::Tail(n)) => {
+                    if n > 0 {
                         buf.push_back(res);
-                        if buf.len() > *n {
+                        if buf.len() > n {
                             buf.pop_front();
                         }
                     }
                     return;
                 }
-                Stage::Filter(_) => {
+                (Stage::Filter, _) => {
                     if pass != Some(true) {
                         return;
                     }
                 }
-                Stage::Unique { seen, .. } => {
+                (Stage::Unique { seen }, _) => {
                     let key = key.unwrap_or_default();
                     if seen.contains(&key) {
                         return;
@@ -394,7 +423,7 @@ impl<'e, H: Clone> PipeChain<'e, H> {
                     }
                     seen.insert(key);
                 }
-                Stage::UniqueCount { index, entries, .. } => {
+                (Stage::UniqueCount { index, entries }, _) => {
                     let key = key.unwrap_or_default();
                     let add = res.count.unwrap_or(1);
                     if let Some(&i) = index.get(&key) {
@@ -408,11 +437,7 @@ impl<'e, H: Clone> PipeChain<'e, H> {
                     }
                     return;
                 }
-                Stage::Count {
-                    index,
-                    entries,
-                    keys,
-                } => {
+                (Stage::Count { index, entries }, StageSpec::Count(keys)) => {
                     let key = key.unwrap_or_default();
                     if let Some(&i) = index.get(&key) {
                         if let Some(e) = entries.get_mut(i) {
@@ -429,10 +454,12 @@ impl<'e, H: Clone> PipeChain<'e, H> {
                     }
                     return;
                 }
-                Stage::Sort { buf, .. } => {
+                (Stage::Sort { buf }, _) => {
                     buf.push((sort_vals.unwrap_or_default(), res));
                     return;
                 }
+                // The state is built from the spec, stage by stage.
+                _ => return,
             }
         }
         c.matches += 1;
@@ -440,11 +467,18 @@ impl<'e, H: Clone> PipeChain<'e, H> {
     }
 
     /// Flushes the blocking stages in order.
-    pub(crate) fn finish(&mut self, rule: u32, out: &mut Matches<H>, c: &mut Counters) {
+    pub(crate) fn finish(
+        &mut self,
+        spec: &PipeSpec,
+        engine: &CompiledQuery,
+        rule: u32,
+        out: &mut Matches<H>,
+        c: &mut Counters,
+    ) {
         for k in 0..self.stages.len() {
             let batch: Vec<Res<H>> = match self.stages.get_mut(k) {
-                Some(Stage::Tail { buf, .. }) => buf.drain(..).collect(),
-                Some(Stage::Sort { buf, .. }) => {
+                Some(Stage::Tail { buf }) => buf.drain(..).collect(),
+                Some(Stage::Sort { buf }) => {
                     let mut items = std::mem::take(buf);
                     let width = items.first().map_or(0, |x| x.0.len());
                     let empties: Vec<Value<'static>> = (0..width)
@@ -474,7 +508,7 @@ impl<'e, H: Clone> PipeChain<'e, H> {
                     });
                     items.into_iter().map(|x| x.1).collect()
                 }
-                Some(Stage::UniqueCount { entries, index, .. }) => {
+                Some(Stage::UniqueCount { entries, index }) => {
                     index.clear();
                     let total: u64 = entries.iter().map(|e| e.1).sum();
                     entries
@@ -486,7 +520,7 @@ impl<'e, H: Clone> PipeChain<'e, H> {
                         })
                         .collect()
                 }
-                Some(Stage::Count { entries, index, .. }) => {
+                Some(Stage::Count { entries, index }) => {
                     index.clear();
                     let total: u64 = entries.iter().map(|e| e.1).sum();
                     let mut es: Vec<(Vec<Value<'static>>, u64)> = std::mem::take(entries);
@@ -508,7 +542,7 @@ impl<'e, H: Clone> PipeChain<'e, H> {
                 _ => continue,
             };
             for r in batch {
-                self.run(r, k + 1, rule, out, c);
+                self.run(spec, engine, r, k + 1, rule, out, c);
             }
         }
     }

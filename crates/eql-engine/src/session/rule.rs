@@ -3,8 +3,9 @@
 
 use super::{
     join, lineage, pipes, sample, sequence, Answers, CompiledQuery, Counters, Dialect, EvalCx,
-    Event, EventQuery, Key, Matches, QueryBody, SessionOptions, SmallVec, Value,
+    Event, Key, Matches, QueryBody, SessionOptions, SmallVec, Value,
 };
+use lineage::LineageFields;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum HitKind {
@@ -26,83 +27,131 @@ pub(crate) struct Hit {
     pub(crate) caps: Vec<(u16, Option<Value<'static>>)>,
 }
 
-/// The step queries of one category field, for its pack: the field, and
-/// (rule, engine, query) per pack index.
-pub(super) type PackGroup<'e> = (&'e str, Vec<(usize, &'e CompiledQuery, &'e EventQuery)>);
-
 /// An event's value of each [`Session::own_ts`] field (`None`: missing).
 pub(super) type OwnTs = SmallVec<[Option<i64>; 2]>;
 
-pub(super) enum Body<'e, H> {
-    Event(&'e EventQuery),
-    Seq(sequence::Seq<'e, H>),
-    Sample(sample::Sample<'e, H>),
-    Join(join::Join<'e, H>),
+/// The state of a rule's body.
+pub(super) enum Body<H> {
+    Event,
+    Seq(sequence::Seq<H>),
+    Sample(sample::Sample<H>),
+    Join(join::Join<H>),
 }
 
-/// The session's packs over every step query (one per category field, in
-/// order of first use), and per rule its queries' spans and answer indexes.
+/// A rule's body as compiled.
+#[derive(Clone, Debug)]
+pub(super) enum BodySpec {
+    Event,
+    Seq(sequence::SeqSpec),
+    Sample(sample::SampleSpec),
+    Join(join::JoinSpec),
+}
+
+/// The session's pack over every step query (routed by each query's
+/// category field), and per rule its queries' spans and answer indexes.
 ///
-/// Invariant: pack `p`'s rule `k` answers index `offsets[p] + k` of the
-/// session's answers, and `steps` holds those answer indexes.
+/// Invariant: the pack's rule `k` answers index `k` of the session's
+/// answers, and `steps` holds those answer indexes.
+#[derive(Clone, Debug)]
 pub(super) struct SessionPack {
-    pub(super) packs: Vec<crate::Pack>,
-    pub(super) offsets: Vec<u32>,
-    /// Number of answers (every pack's rules).
-    pub(super) total: usize,
+    pub(super) pack: crate::Pack,
     pub(super) steps: Vec<Vec<(eql_syntax::Span, u32)>>,
     /// The rule of each answer index.
     pub(super) owner: Vec<u32>,
 }
 
-pub(super) struct RuleState<'e, H> {
-    pub(super) engine: &'e CompiledQuery,
+/// One rule of a [`super::SessionPlan`]: its compiled query and what a
+/// session precomputes from it.
+#[derive(Clone, Debug)]
+pub(crate) struct RulePlan {
+    pub(crate) engine: CompiledQuery,
+    pub(super) body: BodySpec,
+    pub(crate) pipes: pipes::PipeSpec,
+    pub(super) lineage: Option<lineage::LineageSpec>,
+    /// The rule's category field is the session's (the first rule's), read
+    /// once per event.
+    pub(super) session_category: bool,
+}
+
+impl RulePlan {
+    pub(super) fn new(engine: CompiledQuery) -> Self {
+        let q = engine.query();
+        let py = engine.opts.dialect == Dialect::Python;
+        let body = match &q.body {
+            QueryBody::Event(_) => BodySpec::Event,
+            QueryBody::Sequence(s) => BodySpec::Seq(sequence::SeqSpec::new(s, py)),
+            QueryBody::Sample(s) => BodySpec::Sample(sample::SampleSpec::new(s, py)),
+            QueryBody::Join(j) => BodySpec::Join(join::JoinSpec::new(j)),
+        };
+        RulePlan {
+            pipes: pipes::PipeSpec::new(&engine),
+            lineage: lineage::LineageSpec::new(q),
+            body,
+            session_category: false,
+            engine,
+        }
+    }
+}
+
+/// The state of one rule in a session.
+pub(super) struct RuleState<H> {
     /// Own timestamp (field and format) when it differs from the session's:
     /// an index into [`Session::own_ts`], read once per event for every rule
     /// that shares it.
     pub(super) ts_slot: Option<usize>,
-    /// The rule's category field is the session's, read once per event.
-    pub(super) session_category: bool,
-    pub(super) body: Body<'e, H>,
-    pub(super) pipes: pipes::PipeChain<'e, H>,
-    pub(super) lineage: Option<lineage::Lineage<'e>>,
+    pub(super) body: Body<H>,
+    pub(super) pipes: pipes::PipeChain<H>,
+    pub(super) lineage: Option<lineage::Lineage>,
 }
 
 /// Where a rule's results go.
-pub(crate) struct Sink<'a, 'e, H> {
+pub(crate) struct Sink<'a, H> {
     pub(crate) rule: u32,
-    pub(crate) pipes: &'a mut pipes::PipeChain<'e, H>,
+    pub(crate) plan: &'a RulePlan,
+    pub(crate) pipes: &'a mut pipes::PipeChain<H>,
     pub(crate) out: &'a mut Matches<H>,
     pub(crate) c: &'a mut Counters,
 }
 
-impl<H: Clone> Sink<'_, '_, H> {
+impl<H: Clone> Sink<'_, H> {
     pub(crate) fn emit(&mut self, res: pipes::Res<H>) {
-        self.pipes.push(res, self.rule, self.out, self.c);
+        self.pipes.push(
+            &self.plan.pipes,
+            &self.plan.engine,
+            res,
+            self.rule,
+            self.out,
+            self.c,
+        );
+    }
+
+    /// Flushes the rule's blocking pipes (end of input).
+    pub(crate) fn finish_pipes(&mut self) {
+        self.pipes.finish(
+            &self.plan.pipes,
+            &self.plan.engine,
+            self.rule,
+            self.out,
+            self.c,
+        );
     }
 }
 
-impl<'e, H: Clone> RuleState<'e, H> {
-    pub(super) fn new(engine: &'e CompiledQuery, opts: &SessionOptions) -> Self {
-        let q = engine.query();
-        let py = engine.opts.dialect == Dialect::Python;
-        let body = match &q.body {
-            QueryBody::Event(e) => Body::Event(e),
-            QueryBody::Sequence(s) => Body::Seq(sequence::Seq::new(s, py, opts.limits.clone())),
-            QueryBody::Sample(s) => Body::Sample(sample::Sample::new(
-                s,
-                py,
+impl<H: Clone> RuleState<H> {
+    pub(super) fn new(plan: &RulePlan, opts: &SessionOptions) -> Self {
+        let body = match &plan.body {
+            BodySpec::Event => Body::Event,
+            BodySpec::Seq(_) => Body::Seq(sequence::Seq::new(opts.limits.clone())),
+            BodySpec::Sample(_) => Body::Sample(sample::Sample::new(
                 opts.limits.clone(),
                 opts.samples_on_completion,
             )),
-            QueryBody::Join(j) => Body::Join(join::Join::new(j, opts.limits.clone())),
+            BodySpec::Join(_) => Body::Join(join::Join::new(opts.limits.clone())),
         };
         RuleState {
-            engine,
             ts_slot: None,
-            session_category: false,
-            pipes: pipes::PipeChain::new(engine, opts.limits.max_keys),
-            lineage: lineage::Lineage::new(q, &opts.lineage),
+            pipes: pipes::PipeChain::new(&plan.pipes, opts.limits.max_keys),
+            lineage: plan.lineage.as_ref().map(lineage::Lineage::new),
             body,
         }
     }
@@ -113,15 +162,14 @@ impl<'e, H: Clone> RuleState<'e, H> {
         own.get(self.ts_slot?).copied().flatten()
     }
 
-    pub(super) fn capture(&self, cx: &EvalCx<'_>, pos: u16) -> Vec<(u16, Option<Value<'static>>)> {
-        self.pipes.capture(cx.event, pos)
-    }
-
     /// Evaluates one event into hits.
     /// `answers`: this rule's step queries already evaluated by the
     /// session's [`crate::Pack`].
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn evaluate(
         &mut self,
+        plan: &RulePlan,
+        lineage_fields: &LineageFields,
         index: u32,
         event: &dyn Event,
         category: Option<&Option<Value<'_>>>,
@@ -129,25 +177,29 @@ impl<'e, H: Clone> RuleState<'e, H> {
         hits: &mut Vec<Hit>,
         answers: Option<Answers<'_>>,
     ) {
-        if self.pipes.saturated() {
+        if self.pipes.saturated(&plan.pipes) {
             return;
         }
-        if let Some(l) = self.lineage.as_mut() {
-            l.observe(self.engine, event);
+        let engine = &plan.engine;
+        if let (Some(l), Some(spec)) = (self.lineage.as_mut(), &plan.lineage) {
+            l.observe(spec, lineage_fields, engine, event);
         }
         let wrapped;
-        let event: &dyn Event = match &self.lineage {
-            Some(l) => {
+        let event: &dyn Event = match (&self.lineage, &plan.lineage) {
+            (Some(state), Some(spec)) => {
                 wrapped = lineage::LineageEvent {
                     inner: event,
-                    lineage: l,
+                    spec,
+                    state,
+                    fields: lineage_fields,
                 };
                 &wrapped
             }
-            None => event,
+            _ => event,
         };
+        let capture = |cx: &EvalCx<'_>, pos: u16| plan.pipes.capture(cx.event, pos);
         let cx = EvalCx {
-            engine: self.engine,
+            engine,
             event,
             category,
             answers,
@@ -162,16 +214,18 @@ impl<'e, H: Clone> RuleState<'e, H> {
                 caps,
             });
         };
-        match &self.body {
-            Body::Event(q) => {
-                if cx.step_matches(q) {
-                    push(HitKind::Step(0), Key::new(), self.capture(&cx, 0));
+        match &plan.body {
+            BodySpec::Event => {
+                if let QueryBody::Event(q) = &engine.query.body {
+                    if cx.step_matches(q) {
+                        push(HitKind::Step(0), Key::new(), capture(&cx, 0));
+                    }
                 }
             }
-            Body::Seq(s) => {
+            BodySpec::Seq(s) => {
                 if s.py
-                    && s.spec.maxspan.is_some()
-                    && s.spec.steps.iter().any(|st| cx.category_matches(st.query))
+                    && s.maxspan.is_some()
+                    && s.steps.iter().any(|st| cx.category_matches(&st.query))
                 {
                     push(HitKind::Touch, Key::new(), Vec::new());
                 }
@@ -179,7 +233,7 @@ impl<'e, H: Clone> RuleState<'e, H> {
                 // strictly before the event that makes it (`UntilGroup`):
                 // an event that is both completes first, then blocks the
                 // sequences it is in. Python checks `until` first.
-                let until = s.spec.until.as_ref().filter(|u| cx.step_matches(u.query));
+                let until = s.until.as_ref().filter(|u| cx.step_matches(&u.query));
                 let mut until_keys: SmallVec<[Key; 1]> = SmallVec::new();
                 if let Some(u) = until {
                     cx.keys(u, &mut until_keys);
@@ -189,13 +243,13 @@ impl<'e, H: Clone> RuleState<'e, H> {
                         push(HitKind::Until, k, Vec::new());
                     }
                 }
-                for (i, st) in s.spec.steps.iter().enumerate().rev() {
-                    if cx.step_matches(st.query) {
+                for (i, st) in s.steps.iter().enumerate().rev() {
+                    if cx.step_matches(&st.query) {
                         cx.keys(st, &mut keys);
                         let caps = if st.missing {
                             Vec::new()
                         } else {
-                            self.capture(&cx, st.pos)
+                            capture(&cx, st.pos)
                         };
                         for k in keys.drain(..) {
                             push(HitKind::Step(i as u16), k, caps.clone());
@@ -206,9 +260,9 @@ impl<'e, H: Clone> RuleState<'e, H> {
                     push(HitKind::Until, k, Vec::new());
                 }
             }
-            Body::Join(j) => {
+            BodySpec::Join(j) => {
                 if let Some(u) = &j.until {
-                    if cx.step_matches(u.query) {
+                    if cx.step_matches(&u.query) {
                         cx.keys(u, &mut keys);
                         for k in keys.drain(..) {
                             push(HitKind::Until, k, Vec::new());
@@ -216,26 +270,28 @@ impl<'e, H: Clone> RuleState<'e, H> {
                     }
                 }
                 for (i, st) in j.steps.iter().enumerate() {
-                    if cx.step_matches(st.query) {
+                    if cx.step_matches(&st.query) {
                         cx.keys(st, &mut keys);
-                        let caps = self.capture(&cx, st.pos);
+                        let caps = capture(&cx, st.pos);
                         for k in keys.drain(..) {
                             push(HitKind::Step(i as u16), k, caps.clone());
                         }
                     }
                 }
             }
-            Body::Sample(s) => {
+            BodySpec::Sample(s) => {
                 let order: Vec<usize> = if s.py {
                     (0..s.steps.len()).rev().collect()
                 } else {
                     (0..s.steps.len()).collect()
                 };
                 for i in order {
-                    let st = &s.steps[i];
-                    if cx.step_matches(st.query) {
+                    let Some(st) = s.steps.get(i) else {
+                        continue;
+                    };
+                    if cx.step_matches(&st.query) {
                         cx.keys(st, &mut keys);
-                        let caps = self.capture(&cx, st.pos);
+                        let caps = capture(&cx, st.pos);
                         for k in keys.drain(..) {
                             push(HitKind::Step(i as u16), k, caps.clone());
                         }
@@ -247,14 +303,16 @@ impl<'e, H: Clone> RuleState<'e, H> {
 
     pub(super) fn sink<'a>(
         &'a mut self,
+        plan: &'a RulePlan,
         index: u32,
         out: &'a mut Matches<H>,
         c: &'a mut Counters,
-    ) -> (&'a mut Body<'e, H>, Sink<'a, 'e, H>) {
+    ) -> (&'a mut Body<H>, Sink<'a, H>) {
         (
             &mut self.body,
             Sink {
                 rule: index,
+                plan,
                 pipes: &mut self.pipes,
                 out,
                 c,

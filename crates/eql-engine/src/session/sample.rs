@@ -42,10 +42,29 @@ struct Entry<H> {
     bytes: usize,
 }
 
-/// A sample rule: spec and state.
-pub(crate) struct Sample<'e, H> {
-    pub(crate) steps: Vec<StepSpec<'e>>,
+/// The compiled shape of a sample (part of a [`super::SessionPlan`]).
+#[derive(Clone, Debug)]
+pub(crate) struct SampleSpec {
+    pub(crate) steps: Vec<StepSpec>,
     pub(crate) py: bool,
+}
+
+impl SampleSpec {
+    pub(crate) fn new(s: &SampleAst, py: bool) -> Self {
+        SampleSpec {
+            steps: s
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(i, st)| StepSpec::new(&s.by, st, i as u16))
+                .collect(),
+            py,
+        }
+    }
+}
+
+/// The state of a sample rule.
+pub(crate) struct Sample<H> {
     limits: SessionLimits,
     map: HashMap<Key, Entry<H>>,
     order: VecDeque<(u64, Key)>,
@@ -55,21 +74,9 @@ pub(crate) struct Sample<'e, H> {
     on_completion: bool,
 }
 
-impl<'e, H: Clone> Sample<'e, H> {
-    pub(crate) fn new(
-        s: &'e SampleAst,
-        py: bool,
-        limits: SessionLimits,
-        on_completion: bool,
-    ) -> Self {
+impl<H: Clone> Sample<H> {
+    pub(crate) fn new(limits: SessionLimits, on_completion: bool) -> Self {
         Sample {
-            steps: s
-                .steps
-                .iter()
-                .enumerate()
-                .map(|(i, st)| StepSpec::new(&s.by, st, i as u16))
-                .collect(),
-            py,
             limits,
             map: HashMap::new(),
             order: VecDeque::new(),
@@ -79,11 +86,18 @@ impl<'e, H: Clone> Sample<'e, H> {
         }
     }
 
-    pub(crate) fn on_hit(&mut self, h: &Hit, handle: &H, id: u64, sink: &mut Sink<'_, '_, H>) {
+    pub(crate) fn on_hit(
+        &mut self,
+        spec: &SampleSpec,
+        h: &Hit,
+        handle: &H,
+        id: u64,
+        sink: &mut Sink<'_, H>,
+    ) {
         let HitKind::Step(i) = h.kind else {
             return;
         };
-        let n = self.steps.len();
+        let n = spec.steps.len();
         if !self.map.contains_key(&h.key) {
             self.seq += 1;
             let bytes = std::mem::size_of::<Entry<H>>() + 2 * key_bytes(&h.key);
@@ -98,10 +112,10 @@ impl<'e, H: Clone> Sample<'e, H> {
                 },
             );
             self.order.push_back((self.seq, h.key.clone()));
-            self.evict(sink);
+            self.evict(spec.py, sink);
         }
         let max_per_key = self.limits.max_samples_per_key;
-        let py = self.py;
+        let py = spec.py;
         let Some(e) = self.map.get_mut(&h.key) else {
             return;
         };
@@ -166,19 +180,14 @@ impl<'e, H: Clone> Sample<'e, H> {
 
     /// Samples a key from the events it has (Elasticsearch mode) and holds
     /// them for `finish`.
-    fn close(&mut self, key: Key, e: &Entry<H>, sink: &mut Sink<'_, '_, H>) {
+    fn close(&mut self, key: Key, e: &Entry<H>) {
         for pick in match_samples(&e.cands, self.limits.max_samples_per_key.max(1)) {
             self.done
                 .push((key.clone(), sample_of(&e.cands, &pick, &key)));
         }
-        if self.done.len() >= self.limits.max_keys {
-            // Bounded memory: past `max_keys` held samples, they are
-            // emitted now (in key order among themselves).
-            self.flush(sink);
-        }
     }
 
-    fn evict(&mut self, sink: &mut Sink<'_, '_, H>) {
+    fn evict(&mut self, py: bool, sink: &mut Sink<'_, H>) {
         while self.map.len() > self.limits.max_keys {
             let Some((seq, k)) = self.order.pop_front() else {
                 break;
@@ -187,8 +196,14 @@ impl<'e, H: Clone> Sample<'e, H> {
                 if let Some(e) = self.map.remove(&k) {
                     sink.c.del_key(e.bytes);
                     sink.c.evicted_keys += 1;
-                    if !self.py && !self.on_completion {
-                        self.close(k, &e, sink);
+                    if !py && !self.on_completion {
+                        self.close(k, &e);
+                        if self.done.len() >= self.limits.max_keys {
+                            // Bounded memory: past `max_keys` held samples,
+                            // they are emitted now (in key order among
+                            // themselves).
+                            self.flush(sink);
+                        }
                     }
                 }
             }
@@ -196,7 +211,7 @@ impl<'e, H: Clone> Sample<'e, H> {
     }
 
     /// Emits the held samples by join key (stable within a key).
-    fn flush(&mut self, sink: &mut Sink<'_, '_, H>) {
+    fn flush(&mut self, sink: &mut Sink<'_, H>) {
         let mut done = std::mem::take(&mut self.done);
         done.sort_by(|a, b| cmp_keys(&a.0, &b.0).then_with(|| a.0.cmp(&b.0)));
         for (_, res) in done {
@@ -206,13 +221,16 @@ impl<'e, H: Clone> Sample<'e, H> {
 
     /// End of input: every key is sampled, and the samples come out by join
     /// key.
-    pub(crate) fn finish(&mut self, sink: &mut Sink<'_, '_, H>) {
-        if !self.py && !self.on_completion {
+    pub(crate) fn finish(&mut self, spec: &SampleSpec, sink: &mut Sink<'_, H>) {
+        if !spec.py && !self.on_completion {
             let map = std::mem::take(&mut self.map);
             self.order.clear();
+            // Every key's samples, then one flush in key order (at most
+            // `max_keys` keys are left, so this stays bounded, and the
+            // order does not depend on the map's).
             for (k, e) in map {
                 sink.c.del_key(e.bytes);
-                self.close(k, &e, sink);
+                self.close(k, &e);
             }
         }
         self.flush(sink);

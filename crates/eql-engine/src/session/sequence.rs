@@ -57,10 +57,11 @@ enum Role {
     Trailing,
 }
 
-/// The compiled shape of a sequence.
-pub(crate) struct SeqSpec<'e> {
-    pub(crate) steps: Vec<StepSpec<'e>>,
-    pub(crate) until: Option<StepSpec<'e>>,
+/// The compiled shape of a sequence (part of a [`super::SessionPlan`]).
+#[derive(Clone, Debug)]
+pub(crate) struct SeqSpec {
+    pub(crate) steps: Vec<StepSpec>,
+    pub(crate) until: Option<StepSpec>,
     roles: Vec<Role>,
     /// Number of positive steps.
     m: usize,
@@ -70,6 +71,9 @@ pub(crate) struct SeqSpec<'e> {
     has_leading: bool,
     /// Positions of the `![...]` steps (placeholders in a result).
     missing_pos: Vec<u16>,
+    /// Python semantics (`maxspan` in whole seconds, checked on every event
+    /// of the steps' categories).
+    pub(crate) py: bool,
 }
 
 #[derive(Clone)]
@@ -101,10 +105,8 @@ struct KeyEntry {
     bytes: usize,
 }
 
-/// A sequence rule: spec and state.
-pub(crate) struct Seq<'e, H> {
-    pub(crate) spec: SeqSpec<'e>,
-    pub(crate) py: bool,
+/// The state of a sequence rule.
+pub(crate) struct Seq<H> {
     limits: SessionLimits,
     map: HashMap<Key, u32>,
     keys: Vec<Option<KeyEntry>>,
@@ -143,13 +145,18 @@ fn ms_floor(t: i64) -> i64 {
     t.div_euclid(NANOS_PER_MS).saturating_mul(NANOS_PER_MS)
 }
 
-impl<'e, H: Clone> Seq<'e, H> {
-    pub(crate) fn new(s: &'e Sequence, py: bool, limits: SessionLimits) -> Self {
+impl SeqSpec {
+    pub(crate) fn new(s: &Sequence, py: bool) -> Self {
         let mut steps = Vec::new();
         let mut pos = 0u16;
         for st in &s.steps {
+            // The expanded runs of one step share its query.
+            let spec = StepSpec::new(&s.by, st, pos);
             for _ in 0..st.runs.unwrap_or(1).max(1) {
-                steps.push(StepSpec::new(&s.by, st, pos));
+                steps.push(StepSpec {
+                    pos,
+                    ..spec.clone()
+                });
                 if !st.missing {
                     pos = pos.saturating_add(1);
                 }
@@ -189,18 +196,23 @@ impl<'e, H: Clone> Seq<'e, H> {
             .filter(|(_, st)| st.missing)
             .map(|(i, _)| u16::try_from(i).unwrap_or(u16::MAX))
             .collect();
-        Seq {
-            spec: SeqSpec {
-                until: s.until.as_ref().map(|u| StepSpec::new(&s.by, u, 0)),
-                steps,
-                roles,
-                m,
-                maxspan,
-                has_trailing,
-                has_leading,
-                missing_pos,
-            },
+        SeqSpec {
+            until: s.until.as_ref().map(|u| StepSpec::new(&s.by, u, 0)),
+            steps,
+            roles,
+            m,
+            maxspan,
+            has_trailing,
+            has_leading,
+            missing_pos,
             py,
+        }
+    }
+}
+
+impl<H: Clone> Seq<H> {
+    pub(crate) fn new(limits: SessionLimits) -> Self {
+        Seq {
             limits,
             map: HashMap::new(),
             keys: Vec::new(),
@@ -227,14 +239,14 @@ impl<'e, H: Clone> Seq<'e, H> {
         self.keys.get_mut(kid as usize).and_then(Option::as_mut)
     }
 
-    fn key_intern(&mut self, k: &Key, c: &mut Counters) -> u32 {
+    fn key_intern(&mut self, spec: &SeqSpec, k: &Key, c: &mut Counters) -> u32 {
         if let Some(kid) = self.map.get(k) {
             return *kid;
         }
         let bytes = std::mem::size_of::<KeyEntry>() + 2 * key_bytes(k) + std::mem::size_of::<Key>();
         let entry = KeyEntry {
             key: k.clone(),
-            slots: smallvec::smallvec![NIL; self.spec.m.max(1)],
+            slots: smallvec::smallvec![NIL; spec.m.max(1)],
             trailing: smallvec::SmallVec::new(),
             refs: 0,
             bytes,
@@ -338,7 +350,7 @@ impl<'e, H: Clone> Seq<'e, H> {
     }
 
     /// Removes a finished partial and returns its result with the join key.
-    fn take_result(&mut self, id: u32, c: &mut Counters) -> Option<Res<H>> {
+    fn take_result(&mut self, spec: &SeqSpec, id: u32, c: &mut Counters) -> Option<Res<H>> {
         let key: Vec<eql_plan::Value<'static>> = self
             .part(id)
             .and_then(|p| self.keys.get(p.key as usize))
@@ -347,7 +359,7 @@ impl<'e, H: Clone> Seq<'e, H> {
             .unwrap_or_default();
         let mut p = self.part_remove(id, c)?;
         p.res.agg_key = key;
-        p.res.missing.clone_from(&self.spec.missing_pos);
+        p.res.missing.clone_from(&spec.missing_pos);
         Some(p.res)
     }
 
@@ -386,7 +398,7 @@ impl<'e, H: Clone> Seq<'e, H> {
 
     /// A candidate has all its positive events (the last at `ts`): checked
     /// against the missing steps, then emitted, dropped or held.
-    fn complete(&mut self, id: u32, ts: i64, sink: &mut Sink<'_, '_, H>) {
+    fn complete(&mut self, spec: &SeqSpec, id: u32, ts: i64, sink: &mut Sink<'_, H>) {
         let Some((start, leading, doomed)) = self.part(id).map(|p| (p.start, p.leading, p.doomed))
         else {
             return;
@@ -395,20 +407,20 @@ impl<'e, H: Clone> Seq<'e, H> {
             self.part_remove(id, sink.c);
             return;
         }
-        let span = self.spec.maxspan.unwrap_or(i64::MAX);
-        match (self.spec.has_leading, self.spec.has_trailing) {
+        let span = spec.maxspan.unwrap_or(i64::MAX);
+        match (spec.has_leading, spec.has_trailing) {
             (true, false) if leading.is_some_and(|l| ts.saturating_sub(l) <= span) => {
                 self.part_remove(id, sink.c);
             }
             (_, false) => {
-                if let Some(res) = self.take_result(id, sink.c) {
+                if let Some(res) = self.take_result(spec, id, sink.c) {
                     sink.emit(res);
                 }
             }
-            (false, true) => self.hold(id, ts, start, None, sink),
+            (false, true) => self.hold(spec, id, ts, start, None, sink),
             (true, true) => match leading {
-                Some(l) => self.hold(id, ts, l, None, sink),
-                None => self.hold(id, ts, start, Some(true), sink),
+                Some(l) => self.hold(spec, id, ts, l, None, sink),
+                None => self.hold(spec, id, ts, start, Some(true), sink),
             },
         }
     }
@@ -417,11 +429,12 @@ impl<'e, H: Clone> Seq<'e, H> {
     /// held queue.
     fn hold(
         &mut self,
+        spec: &SeqSpec,
         id: u32,
         last: i64,
         from: i64,
         verdict: Option<bool>,
-        sink: &mut Sink<'_, '_, H>,
+        sink: &mut Sink<'_, H>,
     ) {
         let Some(kid) = self.part(id).map(|p| p.key) else {
             return;
@@ -430,7 +443,7 @@ impl<'e, H: Clone> Seq<'e, H> {
         if let Some(e) = self.key_entry(kid) {
             e.refs += 1;
         }
-        let Some(res) = self.take_result(id, sink.c) else {
+        let Some(res) = self.take_result(spec, id, sink.c) else {
             self.key_release(kid, sink.c);
             return;
         };
@@ -452,11 +465,11 @@ impl<'e, H: Clone> Seq<'e, H> {
             self.pop_held(false, sink);
             sink.c.evicted_partials += 1;
         }
-        self.flush_held(Some(last), sink);
+        self.flush_held(spec, Some(last), sink);
     }
 
     /// Removes the front held candidate, emitting it when `keep`.
-    fn pop_held(&mut self, keep: bool, sink: &mut Sink<'_, '_, H>) {
+    fn pop_held(&mut self, keep: bool, sink: &mut Sink<'_, H>) {
         let Some(h) = self.held.pop_front() else {
             return;
         };
@@ -476,8 +489,8 @@ impl<'e, H: Clone> Seq<'e, H> {
     /// by their first trailing event, by time (`now` more than `maxspan`
     /// after their reference: any later trailing event is too), or by the
     /// end of the input (`now` = `None`: no trailing event came).
-    fn flush_held(&mut self, now: Option<i64>, sink: &mut Sink<'_, '_, H>) {
-        let span = self.spec.maxspan.unwrap_or(i64::MAX);
+    fn flush_held(&mut self, spec: &SeqSpec, now: Option<i64>, sink: &mut Sink<'_, H>) {
+        let span = spec.maxspan.unwrap_or(i64::MAX);
         while let Some(h) = self.held.front() {
             let keep = match (h.verdict, now) {
                 (Some(v), _) => v,
@@ -511,12 +524,12 @@ impl<'e, H: Clone> Seq<'e, H> {
 
     // ---- events --------------------------------------------------------
 
-    pub(crate) fn on_hit(&mut self, h: &Hit, handle: &H, sink: &mut Sink<'_, '_, H>) {
+    pub(crate) fn on_hit(&mut self, spec: &SeqSpec, h: &Hit, handle: &H, sink: &mut Sink<'_, H>) {
         match h.kind {
-            HitKind::Touch => self.expire(h.ts, sink),
+            HitKind::Touch => self.expire(spec, h.ts, sink),
             HitKind::Until => {
                 if let Some(kid) = self.key_get(&h.key) {
-                    for s in 1..self.spec.m {
+                    for s in 1..spec.m {
                         let id = self
                             .key_entry(kid)
                             .and_then(|e| e.slots.get(s).copied())
@@ -527,9 +540,9 @@ impl<'e, H: Clone> Seq<'e, H> {
                     }
                 }
             }
-            HitKind::Step(i) => match self.spec.roles.get(i as usize).copied() {
-                Some(Role::Pos(0)) => self.start(i as usize, h, handle, sink),
-                Some(Role::Pos(s)) => self.advance(i as usize, s, h, handle, sink),
+            HitKind::Step(i) => match spec.roles.get(i as usize).copied() {
+                Some(Role::Pos(0)) => self.start(spec, h, handle, sink),
+                Some(Role::Pos(s)) => self.advance(spec, i as usize, s, h, handle, sink),
                 Some(Role::Middle(s)) => {
                     if let Some(kid) = self.key_get(&h.key) {
                         let id = self
@@ -543,7 +556,7 @@ impl<'e, H: Clone> Seq<'e, H> {
                         }
                     }
                 }
-                Some(Role::Leading) if self.spec.has_leading => {
+                Some(Role::Leading) if spec.has_leading => {
                     if let Some(x) = self.leading.get_mut(&h.key) {
                         if ms_floor(h.ts) > ms_floor(x.0) {
                             x.1 = Some(x.0);
@@ -568,7 +581,7 @@ impl<'e, H: Clone> Seq<'e, H> {
                     }
                 }
                 Some(Role::Leading) => {}
-                Some(Role::Trailing) => self.on_trailing(h, sink),
+                Some(Role::Trailing) => self.on_trailing(spec, h, sink),
                 None => {}
             },
         }
@@ -576,8 +589,8 @@ impl<'e, H: Clone> Seq<'e, H> {
 
     /// An event of a trailing missing step: the first one after a held
     /// candidate of its key decides it.
-    fn on_trailing(&mut self, h: &Hit, sink: &mut Sink<'_, '_, H>) {
-        let span = self.spec.maxspan.unwrap_or(i64::MAX);
+    fn on_trailing(&mut self, spec: &SeqSpec, h: &Hit, sink: &mut Sink<'_, H>) {
+        let span = spec.maxspan.unwrap_or(i64::MAX);
         let Some(kid) = self.key_get(&h.key) else {
             return;
         };
@@ -604,12 +617,12 @@ impl<'e, H: Clone> Seq<'e, H> {
             e.trailing
                 .retain(|n| held.get(at(*n)).is_some_and(|x| x.verdict.is_none()));
         }
-        self.flush_held(Some(h.ts), sink);
+        self.flush_held(spec, Some(h.ts), sink);
     }
 
-    fn start(&mut self, step: usize, h: &Hit, handle: &H, sink: &mut Sink<'_, '_, H>) {
+    fn start(&mut self, spec: &SeqSpec, h: &Hit, handle: &H, sink: &mut Sink<'_, H>) {
         // The latest leading missing event before this event's millisecond.
-        let leading = if self.spec.has_leading {
+        let leading = if spec.has_leading {
             self.leading.get(&h.key).and_then(|&(latest, earlier)| {
                 if latest < ms_floor(h.ts) {
                     Some(latest)
@@ -620,7 +633,7 @@ impl<'e, H: Clone> Seq<'e, H> {
         } else {
             None
         };
-        let kid = self.key_intern(&h.key, sink.c);
+        let kid = self.key_intern(spec, &h.key, sink.c);
         let mut res = Res::empty();
         res.events.push(handle.clone());
         res.add_caps(&h.caps);
@@ -637,16 +650,23 @@ impl<'e, H: Clone> Seq<'e, H> {
             next: NIL,
         };
         let id = self.part_add(p, NIL, sink.c);
-        let _ = step;
-        if self.spec.m <= 1 {
-            self.complete(id, h.ts, sink);
+        if spec.m <= 1 {
+            self.complete(spec, id, h.ts, sink);
         } else {
             self.place(id, 1, sink.c);
         }
         self.enforce_cap(sink.c);
     }
 
-    fn advance(&mut self, step: usize, s: usize, h: &Hit, handle: &H, sink: &mut Sink<'_, '_, H>) {
+    fn advance(
+        &mut self,
+        spec: &SeqSpec,
+        step: usize,
+        s: usize,
+        h: &Hit,
+        handle: &H,
+        sink: &mut Sink<'_, H>,
+    ) {
         let Some(kid) = self.key_get(&h.key) else {
             return;
         };
@@ -657,14 +677,14 @@ impl<'e, H: Clone> Seq<'e, H> {
         let Some(start) = self.part(id).map(|p| p.start) else {
             return;
         };
-        if let Some(span) = self.spec.maxspan {
+        if let Some(span) = spec.maxspan {
             if h.ts.saturating_sub(start) > span {
                 self.part_remove(id, sink.c);
                 sink.c.expired += 1;
                 return;
             }
         }
-        let fork = self.spec.steps.get(step).is_some_and(|st| st.fork);
+        let fork = spec.steps.get(step).is_some_and(|st| st.fork);
         let work = if fork {
             let Some(mut copy) = self.part(id).cloned() else {
                 return;
@@ -687,8 +707,8 @@ impl<'e, H: Clone> Seq<'e, H> {
             p.res.events.push(handle.clone());
             p.res.add_caps(&h.caps);
         }
-        if s + 1 >= self.spec.m {
-            self.complete(work, h.ts, sink);
+        if s + 1 >= spec.m {
+            self.complete(spec, work, h.ts, sink);
         } else {
             self.place(work, s + 1, sink.c);
         }
@@ -697,8 +717,8 @@ impl<'e, H: Clone> Seq<'e, H> {
 
     /// Drops every partial that started more than `maxspan` before `now`,
     /// and emits the held candidates that time has decided.
-    pub(crate) fn expire(&mut self, now: i64, sink: &mut Sink<'_, '_, H>) {
-        let Some(span) = self.spec.maxspan else {
+    pub(crate) fn expire(&mut self, spec: &SeqSpec, now: i64, sink: &mut Sink<'_, H>) {
+        let Some(span) = spec.maxspan else {
             return;
         };
         while let Some(p) = self.part(self.head) {
@@ -722,12 +742,12 @@ impl<'e, H: Clone> Seq<'e, H> {
                 }
             }
         }
-        self.flush_held(Some(now), sink);
+        self.flush_held(spec, Some(now), sink);
     }
 
     /// End of input: the held candidates that no trailing event came for
     /// are emitted.
-    pub(crate) fn finish(&mut self, sink: &mut Sink<'_, '_, H>) {
-        self.flush_held(None, sink);
+    pub(crate) fn finish(&mut self, spec: &SeqSpec, sink: &mut Sink<'_, H>) {
+        self.flush_held(spec, None, sink);
     }
 }

@@ -3,9 +3,9 @@
 /// Counters of a session (a snapshot from [`Session::stats`](crate::Session::stats)).
 ///
 /// ```
-/// use eql_engine::{CompileOptions, CompiledQuery};
+/// use eql_engine::{CompileOptions, CompiledQuery, Session, SessionOptions};
 /// let engine = CompiledQuery::compile("any where true", &CompileOptions::default()).unwrap();
-/// let s = engine.session::<u64>();
+/// let s = Session::<u64>::new(&engine, SessionOptions::default());
 /// assert_eq!(s.stats().events, 0);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

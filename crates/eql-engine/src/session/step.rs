@@ -4,11 +4,15 @@ use super::{
     keys, CompiledQuery, Dialect, Env, Event, EventQuery, Expr, ExprKind, FieldPath, Key,
     SequenceStep, SmallVec, Value,
 };
+use std::sync::Arc;
 
-/// One bracketed term, with its keys (query-level keys first).
-pub(crate) struct StepSpec<'e> {
-    pub(crate) query: &'e EventQuery,
-    pub(crate) keys: Vec<&'e Expr>,
+/// One bracketed term, with its keys (query-level keys first). Part of a
+/// [`super::SessionPlan`]: it owns its query (shared by the expanded `runs`
+/// of one step) and its key expressions.
+#[derive(Clone, Debug)]
+pub(crate) struct StepSpec {
+    pub(crate) query: Arc<EventQuery>,
+    pub(crate) keys: Vec<Expr>,
     /// For keys that are plain fields, the path (read without the evaluator).
     pub(crate) key_paths: Vec<Option<FieldPath>>,
     pub(crate) optional: Vec<bool>,
@@ -18,9 +22,9 @@ pub(crate) struct StepSpec<'e> {
     pub(crate) pos: u16,
 }
 
-impl<'e> StepSpec<'e> {
-    pub(crate) fn new(shared: &'e [Expr], step: &'e SequenceStep, pos: u16) -> Self {
-        let keys: Vec<&Expr> = shared.iter().chain(step.by.iter()).collect();
+impl StepSpec {
+    pub(crate) fn new(shared: &[Expr], step: &SequenceStep, pos: u16) -> Self {
+        let keys: Vec<Expr> = shared.iter().chain(step.by.iter()).cloned().collect();
         let optional = keys
             .iter()
             .map(|e| matches!(&e.kind, ExprKind::Field(f) if f.optional))
@@ -33,7 +37,7 @@ impl<'e> StepSpec<'e> {
             })
             .collect();
         StepSpec {
-            query: &step.query,
+            query: Arc::new(step.query.clone()),
             key_paths,
             keys,
             optional,
@@ -92,7 +96,7 @@ impl EvalCx<'_> {
     }
 
     /// The join keys of the event for `step` (none when it must be dropped).
-    pub(crate) fn keys(&self, step: &StepSpec<'_>, out: &mut SmallVec<[Key; 1]>) {
+    pub(crate) fn keys(&self, step: &StepSpec, out: &mut SmallVec<[Key; 1]>) {
         out.clear();
         if step.keys.is_empty() {
             out.push(Key::new());

@@ -33,13 +33,17 @@
 //!   rules' results); `matches` counts the results;
 //! - a push after `finish` is late.
 //!
+//! And the stream pushed as bytes (`push_json`) gives exactly what it gives
+//! pushed as DOMs (`push`): the same results, late events and counters.
+//!
 //! And no panic anywhere.
 
 use eql_engine::{
     CompileOptions, CompiledQuery, LineageOptions, Matches, Session, SessionLimits, SessionOptions,
-    StreamOrder,
+    SessionPlan, StreamOrder, Value,
 };
 use serde_json::{json, Map, Value as Json};
+use std::sync::Arc;
 
 /// Interesting stateful queries: Elasticsearch first, then Python.
 pub(crate) const QUERIES: &[(bool, &str)] = &[
@@ -415,27 +419,76 @@ pub(crate) fn run(data: &[u8]) -> Summary {
     };
     opts.samples_on_completion = flags & 4 != 0;
     opts.timestamp_field = (flags & 128 != 0).then(|| "@timestamp".to_owned());
-    let mut sum = Summary::default();
-    if flags & 8 != 0 {
-        for e in &engines {
-            check(
-                Session::new([e], opts.clone()),
-                1,
-                &limits,
-                &events,
-                &mut sum,
-            );
-        }
+    let plans: Vec<Arc<SessionPlan>> = if flags & 8 != 0 {
+        engines.into_iter().map(Arc::from).collect()
     } else {
-        check(
-            Session::new(&engines, opts),
-            engines.len(),
-            &limits,
-            &events,
-            &mut sum,
-        );
+        vec![Arc::new(SessionPlan::new(engines))]
+    };
+    let mut sum = Summary::default();
+    for plan in &plans {
+        let session = Session::new(Arc::clone(plan), opts.clone());
+        check(session, plan.len(), &limits, &events, &mut sum);
+        bytes_equal_dom(plan, &opts, &events);
     }
     sum
+}
+
+/// One pushed event's outcome, as [`bytes_equal_dom`] compares them: a
+/// result (rule, handles, join key, count, percent) or a late handle.
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    Result(
+        usize,
+        Vec<u32>,
+        Vec<Value<'static>>,
+        Option<u64>,
+        Option<f64>,
+    ),
+    Late(u32),
+}
+
+/// Pushes the stream through two fresh sessions over `plan`: every event
+/// as its DOM (`push`), then every event as its bytes (`push_json`, which
+/// reads them through a projection, with no DOM); bad bytes are left out of
+/// both. The two must give exactly the same results, late events and
+/// counters.
+fn bytes_equal_dom(plan: &Arc<SessionPlan>, opts: &SessionOptions, events: &[StreamEvent]) {
+    let transcript = |bytes: bool| {
+        let mut s = Session::new(Arc::clone(plan), opts.clone());
+        let mut out = Matches::new();
+        let mut seen = Vec::new();
+        let mut record = |out: &mut Matches<u32>| {
+            for m in out.iter() {
+                seen.push(Outcome::Result(
+                    m.rule,
+                    m.events.to_vec(),
+                    m.key.to_vec(),
+                    m.count,
+                    m.percent,
+                ));
+            }
+            seen.extend(out.late().iter().map(|&h| Outcome::Late(h)));
+            out.clear();
+        };
+        for (i, ev) in events.iter().enumerate() {
+            let h = i as u32;
+            match ev.push {
+                Push::Bad => continue,
+                _ if bytes => {
+                    if let Err(e) = s.push_json(h, &ev.bytes, &mut out) {
+                        panic!("push_json of a serialized object failed: {e}");
+                    }
+                }
+                _ => s.push(h, &ev.dom, &mut out),
+            }
+            record(&mut out);
+        }
+        s.finish(&mut out);
+        record(&mut out);
+        (seen, s.stats())
+    };
+    let (dom, bytes) = (transcript(false), transcript(true));
+    assert_eq!(dom, bytes, "push_json (right) differs from push (left)");
 }
 
 fn compile(q: &str, py: bool) -> Result<CompiledQuery, eql_engine::CompileError> {
@@ -449,7 +502,7 @@ fn compile(q: &str, py: bool) -> Result<CompiledQuery, eql_engine::CompileError>
 
 /// Pushes the stream through one session, checking after every step.
 fn check(
-    mut s: Session<'_, u32>,
+    mut s: Session<u32>,
     rules: usize,
     limits: &SessionLimits,
     events: &[StreamEvent],
@@ -553,7 +606,7 @@ fn observe(
 }
 
 fn invariants(
-    s: &Session<'_, u32>,
+    s: &Session<u32>,
     rules: usize,
     limits: &SessionLimits,
     pushed: u64,

@@ -292,7 +292,10 @@ mod tests {
     #[test]
     fn a_needle_inside_many_literals_spreads_over_them() {
         let rules = vec![
-            vec![atom("cmd.exe", Needle::Exact), atom("net.exe", Needle::Exact)],
+            vec![
+                atom("cmd.exe", Needle::Exact),
+                atom("net.exe", Needle::Exact),
+            ],
             vec![atom("cmd.exe", Needle::Exact)],
             vec![atom(".EXE", Needle::Contains)],
             vec![atom("rare-tool", Needle::Contains)],

@@ -1,0 +1,235 @@
+//! The immutable half of a session: the compiled queries and everything a
+//! session precomputes from them, built once and shared by every session
+//! through an `Arc`.
+
+use super::lineage::LineageFields;
+use super::rule::{BodySpec, RulePlan, SessionPack};
+use super::LineageOptions;
+use crate::{CompiledQuery, Projection};
+use eql_plan::FieldPath;
+use eql_syntax::{EventQuery, ExprKind};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// The queries a [`Session`](crate::Session) runs, with what sessions
+/// precompute from them: the grouping of every step query into routed packs
+/// (one per category field), the shape of each sequence, sample, join, pipe
+/// chain and lineage relation. Immutable, `Send + Sync`, and shared by
+/// sessions through an `Arc`, so starting a session costs no compilation.
+///
+/// A result's [`Match::rule`](crate::Match::rule) is the query's position in
+/// the plan.
+///
+/// ```
+/// use eql_engine::{CompileOptions, CompiledQuery, SessionPlan};
+/// let a = CompiledQuery::compile("process where true", &CompileOptions::default()).unwrap();
+/// let b = CompiledQuery::compile("file where true", &CompileOptions::default()).unwrap();
+/// let plan = SessionPlan::new([a, b]);
+/// assert_eq!(plan.len(), 2);
+/// assert_eq!(plan.query(1).map(|q| q.query().to_string()), Some("file where true".to_owned()));
+/// ```
+#[derive(Clone, Debug)]
+pub struct SessionPlan {
+    pub(super) rules: Vec<RulePlan>,
+    /// Every step query of the rules as packs (several rules only).
+    pub(super) pack: Option<SessionPack>,
+    /// Rules evaluated on every event, ascending: those with a step query
+    /// the packs do not answer, and Python sequences with `maxspan`. The
+    /// others run only on an event where one of their answers fired.
+    pub(super) always: Vec<u32>,
+    /// Rules with `maxspan` (checked for expiry on every released event).
+    pub(super) timed: Vec<u32>,
+    /// The category field most rules read (the first rule's).
+    pub(super) category_field: Option<FieldPath>,
+    /// Every field the rules read from an event, each once: conditions,
+    /// join keys, categories, timestamps, tiebreakers, pipe captures.
+    pub(super) fields: Vec<FieldPath>,
+    /// Some rule uses process lineage (its session reads the lineage fields).
+    pub(super) lineage: bool,
+    /// The projection a session with default options reads event bytes
+    /// with: `fields`, and the default lineage fields when `lineage`.
+    pub(super) projection: Arc<Projection>,
+    /// The paths of `projection`.
+    pub(super) projected: Vec<FieldPath>,
+}
+
+impl SessionPlan {
+    /// The plan of a session over `queries`, in order.
+    ///
+    /// A session's timestamp field, its format and tiebreaker (which drive
+    /// the reorder window and `SessionStats::out_of_order`) are the first
+    /// query's, and the first query's dialect chooses the default
+    /// [`StreamOrder`](crate::StreamOrder). A query compiled with another
+    /// `timestamp_field` orders and times its steps and its `maxspan` by that
+    /// field (by the session's timestamp on an event that lacks it), and with
+    /// another `tiebreaker_field` breaks ties by it; one compiled with
+    /// another `category_field` reads its categories from that field. Every
+    /// query gives the results it gives in a session of its own over the
+    /// same stream as long as the events carry its timestamp field (the
+    /// multi-rule session proptest checks this).
+    pub fn new(queries: impl IntoIterator<Item = CompiledQuery>) -> SessionPlan {
+        let mut rules: Vec<RulePlan> = queries.into_iter().map(RulePlan::new).collect();
+        let first_category = rules.first().map(|r| r.engine.category.clone());
+        for r in &mut rules {
+            r.session_category = first_category.as_ref() == Some(&r.engine.category);
+        }
+        let timed = rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!(&r.body, BodySpec::Seq(s) if s.maxspan.is_some() && !s.py))
+            .map(|(i, _)| i as u32)
+            .collect();
+        let pack = pack_of(&rules);
+        let always = rules
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| {
+                let answered = pack
+                    .as_ref()
+                    .is_some_and(|p| p.steps.get(*i).is_some_and(|s| !s.is_empty()));
+                // A rule whose every step query the packs answer pushes a
+                // hit only when one of them matched; a Python sequence with
+                // `maxspan` also notes every event of its steps' categories.
+                let touches = matches!(&r.body, BodySpec::Seq(s) if s.py && s.maxspan.is_some());
+                !answered || touches
+            })
+            .map(|(i, _)| i as u32)
+            .collect();
+        let fields = read_fields(&rules);
+        let lineage = rules.iter().any(|r| r.lineage.is_some());
+        let mut projected = fields.clone();
+        if lineage {
+            let defaults = LineageFields::new(&LineageOptions::default());
+            for p in defaults.paths() {
+                if !projected.contains(p) {
+                    projected.push(p.clone());
+                }
+            }
+        }
+        SessionPlan {
+            rules,
+            pack,
+            always,
+            timed,
+            category_field: first_category,
+            fields,
+            lineage,
+            projection: Arc::new(Projection::new(&projected)),
+            projected,
+        }
+    }
+
+    /// Number of queries.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// True when the plan has no query.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The `i`-th query.
+    pub fn query(&self, i: usize) -> Option<&CompiledQuery> {
+        self.rules.get(i).map(|r| &r.engine)
+    }
+}
+
+/// A plan with no query.
+impl Default for SessionPlan {
+    fn default() -> Self {
+        SessionPlan::new([])
+    }
+}
+
+/// A one-query plan (a copy of the query).
+impl From<&CompiledQuery> for Arc<SessionPlan> {
+    fn from(query: &CompiledQuery) -> Self {
+        Arc::new(SessionPlan::new([query.clone()]))
+    }
+}
+
+/// A one-query plan.
+impl From<CompiledQuery> for Arc<SessionPlan> {
+    fn from(query: CompiledQuery) -> Self {
+        Arc::new(SessionPlan::new([query]))
+    }
+}
+
+/// The rule set's plan, built when it was compiled (shared, not copied).
+#[cfg(feature = "rules")]
+impl From<&crate::CompiledRuleSet> for Arc<SessionPlan> {
+    fn from(rules: &crate::CompiledRuleSet) -> Self {
+        Arc::clone(rules.plan())
+    }
+}
+
+/// Every field the rules read from an event, each once, in order of first
+/// use: each rule's category, timestamp and tiebreaker fields, every field of
+/// its conditions (lineage relations included) and join keys, and the fields
+/// its pipes capture.
+fn read_fields(rules: &[RulePlan]) -> Vec<FieldPath> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    let mut add = |p: FieldPath| {
+        if seen.insert(p.clone()) {
+            out.push(p);
+        }
+    };
+    for r in rules {
+        let e = &r.engine;
+        add(e.category.clone());
+        add(FieldPath::parse_dotted(&e.opts.timestamp_field));
+        if let Some(t) = &e.opts.tiebreaker_field {
+            add(FieldPath::parse_dotted(t));
+        }
+        // Conditions (lineage relations' queries included) and join keys;
+        // the pipes' fields come from the pipes, without `events[i]`.
+        let body = &e.query().body;
+        let exprs = body
+            .keys()
+            .iter()
+            .chain(body.step_queries().map(|q| &q.condition))
+            .chain(body.steps().flat_map(|st| &st.by));
+        for x in exprs {
+            x.walk(&mut |x| {
+                if let ExprKind::Field(f) = &x.kind {
+                    add(FieldPath::new(f.path.clone()));
+                }
+                true
+            });
+        }
+        for f in r.pipes.fields() {
+            add(f.clone());
+        }
+    }
+    out
+}
+
+/// Puts the step queries of the rules (without process lineage) into one
+/// pack when there are several rules.
+fn pack_of(rules: &[RulePlan]) -> Option<SessionPack> {
+    if rules.len() < 2 {
+        return None;
+    }
+    let mut steps: Vec<Vec<(eql_syntax::Span, u32)>> = vec![Vec::new(); rules.len()];
+    let mut items: Vec<(usize, &CompiledQuery, &EventQuery)> = Vec::new();
+    for (i, r) in rules.iter().enumerate() {
+        let e = &r.engine;
+        if r.lineage.is_some() || (e.plan.is_none() && e.steps.is_none()) {
+            continue;
+        }
+        for q in e.query.body.step_queries() {
+            if let Some(s) = steps.get_mut(i) {
+                s.push((q.span, items.len() as u32));
+            }
+            items.push((i, e, q));
+        }
+    }
+    let owner = items.iter().map(|&(i, _, _)| i as u32).collect();
+    Some(SessionPack {
+        pack: crate::Pack::from_conditions(items),
+        steps,
+        owner,
+    })
+}
