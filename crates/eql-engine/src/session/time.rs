@@ -8,6 +8,7 @@
 //! (100 ns ticks since 1601) without loss, between the years 1677 and 2262
 //! (the range of `date_nanos`); a value outside it saturates to that range.
 
+use eql_plan::mapping::{days_from_civil, days_in_month};
 use eql_plan::Value;
 
 /// How a session reads the timestamp field: the unit of a number, and
@@ -236,26 +237,6 @@ fn digits(b: &[u8], at: usize, n: usize) -> Option<i64> {
         v = v * 10 + i64::from(c - b'0');
     }
     Some(v)
-}
-
-/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
 }
 
 /// ISO-8601 in the shape of Elasticsearch's `strict_date_optional_time`:

@@ -217,48 +217,17 @@ fn named(name: &str) -> Option<Alt> {
         "date" | "year_month_day" => p("yyyy-MM-dd"),
         "year_month" => p("yyyy-MM"),
         "year" => p("yyyy"),
-        "date_time" => Some(Alt::Pattern(vec![
-            num(Part::Year, 4, 4),
-            Item::Lit(b'-'),
-            num(Part::Month, 2, 2),
-            Item::Lit(b'-'),
-            num(Part::Day, 2, 2),
-            Item::Lit(b'T'),
-            num(Part::Hour, 2, 2),
-            Item::Lit(b':'),
-            num(Part::Minute, 2, 2),
-            Item::Lit(b':'),
-            num(Part::Second, 2, 2),
-            Item::Frac {
-                sep: Some(b'.'),
-                min: 1,
-                max: 9,
-            },
-            Item::Opt(vec![Item::Offset]),
-        ])),
+        "date_time" => {
+            let mut items = date_time_fraction();
+            items.push(Item::Opt(vec![Item::Offset]));
+            Some(Alt::Pattern(items))
+        }
         "date_time_no_millis" => p("yyyy-MM-dd'T'HH:mm:ss[XXX]"),
         "date_hour" => p("yyyy-MM-dd'T'HH"),
         "date_hour_minute" => p("yyyy-MM-dd'T'HH:mm"),
         "date_hour_minute_second" => p("yyyy-MM-dd'T'HH:mm:ss"),
         "date_hour_minute_second_millis" | "date_hour_minute_second_fraction" => {
-            Some(Alt::Pattern(vec![
-                num(Part::Year, 4, 4),
-                Item::Lit(b'-'),
-                num(Part::Month, 2, 2),
-                Item::Lit(b'-'),
-                num(Part::Day, 2, 2),
-                Item::Lit(b'T'),
-                num(Part::Hour, 2, 2),
-                Item::Lit(b':'),
-                num(Part::Minute, 2, 2),
-                Item::Lit(b':'),
-                num(Part::Second, 2, 2),
-                Item::Frac {
-                    sep: Some(b'.'),
-                    min: 1,
-                    max: 9,
-                },
-            ]))
+            Some(Alt::Pattern(date_time_fraction()))
         }
         "hour_minute_second" => p("HH:mm:ss"),
         "basic_date" => p("yyyyMMdd"),
@@ -266,6 +235,28 @@ fn named(name: &str) -> Option<Alt> {
         "basic_date_time_no_millis" => p("yyyyMMdd'T'HHmmssXX"),
         _ => None,
     }
+}
+
+/// `yyyy-MM-dd'T'HH:mm:ss.S` with one to nine fraction digits.
+fn date_time_fraction() -> Vec<Item> {
+    vec![
+        num(Part::Year, 4, 4),
+        Item::Lit(b'-'),
+        num(Part::Month, 2, 2),
+        Item::Lit(b'-'),
+        num(Part::Day, 2, 2),
+        Item::Lit(b'T'),
+        num(Part::Hour, 2, 2),
+        Item::Lit(b':'),
+        num(Part::Minute, 2, 2),
+        Item::Lit(b':'),
+        num(Part::Second, 2, 2),
+        Item::Frac {
+            sep: Some(b'.'),
+            min: 1,
+            max: 9,
+        },
+    ]
 }
 
 fn num(part: Part, min: usize, max: usize) -> Item {
@@ -560,7 +551,14 @@ fn is_leap(y: i64) -> bool {
     (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 }
 
-fn days_in_month(y: i64, m: i64) -> i64 {
+/// The number of days of month `m` (1–12) of year `y` (proleptic
+/// Gregorian).
+///
+/// ```
+/// assert_eq!(eql_plan::mapping::days_in_month(2024, 2), 29);
+/// assert_eq!(eql_plan::mapping::days_in_month(1900, 2), 28);
+/// ```
+pub fn days_in_month(y: i64, m: i64) -> i64 {
     match m {
         2 if is_leap(y) => 29,
         2 => 28,
@@ -569,8 +567,14 @@ fn days_in_month(y: i64, m: i64) -> i64 {
     }
 }
 
-/// Days since 1970-01-01 of a civil date.
-pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+/// Days since 1970-01-01 of a civil date (proleptic Gregorian; Howard
+/// Hinnant's algorithm).
+///
+/// ```
+/// assert_eq!(eql_plan::mapping::days_from_civil(1970, 1, 1), 0);
+/// assert_eq!(eql_plan::mapping::days_from_civil(2000, 3, 1), 11_017);
+/// ```
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;

@@ -20,7 +20,7 @@ mod kind;
 mod version;
 
 pub use bind::{bind, BindOptions, Bound, FieldKinds};
-pub use date::{format_date, DateFormat, DEFAULT_FORMAT};
+pub use date::{days_from_civil, days_in_month, format_date, DateFormat, DEFAULT_FORMAT};
 pub use ip::{cidr_range, ip_bits, ip_text};
 pub use kind::{FieldKind, FloatWidth, IntWidth, Members, Operand, Rel, TypedTest};
 pub use version::VersionKey;
