@@ -14,8 +14,13 @@
 //! be rebuilt around it before it could replace the projection.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use eql_bench::{interleaved_ratio, parse_all, reference_events, reference_rules, SEED_RULE};
-use eql_engine::{CompileOptions, CompiledQuery, EventLimits, FieldPath, Pack, PathSegment, Projection};
+use eql_bench::{
+    corpus_queries, interleaved_ratio, parse_all, reference_events, reference_rules, SEED_RULE,
+};
+use eql_engine::{
+    CompileOptions, CompiledQuery, EventLimits, FieldPath, Pack, PackMatches, PathSegment,
+    Projection,
+};
 use std::hint::black_box;
 
 /// The sonic-rs tree of `paths` (keys only; the paths rules read have no
@@ -66,8 +71,17 @@ fn json_pass(c: &mut Criterion) {
     let pack = Pack::new(&pack300);
     let seed_pack = Pack::new([&seed]);
     let sets: [(&str, Vec<FieldPath>); 2] = [
-        ("seed rule", seed_pack.plans().flat_map(|p| p.fields().to_vec()).collect()),
-        ("pack300", pack.plans().flat_map(|p| p.fields().to_vec()).collect()),
+        (
+            "seed rule",
+            seed_pack
+                .plans()
+                .flat_map(|p| p.fields().to_vec())
+                .collect(),
+        ),
+        (
+            "pack300",
+            pack.plans().flat_map(|p| p.fields().to_vec()).collect(),
+        ),
     ];
     let mut g = c.benchmark_group("json_pass");
     g.throughput(Throughput::Elements(lines.len() as u64));
@@ -90,12 +104,18 @@ fn json_pass(c: &mut Criterion) {
             sonic_pass(&tree, &lines),
             "both passes accept the same lines"
         );
-        g.bench_function(format!("{name}: {} fields, Projection::parse", paths.len()), |b| {
-            b.iter(|| projection_pass(&projection, &lines, &limits));
-        });
-        g.bench_function(format!("{name}: {} fields, sonic_rs::get_many", paths.len()), |b| {
-            b.iter(|| sonic_pass(&tree, &lines));
-        });
+        g.bench_function(
+            format!("{name}: {} fields, Projection::parse", paths.len()),
+            |b| {
+                b.iter(|| projection_pass(&projection, &lines, &limits));
+            },
+        );
+        g.bench_function(
+            format!("{name}: {} fields, sonic_rs::get_many", paths.len()),
+            |b| {
+                b.iter(|| sonic_pass(&tree, &lines));
+            },
+        );
     }
     g.finish();
     for (name, paths) in &sets {
@@ -111,6 +131,49 @@ fn json_pass(c: &mut Criterion) {
             lines.len(),
             || {
                 projection_pass(&projection, &lines, &limits);
+            },
+        );
+    }
+    let corpus: Vec<CompiledQuery> = corpus_queries()
+        .iter()
+        .filter_map(|q| CompiledQuery::compile(q, &opts).ok())
+        .collect();
+    let corpus_pack = Pack::new(&corpus);
+    for (name, p) in [
+        ("seed rule", &seed_pack),
+        ("pack300", &pack),
+        ("corpus", &corpus_pack),
+    ] {
+        let mut hits = PackMatches::new();
+        let mut a = 0usize;
+        let mut b = 0usize;
+        for l in &lines {
+            if p.matches_json(l, &mut hits).is_ok() {
+                a += hits.rules().len();
+            }
+            if let Ok(v) = sonic_rs::from_slice::<sonic_rs::Value>(l) {
+                p.matches(&v, &mut hits);
+                b += hits.rules().len();
+            }
+        }
+        assert_eq!(a, b, "{name}: the same matches both ways");
+        let mut hits2 = PackMatches::new();
+        interleaved_ratio(
+            &format!("{name}: sonic DOM -> pack vs raw bytes -> pack ({a} matches)"),
+            7,
+            lines.len(),
+            || {
+                for l in &lines {
+                    black_box(p.matches_json(l, &mut hits).ok());
+                }
+            },
+            lines.len(),
+            || {
+                for l in &lines {
+                    if let Ok(v) = sonic_rs::from_slice::<sonic_rs::Value>(l) {
+                        p.matches(&v, &mut hits2);
+                    }
+                }
             },
         );
     }

@@ -174,6 +174,9 @@
 //!
 //! - `rules` (default): [`RuleSet`] and rule loading (Elastic TOML, `.eql`,
 //!   JSONL) and the shipped pack; pulls in `toml`.
+//! - `simd` (default): [`Pack::matches_json`] parses event bytes with
+//!   sonic-rs, a SIMD JSON parser, into a DOM read exactly as a
+//!   `serde_json::Value` is (same limits, same errors, same fields).
 //! - `serde`: `Serialize`/`Deserialize` for [`Value`] (as the JSON it stands
 //!   for), [`Diagnostic`] and [`Span`], [`SessionStats`] (missing counters
 //!   read as 0), and with `rules` for `Rule`, `Threat`, `Technique` and

@@ -446,6 +446,21 @@ impl Pack {
 
     /// [`Pack::matches_json`] of text that passed the checks.
     fn matches_text(&self, text: &str, out: &mut PackMatches) -> Result<(), EventError> {
+        #[cfg(feature = "simd")]
+        if self.limits.max_depth <= crate::event::input::SERDE_DEPTH {
+            // A SIMD parse into a DOM, read by the same walk as a
+            // `serde_json::Value`. Anything it does not take as one object
+            // goes to serde_json, which names the error as `parse_event`
+            // does.
+            if let Ok(dom) = sonic_rs::from_str::<sonic_rs::Value>(text) {
+                if sonic_rs::JsonValueTrait::is_object(&dom) {
+                    self.matches_inner(&dom, out);
+                    return Ok(());
+                }
+            }
+            return parse_text(text, serde_json::from_str::<serde_json::Value>, json_type)
+                .map(|dom| self.matches_inner(&dom, out));
+        }
         if let [g] = self.groups.as_slice() {
             if g.direct {
                 // Straight from the bytes into the slots, when the document

@@ -425,7 +425,7 @@ fn opening_brackets(bytes: &[u8]) -> usize {
 }
 
 /// `serde_json`'s depth limit: 128 levels fail, 127 parse.
-const SERDE_DEPTH: usize = 128;
+pub(crate) const SERDE_DEPTH: usize = 128;
 
 /// A parser error on checked text as an [`EventError`].
 pub(crate) fn from_serde(text: &str, e: &serde_json::Error) -> EventError {

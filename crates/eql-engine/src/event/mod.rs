@@ -5,6 +5,8 @@ pub(crate) mod input;
 pub(crate) mod json;
 pub(crate) mod project;
 pub(crate) mod resolve;
+#[cfg(feature = "simd")]
+pub(crate) mod sonic;
 
 pub use document::Document;
 pub use input::{
