@@ -46,7 +46,7 @@ impl Tree for Sonic {
     fn key(&self, k: &str) -> Option<&Self> {
         // The last member with the key, as serde_json keeps it.
         let mut last = None;
-        for (key, v) in self.as_object()?.iter() {
+        for (key, v) in self.as_object()? {
             if same_key(key, k) {
                 last = Some(v);
             }
@@ -54,7 +54,7 @@ impl Tree for Sonic {
         last
     }
     fn items(&self) -> Option<&[Self]> {
-        self.as_array().map(|a| a.as_slice())
+        self.as_array().map(sonic_rs::Array::as_slice)
     }
     fn is_object(&self) -> bool {
         JsonValueTrait::is_object(self)
@@ -64,7 +64,7 @@ impl Tree for Sonic {
     }
     fn dotted_keys<'s>(&'s self, f: &mut dyn FnMut(&'s str)) {
         if let Some(o) = self.as_object() {
-            for (k, _) in o.iter() {
+            for (k, _) in o {
                 if k.contains('.') {
                     f(k);
                 }
@@ -73,7 +73,7 @@ impl Tree for Sonic {
     }
     fn for_each_member<'s>(&'s self, mut f: impl FnMut(&'s str, &'s Self) -> bool) {
         if let Some(o) = self.as_object() {
-            for (k, v) in o.iter() {
+            for (k, v) in o {
                 if !f(k, v) {
                     break;
                 }
