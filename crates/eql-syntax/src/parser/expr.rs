@@ -152,15 +152,20 @@ impl Conv<'_> {
             match x.as_rule() {
                 Rule::name => name = x.as_str().to_string(),
                 Rule::tilde => insensitive = true,
-                Rule::expr_list => {
-                    for e in x.into_inner() {
-                        args.push(self.expr(e)?);
-                    }
-                }
+                Rule::expr_list => args = self.exprs(x.into_inner())?,
                 _ => {}
             }
         }
         Ok((name, insensitive, args))
+    }
+
+    /// The expressions of a run of pairs: arguments, members, patterns,
+    /// keys.
+    pub(super) fn exprs<'i>(
+        &self,
+        pairs: impl Iterator<Item = Pair<'i, Rule>>,
+    ) -> PResult<Vec<Expr>> {
+        pairs.map(|e| self.expr(e)).collect()
     }
 
     fn binary_chain(&self, p: Pair<'_, Rule>) -> PResult<Expr> {
@@ -269,25 +274,13 @@ impl Conv<'_> {
         rhs: Pair<'_, Rule>,
         span: Span,
     ) -> PResult<Expr> {
-        let mut negated = false;
-        let mut insensitive = false;
-        for x in op.into_inner() {
-            match x.as_rule() {
-                Rule::kw_not => negated = true,
-                Rule::tilde => insensitive = true,
-                _ => {}
-            }
-        }
-        let list = rhs
-            .into_inner()
-            .map(|e| self.expr(e))
-            .collect::<PResult<Vec<_>>>()?;
+        let words = OpWords::of(op);
         Ok(Expr {
             kind: ExprKind::In {
                 expr,
-                list,
-                negated,
-                insensitive,
+                list: self.exprs(rhs.into_inner())?,
+                negated: words.not,
+                insensitive: words.tilde,
             },
             span,
         })
@@ -301,24 +294,10 @@ impl Conv<'_> {
         rhs: Pair<'_, Rule>,
         span: Span,
     ) -> PResult<Expr> {
-        let mut mop = MatchOp::Colon;
-        let mut insensitive = false;
-        for x in op.into_inner() {
-            match x.as_rule() {
-                Rule::kw_like => mop = MatchOp::Like,
-                Rule::kw_regex => mop = MatchOp::Regex,
-                Rule::tilde => insensitive = true,
-                _ => {}
-            }
-        }
+        let words = OpWords::of(op);
         let r = first_inner(rhs)?;
         let (patterns, list) = if r.as_rule() == Rule::expr_list {
-            (
-                r.into_inner()
-                    .map(|e| self.expr(e))
-                    .collect::<PResult<Vec<_>>>()?,
-                true,
-            )
+            (self.exprs(r.into_inner())?, true)
         } else {
             (vec![self.expr(r)?], false)
         };
@@ -331,8 +310,8 @@ impl Conv<'_> {
         Ok(Expr {
             kind: ExprKind::Match {
                 expr,
-                op: mop,
-                insensitive,
+                op: words.matching,
+                insensitive: words.tilde,
                 patterns,
                 list,
             },
@@ -396,6 +375,36 @@ impl Conv<'_> {
                 Ok(Literal::String(body.replace(&format!("\\{q}"), q)))
             }
         }
+    }
+}
+
+/// The words of an `in` or match operator.
+struct OpWords {
+    /// `not in`.
+    not: bool,
+    /// `in~`, `like~`, `regex~`.
+    tilde: bool,
+    /// `like` or `regex`; `:` when neither is written.
+    matching: MatchOp,
+}
+
+impl OpWords {
+    fn of(op: Pair<'_, Rule>) -> OpWords {
+        let mut words = OpWords {
+            not: false,
+            tilde: false,
+            matching: MatchOp::Colon,
+        };
+        for x in op.into_inner() {
+            match x.as_rule() {
+                Rule::kw_not => words.not = true,
+                Rule::tilde => words.tilde = true,
+                Rule::kw_like => words.matching = MatchOp::Like,
+                Rule::kw_regex => words.matching = MatchOp::Regex,
+                _ => {}
+            }
+        }
+        words
     }
 }
 
