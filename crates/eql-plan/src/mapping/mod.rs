@@ -18,6 +18,7 @@ mod date;
 mod dynamic;
 mod ip;
 mod kind;
+mod operand;
 mod params;
 mod read;
 mod similar;
@@ -26,7 +27,8 @@ mod version;
 pub use bind::{bind, BindOptions, Bound, FieldKinds};
 pub use date::{days_from_civil, days_in_month, format_date, DateFormat, DEFAULT_FORMAT};
 pub use ip::{cidr_range, ip_bits, ip_text};
-pub use kind::{FieldKind, FloatWidth, IntWidth, Members, Operand, Rel, TypedTest};
+pub use kind::{FieldKind, FloatWidth, IntWidth};
+pub use operand::{Members, Operand, Rel, TypedTest};
 pub use version::VersionKey;
 
 use std::collections::BTreeMap;
