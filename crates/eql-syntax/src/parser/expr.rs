@@ -222,79 +222,69 @@ impl Conv<'_> {
         let rhs = t
             .next()
             .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
-        let lb = Box::new(left);
-        match op.as_rule() {
-            Rule::cmp_op => {
-                let o = match op.as_str() {
-                    "==" => BinaryOp::Eq,
-                    "=" => {
-                        if self.es() {
-                            return err(ParseErrorKind::SingleEquals, span_of(&op));
-                        }
-                        BinaryOp::Eq
-                    }
-                    "!=" => BinaryOp::Ne,
-                    "<" => BinaryOp::Lt,
-                    "<=" => BinaryOp::Le,
-                    ">" => BinaryOp::Gt,
-                    _ => BinaryOp::Ge,
-                };
-                let right = self.expr(rhs)?;
-                // ES moves a constant to the right and translates the
-                // comparison to a query on the other side: one side must be
-                // constant. A side that reads only optional fields may be
-                // `null` once a mapping is known: compiling checks those.
-                if self.es()
-                    && lb.reads_event()
-                    && right.reads_event()
-                    && lb.reads_required()
-                    && right.reads_required()
-                {
-                    return err(ParseErrorKind::FieldComparison, span);
+        let left = Box::new(left);
+        let kind = match op.as_rule() {
+            Rule::cmp_op => self.comparison(left, &op, rhs, span)?,
+            Rule::in_op => self.in_list(left, OpWords::of(op), rhs)?,
+            _ => self.match_op(left, OpWords::of(op), rhs)?,
+        };
+        Ok(Expr { kind, span })
+    }
+
+    /// `a == b`, `a < b`, ...: in Elasticsearch, one side must be constant.
+    fn comparison(
+        &self,
+        left: Box<Expr>,
+        op: &Pair<'_, Rule>,
+        rhs: Pair<'_, Rule>,
+        span: Span,
+    ) -> PResult<ExprKind> {
+        let o = match op.as_str() {
+            "==" => BinaryOp::Eq,
+            "=" => {
+                if self.es() {
+                    return err(ParseErrorKind::SingleEquals, span_of(op));
                 }
-                Ok(Expr {
-                    kind: ExprKind::Binary {
-                        op: o,
-                        left: lb,
-                        right: Box::new(right),
-                    },
-                    span,
-                })
+                BinaryOp::Eq
             }
-            Rule::in_op => self.in_list(lb, op, rhs, span),
-            _ => self.match_op(lb, op, rhs, span),
+            "!=" => BinaryOp::Ne,
+            "<" => BinaryOp::Lt,
+            "<=" => BinaryOp::Le,
+            ">" => BinaryOp::Gt,
+            _ => BinaryOp::Ge,
+        };
+        let right = self.expr(rhs)?;
+        // ES moves a constant to the right and translates the comparison to
+        // a query on the other side: one side must be constant. A side that
+        // reads only optional fields may be `null` once a mapping is known:
+        // compiling checks those.
+        if self.es()
+            && left.reads_event()
+            && right.reads_event()
+            && left.reads_required()
+            && right.reads_required()
+        {
+            return err(ParseErrorKind::FieldComparison, span);
         }
+        Ok(ExprKind::Binary {
+            op: o,
+            left,
+            right: Box::new(right),
+        })
     }
 
     /// `e in (...)`, `e not in~ (...)`.
-    fn in_list(
-        &self,
-        expr: Box<Expr>,
-        op: Pair<'_, Rule>,
-        rhs: Pair<'_, Rule>,
-        span: Span,
-    ) -> PResult<Expr> {
-        let words = OpWords::of(op);
-        Ok(Expr {
-            kind: ExprKind::In {
-                expr,
-                list: self.exprs(rhs.into_inner())?,
-                negated: words.not,
-                insensitive: words.tilde,
-            },
-            span,
+    fn in_list(&self, expr: Box<Expr>, words: OpWords, rhs: Pair<'_, Rule>) -> PResult<ExprKind> {
+        Ok(ExprKind::In {
+            expr,
+            list: self.exprs(rhs.into_inner())?,
+            negated: words.not,
+            insensitive: words.tilde,
         })
     }
 
     /// `e : p`, `e like~ (...)`, `e regex p`: the patterns must be literals.
-    fn match_op(
-        &self,
-        expr: Box<Expr>,
-        op: Pair<'_, Rule>,
-        rhs: Pair<'_, Rule>,
-        span: Span,
-    ) -> PResult<Expr> {
-        let words = OpWords::of(op);
+    fn match_op(&self, expr: Box<Expr>, words: OpWords, rhs: Pair<'_, Rule>) -> PResult<ExprKind> {
         let r = first_inner(rhs)?;
         let (patterns, list) = if r.as_rule() == Rule::expr_list {
             (self.exprs(r.into_inner())?, true)
@@ -307,15 +297,12 @@ impl Conv<'_> {
         {
             return err(ParseErrorKind::PatternNotLiteral, p.span);
         }
-        Ok(Expr {
-            kind: ExprKind::Match {
-                expr,
-                op: words.matching,
-                insensitive: words.tilde,
-                patterns,
-                list,
-            },
-            span,
+        Ok(ExprKind::Match {
+            expr,
+            op: words.matching,
+            insensitive: words.tilde,
+            patterns,
+            list,
         })
     }
 
@@ -379,6 +366,7 @@ impl Conv<'_> {
 }
 
 /// The words of an `in` or match operator.
+#[derive(Clone, Copy)]
 struct OpWords {
     /// `not in`.
     not: bool,
