@@ -340,13 +340,7 @@ impl Gen<'_> {
     }
 
     fn sample(&self, u: &mut Unstructured<'_>) -> Result<Sample> {
-        let nby = Self::len(u, 0, 2)?;
-        let by = self.keys(u, nby)?;
-        let nkeys = Self::len(u, 0, 2)?;
-        let nsteps = Self::len(u, 1, 3)?;
-        let steps = (0..nsteps)
-            .map(|_| self.step(u, nkeys, false, false))
-            .collect::<Result<Vec<_>>>()?;
+        let (by, _, steps) = self.keyed_steps(u, false)?;
         Ok(Sample {
             by,
             steps,
@@ -355,13 +349,7 @@ impl Gen<'_> {
     }
 
     fn join(&self, u: &mut Unstructured<'_>) -> Result<Join> {
-        let nby = Self::len(u, 0, 2)?;
-        let by = self.keys(u, nby)?;
-        let nkeys = Self::len(u, 0, 2)?;
-        let nsteps = Self::len(u, 1, 3)?;
-        let steps = (0..nsteps)
-            .map(|_| self.step(u, nkeys, false, true))
-            .collect::<Result<Vec<_>>>()?;
+        let (by, nkeys, steps) = self.keyed_steps(u, true)?;
         let until = self.until(u, nkeys)?;
         Ok(Join {
             by,
@@ -369,6 +357,23 @@ impl Gen<'_> {
             until,
             span: Span::DUMMY,
         })
+    }
+
+    /// The body-level keys, the number of keys of each step, and one to
+    /// three steps of a sample or (`join`) a join.
+    fn keyed_steps(
+        &self,
+        u: &mut Unstructured<'_>,
+        join: bool,
+    ) -> Result<(Vec<Expr>, usize, Vec<SequenceStep>)> {
+        let nby = Self::len(u, 0, 2)?;
+        let by = self.keys(u, nby)?;
+        let nkeys = Self::len(u, 0, 2)?;
+        let nsteps = Self::len(u, 1, 3)?;
+        let steps = (0..nsteps)
+            .map(|_| self.step(u, nkeys, false, join))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((by, nkeys, steps))
     }
 
     /// A plain identifier: `[A-Za-z_@][A-Za-z0-9_@]{0,7}` (keywords are fine

@@ -268,6 +268,24 @@ impl QueryBody {
         steps.iter().chain(until)
     }
 
+    /// [`steps`](QueryBody::steps), mutably.
+    ///
+    /// ```
+    /// use eql_syntax::{parse_query, ParseOptions};
+    /// let mut q = parse_query("sample [a where x] [b where y]", &ParseOptions::default()).unwrap();
+    /// q.body.steps_mut().for_each(|st| st.query.category.name = None);
+    /// assert_eq!(q.to_string(), "sample [any where x] [any where y]");
+    /// ```
+    pub fn steps_mut(&mut self) -> impl Iterator<Item = &mut SequenceStep> {
+        let (steps, until): (&mut [SequenceStep], Option<&mut SequenceStep>) = match self {
+            QueryBody::Event(_) => (&mut [], None),
+            QueryBody::Sequence(s) => (&mut s.steps, s.until.as_mut()),
+            QueryBody::Sample(s) => (&mut s.steps, None),
+            QueryBody::Join(j) => (&mut j.steps, j.until.as_mut()),
+        };
+        steps.iter_mut().chain(until)
+    }
+
     /// The event queries the body selects events with: the event query
     /// itself, or the query of every step then of `until`.
     ///
@@ -294,6 +312,16 @@ impl QueryBody {
             QueryBody::Sequence(s) => &s.by,
             QueryBody::Sample(s) => &s.by,
             QueryBody::Join(j) => &j.by,
+        }
+    }
+
+    /// [`keys`](QueryBody::keys), mutably.
+    pub fn keys_mut(&mut self) -> &mut [Expr] {
+        match self {
+            QueryBody::Event(_) => &mut [],
+            QueryBody::Sequence(s) => &mut s.by,
+            QueryBody::Sample(s) => &mut s.by,
+            QueryBody::Join(j) => &mut j.by,
         }
     }
 }

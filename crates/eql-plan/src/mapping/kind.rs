@@ -392,10 +392,11 @@ pub(super) fn resolution(n: i128, nanos: bool) -> Result<i64, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn date(nanos: bool) -> FieldKind {
+    /// A date (or `date_nanos`) field with the default format.
+    pub(in crate::mapping) fn date(nanos: bool) -> FieldKind {
         FieldKind::new(Ty::Date {
             nanos,
             format: Arc::new(DateFormat::default()),

@@ -325,15 +325,8 @@ fn ip_operand(rel: Rel, lit: &Literal, text: &str) -> Result<Operand, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mapping::kind::tests::date;
     use crate::mapping::IntWidth;
-    use std::sync::Arc;
-
-    fn date(nanos: bool) -> FieldKind {
-        FieldKind::new(Ty::Date {
-            nanos,
-            format: Arc::new(DateFormat::default()),
-        })
-    }
 
     fn range(k: &FieldKind, rel: Rel, l: Literal) -> Vec<(i64, i64)> {
         match k.operand(rel, &l) {

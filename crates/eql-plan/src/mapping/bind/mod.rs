@@ -133,34 +133,15 @@ pub fn bind(query: &Query, mapping: &Mapping, opts: &BindOptions) -> Result<Boun
         kinds: FieldKinds::default(),
     };
     let mut q = query.clone();
-    match &mut q.body {
-        QueryBody::Event(e) => {
-            if e.category.name.is_some() {
-                b.implicit(&opts.category_field, e.category.span)?;
-            }
-            b.condition(&mut e.condition)?;
+    if let QueryBody::Event(e) = &mut q.body {
+        if e.category.name.is_some() {
+            b.implicit(&opts.category_field, e.category.span)?;
         }
-        QueryBody::Sequence(s) => {
-            b.keys(&mut s.by)?;
-            b.steps(
-                s.steps.iter_mut().chain(s.until.as_mut()),
-                &opts.category_field,
-            )?;
-            verify::key_types(mapping, "Sequence", &query.body)?;
-        }
-        QueryBody::Sample(s) => {
-            b.keys(&mut s.by)?;
-            b.steps(s.steps.iter_mut(), &opts.category_field)?;
-            verify::key_types(mapping, "Sample", &query.body)?;
-        }
-        QueryBody::Join(j) => {
-            b.keys(&mut j.by)?;
-            b.steps(
-                j.steps.iter_mut().chain(j.until.as_mut()),
-                &opts.category_field,
-            )?;
-        }
+        b.condition(&mut e.condition)?;
     }
+    b.keys(q.body.keys_mut())?;
+    b.steps(q.body.steps_mut(), &opts.category_field)?;
+    verify::key_types(mapping, &query.body)?;
     for p in &mut q.pipes {
         b.keys(&mut p.args)?;
     }

@@ -241,13 +241,15 @@ impl Binder<'_> {
     }
 }
 
-/// The join keys at each position must have compatible types in every
-/// step (Elasticsearch's `Sequence key [b] type [keyword] is incompatible
-/// with key [a] type [long]`).
-pub(super) fn key_types(mapping: &Mapping, what: &str, body: &QueryBody) -> Result<(), Diagnostic> {
-    if !matches!(body, QueryBody::Sequence(_) | QueryBody::Sample(_)) {
-        return Ok(());
-    }
+/// The join keys of a sequence or sample at each position must have
+/// compatible types in every step (Elasticsearch's `Sequence key [b] type
+/// [keyword] is incompatible with key [a] type [long]`).
+pub(super) fn key_types(mapping: &Mapping, body: &QueryBody) -> Result<(), Diagnostic> {
+    let what = match body {
+        QueryBody::Sequence(_) => "Sequence",
+        QueryBody::Sample(_) => "Sample",
+        QueryBody::Event(_) | QueryBody::Join(_) => return Ok(()),
+    };
     let outer = body.keys();
     let steps: Vec<&SequenceStep> = body.steps().collect();
     let keys = |st: &SequenceStep| -> Vec<Expr> { outer.iter().chain(&st.by).cloned().collect() };
