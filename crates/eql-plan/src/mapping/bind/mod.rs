@@ -184,9 +184,10 @@ impl Binder<'_> {
     }
 
     /// Checks and binds `e` from the root down: each node is checked as
-    /// written, before its children are bound (so the first problem
-    /// reported is Elasticsearch's), and each field is replaced by what it
-    /// reads. A lineage relation's query is left as it is.
+    /// written, before its children are bound (the checks read the
+    /// operands' mapped fields), and each field is replaced by what it
+    /// reads. The first problem met is returned. A lineage relation's query
+    /// is left as it is.
     fn expr(&mut self, e: &mut Expr, place: Place) -> Result<(), Diagnostic> {
         e.try_walk_mut(&mut |x| match &x.kind {
             ExprKind::Lineage { .. } => Ok(false),
