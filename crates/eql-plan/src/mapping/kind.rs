@@ -223,7 +223,7 @@ impl FieldKind {
     }
 
     /// True for `keyword`-like kinds, whose literals and values compare as
-    /// strings with the dynamic semantics (no [`TypedTest`] needed).
+    /// strings with the dynamic semantics (no [`TypedTest`](super::TypedTest) needed).
     pub fn is_keyword(&self) -> bool {
         matches!(self.ty, Ty::Keyword { .. })
     }
