@@ -1,7 +1,7 @@
 //! Expressions from pest pairs: operators by precedence, comparisons and
 //! matches, calls and methods, lineage, fields and literals.
 
-use super::{err, first_inner, inner, span_of, Conv, PResult, Rule};
+use super::{err, first_inner, inner, next_pair, span_of, Conv, PResult, Rule};
 use crate::{
     BinaryOp, Expr, ExprKind, FieldRef, LineageKind, Literal, MatchOp, ParseError, ParseErrorKind,
     PathSegment, Span, UnaryOp,
@@ -71,9 +71,7 @@ impl Conv<'_> {
     /// A primary followed by Python method calls `x:f()`.
     fn postfix(&self, p: Pair<'_, Rule>, span: Span) -> PResult<Expr> {
         let mut it = p.into_inner();
-        let a = it
-            .next()
-            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let a = next_pair(&mut it, span)?;
         let mut e = self.expr(a)?;
         for m in it {
             let msp = span_of(&m);
@@ -105,17 +103,13 @@ impl Conv<'_> {
     fn lineage(&self, p: Pair<'_, Rule>, span: Span) -> PResult<Expr> {
         self.py_only("lineage `of`", span)?;
         let mut it = inner(p);
-        let k = it
-            .next()
-            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let k = next_pair(&mut it, span)?;
         let kind = match k.as_str() {
             "descendant" => LineageKind::Descendant,
             "child" => LineageKind::Child,
             _ => LineageKind::Event,
         };
-        let q = it
-            .next()
-            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let q = next_pair(&mut it, span)?;
         let query = self.event_query(q)?;
         Ok(Expr {
             kind: ExprKind::Lineage {
@@ -127,10 +121,7 @@ impl Conv<'_> {
     }
 
     fn literal(&self, p: Pair<'_, Rule>, span: Span) -> PResult<Expr> {
-        let l = p
-            .into_inner()
-            .next()
-            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let l = next_pair(&mut p.into_inner(), span)?;
         let lit = match l.as_rule() {
             Rule::kw_null => Literal::Null,
             Rule::kw_true => Literal::Bool(true),
@@ -171,9 +162,7 @@ impl Conv<'_> {
     fn binary_chain(&self, p: Pair<'_, Rule>) -> PResult<Expr> {
         let span = span_of(&p);
         let mut it = p.into_inner();
-        let a = it
-            .next()
-            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let a = next_pair(&mut it, span)?;
         let mut left = self.expr(a)?;
         while let Some(op) = it.next() {
             let op = match (op.as_rule(), op.as_str()) {
@@ -185,9 +174,7 @@ impl Conv<'_> {
                 (_, "/") => BinaryOp::Div,
                 _ => BinaryOp::Mod,
             };
-            let b = it
-                .next()
-                .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+            let b = next_pair(&mut it, span)?;
             let right = self.expr(b)?;
             let sp = left.span.to(right.span);
             left = Expr {
@@ -205,9 +192,7 @@ impl Conv<'_> {
     fn cmp(&self, p: Pair<'_, Rule>) -> PResult<Expr> {
         let span = span_of(&p);
         let mut it = p.into_inner();
-        let a = it
-            .next()
-            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let a = next_pair(&mut it, span)?;
         let left = self.expr(a)?;
         let Some(tail) = it.next() else {
             return Ok(left);
@@ -216,12 +201,8 @@ impl Conv<'_> {
             return err(ParseErrorKind::ChainedComparison, span_of(&second));
         }
         let mut t = tail.into_inner();
-        let op = t
-            .next()
-            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
-        let rhs = t
-            .next()
-            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let op = next_pair(&mut t, span)?;
+        let rhs = next_pair(&mut t, span)?;
         let left = Box::new(left);
         let kind = match op.as_rule() {
             Rule::cmp_op => self.comparison(left, &op, rhs, span)?,

@@ -2,7 +2,7 @@
 //! and the pipes.
 
 use super::diagnose::edit_distance;
-use super::{err, first_inner, inner, span_of, Conv, PResult, Rule};
+use super::{err, first_inner, inner, next_pair, span_of, Conv, PResult, Rule};
 use crate::{
     Category, EventQuery, Expr, ExprKind, Join, Literal, ParseError, ParseErrorKind, Pipe,
     PipeKind, Query, QueryBody, Sample, Sequence, SequenceStep, TimeSpan, TimeUnit,
@@ -13,9 +13,7 @@ impl Conv<'_> {
     pub(super) fn query(&self, p: Pair<'_, Rule>) -> PResult<Query> {
         let span = span_of(&p);
         let mut it = inner(p);
-        let b = it
-            .next()
-            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let b = next_pair(&mut it, span)?;
         let body = match b.as_rule() {
             Rule::sequence => QueryBody::Sequence(self.sequence(b)?),
             Rule::sample => QueryBody::Sample(self.sample(b)?),
@@ -35,9 +33,7 @@ impl Conv<'_> {
     fn pipe(&self, p: Pair<'_, Rule>) -> PResult<Pipe> {
         let span = span_of(&p);
         let mut it = inner(p);
-        let n = it
-            .next()
-            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let n = next_pair(&mut it, span)?;
         let name = n.as_str();
         let all = PipeKind::ALL;
         let allowed: &[PipeKind] = if self.es() { &all[..2] } else { &all };
@@ -102,13 +98,9 @@ impl Conv<'_> {
     pub(super) fn event_query(&self, p: Pair<'_, Rule>) -> PResult<EventQuery> {
         let span = span_of(&p);
         let mut it = inner(p);
-        let c = it
-            .next()
-            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let c = next_pair(&mut it, span)?;
         let category = self.category(c)?;
-        let e = it
-            .next()
-            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let e = next_pair(&mut it, span)?;
         let condition = self.expr(e)?;
         Ok(EventQuery {
             category,
@@ -124,9 +116,7 @@ impl Conv<'_> {
     fn timespan(&self, p: Pair<'_, Rule>) -> PResult<TimeSpan> {
         let span = span_of(&p);
         let mut it = inner(p);
-        let n = it
-            .next()
-            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let n = next_pair(&mut it, span)?;
         let value: u64 = n.as_str().parse().map_err(|_| {
             ParseError::new(
                 ParseErrorKind::InvalidNumber {
