@@ -53,7 +53,7 @@ impl<'a> Lowering<'a> {
                 self.py(e)
             }
         } else {
-            self.pos(e)
+            self.signed(e, true)
         };
         let mut c = c;
         run_passes(&mut c);
@@ -80,15 +80,10 @@ impl<'a> Lowering<'a> {
     fn py(&mut self, e: &Expr) -> Cond {
         match &e.kind {
             ExprKind::Binary {
-                op: BinaryOp::And,
+                op: op @ (BinaryOp::And | BinaryOp::Or),
                 left,
                 right,
-            } => Cond::And(vec![self.py(left), self.py(right)]),
-            ExprKind::Binary {
-                op: BinaryOp::Or,
-                left,
-                right,
-            } => Cond::Or(vec![self.py(left), self.py(right)]),
+            } => junction(*op == BinaryOp::And, vec![self.py(left), self.py(right)]),
             _ => {
                 let leaf = self.generic(e);
                 match (&leaf, self.py_witness(e)) {
@@ -197,49 +192,34 @@ impl<'a> Lowering<'a> {
         });
     }
 
-    fn pos(&mut self, e: &Expr) -> Cond {
-        if let Some(p) = must_not_leaf(e) {
-            return negate(self.leaf(&p));
+    /// `e` (with `positive`) or `not e` pushed down to the leaves as ES does:
+    /// `and`/`or` swap under `not` (De Morgan), a double `not` cancels, an
+    /// order comparison flips, and a leaf ES translates to a Lucene query
+    /// becomes the `must_not` of its positive form.
+    fn signed(&mut self, e: &Expr, positive: bool) -> Cond {
+        let rewritten = if positive {
+            must_not_leaf(e).map(|p| negate(self.leaf(&p)))
+        } else {
+            complement_order(e).map(|n| self.leaf(&n))
+        };
+        if let Some(c) = rewritten {
+            return c;
         }
         match &e.kind {
             ExprKind::Binary {
-                op: BinaryOp::And,
+                op: op @ (BinaryOp::And | BinaryOp::Or),
                 left,
                 right,
-            } => Cond::And(vec![self.pos(left), self.pos(right)]),
-            ExprKind::Binary {
-                op: BinaryOp::Or,
-                left,
-                right,
-            } => Cond::Or(vec![self.pos(left), self.pos(right)]),
+            } => {
+                let sides = vec![self.signed(left, positive), self.signed(right, positive)];
+                junction((*op == BinaryOp::And) == positive, sides)
+            }
             ExprKind::Unary {
                 op: UnaryOp::Not,
                 expr,
-            } => self.neg(expr),
-            _ => self.leaf(e),
-        }
-    }
-
-    fn neg(&mut self, e: &Expr) -> Cond {
-        if let Some(n) = complement_order(e) {
-            return self.leaf(&n);
-        }
-        match &e.kind {
-            ExprKind::Binary {
-                op: BinaryOp::And,
-                left,
-                right,
-            } => Cond::Or(vec![self.neg(left), self.neg(right)]),
-            ExprKind::Binary {
-                op: BinaryOp::Or,
-                left,
-                right,
-            } => Cond::And(vec![self.neg(left), self.neg(right)]),
-            ExprKind::Unary {
-                op: UnaryOp::Not,
-                expr,
-            } => self.pos(expr),
-            _ if pushdown(e) => negate(self.pos(e)),
+            } => self.signed(expr, !positive),
+            _ if positive => self.leaf(e),
+            _ if pushdown(e) => negate(self.signed(e, true)),
             _ => self.leaf(&e.negated()),
         }
     }
@@ -264,95 +244,17 @@ impl<'a> Lowering<'a> {
         self.fields.claim(id, kind).then_some((id, kind))
     }
 
+    /// The compiled test of a leaf that compares one field with literals;
+    /// `None` for every other leaf.
     fn test(&mut self, e: &Expr) -> Option<Test> {
         match &e.kind {
-            ExprKind::Binary { op, left, right } => {
-                let (field, lit, flipped) = match (&left.kind, &right.kind) {
-                    (ExprKind::Field(_), ExprKind::Literal(l)) => (left, l, false),
-                    (ExprKind::Literal(l), ExprKind::Field(_)) => (right, l, true),
-                    _ => return None,
-                };
-                // `null` leaves stay generic: their semantics differ from a
-                // missing field's.
-                let value = Value::from_literal(lit)?;
-                let (field, kind) = self.field_id(field)?;
-                let value = match kind {
-                    None => value,
-                    Some(k) => {
-                        let rel = match op {
-                            BinaryOp::Eq => Rel::Eq,
-                            BinaryOp::Lt => Rel::Lt,
-                            BinaryOp::Le => Rel::Le,
-                            BinaryOp::Gt => Rel::Gt,
-                            BinaryOp::Ge => Rel::Ge,
-                            _ => return None,
-                        };
-                        let rel = if flipped { rel.flip() } else { rel };
-                        match k.operand(rel, lit).ok()? {
-                            Operand::Value(v) => v,
-                            Operand::Test(t) => {
-                                return Some(Test {
-                                    field,
-                                    op: TestOp::Typed(t),
-                                })
-                            }
-                        }
-                    }
-                };
-                let op = match op {
-                    BinaryOp::Eq => {
-                        return Some(Test {
-                            field,
-                            op: in_op(std::slice::from_ref(&value), false),
-                        })
-                    }
-                    BinaryOp::Lt => CmpOp::Lt,
-                    BinaryOp::Le => CmpOp::Le,
-                    BinaryOp::Gt => CmpOp::Gt,
-                    BinaryOp::Ge => CmpOp::Ge,
-                    _ => return None,
-                };
-                let op = if flipped {
-                    match op {
-                        CmpOp::Lt => CmpOp::Gt,
-                        CmpOp::Le => CmpOp::Ge,
-                        CmpOp::Gt => CmpOp::Lt,
-                        CmpOp::Ge => CmpOp::Le,
-                    }
-                } else {
-                    op
-                };
-                Some(Test {
-                    field,
-                    op: TestOp::Cmp { op, value },
-                })
-            }
+            ExprKind::Binary { op, left, right } => self.compare_test(*op, left, right),
             ExprKind::In {
                 expr,
                 list,
                 negated: false,
                 insensitive,
-            } => {
-                let mut values = Vec::with_capacity(list.len());
-                let mut lits = Vec::with_capacity(list.len());
-                for x in list {
-                    match &x.kind {
-                        ExprKind::Literal(l) => {
-                            values.push(Value::from_literal(l)?);
-                            lits.push(l);
-                        }
-                        _ => return None,
-                    }
-                }
-                let (field, kind) = self.field_id(expr)?;
-                let op = match kind.map(|k| k.members(&lits)) {
-                    None => in_op(&values, *insensitive),
-                    Some(Ok(Members::Values(v))) => in_op(&v, *insensitive),
-                    Some(Ok(Members::Test(t))) => TestOp::Typed(t),
-                    Some(Err(_)) => return None,
-                };
-                Some(Test { field, op })
-            }
+            } => self.in_test(expr, list, *insensitive),
             ExprKind::Match {
                 expr,
                 op,
@@ -362,6 +264,93 @@ impl<'a> Lowering<'a> {
             } => self.match_test(expr, *op, *insensitive, patterns),
             _ => None,
         }
+    }
+
+    /// `f == lit`, `f < lit`, ... (either way round): an `in` of one value,
+    /// an order comparison, or the mapped type's own test.
+    fn compare_test(&mut self, op: BinaryOp, left: &Expr, right: &Expr) -> Option<Test> {
+        let (field, lit, flipped) = match (&left.kind, &right.kind) {
+            (ExprKind::Field(_), ExprKind::Literal(l)) => (left, l, false),
+            (ExprKind::Literal(l), ExprKind::Field(_)) => (right, l, true),
+            _ => return None,
+        };
+        // `null` leaves stay generic: their semantics differ from a
+        // missing field's.
+        let value = Value::from_literal(lit)?;
+        let (field, kind) = self.field_id(field)?;
+        let value = match kind {
+            None => value,
+            Some(k) => {
+                let rel = match op {
+                    BinaryOp::Eq => Rel::Eq,
+                    BinaryOp::Lt => Rel::Lt,
+                    BinaryOp::Le => Rel::Le,
+                    BinaryOp::Gt => Rel::Gt,
+                    BinaryOp::Ge => Rel::Ge,
+                    _ => return None,
+                };
+                let rel = if flipped { rel.flip() } else { rel };
+                match k.operand(rel, lit).ok()? {
+                    Operand::Value(v) => v,
+                    Operand::Test(t) => {
+                        return Some(Test {
+                            field,
+                            op: TestOp::Typed(t),
+                        })
+                    }
+                }
+            }
+        };
+        let op = match op {
+            BinaryOp::Eq => {
+                return Some(Test {
+                    field,
+                    op: in_op(std::slice::from_ref(&value), false),
+                })
+            }
+            BinaryOp::Lt => CmpOp::Lt,
+            BinaryOp::Le => CmpOp::Le,
+            BinaryOp::Gt => CmpOp::Gt,
+            BinaryOp::Ge => CmpOp::Ge,
+            _ => return None,
+        };
+        let op = if flipped {
+            match op {
+                CmpOp::Lt => CmpOp::Gt,
+                CmpOp::Le => CmpOp::Ge,
+                CmpOp::Gt => CmpOp::Lt,
+                CmpOp::Ge => CmpOp::Le,
+            }
+        } else {
+            op
+        };
+        Some(Test {
+            field,
+            op: TestOp::Cmp { op, value },
+        })
+    }
+
+    /// `f in (lits...)`: a set test, or the mapped type's own test.
+    fn in_test(&mut self, expr: &Expr, list: &[Expr], insensitive: bool) -> Option<Test> {
+        let mut values = Vec::with_capacity(list.len());
+        let mut lits = Vec::with_capacity(list.len());
+        for x in list {
+            match &x.kind {
+                ExprKind::Literal(l) => {
+                    values.push(Value::from_literal(l)?);
+                    lits.push(l);
+                }
+                _ => return None,
+            }
+        }
+        let (field, kind) = self.field_id(expr)?;
+        let op = match kind.map(|k| k.members(&lits)) {
+            None => in_op(&values, insensitive),
+            Some(Ok(Members::Values(v))) => in_op(&v, insensitive),
+            Some(Ok(Members::Test(t))) => TestOp::Typed(t),
+            Some(Err(_)) => return None,
+        };
+        Some(Test { field, op })
     }
 
     /// `f : p`, `f like~ (...)`, `f regex p` with string patterns: a glob
@@ -433,6 +422,15 @@ fn in_op(values: &[Value<'static>], ci: bool) -> TestOp {
         .cloned()
         .collect();
     TestOp::In { strs, others, ci }
+}
+
+/// `and` (when `and`) or `or` of `sides`.
+fn junction(and: bool, sides: Vec<Cond>) -> Cond {
+    if and {
+        Cond::And(sides)
+    } else {
+        Cond::Or(sides)
+    }
 }
 
 fn negate(c: Cond) -> Cond {

@@ -116,75 +116,90 @@ pub fn normalize(c: &mut Cond) -> bool {
         Cond::Not(inner) | Cond::Witnessed(_, inner) => changed |= normalize(inner),
         _ => {}
     }
-    let is_and = matches!(c, Cond::And(_));
-    if let Cond::And(cs) | Cond::Or(cs) = c {
-        if cs
-            .iter()
-            .any(|x| matches!((x, is_and), (Cond::And(_), true) | (Cond::Or(_), false)))
-        {
-            let old = std::mem::take(cs);
-            for x in old {
-                match (x, is_and) {
-                    (Cond::And(inner), true) | (Cond::Or(inner), false) => cs.extend(inner),
-                    (x, _) => cs.push(x),
-                }
-            }
-            changed = true;
-        }
-    }
+    changed |= flatten(c);
     if let Cond::Or(cs) = c {
-        // Merge `In` tests on the same (field, case mode).
-        let mut i = 0;
-        while i < cs.len() {
-            let key = match &cs[i] {
-                Cond::Test(Test {
-                    field,
-                    op: TestOp::In { ci, .. },
-                }) => Some((*field, *ci)),
-                _ => None,
-            };
-            if let Some((f, ci)) = key {
-                let mut j = i + 1;
-                while j < cs.len() {
-                    let same = matches!(&cs[j], Cond::Test(Test { field, op: TestOp::In { ci: c2, .. } }) if *field == f && *c2 == ci);
-                    if same {
-                        let other = cs.remove(j);
-                        if let (
-                            Cond::Test(Test {
-                                op:
-                                    TestOp::In {
-                                        strs: s2,
-                                        others: o2,
-                                        ..
-                                    },
-                                ..
-                            }),
-                            Cond::Test(Test {
-                                op: TestOp::In { strs, others, .. },
-                                ..
-                            }),
-                        ) = (other, &mut cs[i])
-                        {
-                            // Members are already folded when `ci`.
-                            let merged: Vec<&str> =
-                                strs.members().into_iter().chain(s2.members()).collect();
-                            *strs = StrSet::new(merged, false);
-                            others.extend(o2);
-                        }
-                        changed = true;
-                    } else {
-                        j += 1;
-                    }
-                }
-            }
-            i += 1;
-        }
+        changed |= merge_in_tests(cs);
         if cs.len() == 1 {
             if let Some(one) = cs.pop() {
                 *c = one;
             }
             changed = true;
         }
+    }
+    changed
+}
+
+/// Lifts the children of an `and` under an `and` (an `or` under an `or`)
+/// into their parent.
+fn flatten(c: &mut Cond) -> bool {
+    let is_and = matches!(c, Cond::And(_));
+    let (Cond::And(cs) | Cond::Or(cs)) = c else {
+        return false;
+    };
+    if !cs
+        .iter()
+        .any(|x| matches!((x, is_and), (Cond::And(_), true) | (Cond::Or(_), false)))
+    {
+        return false;
+    }
+    let old = std::mem::take(cs);
+    for x in old {
+        match (x, is_and) {
+            (Cond::And(inner), true) | (Cond::Or(inner), false) => cs.extend(inner),
+            (x, _) => cs.push(x),
+        }
+    }
+    true
+}
+
+/// Merges the `in` tests of an `or` on the same (field, case mode) into the
+/// first of them.
+fn merge_in_tests(cs: &mut Vec<Cond>) -> bool {
+    let mut changed = false;
+    let mut i = 0;
+    while i < cs.len() {
+        let key = match &cs[i] {
+            Cond::Test(Test {
+                field,
+                op: TestOp::In { ci, .. },
+            }) => Some((*field, *ci)),
+            _ => None,
+        };
+        if let Some((f, ci)) = key {
+            let mut j = i + 1;
+            while j < cs.len() {
+                let same = matches!(&cs[j], Cond::Test(Test { field, op: TestOp::In { ci: c2, .. } }) if *field == f && *c2 == ci);
+                if same {
+                    let other = cs.remove(j);
+                    if let (
+                        Cond::Test(Test {
+                            op:
+                                TestOp::In {
+                                    strs: s2,
+                                    others: o2,
+                                    ..
+                                },
+                            ..
+                        }),
+                        Cond::Test(Test {
+                            op: TestOp::In { strs, others, .. },
+                            ..
+                        }),
+                    ) = (other, &mut cs[i])
+                    {
+                        // Members are already folded when `ci`.
+                        let merged: Vec<&str> =
+                            strs.members().into_iter().chain(s2.members()).collect();
+                        *strs = StrSet::new(merged, false);
+                        others.extend(o2);
+                    }
+                    changed = true;
+                } else {
+                    j += 1;
+                }
+            }
+        }
+        i += 1;
     }
     changed
 }

@@ -340,13 +340,7 @@ impl Gen<'_> {
     }
 
     fn sample(&self, u: &mut Unstructured<'_>) -> Result<Sample> {
-        let nby = Self::len(u, 0, 2)?;
-        let by = self.keys(u, nby)?;
-        let nkeys = Self::len(u, 0, 2)?;
-        let nsteps = Self::len(u, 1, 3)?;
-        let steps = (0..nsteps)
-            .map(|_| self.step(u, nkeys, false, false))
-            .collect::<Result<Vec<_>>>()?;
+        let (by, _, steps) = self.keyed_steps(u, false)?;
         Ok(Sample {
             by,
             steps,
@@ -355,13 +349,7 @@ impl Gen<'_> {
     }
 
     fn join(&self, u: &mut Unstructured<'_>) -> Result<Join> {
-        let nby = Self::len(u, 0, 2)?;
-        let by = self.keys(u, nby)?;
-        let nkeys = Self::len(u, 0, 2)?;
-        let nsteps = Self::len(u, 1, 3)?;
-        let steps = (0..nsteps)
-            .map(|_| self.step(u, nkeys, false, true))
-            .collect::<Result<Vec<_>>>()?;
+        let (by, nkeys, steps) = self.keyed_steps(u, true)?;
         let until = self.until(u, nkeys)?;
         Ok(Join {
             by,
@@ -369,6 +357,23 @@ impl Gen<'_> {
             until,
             span: Span::DUMMY,
         })
+    }
+
+    /// The body-level keys, the number of keys of each step, and one to
+    /// three steps of a sample or (`join`) a join.
+    fn keyed_steps(
+        &self,
+        u: &mut Unstructured<'_>,
+        join: bool,
+    ) -> Result<(Vec<Expr>, usize, Vec<SequenceStep>)> {
+        let nby = Self::len(u, 0, 2)?;
+        let by = self.keys(u, nby)?;
+        let nkeys = Self::len(u, 0, 2)?;
+        let nsteps = Self::len(u, 1, 3)?;
+        let steps = (0..nsteps)
+            .map(|_| self.step(u, nkeys, false, join))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((by, nkeys, steps))
     }
 
     /// A plain identifier: `[A-Za-z_@][A-Za-z0-9_@]{0,7}` (keywords are fine
@@ -457,8 +462,8 @@ impl Gen<'_> {
             .collect()
     }
 
-    /// An expression of the dialect at `depth`. (Long: one arm per
-    /// expression form, each with the dialect's restrictions.)
+    /// An expression of the dialect at `depth`: a leaf, or one of the
+    /// forms with children generated one level deeper.
     fn expr(&self, u: &mut Unstructured<'_>, depth: u32) -> Result<Expr> {
         if depth >= self.cfg.max_depth || !self.take_node() || u.is_empty() {
             return self.leaf(u);
@@ -466,36 +471,7 @@ impl Gen<'_> {
         let d = depth + 1;
         let kind = match u.int_in_range(0u8..=9)? {
             0 | 1 => return self.leaf(u),
-            2 | 3 => {
-                let op = *u.choose(&[
-                    BinaryOp::Or,
-                    BinaryOp::And,
-                    BinaryOp::Eq,
-                    BinaryOp::Ne,
-                    BinaryOp::Lt,
-                    BinaryOp::Le,
-                    BinaryOp::Gt,
-                    BinaryOp::Ge,
-                    BinaryOp::Add,
-                    BinaryOp::Sub,
-                    BinaryOp::Mul,
-                    BinaryOp::Div,
-                    BinaryOp::Mod,
-                ])?;
-                let left = self.expr(u, d)?;
-                let mut right = self.expr(u, d)?;
-                // ES compares what an event holds only with a constant:
-                // when both sides read the event, the right one becomes a
-                // literal.
-                if !self.py() && op.is_comparison() && left.reads_event() && right.reads_event() {
-                    right = ex(ExprKind::Literal(Self::literal(u)?));
-                }
-                ExprKind::Binary {
-                    op,
-                    left: Box::new(left),
-                    right: Box::new(right),
-                }
-            }
+            2 | 3 => self.binary(u, d)?,
             4 => ExprKind::Unary {
                 op: *u.choose(&[UnaryOp::Not, UnaryOp::Neg, UnaryOp::Plus])?,
                 expr: Box::new(self.expr(u, d)?),
@@ -506,45 +482,85 @@ impl Gen<'_> {
                 negated: u.arbitrary()?,
                 insensitive: u.arbitrary()?,
             },
-            6 | 7 => {
-                let op = *u.choose(&[MatchOp::Colon, MatchOp::Like, MatchOp::Regex])?;
-                let insensitive = op != MatchOp::Colon && u.arbitrary()?;
-                let expr = Box::new(self.expr(u, d)?);
-                let list = u.arbitrary()?;
-                let patterns = if list {
-                    (0..Self::len(u, 1, 3)?)
-                        .map(|_| Ok(ex(ExprKind::Literal(Self::literal(u)?))))
-                        .collect::<Result<Vec<_>>>()?
-                } else {
-                    vec![ex(ExprKind::Literal(Self::literal(u)?))]
-                };
-                ExprKind::Match {
-                    expr,
-                    op,
-                    insensitive,
-                    patterns,
-                    list,
-                }
-            }
+            6 | 7 => self.matching(u, d)?,
             8 => ExprKind::Call {
                 name: Self::call_name(u)?,
                 insensitive: u.ratio(1u8, 4u8)?,
                 args: self.list(u, depth, 0)?,
             },
-            _ if self.py() => ExprKind::Lineage {
-                kind: *u.choose(&[
-                    LineageKind::Descendant,
-                    LineageKind::Child,
-                    LineageKind::Event,
-                ])?,
-                query: Box::new(EventQuery {
-                    category: Self::category(u)?,
-                    condition: self.expr(u, d)?,
-                    span: Span::DUMMY,
-                }),
-            },
+            _ if self.py() => self.lineage(u, d)?,
             _ => return self.leaf(u),
         };
         Ok(ex(kind))
+    }
+
+    /// A binary operation with operands at depth `d`.
+    fn binary(&self, u: &mut Unstructured<'_>, d: u32) -> Result<ExprKind> {
+        let op = *u.choose(&[
+            BinaryOp::Or,
+            BinaryOp::And,
+            BinaryOp::Eq,
+            BinaryOp::Ne,
+            BinaryOp::Lt,
+            BinaryOp::Le,
+            BinaryOp::Gt,
+            BinaryOp::Ge,
+            BinaryOp::Add,
+            BinaryOp::Sub,
+            BinaryOp::Mul,
+            BinaryOp::Div,
+            BinaryOp::Mod,
+        ])?;
+        let left = self.expr(u, d)?;
+        let mut right = self.expr(u, d)?;
+        // ES compares what an event holds only with a constant: when both
+        // sides read the event, the right one becomes a literal.
+        if !self.py() && op.is_comparison() && left.reads_event() && right.reads_event() {
+            right = ex(ExprKind::Literal(Self::literal(u)?));
+        }
+        Ok(ExprKind::Binary {
+            op,
+            left: Box::new(left),
+            right: Box::new(right),
+        })
+    }
+
+    /// `:`, `like` or `regex` with literal patterns, the tested value at
+    /// depth `d`.
+    fn matching(&self, u: &mut Unstructured<'_>, d: u32) -> Result<ExprKind> {
+        let op = *u.choose(&[MatchOp::Colon, MatchOp::Like, MatchOp::Regex])?;
+        let insensitive = op != MatchOp::Colon && u.arbitrary()?;
+        let expr = Box::new(self.expr(u, d)?);
+        let list = u.arbitrary()?;
+        let patterns = if list {
+            (0..Self::len(u, 1, 3)?)
+                .map(|_| Ok(ex(ExprKind::Literal(Self::literal(u)?))))
+                .collect::<Result<Vec<_>>>()?
+        } else {
+            vec![ex(ExprKind::Literal(Self::literal(u)?))]
+        };
+        Ok(ExprKind::Match {
+            expr,
+            op,
+            insensitive,
+            patterns,
+            list,
+        })
+    }
+
+    /// Python: a lineage relation whose condition is at depth `d`.
+    fn lineage(&self, u: &mut Unstructured<'_>, d: u32) -> Result<ExprKind> {
+        Ok(ExprKind::Lineage {
+            kind: *u.choose(&[
+                LineageKind::Descendant,
+                LineageKind::Child,
+                LineageKind::Event,
+            ])?,
+            query: Box::new(EventQuery {
+                category: Self::category(u)?,
+                condition: self.expr(u, d)?,
+                span: Span::DUMMY,
+            }),
+        })
     }
 }

@@ -86,8 +86,7 @@ fn prec(e: &Expr) -> u8 {
     }
 }
 
-/// Writes `e`, parenthesized when its precedence is below `min`. (Long:
-/// one arm per expression form.)
+/// Writes `e`, parenthesized when its precedence is below `min`.
 fn write_expr(f: &mut fmt::Formatter<'_>, e: &Expr, min: u8) -> fmt::Result {
     if prec(e) < min {
         f.write_char('(')?;
@@ -97,27 +96,26 @@ fn write_expr(f: &mut fmt::Formatter<'_>, e: &Expr, min: u8) -> fmt::Result {
     match &e.kind {
         ExprKind::Literal(l) => write!(f, "{l}"),
         ExprKind::Field(r) => write!(f, "{r}"),
-        ExprKind::Unary { op, expr } => match op {
-            UnaryOp::Not => {
-                f.write_str("not ")?;
-                write_expr(f, expr, 3)
-            }
-            UnaryOp::Neg | UnaryOp::Plus => {
-                f.write_str(if *op == UnaryOp::Neg { "-" } else { "+" })?;
-                write_expr(f, expr, 7)
-            }
-        },
+        ExprKind::Unary {
+            op: UnaryOp::Not,
+            expr,
+        } => {
+            f.write_str("not ")?;
+            write_expr(f, expr, 3)
+        }
+        ExprKind::Unary { op, expr } => {
+            f.write_str(if *op == UnaryOp::Neg { "-" } else { "+" })?;
+            write_expr(f, expr, 7)
+        }
         ExprKind::Binary { op, left, right } => {
-            let p = prec(e);
-            if op.is_comparison() {
-                write_expr(f, left, 5)?;
-                write!(f, " {} ", op.symbol())?;
-                write_expr(f, right, 5)
+            let (left_min, right_min) = if op.is_comparison() {
+                (5, 5)
             } else {
-                write_expr(f, left, p)?;
-                write!(f, " {} ", op.symbol())?;
-                write_expr(f, right, p + 1)
-            }
+                (prec(e), prec(e) + 1)
+            };
+            write_expr(f, left, left_min)?;
+            write!(f, " {} ", op.symbol())?;
+            write_expr(f, right, right_min)
         }
         ExprKind::In {
             expr,
@@ -125,14 +123,9 @@ fn write_expr(f: &mut fmt::Formatter<'_>, e: &Expr, min: u8) -> fmt::Result {
             negated,
             insensitive,
         } => {
-            write_expr(f, expr, 5)?;
-            f.write_str(if *negated { " not in" } else { " in" })?;
-            if *insensitive {
-                f.write_char('~')?;
-            }
-            f.write_str(" (")?;
-            write_list(f, list)?;
-            f.write_char(')')
+            let op = if *negated { "not in" } else { "in" };
+            write_operator(f, expr, op, *insensitive)?;
+            write_parenthesized(f, list)
         }
         ExprKind::Match {
             expr,
@@ -141,23 +134,15 @@ fn write_expr(f: &mut fmt::Formatter<'_>, e: &Expr, min: u8) -> fmt::Result {
             patterns,
             list,
         } => {
-            write_expr(f, expr, 5)?;
-            f.write_str(match op {
-                MatchOp::Colon => " :",
-                MatchOp::Like => " like",
-                MatchOp::Regex => " regex",
-            })?;
-            if *insensitive {
-                f.write_char('~')?;
-            }
-            f.write_char(' ')?;
+            let op = match op {
+                MatchOp::Colon => ":",
+                MatchOp::Like => "like",
+                MatchOp::Regex => "regex",
+            };
+            write_operator(f, expr, op, *insensitive)?;
             match patterns.as_slice() {
                 [one] if !*list => write_expr(f, one, 5),
-                _ => {
-                    f.write_char('(')?;
-                    write_list(f, patterns)?;
-                    f.write_char(')')
-                }
+                _ => write_parenthesized(f, patterns),
             }
         }
         ExprKind::Call {
@@ -169,12 +154,32 @@ fn write_expr(f: &mut fmt::Formatter<'_>, e: &Expr, min: u8) -> fmt::Result {
             if *insensitive {
                 f.write_char('~')?;
             }
-            f.write_char('(')?;
-            write_list(f, args)?;
-            f.write_char(')')
+            write_parenthesized(f, args)
         }
         ExprKind::Lineage { kind, query } => write!(f, "{} of [{query}]", kind.keyword()),
     }
+}
+
+/// Writes the tested value of `in` or of a match operator, then the
+/// operator, its `~` and a space: `expr op~ `.
+fn write_operator(
+    f: &mut fmt::Formatter<'_>,
+    expr: &Expr,
+    op: &str,
+    insensitive: bool,
+) -> fmt::Result {
+    write_expr(f, expr, 5)?;
+    write!(f, " {op}")?;
+    if insensitive {
+        f.write_char('~')?;
+    }
+    f.write_char(' ')
+}
+
+fn write_parenthesized(f: &mut fmt::Formatter<'_>, list: &[Expr]) -> fmt::Result {
+    f.write_char('(')?;
+    write_list(f, list)?;
+    f.write_char(')')
 }
 
 fn write_list(f: &mut fmt::Formatter<'_>, list: &[Expr]) -> fmt::Result {
@@ -322,28 +327,16 @@ impl fmt::Display for Query {
 // ---- span erasure ----
 
 fn zero_expr(e: &mut Expr) {
-    e.span = Span::DUMMY;
-    match &mut e.kind {
-        ExprKind::Literal(_) | ExprKind::Field(_) => {}
-        ExprKind::Unary { expr, .. } => zero_expr(expr),
-        ExprKind::Binary { left, right, .. } => {
-            zero_expr(left);
-            zero_expr(right);
+    e.walk_mut(&mut |x| {
+        x.span = Span::DUMMY;
+        match &mut x.kind {
+            ExprKind::Lineage { query, .. } => {
+                zero_event(query);
+                false
+            }
+            _ => true,
         }
-        ExprKind::In {
-            expr, list: items, ..
-        }
-        | ExprKind::Match {
-            expr,
-            patterns: items,
-            ..
-        } => {
-            zero_expr(expr);
-            items.iter_mut().for_each(zero_expr);
-        }
-        ExprKind::Call { args, .. } => args.iter_mut().for_each(zero_expr),
-        ExprKind::Lineage { query, .. } => zero_event(query),
-    }
+    });
 }
 
 fn zero_event(q: &mut EventQuery) {

@@ -1,9 +1,11 @@
 //! Walking the tree: the children of every expression form, and the
 //! expressions and event queries of a whole query. Every inspection of the
-//! tree (which fields it reads, whether it uses lineage, the checks) goes
+//! tree (which fields it reads, whether it uses lineage, the checks) and
+//! every rewrite of it in place (binding to a mapping, span erasure) goes
 //! through these, so that a new expression form is taught here once.
 
 use crate::{EventQuery, Expr, ExprKind, FieldRef, Query, QueryBody, SequenceStep, Span};
+use std::convert::Infallible;
 
 impl Expr {
     /// The direct children of this expression, in source order: the operand
@@ -30,6 +32,31 @@ impl Expr {
         first.into_iter().chain(second).chain(rest)
     }
 
+    /// The direct children of this expression, mutably, in the order of
+    /// [`children`](Expr::children).
+    ///
+    /// ```
+    /// use eql_syntax::{parse_expr, Literal, ExprKind, ParseOptions};
+    /// let mut e = parse_expr("f(1, 2)", &ParseOptions::default()).unwrap();
+    /// for c in e.children_mut() {
+    ///     c.kind = ExprKind::Literal(Literal::Null);
+    /// }
+    /// assert_eq!(e.to_string(), "f(null, null)");
+    /// ```
+    pub fn children_mut(&mut self) -> impl Iterator<Item = &mut Expr> {
+        let (first, second, rest): (Option<&mut Expr>, Option<&mut Expr>, &mut [Expr]) =
+            match &mut self.kind {
+                ExprKind::Literal(_) | ExprKind::Field(_) => (None, None, &mut []),
+                ExprKind::Unary { expr, .. } => (Some(expr), None, &mut []),
+                ExprKind::Binary { left, right, .. } => (Some(left), Some(right), &mut []),
+                ExprKind::In { expr, list, .. } => (Some(expr), None, list),
+                ExprKind::Match { expr, patterns, .. } => (Some(expr), None, patterns),
+                ExprKind::Call { args, .. } => (None, None, args),
+                ExprKind::Lineage { query, .. } => (Some(&mut query.condition), None, &mut []),
+            };
+        first.into_iter().chain(second).chain(rest)
+    }
+
     /// Visits this expression and its descendants in pre-order (a node
     /// before its [`children`](Expr::children)); when `visit` returns false
     /// the node's children are skipped.
@@ -50,6 +77,58 @@ impl Expr {
                 c.walk(visit);
             }
         }
+    }
+
+    /// Rewrites the tree in place, in pre-order: `visit` may change or
+    /// replace a node, then the walk goes on into the children the node has
+    /// after the change; when `visit` returns false they are skipped. The
+    /// rewriting form of [`walk`](Expr::walk), for a change that reads each
+    /// node as written before its children are rewritten.
+    ///
+    /// ```
+    /// use eql_syntax::{parse_expr, ExprKind, Literal, ParseOptions};
+    /// let mut e = parse_expr("a == 1 and length(b) > 2", &ParseOptions::default()).unwrap();
+    /// e.walk_mut(&mut |x| match &x.kind {
+    ///     ExprKind::Call { .. } => {
+    ///         x.kind = ExprKind::Literal(Literal::Int(0));
+    ///         false
+    ///     }
+    ///     _ => true,
+    /// });
+    /// assert_eq!(e.to_string(), "a == 1 and 0 > 2");
+    /// ```
+    pub fn walk_mut(&mut self, visit: &mut impl FnMut(&mut Expr) -> bool) {
+        let Ok(()) = self.try_walk_mut(&mut |x| Ok::<_, Infallible>(visit(x)));
+    }
+
+    /// [`walk_mut`](Expr::walk_mut) with a `visit` that can fail: the walk
+    /// stops at the first error and returns it, leaving the nodes after it
+    /// as they were.
+    ///
+    /// ```
+    /// use eql_syntax::{parse_expr, ExprKind, ParseOptions};
+    /// let mut e = parse_expr("a + (b * 2)", &ParseOptions::default()).unwrap();
+    /// let mut seen = Vec::new();
+    /// let r = e.try_walk_mut(&mut |x| match &x.kind {
+    ///     ExprKind::Field(f) if f.dotted() == "b" => Err(x.span),
+    ///     ExprKind::Field(f) => {
+    ///         seen.push(f.dotted());
+    ///         Ok(true)
+    ///     }
+    ///     _ => Ok(true),
+    /// });
+    /// assert_eq!((r.map_err(|s| s.start), seen), (Err(5), vec!["a".to_owned()]));
+    /// ```
+    pub fn try_walk_mut<E>(
+        &mut self,
+        visit: &mut impl FnMut(&mut Expr) -> Result<bool, E>,
+    ) -> Result<(), E> {
+        if visit(self)? {
+            for c in self.children_mut() {
+                c.try_walk_mut(visit)?;
+            }
+        }
+        Ok(())
     }
 
     /// True when `pred` holds for this expression or one of its descendants.
@@ -189,6 +268,24 @@ impl QueryBody {
         steps.iter().chain(until)
     }
 
+    /// [`steps`](QueryBody::steps), mutably.
+    ///
+    /// ```
+    /// use eql_syntax::{parse_query, ParseOptions};
+    /// let mut q = parse_query("sample [a where x] [b where y]", &ParseOptions::default()).unwrap();
+    /// q.body.steps_mut().for_each(|st| st.query.category.name = None);
+    /// assert_eq!(q.to_string(), "sample [any where x] [any where y]");
+    /// ```
+    pub fn steps_mut(&mut self) -> impl Iterator<Item = &mut SequenceStep> {
+        let (steps, until): (&mut [SequenceStep], Option<&mut SequenceStep>) = match self {
+            QueryBody::Event(_) => (&mut [], None),
+            QueryBody::Sequence(s) => (&mut s.steps, s.until.as_mut()),
+            QueryBody::Sample(s) => (&mut s.steps, None),
+            QueryBody::Join(j) => (&mut j.steps, j.until.as_mut()),
+        };
+        steps.iter_mut().chain(until)
+    }
+
     /// The event queries the body selects events with: the event query
     /// itself, or the query of every step then of `until`.
     ///
@@ -215,6 +312,16 @@ impl QueryBody {
             QueryBody::Sequence(s) => &s.by,
             QueryBody::Sample(s) => &s.by,
             QueryBody::Join(j) => &j.by,
+        }
+    }
+
+    /// [`keys`](QueryBody::keys), mutably.
+    pub fn keys_mut(&mut self) -> &mut [Expr] {
+        match self {
+            QueryBody::Event(_) => &mut [],
+            QueryBody::Sequence(s) => &mut s.by,
+            QueryBody::Sample(s) => &mut s.by,
+            QueryBody::Join(j) => &mut j.by,
         }
     }
 }

@@ -18,7 +18,7 @@
 //! assumes that `fold` and the regex engine agree on which chars are equal.
 
 use crate::regexes::regex_source;
-use regex_syntax::hir::{Class, Hir, HirKind};
+use regex_syntax::hir::{Class, ClassUnicode, Hir, HirKind, Repetition};
 use std::collections::BTreeSet;
 
 /// The most strings a set may hold (beyond, a node has no exact set, and a
@@ -134,111 +134,131 @@ fn power(s: &Set, n: u32) -> Option<Set> {
     Some(out)
 }
 
+/// The exact and required sets of `hir`, with `ci` folded.
 fn info(hir: &Hir, ci: bool) -> Info {
-    let exact_only = |exact: Option<Set>| Info {
-        required: None,
-        exact,
-    };
     match hir.kind() {
-        HirKind::Empty | HirKind::Look(_) => exact_only(Some(Set::from([String::new()]))),
-        HirKind::Literal(l) => exact_only(std::str::from_utf8(&l.0).ok().and_then(|s| {
+        HirKind::Empty | HirKind::Look(_) => Info::exact_only(Some(Set::from([String::new()]))),
+        HirKind::Literal(l) => Info::exact_only(std::str::from_utf8(&l.0).ok().and_then(|s| {
             s.chars().try_fold(Set::from([String::new()]), |acc, c| {
                 product(&acc, &fold_char(c, ci))
             })
         })),
-        HirKind::Class(Class::Unicode(cls)) => {
-            let mut n = 0usize;
-            let mut set = Set::new();
-            for r in cls.ranges() {
-                n += (r.end() as usize).saturating_sub(r.start() as usize) + 1;
-                if n > MAX_CLASS {
-                    return exact_only(None);
-                }
-                for c in r.start()..=r.end() {
-                    set.extend(fold_char(c, ci));
-                }
-            }
-            exact_only(Some(set))
-        }
-        HirKind::Class(Class::Bytes(_)) => exact_only(None),
+        HirKind::Class(Class::Unicode(cls)) => Info::exact_only(class_set(cls, ci)),
+        HirKind::Class(Class::Bytes(_)) => Info::exact_only(None),
         HirKind::Capture(c) => info(&c.sub, ci),
-        HirKind::Repetition(r) => {
-            let sub = info(&r.sub, ci);
-            if r.min == 0 {
-                let exact = match (r.max, sub.exact) {
-                    (Some(1), Some(mut e)) => {
-                        e.insert(String::new());
-                        Some(e)
-                    }
-                    _ => None,
-                };
-                return exact_only(exact);
+        HirKind::Repetition(r) => repetition_info(r, ci),
+        HirKind::Concat(subs) => concat_info(subs, ci),
+        HirKind::Alternation(subs) => alternation_info(subs, ci),
+    }
+}
+
+impl Info {
+    fn exact_only(exact: Option<Set>) -> Info {
+        Info {
+            required: None,
+            exact,
+        }
+    }
+}
+
+/// The chars of a class (folded), or `None` when it has more than
+/// `MAX_CLASS`.
+fn class_set(cls: &ClassUnicode, ci: bool) -> Option<Set> {
+    let mut n = 0usize;
+    let mut set = Set::new();
+    for r in cls.ranges() {
+        n += (r.end() as usize).saturating_sub(r.start() as usize) + 1;
+        if n > MAX_CLASS {
+            return None;
+        }
+        for c in r.start()..=r.end() {
+            set.extend(fold_char(c, ci));
+        }
+    }
+    Some(set)
+}
+
+/// A repetition of at least `min` contains `min` repeats of its child; it
+/// is exact when it repeats exactly `min` times (or is an optional exact
+/// child).
+fn repetition_info(r: &Repetition, ci: bool) -> Info {
+    let sub = info(&r.sub, ci);
+    if r.min == 0 {
+        let exact = match (r.max, sub.exact) {
+            (Some(1), Some(mut e)) => {
+                e.insert(String::new());
+                Some(e)
             }
-            let repeated = sub.exact.as_ref().and_then(|e| power(e, r.min));
-            let exact = if r.max == Some(r.min) {
-                repeated.clone()
-            } else {
-                None
-            };
-            Info {
-                required: best([repeated, sub.exact, sub.required]),
-                exact,
+            _ => None,
+        };
+        return Info::exact_only(exact);
+    }
+    let repeated = sub.exact.as_ref().and_then(|e| power(e, r.min));
+    let exact = if r.max == Some(r.min) {
+        repeated.clone()
+    } else {
+        None
+    };
+    Info {
+        required: best([repeated, sub.exact, sub.required]),
+        exact,
+    }
+}
+
+/// A concatenation: the run, the product of the exact sets of the children
+/// since the last child without one, and the best of the runs and the
+/// children's required sets.
+fn concat_info(subs: &[Hir], ci: bool) -> Info {
+    let mut run = Some(Set::from([String::new()]));
+    let mut whole = true;
+    let mut candidates: Vec<Option<Set>> = Vec::new();
+    for sub in subs {
+        let child = info(sub, ci);
+        match (run.take(), child.exact) {
+            (Some(so_far), Some(set)) => match product(&so_far, &set) {
+                Some(longer) => run = Some(longer),
+                None => {
+                    whole = false;
+                    candidates.push(Some(so_far));
+                    candidates.push(Some(set.clone()));
+                    run = Some(set);
+                }
+            },
+            (so_far, set) => {
+                whole = false;
+                candidates.push(so_far);
+                candidates.push(set);
+                candidates.push(child.required);
+                run = Some(Set::from([String::new()]));
             }
         }
-        HirKind::Concat(subs) => {
-            // The run: the product of the exact sets of the children since
-            // the last child without one.
-            let mut run = Some(Set::from([String::new()]));
-            let mut whole = true;
-            let mut candidates: Vec<Option<Set>> = Vec::new();
-            for sub in subs {
-                let child = info(sub, ci);
-                match (run.take(), child.exact) {
-                    (Some(so_far), Some(set)) => match product(&so_far, &set) {
-                        Some(longer) => run = Some(longer),
-                        None => {
-                            whole = false;
-                            candidates.push(Some(so_far));
-                            candidates.push(Some(set.clone()));
-                            run = Some(set);
-                        }
-                    },
-                    (so_far, set) => {
-                        whole = false;
-                        candidates.push(so_far);
-                        candidates.push(set);
-                        candidates.push(child.required);
-                        run = Some(Set::from([String::new()]));
-                    }
-                }
-            }
-            let exact = if whole { run.clone() } else { None };
-            candidates.push(run);
-            Info {
-                required: best(candidates),
-                exact,
-            }
+    }
+    let exact = if whole { run.clone() } else { None };
+    candidates.push(run);
+    Info {
+        required: best(candidates),
+        exact,
+    }
+}
+
+/// An alternation: the union of its children's sets, when each has one.
+fn alternation_info(subs: &[Hir], ci: bool) -> Info {
+    let mut exact = Some(Set::new());
+    let mut required = Some(Set::new());
+    for i in subs.iter().map(|s| info(s, ci)) {
+        let mine = best([i.required, i.exact.clone().filter(usable)]);
+        match (&mut required, mine) {
+            (Some(all), Some(m)) => all.extend(m),
+            _ => required = None,
         }
-        HirKind::Alternation(subs) => {
-            let infos: Vec<Info> = subs.iter().map(|s| info(s, ci)).collect();
-            let mut exact = Some(Set::new());
-            let mut required = Some(Set::new());
-            for i in infos {
-                let mine = best([i.required, i.exact.clone().filter(usable)]);
-                match (&mut required, mine) {
-                    (Some(all), Some(m)) => all.extend(m),
-                    _ => required = None,
-                }
-                match (&mut exact, i.exact) {
-                    (Some(all), Some(e)) => all.extend(e),
-                    _ => exact = None,
-                }
-            }
-            Info {
-                exact: exact.filter(|e| e.len() <= MAX_SET),
-                required: required.filter(usable),
-            }
+        match (&mut exact, i.exact) {
+            (Some(all), Some(e)) => all.extend(e),
+            _ => exact = None,
         }
+    }
+    Info {
+        exact: exact.filter(|e| e.len() <= MAX_SET),
+        required: required.filter(usable),
     }
 }
 

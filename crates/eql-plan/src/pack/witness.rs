@@ -4,6 +4,7 @@
 use super::literals::regex_required_literals;
 use super::{Atom, Needle};
 use crate::ir::{Cond, FieldId, Test, TestOp};
+use crate::matcher::StrSet;
 use crate::{fold, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -208,19 +209,21 @@ pub(super) fn value_number_key(v: &Value<'_>) -> Option<u64> {
 }
 
 fn test_witness(t: &Test) -> Option<Vec<Atom>> {
-    let exact_atom = |s: &str, ci: bool| Atom {
-        field: t.field,
-        needle: Needle::Exact,
-        text: s.to_owned(),
-        ci,
+    // An exact atom per member of a string set.
+    let exact_atoms = |set: &StrSet, ci: bool| -> Vec<Atom> {
+        set.members()
+            .into_iter()
+            .map(|s| Atom {
+                field: t.field,
+                needle: Needle::Exact,
+                text: s.to_owned(),
+                ci,
+            })
+            .collect()
     };
     match &t.op {
         TestOp::In { strs, others, ci } => {
-            let mut atoms: Vec<Atom> = strs
-                .members()
-                .into_iter()
-                .map(|s| exact_atom(s, *ci))
-                .collect();
+            let mut atoms = exact_atoms(strs, *ci);
             // Numbers compare with numbers only (case plays no part);
             // booleans give no atom.
             for o in others {
@@ -237,11 +240,7 @@ fn test_witness(t: &Test) -> Option<Vec<Atom>> {
             Some(atoms)
         }
         TestOp::Glob { exact, globs, ci } => {
-            let mut atoms: Vec<Atom> = exact
-                .members()
-                .into_iter()
-                .map(|s| exact_atom(s, *ci))
-                .collect();
+            let mut atoms = exact_atoms(exact, *ci);
             for g in globs {
                 let lit = g.required_literal();
                 if lit.is_empty() {

@@ -1,7 +1,7 @@
 //! Expressions from pest pairs: operators by precedence, comparisons and
 //! matches, calls and methods, lineage, fields and literals.
 
-use super::{err, first_inner, inner, span_of, Conv, PResult, Rule};
+use super::{err, first_inner, inner, next_pair, span_of, Conv, PResult, Rule};
 use crate::{
     BinaryOp, Expr, ExprKind, FieldRef, LineageKind, Literal, MatchOp, ParseError, ParseErrorKind,
     PathSegment, Span, UnaryOp,
@@ -71,9 +71,7 @@ impl Conv<'_> {
     /// A primary followed by Python method calls `x:f()`.
     fn postfix(&self, p: Pair<'_, Rule>, span: Span) -> PResult<Expr> {
         let mut it = p.into_inner();
-        let a = it
-            .next()
-            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let a = next_pair(&mut it, span)?;
         let mut e = self.expr(a)?;
         for m in it {
             let msp = span_of(&m);
@@ -105,17 +103,13 @@ impl Conv<'_> {
     fn lineage(&self, p: Pair<'_, Rule>, span: Span) -> PResult<Expr> {
         self.py_only("lineage `of`", span)?;
         let mut it = inner(p);
-        let k = it
-            .next()
-            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let k = next_pair(&mut it, span)?;
         let kind = match k.as_str() {
             "descendant" => LineageKind::Descendant,
             "child" => LineageKind::Child,
             _ => LineageKind::Event,
         };
-        let q = it
-            .next()
-            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let q = next_pair(&mut it, span)?;
         let query = self.event_query(q)?;
         Ok(Expr {
             kind: ExprKind::Lineage {
@@ -127,10 +121,7 @@ impl Conv<'_> {
     }
 
     fn literal(&self, p: Pair<'_, Rule>, span: Span) -> PResult<Expr> {
-        let l = p
-            .into_inner()
-            .next()
-            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let l = next_pair(&mut p.into_inner(), span)?;
         let lit = match l.as_rule() {
             Rule::kw_null => Literal::Null,
             Rule::kw_true => Literal::Bool(true),
@@ -152,23 +143,26 @@ impl Conv<'_> {
             match x.as_rule() {
                 Rule::name => name = x.as_str().to_string(),
                 Rule::tilde => insensitive = true,
-                Rule::expr_list => {
-                    for e in x.into_inner() {
-                        args.push(self.expr(e)?);
-                    }
-                }
+                Rule::expr_list => args = self.exprs(x.into_inner())?,
                 _ => {}
             }
         }
         Ok((name, insensitive, args))
     }
 
+    /// The expressions of a run of pairs: arguments, members, patterns,
+    /// keys.
+    pub(super) fn exprs<'i>(
+        &self,
+        pairs: impl Iterator<Item = Pair<'i, Rule>>,
+    ) -> PResult<Vec<Expr>> {
+        pairs.map(|e| self.expr(e)).collect()
+    }
+
     fn binary_chain(&self, p: Pair<'_, Rule>) -> PResult<Expr> {
         let span = span_of(&p);
         let mut it = p.into_inner();
-        let a = it
-            .next()
-            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let a = next_pair(&mut it, span)?;
         let mut left = self.expr(a)?;
         while let Some(op) = it.next() {
             let op = match (op.as_rule(), op.as_str()) {
@@ -180,9 +174,7 @@ impl Conv<'_> {
                 (_, "/") => BinaryOp::Div,
                 _ => BinaryOp::Mod,
             };
-            let b = it
-                .next()
-                .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+            let b = next_pair(&mut it, span)?;
             let right = self.expr(b)?;
             let sp = left.span.to(right.span);
             left = Expr {
@@ -200,9 +192,7 @@ impl Conv<'_> {
     fn cmp(&self, p: Pair<'_, Rule>) -> PResult<Expr> {
         let span = span_of(&p);
         let mut it = p.into_inner();
-        let a = it
-            .next()
-            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let a = next_pair(&mut it, span)?;
         let left = self.expr(a)?;
         let Some(tail) = it.next() else {
             return Ok(left);
@@ -211,114 +201,74 @@ impl Conv<'_> {
             return err(ParseErrorKind::ChainedComparison, span_of(&second));
         }
         let mut t = tail.into_inner();
-        let op = t
-            .next()
-            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
-        let rhs = t
-            .next()
-            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
-        let lb = Box::new(left);
-        match op.as_rule() {
-            Rule::cmp_op => {
-                let o = match op.as_str() {
-                    "==" => BinaryOp::Eq,
-                    "=" => {
-                        if self.es() {
-                            return err(ParseErrorKind::SingleEquals, span_of(&op));
-                        }
-                        BinaryOp::Eq
-                    }
-                    "!=" => BinaryOp::Ne,
-                    "<" => BinaryOp::Lt,
-                    "<=" => BinaryOp::Le,
-                    ">" => BinaryOp::Gt,
-                    _ => BinaryOp::Ge,
-                };
-                let right = self.expr(rhs)?;
-                // ES moves a constant to the right and translates the
-                // comparison to a query on the other side: one side must be
-                // constant. A side that reads only optional fields may be
-                // `null` once a mapping is known: compiling checks those.
-                if self.es()
-                    && lb.reads_event()
-                    && right.reads_event()
-                    && lb.reads_required()
-                    && right.reads_required()
-                {
-                    return err(ParseErrorKind::FieldComparison, span);
+        let op = next_pair(&mut t, span)?;
+        let rhs = next_pair(&mut t, span)?;
+        let left = Box::new(left);
+        let kind = match op.as_rule() {
+            Rule::cmp_op => self.comparison(left, &op, rhs, span)?,
+            Rule::in_op => self.in_list(left, OpWords::of(op), rhs)?,
+            _ => self.match_op(left, OpWords::of(op), rhs)?,
+        };
+        Ok(Expr { kind, span })
+    }
+
+    /// `a == b`, `a < b`, ...: in Elasticsearch, one side must be constant.
+    fn comparison(
+        &self,
+        left: Box<Expr>,
+        op: &Pair<'_, Rule>,
+        rhs: Pair<'_, Rule>,
+        span: Span,
+    ) -> PResult<ExprKind> {
+        let o = match op.as_str() {
+            "==" => BinaryOp::Eq,
+            "=" => {
+                if self.es() {
+                    return err(ParseErrorKind::SingleEquals, span_of(op));
                 }
-                Ok(Expr {
-                    kind: ExprKind::Binary {
-                        op: o,
-                        left: lb,
-                        right: Box::new(right),
-                    },
-                    span,
-                })
+                BinaryOp::Eq
             }
-            Rule::in_op => self.in_list(lb, op, rhs, span),
-            _ => self.match_op(lb, op, rhs, span),
+            "!=" => BinaryOp::Ne,
+            "<" => BinaryOp::Lt,
+            "<=" => BinaryOp::Le,
+            ">" => BinaryOp::Gt,
+            _ => BinaryOp::Ge,
+        };
+        let right = self.expr(rhs)?;
+        // ES moves a constant to the right and translates the comparison to
+        // a query on the other side: one side must be constant. A side that
+        // reads only optional fields may be `null` once a mapping is known:
+        // compiling checks those.
+        if self.es()
+            && left.reads_event()
+            && right.reads_event()
+            && left.reads_required()
+            && right.reads_required()
+        {
+            return err(ParseErrorKind::FieldComparison, span);
         }
+        Ok(ExprKind::Binary {
+            op: o,
+            left,
+            right: Box::new(right),
+        })
     }
 
     /// `e in (...)`, `e not in~ (...)`.
-    fn in_list(
-        &self,
-        expr: Box<Expr>,
-        op: Pair<'_, Rule>,
-        rhs: Pair<'_, Rule>,
-        span: Span,
-    ) -> PResult<Expr> {
-        let mut negated = false;
-        let mut insensitive = false;
-        for x in op.into_inner() {
-            match x.as_rule() {
-                Rule::kw_not => negated = true,
-                Rule::tilde => insensitive = true,
-                _ => {}
-            }
-        }
-        let list = rhs
-            .into_inner()
-            .map(|e| self.expr(e))
-            .collect::<PResult<Vec<_>>>()?;
-        Ok(Expr {
-            kind: ExprKind::In {
-                expr,
-                list,
-                negated,
-                insensitive,
-            },
-            span,
+    fn in_list(&self, expr: Box<Expr>, words: OpWords, rhs: Pair<'_, Rule>) -> PResult<ExprKind> {
+        Ok(ExprKind::In {
+            expr,
+            list: self.exprs(rhs.into_inner())?,
+            negated: words.not,
+            insensitive: words.tilde,
         })
     }
 
     /// `e : p`, `e like~ (...)`, `e regex p`: the patterns must be literals.
-    fn match_op(
-        &self,
-        expr: Box<Expr>,
-        op: Pair<'_, Rule>,
-        rhs: Pair<'_, Rule>,
-        span: Span,
-    ) -> PResult<Expr> {
-        let mut mop = MatchOp::Colon;
-        let mut insensitive = false;
-        for x in op.into_inner() {
-            match x.as_rule() {
-                Rule::kw_like => mop = MatchOp::Like,
-                Rule::kw_regex => mop = MatchOp::Regex,
-                Rule::tilde => insensitive = true,
-                _ => {}
-            }
-        }
+    fn match_op(&self, expr: Box<Expr>, words: OpWords, rhs: Pair<'_, Rule>) -> PResult<ExprKind> {
         let r = first_inner(rhs)?;
         let (patterns, list) = if r.as_rule() == Rule::expr_list {
-            (
-                r.into_inner()
-                    .map(|e| self.expr(e))
-                    .collect::<PResult<Vec<_>>>()?,
-                true,
-            )
+            (self.exprs(r.into_inner())?, true)
         } else {
             (vec![self.expr(r)?], false)
         };
@@ -328,15 +278,12 @@ impl Conv<'_> {
         {
             return err(ParseErrorKind::PatternNotLiteral, p.span);
         }
-        Ok(Expr {
-            kind: ExprKind::Match {
-                expr,
-                op: mop,
-                insensitive,
-                patterns,
-                list,
-            },
-            span,
+        Ok(ExprKind::Match {
+            expr,
+            op: words.matching,
+            insensitive: words.tilde,
+            patterns,
+            list,
         })
     }
 
@@ -396,6 +343,37 @@ impl Conv<'_> {
                 Ok(Literal::String(body.replace(&format!("\\{q}"), q)))
             }
         }
+    }
+}
+
+/// The words of an `in` or match operator.
+#[derive(Clone, Copy)]
+struct OpWords {
+    /// `not in`.
+    not: bool,
+    /// `in~`, `like~`, `regex~`.
+    tilde: bool,
+    /// `like` or `regex`; `:` when neither is written.
+    matching: MatchOp,
+}
+
+impl OpWords {
+    fn of(op: Pair<'_, Rule>) -> OpWords {
+        let mut words = OpWords {
+            not: false,
+            tilde: false,
+            matching: MatchOp::Colon,
+        };
+        for x in op.into_inner() {
+            match x.as_rule() {
+                Rule::kw_not => words.not = true,
+                Rule::tilde => words.tilde = true,
+                Rule::kw_like => words.matching = MatchOp::Like,
+                Rule::kw_regex => words.matching = MatchOp::Regex,
+                _ => {}
+            }
+        }
+        words
     }
 }
 

@@ -134,9 +134,16 @@ fn inner(p: Pair<'_, Rule>) -> impl Iterator<Item = Pair<'_, Rule>> {
 
 fn first_inner(p: Pair<'_, Rule>) -> PResult<Pair<'_, Rule>> {
     let sp = span_of(&p);
-    inner(p)
-        .next()
-        .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, sp))
+    next_pair(&mut inner(p), sp)
+}
+
+/// The next pair of `it`; past the end, `UnexpectedEof` at `span`.
+fn next_pair<'i>(
+    it: &mut impl Iterator<Item = Pair<'i, Rule>>,
+    span: Span,
+) -> PResult<Pair<'i, Rule>> {
+    it.next()
+        .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))
 }
 
 struct Conv<'o> {

@@ -6,9 +6,8 @@ use super::{err, PResult};
 use crate::{ParseErrorKind, ParseOptions, Span};
 
 /// Length and depth limits, and unterminated strings, checked before pest
-/// runs; returns the deepest nesting seen. (Long: one pass over the bytes
-/// whose arms share the depth, unary and operator counts; strings and
-/// comments are skipped by functions of their own.)
+/// runs; returns the deepest nesting seen. One pass over the bytes; strings
+/// and comments are skipped whole.
 pub(super) fn precheck(src: &str, opts: &ParseOptions) -> PResult<usize> {
     if src.len() > opts.max_len {
         return err(
@@ -20,29 +19,13 @@ pub(super) fn precheck(src: &str, opts: &ParseOptions) -> PResult<usize> {
         );
     }
     let b = src.as_bytes();
+    let mut n = Nesting::new(opts.max_depth);
     let mut i = 0;
-    let mut depth = 0usize;
-    let mut unary = 0usize;
-    // Binary operators build left-nested trees; bound their number so that
-    // printing and dropping the tree stays within the stack.
-    let max_ops = opts.max_depth.saturating_mul(32);
-    let mut ops = 0usize;
-    let mut max_seen = 0usize;
-    let too_deep = |at: usize| {
-        err(
-            ParseErrorKind::TooDeep {
-                max: opts.max_depth,
-            },
-            Span::new(at as u32, at as u32 + 1),
-        )
-    };
     while i < b.len() {
         let c = b[i];
         match c {
             b'/' if b.get(i + 1) == Some(&b'/') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
+                i = skip_line_comment(b, i);
                 continue;
             }
             b'/' if b.get(i + 1) == Some(&b'*') => {
@@ -51,60 +34,110 @@ pub(super) fn precheck(src: &str, opts: &ParseOptions) -> PResult<usize> {
             }
             b'"' | b'\'' | b'`' => {
                 i = skip_quoted(src, i)?;
-                unary = 0;
+                n.unary = 0;
                 continue;
             }
             b'(' | b'[' => {
-                depth += 1;
-                if depth + unary > opts.max_depth {
-                    return too_deep(i);
-                }
-                unary = 0;
+                n.depth += 1;
+                n.check(i)?;
+                n.unary = 0;
             }
             b')' | b']' => {
-                depth = depth.saturating_sub(1);
-                unary = 0;
+                n.depth = n.depth.saturating_sub(1);
+                n.unary = 0;
             }
-            b'-' | b'+' | b'*' | b'/' | b'%' | b'<' | b'>' | b'=' | b'!' | b':' | b'a' | b'o'
-                if (c != b'a' && c != b'o')
-                    || ((i == 0 || !is_ident_byte(b[i - 1]))
-                        && (b[i..].starts_with(b"and")
-                            && !b.get(i + 3).is_some_and(|&x| is_ident_byte(x))
-                            || b[i..].starts_with(b"or")
-                                && !b.get(i + 2).is_some_and(|&x| is_ident_byte(x)))) =>
-            {
-                ops += 1;
-                if ops > max_ops {
-                    return too_deep(i);
-                }
-                if c == b'-' || c == b'+' {
-                    unary += 1;
-                    if depth + unary > opts.max_depth {
-                        return too_deep(i);
-                    }
-                } else if c == b'a' || c == b'o' {
-                    unary = 0;
-                }
+            b'-' | b'+' => {
+                n.operator(i)?;
+                n.unary += 1;
+                n.check(i)?;
             }
-            b'n' if b[i..].starts_with(b"not")
-                && (i == 0 || !is_ident_byte(b[i - 1]))
-                && !b.get(i + 3).is_some_and(|&x| is_ident_byte(x)) =>
-            {
-                unary += 1;
-                if depth + unary > opts.max_depth {
-                    return too_deep(i);
-                }
-                max_seen = max_seen.max(depth + unary);
+            b'*' | b'/' | b'%' | b'<' | b'>' | b'=' | b'!' | b':' => n.operator(i)?,
+            b'a' | b'o' if word_at(b, i, b"and") || word_at(b, i, b"or") => {
+                n.operator(i)?;
+                n.unary = 0;
+            }
+            b'n' if word_at(b, i, b"not") => {
+                n.unary += 1;
+                n.check(i)?;
+                n.max_seen = n.max_seen.max(n.depth + n.unary);
                 i += 3;
                 continue;
             }
             c if c.is_ascii_whitespace() => {}
-            _ => unary = 0,
+            _ => n.unary = 0,
         }
-        max_seen = max_seen.max(depth + unary);
+        n.max_seen = n.max_seen.max(n.depth + n.unary);
         i += 1;
     }
-    Ok(max_seen)
+    Ok(n.max_seen)
+}
+
+/// What [`precheck`] counts: brackets open, prefix operators (`not`, signs)
+/// in a row, and binary operators.
+struct Nesting {
+    max_depth: usize,
+    depth: usize,
+    unary: usize,
+    /// Binary operators build left-nested trees; their number is bounded so
+    /// that printing and dropping the tree stays within the stack.
+    ops: usize,
+    max_ops: usize,
+    max_seen: usize,
+}
+
+impl Nesting {
+    fn new(max_depth: usize) -> Nesting {
+        Nesting {
+            max_depth,
+            depth: 0,
+            unary: 0,
+            ops: 0,
+            max_ops: max_depth.saturating_mul(32),
+            max_seen: 0,
+        }
+    }
+
+    /// The nesting at `at` must stay within the limit.
+    fn check(&self, at: usize) -> PResult<()> {
+        if self.depth + self.unary > self.max_depth {
+            return self.too_deep(at);
+        }
+        Ok(())
+    }
+
+    /// Counts an operator at `at`.
+    fn operator(&mut self, at: usize) -> PResult<()> {
+        self.ops += 1;
+        if self.ops > self.max_ops {
+            return self.too_deep(at);
+        }
+        Ok(())
+    }
+
+    fn too_deep(&self, at: usize) -> PResult<()> {
+        err(
+            ParseErrorKind::TooDeep {
+                max: self.max_depth,
+            },
+            Span::new(at as u32, at as u32 + 1),
+        )
+    }
+}
+
+/// True when the keyword `word` stands at `i` as a whole word.
+fn word_at(b: &[u8], i: usize, word: &[u8]) -> bool {
+    b[i..].starts_with(word)
+        && (i == 0 || !is_ident_byte(b[i - 1]))
+        && !b.get(i + word.len()).is_some_and(|&x| is_ident_byte(x))
+}
+
+/// The position of the newline that ends the line comment opening at `start`
+/// (or the end).
+fn skip_line_comment(b: &[u8], start: usize) -> usize {
+    b[start..]
+        .iter()
+        .position(|&c| c == b'\n')
+        .map_or(b.len(), |k| start + k)
 }
 
 /// Replaces every comment with spaces (newlines kept), byte for byte, so spans
@@ -132,9 +165,7 @@ pub(super) fn blank_comments(src: &str) -> std::borrow::Cow<'_, str> {
         match b[i] {
             b'/' if b.get(i + 1) == Some(&b'/') => {
                 let start = i;
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
+                i = skip_line_comment(b, i);
                 blank(&mut out, start, i);
             }
             b'/' if b.get(i + 1) == Some(&b'*') => {

@@ -2,7 +2,7 @@
 //! and the pipes.
 
 use super::diagnose::edit_distance;
-use super::{err, first_inner, inner, span_of, Conv, PResult, Rule};
+use super::{err, first_inner, inner, next_pair, span_of, Conv, PResult, Rule};
 use crate::{
     Category, EventQuery, Expr, ExprKind, Join, Literal, ParseError, ParseErrorKind, Pipe,
     PipeKind, Query, QueryBody, Sample, Sequence, SequenceStep, TimeSpan, TimeUnit,
@@ -13,9 +13,7 @@ impl Conv<'_> {
     pub(super) fn query(&self, p: Pair<'_, Rule>) -> PResult<Query> {
         let span = span_of(&p);
         let mut it = inner(p);
-        let b = it
-            .next()
-            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let b = next_pair(&mut it, span)?;
         let body = match b.as_rule() {
             Rule::sequence => QueryBody::Sequence(self.sequence(b)?),
             Rule::sample => QueryBody::Sample(self.sample(b)?),
@@ -35,9 +33,7 @@ impl Conv<'_> {
     fn pipe(&self, p: Pair<'_, Rule>) -> PResult<Pipe> {
         let span = span_of(&p);
         let mut it = inner(p);
-        let n = it
-            .next()
-            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let n = next_pair(&mut it, span)?;
         let name = n.as_str();
         let all = PipeKind::ALL;
         let allowed: &[PipeKind] = if self.es() { &all[..2] } else { &all };
@@ -67,7 +63,7 @@ impl Conv<'_> {
                 );
             }
         };
-        let args = it.map(|e| self.expr(e)).collect::<PResult<Vec<_>>>()?;
+        let args = self.exprs(it)?;
         if self.es() && args.len() != 1 {
             return err(
                 ParseErrorKind::Unsupported {
@@ -102,13 +98,9 @@ impl Conv<'_> {
     pub(super) fn event_query(&self, p: Pair<'_, Rule>) -> PResult<EventQuery> {
         let span = span_of(&p);
         let mut it = inner(p);
-        let c = it
-            .next()
-            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let c = next_pair(&mut it, span)?;
         let category = self.category(c)?;
-        let e = it
-            .next()
-            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let e = next_pair(&mut it, span)?;
         let condition = self.expr(e)?;
         Ok(EventQuery {
             category,
@@ -118,15 +110,13 @@ impl Conv<'_> {
     }
 
     fn by_clause(&self, p: Pair<'_, Rule>) -> PResult<Vec<Expr>> {
-        inner(p).map(|e| self.expr(e)).collect()
+        self.exprs(inner(p))
     }
 
     fn timespan(&self, p: Pair<'_, Rule>) -> PResult<TimeSpan> {
         let span = span_of(&p);
         let mut it = inner(p);
-        let n = it
-            .next()
-            .ok_or_else(|| ParseError::new(ParseErrorKind::UnexpectedEof, span))?;
+        let n = next_pair(&mut it, span)?;
         let value: u64 = n.as_str().parse().map_err(|_| {
             ParseError::new(
                 ParseErrorKind::InvalidNumber {
@@ -181,55 +171,62 @@ impl Conv<'_> {
                 }
                 Rule::event_query => step.query = self.event_query(x)?,
                 Rule::by_clause => step.by.extend(self.by_clause(x)?),
-                Rule::runs_clause => {
-                    let sp = span_of(&x);
-                    if sample {
-                        return err(
-                            ParseErrorKind::Unsupported {
-                                what: "`runs` in a sample".into(),
-                            },
-                            sp,
-                        );
-                    }
-                    let n = first_inner(x)?;
-                    let value: u64 = n.as_str().parse().unwrap_or(u64::MAX);
-                    let ok = if self.es() {
-                        (1..=100).contains(&value)
-                    } else {
-                        value >= 2 && u32::try_from(value).is_ok()
-                    };
-                    if !ok {
-                        let range = if self.es() { "1 to 100" } else { "at least 2" };
-                        return err(
-                            ParseErrorKind::RunsOutOfRange {
-                                value,
-                                range: range.into(),
-                            },
-                            sp,
-                        );
-                    }
-                    step.runs = Some(value as u32);
-                }
-                Rule::fork_clause => {
-                    let sp = span_of(&x);
-                    self.py_only("`fork`", sp)?;
-                    if sample {
-                        return err(
-                            ParseErrorKind::Unsupported {
-                                what: "`fork` in a sample".into(),
-                            },
-                            sp,
-                        );
-                    }
-                    let v = x
-                        .into_inner()
-                        .find(|y| matches!(y.as_rule(), Rule::kw_true | Rule::kw_false));
-                    step.fork = Some(v.is_none_or(|y| y.as_rule() == Rule::kw_true));
-                }
+                Rule::runs_clause => step.runs = Some(self.runs(x, sample)?),
+                Rule::fork_clause => step.fork = Some(self.fork(x, sample)?),
                 _ => {}
             }
         }
         Ok(step)
+    }
+
+    /// `with runs=N`: 1 to 100 in Elasticsearch, at least 2 in Python; not
+    /// in a sample.
+    fn runs(&self, x: Pair<'_, Rule>, sample: bool) -> PResult<u32> {
+        let sp = span_of(&x);
+        if sample {
+            return err(
+                ParseErrorKind::Unsupported {
+                    what: "`runs` in a sample".into(),
+                },
+                sp,
+            );
+        }
+        let n = first_inner(x)?;
+        let value: u64 = n.as_str().parse().unwrap_or(u64::MAX);
+        let ok = if self.es() {
+            (1..=100).contains(&value)
+        } else {
+            value >= 2 && u32::try_from(value).is_ok()
+        };
+        if !ok {
+            let range = if self.es() { "1 to 100" } else { "at least 2" };
+            return err(
+                ParseErrorKind::RunsOutOfRange {
+                    value,
+                    range: range.into(),
+                },
+                sp,
+            );
+        }
+        Ok(value as u32)
+    }
+
+    /// Python `fork`, `fork=true`, `fork=false`; not in a sample.
+    fn fork(&self, x: Pair<'_, Rule>, sample: bool) -> PResult<bool> {
+        let sp = span_of(&x);
+        self.py_only("`fork`", sp)?;
+        if sample {
+            return err(
+                ParseErrorKind::Unsupported {
+                    what: "`fork` in a sample".into(),
+                },
+                sp,
+            );
+        }
+        let v = x
+            .into_inner()
+            .find(|y| matches!(y.as_rule(), Rule::kw_true | Rule::kw_false));
+        Ok(v.is_none_or(|y| y.as_rule() == Rule::kw_true))
     }
 
     fn until(&self, p: Pair<'_, Rule>) -> PResult<SequenceStep> {
