@@ -251,7 +251,8 @@ fn written_documents_are_the_documents_with_the_source_bytes() {
         .collect();
     let mut shells = 0;
     for (ids, docs) in run(&set, &events) {
-        let rule = &set.rules()[if ids.len() > 1 { 1 } else { 0 }].rule;
+        // Rule 0 is the single-event seed rule, rule 1 the sequence.
+        let rule = &set.rules()[usize::from(ids.len() > 1)].rule;
         let sources: Vec<AlertEvent<'_>> = ids
             .iter()
             .map(|&i| {

@@ -1,0 +1,264 @@
+//! Index routing: which rules see a line's event.
+//!
+//! A rule applies only to the events of the indices its `index` patterns
+//! match ([`eql_engine::IndexPatterns`]); a rule with no patterns applies
+//! everywhere. An event's index is the one it names for itself
+//! ([`event_index`]: `_index`, else `data_stream.{type,dataset,namespace}`),
+//! else the input's (`--index`), else none (then every rule applies).
+//!
+//! Routing is precomputed: each distinct set of applicable rules gets a
+//! [`RulePlan`] of its own (packs over those rules only), built when an
+//! index name that routes to it is first seen and shared by every thread,
+//! so a rule filtered out costs nothing per event. Each evaluating thread
+//! keeps its own name → plan table and asks the shared one (a lock) only
+//! for a name it has not seen.
+//!
+//! Reading the index costs a projection pass over the line, paid only by
+//! lines whose bytes could name an index (they hold `_index`,
+//! `data_stream` or a `\u` escape, which could spell either), and only when
+//! some rule has index patterns. The caches are bounded: past
+//! [`MAX_PLANS`] distinct rule sets, or [`MAX_NAMES`] names per thread,
+//! events are evaluated by the plan of all the rules and the results of the
+//! rules that do not apply are dropped (correct, and no faster than no
+//! routing).
+
+use super::plan::RulePlan;
+use eql_engine::{
+    event_index, CompiledRuleSet, EventLimits, FieldPath, IndexRoute, IndexRouter, PackMatches,
+    Projection,
+};
+use memchr::memmem::Finder;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Distinct rule sets that get a plan of their own.
+pub(crate) const MAX_PLANS: usize = 64;
+/// Index names each evaluating thread remembers.
+pub(crate) const MAX_NAMES: usize = 1024;
+/// Index names listed in [`IndexPlans::seen`].
+const MAX_SEEN: usize = 4096;
+
+/// The plans of a scan's rules, per index.
+pub(crate) struct IndexPlans {
+    /// Some rule has index patterns: lines that name an index are routed.
+    routed: bool,
+    /// The route of the input's index (`--index`), if named.
+    input: Option<IndexRoute>,
+    /// The plan of the events that name no index.
+    default: Arc<RulePlan>,
+    /// The plan of every rule (the fallback past the caches' bounds).
+    all: Arc<RulePlan>,
+    /// `_index` and `data_stream.{type,dataset,namespace}`.
+    projection: Projection,
+    finders: [Finder<'static>; 3],
+    shared: Mutex<Shared>,
+}
+
+struct Shared {
+    router: IndexRouter,
+    /// Plans by their rules (positions, ascending).
+    plans: HashMap<Vec<u32>, Arc<RulePlan>>,
+    /// The index names events named, with their routes.
+    seen: BTreeMap<String, IndexRoute>,
+}
+
+/// How the events of one index are evaluated.
+enum Routed {
+    /// By a plan of the rules that apply.
+    Plan(Arc<RulePlan>),
+    /// By the plan of every rule, keeping only the results of the rules of
+    /// this route.
+    Filter(Arc<IndexRoute>),
+}
+
+impl IndexPlans {
+    /// The plans of `compiled`, for inputs of index `input` (none: events
+    /// that name no index see every rule).
+    pub(crate) fn new(compiled: &CompiledRuleSet, input: Option<&str>) -> Self {
+        let all_rules: Vec<u32> = (0..compiled.len() as u32).collect();
+        let all = Arc::new(RulePlan::new(compiled, |_| true));
+        let mut shared = Shared {
+            router: IndexRouter::new(compiled),
+            plans: HashMap::new(),
+            seen: BTreeMap::new(),
+        };
+        shared.plans.insert(all_rules, Arc::clone(&all));
+        let routed = compiled.iter().any(|r| !r.rule.index_patterns().is_empty());
+        let input = input.map(|name| shared.router.route(name).clone());
+        let default = match &input {
+            Some(route) => shared.plan(compiled, route),
+            None => Arc::clone(&all),
+        };
+        let paths: Vec<FieldPath> = [
+            "_index",
+            "data_stream.type",
+            "data_stream.dataset",
+            "data_stream.namespace",
+        ]
+        .iter()
+        .map(|p| FieldPath::parse_dotted(p))
+        .collect();
+        IndexPlans {
+            routed,
+            input,
+            default,
+            all,
+            projection: Projection::new(&paths),
+            finders: [
+                Finder::new(b"_index").into_owned(),
+                Finder::new(b"data_stream").into_owned(),
+                Finder::new(b"\\u").into_owned(),
+            ],
+            shared: Mutex::new(shared),
+        }
+    }
+
+    /// The plan of the events that name no index (the input's index, or
+    /// every rule). Every plan has the same [`RulePlan::stateful`].
+    pub(crate) fn default_plan(&self) -> &RulePlan {
+        &self.default
+    }
+
+    /// The route of the input's index, when `--index` named it.
+    pub(crate) fn input_route(&self) -> Option<&IndexRoute> {
+        self.input.as_ref()
+    }
+
+    /// The index names events named so far, with their routes, by name
+    /// (the first few thousand names).
+    pub(crate) fn seen(&self) -> Vec<IndexRoute> {
+        self.lock().seen.values().cloned().collect()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        // The shared tables are left consistent at every step: a panic in
+        // another thread does not spoil them.
+        self.shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The index `line` names, if routing is on and it names one.
+    fn line_index(&self, line: &[u8], limits: &EventLimits) -> Option<String> {
+        if !self.routed || !self.finders.iter().any(|f| f.find(line).is_some()) {
+            return None;
+        }
+        // A line that does not parse is reported by the packs.
+        let ev = self.projection.parse(line, limits).ok()?;
+        event_index(&ev)
+    }
+
+    /// How the events of index `name` are evaluated.
+    fn resolve(&self, compiled: &CompiledRuleSet, name: &str) -> Routed {
+        let mut sh = self.lock();
+        let route = sh.router.route(name).clone();
+        if sh.seen.len() < MAX_SEEN && !sh.seen.contains_key(name) {
+            sh.seen.insert(name.to_owned(), route.clone());
+        }
+        if sh.plans.contains_key(route.rules()) || sh.plans.len() < MAX_PLANS {
+            Routed::Plan(sh.plan(compiled, &route))
+        } else {
+            Routed::Filter(Arc::new(route))
+        }
+    }
+}
+
+impl Shared {
+    /// The plan of `route`'s rules, built on first use.
+    fn plan(&mut self, compiled: &CompiledRuleSet, route: &IndexRoute) -> Arc<RulePlan> {
+        let plan = self
+            .plans
+            .entry(route.rules().to_vec())
+            .or_insert_with(|| Arc::new(RulePlan::new(compiled, |i| route.contains(i))));
+        Arc::clone(plan)
+    }
+}
+
+/// One evaluating thread's plans: a slot per plan it has used, with its
+/// packs' match buffers.
+pub(crate) struct Routes<'p> {
+    plans: &'p IndexPlans,
+    compiled: &'p CompiledRuleSet,
+    limits: EventLimits,
+    profile_every: u32,
+    /// Index name → slot, and the route to filter by (a plan of every rule).
+    names: HashMap<String, (usize, Option<Arc<IndexRoute>>)>,
+    /// Slot 0: the default plan.
+    slots: Vec<(Arc<RulePlan>, Vec<PackMatches>)>,
+    /// The current line's filter.
+    filter: Option<Arc<IndexRoute>>,
+}
+
+impl<'p> Routes<'p> {
+    pub(crate) fn new(
+        plans: &'p IndexPlans,
+        compiled: &'p CompiledRuleSet,
+        limits: &EventLimits,
+        profile_every: u32,
+    ) -> Self {
+        let mut routes = Routes {
+            plans,
+            compiled,
+            limits: limits.clone(),
+            profile_every,
+            names: HashMap::new(),
+            slots: Vec::new(),
+            filter: None,
+        };
+        routes.slot_of(&plans.default);
+        routes
+    }
+
+    /// The slot of `plan`, added on first use.
+    fn slot_of(&mut self, plan: &Arc<RulePlan>) -> usize {
+        if let Some(i) = self.slots.iter().position(|(p, _)| Arc::ptr_eq(p, plan)) {
+            return i;
+        }
+        let every = self.profile_every;
+        let hits = plan
+            .packs
+            .iter()
+            .map(|_| {
+                if every > 0 {
+                    PackMatches::with_profile(every)
+                } else {
+                    PackMatches::new()
+                }
+            })
+            .collect();
+        self.slots.push((Arc::clone(plan), hits));
+        self.slots.len() - 1
+    }
+
+    /// What evaluates `line`: a plan, its match buffers, and the route
+    /// whose rules alone count (when the plan is every rule's).
+    pub(crate) fn route(
+        &mut self,
+        line: &[u8],
+    ) -> (&RulePlan, &mut [PackMatches], Option<&IndexRoute>) {
+        let (slot, filter) = match self.plans.line_index(line, &self.limits) {
+            None => (0, None),
+            Some(name) => match self.names.get(&name) {
+                Some((slot, filter)) => (*slot, filter.clone()),
+                None => {
+                    let (slot, filter) = match self.plans.resolve(self.compiled, &name) {
+                        Routed::Plan(plan) => (self.slot_of(&plan), None),
+                        Routed::Filter(route) => (self.slot_of(&self.plans.all), Some(route)),
+                    };
+                    if self.names.len() < MAX_NAMES {
+                        self.names.insert(name, (slot, filter.clone()));
+                    }
+                    (slot, filter)
+                }
+            },
+        };
+        self.filter = filter;
+        let (plan, hits) = &mut self.slots[slot];
+        (plan, hits, self.filter.as_deref())
+    }
+
+    /// Each plan used, with its packs' match buffers (their profiles).
+    pub(crate) fn slots(&self) -> impl Iterator<Item = (&RulePlan, &[PackMatches])> {
+        self.slots.iter().map(|(p, h)| (&**p, &h[..]))
+    }
+}
