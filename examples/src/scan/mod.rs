@@ -8,13 +8,17 @@
 //!   its bytes by routed packs, which also answer whether the line matches a
 //!   step query of a stateful rule (`plan`, `eval`). Blocks are evaluated
 //!   in parallel.
+//! - The packs are those of the rules that apply to the line's index (its
+//!   `_index` or `data_stream.*`, else [`ScanOptions::index`]): one plan per
+//!   distinct set of rules, shared by the threads (`index`).
 //! - Lines that match a step go, in input order, to the sessions: one per
 //!   worker, each owning a share of the join keys (`stateful`).
 //! - Alerts are written in input order (the line whose reading produced the
 //!   alert, then the rule's index, then the alert's text; alerts completed
 //!   only when the input ends come last), so the output is the same for
 //!   every number of threads. A bad line is reported with its line number
-//!   and error kind, counted, and skipped.
+//!   and error kind, counted, and skipped. Alerts are this tool's NDJSON,
+//!   Elastic Security's alert documents or a table ([`Format`], `alert`).
 //!
 //! Single-event rules see every event, in any order. A stateful rule sees
 //! the events that match one of its step queries (every event, for rules
