@@ -16,11 +16,12 @@
 //! Reading the index costs a projection pass over the line, paid only by
 //! lines whose bytes could name an index (they hold `_index`,
 //! `data_stream` or a `\u` escape, which could spell either), and only when
-//! some rule has index patterns. The caches are bounded: past
-//! [`MAX_PLANS`] distinct rule sets, or [`MAX_NAMES`] names per thread,
-//! events are evaluated by the plan of all the rules and the results of the
-//! rules that do not apply are dropped (correct, and no faster than no
-//! routing).
+//! some rule has index patterns. The caches are bounded, since index names
+//! come from event data: past [`MAX_PLANS`] distinct rule sets, the events
+//! of further sets are evaluated by the plan of every rule and the results
+//! of the rules that do not apply are dropped (correct, and no faster than
+//! no routing); past [`MAX_NAMES`] names, a thread asks the shared table
+//! (a lock) for each event of a name it did not keep.
 
 use super::plan::RulePlan;
 use eql_engine::{
@@ -46,8 +47,6 @@ pub(crate) struct IndexPlans {
     input: Option<IndexRoute>,
     /// The plan of the events that name no index.
     default: Arc<RulePlan>,
-    /// The plan of every rule (the fallback past the caches' bounds).
-    all: Arc<RulePlan>,
     /// `_index` and `data_stream.{type,dataset,namespace}`.
     projection: Projection,
     finders: [Finder<'static>; 3],
@@ -68,26 +67,23 @@ enum Routed {
     Plan(Arc<RulePlan>),
     /// By the plan of every rule, keeping only the results of the rules of
     /// this route.
-    Filter(Arc<IndexRoute>),
+    Filter(Arc<RulePlan>, Arc<IndexRoute>),
 }
 
 impl IndexPlans {
     /// The plans of `compiled`, for inputs of index `input` (none: events
     /// that name no index see every rule).
     pub(crate) fn new(compiled: &CompiledRuleSet, input: Option<&str>) -> Self {
-        let all_rules: Vec<u32> = (0..compiled.len() as u32).collect();
-        let all = Arc::new(RulePlan::new(compiled, |_| true));
         let mut shared = Shared {
             router: IndexRouter::new(compiled),
             plans: HashMap::new(),
             seen: BTreeMap::new(),
         };
-        shared.plans.insert(all_rules, Arc::clone(&all));
         let routed = compiled.iter().any(|r| !r.rule.index_patterns().is_empty());
         let input = input.map(|name| shared.router.route(name).clone());
         let default = match &input {
-            Some(route) => shared.plan(compiled, route),
-            None => Arc::clone(&all),
+            Some(route) => shared.plan(compiled, route.rules()),
+            None => shared.plan(compiled, &all_rules(compiled)),
         };
         let paths: Vec<FieldPath> = [
             "_index",
@@ -102,7 +98,6 @@ impl IndexPlans {
             routed,
             input,
             default,
-            all,
             projection: Projection::new(&paths),
             finders: [
                 Finder::new(b"_index").into_owned(),
@@ -156,20 +151,28 @@ impl IndexPlans {
             sh.seen.insert(name.to_owned(), route.clone());
         }
         if sh.plans.contains_key(route.rules()) || sh.plans.len() < MAX_PLANS {
-            Routed::Plan(sh.plan(compiled, &route))
+            Routed::Plan(sh.plan(compiled, route.rules()))
         } else {
-            Routed::Filter(Arc::new(route))
+            let all = sh.plan(compiled, &all_rules(compiled));
+            Routed::Filter(all, Arc::new(route))
         }
     }
 }
 
+/// The positions of every rule of `compiled`.
+fn all_rules(compiled: &CompiledRuleSet) -> Vec<u32> {
+    (0..compiled.len() as u32).collect()
+}
+
 impl Shared {
-    /// The plan of `route`'s rules, built on first use.
-    fn plan(&mut self, compiled: &CompiledRuleSet, route: &IndexRoute) -> Arc<RulePlan> {
-        let plan = self
-            .plans
-            .entry(route.rules().to_vec())
-            .or_insert_with(|| Arc::new(RulePlan::new(compiled, |i| route.contains(i))));
+    /// The plan of the rules at `rules` (positions, ascending), built on
+    /// first use.
+    fn plan(&mut self, compiled: &CompiledRuleSet, rules: &[u32]) -> Arc<RulePlan> {
+        let plan = self.plans.entry(rules.to_vec()).or_insert_with(|| {
+            Arc::new(RulePlan::new(compiled, |i| {
+                u32::try_from(i).is_ok_and(|i| rules.binary_search(&i).is_ok())
+            }))
+        });
         Arc::clone(plan)
     }
 }
@@ -243,7 +246,7 @@ impl<'p> Routes<'p> {
                 None => {
                     let (slot, filter) = match self.plans.resolve(self.compiled, &name) {
                         Routed::Plan(plan) => (self.slot_of(&plan), None),
-                        Routed::Filter(route) => (self.slot_of(&self.plans.all), Some(route)),
+                        Routed::Filter(all, route) => (self.slot_of(&all), Some(route)),
                     };
                     if self.names.len() < MAX_NAMES {
                         self.names.insert(name, (slot, filter.clone()));
