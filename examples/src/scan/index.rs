@@ -13,10 +13,12 @@
 //! keeps its own name → plan table and asks the shared one (a lock) only
 //! for a name it has not seen.
 //!
-//! Reading the index costs a projection pass over the line, paid only by
-//! lines whose bytes could name an index (they hold `_index`,
-//! `data_stream` or a `\u` escape, which could spell either), and only when
-//! some rule has index patterns. The caches are bounded, since index names
+//! Reading the index costs a skim over the line (strings jumped over with
+//! `memchr`, nothing converted) that picks the top-level members that can
+//! name an index; only those are parsed, and [`event_index`] reads them.
+//! It is paid only by lines whose bytes could name an index (they hold
+//! `_index`, `data_stream` or a `\u` escape, which could spell either),
+//! and only when some rule has index patterns. The caches are bounded, since index names
 //! come from event data: past [`MAX_PLANS`] distinct rule sets, the events
 //! of further sets are evaluated by the plan of every rule and the results
 //! of the rules that do not apply are dropped (correct, and no faster than
@@ -24,10 +26,7 @@
 //! (a lock) for each event of a name it did not keep.
 
 use super::plan::RulePlan;
-use eql_engine::{
-    event_index, CompiledRuleSet, EventLimits, FieldPath, IndexRoute, IndexRouter, PackMatches,
-    Projection,
-};
+use eql_engine::{event_index, CompiledRuleSet, IndexRoute, IndexRouter, PackMatches};
 use memchr::memmem::Finder;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -47,8 +46,7 @@ pub(crate) struct IndexPlans {
     input: Option<IndexRoute>,
     /// The plan of the events that name no index.
     default: Arc<RulePlan>,
-    /// `_index` and `data_stream.{type,dataset,namespace}`.
-    projection: Projection,
+    /// `_index`, `data_stream`, `\u`: a line without them names no index.
     finders: [Finder<'static>; 3],
     shared: Mutex<Shared>,
 }
@@ -85,20 +83,10 @@ impl IndexPlans {
             Some(route) => shared.plan(compiled, route.rules()),
             None => shared.plan(compiled, &all_rules(compiled)),
         };
-        let paths: Vec<FieldPath> = [
-            "_index",
-            "data_stream.type",
-            "data_stream.dataset",
-            "data_stream.namespace",
-        ]
-        .iter()
-        .map(|p| FieldPath::parse_dotted(p))
-        .collect();
         IndexPlans {
             routed,
             input,
             default,
-            projection: Projection::new(&paths),
             finders: [
                 Finder::new(b"_index").into_owned(),
                 Finder::new(b"data_stream").into_owned(),
@@ -134,13 +122,11 @@ impl IndexPlans {
     }
 
     /// The index `line` names, if routing is on and it names one.
-    fn line_index(&self, line: &[u8], limits: &EventLimits) -> Option<String> {
+    fn line_index(&self, line: &[u8]) -> Option<String> {
         if !self.routed || !self.finders.iter().any(|f| f.find(line).is_some()) {
             return None;
         }
-        // A line that does not parse is reported by the packs.
-        let ev = self.projection.parse(line, limits).ok()?;
-        event_index(&ev)
+        line_index(line)
     }
 
     /// How the events of index `name` are evaluated.
@@ -182,7 +168,6 @@ impl Shared {
 pub(crate) struct Routes<'p> {
     plans: &'p IndexPlans,
     compiled: &'p CompiledRuleSet,
-    limits: EventLimits,
     profile_every: u32,
     /// Index name → slot, and the route to filter by (a plan of every rule).
     names: HashMap<String, (usize, Option<Arc<IndexRoute>>)>,
@@ -196,13 +181,11 @@ impl<'p> Routes<'p> {
     pub(crate) fn new(
         plans: &'p IndexPlans,
         compiled: &'p CompiledRuleSet,
-        limits: &EventLimits,
         profile_every: u32,
     ) -> Self {
         let mut routes = Routes {
             plans,
             compiled,
-            limits: limits.clone(),
             profile_every,
             names: HashMap::new(),
             slots: Vec::new(),
@@ -239,7 +222,7 @@ impl<'p> Routes<'p> {
         &mut self,
         line: &[u8],
     ) -> (&RulePlan, &mut [PackMatches], Option<&IndexRoute>) {
-        let (slot, filter) = match self.plans.line_index(line, &self.limits) {
+        let (slot, filter) = match self.plans.line_index(line) {
             None => (0, None),
             Some(name) => match self.names.get(&name) {
                 Some((slot, filter)) => (*slot, filter.clone()),
@@ -263,5 +246,194 @@ impl<'p> Routes<'p> {
     /// Each plan used, with its packs' match buffers (their profiles).
     pub(crate) fn slots(&self) -> impl Iterator<Item = (&RulePlan, &[PackMatches])> {
         self.slots.iter().map(|(p, h)| (&**p, &h[..]))
+    }
+}
+
+/// The index a line's event names for itself ([`event_index`]), read from
+/// the top-level members that can name it; `None` also when the line is not
+/// a JSON object (the packs report it).
+fn line_index(line: &[u8]) -> Option<String> {
+    let members = index_members(line)?;
+    let dom: serde_json::Value = serde_json::from_slice(&members).ok()?;
+    event_index(&dom)
+}
+
+/// The top-level members of a JSON object text whose key can name an index
+/// (`_index`, `data_stream` and `data_stream.*`, and any key spelled with
+/// an escape, which could be either), as one JSON object text, in order (a
+/// repeated key keeps its last value, as in the whole object); `None` when
+/// there are none or the text is not an object.
+fn index_members(line: &[u8]) -> Option<Vec<u8>> {
+    let mut i = skip_ws(line, 0);
+    if line.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    let mut out = Vec::new();
+    loop {
+        i = skip_ws(line, i);
+        match line.get(i)? {
+            b'}' => break,
+            b'"' => {}
+            _ => return None,
+        }
+        let key_start = i;
+        let key_end = string_end(line, i)?;
+        let key = line.get(key_start + 1..key_end - 1)?;
+        i = skip_ws(line, key_end);
+        if line.get(i) != Some(&b':') {
+            return None;
+        }
+        let value_start = skip_ws(line, i + 1);
+        i = value_end(line, value_start)?;
+        if key == b"_index" || key.starts_with(b"data_stream") || key.contains(&b'\\') {
+            out.push(if out.is_empty() { b'{' } else { b',' });
+            out.extend_from_slice(line.get(key_start..key_end)?);
+            out.push(b':');
+            out.extend_from_slice(line.get(value_start..i)?);
+        }
+        i = skip_ws(line, i);
+        match line.get(i)? {
+            b',' => i += 1,
+            b'}' => break,
+            _ => return None,
+        }
+    }
+    if out.is_empty() {
+        return None;
+    }
+    out.push(b'}');
+    Some(out)
+}
+
+fn skip_ws(line: &[u8], mut i: usize) -> usize {
+    while matches!(line.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// The end (past the closing quote) of the string starting at `i`.
+fn string_end(line: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    loop {
+        let k = j + memchr::memchr2(b'"', b'\\', line.get(j..)?)?;
+        if line.get(k) == Some(&b'\\') {
+            j = k + 2;
+        } else {
+            return Some(k + 1);
+        }
+    }
+}
+
+/// The end of the value starting at `i`.
+fn value_end(line: &[u8], i: usize) -> Option<usize> {
+    match line.get(i)? {
+        b'"' => string_end(line, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            loop {
+                match line.get(j)? {
+                    b'"' => {
+                        j = string_end(line, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.saturating_sub(1);
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        _ => {
+            let rest = line.get(i..)?;
+            let n = rest
+                .iter()
+                .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .unwrap_or(rest.len());
+            Some(i + n)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// JSON text of objects whose keys can name an index, spelled plainly
+    /// or with a `\u` escape, with strings that hold quotes, backslashes and
+    /// brackets, nested, with whitespace between tokens.
+    fn text() -> impl Strategy<Value = String> {
+        let ws = prop::sample::select(vec!["", " ", "\n", "\t ", "\r\n"]);
+        let string = prop::sample::select(vec![
+            r#""logs""#,
+            r#""a\"b""#,
+            r#""x\\""#,
+            r#""{[""#,
+            r#""]}\\\"""#,
+            r#""endpoint.events.file""#,
+            r#""d\u00e9fault""#,
+        ])
+        .prop_map(str::to_owned);
+        let scalar = prop_oneof![
+            string.clone(),
+            prop::sample::select(vec!["1", "-2.5e3", "true", "null", "false"])
+                .prop_map(str::to_owned),
+        ];
+        let key = prop::sample::select(vec![
+            r#""_index""#,
+            r#""\u005findex""#,
+            r#""data_stream""#,
+            r#""data_stream.type""#,
+            r#""data_stream.dataset""#,
+            r#""data_stream.namespace""#,
+            r#""data_str\u0065am""#,
+            r#""type""#,
+            r#""dataset""#,
+            r#""namespace""#,
+            r#""a\"_index""#,
+            r#""host""#,
+        ]);
+        let leaf = scalar.boxed();
+        let value = leaf.prop_recursive(4, 48, 6, move |inner| {
+            let member = (key.clone(), ws.clone(), inner.clone());
+            prop_oneof![
+                prop::collection::vec(member, 0..6).prop_map(|ms| {
+                    let body: Vec<String> = ms
+                        .iter()
+                        .map(|(k, w, v)| format!("{w}{k}{w}:{w}{v}{w}"))
+                        .collect();
+                    format!("{{{}}}", body.join(","))
+                }),
+                prop::collection::vec(inner, 0..4).prop_map(|xs| format!("[{}]", xs.join(" , "))),
+            ]
+        });
+        value.prop_filter("an object", |t| t.starts_with('{'))
+    }
+
+    proptest! {
+        #[test]
+        fn the_skim_reads_the_index_the_whole_event_names(t in text()) {
+            let dom: serde_json::Value = serde_json::from_str(&t).expect("the generator writes JSON");
+            prop_assert_eq!(line_index(t.as_bytes()), event_index(&dom), "{}", t);
+        }
+    }
+
+    #[test]
+    fn members_that_name_an_index_are_found_at_the_top_level_only() {
+        let line = br#"{"a": {"_index": "no"}, "s": "\"_index\": \"no\"", "data_stream": {"type": "logs", "dataset": "x", "namespace": "y"}}"#;
+        assert_eq!(line_index(line).as_deref(), Some("logs-x-y"));
+        let line = br#" { "n" : [1, {"]": "["}], "_index" : "idx" , "_index": "last" } "#;
+        assert_eq!(line_index(line).as_deref(), Some("last"));
+        assert_eq!(line_index(br#"{"x": 1}"#), None);
+        assert_eq!(line_index(br#"[{"_index": "a"}]"#), None);
+        assert_eq!(line_index(br#"{"_index": "a""#), None);
     }
 }

@@ -83,12 +83,7 @@ fn pack_profile(sc: &Scanner, ev: &Evaluator<'_>) -> Profile {
 
 /// An evaluating thread's evaluator.
 fn evaluator(sc: &Scanner) -> Evaluator<'_> {
-    let routes = Routes::new(
-        &sc.index,
-        &sc.compiled,
-        &sc.opts.limits,
-        sc.opts.profile_every,
-    );
+    let routes = Routes::new(&sc.index, &sc.compiled, sc.opts.profile_every);
     Evaluator::new(routes, &sc.opts.limits)
 }
 
