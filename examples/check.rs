@@ -11,7 +11,8 @@
 //! as one pack: category buckets, the fused matchers with their needles, the
 //! rules always evaluated, and each rule's lowered condition. `--index NAME`
 //! prints `index NAME: K of N rules apply` (the rules whose `index` patterns
-//! match the name) and limits the plan to those rules.
+//! match the name); with `--explain`, the plan of those rules follows each
+//! such line (the pack `scan --index NAME` runs for that index).
 
 use clap::{Parser, ValueEnum};
 use eql_engine::{CompileOptions, Dialect, Mapping, Pack, RuleSet};
@@ -34,8 +35,8 @@ struct Args {
     #[arg(long)]
     explain: bool,
     /// An index (or data stream) name: print how many rules apply to it (their
-    /// `index` patterns match it); with `--explain`, plan only the rules that
-    /// apply to one of the names given. Repeatable.
+    /// `index` patterns match it); with `--explain`, the plan of those rules
+    /// for each name given. Repeatable.
     #[arg(long = "index", value_name = "NAME")]
     indices: Vec<String>,
     /// Check against this Elasticsearch mapping (the JSON of `GET index/_mapping`).
@@ -83,18 +84,18 @@ fn main() -> ExitCode {
     for e in &errors {
         println!("{e}");
     }
-    let routes: Vec<_> = args.indices.iter().map(|n| compiled.route(n)).collect();
-    for route in &routes {
+    let explain = |set: &eql_engine::CompiledRuleSet| {
+        println!("{}", Pack::new(set.iter().map(|r| &r.engine)));
+    };
+    for name in &args.indices {
+        let route = compiled.route(name);
         println!("{route}");
+        if args.explain && !route.is_empty() {
+            explain(&compiled.subset(|i, _| route.contains(i)));
+        }
     }
-    if args.explain {
-        let planned = if routes.is_empty() {
-            compiled
-        } else {
-            compiled.subset(|i, _| routes.iter().any(|r| r.contains(i)))
-        };
-        let pack = Pack::new(planned.iter().map(|r| &r.engine));
-        println!("{pack}");
+    if args.explain && args.indices.is_empty() {
+        explain(&compiled);
     }
     let total = rules.len();
     let failed = errors.len();

@@ -1,9 +1,9 @@
 //! Scans NDJSON events with a rule pack and prints alerts.
 //!
 //! ```text
-//! scan [--rules PATH]... [--dialect es|python] [--format ndjson|table] [--strict]
-//!      [--threads N] [--order es|stream|arrival] [--reorder-window-ms MS] [--profile]
-//!      [EVENTS.ndjson ...|-]
+//! scan [--rules PATH]... [--dialect es|python] [--format ndjson|ecs|table] [--index NAME]
+//!      [--strict] [--threads N] [--order es|stream|arrival] [--reorder-window-ms MS]
+//!      [--profile] [EVENTS.ndjson ...|-]
 //! ```
 //!
 //! Without arguments the shipped pack is run over `examples/data/sample-events.ndjson`.
@@ -15,9 +15,13 @@
 //! as they were read. A file is a bounded input: each sequence and sample rule runs over its step
 //! events sorted by timestamp as Elasticsearch sorts them (`--order es`, alerts at the end of the
 //! file); stdin is a stream put in order through a reorder window (`--order stream`). Alerts
-//! come in input order, then rule order, the same for every thread count. Malformed lines are reported on stderr
-//! with their line number and error kind, counted, and skipped. The engine is
-//! `eql_examples::scan`. Alerts go to stdout; progress, errors and the summary go to stderr.
+//! come in input order, then rule order, the same for every thread count. `--format ecs` writes
+//! Elastic Security alert documents instead (a sequence: one building-block alert per event,
+//! then the shell). A rule runs only on the events of the indices its `index` patterns match:
+//! an event's index is its `_index` or `data_stream.*`, else `--index NAME`, else none (every
+//! rule applies). Malformed lines are reported on stderr with their line number and error
+//! kind, counted, and skipped. The engine is `eql_examples::scan`. Alerts go to stdout;
+//! progress, errors and the summary go to stderr.
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
@@ -51,8 +55,13 @@ enum OrderArg {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum FormatArg {
-    /// One JSON alert per line.
+    /// One JSON alert per match: the rule, the events' lines as they were
+    /// read with their file and line, the join keys.
     Ndjson,
+    /// Elastic Security alert documents (as Kibana indexes them): one per
+    /// single-event match; a shell alert plus one building-block alert per
+    /// event for a sequence, sample or join.
+    Ecs,
     /// One human-readable line per alert.
     Table,
 }
@@ -70,6 +79,13 @@ struct Args {
     /// Alert output format.
     #[arg(long, value_enum, default_value = "ndjson")]
     format: FormatArg,
+    /// The index (or data stream) the input's events come from: a rule
+    /// runs only on events of indices its `index` patterns match (a rule
+    /// with none runs on all). An event's own `_index`, or its
+    /// `data_stream.{type,dataset,namespace}`, names its index instead.
+    /// Default: events that name no index see every rule.
+    #[arg(long, value_name = "NAME")]
+    index: Option<String>,
     /// Fail if any rule fails to load or compile.
     #[arg(long)]
     strict: bool,
@@ -161,13 +177,18 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         ScanOptions {
             format: match args.format {
                 FormatArg::Ndjson => Format::Ndjson,
+                FormatArg::Ecs => Format::Ecs,
                 FormatArg::Table => Format::Table,
             },
+            index: args.index.clone(),
             threads: args.threads.unwrap_or(defaults.threads).max(1),
             profile_every: if args.profile { 64 } else { 0 },
             ..defaults
         },
     );
+    if let Some(route) = scanner.input_route() {
+        eprintln!("{route}");
+    }
     let progress = make_progress(&inputs);
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -205,6 +226,7 @@ fn run(args: &Args) -> Result<ExitCode, String> {
 
     let secs = start.elapsed().as_secs_f64();
     print_summary(&scanner, &summary.per_rule);
+    print_routes(&scanner);
     if let Some(p) = &summary.profile {
         let mut err = BufWriter::new(io::stderr().lock());
         let _ = p.write(&scanner, 20, &mut err);
@@ -289,6 +311,20 @@ fn make_progress(inputs: &[String]) -> ProgressBar {
         }
         pb
     }
+}
+
+/// The indices events named for themselves, with the rules that apply.
+fn print_routes(scanner: &Scanner) {
+    const SHOWN: usize = 20;
+    let routes = scanner.event_routes();
+    let mut err = BufWriter::new(io::stderr().lock());
+    for route in routes.iter().take(SHOWN) {
+        let _ = writeln!(err, "events named {route}");
+    }
+    if routes.len() > SHOWN {
+        let _ = writeln!(err, "events named {} more indices", routes.len() - SHOWN);
+    }
+    let _ = err.flush();
 }
 
 fn print_summary(scanner: &Scanner, per_rule: &[u64]) {

@@ -1,15 +1,25 @@
 //! The scan engine (`eql_examples::scan`): the same output for every thread
-//! count, the same alerts as each rule evaluated on its own, the same alerts
-//! for shuffled input (Elasticsearch's order in a bounded input), and bad
-//! lines reported and skipped.
+//! count and format, the same alerts as each rule evaluated on its own (on
+//! the events of the indices it applies to), the same alerts for shuffled
+//! input (Elasticsearch's order in a bounded input), Elastic Security alert
+//! documents checked against the alerts index's field list, and bad lines
+//! reported and skipped.
 
 use eql_engine::{
-    CompileOptions, CompiledRuleSet, EventErrorKind, EventLimits, Matches, Rule, RuleSet, Session,
-    SessionOptions, Step,
+    event_index, CompileOptions, CompiledRuleSet, EventErrorKind, EventLimits, Matches, Rule,
+    RuleSet, Session, SessionOptions, Step,
 };
-use eql_examples::scan::{Report, ScanOptions, ScanSummary, Scanner};
-use std::collections::BTreeSet;
+use eql_examples::scan::{Format, Report, ScanOptions, ScanSummary, Scanner};
+use serde_json::value::RawValue;
+use serde_json::Value as Json;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The field list of Elastic Security's alerts index, shared with the
+/// library's alert tests.
+#[path = "../../crates/eql-engine/tests/common/alert_fields.rs"]
+mod alert_fields;
 
 const RULES: &[&str] = &[
     r#"process where process.name : "cmd.exe""#,
@@ -99,11 +109,17 @@ fn scan(
     (out, summary, bad)
 }
 
+/// The alerts' `@timestamp` in `--format ecs` (fixed, so that runs compare).
+fn alert_time() -> SystemTime {
+    UNIX_EPOCH + Duration::from_hours(500_000)
+}
+
 fn opts(threads: usize) -> ScanOptions {
     ScanOptions {
         threads,
         // Small blocks: many of them, finished out of order.
         block_bytes: 4096,
+        alert_time: Some(alert_time()),
         ..ScanOptions::default()
     }
 }
@@ -111,21 +127,36 @@ fn opts(threads: usize) -> ScanOptions {
 #[test]
 fn output_is_byte_identical_for_1_2_and_4_threads() {
     let compiled = rules();
-    let input = events(3000);
-    let (one, s1, bad1) = scan(&compiled, &input[..], opts(1));
-    for threads in [2, 4] {
-        let (many, s, bad) = scan(&compiled, &input[..], opts(threads));
-        assert!(one == many, "{threads} threads: the output differs");
-        assert_eq!(
-            (s.events, s.alerts, s.bad_lines),
-            (s1.events, s1.alerts, s1.bad_lines)
-        );
-        assert_eq!(bad, bad1);
+    // The other formats write the same alerts: a shorter input will do.
+    for (format, n) in [
+        (Format::Ndjson, 3000),
+        (Format::Ecs, 1000),
+        (Format::Table, 1000),
+    ] {
+        let input = events(n);
+        let with = |threads| ScanOptions {
+            format,
+            ..opts(threads)
+        };
+        let (one, s1, bad1) = scan(&compiled, &input[..], with(1));
+        assert!(!one.is_empty());
+        for threads in [2, 4] {
+            let (many, s, bad) = scan(&compiled, &input[..], with(threads));
+            assert!(
+                one == many,
+                "{format:?}, {threads} threads: the output differs"
+            );
+            assert_eq!(
+                (s.events, s.alerts, s.bad_lines),
+                (s1.events, s1.alerts, s1.bad_lines)
+            );
+            assert_eq!(bad, bad1);
+        }
+        // Every rule fired, sequences too: the comparison covers them.
+        assert!(s1.per_rule.iter().all(|&n| n > 0), "{:?}", s1.per_rule);
+        assert_eq!(s1.bad_lines, bad1.len() as u64);
+        assert!(bad1.iter().all(|(_, k)| *k == EventErrorKind::Truncated));
     }
-    // Every rule fired, sequences too: the comparison covers them.
-    assert!(s1.per_rule.iter().all(|&n| n > 0), "{:?}", s1.per_rule);
-    assert_eq!(s1.bad_lines, bad1.len() as u64);
-    assert!(bad1.iter().all(|(_, k)| *k == EventErrorKind::Truncated));
 }
 
 /// (rule, what `entry` reads of each of its entries: `None` for a
@@ -276,23 +307,32 @@ fn bad_input_is_reported_with_its_kind_and_line_and_the_next_line_is_scanned() {
     tail.extend_from_slice(b"\n");
     tail.extend_from_slice(good);
     tail.extend_from_slice(b"\n");
-    // A line limit of 64 KiB keeps the test quick in a debug build; the
-    // over-long line spans many blocks all the same.
+    // A line limit of 64 KiB keeps the test quick in a debug build: the
+    // 100 MB line is read in blocks and only its length is kept, past the
+    // limit.
     let mut limits = EventLimits::default();
     limits.max_line_bytes = 1 << 16;
+    let prefix = b"{\"a\": \"";
+    let long = 100_000_000;
     for threads in [1, 2] {
-        // Line 1: 4 MiB; line 3: invalid UTF-8; line 5: nested 200 deep.
-        let input = long_line(b"{\"a\": \"", b'x', 4 << 20, &tail);
+        // Line 1: 100 MB; line 3: invalid UTF-8; line 5: nested 200 deep.
+        let input = long_line(prefix, b'x', long, &tail);
         let opts = ScanOptions {
             limits: limits.clone(),
+            block_bytes: 1 << 16,
             ..opts(threads)
         };
         let (out, summary, bad) = scan(&compiled, input, opts);
         assert_eq!(bad.len(), 3, "{bad:?}");
-        assert!(matches!(
-            bad[0],
-            (1, EventErrorKind::TooLarge { len, max: 65_536 }) if len > 4 << 20
-        ));
+        let expected_len = prefix.len() + long as usize;
+        assert!(
+            matches!(
+                bad[0],
+                (1, EventErrorKind::TooLarge { len, max: 65_536 }) if len == expected_len
+            ),
+            "{:?}",
+            bad[0]
+        );
         assert_eq!(bad[1], (3, EventErrorKind::InvalidUtf8));
         assert_eq!(bad[2], (5, EventErrorKind::TooDeep { max: 128 }));
         assert_eq!(summary.events, 3);
@@ -303,5 +343,369 @@ fn bad_input_is_reported_with_its_kind_and_line_and_the_next_line_is_scanned() {
             .flat_map(|(_, l)| l)
             .collect();
         assert_eq!(lines, vec![Some(2), Some(4), Some(6)]);
+    }
+}
+
+/// The bundled events' lines.
+fn sample_lines() -> Vec<Vec<u8>> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample-events.ndjson");
+    std::fs::read(path)
+        .expect("sample events")
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.trim_ascii().is_empty())
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+fn joined(lines: &[Vec<u8>]) -> Vec<u8> {
+    lines
+        .iter()
+        .flat_map(|l| [&l[..], b"\n"].concat())
+        .collect()
+}
+
+/// The 1-based numbers of the bundled events the shipped rule must fire on
+/// (their `labels.expect_alert`).
+fn expected_seed_lines(lines: &[Vec<u8>]) -> Vec<u64> {
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| {
+            let v: Json = serde_json::from_slice(l).expect("JSON");
+            v["labels"]["expect_alert"] == true
+        })
+        .map(|(i, _)| i as u64 + 1)
+        .collect()
+}
+
+/// The line numbers of a rule's single-event alerts in NDJSON output.
+fn alert_lines(out: &[u8], rule: &str) -> Vec<u64> {
+    let mut lines: Vec<u64> = alert_set(out)
+        .into_iter()
+        .filter(|(r, _)| r == rule)
+        .flat_map(|(_, l)| l.into_iter().flatten())
+        .collect();
+    lines.sort_unstable();
+    lines
+}
+
+const FILE: &str = "logs-endpoint.events.file-default";
+const CLOUDTRAIL: &str = "logs-aws.cloudtrail-default";
+
+#[test]
+fn the_shipped_rule_runs_for_a_file_index_and_not_for_cloudtrail() {
+    let (compiled, errors) = RuleSet::builtin().compile(&CompileOptions::default());
+    assert!(errors.is_empty());
+    let seed = compiled.rules()[0].rule.name.clone();
+    let lines = sample_lines();
+    let input = joined(&lines);
+    let expected = expected_seed_lines(&lines);
+    assert!(!expected.is_empty());
+    // The input's index, from `--index`.
+    for (index, fires) in [(None, true), (Some(FILE), true), (Some(CLOUDTRAIL), false)] {
+        let o = ScanOptions {
+            index: index.map(str::to_owned),
+            ..opts(2)
+        };
+        let scanner = Scanner::new(compiled.clone(), o.clone());
+        assert_eq!(
+            scanner.input_route().map(eql_engine::IndexRoute::len),
+            index.map(|_| usize::from(fires))
+        );
+        let (out, summary, _) = scan(&compiled, &input[..], o);
+        assert_eq!(summary.events, lines.len() as u64);
+        let want = if fires { expected.clone() } else { Vec::new() };
+        assert_eq!(alert_lines(&out, &seed), want, "index {index:?}");
+    }
+    // Each event names its own index: odd lines CloudTrail (`_index`), even
+    // lines the endpoint file data stream (`data_stream.*`); the input's
+    // index (`--index`) is for events that name none.
+    let named: Vec<Vec<u8>> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let member: &[u8] = if i % 2 == 0 {
+                br#"{"_index": "logs-aws.cloudtrail-default", "#
+            } else {
+                br#"{"data_stream": {"type": "logs", "dataset": "endpoint.events.file", "namespace": "default"}, "#
+            };
+            [member, &l[1..]].concat()
+        })
+        .collect();
+    let input = joined(&named);
+    let want: Vec<u64> = expected.iter().copied().filter(|n| n % 2 == 0).collect();
+    assert!(!want.is_empty() && want.len() < expected.len());
+    let mut outputs = Vec::new();
+    for threads in [1, 2, 4] {
+        let o = ScanOptions {
+            index: Some(CLOUDTRAIL.to_owned()),
+            ..opts(threads)
+        };
+        let scanner = Scanner::new(compiled.clone(), o.clone());
+        let (out, _, _) = scan(&compiled, &input[..], o.clone());
+        assert_eq!(alert_lines(&out, &seed), want, "{threads} threads");
+        // The names events gave, with the rules that apply.
+        let mut summary = ScanSummary::default();
+        let mut sink = Vec::new();
+        scanner
+            .scan(
+                &input[..],
+                "events.ndjson",
+                &mut sink,
+                &mut |_| {},
+                &mut summary,
+            )
+            .expect("scan");
+        let routes: Vec<(String, usize)> = scanner
+            .event_routes()
+            .iter()
+            .map(|r| (r.index().to_owned(), r.len()))
+            .collect();
+        assert_eq!(routes, [(CLOUDTRAIL.to_owned(), 0), (FILE.to_owned(), 1)]);
+        outputs.push(out);
+    }
+    assert!(outputs.iter().all(|o| *o == outputs[0]));
+}
+
+/// The index an event is from: its own, else the input's.
+fn index_of(event: &Json, input: Option<&str>) -> Option<String> {
+    event_index(event).or_else(|| input.map(str::to_owned))
+}
+
+/// `events(n)` where most events name an index whose name lists a random
+/// subset of the rules (`logs-r1-r4-x`: rules 1 and 4), some through
+/// `data_stream.*`; one in ten names none.
+fn routed_events(n: usize) -> Vec<u8> {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut out = Vec::new();
+    for line in events(n).split_inclusive(|&b| b == b'\n') {
+        let r = next();
+        if !line.starts_with(b"{\"@timestamp\"") || r % 10 == 0 {
+            out.extend_from_slice(line);
+            continue;
+        }
+        let mut subset = String::new();
+        for i in (0..RULES.len()).filter(|i| (r >> (8 + i)) & 1 == 1) {
+            subset.push_str("-r");
+            subset.push_str(&i.to_string());
+        }
+        let member = if r % 10 == 1 {
+            format!(
+                r#"{{"data_stream": {{"type": "logs", "dataset": "x{subset}", "namespace": "x"}}, "#
+            )
+        } else {
+            format!(r#"{{"_index": "logs{subset}-x", "#)
+        };
+        out.extend_from_slice(member.as_bytes());
+        out.extend_from_slice(&line[1..]);
+    }
+    out
+}
+
+/// `RULES`, rule `i` for indices whose name lists it (`*-r{i}-*`), except
+/// rule 2, for every index.
+fn routed_rules() -> CompiledRuleSet {
+    let mut set = RuleSet::new();
+    for (i, q) in RULES.iter().enumerate() {
+        set.push(Rule {
+            name: format!("rule {i}"),
+            query: (*q).to_owned(),
+            index: if i == 2 {
+                Vec::new()
+            } else {
+                vec![format!("*-r{i}-*")]
+            },
+            ..Rule::default()
+        });
+    }
+    let (compiled, errors) = set.compile(&CompileOptions::default());
+    assert!(errors.is_empty(), "{errors:?}");
+    compiled
+}
+
+#[test]
+fn each_rule_sees_the_events_of_the_indices_it_applies_to() {
+    let compiled = routed_rules();
+    let input = routed_events(1200);
+    for input_index in [None, Some("logs-r0-r1-r5-x")] {
+        // The oracle: each rule in a session of its own over the valid lines
+        // of the indices its patterns match (every line, when none is named).
+        let mut expected = BTreeSet::new();
+        for rule in &compiled {
+            let patterns = rule.rule.index_patterns();
+            let mut s: Session<u64> = Session::new(&rule.engine, SessionOptions::default());
+            let mut m = Matches::new();
+            for (i, line) in input.split(|&b| b == b'\n').enumerate() {
+                let Ok(dom) = eql_engine::parse_event(line, &EventLimits::default()) else {
+                    continue;
+                };
+                if index_of(&dom, input_index).is_some_and(|name| !patterns.matches(&name)) {
+                    continue;
+                }
+                s.push(i as u64 + 1, &dom, &mut m);
+            }
+            s.finish(&mut m);
+            for r in m.iter() {
+                let entries: Vec<Option<u64>> = r
+                    .steps()
+                    .map(|s| match s {
+                        Step::Event(&l) => Some(l),
+                        Step::Missing => None,
+                    })
+                    .collect();
+                expected.insert((rule.rule.name.clone(), entries));
+            }
+        }
+        let mut outputs = Vec::new();
+        for threads in [1, 2, 4] {
+            let o = ScanOptions {
+                index: input_index.map(str::to_owned),
+                ..opts(threads)
+            };
+            let scanner = Scanner::new(compiled.clone(), o);
+            let mut out = Vec::new();
+            let mut summary = ScanSummary::default();
+            scanner
+                .scan(
+                    &input[..],
+                    "events.ndjson",
+                    &mut out,
+                    &mut |_| {},
+                    &mut summary,
+                )
+                .expect("scan");
+            // More distinct rule sets than get a plan of their own: the
+            // bounded fallback (every rule's plan, filtered) runs too.
+            assert!(scanner.event_routes().len() > 64);
+            assert_eq!(
+                alert_set(&out),
+                expected,
+                "{threads} threads, {input_index:?}"
+            );
+            outputs.push(out);
+        }
+        assert!(outputs.iter().all(|o| *o == outputs[0]));
+        // Every rule fired: the comparison covers them all.
+        let fired: BTreeSet<&str> = expected.iter().map(|(r, _)| r.as_str()).collect();
+        assert_eq!(fired.len(), RULES.len(), "{fired:?}");
+    }
+}
+
+/// The shipped rule and a sequence over the bundled events.
+fn seed_and_sequence() -> CompiledRuleSet {
+    let mut set = RuleSet::builtin();
+    set.push(Rule {
+        name: "Process start then executable write".into(),
+        rule_id: Some("00000000-0000-4000-8000-000000000001".into()),
+        severity: Some("medium".into()),
+        risk_score: Some(47),
+        version: Some(2),
+        query: r#"sequence by host.id with maxspan=1h
+            [process where event.type == "start"]
+            [file where file.extension : ("exe", "dll")]"#
+            .into(),
+        ..Rule::default()
+    });
+    let (compiled, errors) = set.compile(&CompileOptions::default());
+    assert!(errors.is_empty(), "{errors:?}");
+    compiled
+}
+
+#[test]
+fn ecs_documents_carry_the_documented_fields_and_the_lines_as_they_were() {
+    let compiled = seed_and_sequence();
+    let lines = sample_lines();
+    let input = joined(&lines);
+    let events: Vec<Json> = lines
+        .iter()
+        .map(|l| serde_json::from_slice(l).expect("JSON"))
+        .collect();
+    for index in [None, Some(FILE)] {
+        let o = ScanOptions {
+            format: Format::Ecs,
+            index: index.map(str::to_owned),
+            ..opts(2)
+        };
+        let (out, summary, _) = scan(&compiled, &input[..], o);
+        let docs: Vec<(&[u8], Json)> = out
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| (l, serde_json::from_slice(l).expect("a document is JSON")))
+            .collect();
+        let (mut singles, mut blocks) = (0, BTreeMap::<String, Vec<u64>>::new());
+        let mut shells = Vec::new();
+        for (text, doc) in &docs {
+            let problems = alert_fields::check(doc);
+            assert!(problems.is_empty(), "{problems:#?}");
+            assert_eq!(doc["@timestamp"], "2027-01-15T08:00:00.000Z");
+            let ancestors = doc["kibana.alert.ancestors"].as_array().expect("ancestors");
+            let lines_of: Vec<u64> = ancestors
+                .iter()
+                .map(|a| {
+                    let id = a["id"].as_str().expect("an id");
+                    assert!(id.starts_with("events.ndjson:"), "{id}");
+                    assert_eq!(a["index"], index.unwrap_or(""));
+                    id.rsplit(':')
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .expect("a line")
+                })
+                .collect();
+            let group = doc.get("kibana.alert.group.id").and_then(Json::as_str);
+            if group.is_some() && doc.get("kibana.alert.group.index").is_none() {
+                shells.push((group.unwrap_or_default().to_owned(), lines_of));
+                continue;
+            }
+            // One event: its fields, and its members as its line spells them.
+            let [n] = lines_of[..] else {
+                panic!("a single or building-block alert has one source")
+            };
+            let line = &lines[n as usize - 1];
+            let problems =
+                alert_fields::original_event_follows_the_source(doc, &events[n as usize - 1]);
+            assert!(problems.is_empty(), "{problems:#?}");
+            let members: BTreeMap<String, &RawValue> =
+                serde_json::from_slice(line).expect("members");
+            for (k, v) in members {
+                if k == "event" || k == "@timestamp" {
+                    continue;
+                }
+                let spelled = format!(
+                    "{}:{}",
+                    serde_json::to_string(&k).unwrap_or_default(),
+                    v.get()
+                );
+                let text = std::str::from_utf8(text).expect("UTF-8");
+                assert!(
+                    text.contains(&spelled),
+                    "line {n}: {spelled} not in the alert"
+                );
+            }
+            match group {
+                Some(g) => {
+                    let at = doc["kibana.alert.group.index"].as_u64().expect("an index");
+                    let blocks = blocks.entry(g.to_owned()).or_default();
+                    assert_eq!(blocks.len() as u64, at);
+                    blocks.push(n);
+                }
+                None => singles += 1,
+            }
+        }
+        // The shipped rule's alerts, and a shell over each sequence's building
+        // blocks (its events, in order).
+        assert_eq!(singles, expected_seed_lines(&lines).len());
+        assert!(!shells.is_empty());
+        assert_eq!(shells.len(), blocks.len());
+        for (group, lines_of) in &shells {
+            assert_eq!(blocks.get(group), Some(lines_of));
+        }
+        // An alert per match: building blocks and shells are one.
+        assert_eq!(summary.alerts as usize, singles + shells.len());
     }
 }

@@ -182,7 +182,8 @@
 //!   read as 0), and with `rules` for `Rule`, `Threat`, `Technique` and
 //!   `ThreatRef` (Elastic's rule object shape); `Serialize` for [`Match`]
 //!   and [`Matches`] (which borrow from the session's buffer); with `rules`,
-//!   `alert_documents`: alert documents as Elastic Security indexes them.
+//!   `alert_documents` and `write_alert_documents`: alert documents as Elastic
+//!   Security indexes them.
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
@@ -225,7 +226,7 @@ pub use session::{
 #[cfg(feature = "rules")]
 mod rules;
 #[cfg(all(feature = "rules", feature = "serde"))]
-pub use rules::{alert_documents, AlertEvent, AlertOptions};
+pub use rules::{alert_documents, write_alert_documents, AlertEvent, AlertOptions};
 #[cfg(feature = "rules")]
 pub use rules::{
     ecs_mapping, event_index, CompiledRule, CompiledRuleSet, IndexPatterns, IndexRoute,

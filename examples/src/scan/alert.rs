@@ -7,16 +7,33 @@
 //! each with its `source`, and `{"missing": true}` for each `![...]` step),
 //! `join_keys`, `name`, `risk_score`, `rule_id`,
 //! `severity`, `source` (`file` and `line` of the last event), `threat`.
+//!
+//! ECS alerts are Elastic Security's alert documents
+//! ([`eql_engine::write_alert_documents`]): one per single-event match; for a
+//! sequence, sample or join, one building-block alert per event (a
+//! `![...]` step has none) and then the shell alert. A source event's id is
+//! `FILE:LINE`, its index the one it names for itself, else the input's
+//! ([`super::ScanOptions::index`]); its members are carried from its line's
+//! bytes.
 
-use eql_engine::{CompiledRuleSet, Value};
+use super::ScanOptions;
+use eql_engine::{write_alert_documents, AlertEvent, AlertOptions, CompiledRuleSet, Rule, Value};
 use serde_json::json;
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
 use std::io::Write;
+use std::time::SystemTime;
 
 /// Alert output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
-    /// One JSON alert per line.
+    /// One JSON alert per match, in a shape of this tool's own: the rule,
+    /// the events' lines as they were read, their file and line, the join
+    /// keys.
     Ndjson,
+    /// Elastic Security alert documents, one a line: what Kibana writes to
+    /// its `.alerts-security.alerts-*` indices.
+    Ecs,
     /// One human-readable line per alert.
     Table,
 }
@@ -54,6 +71,11 @@ pub(crate) struct Formatter {
     file: String,
     name: String,
     rules: Vec<RuleText>,
+    /// [`Format::Ecs`]: the rules, the alerts' time, the input's index.
+    ecs: Vec<Rule>,
+    now: SystemTime,
+    index: Option<String>,
+    alert_opts: AlertOptions,
 }
 
 fn json_str(s: &str) -> String {
@@ -61,7 +83,8 @@ fn json_str(s: &str) -> String {
 }
 
 impl Formatter {
-    pub(crate) fn new(format: Format, compiled: &CompiledRuleSet, input: &str) -> Self {
+    pub(crate) fn new(opts: &ScanOptions, compiled: &CompiledRuleSet, input: &str) -> Self {
+        let format = opts.format;
         let rules = compiled
             .iter()
             .map(|c| {
@@ -97,11 +120,20 @@ impl Formatter {
                 RuleText { head, tail, table }
             })
             .collect();
+        let ecs = if format == Format::Ecs {
+            compiled.iter().map(|c| c.rule.clone()).collect()
+        } else {
+            Vec::new()
+        };
         Formatter {
             format,
             file: json_str(input),
             name: input.to_owned(),
             rules,
+            ecs,
+            now: opts.alert_time.unwrap_or_else(SystemTime::now),
+            index: opts.index.clone(),
+            alert_opts: AlertOptions::default(),
         }
     }
 
@@ -158,6 +190,27 @@ impl Formatter {
                 text.extend_from_slice(r.tail.as_bytes());
                 text.push(b'\n');
             }
+            Format::Ecs => {
+                let rule = self.ecs.get(rule)?;
+                let doms: Vec<(u64, &[u8], serde_json::Value)> = events
+                    .iter()
+                    .flatten()
+                    .map(|&(l, b)| (l, b, dom(b)))
+                    .collect();
+                let sources: Vec<AlertEvent<'_>> = doms
+                    .iter()
+                    .map(|(l, b, d)| {
+                        let mut ev = AlertEvent::new(d, format!("{}:{l}", self.name)).with_bytes(b);
+                        if let (true, Some(index)) = (ev.index.is_empty(), &self.index) {
+                            ev.index.clone_from(index);
+                        }
+                        ev
+                    })
+                    .collect();
+                // Writing to a `Vec` does not fail.
+                let _ =
+                    write_alert_documents(rule, &sources, self.now, &self.alert_opts, &mut text);
+            }
             Format::Table => {
                 let dom: serde_json::Value =
                     serde_json::from_slice(event).unwrap_or(serde_json::Value::Null);
@@ -191,6 +244,23 @@ impl Formatter {
             text,
         })
     }
+}
+
+/// A line (it passed the checks: one JSON object) as a DOM to read fields
+/// from; a member the DOM cannot hold (a number beyond `f64`, in a field no
+/// rule reads) is left out of it, not out of the alert, which takes the
+/// members from the bytes.
+fn dom(line: &[u8]) -> serde_json::Value {
+    if let Ok(v) = serde_json::from_slice(line) {
+        return v;
+    }
+    let members: BTreeMap<String, &RawValue> = serde_json::from_slice(line).unwrap_or_default();
+    serde_json::Value::Object(
+        members
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, serde_json::from_str(v.get()).ok()?)))
+            .collect(),
+    )
 }
 
 fn to_json(v: &Value<'_>) -> serde_json::Value {

@@ -4,10 +4,11 @@
 //! set aside for the sessions.
 
 use super::alert::{Alert, Formatter};
+use super::index::Routes;
 use super::input::{lines, Block};
 use super::plan::{RulePlan, Target};
 use super::stateful::Forward;
-use eql_engine::{EventError, EventErrorKind, EventLimits, PackMatches, PackProfile};
+use eql_engine::{EventError, EventErrorKind, EventLimits, PackProfile};
 use smallvec::SmallVec;
 use std::sync::Arc;
 
@@ -27,9 +28,9 @@ pub(crate) struct Evaluated {
 
 /// One worker's evaluator.
 pub(crate) struct Evaluator<'p> {
-    plan: &'p RulePlan,
+    /// The plans by index, with their match buffers.
+    routes: Routes<'p>,
     limits: EventLimits,
-    hits: Vec<PackMatches>,
     /// Scratch: the single-event rules that matched the current line.
     matched: Vec<u32>,
     /// Scratch: the stateful rules (positions) the current line is for.
@@ -37,30 +38,21 @@ pub(crate) struct Evaluator<'p> {
 }
 
 impl<'p> Evaluator<'p> {
-    pub(crate) fn new(plan: &'p RulePlan, limits: &EventLimits, profile_every: u32) -> Self {
-        let hits = plan
-            .packs
-            .iter()
-            .map(|_| {
-                if profile_every > 0 {
-                    PackMatches::with_profile(profile_every)
-                } else {
-                    PackMatches::new()
-                }
-            })
-            .collect();
+    pub(crate) fn new(routes: Routes<'p>, limits: &EventLimits) -> Self {
         Evaluator {
-            plan,
+            routes,
             limits: limits.clone(),
-            hits,
             matched: Vec::new(),
             stateful: SmallVec::new(),
         }
     }
 
-    /// The profiles of the packs (when profiling).
-    pub(crate) fn profiles(&self) -> Vec<Option<&PackProfile>> {
-        self.hits.iter().map(PackMatches::profile).collect()
+    /// Each plan used, with the profiles of its packs (when profiling).
+    pub(crate) fn profiles(&self) -> Vec<(&RulePlan, Vec<Option<&PackProfile>>)> {
+        self.routes
+            .slots()
+            .map(|(plan, hits)| (plan, hits.iter().map(|h| h.profile()).collect()))
+            .collect()
     }
 
     /// Checks and evaluates every line of `block`.
@@ -97,7 +89,9 @@ impl<'p> Evaluator<'p> {
     fn line(&mut self, line_no: u64, line: &[u8], fmt: &Formatter, out: &mut Evaluated) {
         self.matched.clear();
         self.stateful.clear();
-        for ((pack, targets), hits) in self.plan.packs.iter().zip(&mut self.hits) {
+        // The plan of the rules that apply to the line's index.
+        let (plan, hits, filter) = self.routes.route(line);
+        for ((pack, targets), hits) in plan.packs.iter().zip(hits) {
             if let Err(mut e) = pack.matches_json(line, hits) {
                 e.line = Some(line_no);
                 out.bad.push(e);
@@ -112,7 +106,10 @@ impl<'p> Evaluator<'p> {
             }
         }
         out.events += 1;
-        if self.plan.packs.len() > 1 {
+        if let Some(route) = filter {
+            self.matched.retain(|&r| route.contains(r as usize));
+        }
+        if plan.packs.len() > 1 {
             self.matched.sort_unstable();
         }
         for &rule in &self.matched {
@@ -120,7 +117,12 @@ impl<'p> Evaluator<'p> {
                 out.alerts.push(a);
             }
         }
-        self.stateful.extend_from_slice(&self.plan.every_event);
+        self.stateful.extend_from_slice(&plan.every_event);
+        if let Some(route) = filter {
+            let rules = &plan.stateful;
+            self.stateful
+                .retain(|p| rules.get(*p as usize).is_some_and(|&r| route.contains(r)));
+        }
         if !self.stateful.is_empty() {
             self.stateful.sort_unstable();
             self.stateful.dedup();

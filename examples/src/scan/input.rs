@@ -61,6 +61,9 @@ impl<R: Read> BlockReader<R> {
         let mut too_long = Vec::new();
         let mut skipped = 0u64;
         let mut target = self.block_bytes;
+        // `buf[..searched]` holds no line end: a long line is searched once,
+        // not once per read.
+        let mut searched = 0;
         loop {
             if !self.eof && buf.len() < target {
                 buf.reserve(target - buf.len());
@@ -68,10 +71,14 @@ impl<R: Read> BlockReader<R> {
                 self.fill(&mut buf, want)?;
                 continue;
             }
-            if let Some(end) = memchr::memrchr(b'\n', &buf) {
-                self.carry = buf.split_off(end + 1);
+            if let Some(end) = buf
+                .get(searched..)
+                .and_then(|rest| memchr::memrchr(b'\n', rest))
+            {
+                self.carry = buf.split_off(searched + end + 1);
                 break;
             }
+            searched = buf.len();
             if self.eof {
                 break;
             }

@@ -8,13 +8,17 @@
 //!   its bytes by routed packs, which also answer whether the line matches a
 //!   step query of a stateful rule (`plan`, `eval`). Blocks are evaluated
 //!   in parallel.
+//! - The packs are those of the rules that apply to the line's index (its
+//!   `_index` or `data_stream.*`, else [`ScanOptions::index`]): one plan per
+//!   distinct set of rules, shared by the threads (`index`).
 //! - Lines that match a step go, in input order, to the sessions: one per
 //!   worker, each owning a share of the join keys (`stateful`).
 //! - Alerts are written in input order (the line whose reading produced the
 //!   alert, then the rule's index, then the alert's text; alerts completed
 //!   only when the input ends come last), so the output is the same for
 //!   every number of threads. A bad line is reported with its line number
-//!   and error kind, counted, and skipped.
+//!   and error kind, counted, and skipped. Alerts are this tool's NDJSON,
+//!   Elastic Security's alert documents or a table ([`Format`], `alert`).
 //!
 //! Single-event rules see every event, in any order. A stateful rule sees
 //! the events that match one of its step queries (every event, for rules
@@ -27,6 +31,7 @@
 
 mod alert;
 mod eval;
+mod index;
 mod input;
 mod pipeline;
 mod plan;
@@ -37,8 +42,9 @@ pub use alert::Format;
 pub use profile::Profile;
 pub use stateful::OrderStats;
 
-use eql_engine::{CompiledRuleSet, EventError, EventLimits, StreamOrder};
+use eql_engine::{CompiledRuleSet, EventError, EventLimits, IndexRoute, StreamOrder};
 use std::io::{self, Read, Write};
+use std::time::SystemTime;
 
 /// How a scan runs.
 #[derive(Clone, Debug)]
@@ -58,6 +64,14 @@ pub struct ScanOptions {
     pub profile_every: u32,
     /// Bytes read per block (a block is the unit of parallel work).
     pub block_bytes: usize,
+    /// The index (or data stream) the input's events are from, for those
+    /// that do not name their own (`_index`, `data_stream.*`): a rule runs
+    /// only on the events of the indices its `index` patterns match.
+    /// `None`: events that name no index see every rule.
+    pub index: Option<String>,
+    /// [`Format::Ecs`]: the alerts' `@timestamp` (when the rules ran).
+    /// `None`: the time each input's scan starts.
+    pub alert_time: Option<SystemTime>,
 }
 
 impl Default for ScanOptions {
@@ -69,6 +83,8 @@ impl Default for ScanOptions {
             limits: EventLimits::default(),
             profile_every: 0,
             block_bytes: 1 << 20,
+            index: None,
+            alert_time: None,
         }
     }
 }
@@ -104,7 +120,8 @@ pub enum Report<'a> {
 /// A rule set ready to scan inputs.
 pub struct Scanner {
     compiled: CompiledRuleSet,
-    plan: plan::RulePlan,
+    /// The rules' plans, per index.
+    index: index::IndexPlans,
     opts: ScanOptions,
 }
 
@@ -116,10 +133,10 @@ impl Scanner {
 
     /// Plans `compiled` for scanning with `opts`.
     pub fn new(compiled: CompiledRuleSet, opts: ScanOptions) -> Self {
-        let plan = plan::RulePlan::new(&compiled);
+        let index = index::IndexPlans::new(&compiled, opts.index.as_deref());
         Scanner {
             compiled,
-            plan,
+            index,
             opts,
         }
     }
@@ -127,6 +144,18 @@ impl Scanner {
     /// The rules.
     pub fn compiled(&self) -> &CompiledRuleSet {
         &self.compiled
+    }
+
+    /// The rules that apply to the input's index ([`ScanOptions::index`]),
+    /// when it is named.
+    pub fn input_route(&self) -> Option<&IndexRoute> {
+        self.index.input_route()
+    }
+
+    /// The indices that events named for themselves so far (the first few
+    /// thousand), by name, each with the rules that apply to it.
+    pub fn event_routes(&self) -> Vec<IndexRoute> {
+        self.index.seen()
     }
 
     /// Scans one input named `name`: alerts go to `out`, bad lines and
@@ -142,7 +171,7 @@ impl Scanner {
         if summary.per_rule.len() < self.compiled.len() {
             summary.per_rule.resize(self.compiled.len(), 0);
         }
-        let fmt = alert::Formatter::new(self.opts.format, &self.compiled, name);
+        let fmt = alert::Formatter::new(&self.opts, &self.compiled, name);
         let mut sink = pipeline::Sink {
             out,
             report,

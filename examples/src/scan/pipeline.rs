@@ -10,11 +10,11 @@
 
 use super::alert::{Alert, Formatter};
 use super::eval::{Evaluated, Evaluator};
+use super::index::Routes;
 use super::input::{Block, BlockReader};
 use super::profile::Profile;
 use super::stateful::{Forward, OrderStats, Stateful};
 use super::{Report, ScanSummary, Scanner};
-use eql_engine::PackProfile;
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
@@ -76,11 +76,15 @@ impl Sink<'_> {
     }
 }
 
-fn pack_profiles(ev: &Evaluator<'_>) -> Vec<PackProfile> {
-    ev.profiles()
-        .into_iter()
-        .map(|p| p.cloned().unwrap_or_default())
-        .collect()
+/// The packs' profile of an evaluating thread.
+fn pack_profile(sc: &Scanner, ev: &Evaluator<'_>) -> Profile {
+    Profile::new(sc.compiled.len(), ev.profiles())
+}
+
+/// An evaluating thread's evaluator.
+fn evaluator(sc: &Scanner) -> Evaluator<'_> {
+    let routes = Routes::new(&sc.index, &sc.compiled, sc.opts.profile_every);
+    Evaluator::new(routes, &sc.opts.limits)
 }
 
 /// One thread does everything.
@@ -90,10 +94,10 @@ pub(crate) fn sequential(
     fmt: &Formatter,
     sink: &mut Sink<'_>,
 ) -> io::Result<()> {
-    let plan = &sc.plan;
+    let plan = sc.index.default_plan();
     let every = sc.opts.profile_every;
     let mut reader = BlockReader::new(input, sc.opts.block_bytes, sc.opts.limits.max_line_bytes);
-    let mut ev = Evaluator::new(plan, &sc.opts.limits, every);
+    let mut ev = evaluator(sc);
     let mut st = (!plan.stateful.is_empty()).then(|| {
         Stateful::new(
             &sc.compiled,
@@ -116,7 +120,7 @@ pub(crate) fn sequential(
     }
     let mut alerts = Vec::new();
     let mut order = OrderStats::default();
-    let mut profile = Profile::new(pack_profiles(&ev));
+    let mut profile = pack_profile(sc, &ev);
     if let Some(st) = st.as_mut() {
         order = st.finish(fmt, &mut alerts);
         profile.add_sessions(st);
@@ -130,8 +134,8 @@ pub(crate) fn sequential(
 /// Messages to the writing thread.
 enum Msg {
     Evaluated(Evaluated),
-    /// An evaluating thread is done.
-    EvalDone(Vec<PackProfile>),
+    /// An evaluating thread is done: its packs' profile.
+    EvalDone(Profile),
     /// A session worker's alerts for block `.0`.
     Session(u64, Vec<Alert>),
     /// A session worker is done: its last alerts, its ordering counts, its
@@ -164,8 +168,7 @@ pub(crate) fn parallel(
     sink: &mut Sink<'_>,
 ) -> io::Result<()> {
     let n = sc.opts.threads.max(1);
-    let plan = &sc.plan;
-    let every = sc.opts.profile_every;
+    let plan = sc.index.default_plan();
     let stateful = !plan.stateful.is_empty();
     // Blocks in flight: read, evaluated or waiting for the sessions.
     let in_flight = 4 * n;
@@ -208,7 +211,7 @@ pub(crate) fn parallel(
             let msg_tx = msg_tx.clone();
             let block_rx = Arc::clone(&block_rx);
             s.spawn(move || {
-                let mut ev = Evaluator::new(plan, &sc.opts.limits, every);
+                let mut ev = evaluator(sc);
                 loop {
                     let next = match block_rx.lock() {
                         Ok(rx) => rx.recv(),
@@ -219,7 +222,7 @@ pub(crate) fn parallel(
                         break;
                     }
                 }
-                let _ = msg_tx.send(Msg::EvalDone(pack_profiles(&ev)));
+                let _ = msg_tx.send(Msg::EvalDone(pack_profile(sc, &ev)));
             });
         }
         // The session workers.
@@ -247,7 +250,7 @@ fn session_worker(
 ) {
     let mut st = Stateful::new(
         &sc.compiled,
-        &sc.plan.stateful,
+        &sc.index.default_plan().stateful,
         n,
         w,
         sc.opts.order,
@@ -268,7 +271,7 @@ fn session_worker(
     }
     let mut alerts = Vec::new();
     let order = st.finish(fmt, &mut alerts);
-    let mut profile = Profile::new(Vec::new());
+    let mut profile = Profile::default();
     profile.add_sessions(&st);
     let _ = msg_tx.send(Msg::SessionDone(alerts, order, profile));
 }
@@ -292,7 +295,7 @@ fn collect(
     let (mut evals_done, mut sessions_done) = (0usize, 0usize);
     let mut last = Vec::new();
     let mut order = OrderStats::default();
-    let mut profile = Profile::new(Vec::new());
+    let mut profile = Profile::default();
     let mut profiled = false;
     for msg in msg_rx {
         match msg {
@@ -322,10 +325,10 @@ fn collect(
             }
             Msg::EvalDone(p) => {
                 evals_done += 1;
-                if p.iter().any(|x| x.events > 0) {
+                if !p.is_empty() {
                     profiled = true;
                 }
-                profile.merge(&Profile::new(p));
+                profile.merge(&p);
             }
             Msg::SessionDone(alerts, o, p) => {
                 sessions_done += 1;

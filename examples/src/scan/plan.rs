@@ -29,13 +29,18 @@ pub(crate) struct RulePlan {
 }
 
 impl RulePlan {
-    pub(crate) fn new(compiled: &CompiledRuleSet) -> Self {
+    /// The plan of the rules for which `applies(index)` is true (see
+    /// `super::index`): the others get no pack entry, but every stateful
+    /// rule keeps its position in [`RulePlan::stateful`], so that the plans
+    /// of all indices share the sessions.
+    pub(crate) fn new(compiled: &CompiledRuleSet, applies: impl Fn(usize) -> bool) -> Self {
         // Per category field, in order of first use: (rule, query) items.
         type Items<'a> = Vec<(usize, &'a eql_engine::CompiledQuery, &'a EventQuery, Target)>;
         let mut groups: Vec<(String, Items<'_>)> = Vec::new();
         let mut stateful = Vec::new();
         let mut every_event = Vec::new();
         for (i, rule) in compiled.iter().enumerate() {
+            let on = applies(i);
             let e = &rule.engine;
             let q = e.query();
             let single = matches!(q.body, QueryBody::Event(_)) && q.pipes.is_empty();
@@ -48,11 +53,16 @@ impl RulePlan {
                 let py_maxspan = e.options().dialect == Dialect::Python
                     && matches!(&q.body, QueryBody::Sequence(s) if s.maxspan.is_some());
                 if e.uses_lineage() || py_maxspan {
-                    every_event.push(pos);
+                    if on {
+                        every_event.push(pos);
+                    }
                     continue;
                 }
                 Target::Step(pos)
             };
+            if !on {
+                continue;
+            }
             let field = e.options().category_field.clone();
             let g = match groups.iter().position(|(f, _)| *f == field) {
                 Some(g) => g,

@@ -14,6 +14,7 @@
 //! inflates its rules (and the scaling multiplies it), so read the figures
 //! from a quiet machine, or as a ranking.
 
+use super::plan::RulePlan;
 use super::stateful::Stateful;
 use super::Scanner;
 use eql_engine::PackProfile;
@@ -25,8 +26,13 @@ use std::io::{self, Write};
 /// by events / sampled events.
 #[derive(Clone, Debug, Default)]
 pub struct Profile {
-    /// Per pack of the scan's plan, summed over threads.
-    packs: Vec<PackProfile>,
+    /// Per rule: estimated nanoseconds, exact evaluations, matches; summed
+    /// over the packs of every plan (one per index routing) and threads.
+    rules: Vec<(f64, u64, u64)>,
+    /// Estimated nanoseconds in the packs.
+    packs_nanos: f64,
+    /// One event in this many is timed.
+    every: u32,
     session_pushes: u64,
     session_sampled: u64,
     session_sampled_nanos: u64,
@@ -42,11 +48,39 @@ fn scale(nanos: u64, all: u64, sampled: u64) -> f64 {
 }
 
 impl Profile {
-    pub(crate) fn new(packs: Vec<PackProfile>) -> Self {
-        Profile {
-            packs,
+    /// The profile of the packs of `plans` (each plan with its packs'
+    /// profiles, in its packs' order) over a rule set of `rules` rules.
+    pub(crate) fn new<'a>(
+        rules: usize,
+        plans: impl IntoIterator<Item = (&'a RulePlan, Vec<Option<&'a PackProfile>>)>,
+    ) -> Self {
+        let mut out = Profile {
+            rules: vec![(0.0, 0, 0); rules],
             ..Profile::default()
+        };
+        for (plan, profiles) in plans {
+            for (p, (pack, _)) in profiles.into_iter().zip(&plan.packs) {
+                let Some(p) = p else { continue };
+                out.every = out.every.max(p.every);
+                out.packs_nanos += scale(p.sampled_event_nanos, p.events, p.sampled_events);
+                for (k, &nanos) in p.sampled_nanos.iter().enumerate() {
+                    let Some(rule) = pack.rule_index(k as u32) else {
+                        continue;
+                    };
+                    if let Some(r) = out.rules.get_mut(rule) {
+                        r.0 += scale(nanos, p.events, p.sampled_events);
+                        r.1 += p.evaluated.get(k).copied().unwrap_or(0);
+                        r.2 += p.matched.get(k).copied().unwrap_or(0);
+                    }
+                }
+            }
         }
+        out
+    }
+
+    /// True when an event was profiled.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.every == 0 && self.session_pushes == 0
     }
 
     pub(crate) fn add_sessions(&mut self, st: &Stateful) {
@@ -57,12 +91,16 @@ impl Profile {
 
     /// Adds another thread's or input's profile.
     pub fn merge(&mut self, other: &Profile) {
-        if self.packs.len() < other.packs.len() {
-            self.packs.resize(other.packs.len(), PackProfile::default());
+        if self.rules.len() < other.rules.len() {
+            self.rules.resize(other.rules.len(), (0.0, 0, 0));
         }
-        for (a, b) in self.packs.iter_mut().zip(&other.packs) {
-            a.merge(b);
+        for (a, b) in self.rules.iter_mut().zip(&other.rules) {
+            a.0 += b.0;
+            a.1 += b.1;
+            a.2 += b.2;
         }
+        self.packs_nanos += other.packs_nanos;
+        self.every = self.every.max(other.every);
         self.session_pushes += other.session_pushes;
         self.session_sampled += other.session_sampled;
         self.session_sampled_nanos += other.session_sampled_nanos;
@@ -70,32 +108,16 @@ impl Profile {
 
     /// Writes the `top` costliest rules and the shared costs.
     pub fn write(&self, sc: &Scanner, top: usize, w: &mut dyn Write) -> io::Result<()> {
-        // Per rule: (estimated ns, evaluations, matches).
-        let mut per_rule = vec![(0f64, 0u64, 0u64); sc.compiled.len()];
-        let mut packs_total = 0f64;
-        let mut rules_total = 0f64;
-        for (p, (pack, _)) in self.packs.iter().zip(&sc.plan.packs) {
-            packs_total += scale(p.sampled_event_nanos, p.events, p.sampled_events);
-            for (k, &nanos) in p.sampled_nanos.iter().enumerate() {
-                let Some(rule) = pack.rule_index(k as u32) else {
-                    continue;
-                };
-                let t = scale(nanos, p.events, p.sampled_events);
-                rules_total += t;
-                if let Some(r) = per_rule.get_mut(rule) {
-                    r.0 += t;
-                    r.1 += p.evaluated.get(k).copied().unwrap_or(0);
-                    r.2 += p.matched.get(k).copied().unwrap_or(0);
-                }
-            }
-        }
+        let per_rule = &self.rules;
+        let packs_total = self.packs_nanos;
+        let rules_total: f64 = per_rule.iter().map(|r| r.0).sum();
         let sessions = scale(
             self.session_sampled_nanos,
             self.session_pushes,
             self.session_sampled,
         );
         let ms = |ns: f64| ns / 1e6;
-        let every = self.packs.first().map_or(0, |p| p.every);
+        let every = self.every;
         writeln!(
             w,
             "profile (one event in {every} timed; times are estimates for the whole input, summed over threads):"
@@ -135,7 +157,7 @@ impl Profile {
                 .rules()
                 .get(i)
                 .map_or("?", |r| r.rule.name.as_str());
-            let stateful = if sc.plan.stateful.binary_search(&i).is_ok() {
+            let stateful = if sc.index.default_plan().stateful.binary_search(&i).is_ok() {
                 " (steps)"
             } else {
                 ""

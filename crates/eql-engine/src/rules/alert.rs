@@ -17,9 +17,18 @@
 //! Ids are deterministic: a 128-bit FNV-1a hash of the source documents'
 //! ids and indices and the rule's id (Kibana uses SHA-256 of the same
 //! inputs), so the same match always gives the same alert ids.
+//!
+//! [`alert_documents`] gives the documents as JSON values;
+//! [`write_alert_documents`] writes the same documents as NDJSON, taking the
+//! source event's members from its bytes as they were read when the caller
+//! has them ([`AlertEvent::with_bytes`]), so numbers, escapes and key order
+//! inside each member are the event's own.
 
+use std::collections::BTreeMap;
+use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value as Json};
 
 use super::{event_index, Rule};
@@ -65,13 +74,17 @@ impl Default for AlertOptions {
 /// ```
 #[derive(Clone, Debug)]
 pub struct AlertEvent<'a> {
-    /// The event as JSON.
+    /// The event as JSON: the alert reads its fields from it.
     pub event: &'a Json,
     /// The document's id (`_id` in Elasticsearch; for events read from a
     /// file, `file:line` say).
     pub id: String,
     /// The index or data stream the document is in (may be empty).
     pub index: String,
+    /// The bytes `event` was read from (one JSON object), when the caller
+    /// has them: [`write_alert_documents`] writes the event's members from
+    /// them as they were read. `None` writes them from `event`.
+    pub raw: Option<&'a [u8]>,
 }
 
 impl<'a> AlertEvent<'a> {
@@ -82,7 +95,102 @@ impl<'a> AlertEvent<'a> {
             event,
             id: id.into(),
             index: event_index(event).unwrap_or_default(),
+            raw: None,
         }
+    }
+
+    /// The same event with the bytes it was read from: one JSON object
+    /// whose members are those of `event` (`event` may lack members it
+    /// could not hold, a number beyond `f64` say; they are written all the
+    /// same).
+    ///
+    /// ```
+    /// use eql_engine::AlertEvent;
+    /// let bytes = br#"{"size": 1.50}"#;
+    /// let ev: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+    /// let source = AlertEvent::new(&ev, "1").with_bytes(bytes);
+    /// assert_eq!(source.raw, Some(&bytes[..]));
+    /// ```
+    #[must_use]
+    pub fn with_bytes(mut self, raw: &'a [u8]) -> Self {
+        self.raw = Some(raw);
+        self
+    }
+}
+
+/// An alert document before it is written: its own fields (the alert's,
+/// and the source's `event.*` fields), and the source event whose other
+/// members it carries (none for a sequence's shell).
+struct Doc<'s, 'a> {
+    fields: Map<String, Json>,
+    source: Option<&'s AlertEvent<'a>>,
+}
+
+/// True for a member of a source event that an alert carries as it is: not
+/// `event` (flattened into `event.*` and `kibana.alert.original_event.*`)
+/// and not document metadata or an alert namespace.
+fn carried(key: &str) -> bool {
+    key != "event" && !key.starts_with("event.") && !is_reserved(key)
+}
+
+impl Doc<'_, '_> {
+    /// The document as one JSON object: the carried source members, then
+    /// its own fields over them.
+    fn to_json(&self) -> Json {
+        let mut out = Map::new();
+        if let Some(Json::Object(source)) = self.source.map(|s| s.event) {
+            for (k, v) in source {
+                if carried(k) {
+                    out.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        out.extend(self.fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Json::Object(out)
+    }
+
+    /// Writes the document as one JSON object, keys in the order of
+    /// [`Doc::to_json`]'s (sorted), the carried source members from the
+    /// source's bytes when it has them.
+    fn write(&self, out: &mut dyn Write) -> io::Result<()> {
+        let members = self
+            .source
+            .and_then(|s| s.raw)
+            .and_then(|b| serde_json::from_slice::<BTreeMap<String, &RawValue>>(b).ok());
+        let Some(members) = members else {
+            return serde_json::to_writer(&mut *out, &self.to_json()).map_err(io::Error::from);
+        };
+        let mut source = members
+            .iter()
+            .filter(|(k, _)| carried(k) && !self.fields.contains_key(*k))
+            .peekable();
+        let mut fields = self.fields.iter().peekable();
+        out.write_all(b"{")?;
+        let mut first = true;
+        loop {
+            let from_source = match (source.peek(), fields.peek()) {
+                (Some((a, _)), Some((b, _))) => a < b,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            if !first {
+                out.write_all(b",")?;
+            }
+            first = false;
+            if from_source {
+                if let Some((k, v)) = source.next() {
+                    serde_json::to_writer(&mut *out, k)?;
+                    out.write_all(b":")?;
+                    out.write_all(v.get().as_bytes())?;
+                }
+            } else if let Some((k, v)) = fields.next() {
+                serde_json::to_writer(&mut *out, k)?;
+                out.write_all(b":")?;
+                serde_json::to_writer(&mut *out, v)?;
+            }
+        }
+        out.write_all(b"}")
     }
 }
 
@@ -111,6 +219,52 @@ pub fn alert_documents(
     now: SystemTime,
     opts: &AlertOptions,
 ) -> Vec<Json> {
+    documents(rule, events, now, opts)
+        .iter()
+        .map(Doc::to_json)
+        .collect()
+}
+
+/// Writes the documents of [`alert_documents`] to `out`, one JSON object a
+/// line (keys sorted, as `serde_json` writes a [`serde_json::Map`]). The
+/// members an alert carries from a source event that has its bytes
+/// ([`AlertEvent::with_bytes`]) are written from them as they were read.
+///
+/// ```
+/// use eql_engine::{write_alert_documents, AlertEvent, AlertOptions, RuleSet};
+/// use std::time::UNIX_EPOCH;
+/// let set = RuleSet::builtin();
+/// let bytes = br#"{"event": {"category": ["file"]}, "file": {"size": 1.50, "name": "a\u00e9.exe"}}"#;
+/// let ev: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+/// let mut out = Vec::new();
+/// let sources = [AlertEvent::new(&ev, "e1").with_bytes(bytes)];
+/// write_alert_documents(&set.rules()[0], &sources, UNIX_EPOCH, &AlertOptions::default(), &mut out)?;
+/// let text = String::from_utf8(out).unwrap();
+/// assert!(text.contains(r#""file":{"size": 1.50, "name": "a\u00e9.exe"}"#));
+/// assert!(text.ends_with('\n'));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn write_alert_documents(
+    rule: &Rule,
+    events: &[AlertEvent<'_>],
+    now: SystemTime,
+    opts: &AlertOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    for doc in documents(rule, events, now, opts) {
+        doc.write(out)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// The documents of one result (see [`alert_documents`]).
+fn documents<'s, 'a>(
+    rule: &Rule,
+    events: &'s [AlertEvent<'a>],
+    now: SystemTime,
+    opts: &AlertOptions,
+) -> Vec<Doc<'s, 'a>> {
     let now = iso_time(now);
     let rule_uuid = rule_uuid(rule);
     match events {
@@ -118,35 +272,36 @@ pub fn alert_documents(
         [one] => {
             let mut doc = base_document(rule, one, &rule_uuid, &now, opts);
             let uuid = alert_id(&rule_uuid, std::slice::from_ref(one), None);
-            set_ids(&mut doc, &uuid);
-            vec![Json::Object(doc)]
+            set_ids(&mut doc.fields, &uuid);
+            vec![doc]
         }
         _ => sequence_documents(rule, events, &rule_uuid, &now, opts),
     }
 }
 
 /// The building blocks of a sequence, then its shell.
-fn sequence_documents(
+fn sequence_documents<'s, 'a>(
     rule: &Rule,
-    events: &[AlertEvent<'_>],
+    events: &'s [AlertEvent<'a>],
     rule_uuid: &str,
     now: &str,
     opts: &AlertOptions,
-) -> Vec<Json> {
+) -> Vec<Doc<'s, 'a>> {
     let group = alert_id(rule_uuid, events, None);
     let mut docs = Vec::with_capacity(events.len() + 1);
     for (i, ev) in events.iter().enumerate() {
         let mut doc = base_document(rule, ev, rule_uuid, now, opts);
-        set_ids(&mut doc, &alert_id(rule_uuid, events, Some(i)));
-        doc.insert("kibana.alert.building_block_type".into(), json!("default"));
-        doc.insert("kibana.alert.group.id".into(), json!(group));
-        doc.insert("kibana.alert.group.index".into(), json!(i));
-        docs.push(Json::Object(doc));
+        let f = &mut doc.fields;
+        set_ids(f, &alert_id(rule_uuid, events, Some(i)));
+        f.insert("kibana.alert.building_block_type".into(), json!("default"));
+        f.insert("kibana.alert.group.id".into(), json!(group));
+        f.insert("kibana.alert.group.index".into(), json!(i));
+        docs.push(doc);
     }
     // The shell: what the building blocks share, then its own alert fields.
     let shared = docs.split_first().and_then(|(first, rest)| {
         rest.iter()
-            .try_fold(first.clone(), |acc, d| intersect(&acc, d))
+            .try_fold(first.to_json(), |acc, d| intersect(&acc, &d.to_json()))
     });
     let mut shell = match shared {
         Some(Json::Object(m)) => m,
@@ -165,7 +320,10 @@ fn sequence_documents(
     }
     set_ids(&mut shell, &group);
     shell.insert("kibana.alert.group.id".into(), json!(group));
-    docs.push(Json::Object(shell));
+    docs.push(Doc {
+        fields: shell,
+        source: None,
+    });
     docs
 }
 
@@ -174,15 +332,15 @@ fn set_ids(doc: &mut Map<String, Json>, uuid: &str) {
     doc.insert("kibana.alert.instance.id".into(), json!(uuid));
 }
 
-/// One event's alert without its ids: the source fields, its `event.*`
-/// fields, then the alert fields.
-fn base_document(
+/// One event's alert without its ids: the source's other members (carried
+/// as they are), its `event.*` fields, then the alert fields.
+fn base_document<'s, 'a>(
     rule: &Rule,
-    ev: &AlertEvent<'_>,
+    ev: &'s AlertEvent<'a>,
     rule_uuid: &str,
     now: &str,
     opts: &AlertOptions,
-) -> Map<String, Json> {
+) -> Doc<'s, 'a> {
     let mut doc = Map::new();
     let mut event_fields = Map::new();
     if let Json::Object(source) = ev.event {
@@ -193,8 +351,6 @@ fn base_document(
                 }
             } else if k.starts_with("event.") {
                 event_fields.insert(k.clone(), v.clone());
-            } else if !is_reserved(k) {
-                doc.insert(k.clone(), v.clone());
             }
         }
     }
@@ -214,7 +370,10 @@ fn base_document(
     if let Some(bb) = &rule.building_block_type {
         doc.insert("kibana.alert.building_block_type".into(), json!(bb));
     }
-    doc
+    Doc {
+        fields: doc,
+        source: Some(ev),
+    }
 }
 
 /// Source keys that never go into an alert: document metadata and the

@@ -24,7 +24,7 @@ mod alert;
 mod index;
 mod load;
 #[cfg(feature = "serde")]
-pub use alert::{alert_documents, AlertEvent, AlertOptions};
+pub use alert::{alert_documents, write_alert_documents, AlertEvent, AlertOptions};
 pub use index::{event_index, IndexPatterns, IndexRoute, IndexRouter};
 use load::parse_toml;
 
