@@ -16,7 +16,8 @@ use crate::EventLimits;
 #[non_exhaustive]
 pub struct SessionLimits {
     /// Most partial sequences (and pending trailing-missing completions) kept
-    /// per rule; the one that started first is evicted. Default 100 000.
+    /// per rule, together; the partial that started first is evicted, then the
+    /// oldest pending completion. Default 100 000.
     pub max_partials: usize,
     /// Most join keys kept per rule by state that is not a partial sequence
     /// (join slots, samples, leading missing events, `unique` pipes); the

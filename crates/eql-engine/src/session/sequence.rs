@@ -363,13 +363,23 @@ impl<H: Clone> Seq<H> {
         Some(p.res)
     }
 
-    fn enforce_cap(&mut self, c: &mut Counters) {
-        while self.live > self.limits.max_partials {
-            let h = self.head;
-            if self.part_remove(h, c).is_none() {
+    /// Keeps the live partials and the completed candidates held for their
+    /// trailing check within `max_partials` together: the oldest live
+    /// partials go first, then the oldest held candidates, each counted as
+    /// evicted.
+    fn enforce_cap(&mut self, sink: &mut Sink<'_, H>) {
+        while self.live + self.held.len() > self.limits.max_partials {
+            if self.live > 0 {
+                let h = self.head;
+                if self.part_remove(h, sink.c).is_none() {
+                    break;
+                }
+            } else if self.held.is_empty() {
                 break;
+            } else {
+                self.pop_held(false, sink);
             }
-            c.evicted_partials += 1;
+            sink.c.evicted_partials += 1;
         }
     }
 
@@ -461,10 +471,7 @@ impl<H: Clone> Seq<H> {
             verdict,
         });
         sink.c.add_partial(std::mem::size_of::<Held<H>>());
-        while self.held.len() > self.limits.max_partials {
-            self.pop_held(false, sink);
-            sink.c.evicted_partials += 1;
-        }
+        self.enforce_cap(sink);
         self.flush_held(spec, Some(last), sink);
     }
 
@@ -655,7 +662,7 @@ impl<H: Clone> Seq<H> {
         } else {
             self.place(id, 1, sink.c);
         }
-        self.enforce_cap(sink.c);
+        self.enforce_cap(sink);
     }
 
     fn advance(
@@ -712,7 +719,7 @@ impl<H: Clone> Seq<H> {
         } else {
             self.place(work, s + 1, sink.c);
         }
-        self.enforce_cap(sink.c);
+        self.enforce_cap(sink);
     }
 
     /// Drops every partial that started more than `maxspan` before `now`,
