@@ -113,7 +113,7 @@ pub use pack::{Pack, PackMatches};
 pub use query::{CompileError, CompileOptions, CompiledQuery};
 pub use session::{
     LineageOptions, Match, Matches, Session, SessionLimits, SessionOptions, SessionPlan,
-    SessionStats, Step, StreamOrder, TimestampFormat,
+    SessionSnapshot, SessionStats, SnapshotError, Step, StreamOrder, TimestampFormat,
 };
 
 #[cfg(feature = "rules")]

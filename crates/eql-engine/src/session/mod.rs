@@ -35,6 +35,7 @@ mod order;
 mod pipes;
 mod sample;
 mod sequence;
+mod snapshot;
 mod time;
 
 pub use time::TimestampFormat;
@@ -61,6 +62,7 @@ pub use options::{LineageOptions, SessionLimits, SessionOptions, StreamOrder};
 pub use plan::SessionPlan;
 use rule::{Body, BodySpec, OwnTs, RuleState};
 pub(crate) use rule::{Hit, HitKind, Sink};
+pub use snapshot::{SessionSnapshot, SnapshotError};
 pub(crate) use stats::Counters;
 pub use stats::SessionStats;
 use std::sync::Arc;

@@ -152,7 +152,7 @@ enum Push {
 }
 
 /// A decoded stream event: the DOM, its serialized bytes and how to push it.
-struct StreamEvent {
+pub(crate) struct StreamEvent {
     dom: Json,
     bytes: Vec<u8>,
     push: Push,
@@ -369,19 +369,25 @@ enum Fate {
     Rejected,
 }
 
-/// Runs one input: decodes it, runs every session and checks it.
-pub(crate) fn run(data: &[u8]) -> Summary {
+/// A decoded input: the plans (one over every query, or one per query),
+/// the session options and the events.
+pub(crate) struct Decoded {
+    pub(crate) plans: Vec<Arc<SessionPlan>>,
+    pub(crate) opts: SessionOptions,
+    pub(crate) events: Vec<StreamEvent>,
+}
+
+/// Decodes one input (see the layout above).
+#[allow(clippy::field_reassign_with_default)] // option structs are filled field by field
+pub(crate) fn decode(data: &[u8]) -> Decoded {
     let mut b = Bytes(data);
     let flags = b.byte();
-    let max_partials = usize::from(b.byte() % 9);
-    let max_keys = usize::from(b.byte() % 9);
+    let mut limits = SessionLimits::default();
+    limits.max_partials = usize::from(b.byte() % 9);
+    limits.max_keys = usize::from(b.byte() % 9);
     let window_ms = WINDOWS[usize::from(b.byte() % 9)];
-    let limits = SessionLimits {
-        max_partials,
-        max_keys,
-        max_held_hits: usize::from(b.byte() % 9),
-        max_samples_per_key: usize::from(b.byte() % 9),
-    };
+    limits.max_held_hits = usize::from(b.byte() % 9);
+    limits.max_samples_per_key = usize::from(b.byte() % 9);
     let n = 1 + usize::from(b.byte() % 4);
     let mut engines = Vec::new();
     for _ in 0..n {
@@ -407,32 +413,65 @@ pub(crate) fn run(data: &[u8]) -> Summary {
                 event(&a, &mut now)
             })
             .collect();
-    let opts = SessionOptions {
-        limits: limits.clone(),
-        order: match flags & 3 {
-            1 => Some(StreamOrder::Window { window_ms }),
-            2 => Some(StreamOrder::Arrival),
-            3 => Some(StreamOrder::Bounded),
-            _ => None,
-        },
-        lineage: if flags & 32 != 0 {
-            LineageOptions::endgame()
-        } else {
-            LineageOptions::default()
-        },
-        samples_on_completion: flags & 4 != 0,
-        timestamp_field: (flags & 128 != 0).then(|| "@timestamp".to_owned()),
-        ..SessionOptions::default()
+    let mut opts = SessionOptions::default();
+    opts.limits = limits;
+    opts.order = match flags & 3 {
+        1 => Some(StreamOrder::Window { window_ms }),
+        2 => Some(StreamOrder::Arrival),
+        3 => Some(StreamOrder::Bounded),
+        _ => None,
     };
+    opts.lineage = if flags & 32 != 0 {
+        LineageOptions::endgame()
+    } else {
+        LineageOptions::default()
+    };
+    opts.samples_on_completion = flags & 4 != 0;
+    opts.timestamp_field = (flags & 128 != 0).then(|| "@timestamp".to_owned());
     let plans: Vec<Arc<SessionPlan>> = if flags & 8 != 0 {
         engines.into_iter().map(Arc::from).collect()
     } else {
         vec![Arc::new(SessionPlan::new(engines))]
     };
+    Decoded {
+        plans,
+        opts,
+        events,
+    }
+}
+
+/// Pushes one decoded event as it says (its DOM, its bytes, or bad bytes,
+/// which `push_json` must refuse); true when the session took it.
+pub(crate) fn push(s: &mut Session<u32>, h: u32, ev: &StreamEvent, out: &mut Matches<u32>) -> bool {
+    match ev.push {
+        Push::Dom => s.push(h, &ev.dom, out),
+        Push::Json => {
+            if let Err(e) = s.push_json(h, &ev.bytes, out) {
+                panic!("push_json of a serialized object failed: {e}");
+            }
+        }
+        Push::Bad => {
+            assert!(
+                s.push_json(h, &ev.bytes, out).is_err(),
+                "push_json accepted bad bytes"
+            );
+            return false;
+        }
+    }
+    true
+}
+
+/// Runs one input: decodes it, runs every session and checks it.
+pub(crate) fn run(data: &[u8]) -> Summary {
+    let Decoded {
+        plans,
+        opts,
+        events,
+    } = decode(data);
     let mut sum = Summary::default();
     for plan in &plans {
         let session = Session::new(Arc::clone(plan), opts.clone());
-        check(session, plan.len(), &limits, &events, &mut sum);
+        check(session, plan.len(), &opts.limits, &events, &mut sum);
         bytes_equal_dom(plan, &opts, &events);
     }
     sum
@@ -520,25 +559,11 @@ fn check(
     let mut pushed = 0u64;
     for (i, ev) in events.iter().enumerate() {
         let h = i as u32;
-        match ev.push {
-            Push::Dom => s.push(h, &ev.dom, &mut out),
-            Push::Json => {
-                if let Err(e) = s.push_json(h, &ev.bytes, &mut out) {
-                    panic!("push_json of a serialized object failed: {e}");
-                }
-            }
-            Push::Bad => {
-                assert!(
-                    s.push_json(h, &ev.bytes, &mut out).is_err(),
-                    "push_json accepted bad bytes"
-                );
-            }
-        }
-        if ev.push == Push::Bad {
-            fates.push(Fate::Rejected);
-        } else {
+        if push(&mut s, h, ev, &mut out) {
             pushed += 1;
             fates.push(Fate::Pushed);
+        } else {
+            fates.push(Fate::Rejected);
         }
         late += observe(&mut out, &mut fates, Some(h), &mut results);
         invariants(&s, rules, limits, pushed, late, results, "push");
