@@ -49,10 +49,10 @@
 //! | [`RuleSet`], [`Rule`], [`Threat`], [`Technique`], [`ThreatRef`] | yes | yes |
 //! | [`CompileOptions`], [`ParseOptions`], [`SessionOptions`], [`SessionLimits`], [`LineageOptions`], [`EventLimits`], [`StreamOrder`], [`TimestampFormat`], [`Dialect`] | yes | yes |
 //! | [`PackMatches`], [`SessionStats`] | yes | yes |
-//! | [`Session<H>`](Session), [`Matches<H>`](Matches), [`Match<'_, H>`](Match) | when `H` is | when `H` is |
+//! | [`Session<H>`](Session), [`Matches<H>`](Matches), [`Match<'_, H>`](Match), [`SessionSnapshot<H>`](SessionSnapshot) | when `H` is | when `H` is |
 //! | [`Value`], [`FieldPath`], [`PathSegment`], [`Document`], [`ProjectedEvent`], [`SerializeEvent`], [`EventLines`] | yes | yes |
 //! | [`Query`], [`QueryBody`], [`Expr`], [`ExprKind`], [`Literal`], [`PipeKind`], [`Span`], [`Diagnostic`] | yes | yes |
-//! | [`CompileError`], [`EventError`], [`EventErrorKind`], [`JsonType`], [`RuleError`], [`RuleLoadError`] | yes | yes |
+//! | [`CompileError`], [`EventError`], [`EventErrorKind`], [`JsonType`], [`RuleError`], [`RuleLoadError`], [`SnapshotError`] | yes | yes |
 //! | [`Event`] (a trait) | as the implementing type | as the implementing type |
 //!
 //! ```
@@ -76,7 +76,8 @@
 //! - `rules` (default): loading rule packs (Elastic TOML, `.eql`, JSONL) and the shipped pack.
 //! - `serde`: `Serialize`/`Deserialize` for [`Value`] (as the JSON it stands
 //!   for), [`Diagnostic`] and [`Span`], [`SessionStats`] (missing counters
-//!   read as 0), and with `rules` for `Rule`, `Threat`, `Technique` and
+//!   read as 0), [`SessionSnapshot`] (a session's checkpoint, for
+//!   [`Session::restore`]), and with `rules` for `Rule`, `Threat`, `Technique` and
 //!   `ThreatRef` (Elastic's rule object shape); `Serialize` for [`Match`]
 //!   and [`Matches`] (which borrow from the session's buffer); with `rules`,
 //!   `alert_documents`: alert documents as Elastic Security indexes them.

@@ -15,175 +15,19 @@
 // `#[non_exhaustive]` ones.
 #![allow(clippy::field_reassign_with_default)]
 
-#[path = "common/fuzz_session.rs"]
+#[path = "common/fuzz_restore.rs"]
 #[allow(dead_code)]
-mod session_fuzz;
+mod fuzz_restore;
+
+use fuzz_restore::{check_input, input, session as session_fuzz, Split};
 
 use eql_engine::{
     CompileOptions, CompiledQuery, Matches, Session, SessionOptions, SessionPlan, SessionSnapshot,
-    SessionStats, SnapshotError, StreamOrder, Value,
+    SnapshotError, StreamOrder,
 };
 use proptest::prelude::*;
 use serde_json::json;
 use std::sync::Arc;
-
-/// What a session gives, in order: results, late handles, and its counters
-/// after every push and at the end.
-#[derive(Debug, PartialEq)]
-enum Seen {
-    Result {
-        rule: usize,
-        events: Vec<u32>,
-        missing: Vec<u16>,
-        key: Vec<Value<'static>>,
-        count: Option<u64>,
-        percent: Option<u64>,
-    },
-    Late(u32),
-    Stats(SessionStats),
-}
-
-fn record(s: &Session<u32>, out: &mut Matches<u32>, seen: &mut Vec<Seen>) {
-    for m in out.iter() {
-        seen.push(Seen::Result {
-            rule: m.rule,
-            events: m.events.to_vec(),
-            missing: m.missing.to_vec(),
-            key: m.key.to_vec(),
-            count: m.count,
-            percent: m.percent.map(f64::to_bits),
-        });
-    }
-    seen.extend(out.late().iter().map(|&h| Seen::Late(h)));
-    seen.push(Seen::Stats(s.stats()));
-    out.clear();
-}
-
-/// The same queries compiled with `unique_pid` as their tiebreaker field
-/// (the stream's `unique_pid` is missing, null, an integer, a digit string
-/// or a float: every kind of tiebreaker).
-fn with_tiebreaker(plan: &SessionPlan) -> Arc<SessionPlan> {
-    let queries = (0..plan.len()).filter_map(|i| plan.query(i)).map(|q| {
-        let mut opts = q.options().clone();
-        opts.tiebreaker_field = Some("unique_pid".to_owned());
-        CompiledQuery::from_query(q.query().clone(), &opts).expect("recompiles")
-    });
-    Arc::new(SessionPlan::new(queries))
-}
-
-/// What the state held when it was snapshotted, and what came after.
-#[derive(Debug, Default, Clone, Copy)]
-struct Split {
-    partials: bool,
-    keys: bool,
-    held: bool,
-    results_after: bool,
-    restored: usize,
-}
-
-/// Runs the stream through `plan` twice: once whole, once snapshotted
-/// after `split` events (after `finish` when `split` is past the end),
-/// written to JSON, read back, restored and run on. Both must see the
-/// same; the restored session must snapshot to the same snapshot.
-fn split_run(
-    plan: &Arc<SessionPlan>,
-    opts: &SessionOptions,
-    events: &[session_fuzz::StreamEvent],
-    split: usize,
-) -> Split {
-    let run = |split: Option<usize>, info: &mut Split| {
-        let mut s: Session<u32> = Session::new(Arc::clone(plan), opts.clone());
-        let mut out = Matches::new();
-        let mut seen = Vec::new();
-        let mut cut = |s: Session<u32>, seen: &[Seen]| -> Session<u32> {
-            let snap = s.snapshot();
-            let st = s.stats();
-            info.partials = st.partials > 0;
-            info.keys = st.keys > 0;
-            info.held = st.held_hits > 0;
-            info.restored = seen.len();
-            let bytes = serde_json::to_vec(&snap).expect("a snapshot serializes");
-            drop(s);
-            let back: SessionSnapshot<u32> =
-                serde_json::from_slice(&bytes).expect("a snapshot deserializes");
-            assert_eq!(back, snap, "JSON round trip");
-            let r = Session::restore(Arc::clone(plan), opts.clone(), back)
-                .unwrap_or_else(|e| panic!("restore: {e}"));
-            assert_eq!(r.snapshot(), snap, "a restored session snapshots the same");
-            assert_eq!(r.stats(), st, "restored counters");
-            r
-        };
-        for (i, ev) in events.iter().enumerate() {
-            if split == Some(i) {
-                s = cut(s, &seen);
-            }
-            session_fuzz::push(&mut s, i as u32, ev, &mut out);
-            record(&s, &mut out, &mut seen);
-        }
-        if split == Some(events.len()) {
-            s = cut(s, &seen);
-        }
-        s.finish(&mut out);
-        record(&s, &mut out, &mut seen);
-        if split.is_some_and(|k| k > events.len()) {
-            s = cut(s, &seen);
-        }
-        let h = events.len() as u32;
-        s.push(
-            h,
-            &json!({"@timestamp": 1, "event": {"category": "process"}}),
-            &mut out,
-        );
-        record(&s, &mut out, &mut seen);
-        seen
-    };
-    let mut info = Split::default();
-    let whole = run(None, &mut Split::default());
-    let split_seen = run(Some(split), &mut info);
-    if let Some(at) =
-        (0..whole.len().max(split_seen.len())).find(|&i| whole.get(i) != split_seen.get(i))
-    {
-        panic!(
-            "restored after {split} events: at {at}, whole run {:?}, restored {:?}",
-            &whole[at.saturating_sub(1)..whole.len().min(at + 2)],
-            &split_seen[at.saturating_sub(1)..split_seen.len().min(at + 2)],
-        );
-    }
-    info.results_after = whole
-        .iter()
-        .skip(info.restored)
-        .any(|s| matches!(s, Seen::Result { .. }));
-    info
-}
-
-/// Runs every plan of one fuzz input, split at `split` (a fraction of the
-/// stream, in 1/256ths, past the end: after `finish`).
-fn check_input(data: &[u8], split: u16, tie: bool) -> Vec<Split> {
-    let d = session_fuzz::decode(data);
-    let at = (usize::from(split) * (d.events.len() + 2)) / 256;
-    d.plans
-        .iter()
-        .map(|plan| {
-            let plan = if tie {
-                with_tiebreaker(plan)
-            } else {
-                Arc::clone(plan)
-            };
-            split_run(&plan, &d.opts, &d.events, at)
-        })
-        .collect()
-}
-
-/// A fuzz input: the header (no query from text, so every later byte is an
-/// event) and the event bytes.
-fn input(head: &[u8], events: &[u8]) -> Vec<u8> {
-    let mut data = head.to_vec();
-    if let Some(flags) = data.first_mut() {
-        *flags &= !16;
-    }
-    data.extend_from_slice(events);
-    data
-}
 
 /// Events in the decoder's layout, biased towards sequences that meet
 /// their keys within `maxspan`: a known category, `host.id` `"a"` or `"b"`,
@@ -285,6 +129,46 @@ fn restores_cover_live_state() {
         counts.iter().all(|&n| n > 0),
         "results after a restore per order mode: {counts:?}"
     );
+}
+
+/// The `restore` fuzz target's checks over its committed seeds (each a real
+/// snapshot that must restore; `EQL_WRITE_SEEDS=1` writes them again after
+/// a format change) and over pseudo-random inputs of both modes.
+#[test]
+fn restore_fuzz_target_seeds_and_inputs() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/restore");
+    for (k, mode) in [0u8, 2, 4, 6].into_iter().enumerate() {
+        let path = dir.join(format!("raw-{k}.json"));
+        if std::env::var_os("EQL_WRITE_SEEDS").is_some() {
+            std::fs::create_dir_all(&dir).expect("seed folder");
+            std::fs::write(&path, fuzz_restore::raw_seed(mode, 40 + k as u64)).expect("seed");
+        }
+        let seed = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(
+            fuzz_restore::run(&seed),
+            "{} does not restore",
+            path.display()
+        );
+    }
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut restored = 0;
+    for i in 0..64u32 {
+        let mut data: Vec<u8> = (0..400)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect();
+        // Mutated mode, no query text; a quarter without an edit.
+        data[0] = 1;
+        data[3] = if i % 4 == 0 { 0 } else { data[3] };
+        let flags = 4 + 4 * usize::from(data[3] % 5);
+        data[flags] &= !16;
+        restored += usize::from(fuzz_restore::run(&data));
+    }
+    assert!(restored >= 16, "{restored} of 64 restored");
 }
 
 // ---------------------------------------------------------------------------

@@ -66,6 +66,21 @@ impl LineageFields {
         }
     }
 
+    /// The fields and values, as text (a snapshot's fingerprint of them).
+    pub(crate) fn print(&self) -> String {
+        let atoms = |a: &[KeyAtom]| format!("{:?}", Vals::of_atoms(a));
+        format!(
+            "{} {} {} {} {} {} {}",
+            self.pid,
+            self.ppid,
+            self.subtype,
+            self.name,
+            atoms(&self.creates),
+            atoms(&self.terminates),
+            self.process
+        )
+    }
+
     /// Every field read from an event (besides the relations' conditions).
     pub(crate) fn paths(&self) -> [&FieldPath; 4] {
         [&self.pid, &self.ppid, &self.subtype, &self.name]

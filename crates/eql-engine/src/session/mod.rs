@@ -13,6 +13,10 @@
 //! Elasticsearch's order ([`StreamOrder`], `order.rs`) → the rules' state
 //! machines → pipes → the caller's [`Matches`].
 //!
+//! The state is plain data: [`Session::snapshot`] writes it down, and
+//! [`Session::restore`] builds a session that goes on from it
+//! (`snapshot.rs`).
+//!
 //! ```
 //! use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
 //! use serde_json::json;

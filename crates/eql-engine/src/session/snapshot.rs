@@ -21,7 +21,9 @@
 
 use super::keys::{Key, KeyAtom};
 use super::pipes::Res;
-use super::{Counters, Hit, HitKind, Session, SessionLimits, SessionOptions, SessionPlan, Value};
+use super::{
+    Counters, Hit, HitKind, Session, SessionLimits, SessionOptions, SessionPlan, StreamOrder, Value,
+};
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -701,12 +703,14 @@ impl<H: Clone> Session<H> {
     /// The options that shape this session's state, as they resolved.
     fn options_print(&self) -> u64 {
         use std::fmt::Write;
-        let mut text = format!(
-            "{:?}\n{:?}\n{:?}",
-            self.ordering.mode, self.ts_field, self.ts_format
-        );
+        let mut text = match self.ordering.mode {
+            StreamOrder::Bounded => "bounded".to_owned(),
+            StreamOrder::Window { window_ms } => format!("window {window_ms}"),
+            StreamOrder::Arrival => "arrival".to_owned(),
+        };
+        let _ = write!(text, "\n{}", self.ts_field);
         if self.plan.lineage {
-            let _ = write!(text, "\n{:?}", self.lineage);
+            let _ = write!(text, "\n{}", self.lineage.print());
         }
         for r in &self.rules {
             if let super::rule::Body::Sample(s) = &r.body {
@@ -862,6 +866,10 @@ impl<H: Clone> Session<H> {
         }
         cx.rule = None;
         s.ordering.load(&s.plan.rules, state.order, &cx)?;
+        cx.check(
+            !state.finished || s.ordering.held_len() == 0,
+            "held hits after the end of the input",
+        )?;
         let narrow = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
         let peaks_hold = narrow(st.peak_partials) >= c.partials
             && narrow(st.peak_keys) >= c.keys
