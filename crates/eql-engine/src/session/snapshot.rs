@@ -798,16 +798,20 @@ impl<H: Clone> Session<H> {
     /// panic nor a session in a state no stream could have left.
     ///
     /// ```
-    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionLimits, SessionOptions, SnapshotError};
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions, SnapshotError, StreamOrder};
     /// use serde_json::json;
     /// let q = CompiledQuery::compile("sample by k [a where true] [b where true]", &CompileOptions::default()).unwrap();
-    /// let mut s = Session::<u64>::new(&q, SessionOptions::default());
+    /// let mut opts = SessionOptions::default();
+    /// opts.order = Some(StreamOrder::Window { window_ms: 0 });
+    /// let mut s = Session::<u64>::new(&q, opts.clone());
     /// let mut out = Matches::new();
     /// for (i, k) in ["x", "y", "z"].into_iter().enumerate() {
-    ///     s.push(i as u64, &json!({"event": {"category": "a"}, "k": k}), &mut out);
+    ///     s.push(i as u64, &json!({"@timestamp": i, "event": {"category": "a"}, "k": k}), &mut out);
     /// }
+    /// assert_eq!(s.stats().keys, 3);
+    /// assert!(Session::restore(&q, opts.clone(), s.snapshot()).is_ok());
     /// // Three keys do not fit a limit of two.
-    /// let mut small = SessionOptions::default();
+    /// let mut small = opts;
     /// small.limits.max_keys = 2;
     /// let err = Session::restore(&q, small, s.snapshot()).err();
     /// assert!(matches!(err, Some(SnapshotError::OverLimit { found: 3, max: 2, .. })));
