@@ -414,7 +414,7 @@ pub(crate) fn decode(data: &[u8]) -> Decoded {
             })
             .collect();
     let mut opts = SessionOptions::default();
-    opts.limits = limits;
+    opts.limits = limits.clone();
     opts.order = match flags & 3 {
         1 => Some(StreamOrder::Window { window_ms }),
         2 => Some(StreamOrder::Arrival),
