@@ -14,8 +14,10 @@ use crate::EventLimits;
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionLimits {
-    /// Most partial sequences (and pending trailing-missing completions) kept
-    /// per rule; the one that started first is evicted. Default 100 000.
+    /// Most partial sequences kept per rule; the one that started first is
+    /// evicted. A sequence with a trailing `![...]` step also keeps at most
+    /// as many completed sequences waiting for that check; the oldest is
+    /// dropped. Both count in `SessionStats::partials`. Default 100 000.
     pub max_partials: usize,
     /// Most join keys kept per rule by state that is not a partial sequence
     /// (join slots, samples, leading missing events, `unique` pipes); the

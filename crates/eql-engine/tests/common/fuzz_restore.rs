@@ -189,9 +189,8 @@ pub(crate) fn input(head: &[u8], events: &[u8]) -> Vec<u8> {
     data
 }
 
-/// The caps a session's counters stay within. `partials` counts, per rule,
-/// up to `max_partials` partial sequences and as many completed ones waiting
-/// for a trailing `![...]` event.
+/// The caps a session's counters stay within (as `fuzz_session.rs` checks
+/// them).
 fn within_caps(s: &Session<u32>, rules: usize, opts: &SessionOptions) {
     let st = s.stats();
     let l = &opts.limits;

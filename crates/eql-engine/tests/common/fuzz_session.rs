@@ -21,7 +21,9 @@
 //! Checks, after every push and after `finish`, against what the `SessionLimits`
 //! and `SessionStats` documentation promises:
 //!
-//! - `partials <= rules × max_partials` (the cap is per rule);
+//! - `partials <= 2 × rules × max_partials` (the cap is per rule, once for
+//!   partial sequences and once for completed ones waiting for a trailing
+//!   `![...]` check);
 //! - `keys <= rules × max_keys + partials`: `max_keys` caps, per rule, the
 //!   keys held by state that is not a partial sequence; a sequence's key is
 //!   held by its live partial sequences, at most one key each;
@@ -646,8 +648,8 @@ fn invariants(
 ) {
     let st = s.stats();
     assert!(
-        st.partials <= rules * limits.max_partials,
-        "{at}: {} partials over {rules} rules × max_partials {}",
+        st.partials <= 2 * rules * limits.max_partials,
+        "{at}: {} partials over 2 × {rules} rules × max_partials {}",
         st.partials,
         limits.max_partials
     );
