@@ -21,6 +21,8 @@ mod fuzz_restore;
 
 use fuzz_restore::{check_input, input, session as session_fuzz, Split};
 
+mod common;
+
 use eql_engine::{
     CompileOptions, CompiledQuery, Matches, Session, SessionOptions, SessionPlan, SessionSnapshot,
     SnapshotError, StreamOrder,
@@ -534,4 +536,50 @@ fn watermark_is_the_oldest_held_event() {
     assert_eq!(s.low_watermark(), Some(&2));
     s.push(4, &ev(4_000, "b", "y"), &mut out);
     assert_eq!(s.low_watermark(), None);
+}
+
+/// The Elastic detection rules over the reference events, in both bounded
+/// and windowed order: snapshotted half way, written to JSON and restored,
+/// the session gives the alerts and counters of the run that never stopped.
+#[test]
+#[ignore = "needs the shared corpus: set EQL_SHARED"]
+fn corpus_session_restored_half_way_gives_the_same_alerts() {
+    let corpus = common::shared_file("corpus/detection-rules-eql.jsonl");
+    let (all, errors) = eql_engine::RuleSet::from_path(&corpus);
+    assert!(errors.is_empty(), "the shared corpus loads: {errors:?}");
+    let (pack, _errors) = all.compile(&CompileOptions::default());
+    let events: Vec<serde_json::Value> = common::events(20_000)
+        .iter()
+        .map(|l| serde_json::from_slice(l).expect("reference events are JSON"))
+        .collect();
+    for order in [StreamOrder::Bounded, StreamOrder::window()] {
+        let mut opts = SessionOptions::default();
+        opts.order = Some(order);
+        let run = |split: Option<usize>| {
+            let mut s = Session::<u32>::new(&pack, opts.clone());
+            let mut out = Matches::new();
+            let mut alerts = Vec::new();
+            for (i, e) in events.iter().enumerate() {
+                if split == Some(i) {
+                    let bytes = serde_json::to_vec(&s.snapshot()).expect("serializes");
+                    eprintln!(
+                        "{order:?}: snapshot after {i} events: {} bytes, {:?}",
+                        bytes.len(),
+                        s.stats()
+                    );
+                    let snap = serde_json::from_slice(&bytes).expect("deserializes");
+                    s = Session::restore(&pack, opts.clone(), snap).expect("restores");
+                }
+                s.push(i as u32, e, &mut out);
+                alerts.extend(out.iter().map(|m| (m.rule, m.events.to_vec())));
+                out.clear();
+            }
+            s.finish(&mut out);
+            alerts.extend(out.iter().map(|m| (m.rule, m.events.to_vec())));
+            (alerts, s.stats())
+        };
+        let whole = run(None);
+        assert!(whole.0.len() > 1000, "{} alerts", whole.0.len());
+        assert_eq!(run(Some(events.len() / 2)), whole, "{order:?}");
+    }
 }
