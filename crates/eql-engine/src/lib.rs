@@ -148,10 +148,10 @@
 //! | [`RuleSet`], [`Rule`], [`Threat`], [`Technique`], [`ThreatRef`] | yes | yes |
 //! | [`CompileOptions`], [`ParseOptions`], [`SessionOptions`], [`SessionLimits`], [`LineageOptions`], [`EventLimits`], [`StreamOrder`], [`TimestampFormat`], [`Dialect`] | yes | yes |
 //! | [`PackMatches`], [`SessionStats`] | yes | yes |
-//! | [`Session<H>`](Session), [`Matches<H>`](Matches), [`Match<'_, H>`](Match) | when `H` is | when `H` is |
+//! | [`Session<H>`](Session), [`Matches<H>`](Matches), [`Match<'_, H>`](Match), [`SessionSnapshot<H>`](SessionSnapshot) | when `H` is | when `H` is |
 //! | [`Value`], [`FieldPath`], [`PathSegment`], [`Document`], [`ProjectedEvent`], [`SerializeEvent`], [`EventLines`] | yes | yes |
 //! | [`Query`], [`QueryBody`], [`Expr`], [`ExprKind`], [`Literal`], [`PipeKind`], [`Span`], [`Diagnostic`] | yes | yes |
-//! | [`CompileError`], [`EventError`], [`EventErrorKind`], [`JsonType`], [`RuleError`], [`RuleLoadError`] | yes | yes |
+//! | [`CompileError`], [`EventError`], [`EventErrorKind`], [`JsonType`], [`RuleError`], [`RuleLoadError`], [`SnapshotError`] | yes | yes |
 //! | [`Event`] (a trait) | as the implementing type | as the implementing type |
 //!
 //! ```
@@ -179,7 +179,8 @@
 //!   `serde_json::Value` is (same limits, same errors, same fields).
 //! - `serde`: `Serialize`/`Deserialize` for [`Value`] (as the JSON it stands
 //!   for), [`Diagnostic`] and [`Span`], [`SessionStats`] (missing counters
-//!   read as 0), and with `rules` for `Rule`, `Threat`, `Technique` and
+//!   read as 0), [`SessionSnapshot`] (a session's checkpoint, for
+//!   [`Session::restore`]), and with `rules` for `Rule`, `Threat`, `Technique` and
 //!   `ThreatRef` (Elastic's rule object shape); `Serialize` for [`Match`]
 //!   and [`Matches`] (which borrow from the session's buffer); with `rules`,
 //!   `alert_documents` and `write_alert_documents`: alert documents as Elastic
@@ -220,7 +221,7 @@ pub use query::{CompileError, CompileOptions, CompiledQuery};
 pub use route::{Routing, RuleRoute, Shard};
 pub use session::{
     LineageOptions, Match, Matches, Session, SessionLimits, SessionOptions, SessionPlan,
-    SessionStats, Step, StreamOrder, TimestampFormat,
+    SessionSnapshot, SessionStats, SnapshotError, Step, StreamOrder, TimestampFormat,
 };
 
 #[cfg(feature = "rules")]

@@ -8,7 +8,8 @@ use eql_engine::{
     FieldPath, JsonType, LineageOptions, Literal, Match, Matches, Pack, PackMatches, ParseOptions,
     PathSegment, PipeKind, ProjectedEvent, Projection, Query, QueryBody, Rule, RuleError,
     RuleLoadError, RuleSet, SerializeEvent, Session, SessionLimits, SessionOptions, SessionPlan,
-    SessionStats, Span, StreamOrder, Technique, Threat, ThreatRef, TimestampFormat, Value,
+    SessionSnapshot, SessionStats, SnapshotError, Span, StreamOrder, Technique, Threat, ThreatRef,
+    TimestampFormat, Value,
 };
 use std::sync::Arc;
 
@@ -75,6 +76,7 @@ fn shared_types_are_send_and_sync() {
         JsonType,
         RuleError,
         RuleLoadError,
+        SnapshotError,
     );
 }
 
@@ -91,6 +93,9 @@ fn handle_types_follow_their_handle() {
     assert_sync::<Match<'static, u64>>();
     assert_send::<Session<Arc<str>>>();
     assert_sync::<Session<Arc<str>>>();
+    assert_send::<SessionSnapshot<u64>>();
+    assert_sync::<SessionSnapshot<u64>>();
+    assert_static::<SessionSnapshot<u64>>();
 }
 
 /// A session over a shared rule set moves into a spawned thread, keeps its

@@ -4,6 +4,8 @@
 
 use super::keys::{key_bytes, Key};
 use super::pipes::Res;
+use super::snapshot::{CapsSnap, Load, Vals};
+use super::{Counters, SnapshotError};
 use super::{Hit, HitKind, SessionLimits, Sink, StepSpec};
 use eql_plan::Value;
 use eql_syntax::Join as JoinAst;
@@ -122,6 +124,102 @@ impl<H: Clone> Join<H> {
             let map = &self.map;
             self.order
                 .retain(|(s, k)| map.get(k).is_some_and(|e| e.seq == *s));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Snapshots
+
+/// One key's slots, in a snapshot.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
+struct KeySnap<H> {
+    key: Vals,
+    slots: Vec<Option<(H, CapsSnap)>>,
+}
+
+/// A join rule's state in a snapshot: its keys in creation order (the
+/// order they are evicted in).
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
+pub(crate) struct JoinSnap<H> {
+    keys: Vec<KeySnap<H>>,
+}
+
+impl<H: Clone> Join<H> {
+    pub(crate) fn save(&self) -> JoinSnap<H> {
+        JoinSnap {
+            keys: self
+                .order
+                .iter()
+                .filter_map(|(seq, k)| {
+                    let e = self.map.get(k).filter(|e| e.seq == *seq)?;
+                    Some(KeySnap {
+                        key: Vals::of_atoms(k),
+                        slots: e
+                            .slots
+                            .iter()
+                            .map(|s| s.as_ref().map(|(h, caps)| (h.clone(), CapsSnap::of(caps))))
+                            .collect(),
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    /// Restores `snap` into this fresh state; `fields`: the pipe captures
+    /// of the rule.
+    pub(crate) fn load(
+        &mut self,
+        spec: &JoinSpec,
+        snap: JoinSnap<H>,
+        fields: usize,
+        cx: &Load<'_>,
+        c: &mut Counters,
+    ) -> Result<(), SnapshotError> {
+        cx.within("join keys", "max_keys", snap.keys.len(), cx.limits.max_keys)?;
+        let n = spec.steps.len();
+        for (i, k) in snap.keys.into_iter().enumerate() {
+            let key = cx.key(&k.key)?;
+            cx.check(!self.map.contains_key(&key), "a join key twice")?;
+            cx.check(k.slots.len() == n, "slots of steps the join does not have")?;
+            let filled = k.slots.iter().filter(|s| s.is_some()).count();
+            // A key is made by its first event and emitted at its last.
+            cx.check(filled >= 1 && filled < n, "a join key empty or complete")?;
+            let mut slots = Vec::with_capacity(n);
+            for s in k.slots {
+                slots.push(match s {
+                    Some((h, caps)) => Some((h, cx.caps(&caps, fields)?)),
+                    None => None,
+                });
+            }
+            let bytes = std::mem::size_of::<Entry<H>>()
+                + n * std::mem::size_of::<Slot<H>>()
+                + 2 * key_bytes(&key);
+            c.add_key(bytes);
+            let seq = i as u64 + 1;
+            self.order.push_back((seq, key.clone()));
+            self.map.insert(key, Entry { slots, seq, bytes });
+            self.seq = seq;
+        }
+        Ok(())
+    }
+
+    /// Calls `f` with every handle the state holds.
+    pub(crate) fn for_each_handle<'a>(&'a self, f: &mut dyn FnMut(&'a H)) {
+        for e in self.map.values() {
+            for (h, _) in e.slots.iter().flatten() {
+                f(h);
+            }
         }
     }
 }

@@ -89,10 +89,12 @@ impl KeyAtom {
     }
 }
 
-/// Heap bytes of a key (beyond its inline size).
+/// Heap bytes of a key (beyond its inline size). A function of the key's
+/// values alone (its length, not its capacity), so that a key read back from
+/// a snapshot counts what the original counted.
 pub(crate) fn key_bytes(k: &Key) -> usize {
-    let spilled = if k.spilled() {
-        k.capacity() * std::mem::size_of::<KeyAtom>()
+    let spilled = if k.len() > k.inline_size() {
+        k.len() * std::mem::size_of::<KeyAtom>()
     } else {
         0
     };

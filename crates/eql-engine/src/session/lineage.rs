@@ -10,6 +10,8 @@
 //! [`crate::Event::lineage`].
 
 use super::keys::KeyAtom;
+use super::snapshot::{Load, Vals};
+use super::SnapshotError;
 use super::{EvalCx, LineageOptions};
 use crate::{CompiledQuery, Event};
 use eql_plan::{FieldPath, Value};
@@ -62,6 +64,21 @@ impl LineageFields {
             terminates: conv(&opts.terminate_values),
             process: opts.process_category.clone(),
         }
+    }
+
+    /// The fields and values, as text (a snapshot's fingerprint of them).
+    pub(crate) fn print(&self) -> String {
+        let atoms = |a: &[KeyAtom]| format!("{:?}", Vals::of_atoms(a));
+        format!(
+            "{} {} {} {} {} {} {}",
+            self.pid,
+            self.ppid,
+            self.subtype,
+            self.name,
+            atoms(&self.creates),
+            atoms(&self.terminates),
+            self.process
+        )
     }
 
     /// Every field read from an event (besides the relations' conditions).
@@ -239,6 +256,61 @@ impl Lineage {
                 }
             }
         }
+    }
+}
+
+/// One relation's state in a snapshot (sets sorted).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
+pub(crate) struct NodeSnap {
+    sources: Vals,
+    members: Vals,
+    dead: Vals,
+}
+
+fn sorted(set: &HashSet<KeyAtom>) -> Vals {
+    let mut atoms: Vec<&KeyAtom> = set.iter().collect();
+    atoms.sort_unstable();
+    Vals::of_atoms(atoms)
+}
+
+impl Lineage {
+    pub(crate) fn save(&self) -> Vec<NodeSnap> {
+        self.nodes
+            .iter()
+            .map(|n| NodeSnap {
+                sources: sorted(&n.sources),
+                members: sorted(&n.members),
+                dead: Vals::of_atoms(&n.dead),
+            })
+            .collect()
+    }
+
+    /// Restores `snap` into this fresh state (built from `spec`).
+    pub(crate) fn load(
+        &mut self,
+        spec: &LineageSpec,
+        snap: Vec<NodeSnap>,
+        cx: &Load<'_>,
+    ) -> Result<(), SnapshotError> {
+        cx.check(
+            snap.len() == spec.nodes.len(),
+            "lineage states and relations disagree",
+        )?;
+        let mut nodes = Vec::with_capacity(snap.len());
+        for n in snap {
+            nodes.push(Node {
+                sources: cx.atoms(&n.sources)?.into_iter().collect(),
+                members: cx.atoms(&n.members)?.into_iter().collect(),
+                dead: cx.atoms(&n.dead)?,
+            });
+        }
+        self.nodes = nodes;
+        Ok(())
     }
 }
 

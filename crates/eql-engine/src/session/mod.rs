@@ -13,6 +13,10 @@
 //! Elasticsearch's order ([`StreamOrder`], `order.rs`) → the rules' state
 //! machines → pipes → the caller's [`Matches`].
 //!
+//! The state is plain data: [`Session::snapshot`] writes it down, and
+//! [`Session::restore`] builds a session that goes on from it
+//! (`snapshot.rs`).
+//!
 //! ```
 //! use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
 //! use serde_json::json;
@@ -35,6 +39,7 @@ mod order;
 mod pipes;
 mod sample;
 mod sequence;
+mod snapshot;
 mod time;
 
 pub use time::TimestampFormat;
@@ -61,6 +66,7 @@ pub use options::{LineageOptions, SessionLimits, SessionOptions, StreamOrder};
 pub use plan::SessionPlan;
 use rule::{Body, BodySpec, OwnTs, RuleState};
 pub(crate) use rule::{Hit, HitKind, Sink};
+pub use snapshot::{SessionSnapshot, SnapshotError};
 pub(crate) use stats::Counters;
 pub use stats::SessionStats;
 use std::sync::Arc;

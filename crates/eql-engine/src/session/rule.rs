@@ -1,6 +1,8 @@
 //! One rule's state in a session: its body's state machine, pipes and lineage,
 //! and how one event becomes compact hits for it.
 
+use super::snapshot::{BodySnap, Load, RuleSnap};
+use super::SnapshotError;
 use super::{
     join, lineage, pipes, sample, sequence, Answers, CompiledQuery, Counters, Dialect, EvalCx,
     Event, Key, Matches, QueryBody, SessionOptions, SmallVec, Value,
@@ -89,6 +91,23 @@ impl RulePlan {
             body,
             session_category: false,
             engine,
+        }
+    }
+}
+
+impl RulePlan {
+    /// True when the rule's evaluation can give a hit of `kind`.
+    pub(super) fn takes(&self, kind: HitKind) -> bool {
+        let step = |i: u16, n: usize| usize::from(i) < n;
+        match (&self.body, kind) {
+            (BodySpec::Event, HitKind::Step(i)) => i == 0,
+            (BodySpec::Seq(s), HitKind::Touch) => s.py && s.maxspan.is_some(),
+            (BodySpec::Seq(s), HitKind::Until) => s.until.is_some(),
+            (BodySpec::Seq(s), HitKind::Step(i)) => step(i, s.steps.len()),
+            (BodySpec::Sample(s), HitKind::Step(i)) => step(i, s.steps.len()),
+            (BodySpec::Join(j), HitKind::Until) => j.until.is_some(),
+            (BodySpec::Join(j), HitKind::Step(i)) => step(i, j.steps.len()),
+            _ => false,
         }
     }
 }
@@ -299,6 +318,62 @@ impl<H: Clone> RuleState<H> {
                 }
             }
         }
+    }
+
+    /// The rule's state in a snapshot.
+    pub(super) fn save(&self) -> RuleSnap<H> {
+        RuleSnap {
+            body: match &self.body {
+                Body::Event => BodySnap::Event,
+                Body::Seq(s) => BodySnap::Seq(s.save()),
+                Body::Sample(s) => BodySnap::Sample(s.save()),
+                Body::Join(j) => BodySnap::Join(j.save()),
+            },
+            pipes: self.pipes.save(),
+            lineage: self.lineage.as_ref().map(lineage::Lineage::save),
+        }
+    }
+
+    /// Restores `snap` into this fresh state (built from `plan` and the
+    /// session's options), adding what it holds to `c`.
+    pub(super) fn load(
+        &mut self,
+        plan: &RulePlan,
+        snap: RuleSnap<H>,
+        cx: &Load<'_>,
+        c: &mut Counters,
+    ) -> Result<(), SnapshotError> {
+        let fields = plan.pipes.field_count();
+        match (&mut self.body, &plan.body, snap.body) {
+            (Body::Event, BodySpec::Event, BodySnap::Event) => {}
+            (Body::Seq(s), BodySpec::Seq(spec), BodySnap::Seq(x)) => {
+                s.load(spec, x, fields, cx, c)?;
+            }
+            (Body::Sample(s), BodySpec::Sample(spec), BodySnap::Sample(x)) => {
+                s.load(spec, x, fields, cx, c)?;
+            }
+            (Body::Join(j), BodySpec::Join(spec), BodySnap::Join(x)) => {
+                j.load(spec, x, fields, cx, c)?;
+            }
+            _ => return Err(cx.invalid("a state of another kind than the rule")),
+        }
+        self.pipes.load(&plan.pipes, snap.pipes, cx)?;
+        match (&mut self.lineage, &plan.lineage, snap.lineage) {
+            (Some(l), Some(spec), Some(nodes)) => l.load(spec, nodes, cx),
+            (None, None, None) => Ok(()),
+            _ => Err(cx.invalid("lineage state of a rule without lineage, or none")),
+        }
+    }
+
+    /// Calls `f` with every handle the rule's state holds.
+    pub(super) fn for_each_handle<'a>(&'a self, f: &mut dyn FnMut(&'a H)) {
+        match &self.body {
+            Body::Event => {}
+            Body::Seq(s) => s.for_each_handle(f),
+            Body::Sample(s) => s.for_each_handle(f),
+            Body::Join(j) => j.for_each_handle(f),
+        }
+        self.pipes.for_each_handle(f);
     }
 
     pub(super) fn sink<'a>(

@@ -21,7 +21,9 @@
 //! Checks, after every push and after `finish`, against what the `SessionLimits`
 //! and `SessionStats` documentation promises:
 //!
-//! - `partials <= rules × max_partials` (the cap is per rule);
+//! - `partials <= rules × max_partials` (the cap is per rule, over partial
+//!   sequences and completed ones waiting for a trailing `![...]` check
+//!   together);
 //! - `keys <= rules × max_keys + partials`: `max_keys` caps, per rule, the
 //!   keys held by state that is not a partial sequence; a sequence's key is
 //!   held by its live partial sequences, at most one key each;
@@ -152,7 +154,7 @@ enum Push {
 }
 
 /// A decoded stream event: the DOM, its serialized bytes and how to push it.
-struct StreamEvent {
+pub(crate) struct StreamEvent {
     dom: Json,
     bytes: Vec<u8>,
     push: Push,
@@ -369,8 +371,17 @@ enum Fate {
     Rejected,
 }
 
-/// Runs one input: decodes it, runs every session and checks it.
-pub(crate) fn run(data: &[u8]) -> Summary {
+/// A decoded input: the plans (one over every query, or one per query),
+/// the session options and the events.
+pub(crate) struct Decoded {
+    pub(crate) plans: Vec<Arc<SessionPlan>>,
+    pub(crate) opts: SessionOptions,
+    pub(crate) events: Vec<StreamEvent>,
+}
+
+/// Decodes one input (see the layout above).
+#[allow(clippy::field_reassign_with_default)] // option structs are filled field by field
+pub(crate) fn decode(data: &[u8]) -> Decoded {
     let mut b = Bytes(data);
     let flags = b.byte();
     let mut limits = SessionLimits::default();
@@ -424,10 +435,45 @@ pub(crate) fn run(data: &[u8]) -> Summary {
     } else {
         vec![Arc::new(SessionPlan::new(engines))]
     };
+    Decoded {
+        plans,
+        opts,
+        events,
+    }
+}
+
+/// Pushes one decoded event as it says (its DOM, its bytes, or bad bytes,
+/// which `push_json` must refuse); true when the session took it.
+pub(crate) fn push(s: &mut Session<u32>, h: u32, ev: &StreamEvent, out: &mut Matches<u32>) -> bool {
+    match ev.push {
+        Push::Dom => s.push(h, &ev.dom, out),
+        Push::Json => {
+            if let Err(e) = s.push_json(h, &ev.bytes, out) {
+                panic!("push_json of a serialized object failed: {e}");
+            }
+        }
+        Push::Bad => {
+            assert!(
+                s.push_json(h, &ev.bytes, out).is_err(),
+                "push_json accepted bad bytes"
+            );
+            return false;
+        }
+    }
+    true
+}
+
+/// Runs one input: decodes it, runs every session and checks it.
+pub(crate) fn run(data: &[u8]) -> Summary {
+    let Decoded {
+        plans,
+        opts,
+        events,
+    } = decode(data);
     let mut sum = Summary::default();
     for plan in &plans {
         let session = Session::new(Arc::clone(plan), opts.clone());
-        check(session, plan.len(), &limits, &events, &mut sum);
+        check(session, plan.len(), &opts.limits, &events, &mut sum);
         bytes_equal_dom(plan, &opts, &events);
     }
     sum
@@ -515,25 +561,11 @@ fn check(
     let mut pushed = 0u64;
     for (i, ev) in events.iter().enumerate() {
         let h = i as u32;
-        match ev.push {
-            Push::Dom => s.push(h, &ev.dom, &mut out),
-            Push::Json => {
-                if let Err(e) = s.push_json(h, &ev.bytes, &mut out) {
-                    panic!("push_json of a serialized object failed: {e}");
-                }
-            }
-            Push::Bad => {
-                assert!(
-                    s.push_json(h, &ev.bytes, &mut out).is_err(),
-                    "push_json accepted bad bytes"
-                );
-            }
-        }
-        if ev.push == Push::Bad {
-            fates.push(Fate::Rejected);
-        } else {
+        if push(&mut s, h, ev, &mut out) {
             pushed += 1;
             fates.push(Fate::Pushed);
+        } else {
+            fates.push(Fate::Rejected);
         }
         late += observe(&mut out, &mut fates, Some(h), &mut results);
         invariants(&s, rules, limits, pushed, late, results, "push");
