@@ -5,8 +5,8 @@
 
 use crate::plan::{Release, Rules, Target};
 use eql_engine::{
-    Document, Event, EventError, Matches, PackMatches, Placement, Routing, Session,
-    SessionOptions, Shard, Step, StreamOrder, Value,
+    Document, Event, EventError, Matches, PackMatches, Placement, Routing, Session, SessionOptions,
+    Shard, Step, StreamOrder, Value,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::btree_map::{BTreeMap, Entry};
@@ -74,7 +74,7 @@ pub enum Output<H> {
 /// a.add(&b);
 /// assert_eq!((a.events, a.peak_held), (5, 5));
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Totals {
     /// Lines read as events.
@@ -123,6 +123,16 @@ struct Routed<H> {
     line: Line<H>,
     /// The stateful rules (positions) it is for, ascending.
     rules: Vec<u32>,
+}
+
+/// An event's timestamp on one clock, read as a session reads it.
+#[derive(Clone, Copy)]
+enum Stamp {
+    At(i64),
+    /// Absent or null.
+    Missing,
+    /// Present, not a timestamp in the clock's format.
+    Bad,
 }
 
 /// One destination of one event.
@@ -259,6 +269,7 @@ where
                         stateful.dedup();
                         place(
                             &rules,
+                            &mut totals,
                             &placement,
                             t_in,
                             &line,
@@ -315,8 +326,10 @@ where
 
 /// Groups the destinations of one event's step matches: (worker, epoch,
 /// timestamp) → the rules.
+#[allow(clippy::too_many_arguments)]
 fn place<H>(
     rules: &Rules,
+    totals: &mut Totals,
     placement: &Placement,
     t_in: u64,
     line: &Line<H>,
@@ -329,18 +342,30 @@ fn place<H>(
     let Ok(ev) = rules.projection.parse(&line.bytes, &rules.limits) else {
         return;
     };
-    let stamps: Vec<Option<i64>> = rules
+    let stamps: Vec<Stamp> = rules
         .clocks
         .iter()
-        .map(|(field, format)| ev.get(field).and_then(|v| format.read_nanos(&v)))
+        .map(|(field, format)| match ev.get(field) {
+            None | Some(Value::Null) => Stamp::Missing,
+            Some(v) => format.read_nanos(&v).map_or(Stamp::Bad, Stamp::At),
+        })
         .collect();
     for &p in stateful {
         let Some(sr) = rules.stateful.get(p as usize) else {
             continue;
         };
-        let ts = match sr.release {
-            Release::Arrival => None,
-            Release::Time | Release::TimeHeld => stamps.get(sr.clock).copied().flatten(),
+        let ts = match (sr.release, stamps.get(sr.clock)) {
+            (Release::Arrival, _) => None,
+            (_, Some(Stamp::At(t))) => Some(*t),
+            // In Elasticsearch's order a rule skips an event whose timestamp
+            // does not read, and a sequence one without a timestamp: its
+            // session would (and would count the first kind).
+            (_, Some(Stamp::Bad)) => {
+                totals.bad_timestamp += 1;
+                continue;
+            }
+            (_, Some(Stamp::Missing)) if sr.sequence => continue,
+            (_, _) => None,
         };
         // Never before the event's own time (an event behind its input's
         // promise is late for its rules, which count it).

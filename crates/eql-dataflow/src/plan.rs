@@ -4,7 +4,7 @@
 //! workers, and how each stateful rule's step events are put in order.
 
 use eql_engine::{
-    CompiledQuery, Dialect, EventLimits, EventQuery, FieldPath, Pack, Placement, Projection,
+    CompiledQuery, Dialect, Event, EventLimits, EventQuery, FieldPath, Pack, Placement, Projection,
     QueryBody, SessionLimits, SessionPlan, StreamOrder, TimestampFormat,
 };
 use std::sync::Arc;
@@ -83,6 +83,9 @@ pub(crate) struct StatefulRule {
     pub(crate) release: Release,
     /// Its clock: an index into [`Rules::clocks`].
     pub(crate) clock: usize,
+    /// A sequence: in Elasticsearch's order it skips an event without a
+    /// timestamp (every rule skips one whose timestamp does not read).
+    pub(crate) sequence: bool,
 }
 
 /// The rules an operator runs, planned once and shared by every worker
@@ -119,6 +122,8 @@ pub struct Rules {
     /// Every field the route stage reads for the stateful rules: join keys
     /// and timestamps.
     pub(crate) projection: Projection,
+    /// The timestamp fields alone.
+    clock_projection: Projection,
     pub(crate) limits: EventLimits,
     /// Epoch width in nanoseconds (1 ..= `i64::MAX`).
     pub(crate) epoch_ns: i64,
@@ -161,14 +166,18 @@ impl Rules {
             }
         }
         let pack = Pack::from_queries(items);
-        let placement = Placement::new(stateful_idx.iter().filter_map(|&i| queries.get(i)), workers);
+        let placement =
+            Placement::new(stateful_idx.iter().filter_map(|&i| queries.get(i)), workers);
         let mut clocks: Vec<(FieldPath, TimestampFormat)> = Vec::new();
         let stateful = stateful_idx
             .iter()
             .filter_map(|&i| {
                 let q = queries.get(i)?;
                 let o = q.options();
-                let clock = (FieldPath::parse_dotted(&o.timestamp_field), o.timestamp_format);
+                let clock = (
+                    FieldPath::parse_dotted(&o.timestamp_field),
+                    o.timestamp_format,
+                );
                 let clock = match clocks.iter().position(|c| *c == clock) {
                     Some(k) => k,
                     None => {
@@ -191,6 +200,7 @@ impl Rules {
                     plan: Arc::new(SessionPlan::new([q.clone()])),
                     release,
                     clock,
+                    sequence: matches!(q.query().body, QueryBody::Sequence(_)),
                 })
             })
             .collect();
@@ -210,7 +220,9 @@ impl Rules {
                 m
             })
             .unwrap_or_default();
+        let clock_projection = Projection::new(clocks.iter().map(|(f, _)| f));
         Rules {
+            clock_projection,
             pack,
             targets,
             stateful,
@@ -262,5 +274,29 @@ impl Rules {
     /// ```
     pub fn epoch(&self, nanos: i64) -> u64 {
         (nanos.div_euclid(self.epoch_ns) as u64) ^ (1 << 63)
+    }
+
+    /// The least epoch of an event's timestamps on the stateful rules'
+    /// clocks; `None` when none reads (or there is no stateful rule, or the
+    /// bytes are not an event). An input in timestamp order can promise,
+    /// once it has sent the event, that no later event has an earlier
+    /// epoch: it can move its capability there.
+    ///
+    /// ```
+    /// use eql_dataflow::{Options, Rules};
+    /// use eql_engine::{CompileOptions, CompiledQuery};
+    /// let seq = CompiledQuery::compile("sequence [a where true] [b where true]", &CompileOptions::default()).unwrap();
+    /// let rules = Rules::new([seq], 1, &Options::default());
+    /// let e = rules.event_epoch(br#"{"@timestamp": "2024-03-01T00:00:01.500Z"}"#);
+    /// assert_eq!(e, Some(rules.epoch(1_709_251_201_500_000_000)));
+    /// assert_eq!(rules.event_epoch(br#"{"x": 1}"#), None);
+    /// ```
+    pub fn event_epoch(&self, bytes: &[u8]) -> Option<u64> {
+        let ev = self.clock_projection.parse(bytes, &self.limits).ok()?;
+        self.clocks
+            .iter()
+            .filter_map(|(field, format)| format.read_nanos(&ev.get(field)?))
+            .map(|t| self.epoch(t))
+            .min()
     }
 }

@@ -33,7 +33,8 @@ mod plan;
 mod profile;
 mod stateful;
 
-pub use alert::Format;
+pub use alert::{Alert, Format, Formatter};
+pub use input::{lines, Block, BlockReader};
 pub use profile::Profile;
 pub use stateful::OrderStats;
 
