@@ -5,8 +5,8 @@
 
 use crate::plan::{Release, Rules, Target};
 use eql_engine::{
-    Document, Event, EventError, Matches, PackMatches, Placement, Routing, Session, SessionOptions,
-    Shard, Step, StreamOrder, Value,
+    Document, Event, EventError, Matches, PackMatches, Placement, Routing, RuleRoute, Session,
+    SessionOptions, Shard, Step, StreamOrder, Value,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::btree_map::{BTreeMap, Entry};
@@ -120,6 +120,9 @@ struct Routed<H> {
     /// Its time on the clock of its rules (`None`: it has none that reads,
     /// or its rules run in arrival order).
     ts: Option<i64>,
+    /// For rules whose sessions hold their hits to the end of the input
+    /// ([`Release::Held`]): it waits for the end too.
+    held: bool,
     line: Line<H>,
     /// The stateful rules (positions) it is for, ascending.
     rules: Vec<u32>,
@@ -140,6 +143,7 @@ struct Group {
     dest: u32,
     epoch: u64,
     ts: Option<i64>,
+    held: bool,
     rules: Vec<u32>,
 }
 
@@ -166,9 +170,11 @@ struct Group {
 ///   rules of [`StreamOrder::Bounded`]); sessions of rules split by key
 ///   keep only the hits their worker owns ([`Shard`]). Every rule thus sees
 ///   its step events in Elasticsearch's order, with no reorder window.
-///   Rules with a tiebreaker field hold their hits to the end of the input
-///   and sort them there; rules in [`StreamOrder::Arrival`] take their step
-///   events by handle.
+///   Samples (which pick each key's events by arrival, whatever their
+///   time) and rules with a tiebreaker field take their step events by
+///   handle and hold them to the end of the input, sorting them there as a
+///   bounded session does; rules in [`StreamOrder::Arrival`] take their
+///   step events by handle.
 /// - When the input ends, the sessions finish (samples, pipes, pending
 ///   sequences) and each stage emits its [`Totals`].
 ///
@@ -283,6 +289,7 @@ where
                                 Routed {
                                     dest: g.dest,
                                     ts: g.ts,
+                                    held: g.held,
                                     line: line.clone(),
                                     rules: g.rules,
                                 },
@@ -356,7 +363,8 @@ fn place<H>(
         };
         let ts = match (sr.release, stamps.get(sr.clock)) {
             (Release::Arrival, _) => None,
-            (_, Some(Stamp::At(t))) => Some(*t),
+            (Release::Time, Some(Stamp::At(t))) => Some(*t),
+            (Release::Held, Some(Stamp::At(_))) => None,
             // In Elasticsearch's order a rule skips an event whose timestamp
             // does not read, and a sequence one without a timestamp: its
             // session would (and would count the first kind).
@@ -370,21 +378,130 @@ fn place<H>(
         // Never before the event's own time (an event behind its input's
         // promise is late for its rules, which count it).
         let epoch = ts.map_or(t_in, |t| rules.epoch(t).max(t_in));
+        let held = sr.release == Release::Held;
         placement.owners(p as usize, &ev, owners);
         for &w in owners.iter() {
             let dest = w as u32;
             match groups
                 .iter_mut()
-                .find(|g| g.dest == dest && g.epoch == epoch && g.ts == ts)
+                .find(|g| g.dest == dest && g.epoch == epoch && g.ts == ts && g.held == held)
             {
                 Some(g) => g.rules.push(p),
                 None => groups.push(Group {
                     dest,
                     epoch,
                     ts,
+                    held,
                     rules: vec![p],
                 }),
             }
+        }
+    }
+}
+
+/// One worker's sessions: one per stateful rule it has seen a step event
+/// of.
+struct Owner<H> {
+    rules: Arc<Rules>,
+    /// Per stateful rule split by key, the routing of its shards (over the
+    /// rule alone: the owner of a key is the same for every rule).
+    shards: Vec<Option<Arc<Routing>>>,
+    worker: usize,
+    sessions: Vec<Option<Session<Line<H>>>>,
+    matches: Matches<Line<H>>,
+    /// Step events of [`Release::Held`] rules, waiting for the end of the
+    /// input.
+    held: Vec<Routed<H>>,
+}
+
+impl<H: Clone + Ord> Owner<H> {
+    fn new(rules: Arc<Rules>, worker: usize, peers: usize) -> Self {
+        let shards = rules
+            .stateful
+            .iter()
+            .map(|s| {
+                let q = s.plan.query(0)?;
+                let r = Routing::new([q], peers);
+                (r.rule(0) == Some(RuleRoute::ByKey)).then(|| Arc::new(r))
+            })
+            .collect();
+        Owner {
+            sessions: rules.stateful.iter().map(|_| None).collect(),
+            rules,
+            shards,
+            worker,
+            matches: Matches::new(),
+            held: Vec::new(),
+        }
+    }
+
+    /// Runs one step event through the sessions of its rules.
+    fn run(&mut self, ev: &Routed<H>, give: &mut impl FnMut(Output<H>)) {
+        let rules = &*self.rules;
+        let doc = if ev.rules.len() > 1 {
+            Document::parse(&ev.line.bytes, &rules.limits).ok()
+        } else {
+            None
+        };
+        for &p in &ev.rules {
+            let (Some(sr), Some(slot)) = (
+                rules.stateful.get(p as usize),
+                self.sessions.get_mut(p as usize),
+            ) else {
+                continue;
+            };
+            let session = slot.get_or_insert_with(|| {
+                let mut o = SessionOptions::default();
+                o.order = Some(match sr.release {
+                    Release::Time => StreamOrder::Window { window_ms: 0 },
+                    Release::Held => StreamOrder::Bounded,
+                    Release::Arrival => StreamOrder::Arrival,
+                });
+                o.limits = rules.session_limits.clone();
+                o.event_limits = rules.limits.clone();
+                o.shard = self
+                    .shards
+                    .get(p as usize)
+                    .cloned()
+                    .flatten()
+                    .map(|r| Shard::new(r, self.worker));
+                Session::new(Arc::clone(&sr.plan), o)
+            });
+            self.matches.clear();
+            match &doc {
+                Some(d) => session.push(ev.line.clone(), d, &mut self.matches),
+                None => {
+                    // The route stage checked the bytes: this cannot fail.
+                    let _ = session.push_json(ev.line.clone(), &ev.line.bytes, &mut self.matches);
+                }
+            }
+            for f in found(&self.matches, sr.rule) {
+                give(Output::Found(f));
+            }
+        }
+    }
+
+    /// The end of the input: the held step events in handle order, then
+    /// every session finishes. Adds the sessions' counts to `totals`.
+    fn finish(&mut self, totals: &mut Totals, give: &mut impl FnMut(Output<H>)) {
+        let mut held = std::mem::take(&mut self.held);
+        held.sort_by(|a, b| a.line.handle.cmp(&b.line.handle));
+        for ev in &held {
+            self.run(ev, give);
+        }
+        for (p, slot) in self.sessions.iter_mut().enumerate() {
+            let (Some(session), Some(sr)) = (slot, self.rules.stateful.get(p)) else {
+                continue;
+            };
+            self.matches.clear();
+            session.finish(&mut self.matches);
+            for f in found(&self.matches, sr.rule) {
+                give(Output::Found(f));
+            }
+            let st = session.stats();
+            totals.late += st.late;
+            totals.bad_timestamp += st.bad_timestamp;
+            totals.held_overflow += st.held_overflow;
         }
     }
 }
@@ -400,27 +517,15 @@ fn sessions<H>(
 where
     H: ExchangeData + Clone + Ord,
 {
-    // Rules split by key keep the hits this worker owns: their routing is
-    // over the rule alone (the owner of a key is the same for every rule).
-    let shards: Vec<Option<Arc<Routing>>> = rules
-        .stateful
-        .iter()
-        .map(|s| {
-            let q = s.plan.query(0)?;
-            let r = Routing::new([q], peers);
-            (r.rule(0) == Some(eql_engine::RuleRoute::ByKey)).then(|| Arc::new(r))
-        })
-        .collect();
     routed.unary_frontier::<CapacityContainerBuilder<Vec<Output<H>>>, _, _, _>(
         Exchange::new(|r: &Routed<H>| u64::from(r.dest)),
         "EqlSessions",
         move |default_cap, _info| {
             let mut retained = Some(default_cap);
             let mut stash: BTreeMap<u64, (Capability<u64>, Vec<Routed<H>>)> = BTreeMap::new();
-            let mut held = 0u64;
-            let mut sessions: Vec<Option<Session<Line<H>>>> =
-                rules.stateful.iter().map(|_| None).collect();
-            let mut matches: Matches<Line<H>> = Matches::new();
+            // Step events waiting, in `stash` and in `owner.held`.
+            let mut waiting = 0u64;
+            let mut owner = Owner::new(rules, worker, peers);
             let mut totals = Totals::default();
             move |(input, frontier), output| {
                 input.for_each_stamp(|cap, data| {
@@ -437,64 +542,25 @@ where
                         }
                     };
                     for container in data {
-                        held += container.len() as u64;
+                        waiting += container.len() as u64;
                         slot.1.append(container);
                     }
                 });
-                totals.peak_held = totals.peak_held.max(held);
+                totals.peak_held = totals.peak_held.max(waiting);
                 let frontier = frontier.frontier();
                 while let Some(first) = stash.first_entry() {
                     if frontier.less_equal(first.key()) {
                         break;
                     }
                     let (cap, mut events) = first.remove();
-                    held = held.saturating_sub(events.len() as u64);
                     events.sort_by(|a, b| (a.ts, &a.line.handle).cmp(&(b.ts, &b.line.handle)));
                     let mut out = output.session(&cap);
-                    for ev in &events {
-                        let doc = if ev.rules.len() > 1 {
-                            Document::parse(&ev.line.bytes, &rules.limits).ok()
+                    for ev in events {
+                        if ev.held {
+                            owner.held.push(ev);
                         } else {
-                            None
-                        };
-                        for &p in &ev.rules {
-                            let Some(sr) = rules.stateful.get(p as usize) else {
-                                continue;
-                            };
-                            let Some(slot) = sessions.get_mut(p as usize) else {
-                                continue;
-                            };
-                            let session = slot.get_or_insert_with(|| {
-                                let mut o = SessionOptions::default();
-                                o.order = Some(match sr.release {
-                                    Release::Time => StreamOrder::Window { window_ms: 0 },
-                                    Release::TimeHeld => StreamOrder::Bounded,
-                                    Release::Arrival => StreamOrder::Arrival,
-                                });
-                                o.limits = rules.session_limits.clone();
-                                o.event_limits = rules.limits.clone();
-                                o.shard = shards
-                                    .get(p as usize)
-                                    .cloned()
-                                    .flatten()
-                                    .map(|r| Shard::new(r, worker));
-                                Session::new(Arc::clone(&sr.plan), o)
-                            });
-                            matches.clear();
-                            match &doc {
-                                Some(d) => session.push(ev.line.clone(), d, &mut matches),
-                                None => {
-                                    // Checked by the route stage: cannot fail.
-                                    let _ = session.push_json(
-                                        ev.line.clone(),
-                                        &ev.line.bytes,
-                                        &mut matches,
-                                    );
-                                }
-                            }
-                            for f in found(&matches, sr.rule) {
-                                out.give(Output::Found(f));
-                            }
+                            waiting = waiting.saturating_sub(1);
+                            owner.run(&ev, &mut |o| out.give(o));
                         }
                     }
                 }
@@ -502,21 +568,7 @@ where
                     None => {
                         if let Some(c) = retained.take() {
                             let mut out = output.session(&c);
-                            for (p, slot) in sessions.iter_mut().enumerate() {
-                                let (Some(session), Some(sr)) = (slot, rules.stateful.get(p))
-                                else {
-                                    continue;
-                                };
-                                matches.clear();
-                                session.finish(&mut matches);
-                                for f in found(&matches, sr.rule) {
-                                    out.give(Output::Found(f));
-                                }
-                                let st = session.stats();
-                                totals.late += st.late;
-                                totals.bad_timestamp += st.bad_timestamp;
-                                totals.held_overflow += st.held_overflow;
-                            }
+                            owner.finish(&mut totals, &mut |o| out.give(o));
                             out.give(Output::Totals(totals));
                         }
                     }

@@ -60,14 +60,15 @@ pub(crate) enum Target {
 /// sees them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Release {
-    /// By event time, released as the frontier passes: the session runs
-    /// them as they come (`Window` of 0 ms, which applies the same
-    /// timestamp rules as `Bounded`).
+    /// By (timestamp, handle), released as the frontier passes their epoch:
+    /// the session runs them as they come (`Window` of 0 ms, which applies
+    /// the timestamp rules of `Bounded`).
     Time,
-    /// By event time as `Time`, but the rule breaks ties with a tiebreaker
-    /// field: its session holds its hits (`Bounded`) and sorts them by
-    /// (timestamp, tiebreaker, arrival) at the end.
-    TimeHeld,
+    /// By handle, into a session that holds its hits to the end of the
+    /// input and sorts them there (`Bounded`): samples, which pick each
+    /// key's events by arrival (Elasticsearch's index order) whatever their
+    /// time, and rules that break ties with a tiebreaker field.
+    Held,
     /// By handle, released as the frontier of the input passes: the order
     /// of the input ([`StreamOrder::Arrival`]).
     Arrival,
@@ -190,9 +191,10 @@ impl Rules {
                 } else {
                     StreamOrder::Bounded
                 };
+                let sample = matches!(q.query().body, QueryBody::Sample(_));
                 let release = match opts.order.unwrap_or(default) {
                     StreamOrder::Arrival => Release::Arrival,
-                    _ if o.tiebreaker_field.is_some() => Release::TimeHeld,
+                    _ if sample || o.tiebreaker_field.is_some() => Release::Held,
                     _ => Release::Time,
                 };
                 Some(StatefulRule {
