@@ -147,8 +147,20 @@ enum Gather {
     Bad { line: u64, message: String },
     /// Bytes of input a worker read.
     Read { bytes: u64 },
-    /// The operator's counts of one stage of one worker.
-    Totals(Totals),
+    /// The operator's counts of one stage of a worker.
+    Totals { worker: u32, totals: Totals },
+}
+
+impl Gather {
+    /// Worker 0's order: alerts by (line of the last event, rule, text),
+    /// then bad lines by line, then the counts.
+    fn order(&self) -> (u8, u64, u32, &[u8]) {
+        match self {
+            Gather::Alert { at, rule, text } => (0, *at, *rule, text),
+            Gather::Bad { line, message } => (1, *line, 0, message.as_bytes()),
+            Gather::Read { .. } | Gather::Totals { .. } => (2, 0, 0, &[]),
+        }
+    }
 }
 
 /// What worker 0 reports at the end.
@@ -159,6 +171,8 @@ struct Report {
     bad_lines: u64,
     alerts: u64,
     per_rule: Vec<u64>,
+    /// Step events each worker's sessions received.
+    received: Vec<u64>,
     totals: Totals,
 }
 
@@ -352,10 +366,16 @@ fn run(args: Args) -> Result<ExitCode, String> {
     };
     let fired = report.per_rule.iter().filter(|&&n| n > 0).count();
     eprintln!(
-        "{} workers in {} processes: {} step events routed, at most {} held by one worker",
+        "{} workers in {} processes: {} step events routed ({} per worker), at most {} held by one worker",
         workers,
         args.processes.max(1),
         t.routed,
+        report
+            .received
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(" "),
         t.peak_held
     );
     // `scan`'s summary line.
@@ -394,6 +414,7 @@ impl Job {
         };
         let mut report = Report {
             per_rule: vec![0; self.compiled.len()],
+            received: vec![0; worker.peers()],
             ..Report::default()
         };
         let mut failure = None;
@@ -408,18 +429,7 @@ impl Job {
                 continue;
             };
             let mut gathered = gathered.take();
-            gathered.sort_by(|a, b| match (a, b) {
-                (
-                    Gather::Alert { at, rule, text },
-                    Gather::Alert {
-                        at: at2,
-                        rule: rule2,
-                        text: text2,
-                    },
-                ) => (at, rule, text).cmp(&(at2, rule2, text2)),
-                (Gather::Bad { line, .. }, Gather::Bad { line: line2, .. }) => line.cmp(line2),
-                _ => std::cmp::Ordering::Equal,
-            });
+            gathered.sort_by(|a, b| a.order().cmp(&b.order()));
             for g in gathered {
                 match g {
                     Gather::Alert { rule, text, .. } => {
@@ -435,9 +445,11 @@ impl Job {
                         eprintln!("{message}");
                     }
                     Gather::Read { bytes } => report.bytes += bytes,
-                    Gather::Totals(t) => {
-                        report.bad_lines += t.bad_lines;
-                        report.totals.add(&t);
+                    Gather::Totals { worker, totals } => {
+                        report.totals.add(&totals);
+                        if let Some(n) = report.received.get_mut(worker as usize) {
+                            *n += totals.received;
+                        }
                     }
                 }
             }
@@ -480,7 +492,7 @@ impl Job {
                             let mut s = output.session(&cap);
                             for c in data {
                                 for o in c.drain(..) {
-                                    if let Some(g) = gather(&fmt, &file, o) {
+                                    if let Some(g) = gather(&fmt, &file, index as u32, o) {
                                         s.give(g);
                                     }
                                 }
@@ -508,7 +520,10 @@ impl Job {
         let mut cap = Some(cap);
         let result = self.read_share(name, index, peers, |batch, too_long, last_epoch| {
             if let Some(c) = cap.as_mut() {
-                lines_in.activate().session(&*c).give_iterator(batch.drain(..));
+                lines_in
+                    .activate()
+                    .session(&*c)
+                    .give_iterator(batch.drain(..));
                 if let Some(e) = last_epoch {
                     if *c.time() < e {
                         c.downgrade(&e);
@@ -550,12 +565,12 @@ impl Job {
         let mut file = File::open(name).map_err(err)?;
         let len = file.metadata().map_err(err)?.len();
         let start = line_start(&mut file, len * index as u64 / peers as u64, len).map_err(err)?;
-        let end = line_start(&mut file, len * (index as u64 + 1) / peers as u64, len).map_err(err)?;
+        let end =
+            line_start(&mut file, len * (index as u64 + 1) / peers as u64, len).map_err(err)?;
         let first_line = lines_before(&mut file, start).map_err(err)? + 1;
         file.seek(SeekFrom::Start(start)).map_err(err)?;
         let limits = EventLimits::default();
-        let mut reader =
-            BlockReader::new(file.take(end - start), 1 << 20, limits.max_line_bytes);
+        let mut reader = BlockReader::new(file.take(end - start), 1 << 20, limits.max_line_bytes);
         let mut batch = Vec::new();
         let mut bad = Vec::new();
         let mut bytes = 0;
@@ -601,7 +616,7 @@ impl Job {
 }
 
 /// What worker 0 needs of one output of the operator.
-fn gather(fmt: &Formatter, file: &str, o: Output<u64>) -> Option<Gather> {
+fn gather(fmt: &Formatter, file: &str, worker: u32, o: Output<u64>) -> Option<Gather> {
     match o {
         Output::Found(f) => {
             let events: Vec<Option<(u64, &[u8])>> = f
@@ -624,7 +639,7 @@ fn gather(fmt: &Formatter, file: &str, o: Output<u64>) -> Option<Gather> {
                 message: format!("{file}: {error}"),
             })
         }
-        Output::Totals(t) => Some(Gather::Totals(t)),
+        Output::Totals(totals) => Some(Gather::Totals { worker, totals }),
     }
 }
 

@@ -84,6 +84,8 @@ pub struct Totals {
     /// Step events sent to a session stage (one per event, worker and
     /// epoch), counting those that stay on their worker.
     pub routed: u64,
+    /// Step events a worker's sessions received (its share of `routed`).
+    pub received: u64,
     /// Most step events one worker held at once, waiting for the frontier
     /// to pass their epoch (a maximum, not a sum).
     pub peak_held: u64,
@@ -105,6 +107,7 @@ impl Totals {
         self.events += o.events;
         self.bad_lines += o.bad_lines;
         self.routed += o.routed;
+        self.received += o.received;
         self.peak_held = self.peak_held.max(o.peak_held);
         self.late += o.late;
         self.bad_timestamp += o.bad_timestamp;
@@ -543,6 +546,7 @@ where
                     };
                     for container in data {
                         waiting += container.len() as u64;
+                        totals.received += container.len() as u64;
                         slot.1.append(container);
                     }
                 });
