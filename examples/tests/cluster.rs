@@ -28,7 +28,7 @@ const RULES: &[&str] = &[
 ];
 
 /// How long one run may take, all processes together.
-const DEADLINE: Duration = Duration::from_secs(180);
+const DEADLINE: Duration = Duration::from_mins(3);
 
 /// A scratch folder for one test.
 fn scratch(test: &str) -> PathBuf {
