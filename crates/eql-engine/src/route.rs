@@ -25,6 +25,11 @@
 //! [`SessionLimits`](crate::SessionLimits) bound evicts state (each worker
 //! counts only its own keys against the bounds).
 //!
+//! A worker need not be given every event: [`Placement`] names, for an event
+//! and a rule, the workers that keep a hit of it, so that each event can be
+//! sent only where it is needed (over threads, processes or machines); the
+//! workers' results together are the same.
+//!
 //! ```
 //! use eql_engine::{CompileOptions, CompiledQuery, Matches, Routing, Session, SessionOptions, Shard};
 //! use std::sync::Arc;
