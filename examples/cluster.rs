@@ -147,18 +147,21 @@ enum Gather {
     Bad { line: u64, message: String },
     /// Bytes of input a worker read.
     Read { bytes: u64 },
+    /// A worker could not read its share.
+    Failed { message: String },
     /// The operator's counts of one stage of a worker.
     Totals { worker: u32, totals: Totals },
 }
 
 impl Gather {
     /// Worker 0's order: alerts by (line of the last event, rule, text),
-    /// then bad lines by line, then the counts.
+    /// then bad lines by line, then failures, then the counts.
     fn order(&self) -> (u8, u64, u32, &[u8]) {
         match self {
             Gather::Alert { at, rule, text } => (0, *at, *rule, text),
             Gather::Bad { line, message } => (1, *line, 0, message.as_bytes()),
-            Gather::Read { .. } | Gather::Totals { .. } => (2, 0, 0, &[]),
+            Gather::Failed { message } => (2, 0, 0, message.as_bytes()),
+            Gather::Read { .. } | Gather::Totals { .. } => (3, 0, 0, &[]),
         }
     }
 }
@@ -444,6 +447,7 @@ impl Job {
                         report.bad_lines += 1;
                         eprintln!("{message}");
                     }
+                    Gather::Failed { message } => eprintln!("error: {message}"),
                     Gather::Read { bytes } => report.bytes += bytes,
                     Gather::Totals { worker, totals } => {
                         report.totals.add(&totals);
@@ -537,15 +541,16 @@ impl Job {
         });
         match &result {
             Ok(bytes) => side.send(Gather::Read { bytes: *bytes }),
-            Err(e) => side.send(Gather::Bad {
-                line: 0,
-                message: format!("{name}: worker {index}: {e}"),
+            Err(e) => side.send(Gather::Failed {
+                message: format!("worker {index}: {e}"),
             }),
         }
         drop(side);
         drop(cap);
+        // Park when there is nothing to do (a worker that has read its
+        // share waits for the others without spinning).
         while !probe.done() {
-            worker.step();
+            worker.step_or_park(None);
         }
         result.map(|_| ())
     }
