@@ -45,7 +45,7 @@ use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use clap::{ArgAction, Parser, ValueEnum};
@@ -295,6 +295,12 @@ fn run(args: Args) -> Result<ExitCode, String> {
         return Err("cluster reads files (each worker reads a byte range), not stdin".into());
     }
     let config = timely_config(&args)?;
+    let output = match &args.output {
+        Some(p) if args.process == 0 => {
+            Some(File::create(p).map_err(|e| format!("{}: {e}", p.display()))?)
+        }
+        _ => None,
+    };
     let mut dopts = Options::default();
     dopts.order = args.order.map(|o| match o {
         OrderArg::Es => StreamOrder::Bounded,
@@ -316,7 +322,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
             FormatArg::Table => Format::Table,
         },
         in_order: args.in_order,
-        output: args.output.clone(),
+        output: Mutex::new(output),
     });
     let guards = timely::execute(config, {
         let job = Arc::clone(&job);
@@ -396,7 +402,8 @@ struct Job {
     inputs: Vec<String>,
     format: Format,
     in_order: bool,
-    output: Option<PathBuf>,
+    /// `--output`, opened before the workers start (for worker 0 of process 0).
+    output: Mutex<Option<File>>,
 }
 
 impl Job {
@@ -406,10 +413,9 @@ impl Job {
         let start = Instant::now();
         let index = worker.index();
         let mut out: Option<Box<dyn Write>> = if index == 0 {
-            Some(match &self.output {
-                Some(p) => Box::new(BufWriter::new(
-                    File::create(p).map_err(|e| format!("{}: {e}", p.display()))?,
-                )),
+            let file = self.output.lock().ok().and_then(|mut f| f.take());
+            Some(match file {
+                Some(f) => Box::new(BufWriter::new(f)),
                 None => Box::new(BufWriter::with_capacity(1 << 16, io::stdout())),
             })
         } else {
@@ -428,16 +434,22 @@ impl Job {
                 // to end, which it has; report the failure at the end.
                 failure.get_or_insert(e);
             }
-            let Some(out) = out.as_mut() else {
+            if index != 0 {
                 continue;
-            };
+            }
             let mut gathered = gathered.take();
             gathered.sort_by(|a, b| a.order().cmp(&b.order()));
             for g in gathered {
                 match g {
                     Gather::Alert { rule, text, .. } => {
-                        out.write_all(&text)
-                            .map_err(|e| format!("writing alerts: {e}"))?;
+                        // A write that fails stops the writing, not the run:
+                        // the other workers build the next input's dataflow.
+                        if let Some(w) = out.as_mut() {
+                            if let Err(e) = w.write_all(&text) {
+                                failure.get_or_insert(format!("writing alerts: {e}"));
+                                out = None;
+                            }
+                        }
                         report.alerts += 1;
                         if let Some(n) = report.per_rule.get_mut(rule as usize) {
                             *n += 1;
@@ -521,18 +533,14 @@ impl Job {
                 .probe_with(&probe);
             ((lines_in, cap), side)
         });
-        let mut cap = Some(cap);
+        let mut cap = cap;
         let result = self.read_share(name, index, peers, |batch, too_long, last_epoch| {
-            if let Some(c) = cap.as_mut() {
-                lines_in
-                    .activate()
-                    .session(&*c)
-                    .give_iterator(batch.drain(..));
-                if let Some(e) = last_epoch {
-                    if *c.time() < e {
-                        c.downgrade(&e);
-                    }
-                }
+            lines_in
+                .activate()
+                .session(&cap)
+                .give_iterator(batch.drain(..));
+            if let Some(e) = last_epoch.filter(|e| e > cap.time()) {
+                cap.downgrade(&e);
             }
             for g in too_long.drain(..) {
                 side.send(g);
