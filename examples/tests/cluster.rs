@@ -48,9 +48,10 @@ fn write_rules(dir: &Path) -> PathBuf {
     path
 }
 
-/// `n` events over a few hosts and users, out of timestamp order by up to a
-/// few seconds, with ties; line `bad` (1-based), when given, is not JSON.
-fn write_events(dir: &Path, n: usize, bad: Option<usize>) -> PathBuf {
+/// `n` events over a few hosts and users, with ties, and with `jitter` out
+/// of timestamp order by up to a few seconds; line `bad` (1-based), when
+/// given, is not JSON.
+fn write_events(dir: &Path, n: usize, jitter: bool, bad: Option<usize>) -> PathBuf {
     let mut x: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next = |m: u64| {
         x ^= x << 13;
@@ -61,14 +62,20 @@ fn write_events(dir: &Path, n: usize, bad: Option<usize>) -> PathBuf {
     let cats = ["process", "network", "file", "authentication"];
     let names = ["cmd.exe", "a.exe", "b.exe", "svchost.exe"];
     let exts = ["exe", "dll", "txt"];
-    let path = dir.join("events.ndjson");
+    let path = dir.join(if jitter {
+        "events.ndjson"
+    } else {
+        "sorted.ndjson"
+    });
     let mut f = std::io::BufWriter::new(File::create(&path).expect("events file"));
     for i in 0..n {
         if bad == Some(i + 1) {
             writeln!(f, "{{\"@timestamp\": 1, \"event\": ").expect("write");
             continue;
         }
-        let ts = 1_700_000_000_000u64 + (i as u64 / 2) * 1000 + next(4) * 1000;
+        let late = next(4);
+        let ts =
+            1_700_000_000_000u64 + (i as u64 / 2) * 1000 + if jitter { late * 1000 } else { 0 };
         let line = serde_json::json!({
             "@timestamp": ts,
             "event": {"category": [cats[next(4) as usize]]},
@@ -151,7 +158,14 @@ struct Run {
 
 /// Runs `cluster` with `workers` threads in each of `processes` processes
 /// on 127.0.0.1, all within [`DEADLINE`].
-fn cluster(dir: &Path, rules: &Path, events: &Path, workers: usize, processes: usize) -> Run {
+fn cluster(
+    dir: &Path,
+    rules: &Path,
+    events: &Path,
+    workers: usize,
+    processes: usize,
+    extra: &[&str],
+) -> Run {
     let hostfile = dir.join(format!("hosts-{workers}x{processes}"));
     // Free ports: bound, noted, released just before the processes bind them.
     let listeners: Vec<TcpListener> = (0..processes)
@@ -177,7 +191,8 @@ fn cluster(dir: &Path, rules: &Path, events: &Path, workers: usize, processes: u
                     .arg("-h")
                     .arg(&hostfile);
             }
-            cmd.arg(events)
+            cmd.args(extra)
+                .arg(events)
                 .stdout(Stdio::null())
                 .stderr(File::create(out(p, "stderr")).expect("stderr file"))
                 .spawn()
@@ -216,7 +231,7 @@ fn cluster(dir: &Path, rules: &Path, events: &Path, workers: usize, processes: u
 fn the_same_alerts_as_scan_on_1x1_2x1_1x2_and_2x2() {
     let dir = scratch("same");
     let rules = write_rules(&dir);
-    let events = write_events(&dir, 2_000, None);
+    let events = write_events(&dir, 2_000, true, None);
     let (expected, _) = scan(&rules, &events);
     // Every rule fires, so that the comparison compares something.
     for i in 0..RULES.len() {
@@ -227,7 +242,7 @@ fn the_same_alerts_as_scan_on_1x1_2x1_1x2_and_2x2() {
         );
     }
     for (workers, processes) in [(1, 1), (2, 1), (1, 2), (2, 2)] {
-        let run = cluster(&dir, &rules, &events, workers, processes);
+        let run = cluster(&dir, &rules, &events, workers, processes, &[]);
         assert_eq!(run.alerts, expected, "{workers}×{processes}");
         let summary = run.stderr[0].lines().last().unwrap_or_default();
         assert!(
@@ -239,15 +254,32 @@ fn the_same_alerts_as_scan_on_1x1_2x1_1x2_and_2x2() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A file in timestamp order keeps the promise of `--in-order` (each worker
+/// moves its capability as it reads): the same alerts, released as the
+/// workers read on.
+#[test]
+fn in_order_input_gives_the_same_alerts() {
+    let dir = scratch("sorted");
+    let rules = write_rules(&dir);
+    let events = write_events(&dir, 2_000, false, None);
+    let (expected, _) = scan(&rules, &events);
+    assert!(!expected.is_empty());
+    for (workers, processes) in [(2, 1), (1, 2)] {
+        let run = cluster(&dir, &rules, &events, workers, processes, &["--in-order"]);
+        assert_eq!(run.alerts, expected, "{workers}×{processes}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_bad_line_on_one_process_is_reported_and_the_other_goes_on() {
     let dir = scratch("bad");
     let rules = write_rules(&dir);
     // Line 1 500 is in the second half of the file: process 1 reads it.
-    let events = write_events(&dir, 2_000, Some(1_500));
+    let events = write_events(&dir, 2_000, true, Some(1_500));
     let (expected, bad) = scan(&rules, &events);
     assert_eq!(bad, [1_500]);
-    let run = cluster(&dir, &rules, &events, 1, 2);
+    let run = cluster(&dir, &rules, &events, 1, 2, &[]);
     assert_eq!(run.alerts, expected);
     // Reported once, by process 0 (which gathers), with the file and line.
     let report = format!("{}: line 1500", events.display());
