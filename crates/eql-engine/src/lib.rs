@@ -218,7 +218,7 @@ pub use event::{
 pub use event::{ProjectedEvent, Projection};
 pub use pack::{Pack, PackMatches, PackProfile};
 pub use query::{CompileError, CompileOptions, CompiledQuery};
-pub use route::{Routing, RuleRoute, Shard};
+pub use route::{Placement, Routing, RuleRoute, Shard};
 pub use session::{
     LineageOptions, Match, Matches, Session, SessionLimits, SessionOptions, SessionPlan,
     SessionSnapshot, SessionStats, SnapshotError, Step, StreamOrder, TimestampFormat,

@@ -25,6 +25,11 @@
 //! [`SessionLimits`](crate::SessionLimits) bound evicts state (each worker
 //! counts only its own keys against the bounds).
 //!
+//! A worker need not be given every event: [`Placement`] names, for an event
+//! and a rule, the workers that keep a hit of it, so that each event can be
+//! sent only where it is needed (over threads, processes or machines); the
+//! workers' results together are the same.
+//!
 //! ```
 //! use eql_engine::{CompileOptions, CompiledQuery, Matches, Routing, Session, SessionOptions, Shard};
 //! use std::sync::Arc;
@@ -57,10 +62,11 @@
 //! assert_eq!(per_worker.iter().sum::<usize>(), 3);
 //! ```
 
-use crate::session::Key;
-use crate::CompiledQuery;
-use eql_plan::Value;
-use eql_syntax::{Dialect, QueryBody};
+use crate::session::{EvalCx, Key, StepSpec};
+use crate::{CompiledQuery, Event};
+use eql_plan::{FieldPath, Value};
+use eql_syntax::{Dialect, ExprKind, QueryBody};
+use smallvec::SmallVec;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -227,5 +233,132 @@ impl Shard {
     /// True when this worker owns the hit of rule `rule` with join key `key`.
     pub(crate) fn owns(&self, rule: usize, key: &Key) -> bool {
         self.routing.owns(self.worker, rule, key)
+    }
+}
+
+/// Where one event must go for a stateful rule: the workers whose
+/// [`Shard`] keeps a hit of the rule from it. A worker that reads events
+/// and sends each one only to the sessions that need it (over threads,
+/// processes or machines) asks it for every stateful rule the event is a
+/// step event of.
+///
+/// A [`RuleRoute::Owner`] rule's events go to its owner. A
+/// [`RuleRoute::ByKey`] rule's event goes to the owners
+/// ([`Routing::key_owner`]) of its join keys under each distinct list of
+/// join-key expressions of the rule's steps (`until` included), whether or
+/// not that step's condition holds: a worker that owns none of the hits the
+/// event gives drops them. Most rules key every step alike (`sequence by
+/// host.id`), so an event goes to one worker per such rule; an event whose
+/// key is null (Elasticsearch drops it) goes nowhere. Given the events
+/// [`Placement::owners`] names, in the same order as one session would see
+/// them, each worker's sharded session gives that worker's share of the
+/// one session's results.
+///
+/// ```
+/// use eql_engine::{CompileOptions, CompiledQuery, Placement};
+/// let opts = CompileOptions::default();
+/// let keyed = CompiledQuery::compile("sequence by host.id [process where true] [file where true]", &opts).unwrap();
+/// let global = CompiledQuery::compile("sequence [process where true] [file where true]", &opts).unwrap();
+/// let p = Placement::new([&keyed, &global], 4);
+/// let event = serde_json::json!({"event": {"category": "file"}, "host": {"id": "h1"}});
+/// let mut to = Vec::new();
+/// p.owners(0, &event, &mut to);
+/// assert_eq!(to, [p.routing().key_owner(&["h1".into()])]);
+/// p.owners(1, &event, &mut to);
+/// assert_eq!(to, [1]);
+/// // A null key: Elasticsearch drops the event, so it goes nowhere.
+/// p.owners(0, &serde_json::json!({"event": {"category": "file"}}), &mut to);
+/// assert!(to.is_empty());
+/// ```
+#[derive(Clone, Debug)]
+pub struct Placement {
+    routing: Arc<Routing>,
+    /// Per rule, for a [`RuleRoute::ByKey`] rule: its query and one step
+    /// per distinct list of join-key expressions.
+    keyed: Vec<Option<(CompiledQuery, Vec<StepSpec>)>>,
+    /// Every field a join key reads.
+    fields: Vec<FieldPath>,
+}
+
+impl Placement {
+    /// The placement of `queries` (in this order, as for [`Routing::new`])
+    /// over `workers` workers.
+    pub fn new<'a>(queries: impl IntoIterator<Item = &'a CompiledQuery>, workers: usize) -> Self {
+        let queries: Vec<&CompiledQuery> = queries.into_iter().collect();
+        let routing = Arc::new(Routing::new(queries.iter().copied(), workers));
+        let mut fields: Vec<FieldPath> = Vec::new();
+        let keyed = queries
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                if routing.rule(i) != Some(RuleRoute::ByKey) {
+                    return None;
+                }
+                let body = &q.query.body;
+                let shared = body.keys();
+                let mut steps: Vec<StepSpec> = Vec::new();
+                for st in body.steps() {
+                    let spec = StepSpec::new(shared, st, 0);
+                    if steps.iter().all(|s| s.keys != spec.keys) {
+                        for k in &spec.keys {
+                            k.walk(&mut |x| {
+                                if let ExprKind::Field(f) = &x.kind {
+                                    let p = FieldPath::new(f.path.clone());
+                                    if !fields.contains(&p) {
+                                        fields.push(p);
+                                    }
+                                }
+                                true
+                            });
+                        }
+                        steps.push(spec);
+                    }
+                }
+                Some(((*q).clone(), steps))
+            })
+            .collect();
+        Placement {
+            routing,
+            keyed,
+            fields,
+        }
+    }
+
+    /// The routing, for the workers' [`Shard`]s.
+    pub fn routing(&self) -> &Arc<Routing> {
+        &self.routing
+    }
+
+    /// Every field [`Placement::owners`] reads from an event (the join
+    /// keys' fields), for a [`Projection`](crate::Projection) that parses
+    /// only those.
+    pub fn fields(&self) -> &[FieldPath] {
+        &self.fields
+    }
+
+    /// The workers that must see `event` for rule `rule`, ascending and
+    /// each once, into `out` (cleared first).
+    pub fn owners(&self, rule: usize, event: &dyn Event, out: &mut Vec<usize>) {
+        out.clear();
+        let Some(Some((engine, steps))) = self.keyed.get(rule) else {
+            out.push(match self.routing.rule(rule) {
+                Some(RuleRoute::Owner(w)) => w,
+                _ => 0,
+            });
+            return;
+        };
+        let cx = EvalCx {
+            engine,
+            event,
+            category: None,
+            answers: None,
+        };
+        let mut keys: SmallVec<[Key; 1]> = SmallVec::new();
+        for st in steps {
+            cx.keys(st, &mut keys);
+            out.extend(keys.iter().map(|k| self.routing.owner_of_key(k)));
+        }
+        out.sort_unstable();
+        out.dedup();
     }
 }

@@ -2,7 +2,7 @@
 //! together, exactly the results of one session over all the rules.
 
 use eql_engine::{
-    CompileOptions, CompiledQuery, Matches, Routing, RuleRoute, Session, SessionOptions,
+    CompileOptions, CompiledQuery, Matches, Placement, Routing, RuleRoute, Session, SessionOptions,
     SessionPlan, Shard, Value,
 };
 use proptest::prelude::*;
@@ -104,6 +104,52 @@ proptest! {
             let mut opts = SessionOptions::default();
             opts.shard = Some(Shard::new(Arc::clone(&routing), w));
             parts.extend(run(&qs, opts, &events));
+        }
+        parts.sort();
+        prop_assert_eq!(parts, whole);
+    }
+
+    /// Each worker given only the events `Placement` sends it (for any of
+    /// the rules), in order: the workers together still give one session's
+    /// results.
+    #[test]
+    fn workers_given_only_their_placed_events_give_one_sessions_results(
+        raw in prop::collection::vec((0u8..3, 0u8..4, 0u8..4, prop::bool::weighted(0.1), 0i64..3000), 1..120),
+        workers in 1usize..5,
+    ) {
+        let qs = compiled();
+        let mut ts = 0i64;
+        let events: Vec<serde_json::Value> = raw
+            .iter()
+            .map(|&(c, h, p, arr, dt)| {
+                ts += dt;
+                event(ts, c, h, p, arr)
+            })
+            .collect();
+        let whole = run(&qs, SessionOptions::default(), &events);
+        let placement = Placement::new(qs.iter(), workers);
+        let mut parts = Vec::new();
+        let mut to = Vec::new();
+        for w in 0..workers {
+            let mut opts = SessionOptions::default();
+            opts.shard = Some(Shard::new(Arc::clone(placement.routing()), w));
+            let mine: Vec<(usize, &serde_json::Value)> = events
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| {
+                    (0..qs.len()).any(|r| {
+                        placement.owners(r, *e, &mut to);
+                        to.contains(&w)
+                    })
+                })
+                .collect();
+            let mut s: Session<usize> = Session::new(SessionPlan::new(qs.iter().cloned()), opts);
+            let mut m = Matches::new();
+            for (i, e) in mine {
+                s.push(i, e, &mut m);
+            }
+            s.finish(&mut m);
+            parts.extend(m.iter().map(|r| (r.rule, r.events.to_vec())));
         }
         parts.sort();
         prop_assert_eq!(parts, whole);

@@ -40,18 +40,18 @@ pub enum Format {
 
 /// One formatted alert and where it goes in the output.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Alert {
+pub struct Alert {
     /// The input line whose reading produced it (`u64::MAX`: the end of the
     /// input).
-    pub(crate) at: u64,
+    pub at: u64,
     /// The rule's index in the rule set.
-    pub(crate) rule: u32,
+    pub rule: u32,
     /// Its position among the alerts of this rule found at `at` (the order
     /// the session gave them: Elasticsearch's order at the end of a
     /// bounded input).
-    pub(crate) nth: u32,
+    pub nth: u32,
     /// The formatted alert, with its line end.
-    pub(crate) text: Vec<u8>,
+    pub text: Vec<u8>,
 }
 
 /// The parts of each rule's alerts that do not depend on the event.
@@ -65,7 +65,7 @@ struct RuleText {
 }
 
 /// Formats alerts for one input.
-pub(crate) struct Formatter {
+pub struct Formatter {
     format: Format,
     /// The input's name as a JSON string.
     file: String,
@@ -83,7 +83,9 @@ fn json_str(s: &str) -> String {
 }
 
 impl Formatter {
-    pub(crate) fn new(opts: &ScanOptions, compiled: &CompiledRuleSet, input: &str) -> Self {
+    /// The formatter of the alerts of `compiled` found in the input named
+    /// `input`, in the format and with the alert options of `opts`.
+    pub fn new(opts: &ScanOptions, compiled: &CompiledRuleSet, input: &str) -> Self {
         let format = opts.format;
         let rules = compiled
             .iter()
@@ -141,7 +143,7 @@ impl Formatter {
     /// `events` in step order ((line, bytes) of an event, `None` for a
     /// `![...]` step; the last event completes the match) with join keys
     /// `keys`.
-    pub(crate) fn alert(
+    pub fn alert(
         &self,
         at: u64,
         rule: usize,

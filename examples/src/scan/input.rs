@@ -6,22 +6,22 @@ use std::io::{self, Read};
 
 /// Whole lines of the input.
 #[derive(Debug, Default)]
-pub(crate) struct Block {
+pub struct Block {
     /// Position among the blocks of one input, from 0.
-    pub(crate) seq: u64,
+    pub seq: u64,
     /// The 1-based number of the block's first line.
-    pub(crate) first_line: u64,
+    pub first_line: u64,
     /// The lines, each ended by `\n` except perhaps the input's last.
-    pub(crate) data: Vec<u8>,
+    pub data: Vec<u8>,
     /// Lines longer than the limit, left out of `data` (an empty line
     /// stands in for each): (line number, length in bytes).
-    pub(crate) too_long: Vec<(u64, usize)>,
+    pub too_long: Vec<(u64, usize)>,
     /// Bytes of input the block covers (with the lines left out).
-    pub(crate) input_bytes: u64,
+    pub input_bytes: u64,
 }
 
 /// Splits a reader into [`Block`]s.
-pub(crate) struct BlockReader<R> {
+pub struct BlockReader<R> {
     reader: R,
     /// The start of the next block's first line.
     carry: Vec<u8>,
@@ -34,7 +34,8 @@ pub(crate) struct BlockReader<R> {
 }
 
 impl<R: Read> BlockReader<R> {
-    pub(crate) fn new(reader: R, block_bytes: usize, max_line: usize) -> Self {
+    /// Blocks of about `block_bytes` of `reader`; lines longer than `max_line` are left out.
+    pub fn new(reader: R, block_bytes: usize, max_line: usize) -> Self {
         BlockReader {
             reader,
             carry: Vec::new(),
@@ -56,7 +57,7 @@ impl<R: Read> BlockReader<R> {
     }
 
     /// The next block, or `None` at the end of the input.
-    pub(crate) fn next_block(&mut self) -> io::Result<Option<Block>> {
+    pub fn next_block(&mut self) -> io::Result<Option<Block>> {
         let mut buf = std::mem::take(&mut self.carry);
         let mut too_long = Vec::new();
         let mut skipped = 0u64;
@@ -133,7 +134,7 @@ impl<R: Read> BlockReader<R> {
 
 /// The lines of a block with their numbers, without terminators (`\n`, and a
 /// `\r` before it).
-pub(crate) fn lines(block: &Block) -> impl Iterator<Item = (u64, &[u8])> {
+pub fn lines(block: &Block) -> impl Iterator<Item = (u64, &[u8])> {
     let data = &block.data[..];
     let mut start = 0usize;
     let mut n = block.first_line;

@@ -38,7 +38,8 @@ mod plan;
 mod profile;
 mod stateful;
 
-pub use alert::Format;
+pub use alert::{Alert, Format, Formatter};
+pub use input::{lines, Block, BlockReader};
 pub use profile::Profile;
 pub use stateful::OrderStats;
 

@@ -1,0 +1,715 @@
+//! The `scan` job on timely dataflow: W worker threads in each of P
+//! processes (on one machine or many), with the alerts and the summary line
+//! of `scan`.
+//!
+//! ```text
+//! cluster [--rules PATH]... [--dialect es|python] [--format ndjson|table] [--strict]
+//!         [--order es|arrival] [--epoch-ms MS] [--in-order] [--output FILE]
+//!         [-w WORKERS] [-n PROCESSES] [-p PROCESS] [-h HOSTFILE]
+//!         [EVENTS.ndjson ...]
+//! ```
+//!
+//! `-w`, `-n`, `-p` and `-h` are timely's: worker threads per process, the
+//! number of processes, this process's index, and a file whose lines are the
+//! processes' `host:port` addresses (default `localhost:2101`, `:2102`, …).
+//! Every process is started with the same arguments but `-p`.
+//!
+//! Each input file is split into one byte range per worker (every worker of
+//! every process), cut at line ends; a worker reads its range (so every
+//! process needs the files at the same paths) and feeds its lines to the
+//! [`eql_dataflow::rule_pack`] operator, which evaluates the single-event
+//! rules where the line is and sends each step event of a sequence, sample
+//! or join to the worker that owns its join key; each file is one bounded
+//! input, as each file is for `scan`. Alerts are formatted where they are
+//! found (with `scan`'s formatter) and gathered on worker 0 of process 0,
+//! which writes them sorted by (line of the alert's last event, rule,
+//! text), so that outputs compare; bad lines are reported there with their
+//! file and line. The rules table and the summary line (the last line on
+//! stderr) are `scan`'s.
+//!
+//! Ordering: a file promises nothing about the order of its lines, so each
+//! worker holds its step events until every worker has read its range, then
+//! runs them in Elasticsearch's order as the frontier passes their epochs.
+//! With `--in-order` each worker promises that its range is in timestamp
+//! order: it moves its capability to the epoch of the last event it has
+//! read, step events run as soon as every worker is past their epoch, and an
+//! event that breaks the promise is late (counted, skipped by the rules that
+//! ran past it).
+//!
+//! Timely's connection set-up writes progress messages (`awaiting
+//! connections …`) on stdout in multi-process runs: use `--output` there.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use clap::{ArgAction, Parser, ValueEnum};
+use eql_dataflow::{rule_pack, Line, Options, Output, Rules, Totals};
+use eql_engine::{
+    CompileOptions, CompiledRuleSet, Dialect, EventError, EventErrorKind, EventLimits, RuleSet,
+    StreamOrder,
+};
+use eql_examples::scan::{lines, BlockReader, Format, Formatter, ScanOptions};
+use serde::{Deserialize, Serialize};
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
+use timely::dataflow::operators::core::{Input, UnorderedInput};
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::{Concat, Probe};
+use timely::dataflow::ProbeHandle;
+use timely::{CommunicationConfig, Config, WorkerConfig};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DialectArg {
+    /// Elasticsearch EQL.
+    Es,
+    /// Python (endgame) EQL.
+    Python,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum OrderArg {
+    /// Sequences and samples over their step events in Elasticsearch's
+    /// order (by timestamp, then line).
+    Es,
+    /// Step events by line (the Python engine's order).
+    Arrival,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum FormatArg {
+    /// One JSON alert per line.
+    Ndjson,
+    /// One human-readable line per alert.
+    Table,
+}
+
+/// Scan NDJSON events with EQL rules on timely dataflow workers.
+#[derive(Debug, Parser)]
+#[command(name = "cluster", disable_help_flag = true)]
+struct Args {
+    /// Rule file or folder (.toml, .eql, .jsonl); repeatable. Default: the shipped pack.
+    #[arg(long = "rules", value_name = "PATH")]
+    rules: Vec<PathBuf>,
+    /// Query dialect.
+    #[arg(long, value_enum, default_value = "es")]
+    dialect: DialectArg,
+    /// Alert output format.
+    #[arg(long, value_enum, default_value = "ndjson")]
+    format: FormatArg,
+    /// Fail if any rule fails to load or compile.
+    #[arg(long)]
+    strict: bool,
+    /// Order of the stateful rules. Default: `es` (`arrival` with `--dialect python`).
+    #[arg(long, value_enum)]
+    order: Option<OrderArg>,
+    /// Width of the epochs (timely times) of event time, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = Options::default().epoch_ms)]
+    epoch_ms: u64,
+    /// Each worker's share of an input is in timestamp order: step events
+    /// run as the workers read on, not at the end of the input.
+    #[arg(long)]
+    in_order: bool,
+    /// Write the alerts to this file (default: stdout).
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Worker threads per process.
+    #[arg(short = 'w', long = "workers", default_value_t = 1)]
+    workers: usize,
+    /// Number of processes.
+    #[arg(short = 'n', long = "processes", default_value_t = 1)]
+    processes: usize,
+    /// This process's index (0 ..= n - 1).
+    #[arg(short = 'p', long = "process", default_value_t = 0)]
+    process: usize,
+    /// File whose lines are the processes' addresses (host:port).
+    #[arg(short = 'h', long = "hostfile", value_name = "FILE")]
+    hostfile: Option<PathBuf>,
+    /// Print help.
+    #[arg(long = "help", action = ArgAction::Help)]
+    help: Option<bool>,
+    /// NDJSON event files. Default: the sample events.
+    #[arg(value_name = "EVENTS")]
+    inputs: Vec<String>,
+}
+
+/// What a worker sends to worker 0.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+enum Gather {
+    /// A formatted alert: the line of its last event, its rule, its text.
+    Alert { at: u64, rule: u32, text: Vec<u8> },
+    /// A bad line, reported.
+    Bad { line: u64, message: String },
+    /// Bytes of input a worker read.
+    Read { bytes: u64 },
+    /// A worker could not read its share.
+    Failed { message: String },
+    /// The operator's counts of one stage of a worker.
+    Totals { worker: u32, totals: Totals },
+}
+
+impl Gather {
+    /// Worker 0's order: alerts by (line of the last event, rule, text),
+    /// then bad lines by line, then failures, then the counts.
+    fn order(&self) -> (u8, u64, u32, &[u8]) {
+        match self {
+            Gather::Alert { at, rule, text } => (0, *at, *rule, text),
+            Gather::Bad { line, message } => (1, *line, 0, message.as_bytes()),
+            Gather::Failed { message } => (2, 0, 0, message.as_bytes()),
+            Gather::Read { .. } | Gather::Totals { .. } => (3, 0, 0, &[]),
+        }
+    }
+}
+
+/// What worker 0 reports at the end.
+#[derive(Debug, Default)]
+struct Report {
+    secs: f64,
+    bytes: u64,
+    bad_lines: u64,
+    alerts: u64,
+    per_rule: Vec<u64>,
+    /// Step events each worker's sessions received.
+    received: Vec<u64>,
+    totals: Totals,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load_rules(args: &Args) -> Result<(RuleSet, usize), String> {
+    if args.rules.is_empty() {
+        return Ok((RuleSet::builtin(), 0));
+    }
+    let mut set = RuleSet::new();
+    let mut errors = 0;
+    for path in &args.rules {
+        let (more, failed) = RuleSet::from_path(path);
+        set.extend(more);
+        for e in &failed {
+            eprintln!("error: {e}");
+        }
+        errors += failed.len();
+        if args.strict && !failed.is_empty() {
+            return Err(format!("cannot load rules from {}", path.display()));
+        }
+    }
+    Ok((set, errors))
+}
+
+fn timely_config(args: &Args) -> Result<Config, String> {
+    let threads = args.workers.max(1);
+    let communication = if args.processes > 1 {
+        if args.process >= args.processes {
+            return Err(format!(
+                "-p {} is not below -n {}",
+                args.process, args.processes
+            ));
+        }
+        let addresses: Vec<String> = match &args.hostfile {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let lines: Vec<String> = text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .take(args.processes)
+                    .collect();
+                if lines.len() < args.processes {
+                    return Err(format!(
+                        "{}: {} addresses for -n {}",
+                        path.display(),
+                        lines.len(),
+                        args.processes
+                    ));
+                }
+                lines
+            }
+            None => (0..args.processes)
+                .map(|i| format!("localhost:{}", 2101 + i))
+                .collect(),
+        };
+        CommunicationConfig::Cluster {
+            threads,
+            process: args.process,
+            addresses,
+            report: false,
+            zerocopy: false,
+        }
+    } else if threads > 1 {
+        CommunicationConfig::Process(threads)
+    } else {
+        CommunicationConfig::Thread
+    };
+    Ok(Config {
+        communication,
+        worker: WorkerConfig::default(),
+    })
+}
+
+fn run(args: Args) -> Result<ExitCode, String> {
+    let (rules, load_errors) = load_rules(&args)?;
+    let mut opts = CompileOptions::default();
+    opts.dialect = match args.dialect {
+        DialectArg::Es => Dialect::Elasticsearch,
+        DialectArg::Python => Dialect::Python,
+    };
+    let (compiled, errors) = rules.compile(&opts);
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    if !errors.is_empty() {
+        eprintln!(
+            "{} of {} rules failed to compile",
+            errors.len(),
+            rules.len()
+        );
+        if args.strict {
+            return Ok(ExitCode::from(1));
+        }
+    }
+    let inputs: Vec<String> = if args.inputs.is_empty() {
+        vec![Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("data/sample-events.ndjson")
+            .to_string_lossy()
+            .into_owned()]
+    } else {
+        args.inputs.clone()
+    };
+    if inputs.iter().any(|i| i == "-") {
+        return Err("cluster reads files (each worker reads a byte range), not stdin".into());
+    }
+    let config = timely_config(&args)?;
+    let output = match &args.output {
+        Some(p) if args.process == 0 => {
+            Some(File::create(p).map_err(|e| format!("{}: {e}", p.display()))?)
+        }
+        _ => None,
+    };
+    let mut dopts = Options::default();
+    dopts.order = args.order.map(|o| match o {
+        OrderArg::Es => StreamOrder::Bounded,
+        OrderArg::Arrival => StreamOrder::Arrival,
+    });
+    dopts.epoch_ms = args.epoch_ms;
+    let workers = args.workers.max(1) * args.processes.max(1);
+    let plan = Arc::new(Rules::new(
+        compiled.iter().map(|r| r.engine.clone()),
+        workers,
+        &dopts,
+    ));
+    let job = Arc::new(Job {
+        compiled,
+        rules: plan,
+        inputs,
+        format: match args.format {
+            FormatArg::Ndjson => Format::Ndjson,
+            FormatArg::Table => Format::Table,
+        },
+        in_order: args.in_order,
+        output: Mutex::new(output),
+    });
+    let guards = timely::execute(config, {
+        let job = Arc::clone(&job);
+        move |worker| job.work(worker)
+    })?;
+    let mut report = None;
+    for r in guards.join() {
+        match r {
+            Ok(Ok(Some(r))) => report = Some(r),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) | Err(e) => return Err(e),
+        }
+    }
+    // Only process 0 (worker 0) reports.
+    let Some(report) = report else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    print_summary(&job.compiled, &report.per_rule);
+    let t = &report.totals;
+    if t.late > 0 {
+        eprintln!(
+            "{} step events (counted per stateful rule) came after their input's promise: \
+             the sequence and sample rules that had run past them skipped them",
+            t.late
+        );
+    }
+    if t.held_overflow > 0 {
+        eprintln!(
+            "{} step matches ran before their turn: a rule held more than SessionLimits::max_held_hits",
+            t.held_overflow
+        );
+    }
+    if t.bad_timestamp > 0 {
+        eprintln!(
+            "{} step events (counted per stateful rule) have a timestamp that does not read; \
+             sequence and sample rules skipped them",
+            t.bad_timestamp
+        );
+    }
+    if !errors.is_empty() {
+        eprintln!("{} rules failed to compile", errors.len());
+    }
+    if load_errors > 0 {
+        eprintln!("{load_errors} rule files failed to load");
+    }
+    let rate = if report.secs > 0.0 {
+        t.events as f64 / report.secs
+    } else {
+        0.0
+    };
+    let fired = report.per_rule.iter().filter(|&&n| n > 0).count();
+    eprintln!(
+        "{} workers in {} processes: {} step events routed ({} per worker), at most {} held by one worker",
+        workers,
+        args.processes.max(1),
+        t.routed,
+        report
+            .received
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(" "),
+        t.peak_held
+    );
+    // `scan`'s summary line.
+    eprintln!(
+        "scanned {} events ({} bytes) in {:.3} s: {rate:.0} events/s; {} alerts from {fired} rules; {} bad lines",
+        t.events, report.bytes, report.secs, report.alerts, report.bad_lines
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What every worker runs.
+struct Job {
+    compiled: CompiledRuleSet,
+    rules: Arc<Rules>,
+    inputs: Vec<String>,
+    format: Format,
+    in_order: bool,
+    /// `--output`, opened before the workers start (for worker 0 of process 0).
+    output: Mutex<Option<File>>,
+}
+
+impl Job {
+    /// One worker's run: every input in turn, each in a dataflow of its
+    /// own. Worker 0 returns the report.
+    fn work(&self, worker: &mut timely::worker::Worker) -> Result<Option<Report>, String> {
+        let start = Instant::now();
+        let index = worker.index();
+        let mut out: Option<Box<dyn Write>> = if index == 0 {
+            let file = self.output.lock().ok().and_then(|mut f| f.take());
+            Some(match file {
+                Some(f) => Box::new(BufWriter::new(f)),
+                None => Box::new(BufWriter::with_capacity(1 << 16, io::stdout())),
+            })
+        } else {
+            None
+        };
+        let mut report = Report {
+            per_rule: vec![0; self.compiled.len()],
+            received: vec![0; worker.peers()],
+            ..Report::default()
+        };
+        let mut failure = None;
+        for name in &self.inputs {
+            let gathered = Rc::new(RefCell::new(Vec::new()));
+            if let Err(e) = self.file(worker, name, &gathered) {
+                // Keep going: the other workers wait for this one's input
+                // to end, which it has; report the failure at the end.
+                failure.get_or_insert(e);
+            }
+            if index != 0 {
+                continue;
+            }
+            let mut gathered = gathered.take();
+            gathered.sort_by(|a, b| a.order().cmp(&b.order()));
+            for g in gathered {
+                match g {
+                    Gather::Alert { rule, text, .. } => {
+                        // A write that fails stops the writing, not the run:
+                        // the other workers build the next input's dataflow.
+                        if let Some(w) = out.as_mut() {
+                            if let Err(e) = w.write_all(&text) {
+                                failure.get_or_insert(format!("writing alerts: {e}"));
+                                out = None;
+                            }
+                        }
+                        report.alerts += 1;
+                        if let Some(n) = report.per_rule.get_mut(rule as usize) {
+                            *n += 1;
+                        }
+                    }
+                    Gather::Bad { message, .. } => {
+                        report.bad_lines += 1;
+                        eprintln!("{message}");
+                    }
+                    Gather::Failed { message } => eprintln!("error: {message}"),
+                    Gather::Read { bytes } => report.bytes += bytes,
+                    Gather::Totals { worker, totals } => {
+                        report.totals.add(&totals);
+                        if let Some(n) = report.received.get_mut(worker as usize) {
+                            *n += totals.received;
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(out) = out.as_mut() {
+            out.flush().map_err(|e| format!("writing alerts: {e}"))?;
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        report.secs = start.elapsed().as_secs_f64();
+        Ok((index == 0).then_some(report))
+    }
+
+    /// Runs one input file; worker 0's `gathered` receives every worker's
+    /// alerts, bad lines and counts.
+    fn file(
+        &self,
+        worker: &mut timely::worker::Worker,
+        name: &str,
+        gathered: &Rc<RefCell<Vec<Gather>>>,
+    ) -> Result<(), String> {
+        let (index, peers) = (worker.index(), worker.peers());
+        let probe = ProbeHandle::new();
+        let fmt = Formatter::new(
+            &ScanOptions {
+                format: self.format,
+                ..ScanOptions::default()
+            },
+            &self.compiled,
+            name,
+        );
+        let rules = Arc::clone(&self.rules);
+        let sink = Rc::clone(gathered);
+        let file = name.to_owned();
+        let ((mut lines_in, cap), mut side) = worker.dataflow::<u64, _, _>(|scope| {
+            let ((lines_in, cap), lines) =
+                scope.new_unordered_input::<CapacityContainerBuilder<Vec<Line<u64>>>>();
+            let (side, extra) = scope.new_input::<Vec<Gather>>();
+            let found = rule_pack(lines, &rules);
+            let formatted = found.unary::<CapacityContainerBuilder<Vec<Gather>>, _, _, _>(
+                Pipeline,
+                "Format",
+                move |_, _| {
+                    move |input, output| {
+                        input.for_each_stamp(|cap, data| {
+                            let mut s = output.session(&cap);
+                            for c in data {
+                                for o in c.drain(..) {
+                                    if let Some(g) = gather(&fmt, &file, index as u32, o) {
+                                        s.give(g);
+                                    }
+                                }
+                            }
+                        });
+                    }
+                },
+            );
+            formatted
+                .concat(extra)
+                .unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
+                    Exchange::new(|_: &Gather| 0),
+                    "Gather",
+                    move |_, _| {
+                        move |input, _output| {
+                            input.for_each(|_, data| {
+                                sink.borrow_mut().append(data);
+                            });
+                        }
+                    },
+                )
+                .probe_with(&probe);
+            ((lines_in, cap), side)
+        });
+        let mut cap = cap;
+        let result = self.read_share(name, index, peers, |batch, too_long, last_epoch| {
+            lines_in
+                .activate()
+                .session(&cap)
+                .give_iterator(batch.drain(..));
+            if let Some(e) = last_epoch.filter(|e| e > cap.time()) {
+                cap.downgrade(&e);
+            }
+            for g in too_long.drain(..) {
+                side.send(g);
+            }
+            worker.step();
+        });
+        match &result {
+            Ok(bytes) => side.send(Gather::Read { bytes: *bytes }),
+            Err(e) => side.send(Gather::Failed {
+                message: format!("worker {index}: {e}"),
+            }),
+        }
+        drop(side);
+        drop(cap);
+        // Park when there is nothing to do (a worker that has read its
+        // share waits for the others without spinning).
+        while !probe.done() {
+            worker.step_or_park(None);
+        }
+        result.map(|_| ())
+    }
+
+    /// Reads worker `index`'s range of the file `name` in blocks; each
+    /// block's lines go to `feed`, with the bad lines the reader found and,
+    /// with `--in-order`, the epoch of its last event. Returns the bytes
+    /// read.
+    fn read_share(
+        &self,
+        name: &str,
+        index: usize,
+        peers: usize,
+        mut feed: impl FnMut(&mut Vec<Line<u64>>, &mut Vec<Gather>, Option<u64>),
+    ) -> Result<u64, String> {
+        let err = |e: io::Error| format!("{name}: {e}");
+        let mut file = File::open(name).map_err(err)?;
+        let len = file.metadata().map_err(err)?.len();
+        let start = line_start(&mut file, len * index as u64 / peers as u64, len).map_err(err)?;
+        let end =
+            line_start(&mut file, len * (index as u64 + 1) / peers as u64, len).map_err(err)?;
+        let first_line = lines_before(&mut file, start).map_err(err)? + 1;
+        file.seek(SeekFrom::Start(start)).map_err(err)?;
+        let limits = EventLimits::default();
+        let mut reader = BlockReader::new(file.take(end - start), 1 << 20, limits.max_line_bytes);
+        let mut batch = Vec::new();
+        let mut bad = Vec::new();
+        let mut bytes = 0;
+        while let Some(block) = reader.next_block().map_err(err)? {
+            bytes += block.input_bytes;
+            for &(n, len) in &block.too_long {
+                let e = EventError::at_line(
+                    EventErrorKind::TooLarge {
+                        len,
+                        max: limits.max_line_bytes,
+                    },
+                    first_line + n - 1,
+                );
+                bad.push(Gather::Bad {
+                    line: first_line + n - 1,
+                    message: format!("{name}: {e}"),
+                });
+            }
+            let mut last = None;
+            for (n, line) in lines(&block) {
+                if block.too_long.iter().any(|&(t, _)| t == n) {
+                    continue;
+                }
+                let line = line.trim_ascii();
+                if line.is_empty() {
+                    continue;
+                }
+                last = Some(line);
+                batch.push(Line {
+                    handle: first_line + n - 1,
+                    bytes: Arc::from(line),
+                });
+            }
+            let epoch = if self.in_order {
+                last.and_then(|l| self.rules.event_epoch(l))
+            } else {
+                None
+            };
+            feed(&mut batch, &mut bad, epoch);
+        }
+        Ok(bytes)
+    }
+}
+
+/// What worker 0 needs of one output of the operator.
+fn gather(fmt: &Formatter, file: &str, worker: u32, o: Output<u64>) -> Option<Gather> {
+    match o {
+        Output::Found(f) => {
+            let events: Vec<Option<(u64, &[u8])>> = f
+                .events
+                .iter()
+                .map(|e| e.as_ref().map(|l| (l.handle, &l.bytes[..])))
+                .collect();
+            let at = events.iter().rev().find_map(|e| e.map(|(l, _)| l))?;
+            let a = fmt.alert(at, f.rule, 0, &events, &f.key)?;
+            Some(Gather::Alert {
+                at: a.at,
+                rule: a.rule,
+                text: a.text,
+            })
+        }
+        Output::Bad { handle, mut error } => {
+            error.line = Some(handle);
+            Some(Gather::Bad {
+                line: handle,
+                message: format!("{file}: {error}"),
+            })
+        }
+        Output::Totals(totals) => Some(Gather::Totals { worker, totals }),
+    }
+}
+
+/// The start of the first line that begins at or after `at` (a line begins
+/// at 0 or after a `\n`); `len` when none does.
+fn line_start(file: &mut File, at: u64, len: u64) -> io::Result<u64> {
+    if at == 0 || at >= len {
+        return Ok(at.min(len));
+    }
+    file.seek(SeekFrom::Start(at - 1))?;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut pos = at - 1;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(len);
+        }
+        if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
+            return Ok(pos + i as u64 + 1);
+        }
+        pos += n as u64;
+    }
+}
+
+/// The number of lines that end before byte `end`.
+fn lines_before(file: &mut File, end: u64) -> io::Result<u64> {
+    file.seek(SeekFrom::Start(0))?;
+    let mut reader = file.take(end);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut count = 0u64;
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            return Ok(count);
+        }
+        count += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+    }
+}
+
+fn print_summary(compiled: &CompiledRuleSet, per_rule: &[u64]) {
+    let width = compiled
+        .iter()
+        .map(|r| r.rule.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let mut err = BufWriter::new(io::stderr().lock());
+    let _ = writeln!(err, "{:<width$}  {:>8}", "rule", "alerts");
+    for (rule, n) in compiled.iter().zip(per_rule) {
+        let _ = writeln!(err, "{:<width$}  {n:>8}", rule.rule.name);
+    }
+    let _ = err.flush();
+}
