@@ -51,8 +51,7 @@ use std::time::Instant;
 use clap::{ArgAction, Parser, ValueEnum};
 use eql_dataflow::{rule_pack, Line, Options, Output, Rules, Totals};
 use eql_engine::{
-    CompileOptions, CompiledRuleSet, Dialect, EventError, EventErrorKind, EventLimits, RuleSet,
-    StreamOrder,
+    CompileOptions, CompiledRuleSet, Dialect, EventError, EventErrorKind, EventLimits, StreamOrder,
 };
 use eql_examples::scan::{lines, BlockReader, Format, Formatter, ScanOptions};
 use serde::{Deserialize, Serialize};
@@ -190,26 +189,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_rules(args: &Args) -> Result<(RuleSet, usize), String> {
-    if args.rules.is_empty() {
-        return Ok((RuleSet::builtin(), 0));
-    }
-    let mut set = RuleSet::new();
-    let mut errors = 0;
-    for path in &args.rules {
-        let (more, failed) = RuleSet::from_path(path);
-        set.extend(more);
-        for e in &failed {
-            eprintln!("error: {e}");
-        }
-        errors += failed.len();
-        if args.strict && !failed.is_empty() {
-            return Err(format!("cannot load rules from {}", path.display()));
-        }
-    }
-    Ok((set, errors))
-}
-
 fn timely_config(args: &Args) -> Result<Config, String> {
     let threads = args.workers.max(1);
     let communication = if args.processes > 1 {
@@ -263,7 +242,7 @@ fn timely_config(args: &Args) -> Result<Config, String> {
 }
 
 fn run(args: Args) -> Result<ExitCode, String> {
-    let (rules, load_errors) = load_rules(&args)?;
+    let (rules, load_errors) = eql_examples::cli::load_rules(&args.rules, args.strict)?;
     let mut opts = CompileOptions::default();
     opts.dialect = match args.dialect {
         DialectArg::Es => Dialect::Elasticsearch,
@@ -340,7 +319,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
     let Some(report) = report else {
         return Ok(ExitCode::SUCCESS);
     };
-    print_summary(&job.compiled, &report.per_rule);
+    eql_examples::cli::print_rule_table(&job.compiled, &report.per_rule);
     let t = &report.totals;
     if t.late > 0 {
         eprintln!(
@@ -697,19 +676,4 @@ fn lines_before(file: &mut File, end: u64) -> io::Result<u64> {
         }
         count += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
     }
-}
-
-fn print_summary(compiled: &CompiledRuleSet, per_rule: &[u64]) {
-    let width = compiled
-        .iter()
-        .map(|r| r.rule.name.len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
-    let mut err = BufWriter::new(io::stderr().lock());
-    let _ = writeln!(err, "{:<width$}  {:>8}", "rule", "alerts");
-    for (rule, n) in compiled.iter().zip(per_rule) {
-        let _ = writeln!(err, "{:<width$}  {n:>8}", rule.rule.name);
-    }
-    let _ = err.flush();
 }

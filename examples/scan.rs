@@ -30,7 +30,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
-use eql_engine::{CompileOptions, Dialect, RuleSet, StreamOrder};
+use eql_engine::{CompileOptions, Dialect, StreamOrder};
 use eql_examples::scan::{Format, Report, ScanOptions, ScanSummary, Scanner};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -120,28 +120,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_rules(args: &Args) -> Result<(RuleSet, usize), String> {
-    if args.rules.is_empty() {
-        return Ok((RuleSet::builtin(), 0));
-    }
-    let mut set = RuleSet::new();
-    let mut errors = 0;
-    for path in &args.rules {
-        let (more, failed) = RuleSet::from_path(path);
-        set.extend(more);
-        for e in &failed {
-            eprintln!("error: {e}");
-        }
-        errors += failed.len();
-        if args.strict && !failed.is_empty() {
-            return Err(format!("cannot load rules from {}", path.display()));
-        }
-    }
-    Ok((set, errors))
-}
-
 fn run(args: &Args) -> Result<ExitCode, String> {
-    let (rules, load_errors) = load_rules(args)?;
+    let (rules, load_errors) = eql_examples::cli::load_rules(&args.rules, args.strict)?;
     let mut opts = CompileOptions::default();
     opts.dialect = match args.dialect {
         DialectArg::Es => Dialect::Elasticsearch,
@@ -225,7 +205,7 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     progress.finish_and_clear();
 
     let secs = start.elapsed().as_secs_f64();
-    print_summary(&scanner, &summary.per_rule);
+    eql_examples::cli::print_rule_table(scanner.compiled(), &summary.per_rule);
     print_routes(&scanner);
     if let Some(p) = &summary.profile {
         let mut err = BufWriter::new(io::stderr().lock());
@@ -323,23 +303,6 @@ fn print_routes(scanner: &Scanner) {
     }
     if routes.len() > SHOWN {
         let _ = writeln!(err, "events named {} more indices", routes.len() - SHOWN);
-    }
-    let _ = err.flush();
-}
-
-fn print_summary(scanner: &Scanner, per_rule: &[u64]) {
-    let compiled = scanner.compiled();
-    let width = compiled
-        .iter()
-        .map(|r| r.rule.name.len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
-    // One write for the whole table (stderr is unbuffered).
-    let mut err = BufWriter::new(io::stderr().lock());
-    let _ = writeln!(err, "{:<width$}  {:>8}", "rule", "alerts");
-    for (rule, n) in compiled.iter().zip(per_rule) {
-        let _ = writeln!(err, "{:<width$}  {n:>8}", rule.rule.name);
     }
     let _ = err.flush();
 }

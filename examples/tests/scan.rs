@@ -111,7 +111,7 @@ fn scan(
 
 /// The alerts' `@timestamp` in `--format ecs` (fixed, so that runs compare).
 fn alert_time() -> SystemTime {
-    UNIX_EPOCH + Duration::from_hours(500_000)
+    UNIX_EPOCH + Duration::from_secs(500_000 * 3600)
 }
 
 fn opts(threads: usize) -> ScanOptions {
