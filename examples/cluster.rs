@@ -42,7 +42,7 @@
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
@@ -248,28 +248,12 @@ fn run(args: Args) -> Result<ExitCode, String> {
         DialectArg::Es => Dialect::Elasticsearch,
         DialectArg::Python => Dialect::Python,
     };
-    let (compiled, errors) = rules.compile(&opts);
-    for e in &errors {
-        eprintln!("error: {e}");
-    }
-    if !errors.is_empty() {
-        eprintln!(
-            "{} of {} rules failed to compile",
-            errors.len(),
-            rules.len()
-        );
-        if args.strict {
-            return Ok(ExitCode::from(1));
-        }
-    }
-    let inputs: Vec<String> = if args.inputs.is_empty() {
-        vec![Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("data/sample-events.ndjson")
-            .to_string_lossy()
-            .into_owned()]
-    } else {
-        args.inputs.clone()
-    };
+    let (compiled, compile_errors) =
+        match eql_examples::cli::compile_rules(&rules, &opts, args.strict) {
+            Ok(c) => c,
+            Err(code) => return Ok(code),
+        };
+    let inputs = eql_examples::cli::inputs_or_sample(&args.inputs);
     if inputs.iter().any(|i| i == "-") {
         return Err("cluster reads files (each worker reads a byte range), not stdin".into());
     }
@@ -341,8 +325,8 @@ fn run(args: Args) -> Result<ExitCode, String> {
             t.bad_timestamp
         );
     }
-    if !errors.is_empty() {
-        eprintln!("{} rules failed to compile", errors.len());
+    if compile_errors > 0 {
+        eprintln!("{compile_errors} rules failed to compile");
     }
     if load_errors > 0 {
         eprintln!("{load_errors} rule files failed to load");

@@ -25,7 +25,7 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -127,29 +127,13 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         DialectArg::Es => Dialect::Elasticsearch,
         DialectArg::Python => Dialect::Python,
     };
-    let (compiled, errors) = rules.compile(&opts);
-    for e in &errors {
-        eprintln!("error: {e}");
-    }
-    if !errors.is_empty() {
-        eprintln!(
-            "{} of {} rules failed to compile",
-            errors.len(),
-            rules.len()
-        );
-        if args.strict {
-            return Ok(ExitCode::from(1));
-        }
-    }
+    let (compiled, compile_errors) =
+        match eql_examples::cli::compile_rules(&rules, &opts, args.strict) {
+            Ok(c) => c,
+            Err(code) => return Ok(code),
+        };
 
-    let inputs: Vec<String> = if args.inputs.is_empty() {
-        vec![Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("data/sample-events.ndjson")
-            .to_string_lossy()
-            .into_owned()]
-    } else {
-        args.inputs.clone()
-    };
+    let inputs = eql_examples::cli::inputs_or_sample(&args.inputs);
 
     let defaults = ScanOptions::default();
     let mut scanner = Scanner::new(
@@ -218,8 +202,8 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         0.0
     };
     let fired = summary.per_rule.iter().filter(|&&n| n > 0).count();
-    if !errors.is_empty() {
-        eprintln!("{} rules failed to compile", errors.len());
+    if compile_errors > 0 {
+        eprintln!("{compile_errors} rules failed to compile");
     }
     if load_errors > 0 {
         eprintln!("{load_errors} rule files failed to load");

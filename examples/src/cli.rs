@@ -50,3 +50,47 @@ pub fn print_rule_table(compiled: &CompiledRuleSet, per_rule: &[u64]) {
     }
     let _ = err.flush();
 }
+
+/// Compiles `rules` with `opts`, printing each rule that does not compile
+/// and how many failed. `Err` carries the exit code 1 when `strict` and a
+/// rule failed; otherwise the rules that compile and the number that did
+/// not.
+pub fn compile_rules(
+    rules: &RuleSet,
+    opts: &eql_engine::CompileOptions,
+    strict: bool,
+) -> Result<(CompiledRuleSet, usize), std::process::ExitCode> {
+    let (compiled, errors) = rules.compile(opts);
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    if !errors.is_empty() {
+        eprintln!(
+            "{} of {} rules failed to compile",
+            errors.len(),
+            rules.len()
+        );
+        if strict {
+            return Err(std::process::ExitCode::from(1));
+        }
+    }
+    Ok((compiled, errors.len()))
+}
+
+/// The event inputs named on the command line, or the bundled sample
+/// events when there are none.
+///
+/// ```
+/// let inputs = eql_examples::cli::inputs_or_sample(&[]);
+/// assert!(inputs[0].ends_with("data/sample-events.ndjson"));
+/// ```
+pub fn inputs_or_sample(inputs: &[String]) -> Vec<String> {
+    if inputs.is_empty() {
+        vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("data/sample-events.ndjson")
+            .to_string_lossy()
+            .into_owned()]
+    } else {
+        inputs.to_vec()
+    }
+}

@@ -1,9 +1,7 @@
 //! `Event` for `serde_json::Value`: nested paths, ES-style flattening of arrays
 //! of objects, literal dotted keys and array indexes.
 
-use crate::event::project::Projection;
-use crate::Event;
-use eql_plan::{FieldPath, PathSegment, Value};
+use eql_plan::{PathSegment, Value};
 use serde_json::Value as Json;
 use smallvec::SmallVec;
 use std::borrow::Cow;
@@ -191,24 +189,35 @@ fn dotted_prefix(key: &str, segs: &[PathSegment]) -> Option<usize> {
     None
 }
 
-impl Event for Json {
-    fn get(&self, path: &FieldPath) -> Option<Value<'_>> {
-        walk(self, path.segments())
-    }
+/// `Event` for a [`Tree`]: fields through [`walk`], bulk reads through the
+/// projection's resolver.
+macro_rules! tree_event {
+    ($t:ty) => {
+        impl $crate::Event for $t {
+            fn get(&self, path: &eql_plan::FieldPath) -> Option<eql_plan::Value<'_>> {
+                $crate::event::json::walk(self, path.segments())
+            }
 
-    fn resolve_all<'s>(
-        &'s self,
-        projection: &Projection,
-        sink: &mut dyn FnMut(usize, Value<'s>),
-    ) -> bool {
-        projection.resolver().resolve(self, sink);
-        true
-    }
+            fn resolve_all<'s>(
+                &'s self,
+                projection: &$crate::event::project::Projection,
+                sink: &mut dyn FnMut(usize, eql_plan::Value<'s>),
+            ) -> bool {
+                projection.resolver().resolve(self, sink);
+                true
+            }
+        }
+    };
 }
+pub(crate) use tree_event;
+
+tree_event!(Json);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Event;
+    use eql_plan::FieldPath;
     use serde_json::json;
 
     fn get(v: &Json, p: &str) -> Option<Value<'static>> {

@@ -2,10 +2,8 @@
 //! JSON parser, read through the same field walk and resolver as a
 //! `serde_json::Value`.
 
-use crate::event::json::{same_key, walk, Tree};
-use crate::event::project::Projection;
-use crate::Event;
-use eql_plan::{FieldPath, Value};
+use crate::event::json::{same_key, Tree};
+use eql_plan::Value;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value as Sonic};
 use std::borrow::Cow;
 
@@ -85,20 +83,7 @@ impl Tree for Sonic {
     }
 }
 
-impl Event for Sonic {
-    fn get(&self, path: &FieldPath) -> Option<Value<'_>> {
-        walk(self, path.segments())
-    }
-
-    fn resolve_all<'s>(
-        &'s self,
-        projection: &Projection,
-        sink: &mut dyn FnMut(usize, Value<'s>),
-    ) -> bool {
-        projection.resolver().resolve(self, sink);
-        true
-    }
-}
+crate::event::json::tree_event!(Sonic);
 
 #[cfg(test)]
 mod tests {
