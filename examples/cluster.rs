@@ -602,12 +602,12 @@ impl Job {
 fn gather(fmt: &Formatter, file: &str, worker: u32, o: Output<u64>) -> Option<Gather> {
     match o {
         Output::Found(f) => {
-            let events: Vec<Option<(u64, &[u8])>> = f
+            let events: Vec<Option<(Option<&str>, u64, &[u8])>> = f
                 .events
                 .iter()
-                .map(|e| e.as_ref().map(|l| (l.handle, &l.bytes[..])))
+                .map(|e| e.as_ref().map(|l| (None, l.handle, &l.bytes[..])))
                 .collect();
-            let at = events.iter().rev().find_map(|e| e.map(|(l, _)| l))?;
+            let at = events.iter().rev().find_map(|e| e.map(|(_, l, _)| l))?;
             let a = fmt.alert(at, f.rule, 0, &events, &f.key)?;
             Some(Gather::Alert {
                 at: a.at,

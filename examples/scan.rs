@@ -104,6 +104,17 @@ struct Args {
     /// Print the rules that cost the most time (sampled: one event in 64 is timed).
     #[arg(long)]
     profile: bool,
+    /// Go on from the state FILE holds, when it exists, and save the state
+    /// there at the end (written to FILE.tmp, then renamed): the stateful
+    /// rules' partial sequences, samples and held hits, so that a sequence
+    /// spanning this run's input and the next run's is found. Alerts that
+    /// wait for the end of the stream come in the run with `--close`.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// With `--state`: the stream ends with this run's last input (the
+    /// alerts waiting for its end are written, and the saved state is empty).
+    #[arg(long, requires = "state")]
+    close: bool,
     /// NDJSON event files; `-` reads stdin. Default: the sample events.
     #[arg(value_name = "EVENTS")]
     inputs: Vec<String>,
@@ -153,29 +164,45 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     if let Some(route) = scanner.input_route() {
         eprintln!("{route}");
     }
+    let order_of = |input: &str| match (args.order, args.dialect) {
+        (Some(OrderArg::Es), _) => StreamOrder::Bounded,
+        (Some(OrderArg::Stream), _) => StreamOrder::Window {
+            window_ms: args.reorder_window_ms,
+        },
+        (Some(OrderArg::Arrival), _) | (None, DialectArg::Python) => StreamOrder::Arrival,
+        (None, DialectArg::Es) if input == "-" => StreamOrder::Window {
+            window_ms: args.reorder_window_ms,
+        },
+        (None, DialectArg::Es) => StreamOrder::Bounded,
+    };
+    if let Some(path) = &args.state {
+        scanner.set_order(inputs.first().map(|i| order_of(i)));
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let n = scanner
+                    .load_state(&bytes)
+                    .map_err(|e| format!("state {}: {e}", path.display()))?;
+                eprintln!("state {}: {n} rules go on", path.display());
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("state {}: {e}", path.display())),
+        }
+    }
     let progress = make_progress(&inputs);
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut summary = ScanSummary::default();
     let start = Instant::now();
 
-    for input in &inputs {
+    for (i, input) in inputs.iter().enumerate() {
+        scanner.set_keep_open(args.state.is_some() && !(args.close && i + 1 == inputs.len()));
         let reader: Box<dyn Read + Send> = if input == "-" {
             Box::new(io::stdin())
         } else {
             Box::new(File::open(input).map_err(|e| format!("{input}: {e}"))?)
         };
         let name = if input == "-" { "<stdin>" } else { input };
-        let window = StreamOrder::Window {
-            window_ms: args.reorder_window_ms,
-        };
-        scanner.set_order(Some(match (args.order, args.dialect) {
-            (Some(OrderArg::Es), _) => StreamOrder::Bounded,
-            (Some(OrderArg::Stream), _) => window,
-            (Some(OrderArg::Arrival), _) | (None, DialectArg::Python) => StreamOrder::Arrival,
-            (None, DialectArg::Es) if input == "-" => window,
-            (None, DialectArg::Es) => StreamOrder::Bounded,
-        }));
+        scanner.set_order(Some(order_of(input)));
         let mut report = |r: Report<'_>| match r {
             Report::BadLine(e) => progress.suspend(|| eprintln!("{name}: {e}")),
             Report::Progress(n) => progress.inc(n),
@@ -186,6 +213,14 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     }
     out.flush().map_err(|e| format!("stdout: {e}"))?;
     drop(out);
+    if let Some(path) = &args.state {
+        let bytes = scanner.save_state()?;
+        let mut tmp = path.clone().into_os_string();
+        tmp.push(".tmp");
+        std::fs::write(&tmp, &bytes)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| format!("state {}: {e}", path.display()))?;
+    }
     progress.finish_and_clear();
 
     let secs = start.elapsed().as_secs_f64();

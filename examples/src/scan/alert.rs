@@ -139,20 +139,28 @@ impl Formatter {
         }
     }
 
+    /// The name of the input the alerts are found in.
+    pub fn input(&self) -> &str {
+        &self.name
+    }
+
     /// The `nth` alert of rule `rule` found at line `at`, on the entries
-    /// `events` in step order ((line, bytes) of an event, `None` for a
-    /// `![...]` step; the last event completes the match) with join keys
-    /// `keys`.
+    /// `events` in step order ((file, line, bytes) of an event, the file
+    /// `None` for this formatter's input; `None` for a `![...]` step; the
+    /// last event completes the match) with join keys `keys`.
     pub fn alert(
         &self,
         at: u64,
         rule: usize,
         nth: u32,
-        events: &[Option<(u64, &[u8])>],
+        events: &[Option<(Option<&str>, u64, &[u8])>],
         keys: &[Value<'_>],
     ) -> Option<Alert> {
         let r = self.rules.get(rule)?;
-        let &(line, event) = events.iter().rev().find_map(Option::as_ref)?;
+        let &(from, line, event) = events.iter().rev().find_map(Option::as_ref)?;
+        // The quoted file of an event that came from an earlier input.
+        let file_of = |f: Option<&str>| f.map_or_else(|| self.file.clone(), json_str);
+        let name_of = |f: Option<&str>| f.map_or_else(|| self.name.clone(), str::to_owned);
         let mut text = Vec::with_capacity(event.len() + r.head.len() + r.tail.len() + 64);
         match self.format {
             Format::Ndjson => {
@@ -165,7 +173,7 @@ impl Formatter {
                         if i > 0 {
                             text.push(b',');
                         }
-                        let Some((l, e)) = entry else {
+                        let Some((f, l, e)) = entry else {
                             text.extend_from_slice(b"{\"missing\":true}");
                             continue;
                         };
@@ -174,7 +182,7 @@ impl Formatter {
                         let _ = write!(
                             text,
                             ",\"source\":{{\"file\":{},\"line\":{l}}}}}",
-                            self.file
+                            file_of(*f)
                         );
                     }
                     text.extend_from_slice(b"],");
@@ -187,22 +195,23 @@ impl Formatter {
                 let _ = write!(
                     text,
                     "\"source\":{{\"file\":{},\"line\":{line}}},",
-                    self.file
+                    file_of(from)
                 );
                 text.extend_from_slice(r.tail.as_bytes());
                 text.push(b'\n');
             }
             Format::Ecs => {
                 let rule = self.ecs.get(rule)?;
-                let doms: Vec<(u64, &[u8], serde_json::Value)> = events
+                let doms: Vec<(Option<&str>, u64, &[u8], serde_json::Value)> = events
                     .iter()
                     .flatten()
-                    .map(|&(l, b)| (l, b, dom(b)))
+                    .map(|&(f, l, b)| (f, l, b, dom(b)))
                     .collect();
                 let sources: Vec<AlertEvent<'_>> = doms
                     .iter()
-                    .map(|(l, b, d)| {
-                        let mut ev = AlertEvent::new(d, format!("{}:{l}", self.name)).with_bytes(b);
+                    .map(|(f, l, b, d)| {
+                        let mut ev =
+                            AlertEvent::new(d, format!("{}:{l}", name_of(*f))).with_bytes(b);
                         if let (true, Some(index)) = (ev.index.is_empty(), &self.index) {
                             ev.index.clone_from(index);
                         }
@@ -220,7 +229,7 @@ impl Formatter {
                 let lines = if events.len() > 1 {
                     events
                         .iter()
-                        .map(|e| e.map_or_else(|| "-".to_owned(), |(l, _)| l.to_string()))
+                        .map(|e| e.map_or_else(|| "-".to_owned(), |(_, l, _)| l.to_string()))
                         .collect::<Vec<_>>()
                         .join(",")
                 } else {

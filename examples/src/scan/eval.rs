@@ -113,7 +113,7 @@ impl<'p> Evaluator<'p> {
             self.matched.sort_unstable();
         }
         for &rule in &self.matched {
-            if let Some(a) = fmt.alert(line_no, rule as usize, 0, &[Some((line_no, line))], &[]) {
+            if let Some(a) = fmt.alert(line_no, rule as usize, 0, &[Some((None, line_no, line))], &[]) {
                 out.alerts.push(a);
             }
         }

@@ -36,6 +36,7 @@ mod input;
 mod pipeline;
 mod plan;
 mod profile;
+mod state;
 mod stateful;
 
 pub use alert::{Alert, Format, Formatter};
@@ -73,6 +74,12 @@ pub struct ScanOptions {
     /// [`Format::Ecs`]: the alerts' `@timestamp` (when the rules ran).
     /// `None`: the time each input's scan starts.
     pub alert_time: Option<SystemTime>,
+    /// The stream goes on after each input: the stateful rules' sessions
+    /// are kept (see [`Scanner::save_state`]) instead of ended, so the
+    /// alerts that wait for the end of the input (a bounded input's
+    /// stateful alerts, a trailing `![...]` step's) come in a later scan.
+    /// Default false: each input is a stream of its own.
+    pub keep_open: bool,
 }
 
 impl Default for ScanOptions {
@@ -86,6 +93,7 @@ impl Default for ScanOptions {
             block_bytes: 1 << 20,
             index: None,
             alert_time: None,
+            keep_open: false,
         }
     }
 }
@@ -124,6 +132,8 @@ pub struct Scanner {
     /// The rules' plans, per index.
     index: index::IndexPlans,
     opts: ScanOptions,
+    /// The stateful rules' sessions between inputs (and runs).
+    carry: std::sync::Mutex<stateful::Carry>,
 }
 
 impl Scanner {
@@ -139,7 +149,38 @@ impl Scanner {
             compiled,
             index,
             opts,
+            carry: std::sync::Mutex::default(),
         }
+    }
+
+    /// Sets whether the stream goes on after the next scans
+    /// ([`ScanOptions::keep_open`]).
+    pub fn set_keep_open(&mut self, keep_open: bool) {
+        self.opts.keep_open = keep_open;
+    }
+
+    /// Goes on from a state that [`Scanner::save_state`] wrote: the next
+    /// scan continues the stateful rules' sequences, samples and held hits
+    /// as if its input followed the saved run's. Every rule's state is
+    /// checked first (format and version, the rule's query and options, the
+    /// state's consistency, the limits); on an error nothing is loaded.
+    /// Returns how many rules had state.
+    pub fn load_state(&self, bytes: &[u8]) -> Result<usize, String> {
+        let carry = state::load(bytes, &self.compiled, self.opts.order)?;
+        let n = carry.len();
+        *self.carry.lock().map_err(|_| "a scan thread failed".to_owned())? = carry;
+        Ok(n)
+    }
+
+    /// The stateful rules' state after the last scan, as a state file
+    /// (JSON) for [`Scanner::load_state`]: empty of rules when the last
+    /// scan ended the stream.
+    pub fn save_state(&self) -> Result<Vec<u8>, String> {
+        let carry = self
+            .carry
+            .lock()
+            .map_err(|_| "a scan thread failed".to_owned())?;
+        state::save(&carry, &self.compiled)
     }
 
     /// The rules.

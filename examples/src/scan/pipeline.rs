@@ -13,7 +13,7 @@ use super::eval::{Evaluated, Evaluator};
 use super::index::Routes;
 use super::input::{Block, BlockReader};
 use super::profile::Profile;
-use super::stateful::{Forward, OrderStats, Stateful};
+use super::stateful::{Carry, Forward, OrderStats, Stateful};
 use super::{Report, ScanSummary, Scanner};
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
@@ -107,6 +107,8 @@ pub(crate) fn sequential(
             sc.opts.order,
             &sc.opts.limits,
             every,
+            fmt.input(),
+            &sc.carry.lock().map(|c| c.clone()).unwrap_or_default(),
         )
     });
     while let Some(block) = reader.next_block()? {
@@ -122,7 +124,7 @@ pub(crate) fn sequential(
     let mut order = OrderStats::default();
     let mut profile = pack_profile(sc, &ev);
     if let Some(st) = st.as_mut() {
-        order = st.finish(fmt, &mut alerts);
+        order = end(sc, st, fmt, &mut alerts);
         profile.add_sessions(st);
     }
     if every > 0 {
@@ -256,6 +258,8 @@ fn session_worker(
         sc.opts.order,
         &sc.opts.limits,
         sc.opts.profile_every,
+        fmt.input(),
+        &sc.carry.lock().map(|c| c.clone()).unwrap_or_default(),
     );
     for m in rx {
         match m {
@@ -270,7 +274,7 @@ fn session_worker(
         }
     }
     let mut alerts = Vec::new();
-    let order = st.finish(fmt, &mut alerts);
+    let order = end(sc, &mut st, fmt, &mut alerts);
     let mut profile = Profile::default();
     profile.add_sessions(&st);
     let _ = msg_tx.send(Msg::SessionDone(alerts, order, profile));
@@ -366,4 +370,14 @@ fn collect(
         sink.profile(profile);
     }
     sink.last(last, &order)
+}
+
+/// Ends a worker's sessions for this input ([`Stateful::end`]), through the
+/// scanner's carried state.
+fn end(sc: &Scanner, st: &mut Stateful, fmt: &Formatter, alerts: &mut Vec<Alert>) -> OrderStats {
+    match sc.carry.lock() {
+        Ok(mut carry) => st.end(sc.opts.keep_open, fmt, alerts, &mut carry),
+        // Another worker panicked: end the stream here.
+        Err(_) => st.end(false, fmt, alerts, &mut Carry::new()),
+    }
 }

@@ -29,8 +29,19 @@ use smallvec::SmallVec;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// An event as the sessions refer to it: its line number and its bytes.
-pub(crate) type Handle = (u64, Arc<[u8]>);
+/// An event as the sessions refer to it: the input it was read from, its
+/// line number and its bytes. A saved state ([`super::state`]) holds these,
+/// so an alert of a sequence that spans two inputs names each event's own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Handle {
+    pub(crate) input: Arc<str>,
+    pub(crate) line: u64,
+    pub(crate) bytes: Arc<[u8]>,
+}
+
+/// The stateful rules' sessions carried from one input to the next (and
+/// through a state file): each rule's snapshot, by rule set index.
+pub(crate) type Carry = std::collections::HashMap<usize, eql_engine::SessionSnapshot<Handle>>;
 
 /// An event for the sessions.
 pub(crate) struct Forward {
@@ -49,6 +60,8 @@ pub(crate) struct Stateful {
     worker: usize,
     matches: Matches<Handle>,
     limits: EventLimits,
+    /// The input being read.
+    input: Arc<str>,
     /// Profiling: one event in `every` is timed (0: off).
     every: u32,
     countdown: u32,
@@ -94,7 +107,9 @@ impl OrderStats {
 }
 
 impl Stateful {
-    /// Worker `worker` of `workers`, over the stateful rules `rules`.
+    /// Worker `worker` of `workers`, over the stateful rules `rules`,
+    /// reading `input`; a rule with a snapshot in `carry` goes on from it.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         compiled: &CompiledRuleSet,
         rules: &[usize],
@@ -103,6 +118,8 @@ impl Stateful {
         order: Option<StreamOrder>,
         limits: &EventLimits,
         profile_every: u32,
+        input: &str,
+        carry: &Carry,
     ) -> Self {
         let workers = workers.max(1);
         let sessions = rules
@@ -111,9 +128,14 @@ impl Stateful {
             .filter(|(pos, _)| pos % workers == worker)
             .filter_map(|(_, &i)| {
                 let rule = compiled.rules().get(i)?;
-                let mut opts = SessionOptions::default();
-                opts.order = order;
-                let session = Session::new(SessionPlan::new([rule.engine.clone()]), opts);
+                let (plan, opts) = session_setup(rule, order);
+                // A carried snapshot was checked against this plan when it
+                // was loaded ([`super::state`]); a fresh session is the
+                // fallback that cannot happen.
+                let session = carry
+                    .get(&i)
+                    .and_then(|snap| Session::restore(plan.clone(), opts.clone(), snap.clone()).ok())
+                    .unwrap_or_else(|| Session::new(plan, opts));
                 Some((i, session))
             })
             .collect();
@@ -123,6 +145,7 @@ impl Stateful {
             worker,
             matches: Matches::new(),
             limits: limits.clone(),
+            input: Arc::from(input),
             every: profile_every,
             countdown: 0,
             pushes: 0,
@@ -156,7 +179,12 @@ impl Stateful {
                     continue;
                 };
                 self.matches.clear();
-                session.push((ev.line, Arc::clone(&ev.bytes)), &doc, &mut self.matches);
+                let handle = Handle {
+                    input: Arc::clone(&self.input),
+                    line: ev.line,
+                    bytes: Arc::clone(&ev.bytes),
+                };
+                session.push(handle, &doc, &mut self.matches);
                 drain(&self.matches, *rule, ev.line, fmt, out);
             }
             if let Some(t0) = t0 {
@@ -181,27 +209,52 @@ impl Stateful {
         }
     }
 
-    /// Closes the input; the last alerts go to `out` (in a bounded input,
-    /// every stateful rule's alerts). Returns the sessions' ordering counts.
-    pub(crate) fn finish(&mut self, fmt: &Formatter, out: &mut Vec<Alert>) -> OrderStats {
+    /// Ends the input. When the stream ends with it (`keep_open` false),
+    /// the last alerts go to `out` (in a bounded input, every stateful
+    /// rule's alerts) and the rules leave `carry`; else each rule's session
+    /// is saved in `carry`, to go on with the next input. Returns the
+    /// sessions' ordering counts.
+    pub(crate) fn end(
+        &mut self,
+        keep_open: bool,
+        fmt: &Formatter,
+        out: &mut Vec<Alert>,
+        carry: &mut Carry,
+    ) -> OrderStats {
         let mut stats = OrderStats::default();
         for (rule, session) in &mut self.sessions {
-            self.matches.clear();
-            session.finish(&mut self.matches);
-            drain(&self.matches, *rule, u64::MAX, fmt, out);
+            if keep_open {
+                carry.insert(*rule, session.snapshot());
+            } else {
+                carry.remove(rule);
+                self.matches.clear();
+                session.finish(&mut self.matches);
+                drain(&self.matches, *rule, u64::MAX, fmt, out);
+            }
             stats.add_session(&session.stats());
         }
         stats
     }
 }
 
+/// The plan and options of rule `rule`'s session: the same for a new
+/// session and for one restored from a snapshot.
+pub(crate) fn session_setup(
+    rule: &eql_engine::CompiledRule,
+    order: Option<StreamOrder>,
+) -> (Arc<SessionPlan>, SessionOptions) {
+    let mut opts = SessionOptions::default();
+    opts.order = order;
+    (Arc::new(SessionPlan::new([rule.engine.clone()])), opts)
+}
+
 /// The alerts of `matches` (results of rule `rule`, found at line `at`).
 fn drain(matches: &Matches<Handle>, rule: usize, at: u64, fmt: &Formatter, out: &mut Vec<Alert>) {
     for (nth, m) in matches.iter().enumerate() {
-        let events: Vec<Option<(u64, &[u8])>> = m
+        let events: Vec<Option<(Option<&str>, u64, &[u8])>> = m
             .steps()
             .map(|step| match step {
-                Step::Event((l, b)) => Some((*l, &b[..])),
+                Step::Event(h) => Some((Some(&*h.input), h.line, &h.bytes[..])),
                 Step::Missing => None,
             })
             .collect();
