@@ -32,8 +32,9 @@ pub(crate) struct Evaluator<'p> {
     hits: Vec<PackMatches>,
     /// Scratch: the single-event rules that matched the current line.
     matched: Vec<u32>,
-    /// Scratch: the stateful rules (positions) the current line is for.
-    stateful: SmallVec<[u32; 4]>,
+    /// Scratch: the (stateful rule position, answer index) of each step
+    /// query the current line matches.
+    stateful: SmallVec<[(u32, u32); 4]>,
 }
 
 impl<'p> Evaluator<'p> {
@@ -106,7 +107,7 @@ impl<'p> Evaluator<'p> {
             for &k in hits.rules() {
                 match targets.get(k as usize) {
                     Some(Target::Alert(rule)) => self.matched.push(*rule),
-                    Some(Target::Step(pos)) => self.stateful.push(*pos),
+                    Some(&Target::Step(pos, k)) => self.stateful.push((pos, k)),
                     None => {}
                 }
             }
@@ -120,14 +121,23 @@ impl<'p> Evaluator<'p> {
                 out.alerts.push(a);
             }
         }
-        self.stateful.extend_from_slice(&self.plan.every_event);
-        if !self.stateful.is_empty() {
+        if !self.stateful.is_empty() || !self.plan.every_event.is_empty() {
             self.stateful.sort_unstable();
-            self.stateful.dedup();
+            let mut rules: SmallVec<[u32; 4]> = self.stateful.iter().map(|&(p, _)| p).collect();
+            rules.extend_from_slice(&self.plan.every_event);
+            rules.sort_unstable();
+            rules.dedup();
+            let fields = self
+                .hits
+                .first()
+                .map(|h| h.captured().to_vec())
+                .unwrap_or_default();
             out.forward.push(Forward {
                 line: line_no,
                 bytes: Arc::from(line),
-                rules: self.stateful.clone(),
+                rules,
+                answers: self.stateful.clone(),
+                fields,
             });
         }
     }

@@ -94,17 +94,8 @@ pub(crate) fn sequential(
     let every = sc.opts.profile_every;
     let mut reader = BlockReader::new(input, sc.opts.block_bytes, sc.opts.limits.max_line_bytes);
     let mut ev = Evaluator::new(plan, &sc.opts.limits, every);
-    let mut st = (!plan.stateful.is_empty()).then(|| {
-        Stateful::new(
-            &sc.compiled,
-            &plan.stateful,
-            1,
-            0,
-            sc.opts.order,
-            &sc.opts.limits,
-            every,
-        )
-    });
+    let mut st = (!plan.stateful.is_empty())
+        .then(|| Stateful::new(plan, 1, 0, sc.opts.order, &sc.opts.limits, every));
     while let Some(block) = reader.next_block()? {
         let mut e = ev.block(&block, fmt);
         let mut alerts = Vec::new();
@@ -246,8 +237,7 @@ fn session_worker(
     msg_tx: &Sender<Msg>,
 ) {
     let mut st = Stateful::new(
-        &sc.compiled,
-        &sc.plan.stateful,
+        &sc.plan,
         n,
         w,
         sc.opts.order,

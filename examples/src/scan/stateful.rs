@@ -16,16 +16,22 @@
 //! counts ([`OrderStats`]) are summed over the rules' sessions: an event is
 //! counted once per stateful rule that saw it.
 //!
-//! An event reaches the sessions as its line (shared, never copied again),
-//! parsed once per worker that needs it; the partial matches hold the
-//! lines, which is all the alerts need.
+//! An event reaches the sessions as its line (shared, never copied again)
+//! with the answers of the rules' step queries, which the packs computed
+//! ([`Session::push_answered`]): a worker reads from the line only the
+//! fields its sessions read besides their step queries' conditions
+//! (timestamps, join keys, pipe fields), once, through one [`Projection`].
+//! The partial matches hold the lines, which is all the alerts need.
 
 use super::alert::{Alert, Formatter};
+use super::plan::RulePlan;
 use eql_engine::{
-    CompiledRuleSet, Document, EventLimits, Matches, Session, SessionOptions, SessionPlan,
-    SessionStats, Step, StreamOrder,
+    Document, Event, EventLimits, FieldPath, Matches, Session, SessionOptions, SessionStats, Step,
+    StreamOrder, Value,
 };
 use smallvec::SmallVec;
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -39,6 +45,59 @@ pub(crate) struct Forward {
     /// The stateful rules that need it (positions in
     /// [`super::plan::RulePlan::stateful`]), ascending.
     pub(crate) rules: SmallVec<[u32; 4]>,
+    /// (rule position, answer index) of the step queries it matches,
+    /// ascending.
+    pub(crate) answers: SmallVec<[(u32, u32); 4]>,
+    /// The values of the fields the sessions read, captured by the pack
+    /// (index in [`RulePlan::captures`], value).
+    pub(crate) fields: Vec<(u32, Value<'static>)>,
+}
+
+/// An event as the sessions read it: the values the pack captured from its
+/// line, which are every field the sessions read with their step queries
+/// answered; any other field from the line itself, parsed then (there is
+/// none unless a session reads a field its plan does not list).
+struct Captured<'a> {
+    paths: &'a [FieldPath],
+    values: &'a [(u32, Value<'static>)],
+    line: &'a [u8],
+    limits: &'a EventLimits,
+    doc: OnceCell<Option<Document<'a>>>,
+}
+
+impl Event for Captured<'_> {
+    fn get(&self, path: &FieldPath) -> Option<Value<'_>> {
+        match self.paths.iter().position(|p| p == path) {
+            Some(k) => self
+                .values
+                .iter()
+                .find(|(i, _)| *i as usize == k)
+                .map(|(_, v)| view(v)),
+            None => self
+                .doc
+                .get_or_init(|| Document::parse(self.line, self.limits).ok())
+                .as_ref()?
+                .get(path),
+        }
+    }
+}
+
+/// `v`, borrowing its strings.
+fn view<'a>(v: &'a Value<'static>) -> Value<'a> {
+    match v {
+        Value::Str(s) => Value::Str(Cow::Borrowed(s)),
+        Value::Array(items) => Value::Array(items.iter().map(view).collect()),
+        Value::Object(members) => Value::Object(
+            members
+                .iter()
+                .map(|(k, v)| (Cow::Borrowed(k.as_ref()), view(v)))
+                .collect(),
+        ),
+        Value::Null => Value::Null,
+        Value::Bool(b) => Value::Bool(*b),
+        Value::Int(i) => Value::Int(*i),
+        Value::Float(f) => Value::Float(*f),
+    }
 }
 
 /// One worker's sessions.
@@ -49,6 +108,10 @@ pub(crate) struct Stateful {
     worker: usize,
     matches: Matches<Handle>,
     limits: EventLimits,
+    /// The fields the pack captures for the sessions.
+    captures: Arc<[FieldPath]>,
+    /// Scratch: the answers of one rule.
+    answered: Vec<u32>,
     /// Profiling: one event in `every` is timed (0: off).
     every: u32,
     countdown: u32,
@@ -94,10 +157,9 @@ impl OrderStats {
 }
 
 impl Stateful {
-    /// Worker `worker` of `workers`, over the stateful rules `rules`.
+    /// Worker `worker` of `workers`, over the stateful rules of `plan`.
     pub(crate) fn new(
-        compiled: &CompiledRuleSet,
-        rules: &[usize],
+        plan: &RulePlan,
         workers: usize,
         worker: usize,
         order: Option<StreamOrder>,
@@ -105,16 +167,16 @@ impl Stateful {
         profile_every: u32,
     ) -> Self {
         let workers = workers.max(1);
-        let sessions = rules
+        let sessions: Vec<(usize, Session<Handle>)> = plan
+            .stateful
             .iter()
+            .zip(&plan.session_plans)
             .enumerate()
             .filter(|(pos, _)| pos % workers == worker)
-            .filter_map(|(_, &i)| {
-                let rule = compiled.rules().get(i)?;
+            .map(|(_, (&i, session_plan))| {
                 let mut opts = SessionOptions::default();
                 opts.order = order;
-                let session = Session::new(SessionPlan::new([rule.engine.clone()]), opts);
-                Some((i, session))
+                (i, Session::new(Arc::clone(session_plan), opts))
             })
             .collect();
         Stateful {
@@ -123,6 +185,8 @@ impl Stateful {
             worker,
             matches: Matches::new(),
             limits: limits.clone(),
+            captures: Arc::from(plan.captures.as_slice()),
+            answered: Vec::new(),
             every: profile_every,
             countdown: 0,
             pushes: 0,
@@ -145,18 +209,33 @@ impl Stateful {
             if mine.peek().is_none() {
                 continue;
             }
-            // The line passed the checks already; parsing it again cannot
-            // fail, and if it did the event would be skipped.
-            let Ok(doc) = Document::parse(&ev.bytes, &self.limits) else {
-                continue;
-            };
             let t0 = self.tick();
+            let captures = Arc::clone(&self.captures);
+            let event = Captured {
+                paths: &captures,
+                values: &ev.fields,
+                line: &ev.bytes,
+                limits: &self.limits,
+                doc: OnceCell::new(),
+            };
             for p in mine {
                 let Some((rule, session)) = self.sessions.get_mut(p / self.workers) else {
                     continue;
                 };
+                self.answered.clear();
+                self.answered.extend(
+                    ev.answers
+                        .iter()
+                        .filter(|&&(q, _)| q as usize == p)
+                        .map(|&(_, k)| k),
+                );
                 self.matches.clear();
-                session.push((ev.line, Arc::clone(&ev.bytes)), &doc, &mut self.matches);
+                session.push_answered(
+                    (ev.line, Arc::clone(&ev.bytes)),
+                    &event,
+                    &self.answered,
+                    &mut self.matches,
+                );
                 drain(&self.matches, *rule, ev.line, fmt, out);
             }
             if let Some(t0) = t0 {

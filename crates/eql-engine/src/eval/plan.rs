@@ -286,6 +286,17 @@ impl<'e> Slots<'e> {
         }
     }
 
+    /// Marks the slots `ids` resolved (fields with no item are missing);
+    /// the others are read from the event when first needed.
+    pub(crate) fn mark_resolved(&mut self, ids: &[u32]) {
+        self.close();
+        for &i in ids {
+            if let Some(s) = self.table.get_mut(i as usize) {
+                s.resolved = true;
+            }
+        }
+    }
+
     /// Slot of field `id`, read from `event` the first time (the common,
     /// already-resolved case is inline; the read is not).
     #[inline]
@@ -420,11 +431,54 @@ pub(crate) fn eval<'e>(
         Cond::Generic(e) => {
             if ctx.py() {
                 ctx.eval(e, &Env::new()).is_some_and(|v| ctx.truthy(&v))
+            } else if let Some(hit) = null_test(e, ctx) {
+                hit
             } else {
                 ctx.leaf_any(e, &Env::new())
             }
         }
     }
+}
+
+/// `field == null` or `field != null` (the literal on either side) in the
+/// Elasticsearch dialect, with no mapping: [`Ctx::leaf_any`]'s answer, read
+/// from the field's value in one look. `None` for any other leaf.
+///
+/// `leaf_any` tries each item of an array value (nested arrays item by
+/// item, with the item bound to the field): an item is never missing, so
+/// `== null` is false for any array and `!= null` true when the array holds
+/// an item that is not itself an array. Otherwise the field is missing or
+/// `null` exactly when `== null` holds.
+fn null_test(e: &eql_syntax::Expr, ctx: &Ctx<'_>) -> Option<bool> {
+    use eql_syntax::{BinaryOp, ExprKind, Literal};
+    let ExprKind::Binary { op, left, right } = &e.kind else {
+        return None;
+    };
+    let eq = match op {
+        BinaryOp::Eq => true,
+        BinaryOp::Ne => false,
+        _ => return None,
+    };
+    let ((ExprKind::Field(f), ExprKind::Literal(Literal::Null))
+    | (ExprKind::Literal(Literal::Null), ExprKind::Field(f))) = (&left.kind, &right.kind)
+    else {
+        return None;
+    };
+    if ctx.kinds.is_some() {
+        // A mapping normalizes the value first.
+        return None;
+    }
+    fn holds_item(items: &[Value<'_>]) -> bool {
+        items.iter().any(|i| match i {
+            Value::Array(inner) => holds_item(inner),
+            _ => true,
+        })
+    }
+    Some(match ctx.event.get(&FieldPath::new(f.path.clone())) {
+        None | Some(Value::Null) => eq,
+        Some(Value::Array(items)) => !eq && holds_item(&items),
+        Some(_) => !eq,
+    })
 }
 
 fn test<'e>(t: &Test, fields: &FieldTable, slots: &mut Slots<'e>, event: &'e dyn Event) -> bool {
