@@ -198,6 +198,12 @@ impl PackMatches {
         &self.captured
     }
 
+    /// Takes the values of the captured fields of the last event
+    /// ([`PackMatches::captured`]), leaving none.
+    pub fn take_captured(&mut self) -> Vec<(u32, Value<'static>)> {
+        std::mem::take(&mut self.captured)
+    }
+
     /// How many rules were evaluated exactly since this buffer was created
     /// (the rest were ruled out by routing or the candidate index).
     pub fn evaluated(&self) -> u64 {

@@ -129,8 +129,8 @@ impl<'p> Evaluator<'p> {
             rules.dedup();
             let fields = self
                 .hits
-                .first()
-                .map(|h| h.captured().to_vec())
+                .first_mut()
+                .map(PackMatches::take_captured)
                 .unwrap_or_default();
             out.forward.push(Forward {
                 line: line_no,

@@ -407,7 +407,13 @@ impl<H: Clone> Session<H> {
                 steps,
                 matched: &self.answers,
             });
-            let ts = r.own_clock(&own).unwrap_or(ts);
+            let own_clock = r.own_clock(&own);
+            if rp.lineage.is_none() && self.ordering.drops_all(i, own_clock.is_some(), stamp) {
+                // Every hit this event gives the rule would be dropped
+                // for its time (`order_hits`): nothing to evaluate.
+                continue;
+            }
+            let ts = own_clock.unwrap_or(ts);
             r.evaluate(
                 rp,
                 &self.lineage,
