@@ -1,6 +1,7 @@
-//! `scan` end to end (the engine of the `scan` example, `eql_examples::scan`:
-//! reading the file, checking every line, the packs, the sessions, writing
-//! alerts to a sink), against baselines measured in the same run:
+//! `scan` end to end (the engine of the `scan` example, `eql_examples::scan`,
+//! scanning a file as the tool does: reading it, checking every line, the
+//! packs, the sessions, writing alerts to a sink), against baselines measured
+//! in the same run:
 //!
 //! - `serde_json::from_slice::<Value>` of every line of the same file, read
 //!   the same way (the DOM-parse baseline);
@@ -47,14 +48,12 @@ fn rules_of(queries: impl IntoIterator<Item = (String, String)>) -> RuleSet {
     set
 }
 
-/// One scan of `path`; the number of events.
+/// One scan of the file `path`, as the `scan` tool scans a file
+/// (`Scanner::scan_path`); the number of events.
 fn scan(scanner: &Scanner, path: &Path) -> u64 {
-    let Ok(file) = File::open(path) else {
-        return 0;
-    };
     let mut summary = ScanSummary::default();
-    let _ = scanner.scan(
-        file,
+    let _ = scanner.scan_path(
+        path,
         "bench",
         &mut std::io::sink(),
         &mut |_| {},

@@ -4,9 +4,9 @@
 //! set aside for the sessions.
 
 use super::alert::{Alert, Formatter};
-use super::input::{lines, Block};
+use super::input::{line_offset, lines, Block};
 use super::plan::{RulePlan, Target};
-use super::stateful::Forward;
+use super::stateful::{Forward, LineRef};
 use eql_engine::{EventError, EventErrorKind, EventLimits, PackMatches, PackProfile};
 use smallvec::SmallVec;
 use std::sync::Arc;
@@ -35,10 +35,19 @@ pub(crate) struct Evaluator<'p> {
     /// Scratch: the (stateful rule position, answer index) of each step
     /// query the current line matches.
     stateful: SmallVec<[(u32, u32); 4]>,
+    /// The sessions refer to lines by their place in the input
+    /// ([`LineRef::At`]), which can be read again.
+    at: bool,
 }
 
 impl<'p> Evaluator<'p> {
-    pub(crate) fn new(plan: &'p RulePlan, limits: &EventLimits, profile_every: u32) -> Self {
+    /// `at`: the input can be read again ([`LineRef::At`]).
+    pub(crate) fn new(
+        plan: &'p RulePlan,
+        limits: &EventLimits,
+        profile_every: u32,
+        at: bool,
+    ) -> Self {
         let hits = plan
             .packs
             .iter()
@@ -56,6 +65,7 @@ impl<'p> Evaluator<'p> {
             hits,
             matched: Vec::new(),
             stateful: SmallVec::new(),
+            at,
         }
     }
 
@@ -90,12 +100,14 @@ impl<'p> Evaluator<'p> {
             if line.is_empty() {
                 continue;
             }
-            self.line(line_no, line, fmt, &mut out);
+            let at = line_offset(block, line);
+            self.line(line_no, at, line, fmt, &mut out);
         }
         out
     }
 
-    fn line(&mut self, line_no: u64, line: &[u8], fmt: &Formatter, out: &mut Evaluated) {
+    /// One line, at input position `at`.
+    fn line(&mut self, line_no: u64, at: u64, line: &[u8], fmt: &Formatter, out: &mut Evaluated) {
         self.matched.clear();
         self.stateful.clear();
         for ((pack, targets), hits) in self.plan.packs.iter().zip(&mut self.hits) {
@@ -132,9 +144,13 @@ impl<'p> Evaluator<'p> {
                 .first_mut()
                 .map(PackMatches::take_captured)
                 .unwrap_or_default();
+            let bytes = match u32::try_from(line.len()) {
+                Ok(len) if self.at => LineRef::At(at, len),
+                _ => LineRef::Bytes(Arc::from(line)),
+            };
             out.forward.push(Forward {
                 line: line_no,
-                bytes: Arc::from(line),
+                bytes,
                 rules,
                 answers: self.stateful.clone(),
                 fields,

@@ -12,7 +12,7 @@ use super::alert::{Alert, Formatter};
 use super::eval::{Evaluated, Evaluator};
 use super::input::{Block, BlockReader};
 use super::profile::Profile;
-use super::stateful::{Forward, OrderStats, Stateful};
+use super::stateful::{Forward, OrderStats, Reread, Stateful};
 use super::{Report, ScanSummary, Scanner};
 use eql_engine::PackProfile;
 use std::collections::BTreeMap;
@@ -83,24 +83,26 @@ fn pack_profiles(ev: &Evaluator<'_>) -> Vec<PackProfile> {
         .collect()
 }
 
-/// One thread does everything.
+/// One thread does everything. `reread`: the input file, when its lines
+/// can be read again.
 pub(crate) fn sequential(
     sc: &Scanner,
     input: impl Read,
+    reread: Option<Arc<Reread>>,
     fmt: &Formatter,
     sink: &mut Sink<'_>,
 ) -> io::Result<()> {
     let plan = &sc.plan;
     let every = sc.opts.profile_every;
     let mut reader = BlockReader::new(input, sc.opts.block_bytes, sc.opts.limits.max_line_bytes);
-    let mut ev = Evaluator::new(plan, &sc.opts.limits, every);
+    let mut ev = Evaluator::new(plan, &sc.opts.limits, every, reread.is_some());
     let mut st = (!plan.stateful.is_empty())
-        .then(|| Stateful::new(plan, 1, 0, sc.opts.order, &sc.opts.limits, every));
+        .then(|| Stateful::new(plan, 1, 0, sc.opts.order, &sc.opts.limits, every, reread));
     while let Some(block) = reader.next_block()? {
         let mut e = ev.block(&block, fmt);
         let mut alerts = Vec::new();
         if let Some(st) = st.as_mut() {
-            st.push(&e.forward, fmt, &mut alerts);
+            st.push(&e.forward, fmt, &mut alerts)?;
         }
         e.forward = Vec::new();
         sink.block(e, alerts)?;
@@ -109,7 +111,7 @@ pub(crate) fn sequential(
     let mut order = OrderStats::default();
     let mut profile = Profile::new(pack_profiles(&ev));
     if let Some(st) = st.as_mut() {
-        order = st.finish(fmt, &mut alerts);
+        order = st.finish(fmt, &mut alerts)?;
         profile.add_sessions(st);
     }
     if every > 0 {
@@ -148,12 +150,15 @@ struct Waiting {
 }
 
 /// `sc.opts.threads` threads evaluate, as many run the sessions.
+/// `reread`: the input file, when its lines can be read again.
 pub(crate) fn parallel(
     sc: &Scanner,
     input: impl Read + Send,
+    reread: Option<Arc<Reread>>,
     fmt: &Formatter,
     sink: &mut Sink<'_>,
 ) -> io::Result<()> {
+    let at = reread.is_some();
     let n = sc.opts.threads.max(1);
     let plan = &sc.plan;
     let every = sc.opts.profile_every;
@@ -199,7 +204,7 @@ pub(crate) fn parallel(
             let msg_tx = msg_tx.clone();
             let block_rx = Arc::clone(&block_rx);
             s.spawn(move || {
-                let mut ev = Evaluator::new(plan, &sc.opts.limits, every);
+                let mut ev = Evaluator::new(plan, &sc.opts.limits, every, at);
                 loop {
                     let next = match block_rx.lock() {
                         Ok(rx) => rx.recv(),
@@ -220,7 +225,8 @@ pub(crate) fn parallel(
                 let (tx, rx) = channel::<ToSession>();
                 to_sessions.push(tx);
                 let msg_tx = msg_tx.clone();
-                s.spawn(move || session_worker(sc, n, w, fmt, &rx, &msg_tx));
+                let reread = reread.clone();
+                s.spawn(move || session_worker(sc, n, w, fmt, reread, &rx, &msg_tx));
             }
         }
         drop(msg_tx);
@@ -228,11 +234,15 @@ pub(crate) fn parallel(
     })
 }
 
+/// A session worker. After an error (a line that could not be read again)
+/// it answers every block with no alert, so that the pipeline drains, and
+/// reports the error at the end.
 fn session_worker(
     sc: &Scanner,
     n: usize,
     w: usize,
     fmt: &Formatter,
+    reread: Option<Arc<Reread>>,
     rx: &Receiver<ToSession>,
     msg_tx: &Sender<Msg>,
 ) {
@@ -243,12 +253,19 @@ fn session_worker(
         sc.opts.order,
         &sc.opts.limits,
         sc.opts.profile_every,
+        reread,
     );
+    let mut failed = None;
     for m in rx {
         match m {
             ToSession::Block(seq, events) => {
                 let mut alerts = Vec::new();
-                st.push(&events, fmt, &mut alerts);
+                if failed.is_none() {
+                    if let Err(e) = st.push(&events, fmt, &mut alerts) {
+                        failed = Some(e);
+                        alerts.clear();
+                    }
+                }
                 if msg_tx.send(Msg::Session(seq, alerts)).is_err() {
                     return;
                 }
@@ -257,7 +274,15 @@ fn session_worker(
         }
     }
     let mut alerts = Vec::new();
-    let order = st.finish(fmt, &mut alerts);
+    let finished = match failed {
+        Some(e) => Err(e),
+        None => st.finish(fmt, &mut alerts),
+    };
+    let order = finished.unwrap_or_else(|e| {
+        let _ = msg_tx.send(Msg::Failed(e));
+        alerts.clear();
+        OrderStats::default()
+    });
     let mut profile = Profile::new(Vec::new());
     profile.add_sessions(&st);
     let _ = msg_tx.send(Msg::SessionDone(alerts, order, profile));

@@ -18,10 +18,13 @@
 //!
 //! An event reaches the sessions as its line (shared, never copied again)
 //! with the answers of the rules' step queries, which the packs computed
-//! ([`Session::push_answered`]): a worker reads from the line only the
-//! fields its sessions read besides their step queries' conditions
-//! (timestamps, join keys, pipe fields), once, through one [`Projection`].
-//! The partial matches hold the lines, which is all the alerts need.
+//! ([`Session::push_answered`]) and the values of the other fields the
+//! sessions read (timestamps, join keys, pipe fields), which the pack
+//! captured in the same pass ([`eql_engine::Pack::capture`]): the sessions
+//! parse nothing. The partial matches and held hits refer to their events'
+//! lines by [`LineRef`]: where the line is in the input file when it can be
+//! read again (memory then does not grow with the lines held), else the
+//! line itself. The alerts read the lines from there.
 
 use super::alert::{Alert, Formatter};
 use super::plan::RulePlan;
@@ -32,16 +35,66 @@ use eql_engine::{
 use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::cell::OnceCell;
-use std::sync::Arc;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-/// An event as the sessions refer to it: its line number and its bytes.
-pub(crate) type Handle = (u64, Arc<[u8]>);
+/// An event as the sessions refer to it: its line number and its line.
+pub(crate) type Handle = (u64, LineRef);
+
+/// Where an event's line is.
+#[derive(Clone, Debug)]
+pub(crate) enum LineRef {
+    /// The line itself (an input that cannot be read again).
+    Bytes(Arc<[u8]>),
+    /// Its place in the input file ([`Reread`]): (byte offset, length).
+    At(u64, u32),
+}
+
+/// The input file, opened a second time to read the lines of the stateful
+/// rules' alerts again ([`LineRef::At`]).
+pub(crate) struct Reread(Mutex<File>);
+
+impl Reread {
+    pub(crate) fn new(file: File) -> Self {
+        Reread(Mutex::new(file))
+    }
+
+    /// The bytes of line `line` (its number, for the error) at `at`.
+    fn read(&self, line: u64, at: u64, len: u32) -> io::Result<Vec<u8>> {
+        let mut f = self
+            .0
+            .lock()
+            .map_err(|_| io::Error::other("the input file's reader failed"))?;
+        let mut buf = vec![0; len as usize];
+        f.seek(SeekFrom::Start(at))
+            .and_then(|_| f.read_exact(&mut buf))
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("line {line} could not be read again (did the input change?): {e}"),
+                )
+            })?;
+        Ok(buf)
+    }
+
+    /// The line `r` refers to.
+    fn line<'a>(this: Option<&Self>, line: u64, r: &'a LineRef) -> io::Result<Cow<'a, [u8]>> {
+        match (r, this) {
+            (LineRef::Bytes(b), _) => Ok(Cow::Borrowed(&b[..])),
+            (LineRef::At(at, len), Some(this)) => this.read(line, *at, *len).map(Cow::Owned),
+            (LineRef::At(..), None) => Err(io::Error::other(format!(
+                "line {line} is not at hand: the input cannot be read again"
+            ))),
+        }
+    }
+}
 
 /// An event for the sessions.
 pub(crate) struct Forward {
     pub(crate) line: u64,
-    pub(crate) bytes: Arc<[u8]>,
+    pub(crate) bytes: LineRef,
     /// The stateful rules that need it (positions in
     /// [`super::plan::RulePlan::stateful`]), ascending.
     pub(crate) rules: SmallVec<[u32; 4]>,
@@ -60,9 +113,10 @@ pub(crate) struct Forward {
 struct Captured<'a> {
     paths: &'a [FieldPath],
     values: &'a [(u32, Value<'static>)],
-    line: &'a [u8],
+    line: (u64, &'a LineRef),
+    reread: Option<&'a Reread>,
     limits: &'a EventLimits,
-    doc: OnceCell<Option<Document<'a>>>,
+    doc: OnceCell<Option<Document<'static>>>,
 }
 
 impl Event for Captured<'_> {
@@ -75,7 +129,12 @@ impl Event for Captured<'_> {
                 .map(|(_, v)| view(v)),
             None => self
                 .doc
-                .get_or_init(|| Document::parse(self.line, self.limits).ok())
+                .get_or_init(|| {
+                    let bytes = Reread::line(self.reread, self.line.0, self.line.1).ok()?;
+                    Document::parse(&bytes, self.limits)
+                        .ok()
+                        .map(Document::into_owned)
+                })
                 .as_ref()?
                 .get(path),
         }
@@ -112,6 +171,8 @@ pub(crate) struct Stateful {
     captures: Arc<[FieldPath]>,
     /// Scratch: the answers of one rule.
     answered: Vec<u32>,
+    /// The input file, when its lines can be read again.
+    reread: Option<Arc<Reread>>,
     /// Profiling: one event in `every` is timed (0: off).
     every: u32,
     countdown: u32,
@@ -158,6 +219,7 @@ impl OrderStats {
 
 impl Stateful {
     /// Worker `worker` of `workers`, over the stateful rules of `plan`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         plan: &RulePlan,
         workers: usize,
@@ -165,6 +227,7 @@ impl Stateful {
         order: Option<StreamOrder>,
         limits: &EventLimits,
         profile_every: u32,
+        reread: Option<Arc<Reread>>,
     ) -> Self {
         let workers = workers.max(1);
         let sessions: Vec<(usize, Session<Handle>)> = plan
@@ -187,6 +250,7 @@ impl Stateful {
             limits: limits.clone(),
             captures: Arc::from(plan.captures.as_slice()),
             answered: Vec::new(),
+            reread,
             every: profile_every,
             countdown: 0,
             pushes: 0,
@@ -196,8 +260,14 @@ impl Stateful {
     }
 
     /// Pushes the events of one block into the sessions of this worker's
-    /// rules; their alerts go to `out`.
-    pub(crate) fn push(&mut self, events: &[Forward], fmt: &Formatter, out: &mut Vec<Alert>) {
+    /// rules; their alerts go to `out`. An error is a line of an alert that
+    /// could not be read again.
+    pub(crate) fn push(
+        &mut self,
+        events: &[Forward],
+        fmt: &Formatter,
+        out: &mut Vec<Alert>,
+    ) -> io::Result<()> {
         for ev in events {
             let (workers, worker) = (self.workers, self.worker);
             let mine = ev
@@ -211,10 +281,12 @@ impl Stateful {
             }
             let t0 = self.tick();
             let captures = Arc::clone(&self.captures);
+            let reread = self.reread.clone();
             let event = Captured {
                 paths: &captures,
                 values: &ev.fields,
-                line: &ev.bytes,
+                line: (ev.line, &ev.bytes),
+                reread: reread.as_deref(),
                 limits: &self.limits,
                 doc: OnceCell::new(),
             };
@@ -231,17 +303,18 @@ impl Stateful {
                 );
                 self.matches.clear();
                 session.push_answered(
-                    (ev.line, Arc::clone(&ev.bytes)),
+                    (ev.line, ev.bytes.clone()),
                     &event,
                     &self.answered,
                     &mut self.matches,
                 );
-                drain(&self.matches, *rule, ev.line, fmt, out);
+                drain(&self.matches, *rule, ev.line, fmt, reread.as_deref(), out)?;
             }
             if let Some(t0) = t0 {
                 self.sampled_nanos += t0.elapsed().as_nanos() as u64;
             }
         }
+        Ok(())
     }
 
     /// Profiling: counts an event; the clock when this one is timed.
@@ -262,31 +335,55 @@ impl Stateful {
 
     /// Closes the input; the last alerts go to `out` (in a bounded input,
     /// every stateful rule's alerts). Returns the sessions' ordering counts.
-    pub(crate) fn finish(&mut self, fmt: &Formatter, out: &mut Vec<Alert>) -> OrderStats {
+    pub(crate) fn finish(
+        &mut self,
+        fmt: &Formatter,
+        out: &mut Vec<Alert>,
+    ) -> io::Result<OrderStats> {
         let mut stats = OrderStats::default();
         for (rule, session) in &mut self.sessions {
             self.matches.clear();
             session.finish(&mut self.matches);
-            drain(&self.matches, *rule, u64::MAX, fmt, out);
+            drain(
+                &self.matches,
+                *rule,
+                u64::MAX,
+                fmt,
+                self.reread.as_deref(),
+                out,
+            )?;
             stats.add_session(&session.stats());
         }
-        stats
+        Ok(stats)
     }
 }
 
-/// The alerts of `matches` (results of rule `rule`, found at line `at`).
-fn drain(matches: &Matches<Handle>, rule: usize, at: u64, fmt: &Formatter, out: &mut Vec<Alert>) {
+/// The alerts of `matches` (results of rule `rule`, found at line `at`),
+/// their lines read from `reread` when they are not at hand.
+fn drain(
+    matches: &Matches<Handle>,
+    rule: usize,
+    at: u64,
+    fmt: &Formatter,
+    reread: Option<&Reread>,
+    out: &mut Vec<Alert>,
+) -> io::Result<()> {
     for (nth, m) in matches.iter().enumerate() {
-        let events: Vec<Option<(u64, &[u8])>> = m
+        let lines: Vec<Option<(u64, Cow<'_, [u8]>)>> = m
             .steps()
             .map(|step| match step {
-                Step::Event((l, b)) => Some((*l, &b[..])),
-                Step::Missing => None,
+                Step::Event((l, r)) => Reread::line(reread, *l, r).map(|b| Some((*l, b))),
+                Step::Missing => Ok(None),
             })
+            .collect::<io::Result<_>>()?;
+        let events: Vec<Option<(u64, &[u8])>> = lines
+            .iter()
+            .map(|e| e.as_ref().map(|(l, b)| (*l, &b[..])))
             .collect();
         let nth = u32::try_from(nth).unwrap_or(u32::MAX);
         if let Some(a) = fmt.alert(at, rule, nth, &events, m.key) {
             out.push(a);
         }
     }
+    Ok(())
 }
