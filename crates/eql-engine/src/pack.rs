@@ -1,7 +1,7 @@
 //! Many single-event queries evaluated together: category routing, the fused
 //! candidate index, then exact evaluation of the candidates only.
 
-use crate::eval::plan::{self, SlotBuf, Slots};
+use crate::eval::plan::{self, FreshSlots, SlotBuf, Slots};
 use crate::event::input::{check_bytes, from_serde, json_type, parse_text};
 use crate::event::project::{LazyProjected, Projection};
 use crate::query::{lower, CompiledQuery};
@@ -352,6 +352,9 @@ struct Group {
     /// The fields a raw-bytes match reads straight from the bytes
     /// ([`Direct`]), ascending.
     direct_ids: Vec<u32>,
+    /// The slots of a raw-bytes match before the pass: those of
+    /// `direct_ids` resolved.
+    fresh: FreshSlots,
     /// A field's `null_value` reads explicit nulls, which bulk resolution
     /// leaves out: such groups read their fields one by one.
     reads_nulls: bool,
@@ -570,7 +573,7 @@ impl Pack {
                     .groups
                     .iter()
                     .zip(&mut out.slot_bufs)
-                    .map(|(g, buf)| Slots::with_buf(std::mem::take(buf), g.plan.fields.len()))
+                    .map(|(g, buf)| Slots::with_fresh(std::mem::take(buf), &g.fresh))
                     .collect(),
                 cats: smallvec::smallvec![SmallVec::new(); n],
                 caught: SmallVec::new(),
@@ -616,7 +619,7 @@ impl Pack {
         let mut slots: SmallVec<[Slots<'_>; 2]> = slots.into_iter().map(shorter_slots).collect();
         out.rules.clear();
         for ((g, s), c) in self.groups.iter().zip(&mut slots).zip(cats) {
-            s.mark_resolved(&g.direct_ids);
+            s.end_pass();
             let c: SmallVec<[Cow<'_, str>; 2]> = c.into_iter().map(shorter_cow).collect();
             g.run(&self.engines, &event, s, c, false, out);
         }
@@ -714,6 +717,7 @@ impl Group {
             category_read,
             reads,
             direct_ids: Vec::new(),
+            fresh: FreshSlots::default(),
             reads_nulls,
         }
     }
@@ -908,6 +912,7 @@ impl Direct {
             if !g.direct_ids.contains(&g.plan.category_field.0) {
                 return None;
             }
+            g.fresh = FreshSlots::new(g.plan.fields.len(), &g.direct_ids);
         }
         let capture: Vec<Option<u32>> = paths
             .iter()

@@ -19,7 +19,7 @@ use std::cmp::Ordering;
 /// `Copy`, with no drop glue: resetting the slots between events is a fill
 /// of plain words, whatever the number of fields, and only the values the
 /// event actually had are dropped.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Slot {
     resolved: bool,
     /// `fold()` of each string scalar is at `folded[fstart..][..len]`.
@@ -50,6 +50,24 @@ pub(crate) struct Slots<'e> {
     interleaved: bool,
     /// The index's ASCII folding buffer.
     scratch: String,
+}
+
+/// The starting state of the slots of a plan whose fields `ids` are read
+/// in one pass (resolved, and missing until an item arrives).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct FreshSlots(Vec<Slot>);
+
+impl FreshSlots {
+    /// `n` slots, those of `ids` resolved.
+    pub(crate) fn new(n: usize, ids: &[u32]) -> Self {
+        let mut table = vec![Slot::default(); n];
+        for &i in ids {
+            if let Some(s) = table.get_mut(i as usize) {
+                s.resolved = true;
+            }
+        }
+        FreshSlots(table)
+    }
 }
 
 /// The empty allocations of a [`Slots`], kept between events (in
@@ -159,10 +177,24 @@ impl<'e> Slots<'e> {
     }
 
     /// `n` empty slots in the allocations of `buf`.
-    pub(crate) fn with_buf(buf: SlotBuf, n: usize) -> Self {
-        let mut table = buf.table;
+    pub(crate) fn with_buf(mut buf: SlotBuf, n: usize) -> Self {
+        let mut table = std::mem::take(&mut buf.table);
         table.clear();
         table.resize(n, Slot::default());
+        Slots::from_table(buf, table)
+    }
+
+    /// The empty slots of `fresh` in the allocations of `buf`: those it
+    /// marks resolved read as missing until items are added to them
+    /// ([`Slots::push_item`], then [`Slots::end_pass`]).
+    pub(crate) fn with_fresh(mut buf: SlotBuf, fresh: &FreshSlots) -> Self {
+        let mut table = std::mem::take(&mut buf.table);
+        table.clear();
+        table.extend_from_slice(&fresh.0);
+        Slots::from_table(buf, table)
+    }
+
+    fn from_table(buf: SlotBuf, table: Vec<Slot>) -> Self {
         Slots {
             table,
             values: recycle(buf.values),
@@ -286,15 +318,10 @@ impl<'e> Slots<'e> {
         }
     }
 
-    /// Marks the slots `ids` resolved (fields with no item are missing);
-    /// the others are read from the event when first needed.
-    pub(crate) fn mark_resolved(&mut self, ids: &[u32]) {
+    /// Ends a raw-bytes pass into slots made [`Slots::with_fresh`]: their
+    /// items are grouped per field.
+    pub(crate) fn end_pass(&mut self) {
         self.close();
-        for &i in ids {
-            if let Some(s) = self.table.get_mut(i as usize) {
-                s.resolved = true;
-            }
-        }
     }
 
     /// Slot of field `id`, read from `event` the first time (the common,
