@@ -602,7 +602,7 @@ impl Job {
 fn gather(fmt: &Formatter, file: &str, worker: u32, o: Output<u64>) -> Option<Gather> {
     match o {
         Output::Found(f) => {
-            let events: Vec<Option<(Option<&str>, u64, &[u8])>> = f
+            let events: Vec<Option<eql_examples::scan::EventLine<'_>>> = f
                 .events
                 .iter()
                 .map(|e| e.as_ref().map(|l| (None, l.handle, &l.bytes[..])))

@@ -23,9 +23,8 @@
 //! kind, counted, and skipped. The engine is `eql_examples::scan`. Alerts go to stdout;
 //! progress, errors and the summary go to stderr.
 
-use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -196,20 +195,19 @@ fn run(args: &Args) -> Result<ExitCode, String> {
 
     for (i, input) in inputs.iter().enumerate() {
         scanner.set_keep_open(args.state.is_some() && !(args.close && i + 1 == inputs.len()));
-        let reader: Box<dyn Read + Send> = if input == "-" {
-            Box::new(io::stdin())
-        } else {
-            Box::new(File::open(input).map_err(|e| format!("{input}: {e}"))?)
-        };
         let name = if input == "-" { "<stdin>" } else { input };
         scanner.set_order(Some(order_of(input)));
         let mut report = |r: Report<'_>| match r {
             Report::BadLine(e) => progress.suspend(|| eprintln!("{name}: {e}")),
             Report::Progress(n) => progress.inc(n),
         };
-        scanner
-            .scan(reader, name, &mut out, &mut report, &mut summary)
-            .map_err(|e| format!("{name}: {e}"))?;
+        if input == "-" {
+            scanner.scan(io::stdin(), name, &mut out, &mut report, &mut summary)
+        } else {
+            // A file is read again for the lines of the stateful rules' alerts.
+            scanner.scan_path(Path::new(input), name, &mut out, &mut report, &mut summary)
+        }
+        .map_err(|e| format!("{name}: {e}"))?;
     }
     out.flush().map_err(|e| format!("stdout: {e}"))?;
     drop(out);

@@ -1,6 +1,7 @@
-//! `scan` end to end (the engine of the `scan` example, `eql_examples::scan`:
-//! reading the file, checking every line, the packs, the sessions, writing
-//! alerts to a sink), against baselines measured in the same run:
+//! `scan` end to end (the engine of the `scan` example, `eql_examples::scan`,
+//! scanning a file as the tool does: reading it, checking every line, the
+//! packs, the sessions, writing alerts to a sink), against baselines measured
+//! in the same run:
 //!
 //! - `serde_json::from_slice::<Value>` of every line of the same file, read
 //!   the same way (the DOM-parse baseline);
@@ -19,7 +20,7 @@ use eql_engine::{CompileOptions, CompiledRuleSet, Rule, RuleSet};
 use eql_examples::scan::{ScanOptions, ScanSummary, Scanner};
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Rounds per comparison.
@@ -47,14 +48,12 @@ fn rules_of(queries: impl IntoIterator<Item = (String, String)>) -> RuleSet {
     set
 }
 
-/// One scan of `path`; the number of events.
+/// One scan of the file `path`, as the `scan` tool scans a file
+/// (`Scanner::scan_path`); the number of events.
 fn scan(scanner: &Scanner, path: &Path) -> u64 {
-    let Ok(file) = File::open(path) else {
-        return 0;
-    };
     let mut summary = ScanSummary::default();
-    let _ = scanner.scan(
-        file,
+    let _ = scanner.scan_path(
+        path,
         "bench",
         &mut std::io::sink(),
         &mut |_| {},
@@ -171,6 +170,17 @@ fn peak_rss(events: &Path) -> Option<u64> {
     find("Maximum resident set size (kbytes):").or_else(|| find("VmHWM:"))
 }
 
+/// The number of lines of `path`.
+fn count_lines(path: &Path) -> usize {
+    let Ok(file) = File::open(path) else {
+        return 0;
+    };
+    BufReader::with_capacity(1 << 20, file)
+        .split(b'\n')
+        .filter(|l| l.as_ref().is_ok_and(|l| !l.is_empty()))
+        .count()
+}
+
 /// The corpus rules; panics when there are none.
 fn corpus_rules() -> RuleSet {
     let path = shared_dir().join("corpus/detection-rules-eql.jsonl");
@@ -208,7 +218,8 @@ fn main() {
     let n = std::env::var("EQL_BENCH_N")
         .ok()
         .and_then(|s| s.parse().ok());
-    let events = reference_events_path(n.or(Some(100_000)));
+    let events = std::env::var_os("EQL_BENCH_EVENTS")
+        .map_or_else(|| reference_events_path(n.or(Some(100_000))), PathBuf::from);
     println!("events: {}", events.display());
     let one = |threads| ScanOptions {
         threads,
@@ -277,14 +288,24 @@ fn main() {
         &mut || scan(&c1, &events),
         &mut || scan(&c2, &events),
     );
-    for size in [100_000usize, 1_000_000] {
-        let path = reference_events_path(Some(size));
+    // The inputs of the memory figure: `EQL_BENCH_RSS_EVENTS` (files
+    // separated by `:`), else 100k and 1M generated events.
+    let rss_inputs: Vec<PathBuf> = match std::env::var_os("EQL_BENCH_RSS_EVENTS") {
+        Some(list) => std::env::split_paths(&list).collect(),
+        None => [100_000usize, 1_000_000]
+            .into_iter()
+            .map(|size| reference_events_path(Some(size)))
+            .collect(),
+    };
+    for path in rss_inputs {
+        let lines = count_lines(&path);
         match peak_rss(&path) {
             Some(kb) => println!(
-                "rss    corpus scan of {size} events: peak {:.1} MiB",
+                "rss    corpus scan of {lines} events ({}): peak {:.1} MiB",
+                path.display(),
                 kb as f64 / 1024.0
             ),
-            None => println!("rss    corpus scan of {size} events: not measured"),
+            None => println!("rss    corpus scan of {lines} events: not measured"),
         }
     }
 }

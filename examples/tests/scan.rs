@@ -709,3 +709,31 @@ fn ecs_documents_carry_the_documented_fields_and_the_lines_as_they_were() {
         assert_eq!(summary.alerts as usize, singles + shells.len());
     }
 }
+
+/// A file scanned by path, whose stateful rules hold where their events'
+/// lines are and read them again for their alerts, gives byte for byte what
+/// its bytes give scanned as a stream (the rules holding the lines), on one
+/// thread and on several.
+#[test]
+fn a_file_scanned_by_path_gives_what_its_bytes_give() {
+    let compiled = rules();
+    let input = events(3000);
+    let path = std::env::temp_dir().join(format!("eql-scan-path-{}.ndjson", std::process::id()));
+    std::fs::write(&path, &input).expect("writes the events");
+    for threads in [1, 2] {
+        let (want, want_summary, _) = scan(&compiled, &input[..], opts(threads));
+        let scanner = Scanner::new(compiled.clone(), opts(threads));
+        let mut got = Vec::new();
+        let mut summary = ScanSummary::default();
+        let r = scanner.scan_path(&path, "events.ndjson", &mut got, &mut |_| {}, &mut summary);
+        if let Err(e) = r {
+            let _ = std::fs::remove_file(&path);
+            panic!("scan_path: {e}");
+        }
+        assert!(got == want, "{threads} threads: the output differs");
+        assert_eq!(summary.alerts, want_summary.alerts);
+        // Sequence alerts are among them: their lines were read again.
+        assert!(want_summary.per_rule.get(1).is_some_and(|&n| n > 0));
+    }
+    let _ = std::fs::remove_file(&path);
+}

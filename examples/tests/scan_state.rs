@@ -79,7 +79,10 @@ fn alerts(out: &[u8]) -> BTreeMap<Key, usize> {
             .and_then(Json::as_array)
             .map(|es| {
                 es.iter()
-                    .map(|e| e.get("event").map_or_else(|| "missing".to_owned(), Json::to_string))
+                    .map(|e| {
+                        e.get("event")
+                            .map_or_else(|| "missing".to_owned(), Json::to_string)
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -218,7 +221,11 @@ fn scan_bin() -> PathBuf {
         .and_then(Path::parent)
         .expect("target/<profile>");
     let bin = dir.join("examples").join("scan");
-    assert!(bin.exists(), "{} is missing: `cargo test` builds it", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: `cargo test` builds it",
+        bin.display()
+    );
     bin
 }
 
@@ -253,7 +260,12 @@ fn a_corrupted_state_file_exits_2_and_is_left_as_it_was() {
         .arg(&events)
         .output()
         .expect("scan runs");
-    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let saved: Json = serde_json::from_slice(&std::fs::read(&state).expect("saved")).expect("JSON");
     assert_eq!(saved["format"], "eql-scan-state");
     assert!(!dir.join("state.json.tmp").exists());

@@ -1,12 +1,12 @@
 //! Many single-event queries evaluated together: category routing, the fused
 //! candidate index, then exact evaluation of the candidates only.
 
-use crate::eval::plan::{self, has_generic, NoFields, SlotBuf, Slots};
+use crate::eval::plan::{self, FreshSlots, SlotBuf, Slots};
 use crate::event::input::{check_bytes, from_serde, json_type, parse_text};
-use crate::event::project::Projection;
+use crate::event::project::{LazyProjected, Projection};
 use crate::query::{lower, CompiledQuery};
 use crate::{Event, EventError, EventErrorKind, EventLimits};
-use eql_plan::{Cond, FieldPath, FieldTable, PackPlan, SetId, Value};
+use eql_plan::{Cond, FieldPath, FieldTable, PackPlan, PathSegment, SetId, Value};
 use eql_syntax::{EventQuery, QueryBody};
 use smallvec::SmallVec;
 use std::borrow::Cow;
@@ -35,6 +35,10 @@ pub struct PackMatches {
     evaluated: u64,
     /// The field slots' allocation, reused from event to event.
     slot_buf: SlotBuf,
+    /// The same per group, for a raw-bytes match.
+    slot_bufs: Vec<SlotBuf>,
+    /// The values of the pack's captured fields in the last event.
+    captured: Vec<(u32, Value<'static>)>,
     /// Sampled per-rule timing, when enabled.
     profile: Option<Box<PackProfile>>,
 }
@@ -187,10 +191,30 @@ impl PackMatches {
         &self.rules
     }
 
+    /// The values of the fields the pack captures ([`Pack::capture`]) in the
+    /// last event: (index in the captured paths, the value [`Event::get`]
+    /// gives), for each path present, in path order.
+    pub fn captured(&self) -> &[(u32, Value<'static>)] {
+        &self.captured
+    }
+
+    /// Takes the values of the captured fields of the last event
+    /// ([`PackMatches::captured`]), leaving none.
+    pub fn take_captured(&mut self) -> Vec<(u32, Value<'static>)> {
+        std::mem::take(&mut self.captured)
+    }
+
     /// How many rules were evaluated exactly since this buffer was created
     /// (the rest were ruled out by routing or the candidate index).
     pub fn evaluated(&self) -> u64 {
         self.evaluated
+    }
+
+    /// Keeps the allocations of `slots` (one per group) for the next event.
+    fn give_back(&mut self, slots: SmallVec<[Slots<'_>; 2]>) {
+        for (buf, s) in self.slot_bufs.iter_mut().zip(slots) {
+            *buf = s.into_buf();
+        }
     }
 
     /// A fresh event epoch for a routed plan of `n` rules.
@@ -283,6 +307,34 @@ pub struct Pack {
     projection: Projection,
     /// The strictest of the queries' [`crate::CompileOptions::event_limits`].
     limits: EventLimits,
+    /// How raw bytes go straight into every group's slots, when they can.
+    direct: Option<Direct>,
+    /// The fields whose values a match also reports ([`Pack::capture`]).
+    captures: Vec<FieldPath>,
+}
+
+/// A raw-bytes match without a tree: one pass over the bytes reads the
+/// fields of every group into their slots. The fields read are the paths of
+/// keys only (no index) that no other such path goes on from, which is what
+/// [`Projection::parse_direct`] serves; every group's category field is one
+/// of them. The other fields, and the generic leaves' reads, go to the
+/// event ([`Caught`]).
+#[derive(Clone, Debug)]
+struct Direct {
+    /// The paths read.
+    read: Projection,
+    /// Per path of `read`: (group, field id) of each group that reads it.
+    to: Vec<SmallVec<[(u32, u32); 1]>>,
+    /// Per path of `read`: a generic leaf reads it, so its whole value is
+    /// kept for the leaf.
+    whole: Vec<bool>,
+    /// Per path of `read`: the path.
+    paths: Vec<FieldPath>,
+    /// Per path of `read`: its index among the captured paths, if any.
+    capture: Vec<Option<u32>>,
+    /// Some captured path is not read by the pass (it has an index, or
+    /// ends where another path goes on).
+    capture_rest: bool,
 }
 
 /// The queries of a pack that share one category field, routed by it.
@@ -292,16 +344,17 @@ struct Group {
     /// The pack position of each of the plan's rules.
     positions: Vec<u32>,
     category: FieldPath,
-    /// The plan's fields (raw bytes → slots).
-    projection: Projection,
     /// The category path alone, for [`Event::resolve_all`].
     category_read: Projection,
     /// Per bucket ([`eql_plan::Bucket::id`]): the fields it reads, resolved
     /// together in one pass once the event's category selects it.
     reads: Vec<(Vec<eql_plan::FieldId>, Projection)>,
-    /// Raw bytes can go straight into the slots: the projection allows it
-    /// and no rule has a generic leaf (those read the event itself).
-    direct: bool,
+    /// The fields a raw-bytes match reads straight from the bytes
+    /// ([`Direct`]), ascending.
+    direct_ids: Vec<u32>,
+    /// The slots of a raw-bytes match before the pass: those of
+    /// `direct_ids` resolved.
+    fresh: FreshSlots,
     /// A field's `null_value` reads explicit nulls, which bulk resolution
     /// leaves out: such groups read their fields one by one.
     reads_nulls: bool,
@@ -392,20 +445,51 @@ impl Pack {
             engines.push(e.clone());
             origin.push(i);
         }
-        let groups: Vec<Group> = building
+        let mut groups: Vec<Group> = building
             .into_iter()
             .map(|(category, fields, rules, positions)| {
                 Group::new(category, fields, rules, positions)
             })
             .collect();
         let projection = Projection::new(groups.iter().flat_map(|g| g.plan.fields()));
+        let direct = Direct::new(&mut groups, &[]);
         Pack {
             groups,
             engines,
             origin,
             projection,
             limits: limits.unwrap_or_default(),
+            direct,
+            captures: Vec::new(),
         }
+    }
+
+    /// The same pack, whose matches also report the values of the fields
+    /// `paths` ([`PackMatches::captured`]), read in the same pass over the
+    /// bytes as the rules' fields: a caller that needs a few more fields of
+    /// the events (a session's join keys and timestamps, say) need not read
+    /// the bytes again.
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, CompiledQuery, FieldPath, Pack, PackMatches, Value};
+    /// let e = CompiledQuery::compile(r#"process where process.name : "cmd.exe""#, &CompileOptions::default()).unwrap();
+    /// let pack = Pack::new(&[e]).capture(&[FieldPath::parse_dotted("host.id")]);
+    /// let mut hits = PackMatches::new();
+    /// pack.matches_json(br#"{"event":{"category":"process"},"process":{"name":"cmd.exe"},"host":{"id":"h1"}}"#, &mut hits).unwrap();
+    /// assert_eq!(hits.rules(), &[0]);
+    /// assert_eq!(hits.captured(), &[(0, Value::from("h1"))]);
+    /// ```
+    #[must_use]
+    pub fn capture(mut self, paths: &[FieldPath]) -> Pack {
+        self.captures = paths.to_vec();
+        self.projection = Projection::new(
+            self.groups
+                .iter()
+                .flat_map(|g| g.plan.fields())
+                .chain(&self.captures),
+        );
+        self.direct = Direct::new(&mut self.groups, &self.captures);
+        self
     }
 
     /// The projection of every field the pack reads (raw bytes → fields).
@@ -446,6 +530,11 @@ impl Pack {
 
     /// [`Pack::matches_json`] of text that passed the checks.
     fn matches_text(&self, text: &str, out: &mut PackMatches) -> Result<(), EventError> {
+        if let Some(direct) = &self.direct {
+            if self.matches_direct(direct, text, out)? {
+                return Ok(());
+            }
+        }
         #[cfg(feature = "simd")]
         if self.limits.max_depth <= crate::event::input::SERDE_DEPTH {
             // A SIMD parse into a DOM, read by the same walk as a
@@ -461,42 +550,99 @@ impl Pack {
             return parse_text(text, serde_json::from_str::<serde_json::Value>, json_type)
                 .map(|dom| self.matches_inner(&dom, out));
         }
-        if let [g] = self.groups.as_slice() {
-            if g.direct {
-                // Straight from the bytes into the slots, when the document
-                // allows it (no dotted or repeated keys on a wanted path).
-                let mut slots =
-                    Slots::with_buf(std::mem::take(&mut out.slot_buf), g.plan.fields.len());
-                let mut cats: SmallVec<[Cow<'_, str>; 2]> = SmallVec::new();
-                let category = g.plan.category_field.0 as usize;
-                let simple = g.projection.parse_direct(text, &mut |i, v| {
-                    if i == category {
-                        if let Value::Str(s) = &v {
-                            cats.push(s.clone());
-                        }
-                    }
-                    slots.push_item(i, v, &g.plan.fields);
-                });
-                let simple = match simple {
-                    Ok(simple) => simple,
-                    Err(e) => {
-                        out.slot_buf = slots.into_buf();
-                        return Err(from_serde(text, &e));
-                    }
-                };
-                if simple {
-                    slots.mark_all_resolved();
-                    out.rules.clear();
-                    g.run(&self.engines, &NoFields, &mut slots, cats, false, out);
-                    out.slot_buf = slots.into_buf();
-                    return Ok(());
-                }
-                out.slot_buf = slots.into_buf();
-            }
-        }
         let ev = self.projection.parse_checked(text)?;
         self.matches_inner(&ev, out);
         Ok(())
+    }
+
+    /// Fills [`PackMatches::captured`] from `event`.
+    fn capture_from(&self, event: &dyn Event, out: &mut PackMatches) {
+        out.captured.clear();
+        for (k, p) in self.captures.iter().enumerate() {
+            if let (Some(v), Ok(k)) = (event.get(p), u32::try_from(k)) {
+                out.captured.push((k, v.into_owned()));
+            }
+        }
+    }
+
+    /// Straight from the bytes into every group's slots, when the document
+    /// allows it (no dotted or repeated keys on a wanted path); false when
+    /// it does not (nothing is matched then). The generic leaves read the
+    /// whole values kept for them; the fields not read straight from the
+    /// bytes come from the event, parsed only if one of them is read.
+    fn matches_direct(
+        &self,
+        direct: &Direct,
+        text: &str,
+        out: &mut PackMatches,
+    ) -> Result<bool, EventError> {
+        let n = self.groups.len();
+        if out.slot_bufs.len() < n {
+            out.slot_bufs.resize_with(n, SlotBuf::default);
+        }
+        let (simple, slots, cats, caught) = {
+            let mut sink = DirectSlots {
+                direct,
+                groups: &self.groups,
+                slots: self
+                    .groups
+                    .iter()
+                    .zip(&mut out.slot_bufs)
+                    .map(|(g, buf)| Slots::with_fresh(std::mem::take(buf), &g.fresh))
+                    .collect(),
+                cats: smallvec::smallvec![SmallVec::new(); n],
+                caught: SmallVec::new(),
+                captured: std::mem::take(&mut out.captured),
+            };
+            sink.captured.clear();
+            let simple = direct.read.parse_direct(text, &mut sink);
+            out.captured = sink.captured;
+            (simple, sink.slots, sink.cats, sink.caught)
+        };
+        let simple = match simple {
+            Ok(simple) => simple,
+            Err(e) => {
+                out.give_back(slots);
+                return Err(from_serde(text, &e));
+            }
+        };
+        if !simple {
+            out.give_back(slots);
+            return Ok(false);
+        }
+        let event = Caught {
+            direct,
+            values: caught,
+            lazy: LazyProjected::new(text, &self.projection),
+        };
+        if direct.capture_rest {
+            // Captured paths the pass does not read: from the event.
+            for (k, p) in self.captures.iter().enumerate() {
+                let Ok(k) = u32::try_from(k) else { continue };
+                if direct.capture.contains(&Some(k)) {
+                    continue;
+                }
+                if let Some(v) = event.get(p) {
+                    out.captured.push((k, v.into_owned()));
+                }
+            }
+        }
+        // The pass reports them in document order.
+        out.captured.sort_unstable_by_key(|c| c.0);
+        // The slots and categories borrow the text; from here they also
+        // borrow `event`, which reads the same text.
+        let mut slots: SmallVec<[Slots<'_>; 2]> = slots.into_iter().map(shorter_slots).collect();
+        out.rules.clear();
+        for ((g, s), c) in self.groups.iter().zip(&mut slots).zip(cats) {
+            s.end_pass();
+            let c: SmallVec<[Cow<'_, str>; 2]> = c.into_iter().map(shorter_cow).collect();
+            g.run(&self.engines, &event, s, c, false, out);
+        }
+        if n > 1 {
+            out.rules.sort_unstable();
+        }
+        out.give_back(slots);
+        Ok(true)
     }
 
     /// The routed plans, one per category field (EXPLAIN as data; the
@@ -533,6 +679,9 @@ impl Pack {
     }
 
     fn matches_inner(&self, event: &dyn Event, out: &mut PackMatches) {
+        if !self.captures.is_empty() {
+            self.capture_from(event, out);
+        }
         out.rules.clear();
         for g in &self.groups {
             g.matches(&self.engines, event, out);
@@ -565,11 +714,8 @@ impl Group {
         positions: Vec<u32>,
     ) -> Group {
         let plan = PackPlan::new(fields, &category, rules);
-        let projection = Projection::new(plan.fields());
         let category_read = Projection::new([&category]);
         let reads_nulls = plan.fields.reads_nulls();
-        let direct =
-            projection.direct() && !plan.rules.iter().any(|r| has_generic(&r.cond)) && !reads_nulls;
         let reads = plan
             .buckets()
             .iter()
@@ -583,10 +729,10 @@ impl Group {
             plan,
             positions,
             category,
-            projection,
             category_read,
             reads,
-            direct,
+            direct_ids: Vec::new(),
+            fresh: FreshSlots::default(),
             reads_nulls,
         }
     }
@@ -728,5 +874,208 @@ impl Group {
             }
         }
         out.profile = profile;
+    }
+}
+
+impl Direct {
+    /// The raw-bytes reading of `groups` (their `direct_ids` set), or
+    /// `None` when some group cannot use it: its category field is not a
+    /// path of keys read straight, or a field's `null_value` reads
+    /// explicit nulls (which bulk and raw-bytes resolution leave out).
+    fn new(groups: &mut [Group], captures: &[FieldPath]) -> Option<Direct> {
+        if groups.iter().any(|g| g.reads_nulls) {
+            return None;
+        }
+        let keys_only = |p: &FieldPath| {
+            p.segments()
+                .iter()
+                .all(|s| matches!(s, PathSegment::Key(_)))
+        };
+        let mut paths: Vec<FieldPath> = Vec::new();
+        for p in groups.iter().flat_map(|g| g.plan.fields()).chain(captures) {
+            if keys_only(p) && !paths.contains(p) {
+                paths.push(p.clone());
+            }
+        }
+        // A path that ends where another goes on is read from the event.
+        let ends_inside = |p: &FieldPath| {
+            paths.iter().any(|q| {
+                q.segments().len() > p.segments().len() && q.segments().starts_with(p.segments())
+            })
+        };
+        let paths: Vec<FieldPath> = paths.iter().filter(|p| !ends_inside(p)).cloned().collect();
+        let mut to: Vec<SmallVec<[(u32, u32); 1]>> = vec![SmallVec::new(); paths.len()];
+        let mut whole = vec![false; paths.len()];
+        for (gi, g) in groups.iter_mut().enumerate() {
+            let generic = generic_fields(&g.plan);
+            g.direct_ids.clear();
+            for (id, p) in g.plan.fields().iter().enumerate() {
+                let Some(k) = paths.iter().position(|q| q == p) else {
+                    continue;
+                };
+                let id = u32::try_from(id).ok()?;
+                g.direct_ids.push(id);
+                if let Some(t) = to.get_mut(k) {
+                    t.push((u32::try_from(gi).ok()?, id));
+                }
+                if generic.get(id as usize).copied().unwrap_or(false) {
+                    if let Some(w) = whole.get_mut(k) {
+                        *w = true;
+                    }
+                }
+            }
+            if !g.direct_ids.contains(&g.plan.category_field.0) {
+                return None;
+            }
+            g.fresh = FreshSlots::new(g.plan.fields.len(), &g.direct_ids);
+        }
+        let capture: Vec<Option<u32>> = paths
+            .iter()
+            .map(|p| {
+                let k = captures.iter().position(|c| c == p)?;
+                u32::try_from(k).ok()
+            })
+            .collect();
+        let capture_rest = capture.iter().flatten().count() < captures.len();
+        let read = Projection::new(&paths);
+        read.direct().then_some(Direct {
+            read,
+            to,
+            whole,
+            paths,
+            capture,
+            capture_rest,
+        })
+    }
+}
+
+/// The same slots, borrowing for less long.
+fn shorter_slots<'a, 'b: 'a>(s: Slots<'b>) -> Slots<'a> {
+    s
+}
+
+/// The same string, borrowing for less long.
+fn shorter_cow<'a, 'b: 'a>(s: Cow<'b, str>) -> Cow<'a, str> {
+    s
+}
+
+/// Per field of `plan`: a generic leaf reads it.
+fn generic_fields(plan: &PackPlan) -> Vec<bool> {
+    fn walk(c: &Cond, fields: &FieldTable, out: &mut [bool]) {
+        match c {
+            Cond::Generic(e) => e.walk(&mut |x| {
+                if let eql_syntax::ExprKind::Field(f) = &x.kind {
+                    if let Some(id) = fields.get(&FieldPath::new(f.path.clone())) {
+                        if let Some(o) = out.get_mut(id.0 as usize) {
+                            *o = true;
+                        }
+                    }
+                }
+                true
+            }),
+            Cond::And(cs) | Cond::Or(cs) => cs.iter().for_each(|c| walk(c, fields, out)),
+            Cond::Not(c) | Cond::Witnessed(_, c) => walk(c, fields, out),
+            Cond::Const(_) | Cond::Test(_) => {}
+        }
+    }
+    let mut out = vec![false; plan.fields.len()];
+    for r in &plan.rules {
+        walk(&r.cond, &plan.fields, &mut out);
+    }
+    out
+}
+
+/// Where a raw-bytes match puts what the one pass reads.
+struct DirectSlots<'d, 't> {
+    direct: &'d Direct,
+    groups: &'d [Group],
+    /// Per group.
+    slots: SmallVec<[Slots<'t>; 2]>,
+    /// Per group: the category values, as `Group::matches` reads them.
+    cats: SmallVec<[SmallVec<[Cow<'t, str>; 2]>; 2]>,
+    /// (path of `direct.read`, whole value) of the paths generic leaves read.
+    caught: SmallVec<[(u32, Value<'t>); 4]>,
+    /// (captured path, value) of the captured paths read.
+    captured: Vec<(u32, Value<'static>)>,
+}
+
+impl<'t> DirectSlots<'_, 't> {
+    /// One item of field `id` of group `g`.
+    fn put(&mut self, g: u32, id: u32, item: Value<'t>) {
+        let (Some(group), Some(slots)) =
+            (self.groups.get(g as usize), self.slots.get_mut(g as usize))
+        else {
+            return;
+        };
+        if id == group.plan.category_field.0 {
+            if let (Value::Str(s), Some(c)) = (&item, self.cats.get_mut(g as usize)) {
+                c.push(s.clone());
+            }
+        }
+        slots.push_item(id as usize, item, &group.plan.fields);
+    }
+}
+
+impl<'t> crate::event::project::DirectSink<'t> for DirectSlots<'_, 't> {
+    fn item(&mut self, path: usize, item: Value<'t>) {
+        let Some(to) = self.direct.to.get(path) else {
+            return;
+        };
+        let Some((&(g, id), others)) = to.split_last() else {
+            return;
+        };
+        for &(g, id) in others {
+            self.put(g, id, item.clone());
+        }
+        self.put(g, id, item);
+    }
+
+    fn found(&mut self, path: usize, value: &Value<'t>) {
+        if let Some(&Some(k)) = self.direct.capture.get(path) {
+            self.captured.push((k, value.clone().into_owned()));
+        }
+        if self.direct.whole.get(path).copied().unwrap_or(false) {
+            if let Ok(p) = u32::try_from(path) {
+                self.caught.push((p, value.clone()));
+            }
+        }
+    }
+}
+
+/// The event a raw-bytes match evaluates generic leaves and the fields not
+/// read straight from the bytes on: the whole values kept during the pass
+/// for the generic leaves' paths (exactly `walk`'s, since the document had
+/// no array, dotted key or repeated key on them), anything else from the
+/// projected event, parsed on first use.
+struct Caught<'d, 't> {
+    direct: &'d Direct,
+    values: SmallVec<[(u32, Value<'t>); 4]>,
+    lazy: LazyProjected<'t, 'd>,
+}
+
+impl Event for Caught<'_, '_> {
+    fn get(&self, path: &FieldPath) -> Option<Value<'_>> {
+        let kept = self
+            .direct
+            .paths
+            .iter()
+            .zip(&self.direct.whole)
+            .position(|(p, &w)| w && p.dotted() == path.dotted() && p == path);
+        match kept {
+            Some(k) => self
+                .values
+                .iter()
+                .find(|(p, _)| *p as usize == k)
+                .map(|(_, v)| v.clone()),
+            None => self.lazy.get(path),
+        }
+    }
+
+    fn resolve_all<'s>(
+        &'s self,
+        projection: &Projection,
+        sink: &mut dyn FnMut(usize, Value<'s>),
+    ) -> bool {
+        self.lazy.resolve_all(projection, sink)
     }
 }

@@ -709,3 +709,62 @@ proptest! {
         }
     }
 }
+
+// ---- One pass over the bytes for several category fields -----------------
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// A pack whose queries route by two category fields (`event.category`
+    /// and `kind`), some or all reading the quoted field `` `c.d` `` (one
+    /// key with a dot) rather than `c.d`, matched from raw bytes in one
+    /// pass, gives each query's reference answer; and the values it
+    /// captures are `Event::get`'s on the DOM.
+    #[test]
+    fn a_pack_over_two_category_fields_from_bytes_agrees_with_reference(
+        queries in prop::collection::vec((query(false), any::<bool>(), any::<bool>()), 1..30),
+        all_quoted: bool,
+        events in prop::collection::vec((event(false), prop::sample::select(&["process", "file", "network"][..])), 32),
+    ) {
+        let base = CompileOptions::default();
+        let mut kind = CompileOptions::default();
+        kind.category_field = "kind".into();
+        let engines: Vec<CompiledQuery> = queries
+            .iter()
+            .filter_map(|(q, by_kind, quoted)| {
+                let q = if *quoted || all_quoted { q.replace("c.d", "`c.d`") } else { q.clone() };
+                CompiledQuery::compile(&q, if *by_kind { &kind } else { &base }).ok()
+            })
+            .collect();
+        // With every query reading the quoted field, no path goes through
+        // `c`, and a literal `c.d` key is read in the one pass.
+        let nested = ["c.d"].into_iter().filter(|_| !all_quoted);
+        let captures: Vec<eql_engine::FieldPath> = ["a", "arr", "kind"]
+            .into_iter()
+            .chain(nested)
+            .map(eql_engine::FieldPath::parse_dotted)
+            .chain([eql_engine::FieldPath::new(vec![eql_engine::PathSegment::Key("c.d".into())])])
+            .collect();
+        let pack = Pack::new(&engines).capture(&captures);
+        let mut hits = PackMatches::new();
+        for (mut ev, k) in events {
+            ev["kind"] = json!(k);
+            let bytes = serde_json::to_vec(&ev).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let expected: Vec<u32> = engines
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.is_match_reference(&ev))
+                .map(|(i, _)| i as u32)
+                .collect();
+            pack.matches_json(&bytes, &mut hits)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(hits.rules(), &expected[..], "event {}\n{}", ev, pack);
+            let want: Vec<(u32, eql_engine::Value<'static>)> = captures
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| Some((i as u32, eql_engine::Event::get(&ev, p)?.into_owned())))
+                .collect();
+            prop_assert_eq!(hits.captured(), &want[..], "captures of {}", ev);
+        }
+    }
+}

@@ -82,6 +82,10 @@ fn json_str(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
 }
 
+/// An event of an alert: the input it was read from (`None`: the
+/// formatter's own), its line number and its line.
+pub type EventLine<'a> = (Option<&'a str>, u64, &'a [u8]);
+
 impl Formatter {
     /// The formatter of the alerts of `compiled` found in the input named
     /// `input`, in the format and with the alert options of `opts`.
@@ -153,7 +157,7 @@ impl Formatter {
         at: u64,
         rule: usize,
         nth: u32,
-        events: &[Option<(Option<&str>, u64, &[u8])>],
+        events: &[Option<EventLine<'_>>],
         keys: &[Value<'_>],
     ) -> Option<Alert> {
         let r = self.rules.get(rule)?;

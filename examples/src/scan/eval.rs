@@ -5,10 +5,10 @@
 
 use super::alert::{Alert, Formatter};
 use super::index::Routes;
-use super::input::{lines, Block};
+use super::input::{line_offset, lines, Block};
 use super::plan::{RulePlan, Target};
-use super::stateful::Forward;
-use eql_engine::{EventError, EventErrorKind, EventLimits, PackProfile};
+use super::stateful::{Forward, LineRef};
+use eql_engine::{EventError, EventErrorKind, EventLimits, PackMatches, PackProfile};
 use smallvec::SmallVec;
 use std::sync::Arc;
 
@@ -33,17 +33,23 @@ pub(crate) struct Evaluator<'p> {
     limits: EventLimits,
     /// Scratch: the single-event rules that matched the current line.
     matched: Vec<u32>,
-    /// Scratch: the stateful rules (positions) the current line is for.
-    stateful: SmallVec<[u32; 4]>,
+    /// Scratch: the (stateful rule position, answer index) of each step
+    /// query the current line matches.
+    stateful: SmallVec<[(u32, u32); 4]>,
+    /// The sessions refer to lines by their place in the input
+    /// ([`LineRef::At`]), which can be read again.
+    at: bool,
 }
 
 impl<'p> Evaluator<'p> {
-    pub(crate) fn new(routes: Routes<'p>, limits: &EventLimits) -> Self {
+    /// `at`: the input can be read again ([`LineRef::At`]).
+    pub(crate) fn new(routes: Routes<'p>, limits: &EventLimits, at: bool) -> Self {
         Evaluator {
             routes,
             limits: limits.clone(),
             matched: Vec::new(),
             stateful: SmallVec::new(),
+            at,
         }
     }
 
@@ -81,17 +87,19 @@ impl<'p> Evaluator<'p> {
             if line.is_empty() {
                 continue;
             }
-            self.line(line_no, line, fmt, &mut out);
+            let at = line_offset(block, line);
+            self.line(line_no, at, line, fmt, &mut out);
         }
         out
     }
 
-    fn line(&mut self, line_no: u64, line: &[u8], fmt: &Formatter, out: &mut Evaluated) {
+    /// One line, at input position `at`.
+    fn line(&mut self, line_no: u64, at: u64, line: &[u8], fmt: &Formatter, out: &mut Evaluated) {
         self.matched.clear();
         self.stateful.clear();
         // The plan of the rules that apply to the line's index.
-        let (plan, hits, filter) = self.routes.route(line);
-        for ((pack, targets), hits) in plan.packs.iter().zip(hits) {
+        let (plan, all_hits, filter) = self.routes.route(line);
+        for ((pack, targets), hits) in plan.packs.iter().zip(all_hits.iter_mut()) {
             if let Err(mut e) = pack.matches_json(line, hits) {
                 e.line = Some(line_no);
                 out.bad.push(e);
@@ -100,7 +108,7 @@ impl<'p> Evaluator<'p> {
             for &k in hits.rules() {
                 match targets.get(k as usize) {
                     Some(Target::Alert(rule)) => self.matched.push(*rule),
-                    Some(Target::Step(pos)) => self.stateful.push(*pos),
+                    Some(&Target::Step(pos, k)) => self.stateful.push((pos, k)),
                     None => {}
                 }
             }
@@ -113,23 +121,48 @@ impl<'p> Evaluator<'p> {
             self.matched.sort_unstable();
         }
         for &rule in &self.matched {
-            if let Some(a) = fmt.alert(line_no, rule as usize, 0, &[Some((None, line_no, line))], &[]) {
+            if let Some(a) = fmt.alert(
+                line_no,
+                rule as usize,
+                0,
+                &[Some((None, line_no, line))],
+                &[],
+            ) {
                 out.alerts.push(a);
             }
         }
-        self.stateful.extend_from_slice(&plan.every_event);
         if let Some(route) = filter {
             let rules = &plan.stateful;
             self.stateful
-                .retain(|p| rules.get(*p as usize).is_some_and(|&r| route.contains(r)));
+                .retain(|&mut (p, _)| rules.get(p as usize).is_some_and(|&r| route.contains(r)));
         }
-        if !self.stateful.is_empty() {
+        let fields = all_hits
+            .first_mut()
+            .map(PackMatches::take_captured)
+            .unwrap_or_default();
+        if !self.stateful.is_empty() || !plan.every_event.is_empty() {
             self.stateful.sort_unstable();
-            self.stateful.dedup();
+            let mut rules: SmallVec<[u32; 4]> = self.stateful.iter().map(|&(p, _)| p).collect();
+            rules.extend_from_slice(&plan.every_event);
+            if let Some(route) = filter {
+                let all = &plan.stateful;
+                rules.retain(|p| all.get(*p as usize).is_some_and(|&r| route.contains(r)));
+            }
+            rules.sort_unstable();
+            rules.dedup();
+            if rules.is_empty() {
+                return;
+            }
+            let bytes = match u32::try_from(line.len()) {
+                Ok(len) if self.at => LineRef::At(at, len),
+                _ => LineRef::Bytes(Arc::from(line)),
+            };
             out.forward.push(Forward {
                 line: line_no,
-                bytes: Arc::from(line),
-                rules: self.stateful.clone(),
+                bytes,
+                rules,
+                answers: self.stateful.clone(),
+                fields,
             });
         }
     }

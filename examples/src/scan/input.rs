@@ -18,6 +18,8 @@ pub struct Block {
     pub too_long: Vec<(u64, usize)>,
     /// Bytes of input the block covers (with the lines left out).
     pub input_bytes: u64,
+    /// The input position (bytes from its start) of `data`'s first byte.
+    pub offset: u64,
 }
 
 /// Splits a reader into [`Block`]s.
@@ -27,6 +29,8 @@ pub struct BlockReader<R> {
     carry: Vec<u8>,
     next_line: u64,
     seq: u64,
+    /// The input position of the next block.
+    offset: u64,
     block_bytes: usize,
     /// Longest line kept, terminator excluded.
     max_line: usize,
@@ -41,6 +45,7 @@ impl<R: Read> BlockReader<R> {
             carry: Vec::new(),
             next_line: 1,
             seq: 0,
+            offset: 0,
             block_bytes: block_bytes.max(1),
             max_line,
             eof: false,
@@ -123,9 +128,11 @@ impl<R: Read> BlockReader<R> {
             } else {
                 buf.len() as u64
             },
+            offset: self.offset,
             data: buf,
             too_long,
         };
+        self.offset += block.input_bytes;
         self.seq += 1;
         self.next_line += lines;
         Ok(Some(block))
@@ -149,6 +156,13 @@ pub fn lines(block: &Block) -> impl Iterator<Item = (u64, &[u8])> {
         n += 1;
         Some((n - 1, line))
     })
+}
+
+/// The input position of `line`, a line of `block` (or a part of one), as
+/// [`lines`] gives them.
+pub(crate) fn line_offset(block: &Block, line: &[u8]) -> u64 {
+    let within = (line.as_ptr() as usize).saturating_sub(block.data.as_ptr() as usize);
+    block.offset + within as u64
 }
 
 #[cfg(test)]
@@ -188,6 +202,28 @@ mod tests {
                 ],
                 "block {block}"
             );
+        }
+    }
+
+    #[test]
+    fn lines_know_where_they_are_in_the_input() {
+        let mut input = b"a\r\nbb\n\n".to_vec();
+        input.extend(std::iter::repeat_n(b'y', 30));
+        input.extend(b"\nccc\ndddd");
+        for block in 1..12 {
+            let mut r = BlockReader::new(&input[..], block, 10);
+            let mut seen = Vec::new();
+            while let Some(b) = r.next_block().unwrap() {
+                for (n, l) in lines(&b) {
+                    if b.too_long.iter().any(|&(t, _)| t == n) {
+                        continue;
+                    }
+                    let at = usize::try_from(line_offset(&b, l)).unwrap();
+                    assert_eq!(&input[at..at + l.len()], l, "block {block}, line {n}");
+                    seen.push(n);
+                }
+            }
+            assert_eq!(seen, [1, 2, 3, 5, 6], "block {block}");
         }
     }
 

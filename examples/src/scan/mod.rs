@@ -39,7 +39,7 @@ mod profile;
 mod state;
 mod stateful;
 
-pub use alert::{Alert, Format, Formatter};
+pub use alert::{Alert, EventLine, Format, Formatter};
 pub use input::{lines, Block, BlockReader};
 pub use profile::Profile;
 pub use stateful::OrderStats;
@@ -168,7 +168,10 @@ impl Scanner {
     pub fn load_state(&self, bytes: &[u8]) -> Result<usize, String> {
         let carry = state::load(bytes, &self.compiled, self.opts.order)?;
         let n = carry.len();
-        *self.carry.lock().map_err(|_| "a scan thread failed".to_owned())? = carry;
+        *self
+            .carry
+            .lock()
+            .map_err(|_| "a scan thread failed".to_owned())? = carry;
         Ok(n)
     }
 
@@ -201,10 +204,54 @@ impl Scanner {
     }
 
     /// Scans one input named `name`: alerts go to `out`, bad lines and
-    /// progress to `report`, totals are added to `summary`.
+    /// progress to `report`, totals are added to `summary`. The stateful
+    /// rules hold the lines of the events they may report; a file is better
+    /// scanned with [`Scanner::scan_path`].
     pub fn scan(
         &self,
         input: impl Read + Send,
+        name: &str,
+        out: &mut dyn Write,
+        report: &mut dyn FnMut(Report<'_>),
+        summary: &mut ScanSummary,
+    ) -> io::Result<()> {
+        self.scan_with(input, None, name, out, report, summary)
+    }
+
+    /// [`Scanner::scan`] of the file at `path`, named `name`. The stateful
+    /// rules hold where their events' lines are in the file, which is read
+    /// again for their alerts, so memory does not grow with the events they
+    /// hold (a file is a bounded input: each sequence holds every hit of its
+    /// steps until the end). When the stream stays open after the file
+    /// ([`ScanOptions::keep_open`]), the lines are held as with
+    /// [`Scanner::scan`]: a saved state must not refer to a file.
+    pub fn scan_path(
+        &self,
+        path: &std::path::Path,
+        name: &str,
+        out: &mut dyn Write,
+        report: &mut dyn FnMut(Report<'_>),
+        summary: &mut ScanSummary,
+    ) -> io::Result<()> {
+        let input = std::fs::File::open(path)?;
+        if self.opts.keep_open {
+            return self.scan_with(input, None, name, out, report, summary);
+        }
+        let reread = stateful::Reread::new(std::fs::File::open(path)?);
+        self.scan_with(
+            input,
+            Some(std::sync::Arc::new(reread)),
+            name,
+            out,
+            report,
+            summary,
+        )
+    }
+
+    fn scan_with(
+        &self,
+        input: impl Read + Send,
+        reread: Option<std::sync::Arc<stateful::Reread>>,
         name: &str,
         out: &mut dyn Write,
         report: &mut dyn FnMut(Report<'_>),
@@ -220,9 +267,9 @@ impl Scanner {
             summary,
         };
         if self.opts.threads <= 1 {
-            pipeline::sequential(self, input, &fmt, &mut sink)
+            pipeline::sequential(self, input, reread, &fmt, &mut sink)
         } else {
-            pipeline::parallel(self, input, &fmt, &mut sink)
+            pipeline::parallel(self, input, reread, &fmt, &mut sink)
         }
     }
 }

@@ -13,7 +13,7 @@ use super::eval::{Evaluated, Evaluator};
 use super::index::Routes;
 use super::input::{Block, BlockReader};
 use super::profile::Profile;
-use super::stateful::{Carry, Forward, OrderStats, Stateful};
+use super::stateful::{Carry, Forward, OrderStats, Reread, Stateful};
 use super::{Report, ScanSummary, Scanner};
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
@@ -82,31 +82,34 @@ fn pack_profile(sc: &Scanner, ev: &Evaluator<'_>) -> Profile {
 }
 
 /// An evaluating thread's evaluator.
-fn evaluator(sc: &Scanner) -> Evaluator<'_> {
+/// `at`: the input can be read again.
+fn evaluator(sc: &Scanner, at: bool) -> Evaluator<'_> {
     let routes = Routes::new(&sc.index, &sc.compiled, sc.opts.profile_every);
-    Evaluator::new(routes, &sc.opts.limits)
+    Evaluator::new(routes, &sc.opts.limits, at)
 }
 
-/// One thread does everything.
+/// One thread does everything. `reread`: the input file, when its lines
+/// can be read again.
 pub(crate) fn sequential(
     sc: &Scanner,
     input: impl Read,
+    reread: Option<Arc<Reread>>,
     fmt: &Formatter,
     sink: &mut Sink<'_>,
 ) -> io::Result<()> {
     let plan = sc.index.default_plan();
     let every = sc.opts.profile_every;
     let mut reader = BlockReader::new(input, sc.opts.block_bytes, sc.opts.limits.max_line_bytes);
-    let mut ev = evaluator(sc);
+    let mut ev = evaluator(sc, reread.is_some());
     let mut st = (!plan.stateful.is_empty()).then(|| {
         Stateful::new(
-            &sc.compiled,
-            &plan.stateful,
+            plan,
             1,
             0,
             sc.opts.order,
             &sc.opts.limits,
             every,
+            reread,
             fmt.input(),
             &sc.carry.lock().map(|c| c.clone()).unwrap_or_default(),
         )
@@ -115,7 +118,7 @@ pub(crate) fn sequential(
         let mut e = ev.block(&block, fmt);
         let mut alerts = Vec::new();
         if let Some(st) = st.as_mut() {
-            st.push(&e.forward, fmt, &mut alerts);
+            st.push(&e.forward, fmt, &mut alerts)?;
         }
         e.forward = Vec::new();
         sink.block(e, alerts)?;
@@ -124,7 +127,7 @@ pub(crate) fn sequential(
     let mut order = OrderStats::default();
     let mut profile = pack_profile(sc, &ev);
     if let Some(st) = st.as_mut() {
-        order = end(sc, st, fmt, &mut alerts);
+        order = end(sc, st, fmt, &mut alerts)?;
         profile.add_sessions(st);
     }
     if every > 0 {
@@ -163,12 +166,15 @@ struct Waiting {
 }
 
 /// `sc.opts.threads` threads evaluate, as many run the sessions.
+/// `reread`: the input file, when its lines can be read again.
 pub(crate) fn parallel(
     sc: &Scanner,
     input: impl Read + Send,
+    reread: Option<Arc<Reread>>,
     fmt: &Formatter,
     sink: &mut Sink<'_>,
 ) -> io::Result<()> {
+    let at = reread.is_some();
     let n = sc.opts.threads.max(1);
     let plan = sc.index.default_plan();
     let stateful = !plan.stateful.is_empty();
@@ -213,7 +219,7 @@ pub(crate) fn parallel(
             let msg_tx = msg_tx.clone();
             let block_rx = Arc::clone(&block_rx);
             s.spawn(move || {
-                let mut ev = evaluator(sc);
+                let mut ev = evaluator(sc, at);
                 loop {
                     let next = match block_rx.lock() {
                         Ok(rx) => rx.recv(),
@@ -234,7 +240,8 @@ pub(crate) fn parallel(
                 let (tx, rx) = channel::<ToSession>();
                 to_sessions.push(tx);
                 let msg_tx = msg_tx.clone();
-                s.spawn(move || session_worker(sc, n, w, fmt, &rx, &msg_tx));
+                let reread = reread.clone();
+                s.spawn(move || session_worker(sc, n, w, fmt, reread, &rx, &msg_tx));
             }
         }
         drop(msg_tx);
@@ -242,30 +249,40 @@ pub(crate) fn parallel(
     })
 }
 
+/// A session worker. After an error (a line that could not be read again)
+/// it answers every block with no alert, so that the pipeline drains, and
+/// reports the error at the end.
 fn session_worker(
     sc: &Scanner,
     n: usize,
     w: usize,
     fmt: &Formatter,
+    reread: Option<Arc<Reread>>,
     rx: &Receiver<ToSession>,
     msg_tx: &Sender<Msg>,
 ) {
     let mut st = Stateful::new(
-        &sc.compiled,
-        &sc.index.default_plan().stateful,
+        sc.index.default_plan(),
         n,
         w,
         sc.opts.order,
         &sc.opts.limits,
         sc.opts.profile_every,
+        reread,
         fmt.input(),
         &sc.carry.lock().map(|c| c.clone()).unwrap_or_default(),
     );
+    let mut failed = None;
     for m in rx {
         match m {
             ToSession::Block(seq, events) => {
                 let mut alerts = Vec::new();
-                st.push(&events, fmt, &mut alerts);
+                if failed.is_none() {
+                    if let Err(e) = st.push(&events, fmt, &mut alerts) {
+                        failed = Some(e);
+                        alerts.clear();
+                    }
+                }
                 if msg_tx.send(Msg::Session(seq, alerts)).is_err() {
                     return;
                 }
@@ -274,7 +291,15 @@ fn session_worker(
         }
     }
     let mut alerts = Vec::new();
-    let order = end(sc, &mut st, fmt, &mut alerts);
+    let finished = match failed {
+        Some(e) => Err(e),
+        None => end(sc, &mut st, fmt, &mut alerts),
+    };
+    let order = finished.unwrap_or_else(|e| {
+        let _ = msg_tx.send(Msg::Failed(e));
+        alerts.clear();
+        OrderStats::default()
+    });
     let mut profile = Profile::default();
     profile.add_sessions(&st);
     let _ = msg_tx.send(Msg::SessionDone(alerts, order, profile));
@@ -374,7 +399,12 @@ fn collect(
 
 /// Ends a worker's sessions for this input ([`Stateful::end`]), through the
 /// scanner's carried state.
-fn end(sc: &Scanner, st: &mut Stateful, fmt: &Formatter, alerts: &mut Vec<Alert>) -> OrderStats {
+fn end(
+    sc: &Scanner,
+    st: &mut Stateful,
+    fmt: &Formatter,
+    alerts: &mut Vec<Alert>,
+) -> io::Result<OrderStats> {
     match sc.carry.lock() {
         Ok(mut carry) => st.end(sc.opts.keep_open, fmt, alerts, &mut carry),
         // Another worker panicked: end the stream here.

@@ -2,26 +2,36 @@
 //! from the bytes by a routed [`Pack`], and stateful rules run in sessions,
 //! which see only the events that match one of their step queries.
 
-use eql_engine::{CompiledRuleSet, Dialect, EventQuery, Pack, QueryBody};
+use eql_engine::{CompiledRuleSet, Dialect, EventQuery, FieldPath, Pack, QueryBody, SessionPlan};
+use std::sync::Arc;
 
 /// What a pack entry stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Target {
     /// A single-event rule (its index): a match is an alert.
     Alert(u32),
-    /// A step query of a stateful rule (its position in
-    /// [`RulePlan::stateful`]): a match sends the event to its session.
-    Step(u32),
+    /// A step query of a stateful rule: (the rule's position in
+    /// [`RulePlan::stateful`], the query's answer index in the rule's
+    /// [`SessionPlan::answerable`]). A match sends the event to the rule's
+    /// session with that answer.
+    Step(u32, u32),
 }
 
 /// The packs of one rule set and what their entries stand for.
 pub(crate) struct RulePlan {
-    /// One pack per category field (rules with `event_category_override`
-    /// route on another field), with each pack entry's target.
+    /// The pack of every single-event rule and step query (each routed by
+    /// its own category field), with each pack entry's target.
     pub(crate) packs: Vec<(Pack, Vec<Target>)>,
     /// The stateful rules (sequences, samples, joins, and single-event
     /// rules with pipes or process lineage), by index, ascending.
     pub(crate) stateful: Vec<usize>,
+    /// The session plan of each stateful rule (same positions), shared by
+    /// every worker and scan.
+    pub(crate) session_plans: Vec<Arc<SessionPlan>>,
+    /// The fields the sessions read from an event besides their step
+    /// queries' conditions ([`SessionPlan::answered_fields`]): the pack
+    /// captures them ([`Pack::capture`]) in its pass over each line.
+    pub(crate) captures: Vec<FieldPath>,
     /// The stateful rules (positions in `stateful`) that see every event:
     /// their steps use process lineage, or they are Python sequences with
     /// `maxspan` (whose expiry follows every event of their categories).
@@ -34,63 +44,74 @@ impl RulePlan {
     /// rule keeps its position in [`RulePlan::stateful`], so that the plans
     /// of all indices share the sessions.
     pub(crate) fn new(compiled: &CompiledRuleSet, applies: impl Fn(usize) -> bool) -> Self {
-        // Per category field, in order of first use: (rule, query) items.
-        type Items<'a> = Vec<(usize, &'a eql_engine::CompiledQuery, &'a EventQuery, Target)>;
-        let mut groups: Vec<(String, Items<'_>)> = Vec::new();
+        // (rule, query) items of every rule, whatever its category field:
+        // the pack routes each by its own, in one pass over the bytes.
+        let mut items: Vec<(usize, &eql_engine::CompiledQuery, &EventQuery, Target)> = Vec::new();
         let mut stateful = Vec::new();
         let mut every_event = Vec::new();
+        let session_plans: Vec<Arc<SessionPlan>> = compiled
+            .iter()
+            .filter(|rule| stateful_rule(&rule.engine))
+            .map(|rule| Arc::new(SessionPlan::new([rule.engine.clone()])))
+            .collect();
         for (i, rule) in compiled.iter().enumerate() {
             let on = applies(i);
             let e = &rule.engine;
             let q = e.query();
-            let single = matches!(q.body, QueryBody::Event(_)) && q.pipes.is_empty();
-            let queries: Vec<&EventQuery> = q.body.step_queries().collect();
-            let target = if single && !e.uses_lineage() {
-                Target::Alert(i as u32)
-            } else {
-                let pos = stateful.len() as u32;
-                stateful.push(i);
-                let py_maxspan = e.options().dialect == Dialect::Python
-                    && matches!(&q.body, QueryBody::Sequence(s) if s.maxspan.is_some());
-                if e.uses_lineage() || py_maxspan {
-                    if on {
-                        every_event.push(pos);
-                    }
+            if !stateful_rule(e) {
+                if !on {
                     continue;
                 }
-                Target::Step(pos)
-            };
+                items.extend(
+                    q.body
+                        .step_queries()
+                        .map(|query| (i, e, query, Target::Alert(i as u32))),
+                );
+                continue;
+            }
+            let pos = stateful.len() as u32;
+            stateful.push(i);
+            let py_maxspan = e.options().dialect == Dialect::Python
+                && matches!(&q.body, QueryBody::Sequence(s) if s.maxspan.is_some());
             if !on {
                 continue;
             }
-            let field = e.options().category_field.clone();
-            let g = match groups.iter().position(|(f, _)| *f == field) {
-                Some(g) => g,
-                None => {
-                    groups.push((field, Vec::new()));
-                    groups.len() - 1
-                }
-            };
-            if let Some((_, items)) = groups.get_mut(g) {
-                items.extend(queries.into_iter().map(|query| (i, e, query, target)));
+            if e.uses_lineage() || py_maxspan {
+                every_event.push(pos);
+            }
+            // The step queries the session takes answers for; a rule with
+            // none (process lineage) evaluates its own, on every event.
+            if let Some(plan) = session_plans.get(pos as usize) {
+                items.extend(
+                    plan.answerable()
+                        .enumerate()
+                        .map(|(k, (_, query))| (i, e, query, Target::Step(pos, k as u32))),
+                );
             }
         }
-        if groups.is_empty() {
-            // The lines are checked all the same.
-            groups.push((String::new(), Vec::new()));
+        let mut captures: Vec<FieldPath> = Vec::new();
+        for f in session_plans.iter().flat_map(|p| p.answered_fields()) {
+            if !captures.contains(f) {
+                captures.push(f.clone());
+            }
         }
-        let packs = groups
-            .into_iter()
-            .map(|(_, items)| {
-                let targets = items.iter().map(|x| x.3).collect();
-                let pack = Pack::from_queries(items.iter().map(|&(i, e, q, _)| (i, e, q)));
-                (pack, targets)
-            })
-            .collect();
+        let targets = items.iter().map(|x| x.3).collect();
+        let pack =
+            Pack::from_queries(items.iter().map(|&(i, e, q, _)| (i, e, q))).capture(&captures);
         RulePlan {
-            packs,
+            packs: vec![(pack, targets)],
             stateful,
+            session_plans,
+            captures,
             every_event,
         }
     }
+}
+
+/// True for a rule that runs in a session: not a single-event query without
+/// pipes and process lineage.
+fn stateful_rule(e: &eql_engine::CompiledQuery) -> bool {
+    let q = e.query();
+    let single = matches!(q.body, QueryBody::Event(_)) && q.pipes.is_empty();
+    !single || e.uses_lineage()
 }

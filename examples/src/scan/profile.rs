@@ -131,7 +131,7 @@ impl Profile {
         )?;
         writeln!(
             w,
-            "  sessions: {:.1} ms over {} step events (parse and push)",
+            "  sessions: {:.1} ms over {} step events (pushed with the packs' answers)",
             ms(sessions),
             self.session_pushes
         )?;

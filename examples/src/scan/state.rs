@@ -9,7 +9,7 @@
 //! [`eql_engine::SessionSnapshot`], whose handles are the events' input,
 //! line and text.
 
-use super::stateful::{session_setup, Carry, Handle};
+use super::stateful::{session_setup, Carry, Handle, LineRef};
 use eql_engine::{CompiledRuleSet, Session, SessionSnapshot, StreamOrder};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::HashMap;
@@ -20,8 +20,17 @@ const VERSION: u32 = 1;
 
 impl Serialize for Handle {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // A scan that keeps its stream open holds its lines themselves
+        // (`Scanner::scan_path` reads them again only when the stream ends
+        // with the input).
+        let LineRef::Bytes(bytes) = &self.bytes else {
+            return Err(serde::ser::Error::custom(format!(
+                "line {} of {} is held by its place in the input, not saved",
+                self.line, self.input
+            )));
+        };
         // The bytes passed the UTF-8 check when they were read.
-        (&*self.input, self.line, String::from_utf8_lossy(&self.bytes)).serialize(s)
+        (&*self.input, self.line, String::from_utf8_lossy(bytes)).serialize(s)
     }
 }
 
@@ -31,7 +40,7 @@ impl<'de> Deserialize<'de> for Handle {
         Ok(Handle {
             input: Arc::from(input),
             line,
-            bytes: Arc::from(text.into_bytes()),
+            bytes: LineRef::Bytes(Arc::from(text.into_bytes())),
         })
     }
 }
@@ -56,7 +65,11 @@ fn keys(compiled: &CompiledRuleSet) -> Vec<String> {
     compiled
         .iter()
         .map(|r| {
-            let base = r.rule.rule_id.clone().unwrap_or_else(|| r.rule.name.clone());
+            let base = r
+                .rule
+                .rule_id
+                .clone()
+                .unwrap_or_else(|| r.rule.name.clone());
             let n = seen.entry(base.clone()).or_insert(0);
             let key = format!("{base}#{n}");
             *n += 1;
@@ -94,10 +107,16 @@ pub(crate) fn load(
     let mut carry = Carry::new();
     for entry in file.rules {
         let Some(&i) = by_key.get(&entry.rule) else {
-            return Err(format!("rule {} has state but is not among the rules", entry.rule));
+            return Err(format!(
+                "rule {} has state but is not among the rules",
+                entry.rule
+            ));
         };
         let Some(rule) = compiled.rules().get(i) else {
-            return Err(format!("rule {} has state but is not among the rules", entry.rule));
+            return Err(format!(
+                "rule {} has state but is not among the rules",
+                entry.rule
+            ));
         };
         let (plan, opts) = session_setup(rule, order);
         Session::restore(plan, opts, entry.snapshot.clone())

@@ -16,40 +16,158 @@
 //! counts ([`OrderStats`]) are summed over the rules' sessions: an event is
 //! counted once per stateful rule that saw it.
 //!
-//! An event reaches the sessions as its line (shared, never copied again),
-//! parsed once per worker that needs it; the partial matches hold the
-//! lines, which is all the alerts need.
+//! An event reaches the sessions as its line (shared, never copied again)
+//! with the answers of the rules' step queries, which the packs computed
+//! ([`Session::push_answered`]) and the values of the other fields the
+//! sessions read (timestamps, join keys, pipe fields), which the pack
+//! captured in the same pass ([`eql_engine::Pack::capture`]): the sessions
+//! parse nothing. The partial matches and held hits refer to their events'
+//! lines by [`LineRef`]: where the line is in the input file when it can be
+//! read again (memory then does not grow with the lines held), else the
+//! line itself. The alerts read the lines from there.
 
-use super::alert::{Alert, Formatter};
+use super::alert::{Alert, EventLine, Formatter};
+use super::plan::RulePlan;
 use eql_engine::{
-    CompiledRuleSet, Document, EventLimits, Matches, Session, SessionOptions, SessionPlan,
-    SessionStats, Step, StreamOrder,
+    Document, Event, EventLimits, FieldPath, Matches, Session, SessionOptions, SessionStats, Step,
+    StreamOrder, Value,
 };
 use smallvec::SmallVec;
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// An event as the sessions refer to it: the input it was read from, its
-/// line number and its bytes. A saved state ([`super::state`]) holds these,
+/// line number and its line. A saved state ([`super::state`]) holds these,
 /// so an alert of a sequence that spans two inputs names each event's own.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub(crate) struct Handle {
     pub(crate) input: Arc<str>,
     pub(crate) line: u64,
-    pub(crate) bytes: Arc<[u8]>,
+    pub(crate) bytes: LineRef,
 }
 
 /// The stateful rules' sessions carried from one input to the next (and
 /// through a state file): each rule's snapshot, by rule set index.
 pub(crate) type Carry = std::collections::HashMap<usize, eql_engine::SessionSnapshot<Handle>>;
 
+/// Where an event's line is.
+#[derive(Clone, Debug)]
+pub(crate) enum LineRef {
+    /// The line itself (an input that cannot be read again).
+    Bytes(Arc<[u8]>),
+    /// Its place in the input file ([`Reread`]): (byte offset, length).
+    At(u64, u32),
+}
+
+/// The input file, opened a second time to read the lines of the stateful
+/// rules' alerts again ([`LineRef::At`]).
+pub(crate) struct Reread(Mutex<File>);
+
+impl Reread {
+    pub(crate) fn new(file: File) -> Self {
+        Reread(Mutex::new(file))
+    }
+
+    /// The bytes of line `line` (its number, for the error) at `at`.
+    fn read(&self, line: u64, at: u64, len: u32) -> io::Result<Vec<u8>> {
+        let mut f = self
+            .0
+            .lock()
+            .map_err(|_| io::Error::other("the input file's reader failed"))?;
+        let mut buf = vec![0; len as usize];
+        f.seek(SeekFrom::Start(at))
+            .and_then(|_| f.read_exact(&mut buf))
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("line {line} could not be read again (did the input change?): {e}"),
+                )
+            })?;
+        Ok(buf)
+    }
+
+    /// The line `r` refers to.
+    fn line<'a>(this: Option<&Self>, line: u64, r: &'a LineRef) -> io::Result<Cow<'a, [u8]>> {
+        match (r, this) {
+            (LineRef::Bytes(b), _) => Ok(Cow::Borrowed(&b[..])),
+            (LineRef::At(at, len), Some(this)) => this.read(line, *at, *len).map(Cow::Owned),
+            (LineRef::At(..), None) => Err(io::Error::other(format!(
+                "line {line} is not at hand: the input cannot be read again"
+            ))),
+        }
+    }
+}
+
 /// An event for the sessions.
 pub(crate) struct Forward {
     pub(crate) line: u64,
-    pub(crate) bytes: Arc<[u8]>,
+    pub(crate) bytes: LineRef,
     /// The stateful rules that need it (positions in
     /// [`super::plan::RulePlan::stateful`]), ascending.
     pub(crate) rules: SmallVec<[u32; 4]>,
+    /// (rule position, answer index) of the step queries it matches,
+    /// ascending.
+    pub(crate) answers: SmallVec<[(u32, u32); 4]>,
+    /// The values of the fields the sessions read, captured by the pack
+    /// (index in [`RulePlan::captures`], value).
+    pub(crate) fields: Vec<(u32, Value<'static>)>,
+}
+
+/// An event as the sessions read it: the values the pack captured from its
+/// line, which are every field the sessions read with their step queries
+/// answered; any other field from the line itself, parsed then (there is
+/// none unless a session reads a field its plan does not list).
+struct Captured<'a> {
+    paths: &'a [FieldPath],
+    values: &'a [(u32, Value<'static>)],
+    line: (u64, &'a LineRef),
+    reread: Option<&'a Reread>,
+    limits: &'a EventLimits,
+    doc: OnceCell<Option<Document<'static>>>,
+}
+
+impl Event for Captured<'_> {
+    fn get(&self, path: &FieldPath) -> Option<Value<'_>> {
+        match self.paths.iter().position(|p| p == path) {
+            Some(k) => self
+                .values
+                .iter()
+                .find(|(i, _)| *i as usize == k)
+                .map(|(_, v)| view(v)),
+            None => self
+                .doc
+                .get_or_init(|| {
+                    let bytes = Reread::line(self.reread, self.line.0, self.line.1).ok()?;
+                    Document::parse(&bytes, self.limits)
+                        .ok()
+                        .map(Document::into_owned)
+                })
+                .as_ref()?
+                .get(path),
+        }
+    }
+}
+
+/// `v`, borrowing its strings.
+fn view<'a>(v: &'a Value<'static>) -> Value<'a> {
+    match v {
+        Value::Str(s) => Value::Str(Cow::Borrowed(s)),
+        Value::Array(items) => Value::Array(items.iter().map(view).collect()),
+        Value::Object(members) => Value::Object(
+            members
+                .iter()
+                .map(|(k, v)| (Cow::Borrowed(k.as_ref()), view(v)))
+                .collect(),
+        ),
+        Value::Null => Value::Null,
+        Value::Bool(b) => Value::Bool(*b),
+        Value::Int(i) => Value::Int(*i),
+        Value::Float(f) => Value::Float(*f),
+    }
 }
 
 /// One worker's sessions.
@@ -60,6 +178,12 @@ pub(crate) struct Stateful {
     worker: usize,
     matches: Matches<Handle>,
     limits: EventLimits,
+    /// The fields the pack captures for the sessions.
+    captures: Arc<[FieldPath]>,
+    /// Scratch: the answers of one rule.
+    answered: Vec<u32>,
+    /// The input file, when its lines can be read again.
+    reread: Option<Arc<Reread>>,
     /// The input being read.
     input: Arc<str>,
     /// Profiling: one event in `every` is timed (0: off).
@@ -107,36 +231,40 @@ impl OrderStats {
 }
 
 impl Stateful {
-    /// Worker `worker` of `workers`, over the stateful rules `rules`,
+    /// Worker `worker` of `workers`, over the stateful rules of `plan`,
     /// reading `input`; a rule with a snapshot in `carry` goes on from it.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
-        compiled: &CompiledRuleSet,
-        rules: &[usize],
+        plan: &RulePlan,
         workers: usize,
         worker: usize,
         order: Option<StreamOrder>,
         limits: &EventLimits,
         profile_every: u32,
+        reread: Option<Arc<Reread>>,
         input: &str,
         carry: &Carry,
     ) -> Self {
         let workers = workers.max(1);
-        let sessions = rules
+        let sessions: Vec<(usize, Session<Handle>)> = plan
+            .stateful
             .iter()
+            .zip(&plan.session_plans)
             .enumerate()
             .filter(|(pos, _)| pos % workers == worker)
-            .filter_map(|(_, &i)| {
-                let rule = compiled.rules().get(i)?;
-                let (plan, opts) = session_setup(rule, order);
-                // A carried snapshot was checked against this plan when it
+            .map(|(_, (&i, session_plan))| {
+                let mut opts = SessionOptions::default();
+                opts.order = order;
+                // A carried snapshot was checked against this rule when it
                 // was loaded ([`super::state`]); a fresh session is the
                 // fallback that cannot happen.
                 let session = carry
                     .get(&i)
-                    .and_then(|snap| Session::restore(plan.clone(), opts.clone(), snap.clone()).ok())
-                    .unwrap_or_else(|| Session::new(plan, opts));
-                Some((i, session))
+                    .and_then(|snap| {
+                        Session::restore(Arc::clone(session_plan), opts.clone(), snap.clone()).ok()
+                    })
+                    .unwrap_or_else(|| Session::new(Arc::clone(session_plan), opts));
+                (i, session)
             })
             .collect();
         Stateful {
@@ -145,6 +273,9 @@ impl Stateful {
             worker,
             matches: Matches::new(),
             limits: limits.clone(),
+            captures: Arc::from(plan.captures.as_slice()),
+            answered: Vec::new(),
+            reread,
             input: Arc::from(input),
             every: profile_every,
             countdown: 0,
@@ -155,8 +286,14 @@ impl Stateful {
     }
 
     /// Pushes the events of one block into the sessions of this worker's
-    /// rules; their alerts go to `out`.
-    pub(crate) fn push(&mut self, events: &[Forward], fmt: &Formatter, out: &mut Vec<Alert>) {
+    /// rules; their alerts go to `out`. An error is a line of an alert that
+    /// could not be read again.
+    pub(crate) fn push(
+        &mut self,
+        events: &[Forward],
+        fmt: &Formatter,
+        out: &mut Vec<Alert>,
+    ) -> io::Result<()> {
         for ev in events {
             let (workers, worker) = (self.workers, self.worker);
             let mine = ev
@@ -168,29 +305,42 @@ impl Stateful {
             if mine.peek().is_none() {
                 continue;
             }
-            // The line passed the checks already; parsing it again cannot
-            // fail, and if it did the event would be skipped.
-            let Ok(doc) = Document::parse(&ev.bytes, &self.limits) else {
-                continue;
-            };
             let t0 = self.tick();
+            let captures = Arc::clone(&self.captures);
+            let reread = self.reread.clone();
+            let event = Captured {
+                paths: &captures,
+                values: &ev.fields,
+                line: (ev.line, &ev.bytes),
+                reread: reread.as_deref(),
+                limits: &self.limits,
+                doc: OnceCell::new(),
+            };
             for p in mine {
                 let Some((rule, session)) = self.sessions.get_mut(p / self.workers) else {
                     continue;
                 };
+                self.answered.clear();
+                self.answered.extend(
+                    ev.answers
+                        .iter()
+                        .filter(|&&(q, _)| q as usize == p)
+                        .map(|&(_, k)| k),
+                );
                 self.matches.clear();
                 let handle = Handle {
                     input: Arc::clone(&self.input),
                     line: ev.line,
-                    bytes: Arc::clone(&ev.bytes),
+                    bytes: ev.bytes.clone(),
                 };
-                session.push(handle, &doc, &mut self.matches);
-                drain(&self.matches, *rule, ev.line, fmt, out);
+                session.push_answered(handle, &event, &self.answered, &mut self.matches);
+                drain(&self.matches, *rule, ev.line, fmt, reread.as_deref(), out)?;
             }
             if let Some(t0) = t0 {
                 self.sampled_nanos += t0.elapsed().as_nanos() as u64;
             }
         }
+        Ok(())
     }
 
     /// Profiling: counts an event; the clock when this one is timed.
@@ -220,7 +370,7 @@ impl Stateful {
         fmt: &Formatter,
         out: &mut Vec<Alert>,
         carry: &mut Carry,
-    ) -> OrderStats {
+    ) -> io::Result<OrderStats> {
         let mut stats = OrderStats::default();
         for (rule, session) in &mut self.sessions {
             if keep_open {
@@ -229,38 +379,66 @@ impl Stateful {
                 carry.remove(rule);
                 self.matches.clear();
                 session.finish(&mut self.matches);
-                drain(&self.matches, *rule, u64::MAX, fmt, out);
+                drain(
+                    &self.matches,
+                    *rule,
+                    u64::MAX,
+                    fmt,
+                    self.reread.as_deref(),
+                    out,
+                )?;
             }
             stats.add_session(&session.stats());
         }
-        stats
+        Ok(stats)
     }
 }
 
-/// The plan and options of rule `rule`'s session: the same for a new
-/// session and for one restored from a snapshot.
+/// The plan and options of rule `rule`'s session, as a state file is
+/// checked against them: the same as [`Stateful::new`] gives it.
 pub(crate) fn session_setup(
     rule: &eql_engine::CompiledRule,
     order: Option<StreamOrder>,
-) -> (Arc<SessionPlan>, SessionOptions) {
+) -> (Arc<eql_engine::SessionPlan>, SessionOptions) {
     let mut opts = SessionOptions::default();
     opts.order = order;
-    (Arc::new(SessionPlan::new([rule.engine.clone()])), opts)
+    (
+        Arc::new(eql_engine::SessionPlan::new([rule.engine.clone()])),
+        opts,
+    )
 }
 
-/// The alerts of `matches` (results of rule `rule`, found at line `at`).
-fn drain(matches: &Matches<Handle>, rule: usize, at: u64, fmt: &Formatter, out: &mut Vec<Alert>) {
+/// An event's input, line number and line, as read for an alert.
+type LineRead<'a> = (&'a str, u64, Cow<'a, [u8]>);
+
+/// The alerts of `matches` (results of rule `rule`, found at line `at`),
+/// their lines read from `reread` when they are not at hand.
+fn drain(
+    matches: &Matches<Handle>,
+    rule: usize,
+    at: u64,
+    fmt: &Formatter,
+    reread: Option<&Reread>,
+    out: &mut Vec<Alert>,
+) -> io::Result<()> {
     for (nth, m) in matches.iter().enumerate() {
-        let events: Vec<Option<(Option<&str>, u64, &[u8])>> = m
+        let lines: Vec<Option<LineRead<'_>>> = m
             .steps()
             .map(|step| match step {
-                Step::Event(h) => Some((Some(&*h.input), h.line, &h.bytes[..])),
-                Step::Missing => None,
+                Step::Event(h) => {
+                    Reread::line(reread, h.line, &h.bytes).map(|b| Some((&*h.input, h.line, b)))
+                }
+                Step::Missing => Ok(None),
             })
+            .collect::<io::Result<_>>()?;
+        let events: Vec<Option<EventLine<'_>>> = lines
+            .iter()
+            .map(|e| e.as_ref().map(|(f, l, b)| (Some(*f), *l, &b[..])))
             .collect();
         let nth = u32::try_from(nth).unwrap_or(u32::MAX);
         if let Some(a) = fmt.alert(at, rule, nth, &events, m.key) {
             out.push(a);
         }
     }
+    Ok(())
 }

@@ -19,7 +19,7 @@ use std::cmp::Ordering;
 /// `Copy`, with no drop glue: resetting the slots between events is a fill
 /// of plain words, whatever the number of fields, and only the values the
 /// event actually had are dropped.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Slot {
     resolved: bool,
     /// `fold()` of each string scalar is at `folded[fstart..][..len]`.
@@ -50,6 +50,24 @@ pub(crate) struct Slots<'e> {
     interleaved: bool,
     /// The index's ASCII folding buffer.
     scratch: String,
+}
+
+/// The starting state of the slots of a plan whose fields `ids` are read
+/// in one pass (resolved, and missing until an item arrives).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct FreshSlots(Vec<Slot>);
+
+impl FreshSlots {
+    /// `n` slots, those of `ids` resolved.
+    pub(crate) fn new(n: usize, ids: &[u32]) -> Self {
+        let mut table = vec![Slot::default(); n];
+        for &i in ids {
+            if let Some(s) = table.get_mut(i as usize) {
+                s.resolved = true;
+            }
+        }
+        FreshSlots(table)
+    }
 }
 
 /// The empty allocations of a [`Slots`], kept between events (in
@@ -159,10 +177,24 @@ impl<'e> Slots<'e> {
     }
 
     /// `n` empty slots in the allocations of `buf`.
-    pub(crate) fn with_buf(buf: SlotBuf, n: usize) -> Self {
-        let mut table = buf.table;
+    pub(crate) fn with_buf(mut buf: SlotBuf, n: usize) -> Self {
+        let mut table = std::mem::take(&mut buf.table);
         table.clear();
         table.resize(n, Slot::default());
+        Slots::from_table(buf, table)
+    }
+
+    /// The empty slots of `fresh` in the allocations of `buf`: those it
+    /// marks resolved read as missing until items are added to them
+    /// ([`Slots::push_item`], then [`Slots::end_pass`]).
+    pub(crate) fn with_fresh(mut buf: SlotBuf, fresh: &FreshSlots) -> Self {
+        let mut table = std::mem::take(&mut buf.table);
+        table.clear();
+        table.extend_from_slice(&fresh.0);
+        Slots::from_table(buf, table)
+    }
+
+    fn from_table(buf: SlotBuf, table: Vec<Slot>) -> Self {
         Slots {
             table,
             values: recycle(buf.values),
@@ -284,6 +316,12 @@ impl<'e> Slots<'e> {
         for s in &mut self.table {
             s.resolved = true;
         }
+    }
+
+    /// Ends a raw-bytes pass into slots made [`Slots::with_fresh`]: their
+    /// items are grouped per field.
+    pub(crate) fn end_pass(&mut self) {
+        self.close();
     }
 
     /// Slot of field `id`, read from `event` the first time (the common,
@@ -420,11 +458,54 @@ pub(crate) fn eval<'e>(
         Cond::Generic(e) => {
             if ctx.py() {
                 ctx.eval(e, &Env::new()).is_some_and(|v| ctx.truthy(&v))
+            } else if let Some(hit) = null_test(e, ctx) {
+                hit
             } else {
                 ctx.leaf_any(e, &Env::new())
             }
         }
     }
+}
+
+/// `field == null` or `field != null` (the literal on either side) in the
+/// Elasticsearch dialect, with no mapping: [`Ctx::leaf_any`]'s answer, read
+/// from the field's value in one look. `None` for any other leaf.
+///
+/// `leaf_any` tries each item of an array value (nested arrays item by
+/// item, with the item bound to the field): an item is never missing, so
+/// `== null` is false for any array and `!= null` true when the array holds
+/// an item that is not itself an array. Otherwise the field is missing or
+/// `null` exactly when `== null` holds.
+fn null_test(e: &eql_syntax::Expr, ctx: &Ctx<'_>) -> Option<bool> {
+    use eql_syntax::{BinaryOp, ExprKind, Literal};
+    let ExprKind::Binary { op, left, right } = &e.kind else {
+        return None;
+    };
+    let eq = match op {
+        BinaryOp::Eq => true,
+        BinaryOp::Ne => false,
+        _ => return None,
+    };
+    let ((ExprKind::Field(f), ExprKind::Literal(Literal::Null))
+    | (ExprKind::Literal(Literal::Null), ExprKind::Field(f))) = (&left.kind, &right.kind)
+    else {
+        return None;
+    };
+    if ctx.kinds.is_some() {
+        // A mapping normalizes the value first.
+        return None;
+    }
+    fn holds_item(items: &[Value<'_>]) -> bool {
+        items.iter().any(|i| match i {
+            Value::Array(inner) => holds_item(inner),
+            _ => true,
+        })
+    }
+    Some(match ctx.event.get(&FieldPath::new(f.path.clone())) {
+        None | Some(Value::Null) => eq,
+        Some(Value::Array(items)) => !eq && holds_item(&items),
+        Some(_) => !eq,
+    })
 }
 
 fn test<'e>(t: &Test, fields: &FieldTable, slots: &mut Slots<'e>, event: &'e dyn Event) -> bool {

@@ -310,6 +310,53 @@ pub(crate) use value_tree_event;
 
 value_tree_event!(ProjectedEvent);
 
+/// An event read from text that passed [`check_bytes`], through a
+/// [`Projection`], parsed into a [`ProjectedEvent`] only when a field is
+/// first read: for a match that usually reads every field straight from the
+/// bytes ([`Projection::parse_direct`]) and the event itself only for the
+/// few rules that need it.
+pub(crate) struct LazyProjected<'t, 'p> {
+    text: &'t str,
+    projection: &'p Projection,
+    tree: std::cell::OnceCell<Option<ProjectedEvent<'t>>>,
+}
+
+impl<'t, 'p> LazyProjected<'t, 'p> {
+    pub(crate) fn new(text: &'t str, projection: &'p Projection) -> Self {
+        LazyProjected {
+            text,
+            projection,
+            tree: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The projected event; `None` when the text does not parse, which
+    /// cannot happen once [`Projection::parse_direct`] has read it.
+    fn tree(&self) -> Option<&ProjectedEvent<'t>> {
+        self.tree
+            .get_or_init(|| self.projection.parse_checked(self.text).ok())
+            .as_ref()
+    }
+}
+
+impl Event for LazyProjected<'_, '_> {
+    fn get(&self, path: &FieldPath) -> Option<Value<'_>> {
+        self.tree()?.get(path)
+    }
+
+    fn resolve_all<'s>(
+        &'s self,
+        projection: &Projection,
+        sink: &mut dyn FnMut(usize, Value<'s>),
+    ) -> bool {
+        if let Some(t) = self.tree() {
+            t.resolve_all(projection, sink)
+        } else {
+            true
+        }
+    }
+}
+
 /// Projects one value at a trie node.
 struct Seed<'p> {
     proj: &'p Projection,
@@ -339,52 +386,38 @@ impl<'de> DeserializeSeed<'de> for Whole {
     }
 }
 
-/// A member key read as bytes: serde_json skips UTF-8 validation for them, and
-/// most keys are only compared with the trie and then skipped. A key that is
-/// kept (every key of a whole value) is validated then.
-struct KeyBytes<'de>(Cow<'de, [u8]>);
+/// A member key. Every parse here reads text that is valid UTF-8
+/// (`Deserializer::from_str`), where serde_json hands out a key without
+/// escapes as a borrowed `&str` with no check and unescapes the others as
+/// `String`s (rejecting lone surrogates, as `parse_event` does); most keys
+/// are only compared with the trie and then skipped.
+struct KeyStr<'de>(Cow<'de, str>);
 
-impl<'de> de::Deserialize<'de> for KeyBytes<'de> {
+impl<'de> de::Deserialize<'de> for KeyStr<'de> {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct KV;
         impl<'de> Visitor<'de> for KV {
-            type Value = KeyBytes<'de>;
+            type Value = KeyStr<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a key")
             }
-            fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<KeyBytes<'de>, E> {
-                Ok(KeyBytes(Cow::Borrowed(v)))
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<KeyStr<'de>, E> {
+                Ok(KeyStr(Cow::Borrowed(v)))
             }
-            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<KeyBytes<'de>, E> {
-                Ok(KeyBytes(Cow::Owned(v.to_vec())))
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyStr<'de>, E> {
+                Ok(KeyStr(Cow::Owned(v.to_owned())))
             }
-            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<KeyBytes<'de>, E> {
-                Ok(KeyBytes(Cow::Owned(v)))
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<KeyBytes<'de>, E> {
-                Ok(KeyBytes(Cow::Borrowed(v.as_bytes())))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyBytes<'de>, E> {
-                Ok(KeyBytes(Cow::Owned(v.as_bytes().to_vec())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<KeyBytes<'de>, E> {
-                Ok(KeyBytes(Cow::Owned(v.into_bytes())))
+            fn visit_string<E: de::Error>(self, v: String) -> Result<KeyStr<'de>, E> {
+                Ok(KeyStr(Cow::Owned(v)))
             }
         }
-        d.deserialize_bytes(KV)
+        d.deserialize_str(KV)
     }
 }
 
-impl<'de> KeyBytes<'de> {
-    fn into_str<E: de::Error>(self) -> Result<Cow<'de, str>, E> {
-        match self.0 {
-            Cow::Borrowed(b) => std::str::from_utf8(b)
-                .map(Cow::Borrowed)
-                .map_err(|_| E::custom("invalid UTF-8 in an object key")),
-            Cow::Owned(v) => String::from_utf8(v)
-                .map(Cow::Owned)
-                .map_err(|_| E::custom("invalid UTF-8 in an object key")),
-        }
+impl KeyStr<'_> {
+    fn bytes(&self) -> &[u8] {
+        self.0.as_bytes()
     }
 }
 
@@ -437,10 +470,9 @@ impl<'de> Visitor<'de> for WholeVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value<'de>, A::Error> {
         let mut out = Vec::new();
-        while let Some(k) = map.next_key::<KeyBytes<'de>>()? {
-            let k = k.into_str()?;
+        while let Some(k) = map.next_key::<KeyStr<'de>>()? {
             let v = map.next_value_seed(Whole)?;
-            out.push((k, v));
+            out.push((k.0, v));
         }
         Ok(object(out))
     }
@@ -483,15 +515,14 @@ impl<'de> Visitor<'de> for ProjVisitor<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value<'de>, A::Error> {
         let mut out = Vec::new();
-        while let Some(k) = map.next_key::<KeyBytes<'de>>()? {
-            match self.proj.step_bytes(self.node, &k.0) {
+        while let Some(k) = map.next_key::<KeyStr<'de>>()? {
+            match self.proj.step_bytes(self.node, k.bytes()) {
                 Some(node) => {
-                    let k = k.into_str()?;
                     let v = map.next_value_seed(Seed {
                         proj: self.proj,
                         node,
                     })?;
-                    out.push((k, v));
+                    out.push((k.0, v));
                 }
                 None => {
                     map.next_value::<IgnoredAny>()?;
@@ -551,13 +582,13 @@ impl Projection {
     /// used; call [`Projection::parse_checked`]): a root that is not an
     /// object (the tree parse reports it), a literal dotted key or a
     /// repeated key on a wanted path, or an array where a wanted path goes
-    /// on, since those change which value `walk` picks. Projections with
-    /// index or dotted path segments always need the tree. A syntax error is
-    /// the one the tree parse would report.
+    /// on, since those change which value `walk` picks. Projections with an
+    /// index segment, or a path that ends where another goes on, always need
+    /// the tree. A syntax error is the one the tree parse would report.
     pub(crate) fn parse_direct<'de>(
         &self,
         text: &'de str,
-        sink: &mut dyn FnMut(usize, Value<'de>),
+        sink: &mut dyn DirectSink<'de>,
     ) -> Result<bool, serde_json::Error> {
         if !self.direct || !text.trim_ascii_start().starts_with('{') {
             return Ok(false);
@@ -576,11 +607,28 @@ impl Projection {
     }
 }
 
+/// Where [`Projection::parse_direct`] reports what it reads.
+pub(crate) trait DirectSink<'de> {
+    /// One item of path `path` (the items [`Event::resolve_all`] reports).
+    fn item(&mut self, path: usize, item: Value<'de>);
+    /// The whole value of path `path`, as `walk` returns it, before its
+    /// items; not called for a path that is missing.
+    fn found(&mut self, path: usize, value: &Value<'de>) {
+        let _ = (path, value);
+    }
+}
+
+impl<'de, F: FnMut(usize, Value<'de>)> DirectSink<'de> for F {
+    fn item(&mut self, path: usize, item: Value<'de>) {
+        self(path, item);
+    }
+}
+
 /// Reads one value at a trie node for [`Projection::parse_direct`].
 struct DirectSeed<'p, 's, 'de> {
     resolver: &'p Resolver,
     node: u32,
-    sink: &'s mut dyn FnMut(usize, Value<'de>),
+    sink: &'s mut dyn DirectSink<'de>,
     /// Cleared when the document needs the tree.
     simple: &'s mut bool,
 }
@@ -594,11 +642,27 @@ impl<'de> DeserializeSeed<'de> for DirectSeed<'_, '_, 'de> {
         }
         let ends = self.resolver.ends(self.node);
         if !ends.is_empty() {
-            // A leaf (`direct_ok`: no children here): report its items.
-            for item in Whole.deserialize(d)?.into_items() {
-                for &p in ends {
-                    (self.sink)(p as usize, item.clone());
+            // A leaf (`direct_ok`: no children here): its whole value,
+            // then its items (`Value::into_items`, without its allocation for
+            // a scalar).
+            let value = Whole.deserialize(d)?;
+            for &p in ends {
+                self.sink.found(p as usize, &value);
+            }
+            let mut report = |item: Value<'de>| {
+                if matches!(item, Value::Null | Value::Object(_)) {
+                    return;
                 }
+                if let Some((&last, others)) = ends.split_last() {
+                    for &p in others {
+                        self.sink.item(p as usize, item.clone());
+                    }
+                    self.sink.item(last as usize, item);
+                }
+            };
+            match value {
+                Value::Array(items) => items.into_iter().for_each(report),
+                item => report(item),
             }
             return Ok(());
         }
@@ -652,12 +716,18 @@ impl<'de> Visitor<'de> for DirectVisitor<'_, '_, 'de> {
         } = self.seed;
         let mut seen: SmallVec<[bool; 16]> = SmallVec::new();
         seen.resize(resolver.children(node), false);
-        while let Some(k) = map.next_key::<KeyBytes<'de>>()? {
+        while let Some(k) = map.next_key::<KeyStr<'de>>()? {
             if !*simple {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             }
-            match resolver.direct_child(node, &k.0) {
+            if k.bytes().contains(&b'.') && resolver.dotted_reaches(node, k.bytes()) {
+                // A literal dotted key on a wanted path.
+                *simple = false;
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            match resolver.direct_child(node, k.bytes()) {
                 Some((ordinal, child)) => {
                     match seen.get_mut(ordinal) {
                         // A repeated key: the last one wins in `walk`.
@@ -665,8 +735,6 @@ impl<'de> Visitor<'de> for DirectVisitor<'_, '_, 'de> {
                         Some(s) => *s = true,
                         None => {}
                     }
-                    // Keys are validated as the tree parse validates them.
-                    k.into_str::<A::Error>()?;
                     map.next_value_seed(DirectSeed {
                         resolver,
                         node: child,
@@ -675,11 +743,6 @@ impl<'de> Visitor<'de> for DirectVisitor<'_, '_, 'de> {
                     })?;
                 }
                 None => {
-                    let first = k.0.split(|&b| b == b'.').next().unwrap_or(&k.0);
-                    if first.len() < k.0.len() && resolver.direct_child(node, first).is_some() {
-                        // A literal dotted key on a wanted path.
-                        *simple = false;
-                    }
                     map.next_value::<IgnoredAny>()?;
                 }
             }

@@ -19,9 +19,12 @@
 //! nested member when the rest of the path resolves below it, and otherwise
 //! the literal dotted keys. The resolver resolves below the nested members
 //! first, then hands every path that is still unresolved and has a candidate
-//! dotted key to `walk` itself, from that object. An array on the way, a path
-//! with an index or a segment containing a dot, and a root that is not an
-//! object also go to `walk`.
+//! dotted key to `walk` itself, from that object. A segment that itself
+//! contains a dot (a quoted field name) is a child like any other, since
+//! `walk` reads it as one literal key; a member key is a candidate dotted key
+//! for a child when it is the child's key, a dot and more. An array on the
+//! way, a path with an index, and a root that is not an object also go to
+//! `walk`.
 
 use crate::event::json::{walk, Tree};
 use eql_plan::{FieldPath, PathSegment, Value};
@@ -74,6 +77,13 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.first() == b.first() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
+/// True when `key` is `child`, a dot, and more: `walk` may read a path
+/// through `child` from the literal key `key`.
+#[inline]
+fn dotted_under(key: &[u8], child: &[u8]) -> bool {
+    key.len() > child.len() && key.starts_with(child) && key.get(child.len()) == Some(&b'.')
+}
+
 /// The most children a trie node can have for `seen` to stay on the stack.
 const SEEN_INLINE: usize = 16;
 
@@ -109,7 +119,7 @@ impl Found {
 #[derive(Clone, Debug)]
 pub(crate) struct Resolver {
     nodes: Vec<RNode>,
-    /// Paths with an index or a segment containing a dot: always `walk`ed.
+    /// Paths with an index: always `walk`ed.
     slow: Vec<u32>,
     paths: Vec<FieldPath>,
 }
@@ -123,7 +133,7 @@ impl Resolver {
             let plain = path
                 .segments()
                 .iter()
-                .all(|s| matches!(s, PathSegment::Key(k) if !k.contains('.')));
+                .all(|s| matches!(s, PathSegment::Key(_)));
             if !plain {
                 slow.push(p);
                 continue;
@@ -165,8 +175,7 @@ impl Resolver {
     }
 
     /// True when [`Resolver::direct_child`] can serve every path: no path
-    /// with an index or a dotted segment, and no path ending where another
-    /// goes on.
+    /// with an index, and no path ending where another goes on.
     pub(crate) fn direct_ok(&self) -> bool {
         self.slow.is_empty()
             && self
@@ -185,6 +194,15 @@ impl Resolver {
         let node = self.nodes.get(n as usize)?;
         let o = node.ordinal_bytes(key)?;
         Some((o, *node.nodes.get(o)?))
+    }
+
+    /// True when `key` (a member key of an object at node `n`) is a child's
+    /// key followed by a dot and more: a literal dotted key that `walk` may
+    /// take for a path through that child.
+    pub(crate) fn dotted_reaches(&self, n: u32, key: &[u8]) -> bool {
+        self.nodes
+            .get(n as usize)
+            .is_some_and(|node| node.keys.iter().any(|c| dotted_under(key, c)))
     }
 
     /// The paths ending at node `n`.
@@ -388,9 +406,10 @@ impl Resolver {
             let d = dotted.get_or_insert_with(|| {
                 let mut d: SmallVec<[bool; 16]> = smallvec![false; node.keys.len()];
                 o.dotted_keys(&mut |k| {
-                    let first = k.split('.').next().unwrap_or(k);
-                    if let Some(x) = node.ordinal(first).and_then(|j| d.get_mut(j)) {
-                        *x = true;
+                    for (c, x) in node.keys.iter().zip(d.iter_mut()) {
+                        if dotted_under(k.as_bytes(), c) {
+                            *x = true;
+                        }
                     }
                 });
                 d

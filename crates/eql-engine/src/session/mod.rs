@@ -247,6 +247,76 @@ impl<H: Clone> Session<H> {
     /// assert_eq!(out.len(), 1);
     /// ```
     pub fn push(&mut self, handle: H, event: &dyn Event, out: &mut Matches<H>) {
+        self.push_inner(handle, event, None, out);
+    }
+
+    /// [`Session::push`] of an event whose step queries the caller has
+    /// evaluated: `matched` holds the answer indexes
+    /// ([`SessionPlan::answerable`]) of the step queries the event matches,
+    /// in any order. The session evaluates no answerable step query itself;
+    /// it reads from `event` only [`Session::answered_fields`]. Given the
+    /// step queries' true answers (as a [`crate::Pack`] over them gives),
+    /// the results are [`Session::push`]'s.
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Pack, PackMatches, Session, SessionOptions, SessionPlan};
+    /// use std::sync::Arc;
+    /// let q = CompiledQuery::compile(
+    ///     r#"sequence by host.id [process where process.name == "a"] [file where true]"#,
+    ///     &CompileOptions::default(),
+    /// ).unwrap();
+    /// let plan = Arc::new(SessionPlan::new([q]));
+    /// // The caller's pack over the answerable step queries, in order.
+    /// let steps: Vec<_> = plan.answerable().collect();
+    /// let pack = Pack::from_queries(steps.iter().map(|&(i, s)| (i, plan.query(i).unwrap(), s)));
+    /// let mut s: Session<u8> = Session::new(Arc::clone(&plan), SessionOptions::default());
+    /// let (mut hits, mut out) = (PackMatches::new(), Matches::new());
+    /// for (h, line) in [
+    ///     br#"{"@timestamp": 1, "event": {"category": "process"}, "process": {"name": "a"}, "host": {"id": "x"}}"#.as_slice(),
+    ///     br#"{"@timestamp": 2, "event": {"category": "file"}, "host": {"id": "x"}}"#.as_slice(),
+    /// ].into_iter().enumerate() {
+    ///     pack.matches_json(line, &mut hits).unwrap();
+    ///     let event: serde_json::Value = serde_json::from_slice(line).unwrap();
+    ///     s.push_answered(h as u8, &event, hits.rules(), &mut out);
+    /// }
+    /// s.finish(&mut out);
+    /// assert_eq!(out.get(0).map(|m| m.events), Some(&[0u8, 1][..]));
+    /// ```
+    pub fn push_answered(
+        &mut self,
+        handle: H,
+        event: &dyn Event,
+        matched: &[u32],
+        out: &mut Matches<H>,
+    ) {
+        self.push_inner(handle, event, Some(matched), out);
+    }
+
+    /// Every field this session reads from an event pushed with
+    /// [`Session::push_answered`]: [`SessionPlan::answered_fields`], and the
+    /// timestamp and lineage fields of its options.
+    pub fn answered_fields(&self) -> Vec<FieldPath> {
+        let mut fields = self.plan.answered_fields.clone();
+        let mut extra = vec![&self.ts_field];
+        if self.plan.lineage {
+            extra.extend(self.lineage.paths());
+        }
+        for p in extra {
+            if !fields.contains(p) {
+                fields.push(p.clone());
+            }
+        }
+        fields
+    }
+
+    /// [`Session::push`], with the step queries' answers when `given`.
+    fn push_inner(
+        &mut self,
+        handle: H,
+        event: &dyn Event,
+        given: Option<&[u32]>,
+        out: &mut Matches<H>,
+    ) {
         self.stats.events += 1;
         let arrival = self.arrival;
         self.arrival += 1;
@@ -285,8 +355,21 @@ impl<H: Clone> Session<H> {
         // candidate index), then the rules read their answers.
         let mut due = std::mem::take(&mut self.due);
         due.clear();
-        due.extend_from_slice(&plan.always);
-        if let Some(p) = &plan.pack {
+        if let Some(matched) = given {
+            due.extend_from_slice(&plan.always_answered);
+            self.answers.clear();
+            self.answers.resize(plan.answer_owner.len(), false);
+            for &k in matched {
+                let k = k as usize;
+                if let (Some(a), Some(&i)) = (self.answers.get_mut(k), plan.answer_owner.get(k)) {
+                    *a = true;
+                    due.push(i);
+                }
+            }
+            due.sort_unstable();
+            due.dedup();
+        } else if let Some(p) = &plan.pack {
+            due.extend_from_slice(&plan.always);
             self.answers.clear();
             self.answers.resize(p.pack.len(), false);
             p.pack.matches(event, &mut self.pack_hits);
@@ -305,7 +388,12 @@ impl<H: Clone> Session<H> {
                 due.sort_unstable();
                 due.dedup();
             }
+        } else {
+            due.extend_from_slice(&plan.always);
         }
+        // The answers, from the caller or the session's pack (numbered
+        // alike), when there are some.
+        let answered = given.is_some() || plan.pack.is_some();
         for &i in &due {
             let i = i as usize;
             let (Some(r), Some(rp)) = (self.rules.get_mut(i), plan.rules.get(i)) else {
@@ -316,14 +404,22 @@ impl<H: Clone> Session<H> {
             } else {
                 None
             };
-            let answers = plan.pack.as_ref().and_then(|p| {
-                let steps = p.steps.get(i).map(Vec::as_slice).unwrap_or_default();
-                (!steps.is_empty()).then_some(Answers {
-                    steps,
-                    matched: &self.answers,
-                })
+            let steps = plan
+                .answer_steps
+                .get(i)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let answers = (answered && !steps.is_empty()).then_some(Answers {
+                steps,
+                matched: &self.answers,
             });
-            let ts = r.own_clock(&own).unwrap_or(ts);
+            let own_clock = r.own_clock(&own);
+            if rp.lineage.is_none() && self.ordering.drops_all(i, own_clock.is_some(), stamp) {
+                // Every hit this event gives the rule would be dropped
+                // for its time (`order_hits`): nothing to evaluate.
+                continue;
+            }
+            let ts = own_clock.unwrap_or(ts);
             r.evaluate(
                 rp,
                 &self.lineage,

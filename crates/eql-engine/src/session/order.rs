@@ -251,6 +251,21 @@ impl<H: Clone> Orderer<H> {
         }
     }
 
+    /// True when [`Session::order_hits`] drops every hit of rule `rule` on
+    /// an event with session timestamp `stamp` (`own_clock`: the rule read
+    /// a time of its own from the event): a sequence with no time, or any
+    /// held rule whose time does not read.
+    pub(super) fn drops_all(&self, rule: usize, own_clock: bool, stamp: Stamp) -> bool {
+        if self.mode == StreamOrder::Arrival || own_clock {
+            return false;
+        }
+        match (self.rules.get(rule).map(|r| r.kind), stamp) {
+            (Some(Kind::Immediate) | None, _) | (_, Stamp::At(_)) => false,
+            (Some(_), Stamp::Bad) => true,
+            (Some(kind), Stamp::Missing) => kind == Kind::Sequence,
+        }
+    }
+
     /// Hits held now.
     pub(super) fn held_len(&self) -> usize {
         self.held.len() + self.heap.len()

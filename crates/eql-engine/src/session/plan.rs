@@ -51,6 +51,20 @@ pub struct SessionPlan {
     pub(super) projection: Arc<Projection>,
     /// The paths of `projection`.
     pub(super) projected: Vec<FieldPath>,
+    /// Per rule, the step queries a caller can answer
+    /// ([`Session::push_answered`](crate::Session::push_answered)): (query
+    /// span, answer index). Every step query of a rule without process
+    /// lineage, numbered rule by rule in [`QueryBody::step_queries`] order.
+    pub(super) answer_steps: Vec<Vec<(eql_syntax::Span, u32)>>,
+    /// The rule of each answer index.
+    pub(super) answer_owner: Vec<u32>,
+    /// Rules evaluated on every event pushed with its answers: those with
+    /// no answerable step query, and Python sequences with `maxspan`.
+    pub(super) always_answered: Vec<u32>,
+    /// Every field the rules read from an event pushed with its answers:
+    /// `fields` without the conditions of the answerable step queries, and
+    /// the default lineage fields when `lineage`.
+    pub(super) answered_fields: Vec<FieldPath>,
 }
 
 impl SessionPlan {
@@ -95,14 +109,27 @@ impl SessionPlan {
             })
             .map(|(i, _)| i as u32)
             .collect();
-        let fields = read_fields(&rules);
+        let (answer_steps, answer_owner) = answer_table(&rules);
+        let always_answered = rules
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| {
+                let touches = matches!(&r.body, BodySpec::Seq(s) if s.py && s.maxspan.is_some());
+                answer_steps.get(*i).is_none_or(Vec::is_empty) || touches
+            })
+            .map(|(i, _)| i as u32)
+            .collect();
+        let fields = read_fields(&rules, &[]);
+        let mut answered_fields = read_fields(&rules, &answer_steps);
         let lineage = rules.iter().any(|r| r.lineage.is_some());
         let mut projected = fields.clone();
         if lineage {
             let defaults = LineageFields::new(&LineageOptions::default());
             for p in defaults.paths() {
-                if !projected.contains(p) {
-                    projected.push(p.clone());
+                for list in [&mut projected, &mut answered_fields] {
+                    if !list.contains(p) {
+                        list.push(p.clone());
+                    }
                 }
             }
         }
@@ -116,6 +143,10 @@ impl SessionPlan {
             lineage,
             projection: Arc::new(Projection::new(&projected)),
             projected,
+            answer_steps,
+            answer_owner,
+            always_answered,
+            answered_fields,
         }
     }
 
@@ -132,6 +163,61 @@ impl SessionPlan {
     /// The `i`-th query.
     pub fn query(&self, i: usize) -> Option<&CompiledQuery> {
         self.rules.get(i).map(|r| &r.engine)
+    }
+
+    /// The step queries a caller can answer for
+    /// [`Session::push_answered`](crate::Session::push_answered), as (query
+    /// position in the plan, step query); an answer index is a position in
+    /// this list. They are every step query
+    /// ([`QueryBody::step_queries`](eql_syntax::QueryBody::step_queries), in
+    /// that order) of every query without process lineage, query by query.
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, CompiledQuery, SessionPlan};
+    /// let q = CompiledQuery::compile(
+    ///     "sequence by host.id [process where true] [file where true]",
+    ///     &CompileOptions::default(),
+    /// ).unwrap();
+    /// let plan = SessionPlan::new([q]);
+    /// let steps: Vec<String> = plan.answerable().map(|(_, s)| s.to_string()).collect();
+    /// assert_eq!(steps, ["process where true", "file where true"]);
+    /// ```
+    pub fn answerable(&self) -> impl Iterator<Item = (usize, &EventQuery)> {
+        self.answer_steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.is_empty())
+            .flat_map(move |(i, _)| {
+                self.rules
+                    .get(i)
+                    .into_iter()
+                    .flat_map(move |r| r.engine.query.body.step_queries().map(move |q| (i, q)))
+            })
+    }
+
+    /// Every field a session reads from an event pushed with
+    /// [`Session::push_answered`](crate::Session::push_answered) when its
+    /// options read no other (a [`SessionOptions`](crate::SessionOptions)
+    /// timestamp field, lineage fields other than the default ones):
+    /// categories, timestamps, tiebreakers, join keys, pipe captures, the
+    /// default lineage fields when a query uses process lineage, and the
+    /// conditions of the queries with no answerable step query. A caller can read only these
+    /// from an event, for instance through a
+    /// [`Projection`](crate::Projection).
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, CompiledQuery, FieldPath, SessionPlan};
+    /// let q = CompiledQuery::compile(
+    ///     r#"sequence by host.id [process where process.name == "a"] [file where true]"#,
+    ///     &CompileOptions::default(),
+    /// ).unwrap();
+    /// let plan = SessionPlan::new([q]);
+    /// let fields = plan.answered_fields();
+    /// assert!(fields.contains(&FieldPath::parse_dotted("host.id")));
+    /// assert!(!fields.contains(&FieldPath::parse_dotted("process.name")));
+    /// ```
+    pub fn answered_fields(&self) -> &[FieldPath] {
+        &self.answered_fields
     }
 }
 
@@ -166,9 +252,10 @@ impl From<&crate::CompiledRuleSet> for Arc<SessionPlan> {
 
 /// Every field the rules read from an event, each once, in order of first
 /// use: each rule's category, timestamp and tiebreaker fields, every field of
-/// its conditions (lineage relations included) and join keys, and the fields
-/// its pipes capture.
-fn read_fields(rules: &[RulePlan]) -> Vec<FieldPath> {
+/// its conditions (lineage relations included; none for a rule whose step
+/// queries are in `answered`) and join keys, and the fields its pipes
+/// capture.
+fn read_fields(rules: &[RulePlan], answered: &[Vec<(eql_syntax::Span, u32)>]) -> Vec<FieldPath> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     let mut add = |p: FieldPath| {
@@ -176,8 +263,9 @@ fn read_fields(rules: &[RulePlan]) -> Vec<FieldPath> {
             out.push(p);
         }
     };
-    for r in rules {
+    for (i, r) in rules.iter().enumerate() {
         let e = &r.engine;
+        let conditions = answered.get(i).is_none_or(Vec::is_empty);
         add(e.category.clone());
         add(FieldPath::parse_dotted(&e.opts.timestamp_field));
         if let Some(t) = &e.opts.tiebreaker_field {
@@ -189,7 +277,11 @@ fn read_fields(rules: &[RulePlan]) -> Vec<FieldPath> {
         let exprs = body
             .keys()
             .iter()
-            .chain(body.step_queries().map(|q| &q.condition))
+            .chain(
+                body.step_queries()
+                    .filter(|_| conditions)
+                    .map(|q| &q.condition),
+            )
             .chain(body.steps().flat_map(|st| &st.by));
         for x in exprs {
             x.walk(&mut |x| {
@@ -206,6 +298,34 @@ fn read_fields(rules: &[RulePlan]) -> Vec<FieldPath> {
     out
 }
 
+/// The step queries of the rules without process lineage: per rule, (query
+/// span, answer index), numbered rule by rule in `step_queries` order; and
+/// the rule of each answer index. The session's pack (`pack_of`) numbers its
+/// rules the same way.
+fn answer_table(rules: &[RulePlan]) -> (Vec<Vec<(eql_syntax::Span, u32)>>, Vec<u32>) {
+    let mut steps: Vec<Vec<(eql_syntax::Span, u32)>> = vec![Vec::new(); rules.len()];
+    let mut owner = Vec::new();
+    for (i, r) in rules.iter().enumerate() {
+        if !answerable(r) {
+            continue;
+        }
+        for q in r.engine.query.body.step_queries() {
+            if let Some(s) = steps.get_mut(i) {
+                s.push((q.span, owner.len() as u32));
+            }
+            owner.push(i as u32);
+        }
+    }
+    (steps, owner)
+}
+
+/// A rule whose step queries a pack (the session's or the caller's)
+/// answers: one without process lineage, with a compiled condition.
+fn answerable(r: &RulePlan) -> bool {
+    let e = &r.engine;
+    r.lineage.is_none() && (e.plan.is_some() || e.steps.is_some())
+}
+
 /// Puts the step queries of the rules (without process lineage) into one
 /// pack when there are several rules.
 fn pack_of(rules: &[RulePlan]) -> Option<SessionPack> {
@@ -216,7 +336,7 @@ fn pack_of(rules: &[RulePlan]) -> Option<SessionPack> {
     let mut items: Vec<(usize, &CompiledQuery, &EventQuery)> = Vec::new();
     for (i, r) in rules.iter().enumerate() {
         let e = &r.engine;
-        if r.lineage.is_some() || (e.plan.is_none() && e.steps.is_none()) {
+        if !answerable(r) {
             continue;
         }
         for q in e.query.body.step_queries() {

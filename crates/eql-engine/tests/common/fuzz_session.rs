@@ -36,13 +36,16 @@
 //! - a push after `finish` is late.
 //!
 //! And the stream pushed as bytes (`push_json`) gives exactly what it gives
-//! pushed as DOMs (`push`): the same results, late events and counters.
+//! pushed as DOMs (`push`): the same results, late events and counters; and
+//! so does the stream pushed with its step queries answered by a pack
+//! (`push_answered`), each event given as the values the pack captured of
+//! the session's `answered_fields` and nothing else.
 //!
 //! And no panic anywhere.
 
 use eql_engine::{
-    CompileOptions, CompiledQuery, LineageOptions, Matches, Session, SessionLimits, SessionOptions,
-    SessionPlan, StreamOrder, Value,
+    CompileOptions, CompiledQuery, Event, FieldPath, LineageOptions, Matches, Pack, PackMatches,
+    Session, SessionLimits, SessionOptions, SessionPlan, StreamOrder, Value,
 };
 use serde_json::{json, Map, Value as Json};
 use std::sync::Arc;
@@ -493,14 +496,50 @@ enum Outcome {
     Late(u32),
 }
 
-/// Pushes the stream through two fresh sessions over `plan`: every event
-/// as its DOM (`push`), then every event as its bytes (`push_json`, which
-/// reads them through a projection, with no DOM); bad bytes are left out of
-/// both. The two must give exactly the same results, late events and
-/// counters.
+/// An event made of the values a pack captured: a field it did not capture
+/// reads as missing.
+struct Captured<'a> {
+    paths: &'a [FieldPath],
+    values: &'a [(u32, Value<'static>)],
+}
+
+impl Event for Captured<'_> {
+    fn get(&self, path: &FieldPath) -> Option<Value<'_>> {
+        let k = self.paths.iter().position(|p| p == path)?;
+        self.values
+            .iter()
+            .find(|(i, _)| *i as usize == k)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+/// How [`bytes_equal_dom`] pushes the stream.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Dom,
+    Bytes,
+    Answered,
+}
+
+/// Pushes the stream through three fresh sessions over `plan`: every event
+/// as its DOM (`push`), every event as its bytes (`push_json`, which reads
+/// them through a projection, with no DOM), and every event with its step
+/// queries answered by a pack over the bytes (`push_answered`), given as
+/// the values the same pack captured of the session's `answered_fields`;
+/// bad bytes are left out of all three. They must give exactly the same
+/// results, late events and counters.
 fn bytes_equal_dom(plan: &Arc<SessionPlan>, opts: &SessionOptions, events: &[StreamEvent]) {
-    let transcript = |bytes: bool| {
+    let transcript = |mode: Mode| {
         let mut s = Session::new(Arc::clone(plan), opts.clone());
+        let fields = s.answered_fields();
+        let steps: Vec<_> = plan.answerable().collect();
+        let pack = Pack::from_queries(
+            steps
+                .iter()
+                .filter_map(|&(i, q)| Some((i, plan.query(i)?, q))),
+        )
+        .capture(&fields);
+        let mut hits = PackMatches::new();
         let mut out = Matches::new();
         let mut seen = Vec::new();
         let mut record = |out: &mut Matches<u32>| {
@@ -518,14 +557,24 @@ fn bytes_equal_dom(plan: &Arc<SessionPlan>, opts: &SessionOptions, events: &[Str
         };
         for (i, ev) in events.iter().enumerate() {
             let h = i as u32;
-            match ev.push {
-                Push::Bad => continue,
-                _ if bytes => {
+            match (ev.push, mode) {
+                (Push::Bad, _) => continue,
+                (_, Mode::Bytes) => {
                     if let Err(e) = s.push_json(h, &ev.bytes, &mut out) {
                         panic!("push_json of a serialized object failed: {e}");
                     }
                 }
-                _ => s.push(h, &ev.dom, &mut out),
+                (_, Mode::Answered) => {
+                    if let Err(e) = pack.matches_json(&ev.bytes, &mut hits) {
+                        panic!("matches_json of a serialized object failed: {e}");
+                    }
+                    let event = Captured {
+                        paths: &fields,
+                        values: hits.captured(),
+                    };
+                    s.push_answered(h, &event, hits.rules(), &mut out);
+                }
+                (_, Mode::Dom) => s.push(h, &ev.dom, &mut out),
             }
             record(&mut out);
         }
@@ -533,8 +582,17 @@ fn bytes_equal_dom(plan: &Arc<SessionPlan>, opts: &SessionOptions, events: &[Str
         record(&mut out);
         (seen, s.stats())
     };
-    let (dom, bytes) = (transcript(false), transcript(true));
-    assert_eq!(dom, bytes, "push_json (right) differs from push (left)");
+    let dom = transcript(Mode::Dom);
+    assert_eq!(
+        dom,
+        transcript(Mode::Bytes),
+        "push_json (right) differs from push (left)"
+    );
+    assert_eq!(
+        dom,
+        transcript(Mode::Answered),
+        "push_answered (right) differs from push (left)"
+    );
 }
 
 fn compile(q: &str, py: bool) -> Result<CompiledQuery, eql_engine::CompileError> {
