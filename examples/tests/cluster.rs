@@ -6,6 +6,8 @@
 //! The tests run the example binary that `cargo test` builds next to them
 //! (`target/<profile>/examples/cluster`), each process bounded in time.
 
+mod common;
+
 use eql_engine::{CompileOptions, RuleSet};
 use eql_examples::scan::{Report, ScanOptions, ScanSummary, Scanner};
 use std::fs::File;
@@ -52,13 +54,8 @@ fn write_rules(dir: &Path) -> PathBuf {
 /// of timestamp order by up to a few seconds; line `bad` (1-based), when
 /// given, is not JSON.
 fn write_events(dir: &Path, n: usize, jitter: bool, bad: Option<usize>) -> PathBuf {
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = |m: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % m
-    };
+    let mut rng = common::XorShift(0x2545_f491_4f6c_dd1d);
+    let mut next = |m: u64| rng.below(m);
     let cats = ["process", "network", "file", "authentication"];
     let names = ["cmd.exe", "a.exe", "b.exe", "svchost.exe"];
     let exts = ["exe", "dll", "txt"];
@@ -135,19 +132,7 @@ fn sorted_lines(bytes: &[u8]) -> Vec<String> {
 
 /// The example binary next to this test's.
 fn cluster_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary");
-    // target/<profile>/deps/cluster-… → target/<profile>/examples/cluster
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    let bin = dir.join("examples").join("cluster");
-    assert!(
-        bin.exists(),
-        "{} is missing: `cargo test` builds it (or `cargo build --example cluster`)",
-        bin.display()
-    );
-    bin
+    common::example_bin("cluster")
 }
 
 /// What a run gave: process 0's alerts (sorted) and every process's stderr.

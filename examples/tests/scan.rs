@@ -16,6 +16,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+mod common;
+
 /// The field list of Elastic Security's alerts index, shared with the
 /// library's alert tests.
 #[path = "../../crates/eql-engine/tests/common/alert_fields.rs"]
@@ -34,29 +36,14 @@ const RULES: &[&str] = &[
 ];
 
 fn rules() -> CompiledRuleSet {
-    let mut set = RuleSet::new();
-    for (i, q) in RULES.iter().enumerate() {
-        set.push(Rule {
-            name: format!("rule {i}"),
-            query: (*q).to_owned(),
-            ..Rule::default()
-        });
-    }
-    let (compiled, errors) = set.compile(&CompileOptions::default());
-    assert!(errors.is_empty(), "{errors:?}");
-    compiled
+    common::compile(RULES)
 }
 
 /// A deterministic stream of events over a few hosts and users, in timestamp
 /// order, with some blank and bad lines.
 fn events(n: usize) -> Vec<u8> {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = |m: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % m
-    };
+    let mut rng = common::XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut next = |m: u64| rng.below(m);
     let cats = ["process", "network", "file", "authentication"];
     let names = ["cmd.exe", "a.exe", "b.exe", "svchost.exe"];
     let exts = ["exe", "dll", "txt"];

@@ -3,11 +3,13 @@
 //! the whole stream; a state file that is not one is refused before any
 //! event is read, with exit code 2, and left as it was.
 
+mod common;
+
 use eql_engine::{CompileOptions, CompiledRuleSet, Rule, RuleSet};
 use eql_examples::scan::{ScanOptions, ScanSummary, Scanner};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 const RULES: &[&str] = &[
@@ -22,29 +24,14 @@ const RULES: &[&str] = &[
 ];
 
 fn rules() -> CompiledRuleSet {
-    let mut set = RuleSet::new();
-    for (i, q) in RULES.iter().enumerate() {
-        set.push(Rule {
-            name: format!("rule {i}"),
-            query: (*q).to_owned(),
-            ..Rule::default()
-        });
-    }
-    let (compiled, errors) = set.compile(&CompileOptions::default());
-    assert!(errors.is_empty(), "{errors:?}");
-    compiled
+    common::compile(RULES)
 }
 
 /// A deterministic stream of `n` event lines over a few hosts and users,
 /// in timestamp order with some lines a few seconds out of it.
 fn lines(n: usize) -> Vec<String> {
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = |m: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % m
-    };
+    let mut rng = common::XorShift(0x2545_f491_4f6c_dd1d);
+    let mut next = |m: u64| rng.below(m);
     let cats = ["process", "network", "file", "authentication"];
     let names = ["cmd.exe", "a.exe", "b.exe", "svchost.exe"];
     (0..n)
@@ -213,20 +200,8 @@ fn a_state_for_other_rules_or_options_is_refused() {
     }
 }
 
-/// The `scan` example next to this test's binary.
 fn scan_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    let bin = dir.join("examples").join("scan");
-    assert!(
-        bin.exists(),
-        "{} is missing: `cargo test` builds it",
-        bin.display()
-    );
-    bin
+    common::example_bin("scan")
 }
 
 #[test]
