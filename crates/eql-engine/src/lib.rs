@@ -174,11 +174,9 @@
 //!
 //! - `rules` (default): [`RuleSet`] and rule loading (Elastic TOML, `.eql`,
 //!   JSONL) and the shipped pack; pulls in `toml`.
-//! - `simd` (default): when [`Pack::matches_json`] cannot read an event's
-//!   bytes straight into its fields (dotted or repeated keys on a wanted
-//!   path), it parses them with sonic-rs, a SIMD JSON parser, into a DOM
-//!   read exactly as a `serde_json::Value` is (same limits, same errors, same
-//!   fields).
+//! - `simd` (default): [`Pack::matches_json`] parses event bytes with
+//!   sonic-rs, a SIMD JSON parser, into a DOM read exactly as a
+//!   `serde_json::Value` is (same limits, same errors, same fields).
 //! - `serde`: `Serialize`/`Deserialize` for [`Value`] (as the JSON it stands
 //!   for), [`Diagnostic`] and [`Span`], [`SessionStats`] (missing counters
 //!   read as 0), [`SessionSnapshot`] (a session's checkpoint, for

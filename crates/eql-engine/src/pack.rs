@@ -224,6 +224,7 @@ impl PackMatches {
     }
 
     /// Maps the matched pack indexes through `to` (ascending to ascending).
+    #[cfg_attr(not(feature = "rules"), allow(dead_code))]
     pub(crate) fn map_rules(&mut self, to: &[usize]) {
         for r in &mut self.rules {
             if let Some(&i) = to.get(*r as usize) {
@@ -530,11 +531,6 @@ impl Pack {
 
     /// [`Pack::matches_json`] of text that passed the checks.
     fn matches_text(&self, text: &str, out: &mut PackMatches) -> Result<(), EventError> {
-        if let Some(direct) = &self.direct {
-            if self.matches_direct(direct, text, out)? {
-                return Ok(());
-            }
-        }
         #[cfg(feature = "simd")]
         if self.limits.max_depth <= crate::event::input::SERDE_DEPTH {
             // A SIMD parse into a DOM, read by the same walk as a
@@ -549,6 +545,11 @@ impl Pack {
             }
             return parse_text(text, serde_json::from_str::<serde_json::Value>, json_type)
                 .map(|dom| self.matches_inner(&dom, out));
+        }
+        if let Some(direct) = &self.direct {
+            if self.matches_direct(direct, text, out)? {
+                return Ok(());
+            }
         }
         let ev = self.projection.parse_checked(text)?;
         self.matches_inner(&ev, out);
@@ -667,6 +668,7 @@ impl Pack {
     }
 
     /// [`Pack::rule_index`] of every pack rule, in pack order.
+    #[cfg_attr(not(feature = "rules"), allow(dead_code))]
     pub(crate) fn origin(&self) -> &[usize] {
         &self.origin
     }

@@ -209,6 +209,7 @@ macro_rules! tree_event {
         }
     };
 }
+#[cfg(feature = "simd")]
 pub(crate) use tree_event;
 
 tree_event!(Json);
