@@ -112,7 +112,7 @@ impl CompiledRuleSet {
 
     /// [`CompiledRuleSet::matches`] straight from one event's bytes (a
     /// JSON object), with no DOM, checked as [`crate::parse_event`] checks
-    /// them against the rules' [`CompileOptions::event_limits`].
+    /// them against the rules' [`crate::CompileOptions::event_limits`].
     ///
     /// ```
     /// use eql_engine::{CompileOptions, EventErrorKind, PackMatches, RuleSet};
