@@ -312,19 +312,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
             t.late
         );
     }
-    if t.held_overflow > 0 {
-        eprintln!(
-            "{} step matches ran before their turn: a rule held more than SessionLimits::max_held_hits",
-            t.held_overflow
-        );
-    }
-    if t.bad_timestamp > 0 {
-        eprintln!(
-            "{} step events (counted per stateful rule) have a timestamp that does not read; \
-             sequence and sample rules skipped them",
-            t.bad_timestamp
-        );
-    }
+    eql_examples::cli::print_order_notes(t.held_overflow, t.bad_timestamp);
     if compile_errors > 0 {
         eprintln!("{compile_errors} rules failed to compile");
     }

@@ -257,19 +257,7 @@ fn run(args: &Args) -> Result<ExitCode, String> {
             order.late
         );
     }
-    if order.held_overflow > 0 {
-        eprintln!(
-            "{} step matches ran before their turn: a rule held more than SessionLimits::max_held_hits",
-            order.held_overflow
-        );
-    }
-    if order.bad_timestamp > 0 {
-        eprintln!(
-            "{} step events (counted per stateful rule) have a timestamp that does not read; \
-             sequence and sample rules skipped them",
-            order.bad_timestamp
-        );
-    }
+    eql_examples::cli::print_order_notes(order.held_overflow, order.bad_timestamp);
     eprintln!(
         "scanned {} events ({} bytes) in {secs:.3} s: {rate:.0} events/s; {} alerts from {fired} rules; {} bad lines",
         summary.events, summary.bytes, summary.alerts, summary.bad_lines

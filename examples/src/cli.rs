@@ -94,3 +94,21 @@ pub fn inputs_or_sample(inputs: &[String]) -> Vec<String> {
         inputs.to_vec()
     }
 }
+
+/// Prints, on stderr, the ordering notes `scan` and `cluster` share: step
+/// matches run early because a rule held too many (`held_overflow`), and
+/// step events whose timestamp does not read (`bad_timestamp`), both
+/// counted per stateful rule.
+pub fn print_order_notes(held_overflow: u64, bad_timestamp: u64) {
+    if held_overflow > 0 {
+        eprintln!(
+            "{held_overflow} step matches ran before their turn: a rule held more than SessionLimits::max_held_hits"
+        );
+    }
+    if bad_timestamp > 0 {
+        eprintln!(
+            "{bad_timestamp} step events (counted per stateful rule) have a timestamp that does not read; \
+             sequence and sample rules skipped them"
+        );
+    }
+}
