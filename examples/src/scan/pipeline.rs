@@ -111,7 +111,7 @@ pub(crate) fn sequential(
             every,
             reread,
             fmt.input(),
-            &sc.carry.lock().map(|c| c.clone()).unwrap_or_default(),
+            sc.carry.lock().as_deref().unwrap_or(&Carry::new()),
         )
     });
     while let Some(block) = reader.next_block()? {
@@ -270,7 +270,7 @@ fn session_worker(
         sc.opts.profile_every,
         reread,
         fmt.input(),
-        &sc.carry.lock().map(|c| c.clone()).unwrap_or_default(),
+        sc.carry.lock().as_deref().unwrap_or(&Carry::new()),
     );
     let mut failed = None;
     for m in rx {
