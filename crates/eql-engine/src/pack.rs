@@ -312,6 +312,8 @@ pub struct Pack {
     direct: Option<Direct>,
     /// The fields whose values a match also reports ([`Pack::capture`]).
     captures: Vec<FieldPath>,
+    /// The captured fields, read whole in one pass over an event.
+    capture_read: Projection,
 }
 
 /// A raw-bytes match without a tree: one pass over the bytes reads the
@@ -462,6 +464,7 @@ impl Pack {
             limits: limits.unwrap_or_default(),
             direct,
             captures: Vec::new(),
+            capture_read: Projection::values(&[]),
         }
     }
 
@@ -483,6 +486,7 @@ impl Pack {
     #[must_use]
     pub fn capture(mut self, paths: &[FieldPath]) -> Pack {
         self.captures = paths.to_vec();
+        self.capture_read = Projection::values(&self.captures);
         self.projection = Projection::new(
             self.groups
                 .iter()
@@ -559,9 +563,19 @@ impl Pack {
     /// Fills [`PackMatches::captured`] from `event`.
     fn capture_from(&self, event: &dyn Event, out: &mut PackMatches) {
         out.captured.clear();
+        let captured = &mut out.captured;
+        let bulk = event.resolve_all(&self.capture_read, &mut |k, v| {
+            if let Ok(k) = u32::try_from(k) {
+                captured.push((k, v.into_owned()));
+            }
+        });
+        if bulk {
+            captured.sort_unstable_by_key(|c| c.0);
+            return;
+        }
         for (k, p) in self.captures.iter().enumerate() {
             if let (Some(v), Ok(k)) = (event.get(p), u32::try_from(k)) {
-                out.captured.push((k, v.into_owned()));
+                captured.push((k, v.into_owned()));
             }
         }
     }

@@ -145,6 +145,26 @@ proptest! {
                 );
             }
         }
+        // A projection of whole values: once per path, exactly `get`.
+        #[cfg(feature = "simd")]
+        let sonic: Option<sonic_rs::Value> = sonic_rs::from_str(&text).ok();
+        #[cfg(feature = "simd")]
+        if let Some(sonic) = &sonic {
+            events.push(("sonic-rs DOM", sonic));
+        }
+        let values = Projection::values(&paths);
+        for &(what, e) in &events {
+            let mut got: Vec<Vec<Value<'static>>> = vec![Vec::new(); paths.len()];
+            prop_assert!(e.resolve_all(&values, &mut |i, v| got[i].push(v.into_owned())));
+            for (i, p) in paths.iter().enumerate() {
+                let want: Vec<Value<'static>> = Event::get(&dom, p).map(Value::into_owned).into_iter().collect();
+                prop_assert_eq!(
+                    &got[i],
+                    &want,
+                    "whole values over {}: path {} in {}", what, p, text
+                );
+            }
+        }
         for p in &paths {
             let want = Event::get(&dom, p).map(Value::into_owned);
             for (what, e) in &events {

@@ -39,6 +39,10 @@ pub trait Event {
     /// event does not support it (the default): the caller then reads field
     /// by field. A rule pack calls it once per event.
     ///
+    /// For a projection made by [`Projection::values`], `sink` gets each
+    /// path's value whole instead, once per path found: exactly what `get`
+    /// returns, `null`, objects and arrays included.
+    ///
     /// ```
     /// use eql_engine::{Event, FieldPath, Projection, Value};
     /// let p = Projection::new(&[FieldPath::parse_dotted("a.b"), FieldPath::parse_dotted("c")]);

@@ -70,8 +70,31 @@ impl Projection {
     where
         FieldPath: 'p,
     {
+        Self::build(paths.into_iter().cloned().collect(), Resolver::new)
+    }
+
+    /// Compiles paths whose values [`Event::resolve_all`] reports whole:
+    /// once per path found, exactly the value [`Event::get`] returns for it
+    /// (`null`, objects and arrays included), instead of its items.
+    ///
+    /// ```
+    /// use eql_engine::{Event, FieldPath, Projection, Value};
+    /// let p = Projection::values(&[FieldPath::parse_dotted("a.b"), FieldPath::parse_dotted("c")]);
+    /// let ev = serde_json::json!({"a": {"b": ["x", null]}, "c": null});
+    /// let mut got = Vec::new();
+    /// assert!(ev.resolve_all(&p, &mut |i, v| got.push((i, v))));
+    /// got.sort_by_key(|g| g.0);
+    /// assert_eq!(got, [(0, Value::Array(vec![Value::from("x"), Value::Null])), (1, Value::Null)]);
+    /// ```
+    pub fn values<'p>(paths: impl IntoIterator<Item = &'p FieldPath>) -> Projection
+    where
+        FieldPath: 'p,
+    {
+        Self::build(paths.into_iter().cloned().collect(), Resolver::whole)
+    }
+
+    fn build(paths: Vec<FieldPath>, resolver: fn(Vec<FieldPath>) -> Resolver) -> Projection {
         let mut nodes = vec![Node::default()];
-        let paths: Vec<FieldPath> = paths.into_iter().cloned().collect();
         for path in &paths {
             let mut at = 0usize;
             for seg in path.segments() {
@@ -100,7 +123,7 @@ impl Projection {
                 n.whole = true;
             }
         }
-        let resolver = Resolver::new(paths);
+        let resolver = resolver(paths);
         Projection {
             nodes,
             direct: resolver.direct_ok(),

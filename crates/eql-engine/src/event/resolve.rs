@@ -122,10 +122,23 @@ pub(crate) struct Resolver {
     /// Paths with an index: always `walk`ed.
     slow: Vec<u32>,
     paths: Vec<FieldPath>,
+    /// Report each path's value whole, once, as `walk` returns it (`null`,
+    /// objects and arrays included), instead of its items.
+    whole: bool,
 }
 
 impl Resolver {
     pub(crate) fn new(paths: Vec<FieldPath>) -> Resolver {
+        Self::with_mode(paths, false)
+    }
+
+    /// A resolver that reports each path's value whole: exactly what
+    /// `walk(event, path)` returns, once per path it finds.
+    pub(crate) fn whole(paths: Vec<FieldPath>) -> Resolver {
+        Self::with_mode(paths, true)
+    }
+
+    fn with_mode(paths: Vec<FieldPath>, whole: bool) -> Resolver {
         let mut nodes = vec![RNode::default()];
         let mut slow = Vec::new();
         for (i, path) in paths.iter().enumerate() {
@@ -171,7 +184,12 @@ impl Resolver {
                 node.ends.push(p);
             }
         }
-        Resolver { nodes, slow, paths }
+        Resolver {
+            nodes,
+            slow,
+            paths,
+            whole,
+        }
     }
 
     /// True when [`Resolver::direct_child`] can serve every path: no path
@@ -210,7 +228,8 @@ impl Resolver {
         self.nodes.get(n as usize).map_or(&[], |x| &x.ends)
     }
 
-    /// Reports the items of every path's value: `sink(path index, item)`.
+    /// Reports the items of every path's value: `sink(path index, item)`;
+    /// for a [`Resolver::whole`], each found path's value once, whole.
     ///
     /// Breadth-first: all the objects of one trie level are visited before
     /// any of the next, and each node is touched as soon as it is found, so
@@ -274,6 +293,10 @@ impl Resolver {
         let segs = path.segments().get(depth as usize..).unwrap_or(&[]);
         let Some(value) = walk(v, segs) else { return };
         found.set(p);
+        if self.whole {
+            sink(p as usize, value);
+            return;
+        }
         for item in value.into_items() {
             sink(p as usize, item);
         }
@@ -364,6 +387,10 @@ impl Resolver {
         };
         for &p in &node.ends {
             found.set(p);
+            if self.whole {
+                sink(p as usize, v.to_value());
+                continue;
+            }
             match v.items() {
                 Some(items) => {
                     for item in items {
