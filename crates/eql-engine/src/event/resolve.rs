@@ -243,12 +243,16 @@ impl Resolver {
             // Values at nodes where paths end, reported once every level is
             // read (their storage has been touched by then).
             let mut leaves: SmallVec<[(&'a T, u32); 16]> = SmallVec::new();
+            // Per object visited: whether it may hold a literal dotted key.
+            let mut dots: SmallVec<[bool; 16]> = SmallVec::new();
             let mut start = 0;
             while start < objects.len() {
                 let end = objects.len();
                 for k in start..end {
                     let Some(&(o, n)) = objects.get(k) else { break };
-                    self.members(o, n as usize, &mut objects, &mut leaves, &mut found, sink);
+                    let dot =
+                        self.members(o, n as usize, &mut objects, &mut leaves, &mut found, sink);
+                    dots.push(dot);
                 }
                 start = end;
             }
@@ -264,8 +268,10 @@ impl Resolver {
             // needs no look at the keys above. None when every path is
             // resolved (the usual case).
             if found.count() < self.paths.len() - self.slow.len() {
-                for &(o, n) in objects.iter().rev() {
-                    self.dotted(o, n as usize, &mut found, sink);
+                for (&(o, n), &dot) in objects.iter().zip(&dots).rev() {
+                    if dot {
+                        self.dotted(o, n as usize, &mut found, sink);
+                    }
                 }
             }
         } else if let Some(node) = self.nodes.first() {
@@ -304,7 +310,9 @@ impl Resolver {
 
     /// Reads the members of `o`, an object at trie node `n`: child objects
     /// go to `objects` (the next level), values where paths end to
-    /// `leaves`, and arrays on the way are walked.
+    /// `leaves`, and arrays on the way are walked. False when `o` has no
+    /// member key with a dot (then no literal dotted key can resolve a path
+    /// there).
     fn members<'a, T: Tree>(
         &self,
         o: &'a T,
@@ -313,12 +321,12 @@ impl Resolver {
         leaves: &mut SmallVec<[(&'a T, u32); 16]>,
         found: &mut Found,
         sink: &mut dyn FnMut(usize, Value<'a>),
-    ) {
+    ) -> bool {
         let Some(node) = self.nodes.get(n) else {
-            return;
+            return false;
         };
         if node.keys.is_empty() {
-            return;
+            return false;
         }
         // The value of each child, on the stack for the usual small nodes.
         let mut inline: [Option<&'a T>; SEEN_INLINE] = [None; SEEN_INLINE];
@@ -332,7 +340,10 @@ impl Resolver {
         // With unique keys, the members after the last wanted child need no
         // look (a map's members are distinct).
         let mut missing = node.keys.len();
+        let mut dot = false;
+        let mut stopped = false;
         o.for_each_member(|k, v| {
+            dot = dot || k.as_bytes().contains(&b'.');
             if node.may_have(k.len()) {
                 // Start the value's miss before the key's bytes are compared:
                 // both are then in flight at once.
@@ -347,7 +358,8 @@ impl Resolver {
                     }
                 }
             }
-            !(T::UNIQUE_KEYS && missing == 0)
+            stopped = T::UNIQUE_KEYS && missing == 0;
+            !stopped
         });
         for (i, &c) in node.nodes.iter().enumerate() {
             let Some(&Some(v)) = seen.get(i) else {
@@ -372,6 +384,7 @@ impl Resolver {
                 }
             }
         }
+        dot || stopped
     }
 
     /// Reports `v`, the value at node `c`, for the paths ending there.
