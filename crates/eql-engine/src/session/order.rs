@@ -391,6 +391,76 @@ impl<H: Clone> Session<H> {
         report
     }
 
+    /// Where `event` orders among the session's timed events: its timestamp
+    /// in nanoseconds, read from the session's timestamp field as
+    /// [`Session::push`] reads it; `i64::MIN` when it has none (in
+    /// [`StreamOrder::Bounded`] such an event's hits run first); `None` when
+    /// the field holds no timestamp in its format (the stateful rules skip
+    /// the event). A caller that knows the order times of the events still
+    /// to come can promise them with [`Session::release_before`].
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, CompiledQuery, Session, SessionOptions};
+    /// use serde_json::json;
+    /// let q = CompiledQuery::compile("sequence [a where true] [b where true]", &CompileOptions::default()).unwrap();
+    /// let s = Session::<u64>::new(&q, SessionOptions::default());
+    /// assert_eq!(s.order_time(&json!({"@timestamp": 5})), Some(5_000_000));
+    /// assert_eq!(s.order_time(&json!({})), Some(i64::MIN));
+    /// assert_eq!(s.order_time(&json!({"@timestamp": "soon"})), None);
+    /// ```
+    pub fn order_time(&self, event: &dyn Event) -> Option<i64> {
+        match Stamp::read(event.get(&self.ts_field).as_ref(), self.ts_format) {
+            Stamp::At(t) => Some(t),
+            Stamp::Missing => Some(i64::MIN),
+            Stamp::Bad => None,
+        }
+    }
+
+    /// A promise that every event pushed from now on has an
+    /// [`order_time`](Session::order_time) of `time` or later (or none at
+    /// all). In [`StreamOrder::Bounded`], the held hits that order before
+    /// `time` run now, in order, so a bounded input whose timestamps the
+    /// caller has read ahead (a file, say) needs to hold only what is
+    /// still out of order, not everything until [`Session::finish`]: the
+    /// results are the same. The hits of a rule timed by a field of its own
+    /// stay held. An event that breaks the promise is late for the rules
+    /// that ran past it ([`Matches::late`]). The other orders release hits
+    /// by themselves; there this does nothing.
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
+    /// use serde_json::json;
+    /// let q = CompiledQuery::compile("sequence by k [a where true] [b where true]", &CompileOptions::default()).unwrap();
+    /// let mut s = Session::<u64>::new(&q, SessionOptions::default());
+    /// let mut out = Matches::new();
+    /// s.push(1, &json!({"@timestamp": 1, "event": {"category": "a"}, "k": "x"}), &mut out);
+    /// s.push(2, &json!({"@timestamp": 2, "event": {"category": "b"}, "k": "x"}), &mut out);
+    /// // A bounded session holds both hits: an earlier event may still come.
+    /// assert_eq!(out.len(), 0);
+    /// // None will: the sequence is found now.
+    /// s.release_before(3_000_000, &mut out);
+    /// assert_eq!(out.len(), 1);
+    /// ```
+    pub fn release_before(&mut self, time: i64, out: &mut Matches<H>) {
+        if self.ordering.mode != StreamOrder::Bounded || self.finished {
+            return;
+        }
+        let rules = &self.rules;
+        let (mut due, rest): (Vec<Held<H>>, Vec<Held<H>>) = std::mem::take(&mut self.ordering.held)
+            .into_iter()
+            .partition(|h| {
+                h.key.ts < time
+                    && rules
+                        .get(h.hit.rule as usize)
+                        .is_some_and(|r| r.ts_slot.is_none())
+            });
+        self.ordering.held = rest;
+        due.sort_unstable();
+        for h in due {
+            self.release(h, out);
+        }
+    }
+
     /// Runs what the cap and the window release.
     fn release_due(&mut self, out: &mut Matches<H>) {
         let o = &mut self.ordering;

@@ -445,6 +445,11 @@ pub(crate) fn decode(data: &[u8]) -> Decoded {
     }
 }
 
+/// The event a push gives the session (`None`: bad bytes, refused).
+pub(crate) fn pushed(ev: &StreamEvent) -> Option<&Json> {
+    (!matches!(ev.push, Push::Bad)).then_some(&ev.dom)
+}
+
 /// Pushes one decoded event as it says (its DOM, its bytes, or bad bytes,
 /// which `push_json` must refuse); true when the session took it.
 pub(crate) fn push(s: &mut Session<u32>, h: u32, ev: &StreamEvent, out: &mut Matches<u32>) -> bool {
