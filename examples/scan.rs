@@ -13,8 +13,9 @@
 //! carries every event of the match under `events`, with `{"missing": true}` for a `![...]`
 //! step, its `join_keys`, and the last event under `event`). An alert carries its events' lines
 //! as they were read. A file is a bounded input: each sequence and sample rule runs over its step
-//! events sorted by timestamp as Elasticsearch sorts them (`--order es`, alerts at the end of the
-//! file); stdin is a stream put in order through a reorder window (`--order stream`). Alerts
+//! events sorted by timestamp as Elasticsearch sorts them (`--order es`: the file's timestamps are
+//! read ahead, so a rule holds only what may still be preceded and gives its alerts as soon as no
+//! later line can change them); stdin is a stream put in order through a reorder window (`--order stream`). Alerts
 //! come in input order, then rule order, the same for every thread count. `--format ecs` writes
 //! Elastic Security alert documents instead (a sequence: one building-block alert per event,
 //! then the shell). A rule runs only on the events of the indices its `index` patterns match:
@@ -44,7 +45,9 @@ enum DialectArg {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum OrderArg {
     /// Bounded input: sequences and samples over their step events sorted
-    /// as Elasticsearch sorts them (alerts at the end of each input).
+    /// as Elasticsearch sorts them (from a file, its timestamps read ahead:
+    /// alerts as soon as no later line can change them; from stdin, at the
+    /// end).
     Es,
     /// A stream: step events put in order through the reorder window.
     Stream,

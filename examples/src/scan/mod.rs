@@ -26,8 +26,11 @@
 //! ordering ([`ScanOptions::order`]), lateness and `maxspan` expiry run on
 //! that stream. In a bounded input (Elasticsearch's order, the default for
 //! Elasticsearch rules) each stateful rule runs its step events sorted as
-//! Elasticsearch sorts them when the input ends, so its alerts come last,
-//! in that order.
+//! Elasticsearch sorts them. From a stream of bytes it holds them until the
+//! input ends, so its alerts come last; from a file whose timestamps were
+//! read ahead (`watermark`), it runs them as soon as no event still to come
+//! can order before them, so its alerts come with the line where that is
+//! known, and what it holds does not grow with the file.
 
 mod alert;
 mod eval;
@@ -38,6 +41,7 @@ mod plan;
 mod profile;
 mod state;
 mod stateful;
+mod watermark;
 
 pub use alert::{Alert, EventLine, Format, Formatter};
 pub use input::{lines, Block, BlockReader};
@@ -221,10 +225,13 @@ impl Scanner {
     /// [`Scanner::scan`] of the file at `path`, named `name`. The stateful
     /// rules hold where their events' lines are in the file, which is read
     /// again for their alerts, so memory does not grow with the events they
-    /// hold (a file is a bounded input: each sequence holds every hit of its
-    /// steps until the end). When the stream stays open after the file
-    /// ([`ScanOptions::keep_open`]), the lines are held as with
-    /// [`Scanner::scan`]: a saved state must not refer to a file.
+    /// hold. In Elasticsearch's order the file's timestamps are first read
+    /// ahead, in one quick pass, so that each stateful rule holds only the
+    /// step hits an event still to come may order before, not every hit
+    /// until the end (the alerts are the same). When the stream stays open
+    /// after the file ([`ScanOptions::keep_open`]), the lines are held as
+    /// with [`Scanner::scan`] and nothing is read ahead: a saved state must
+    /// not refer to a file, and the next input may order before this one.
     pub fn scan_path(
         &self,
         path: &std::path::Path,
@@ -237,7 +244,14 @@ impl Scanner {
         if self.opts.keep_open {
             return self.scan_with(input, None, name, out, report, summary);
         }
-        let reread = stateful::Reread::new(std::fs::File::open(path)?);
+        let ahead = watermark::Watermarks::read(
+            std::fs::File::open(path)?,
+            self.index.default_plan(),
+            self.opts.order,
+            &self.opts.limits,
+            self.opts.block_bytes,
+        )?;
+        let reread = stateful::Reread::new(std::fs::File::open(path)?, ahead);
         self.scan_with(
             input,
             Some(std::sync::Arc::new(reread)),

@@ -9,9 +9,11 @@
 //! clock, its reorder buffer or which events are late.
 //!
 //! The order ([`StreamOrder`]) applies to each rule's own step events: in
-//! [`StreamOrder::Bounded`] a rule's session holds every hit of its steps
-//! and runs them sorted as Elasticsearch sorts them when the input ends (so
-//! its results are Elasticsearch's); in [`StreamOrder::Window`] the window
+//! [`StreamOrder::Bounded`] a rule's session holds the hits of its steps
+//! and runs them sorted as Elasticsearch sorts them (so its results are
+//! Elasticsearch's): when the input ends, or, for a file whose timestamps
+//! were read ahead ([`Watermarks`]), once no line still to come orders
+//! before them; in [`StreamOrder::Window`] the window
 //! runs on the newest timestamp among the rule's step events. The ordering
 //! counts ([`OrderStats`]) are summed over the rules' sessions: an event is
 //! counted once per stateful rule that saw it.
@@ -28,6 +30,7 @@
 
 use super::alert::{Alert, EventLine, Formatter};
 use super::plan::RulePlan;
+use super::watermark::Watermarks;
 use eql_engine::{
     Document, Event, EventLimits, FieldPath, Matches, Session, SessionOptions, SessionStats, Step,
     StreamOrder, Value,
@@ -64,18 +67,25 @@ pub(crate) enum LineRef {
 }
 
 /// The input file, opened a second time to read the lines of the stateful
-/// rules' alerts again ([`LineRef::At`]).
-pub(crate) struct Reread(Mutex<File>);
+/// rules' alerts again ([`LineRef::At`]), with its timestamps read ahead
+/// when the sessions can use them ([`Watermarks`]).
+pub(crate) struct Reread {
+    file: Mutex<File>,
+    ahead: Option<Watermarks>,
+}
 
 impl Reread {
-    pub(crate) fn new(file: File) -> Self {
-        Reread(Mutex::new(file))
+    pub(crate) fn new(file: File, ahead: Option<Watermarks>) -> Self {
+        Reread {
+            file: Mutex::new(file),
+            ahead,
+        }
     }
 
     /// The bytes of line `line` (its number, for the error) at `at`.
     fn read(&self, line: u64, at: u64, len: u32) -> io::Result<Vec<u8>> {
         let mut f = self
-            .0
+            .file
             .lock()
             .map_err(|_| io::Error::other("the input file's reader failed"))?;
         let mut buf = vec![0; len as usize];
@@ -186,6 +196,10 @@ pub(crate) struct Stateful {
     reread: Option<Arc<Reread>>,
     /// The input being read.
     input: Arc<str>,
+    /// Per session, its clock among the times read ahead ([`Watermarks`]).
+    clocks: Vec<Option<usize>>,
+    /// The run of lines ([`Watermarks`]) of the last event pushed.
+    run: u64,
     /// Profiling: one event in `every` is timed (0: off).
     every: u32,
     countdown: u32,
@@ -210,6 +224,9 @@ pub struct OrderStats {
     pub held_overflow: u64,
     /// Step events whose timestamp does not read ([`SessionStats::bad_timestamp`]).
     pub bad_timestamp: u64,
+    /// The most step matches each rule held at once, summed over the rules
+    /// ([`SessionStats::peak_held_hits`]).
+    pub peak_held: u64,
 }
 
 impl OrderStats {
@@ -219,6 +236,7 @@ impl OrderStats {
         self.out_of_order += st.out_of_order;
         self.held_overflow += st.held_overflow;
         self.bad_timestamp += st.bad_timestamp;
+        self.peak_held += st.peak_held_hits as u64;
     }
 
     /// Adds another worker's or input's counts.
@@ -227,6 +245,7 @@ impl OrderStats {
         self.out_of_order += o.out_of_order;
         self.held_overflow += o.held_overflow;
         self.bad_timestamp += o.bad_timestamp;
+        self.peak_held += o.peak_held;
     }
 }
 
@@ -246,6 +265,8 @@ impl Stateful {
         carry: &Carry,
     ) -> Self {
         let workers = workers.max(1);
+        let ahead = reread.as_deref().and_then(|r| r.ahead.as_ref());
+        let mut clocks = Vec::new();
         let sessions: Vec<(usize, Session<Handle>)> = plan
             .stateful
             .iter()
@@ -253,6 +274,7 @@ impl Stateful {
             .enumerate()
             .filter(|(pos, _)| pos % workers == worker)
             .map(|(_, (&i, session_plan))| {
+                clocks.push(ahead.and_then(|a| a.clock_of(session_plan.query(0)?)));
                 let mut opts = SessionOptions::default();
                 opts.order = order;
                 // A carried snapshot was checked against this rule when it
@@ -277,6 +299,8 @@ impl Stateful {
             answered: Vec::new(),
             reread,
             input: Arc::from(input),
+            clocks,
+            run: 0,
             every: profile_every,
             countdown: 0,
             pushes: 0,
@@ -295,6 +319,7 @@ impl Stateful {
         out: &mut Vec<Alert>,
     ) -> io::Result<()> {
         for ev in events {
+            self.read_ahead(ev.line, fmt, out)?;
             let (workers, worker) = (self.workers, self.worker);
             let mine = ev
                 .rules
@@ -339,6 +364,28 @@ impl Stateful {
             if let Some(t0) = t0 {
                 self.sampled_nanos += t0.elapsed().as_nanos() as u64;
             }
+        }
+        Ok(())
+    }
+
+    /// At the first event of a new run of lines, tells every session the
+    /// earliest time still to come ([`Session::release_before`]); what that
+    /// releases is found at line `line`. The same for every worker: each
+    /// sees every forwarded event.
+    fn read_ahead(&mut self, line: u64, fmt: &Formatter, out: &mut Vec<Alert>) -> io::Result<()> {
+        let run = Watermarks::run(line);
+        if run <= self.run {
+            return Ok(());
+        }
+        self.run = run;
+        let Some(ahead) = self.reread.as_deref().and_then(|r| r.ahead.as_ref()) else {
+            return Ok(());
+        };
+        for ((rule, session), clock) in self.sessions.iter_mut().zip(&self.clocks) {
+            let Some(clock) = *clock else { continue };
+            self.matches.clear();
+            session.release_before(ahead.ahead_of_run(clock, run), &mut self.matches);
+            drain(&self.matches, *rule, line, fmt, self.reread.as_deref(), out)?;
         }
         Ok(())
     }

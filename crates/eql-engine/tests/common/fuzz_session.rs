@@ -446,6 +446,8 @@ pub(crate) fn decode(data: &[u8]) -> Decoded {
 }
 
 /// The event a push gives the session (`None`: bad bytes, refused).
+/// Read by `tests/release.rs` only.
+#[allow(dead_code)]
 pub(crate) fn pushed(ev: &StreamEvent) -> Option<&Json> {
     (!matches!(ev.push, Push::Bad)).then_some(&ev.dom)
 }
