@@ -38,6 +38,7 @@ use eql_engine::{
 use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::cell::OnceCell;
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::{Arc, Mutex};
@@ -132,7 +133,8 @@ pub(crate) struct Forward {
 /// answered; any other field from the line itself, parsed then (there is
 /// none unless a session reads a field its plan does not list).
 struct Captured<'a> {
-    paths: &'a [FieldPath],
+    /// Each captured path's index in [`RulePlan::captures`].
+    paths: &'a HashMap<FieldPath, u32>,
     values: &'a [(u32, Value<'static>)],
     line: (u64, &'a LineRef),
     reread: Option<&'a Reread>,
@@ -142,11 +144,13 @@ struct Captured<'a> {
 
 impl Event for Captured<'_> {
     fn get(&self, path: &FieldPath) -> Option<Value<'_>> {
-        match self.paths.iter().position(|p| p == path) {
-            Some(k) => self
+        match self.paths.get(path) {
+            // The values come in index order ([`eql_engine::PackMatches::captured`]).
+            Some(&k) => self
                 .values
-                .iter()
-                .find(|(i, _)| *i as usize == k)
+                .binary_search_by_key(&k, |(i, _)| *i)
+                .ok()
+                .and_then(|at| self.values.get(at))
                 .map(|(_, v)| view(v)),
             None => self
                 .doc
@@ -189,7 +193,7 @@ pub(crate) struct Stateful {
     matches: Matches<Handle>,
     limits: EventLimits,
     /// The fields the pack captures for the sessions.
-    captures: Arc<[FieldPath]>,
+    captures: Arc<HashMap<FieldPath, u32>>,
     /// Scratch: the answers of one rule.
     answered: Vec<u32>,
     /// The input file, when its lines can be read again.
@@ -295,7 +299,13 @@ impl Stateful {
             worker,
             matches: Matches::new(),
             limits: limits.clone(),
-            captures: Arc::from(plan.captures.as_slice()),
+            captures: Arc::new(
+                plan.captures
+                    .iter()
+                    .zip(0..)
+                    .map(|(p, k)| (p.clone(), k))
+                    .collect(),
+            ),
             answered: Vec::new(),
             reread,
             input: Arc::from(input),
