@@ -39,6 +39,8 @@ pub struct PackMatches {
     slot_bufs: Vec<SlotBuf>,
     /// The values of the pack's captured fields in the last event.
     captured: Vec<(u32, Value<'static>)>,
+    /// The captured fields of this event were read with a bucket's fields.
+    captured_done: bool,
     /// Sampled per-rule timing, when enabled.
     profile: Option<Box<PackProfile>>,
 }
@@ -361,6 +363,9 @@ struct Group {
     /// A field's `null_value` reads explicit nulls, which bulk resolution
     /// leaves out: such groups read their fields one by one.
     reads_nulls: bool,
+    /// Each bucket's projection (`reads`) also lists the pack's captured
+    /// fields, after its own ([`Group::read_captures`]).
+    reads_captures: bool,
 }
 
 impl Pack {
@@ -487,6 +492,9 @@ impl Pack {
     pub fn capture(mut self, paths: &[FieldPath]) -> Pack {
         self.captures = paths.to_vec();
         self.capture_read = Projection::values(&self.captures);
+        if let Some(g) = self.groups.first_mut() {
+            g.read_captures(&self.captures);
+        }
         self.projection = Projection::new(
             self.groups
                 .iter()
@@ -695,15 +703,19 @@ impl Pack {
     }
 
     fn matches_inner(&self, event: &dyn Event, out: &mut PackMatches) {
-        if !self.captures.is_empty() {
-            self.capture_from(event, out);
-        }
+        out.captured.clear();
+        out.captured_done = self.captures.is_empty();
         out.rules.clear();
         for g in &self.groups {
             g.matches(&self.engines, event, out);
         }
         if self.groups.len() > 1 {
             out.rules.sort_unstable();
+        }
+        // The first group reads the captured fields with its bucket's, in
+        // the same pass, when the event allows it; else they are read here.
+        if !out.captured_done {
+            self.capture_from(event, out);
         }
     }
 }
@@ -750,7 +762,20 @@ impl Group {
             direct_ids: Vec::new(),
             fresh: FreshSlots::default(),
             reads_nulls,
+            reads_captures: false,
         }
+    }
+
+    /// Each bucket's projection also reads `captures`, whole, after its own
+    /// fields: one pass over an event reads both.
+    fn read_captures(&mut self, captures: &[FieldPath]) {
+        let plan = &self.plan;
+        for ((ids, projection), b) in self.reads.iter_mut().zip(plan.buckets()) {
+            let paths = b.fields.iter().map(|&id| plan.fields.path(id));
+            *projection = Projection::items_then_values(paths, captures);
+            debug_assert_eq!(ids.len(), b.fields.len());
+        }
+        self.reads_captures = !captures.is_empty();
     }
 
     /// This group's rules matching `event` go into `out` (pack indexes).
@@ -810,7 +835,13 @@ impl Group {
         for b in &buckets {
             if bulk {
                 if let Some((ids, projection)) = self.reads.get(b.id) {
-                    slots.fill(event, projection, ids, &self.plan.fields);
+                    let extra =
+                        (self.reads_captures && !out.captured_done).then_some(&mut out.captured);
+                    let capturing = extra.is_some();
+                    if slots.fill(event, projection, ids, &self.plan.fields, extra) && capturing {
+                        out.captured.sort_unstable_by_key(|c| c.0);
+                        out.captured_done = true;
+                    }
                 }
             }
             for &r in &b.always {

@@ -765,6 +765,10 @@ proptest! {
                 .filter_map(|(i, p)| Some((i as u32, eql_engine::Event::get(&ev, p)?.into_owned())))
                 .collect();
             prop_assert_eq!(hits.captured(), &want[..], "captures of {}", ev);
+            // The same from the DOM.
+            pack.matches(&ev, &mut hits);
+            prop_assert_eq!(hits.rules(), &expected[..], "DOM: event {}\n{}", ev, pack);
+            prop_assert_eq!(hits.captured(), &want[..], "DOM: captures of {}", ev);
         }
     }
 }

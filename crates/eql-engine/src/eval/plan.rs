@@ -275,17 +275,25 @@ impl<'e> Slots<'e> {
     /// Resolves the fields `ids` at once through [`Event::resolve_all`]
     /// (`projection` lists their paths in the same order), skipping those
     /// already resolved. Returns false, with nothing resolved, when the event
-    /// does not support it: the fields stay lazily resolved.
+    /// does not support it: the fields stay lazily resolved. The paths the
+    /// projection lists after those of `ids` (values it reports whole) go
+    /// to `extra`, by their index among them, when it is given.
     pub(crate) fn fill(
         &mut self,
         event: &'e dyn Event,
         projection: &Projection,
         ids: &[FieldId],
         fields: &FieldTable,
+        mut extra: Option<&mut Vec<(u32, Value<'static>)>>,
     ) -> bool {
         let mut seg = self.segment();
         let ok = event.resolve_all(projection, &mut |i, v| {
-            let Some(&id) = ids.get(i) else { return };
+            let Some(&id) = ids.get(i) else {
+                if let (Some(extra), Some(k)) = (extra.as_deref_mut(), i.checked_sub(ids.len())) {
+                    extra.push((as_u32(k), v.into_owned()));
+                }
+                return;
+            };
             if seg.table.get(id.0 as usize).is_some_and(|s| !s.resolved) {
                 seg.flatten(id.0, v, fields.kind(id));
             }

@@ -73,6 +73,19 @@ impl Projection {
         Self::build(paths.into_iter().cloned().collect(), Resolver::new)
     }
 
+    /// A projection of `items` (reported as [`Projection::new`]'s) followed
+    /// by `values` (reported whole, as [`Projection::values`]'), one pass
+    /// for both: path `items.len() + k` is `values[k]`.
+    pub(crate) fn items_then_values<'p>(
+        items: impl IntoIterator<Item = &'p FieldPath>,
+        values: &[FieldPath],
+    ) -> Projection {
+        let mut paths: Vec<FieldPath> = items.into_iter().cloned().collect();
+        let whole_from = paths.len();
+        paths.extend_from_slice(values);
+        Self::build(paths, |p| Resolver::with_whole_from(p, whole_from))
+    }
+
     /// Compiles paths whose values [`Event::resolve_all`] reports whole:
     /// once per path found, exactly the value [`Event::get`] returns for it
     /// (`null`, objects and arrays included), instead of its items.
@@ -90,10 +103,15 @@ impl Projection {
     where
         FieldPath: 'p,
     {
-        Self::build(paths.into_iter().cloned().collect(), Resolver::whole)
+        Self::build(paths.into_iter().cloned().collect(), |p| {
+            Resolver::with_whole_from(p, 0)
+        })
     }
 
-    fn build(paths: Vec<FieldPath>, resolver: fn(Vec<FieldPath>) -> Resolver) -> Projection {
+    fn build(
+        paths: Vec<FieldPath>,
+        resolver: impl FnOnce(Vec<FieldPath>) -> Resolver,
+    ) -> Projection {
         let mut nodes = vec![Node::default()];
         for path in &paths {
             let mut at = 0usize;

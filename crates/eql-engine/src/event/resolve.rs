@@ -122,23 +122,22 @@ pub(crate) struct Resolver {
     /// Paths with an index: always `walk`ed.
     slow: Vec<u32>,
     paths: Vec<FieldPath>,
-    /// Report each path's value whole, once, as `walk` returns it (`null`,
-    /// objects and arrays included), instead of its items.
-    whole: bool,
+    /// The paths from this index on are reported whole, once, as `walk`
+    /// returns them (`null`, objects and arrays included), instead of their
+    /// items.
+    whole_from: usize,
 }
 
 impl Resolver {
     pub(crate) fn new(paths: Vec<FieldPath>) -> Resolver {
-        Self::with_mode(paths, false)
+        let n = paths.len();
+        Self::with_whole_from(paths, n)
     }
 
-    /// A resolver that reports each path's value whole: exactly what
+    /// A resolver that reports the items of the paths before `whole_from`
+    /// and, from there on, each path's value whole: exactly what
     /// `walk(event, path)` returns, once per path it finds.
-    pub(crate) fn whole(paths: Vec<FieldPath>) -> Resolver {
-        Self::with_mode(paths, true)
-    }
-
-    fn with_mode(paths: Vec<FieldPath>, whole: bool) -> Resolver {
+    pub(crate) fn with_whole_from(paths: Vec<FieldPath>, whole_from: usize) -> Resolver {
         let mut nodes = vec![RNode::default()];
         let mut slow = Vec::new();
         for (i, path) in paths.iter().enumerate() {
@@ -188,7 +187,7 @@ impl Resolver {
             nodes,
             slow,
             paths,
-            whole,
+            whole_from,
         }
     }
 
@@ -229,7 +228,7 @@ impl Resolver {
     }
 
     /// Reports the items of every path's value: `sink(path index, item)`;
-    /// for a [`Resolver::whole`], each found path's value once, whole.
+    /// for a path from `whole_from` on, its value once, whole.
     ///
     /// Breadth-first: all the objects of one trie level are visited before
     /// any of the next, and each node is touched as soon as it is found, so
@@ -299,7 +298,7 @@ impl Resolver {
         let segs = path.segments().get(depth as usize..).unwrap_or(&[]);
         let Some(value) = walk(v, segs) else { return };
         found.set(p);
-        if self.whole {
+        if p as usize >= self.whole_from {
             sink(p as usize, value);
             return;
         }
@@ -400,7 +399,7 @@ impl Resolver {
         };
         for &p in &node.ends {
             found.set(p);
-            if self.whole {
+            if p as usize >= self.whole_from {
                 sink(p as usize, v.to_value());
                 continue;
             }
