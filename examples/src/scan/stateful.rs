@@ -35,10 +35,10 @@ use eql_engine::{
     Document, Event, EventLimits, FieldPath, Matches, Session, SessionOptions, SessionStats, Step,
     StreamOrder, Value,
 };
+use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::cell::OnceCell;
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::{Arc, Mutex};
@@ -134,7 +134,7 @@ pub(crate) struct Forward {
 /// none unless a session reads a field its plan does not list).
 struct Captured<'a> {
     /// Each captured path's index in [`RulePlan::captures`].
-    paths: &'a HashMap<FieldPath, u32>,
+    paths: &'a FxHashMap<FieldPath, u32>,
     values: &'a [(u32, Value<'static>)],
     line: (u64, &'a LineRef),
     reread: Option<&'a Reread>,
@@ -193,7 +193,7 @@ pub(crate) struct Stateful {
     matches: Matches<Handle>,
     limits: EventLimits,
     /// The fields the pack captures for the sessions.
-    captures: Arc<HashMap<FieldPath, u32>>,
+    captures: Arc<FxHashMap<FieldPath, u32>>,
     /// Scratch: the answers of one rule.
     answered: Vec<u32>,
     /// The input file, when its lines can be read again.
