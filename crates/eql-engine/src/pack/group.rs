@@ -1,0 +1,233 @@
+//! The queries of a pack that share one category field: routing, the
+//! candidate index and exact evaluation.
+
+use crate::eval::plan::{self, FreshSlots, Slots};
+use crate::event::project::Projection;
+use crate::query::CompiledQuery;
+use crate::Event;
+use eql_plan::{Cond, FieldPath, FieldTable, PackPlan, SetId, Value};
+use smallvec::SmallVec;
+use std::borrow::Cow;
+
+use super::PackMatches;
+
+/// The queries of a pack that share one category field, routed by it.
+#[derive(Clone, Debug)]
+pub(super) struct Group {
+    pub(super) plan: PackPlan,
+    /// The pack position of each of the plan's rules.
+    pub(super) positions: Vec<u32>,
+    pub(super) category: FieldPath,
+    /// The category path alone, for [`Event::resolve_all`].
+    pub(super) category_read: Projection,
+    /// Per bucket ([`eql_plan::Bucket::id`]): the fields it reads, resolved
+    /// together in one pass once the event's category selects it.
+    pub(super) reads: Vec<(Vec<eql_plan::FieldId>, Projection)>,
+    /// The fields a raw-bytes match reads straight from the bytes
+    /// ([`Direct`]), ascending.
+    pub(super) direct_ids: Vec<u32>,
+    /// The slots of a raw-bytes match before the pass: those of
+    /// `direct_ids` resolved.
+    pub(super) fresh: FreshSlots,
+    /// A field's `null_value` reads explicit nulls, which bulk resolution
+    /// leaves out: such groups read their fields one by one.
+    pub(super) reads_nulls: bool,
+    /// Each bucket's projection (`reads`) also lists the pack's captured
+    /// fields, after its own ([`Group::read_captures`]).
+    pub(super) reads_captures: bool,
+}
+
+impl Group {
+    pub(super) fn new(
+        category: FieldPath,
+        fields: FieldTable,
+        rules: Vec<(Option<String>, Cond)>,
+        positions: Vec<u32>,
+    ) -> Group {
+        let plan = PackPlan::new(fields, &category, rules);
+        let category_read = Projection::new([&category]);
+        let reads_nulls = plan.fields.reads_nulls();
+        let reads = plan
+            .buckets()
+            .iter()
+            .map(|b| {
+                let paths: Vec<&FieldPath> =
+                    b.fields.iter().map(|&id| plan.fields.path(id)).collect();
+                (b.fields.clone(), Projection::new(paths))
+            })
+            .collect();
+        Group {
+            plan,
+            positions,
+            category,
+            category_read,
+            reads,
+            direct_ids: Vec::new(),
+            fresh: FreshSlots::default(),
+            reads_nulls,
+            reads_captures: false,
+        }
+    }
+
+    /// Each bucket's projection also reads `captures`, whole, after its own
+    /// fields: one pass over an event reads both.
+    pub(super) fn read_captures(&mut self, captures: &[FieldPath]) {
+        let plan = &self.plan;
+        for ((ids, projection), b) in self.reads.iter_mut().zip(plan.buckets()) {
+            let paths = b.fields.iter().map(|&id| plan.fields.path(id));
+            *projection = Projection::items_then_values(paths, captures);
+            debug_assert_eq!(ids.len(), b.fields.len());
+        }
+        self.reads_captures = !captures.is_empty();
+    }
+
+    /// This group's rules matching `event` go into `out` (pack indexes).
+    pub(super) fn matches(
+        &self,
+        engines: &[CompiledQuery],
+        event: &dyn Event,
+        out: &mut PackMatches,
+    ) {
+        let mut slots = Slots::with_buf(std::mem::take(&mut out.slot_buf), self.plan.fields.len());
+        // The category values exactly as the single-rule check reads them:
+        // a string, or the strings among an array's items.
+        let mut cats: SmallVec<[Cow<'_, str>; 2]> = SmallVec::new();
+        let bulk = event.resolve_all(&self.category_read, &mut |_, v| {
+            if let Value::Str(s) = v {
+                cats.push(s);
+            }
+        });
+        if !bulk {
+            cats.extend(
+                event
+                    .get(&self.category)
+                    .into_iter()
+                    .flat_map(Value::into_categories),
+            );
+        }
+        self.run(
+            engines,
+            event,
+            &mut slots,
+            cats,
+            bulk && !self.reads_nulls,
+            out,
+        );
+        out.slot_buf = slots.into_buf();
+    }
+
+    /// Routing, the candidate index and exact evaluation, once the category
+    /// values `cats` are known. `bulk`: fill each selected bucket's fields
+    /// through [`Event::resolve_all`] (else they are already resolved, or
+    /// resolved lazily).
+    pub(super) fn run<'e>(
+        &self,
+        engines: &[CompiledQuery],
+        event: &'e dyn Event,
+        slots: &mut Slots<'e>,
+        cats: SmallVec<[Cow<'e, str>; 2]>,
+        bulk: bool,
+        out: &mut PackMatches,
+    ) {
+        out.next_epoch(self.plan.rules.len());
+        let mut buckets: SmallVec<[&eql_plan::Bucket; 2]> = SmallVec::new();
+        if cats.is_empty() {
+            buckets.push(self.plan.bucket(None));
+        }
+        for c in &cats {
+            let b = self.plan.bucket(Some(c));
+            if !buckets.iter().any(|x| std::ptr::eq(*x, b)) {
+                buckets.push(b);
+            }
+        }
+        for b in &buckets {
+            if bulk {
+                if let Some((ids, projection)) = self.reads.get(b.id) {
+                    let extra =
+                        (self.reads_captures && !out.captured_done).then_some(&mut out.captured);
+                    let capturing = extra.is_some();
+                    if slots.fill(event, projection, ids, &self.plan.fields, extra) && capturing {
+                        out.captured.sort_unstable_by_key(|c| c.0);
+                        out.captured_done = true;
+                    }
+                }
+            }
+            for &r in &b.always {
+                out.candidate(r.0);
+            }
+            // The witness sets that fire for this event...
+            out.next_set_epoch(b.by_primary.len());
+            for ix in &b.index {
+                let (set_stamp, fired, epoch) =
+                    (&mut out.set_stamp, &mut out.fired_sets, out.set_epoch);
+                let mut mark = |set: SetId| {
+                    if let Some(st) = set_stamp.get_mut(set.0 as usize) {
+                        if *st != epoch {
+                            *st = epoch;
+                            fired.push(set);
+                        }
+                    }
+                };
+                if ix.has_strings() {
+                    slots.strings(ix.field, &self.plan.fields, event, ix.ci, |s| {
+                        ix.hits(s, &mut mark);
+                    });
+                }
+                if ix.has_numbers() {
+                    slots.scalars_of(ix.field, &self.plan.fields, event, |v| {
+                        ix.number_hits(v, &mut mark);
+                    });
+                }
+            }
+            // ...then the rules hanging off each one, whose other set (if
+            // any) fired too.
+            for k in 0..out.fired_sets.len() {
+                let Some(set) = out.fired_sets.get(k).copied() else {
+                    break;
+                };
+                for &(r, second) in b.by_primary.get(set.0 as usize).into_iter().flatten() {
+                    let ok = second
+                        .is_none_or(|s2| out.set_stamp.get(s2.0 as usize) == Some(&out.set_epoch));
+                    if ok {
+                        out.candidate(r.0);
+                    }
+                }
+            }
+        }
+        out.candidates.sort_unstable();
+        out.evaluated += out.candidates.len() as u64;
+        let mut profile = out.profile.take();
+        for k in 0..out.candidates.len() {
+            let r = out.candidates[k];
+            let Some((rule, &position)) = self
+                .plan
+                .rules
+                .get(r as usize)
+                .zip(self.positions.get(r as usize))
+            else {
+                continue;
+            };
+            let Some(engine) = engines.get(position as usize) else {
+                continue;
+            };
+            let t0 = profile
+                .as_ref()
+                .is_some_and(|p| p.timing)
+                .then(std::time::Instant::now);
+            let hit = plan::eval(
+                &rule.cond,
+                &self.plan.fields,
+                slots,
+                event,
+                &engine.ctx(event),
+            );
+            if let Some(p) = profile.as_deref_mut() {
+                p.count(position as usize, hit, t0);
+            }
+            if hit {
+                out.rules.push(position);
+            }
+        }
+        out.profile = profile;
+    }
+}

@@ -1,0 +1,258 @@
+//! The reusable result buffer of a pack match, and its sampled profile.
+
+use crate::eval::plan::{SlotBuf, Slots};
+use eql_plan::{SetId, Value};
+use smallvec::SmallVec;
+
+/// A reusable buffer of matched rule indexes: no allocation per event once
+/// warm.
+///
+/// ```
+/// let hits = eql_engine::PackMatches::new();
+/// assert!(hits.rules().is_empty());
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct PackMatches {
+    pub(super) rules: Vec<u32>,
+    pub(super) candidates: Vec<u32>,
+    /// Per rule: the epoch in which it became a candidate.
+    pub(super) stamp: Vec<u32>,
+    pub(super) epoch: u32,
+    /// Per witness set of the bucket being read: the epoch in which it
+    /// fired (one epoch per bucket read).
+    pub(super) set_stamp: Vec<u32>,
+    pub(super) set_epoch: u32,
+    /// The sets that fired in the bucket being read.
+    pub(super) fired_sets: Vec<SetId>,
+    pub(super) evaluated: u64,
+    /// The field slots' allocation, reused from event to event.
+    pub(super) slot_buf: SlotBuf,
+    /// The same per group, for a raw-bytes match.
+    pub(super) slot_bufs: Vec<SlotBuf>,
+    /// The values of the pack's captured fields in the last event.
+    pub(super) captured: Vec<(u32, Value<'static>)>,
+    /// The captured fields of this event were read with a bucket's fields.
+    pub(super) captured_done: bool,
+    /// Sampled per-rule timing, when enabled.
+    pub(super) profile: Option<Box<PackProfile>>,
+}
+
+/// Where a pack spends its time, per rule, measured on a sample of events.
+///
+/// Enabled with [`PackMatches::with_profile`]. On every event the pack counts,
+/// per rule, how often it was a candidate (evaluated exactly); on one event
+/// in `every` it also reads the clock around each candidate's evaluation
+/// (two `Instant::now()` calls per candidate, about 50 ns) and around the
+/// whole event. The estimated time of a rule is its sampled time scaled by
+/// `events / sampled_events`. With profiling off the pack pays one branch
+/// per event.
+///
+/// ```
+/// use eql_engine::{CompileOptions, CompiledQuery, Pack, PackMatches};
+/// let opts = CompileOptions::default();
+/// let e = CompiledQuery::compile(r#"process where process.name : "cmd.exe""#, &opts).unwrap();
+/// let pack = Pack::new(&[e]);
+/// let mut hits = PackMatches::with_profile(1);
+/// let ev = serde_json::json!({"event": {"category": "process"}, "process": {"name": "cmd.exe"}});
+/// pack.matches(&ev, &mut hits);
+/// let p = hits.profile().unwrap();
+/// assert_eq!((p.events, p.sampled_events, p.evaluated[0]), (1, 1, 1));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct PackProfile {
+    /// One event in `every` is timed.
+    pub every: u32,
+    pub(super) countdown: u32,
+    /// The current event is timed.
+    pub(super) timing: bool,
+    /// Events seen.
+    pub events: u64,
+    /// Events timed.
+    pub sampled_events: u64,
+    /// Nanoseconds of the timed events, whole (reading the fields, routing,
+    /// the candidate index and every evaluation), as seen from
+    /// [`Pack::matches`](super::Pack::matches) or [`Pack::matches_json`](super::Pack::matches_json).
+    pub sampled_event_nanos: u64,
+    /// Per pack rule: how many times it was evaluated exactly (every event).
+    pub evaluated: Vec<u64>,
+    /// Per pack rule: how many times it matched (every event).
+    pub matched: Vec<u64>,
+    /// Per pack rule: nanoseconds of its exact evaluations on timed events.
+    pub sampled_nanos: Vec<u64>,
+}
+
+impl PackProfile {
+    /// Adds the counts of `other` (another thread's profile of the same pack).
+    pub fn merge(&mut self, other: &PackProfile) {
+        fn add(a: &mut Vec<u64>, b: &[u64]) {
+            if a.len() < b.len() {
+                a.resize(b.len(), 0);
+            }
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+        self.every = self.every.max(other.every);
+        self.events += other.events;
+        self.sampled_events += other.sampled_events;
+        self.sampled_event_nanos += other.sampled_event_nanos;
+        add(&mut self.evaluated, &other.evaluated);
+        add(&mut self.matched, &other.matched);
+        add(&mut self.sampled_nanos, &other.sampled_nanos);
+    }
+
+    /// One exact evaluation of pack rule `i`, timed from `t0` on a timed
+    /// event.
+    pub(super) fn count(&mut self, i: usize, hit: bool, t0: Option<std::time::Instant>) {
+        if let (Some(t0), Some(n)) = (t0, self.sampled_nanos.get_mut(i)) {
+            *n += t0.elapsed().as_nanos() as u64;
+        }
+        if let Some(n) = self.evaluated.get_mut(i) {
+            *n += 1;
+        }
+        if hit {
+            if let Some(n) = self.matched.get_mut(i) {
+                *n += 1;
+            }
+        }
+    }
+
+    /// Starts an event: true when this one is timed.
+    pub(super) fn start_event(&mut self, n: usize) -> bool {
+        self.events += 1;
+        for v in [
+            &mut self.evaluated,
+            &mut self.matched,
+            &mut self.sampled_nanos,
+        ] {
+            if v.len() < n {
+                v.resize(n, 0);
+            }
+        }
+        self.timing = self.countdown == 0;
+        if self.timing {
+            self.countdown = self.every.max(1) - 1;
+            self.sampled_events += 1;
+        } else {
+            self.countdown -= 1;
+        }
+        self.timing
+    }
+}
+
+impl PackMatches {
+    /// Profiling: starts an event of a pack of `n` rules; the clock when it
+    /// is timed.
+    pub(super) fn profile_start(&mut self, n: usize) -> Option<std::time::Instant> {
+        let p = self.profile.as_mut()?;
+        p.start_event(n).then(std::time::Instant::now)
+    }
+
+    /// Profiling: ends an event started at `t0`.
+    pub(super) fn profile_end(&mut self, t0: Option<std::time::Instant>) {
+        if let (Some(t0), Some(p)) = (t0, self.profile.as_mut()) {
+            p.sampled_event_nanos += t0.elapsed().as_nanos() as u64;
+        }
+    }
+}
+
+impl PackMatches {
+    /// An empty buffer.
+    pub fn new() -> Self {
+        PackMatches::default()
+    }
+
+    /// An empty buffer that profiles the pack: see [`PackProfile`]; one
+    /// event in `every` is timed.
+    pub fn with_profile(every: u32) -> Self {
+        PackMatches {
+            profile: Some(Box::new(PackProfile {
+                every: every.max(1),
+                ..PackProfile::default()
+            })),
+            ..PackMatches::default()
+        }
+    }
+
+    /// The profile, when enabled by [`PackMatches::with_profile`].
+    pub fn profile(&self) -> Option<&PackProfile> {
+        self.profile.as_deref()
+    }
+
+    /// The indexes (into the pack) of the rules that matched the last event,
+    /// ascending.
+    pub fn rules(&self) -> &[u32] {
+        &self.rules
+    }
+
+    /// The values of the fields the pack captures ([`Pack::capture`](super::Pack::capture)) in the
+    /// last event: (index in the captured paths, the value [`crate::Event::get`]
+    /// gives), for each path present, in path order.
+    pub fn captured(&self) -> &[(u32, Value<'static>)] {
+        &self.captured
+    }
+
+    /// Takes the values of the captured fields of the last event
+    /// ([`PackMatches::captured`]), leaving none.
+    pub fn take_captured(&mut self) -> Vec<(u32, Value<'static>)> {
+        std::mem::take(&mut self.captured)
+    }
+
+    /// How many rules were evaluated exactly since this buffer was created
+    /// (the rest were ruled out by routing or the candidate index).
+    pub fn evaluated(&self) -> u64 {
+        self.evaluated
+    }
+
+    /// Keeps the allocations of `slots` (one per group) for the next event.
+    pub(super) fn give_back(&mut self, slots: SmallVec<[Slots<'_>; 2]>) {
+        for (buf, s) in self.slot_bufs.iter_mut().zip(slots) {
+            *buf = s.into_buf();
+        }
+    }
+
+    /// A fresh event epoch for a routed plan of `n` rules.
+    pub(super) fn next_epoch(&mut self, n: usize) {
+        bump(&mut self.epoch, &mut self.stamp, n);
+        self.candidates.clear();
+    }
+
+    /// Maps the matched pack indexes through `to` (ascending to ascending).
+    #[cfg_attr(not(feature = "rules"), allow(dead_code))]
+    pub(crate) fn map_rules(&mut self, to: &[usize]) {
+        for r in &mut self.rules {
+            if let Some(&i) = to.get(*r as usize) {
+                *r = i as u32;
+            }
+        }
+    }
+
+    /// A fresh set epoch for reading a bucket with `n` witness sets.
+    pub(super) fn next_set_epoch(&mut self, n: usize) {
+        bump(&mut self.set_epoch, &mut self.set_stamp, n);
+        self.fired_sets.clear();
+    }
+
+    /// Rule `r` is to be evaluated (once per event).
+    pub(super) fn candidate(&mut self, r: u32) {
+        if let Some(s) = self.stamp.get_mut(r as usize) {
+            if *s != self.epoch {
+                *s = self.epoch;
+                self.candidates.push(r);
+            }
+        }
+    }
+}
+
+/// Advances `epoch` (stamps equal to it mean "this epoch") with room for `n`
+/// stamps; on wrap-around every stamp is cleared.
+pub(super) fn bump(epoch: &mut u32, stamps: &mut Vec<u32>, n: usize) {
+    if stamps.len() < n {
+        stamps.resize(n, 0);
+    }
+    *epoch = epoch.wrapping_add(1);
+    if *epoch == 0 {
+        stamps.fill(0);
+        *epoch = 1;
+    }
+}

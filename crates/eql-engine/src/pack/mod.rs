@@ -1,0 +1,357 @@
+//! Many single-event queries evaluated together: category routing, the fused
+//! candidate index, then exact evaluation of the candidates only.
+
+mod direct;
+mod group;
+mod matches;
+
+use crate::event::input::{check_bytes, json_type, parse_text};
+use crate::event::project::Projection;
+use crate::query::{lower, CompiledQuery};
+use crate::{Event, EventError, EventErrorKind, EventLimits};
+use eql_plan::{Cond, FieldPath, FieldTable, PackPlan};
+use eql_syntax::{EventQuery, QueryBody};
+use std::fmt;
+
+use direct::Direct;
+use group::Group;
+pub use matches::{PackMatches, PackProfile};
+
+/// True for the errors the JSON parser reports (as opposed to the checks
+/// that run before it).
+fn from_parser(kind: &EventErrorKind) -> bool {
+    matches!(
+        kind,
+        EventErrorKind::Syntax { .. }
+            | EventErrorKind::Truncated
+            | EventErrorKind::NumberOutOfRange
+            | EventErrorKind::NotAnObject { .. }
+    ) || matches!(kind, EventErrorKind::TooDeep { max } if *max == 128)
+}
+
+/// A pack of single-event queries compiled together.
+///
+/// Rules with another query form (sequences, samples, joins) are not part of
+/// a `Pack`; [`Pack::new`] skips them and [`Pack::rule_index`] maps back.
+/// Each query is routed by its own `category_field`: queries compiled with
+/// different category fields get one routed plan per field.
+///
+/// ```
+/// use eql_engine::{CompileOptions, CompiledQuery, PackMatches, Pack};
+/// let opts = CompileOptions::default();
+/// let rules = [
+///     r#"process where process.name : "cmd.exe""#,
+///     r#"process where process.name : "powershell.exe" and process.args : "*-enc*""#,
+///     r#"file where file.extension : ("exe", "dll")"#,
+/// ];
+/// let engines: Vec<CompiledQuery> = rules.iter().map(|q| CompiledQuery::compile(q, &opts).unwrap()).collect();
+/// let pack = Pack::new(&engines);
+/// let mut hits = PackMatches::new();
+/// let ev = serde_json::json!({"event": {"category": "process"}, "process": {"name": "CMD.EXE"}});
+/// pack.matches(&ev, &mut hits);
+/// assert_eq!(hits.rules(), &[0]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Pack {
+    /// One routed plan per category field, in order of first use.
+    groups: Vec<Group>,
+    engines: Vec<CompiledQuery>,
+    /// Pack position → index in the slice given to `new`.
+    origin: Vec<usize>,
+    /// The projection of every field of every group (raw bytes → fields).
+    projection: Projection,
+    /// The strictest of the queries' [`crate::CompileOptions::event_limits`].
+    limits: EventLimits,
+    /// How raw bytes go straight into every group's slots, when they can.
+    direct: Option<Direct>,
+    /// The fields whose values a match also reports ([`Pack::capture`]).
+    captures: Vec<FieldPath>,
+    /// The captured fields, read whole in one pass over an event.
+    capture_read: Projection,
+}
+
+impl Pack {
+    /// Compiles the single-event queries among `engines` into one pack.
+    /// Each query keeps its own options (dialect, case folding, category
+    /// field, event limits).
+    pub fn new<'a>(engines: impl IntoIterator<Item = &'a CompiledQuery>) -> Pack {
+        Pack::from_conditions(engines.into_iter().enumerate().filter_map(|(i, e)| {
+            match &e.query.body {
+                QueryBody::Event(q) => Some((i, e, q)),
+                _ => None,
+            }
+        }))
+    }
+
+    /// A pack over any event queries, such as the steps of sequences as well
+    /// as single-event rules: each item is (the index [`Pack::rule_index`]
+    /// reports, the compiled query the event query belongs to, the event
+    /// query). Each query keeps its own options, as in [`Pack::new`].
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, CompiledQuery, Pack, PackMatches, QueryBody};
+    /// let opts = CompileOptions::default();
+    /// let seq = CompiledQuery::compile(
+    ///     r#"sequence by host.id [process where process.name : "cmd.exe"] [file where true]"#, &opts).unwrap();
+    /// let QueryBody::Sequence(s) = &seq.query().body else { unreachable!() };
+    /// let pack = Pack::from_queries(s.steps.iter().map(|st| (7, &seq, &st.query)));
+    /// let mut hits = PackMatches::new();
+    /// pack.matches_json(br#"{"event": {"category": "file"}}"#, &mut hits).unwrap();
+    /// assert_eq!(hits.rules(), &[1]);
+    /// assert_eq!(pack.rule_index(1), Some(7));
+    /// ```
+    pub fn from_queries<'a>(
+        items: impl IntoIterator<Item = (usize, &'a CompiledQuery, &'a EventQuery)>,
+    ) -> Pack {
+        Pack::from_conditions(items)
+    }
+
+    /// A pack over arbitrary event queries (such as the steps of sequences),
+    /// each with the engine that owns it and the index `rule_index` reports.
+    /// Pack positions follow the order of `items`.
+    pub(crate) fn from_conditions<'a>(
+        items: impl IntoIterator<Item = (usize, &'a CompiledQuery, &'a EventQuery)>,
+    ) -> Pack {
+        // Per category field, in order of first use: (field, its fields,
+        // its rules, their pack positions).
+        type Building = (FieldPath, FieldTable, Vec<(Option<String>, Cond)>, Vec<u32>);
+        let mut building: Vec<Building> = Vec::new();
+        let mut engines = Vec::new();
+        let mut origin = Vec::new();
+        let mut limits: Option<EventLimits> = None;
+        for (i, e, q) in items {
+            let l = &e.opts.event_limits;
+            limits = Some(match limits {
+                Some(m) => EventLimits {
+                    max_line_bytes: m.max_line_bytes.min(l.max_line_bytes),
+                    max_depth: m.max_depth.min(l.max_depth),
+                },
+                None => l.clone(),
+            });
+            let g = match building.iter().position(|b| b.0 == e.category) {
+                Some(g) => g,
+                None => {
+                    building.push((
+                        e.category.clone(),
+                        FieldTable::default(),
+                        Vec::new(),
+                        Vec::new(),
+                    ));
+                    building.len() - 1
+                }
+            };
+            let Some((_, fields, rules, positions)) = building.get_mut(g) else {
+                continue;
+            };
+            let cond = lower(
+                &q.condition,
+                &e.opts,
+                &e.regexes,
+                e.kinds.as_deref(),
+                fields,
+            );
+            rules.push((q.category.name.clone(), cond));
+            positions.push(engines.len() as u32);
+            engines.push(e.clone());
+            origin.push(i);
+        }
+        let mut groups: Vec<Group> = building
+            .into_iter()
+            .map(|(category, fields, rules, positions)| {
+                Group::new(category, fields, rules, positions)
+            })
+            .collect();
+        let projection = Projection::new(groups.iter().flat_map(|g| g.plan.fields()));
+        let direct = Direct::new(&mut groups, &[]);
+        Pack {
+            groups,
+            engines,
+            origin,
+            projection,
+            limits: limits.unwrap_or_default(),
+            direct,
+            captures: Vec::new(),
+            capture_read: Projection::values(&[]),
+        }
+    }
+
+    /// The same pack, whose matches also report the values of the fields
+    /// `paths` ([`PackMatches::captured`]), read in the same pass over the
+    /// bytes as the rules' fields: a caller that needs a few more fields of
+    /// the events (a session's join keys and timestamps, say) need not read
+    /// the bytes again.
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, CompiledQuery, FieldPath, Pack, PackMatches, Value};
+    /// let e = CompiledQuery::compile(r#"process where process.name : "cmd.exe""#, &CompileOptions::default()).unwrap();
+    /// let pack = Pack::new(&[e]).capture(&[FieldPath::parse_dotted("host.id")]);
+    /// let mut hits = PackMatches::new();
+    /// pack.matches_json(br#"{"event":{"category":"process"},"process":{"name":"cmd.exe"},"host":{"id":"h1"}}"#, &mut hits).unwrap();
+    /// assert_eq!(hits.rules(), &[0]);
+    /// assert_eq!(hits.captured(), &[(0, Value::from("h1"))]);
+    /// ```
+    #[must_use]
+    pub fn capture(mut self, paths: &[FieldPath]) -> Pack {
+        self.captures = paths.to_vec();
+        self.capture_read = Projection::values(&self.captures);
+        if let Some(g) = self.groups.first_mut() {
+            g.read_captures(&self.captures);
+        }
+        self.projection = Projection::new(
+            self.groups
+                .iter()
+                .flat_map(|g| g.plan.fields())
+                .chain(&self.captures),
+        );
+        self.direct = Direct::new(&mut self.groups, &self.captures);
+        self
+    }
+
+    /// The projection of every field the pack reads (raw bytes → fields).
+    pub fn projection(&self) -> &Projection {
+        &self.projection
+    }
+
+    /// [`Pack::matches`] straight from one event's bytes (a JSON object),
+    /// with no DOM: only the fields the pack reads are extracted. The bytes
+    /// are checked as [`crate::parse_event`] checks them, against the
+    /// strictest [`crate::CompileOptions::event_limits`] of the pack's queries.
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, CompiledQuery, PackMatches, Pack};
+    /// let opts = CompileOptions::default();
+    /// let e = CompiledQuery::compile(r#"file where file.extension : "exe""#, &opts).unwrap();
+    /// let pack = Pack::new(&[e]);
+    /// let mut hits = PackMatches::new();
+    /// pack.matches_json(br#"{"event":{"category":"file"},"file":{"extension":"EXE","size":3}}"#, &mut hits).unwrap();
+    /// assert_eq!(hits.rules(), &[0]);
+    /// ```
+    pub fn matches_json(&self, bytes: &[u8], out: &mut PackMatches) -> Result<(), EventError> {
+        let text = check_bytes(bytes, &self.limits)?;
+        let t0 = out.profile_start(self.engines.len());
+        let r = match self.matches_text(text, out) {
+            // The projection pass skips what no rule reads: the full parser
+            // names the error exactly as `parse_event` does (or finds none,
+            // and the event is matched from its DOM).
+            Err(e) if from_parser(&e.kind) => {
+                parse_text(text, serde_json::from_str::<serde_json::Value>, json_type)
+                    .map(|dom| self.matches_inner(&dom, out))
+            }
+            r => r,
+        };
+        out.profile_end(t0);
+        r
+    }
+
+    /// [`Pack::matches_json`] of text that passed the checks.
+    fn matches_text(&self, text: &str, out: &mut PackMatches) -> Result<(), EventError> {
+        #[cfg(feature = "simd")]
+        if self.limits.max_depth <= crate::event::input::SERDE_DEPTH {
+            // A SIMD parse into a DOM, read by the same walk as a
+            // `serde_json::Value`. Anything it does not take as one object
+            // goes to serde_json, which names the error as `parse_event`
+            // does.
+            if let Ok(dom) = sonic_rs::from_str::<sonic_rs::Value>(text) {
+                if sonic_rs::JsonValueTrait::is_object(&dom) {
+                    self.matches_inner(&dom, out);
+                    return Ok(());
+                }
+            }
+            return parse_text(text, serde_json::from_str::<serde_json::Value>, json_type)
+                .map(|dom| self.matches_inner(&dom, out));
+        }
+        if let Some(direct) = &self.direct {
+            if self.matches_direct(direct, text, out)? {
+                return Ok(());
+            }
+        }
+        let ev = self.projection.parse_checked(text)?;
+        self.matches_inner(&ev, out);
+        Ok(())
+    }
+
+    /// Fills [`PackMatches::captured`] from `event`.
+    fn capture_from(&self, event: &dyn Event, out: &mut PackMatches) {
+        out.captured.clear();
+        let captured = &mut out.captured;
+        let bulk = event.resolve_all(&self.capture_read, &mut |k, v| {
+            if let Ok(k) = u32::try_from(k) {
+                captured.push((k, v.into_owned()));
+            }
+        });
+        if bulk {
+            captured.sort_unstable_by_key(|c| c.0);
+            return;
+        }
+        for (k, p) in self.captures.iter().enumerate() {
+            if let (Some(v), Ok(k)) = (event.get(p), u32::try_from(k)) {
+                captured.push((k, v.into_owned()));
+            }
+        }
+    }
+
+    /// The routed plans, one per category field (EXPLAIN as data; the
+    /// [`fmt::Display`] of the pack prints them).
+    pub fn plans(&self) -> impl Iterator<Item = &PackPlan> {
+        self.groups.iter().map(|g| &g.plan)
+    }
+
+    /// Number of rules in the pack.
+    pub fn len(&self) -> usize {
+        self.engines.len()
+    }
+
+    /// True when the pack has no rule.
+    pub fn is_empty(&self) -> bool {
+        self.engines.is_empty()
+    }
+
+    /// The index, in the slice given to [`Pack::new`], of pack rule `i`.
+    pub fn rule_index(&self, i: u32) -> Option<usize> {
+        self.origin.get(i as usize).copied()
+    }
+
+    /// [`Pack::rule_index`] of every pack rule, in pack order.
+    #[cfg_attr(not(feature = "rules"), allow(dead_code))]
+    pub(crate) fn origin(&self) -> &[usize] {
+        &self.origin
+    }
+
+    /// The rules matching `event` go into `out` (pack indexes, ascending).
+    pub fn matches(&self, event: &dyn Event, out: &mut PackMatches) {
+        let t0 = out.profile_start(self.engines.len());
+        self.matches_inner(event, out);
+        out.profile_end(t0);
+    }
+
+    fn matches_inner(&self, event: &dyn Event, out: &mut PackMatches) {
+        out.captured.clear();
+        out.captured_done = self.captures.is_empty();
+        out.rules.clear();
+        for g in &self.groups {
+            g.matches(&self.engines, event, out);
+        }
+        if self.groups.len() > 1 {
+            out.rules.sort_unstable();
+        }
+        // The first group reads the captured fields with its bucket's, in
+        // the same pass, when the event allows it; else they are read here.
+        if !out.captured_done {
+            self.capture_from(event, out);
+        }
+    }
+}
+
+/// The EXPLAIN: each routed plan (headed by its category field when the
+/// pack routes by several).
+impl fmt::Display for Pack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for g in &self.groups {
+            if self.groups.len() > 1 {
+                writeln!(f, "routed by {}:", g.category)?;
+            }
+            write!(f, "{}", g.plan)?;
+        }
+        Ok(())
+    }
+}
