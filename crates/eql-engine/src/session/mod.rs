@@ -15,7 +15,7 @@
 //!
 //! The state is plain data: [`Session::snapshot`] writes it down, and
 //! [`Session::restore`] builds a session that goes on from it
-//! (`snapshot.rs`).
+//! (`snapshot/`).
 //!
 //! ```
 //! use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
