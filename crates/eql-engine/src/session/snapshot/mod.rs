@@ -159,7 +159,7 @@ pub enum SnapshotError {
          timestamp_field, lineage) differ from the snapshot's"
     )]
     OptionsMismatch,
-    /// The snapshot holds more state than the [`SessionLimits`] of the
+    /// The snapshot holds more state than the [`SessionLimits`](crate::SessionLimits) of the
     /// options allow.
     #[error("{}{what} holds {found}, over SessionLimits::{limit} = {max}", at(.rule.as_ref()))]
     OverLimit {
@@ -167,7 +167,7 @@ pub enum SnapshotError {
         rule: Option<usize>,
         /// What holds too much.
         what: &'static str,
-        /// The limit (a field of [`SessionLimits`]).
+        /// The limit (a field of [`SessionLimits`](crate::SessionLimits)).
         limit: &'static str,
         /// How much the snapshot holds.
         found: usize,
