@@ -237,8 +237,9 @@ fn run(
     got
 }
 
-fn main() -> ExitCode {
-    let args = Args::parse();
+/// The compile options and the id field of the arguments, or the exit
+/// code of a bad argument (after saying what is wrong).
+fn compile_options(args: &Args) -> Result<(CompileOptions, String), ExitCode> {
     let mut opts = CompileOptions::default();
     let mut id_field = "id".to_owned();
     if args.preset.as_deref() == Some("eql-py") {
@@ -246,60 +247,43 @@ fn main() -> ExitCode {
         id_field = "serial_event_id".into();
     } else if let Some(p) = &args.preset {
         eprintln!("unknown preset {p}");
-        return ExitCode::from(2);
+        return Err(ExitCode::from(2));
     }
     match args.dialect.as_deref() {
         Some("es" | "elasticsearch") => opts.dialect = Dialect::Elasticsearch,
         Some("python" | "py") => opts.dialect = Dialect::Python,
         Some(d) => {
             eprintln!("unknown dialect {d}");
-            return ExitCode::from(2);
+            return Err(ExitCode::from(2));
         }
         None => {}
     }
-    if let Some(f) = args.id_field {
-        id_field = f;
+    if let Some(f) = &args.id_field {
+        id_field.clone_from(f);
     }
-    if let Some(f) = args.category_field {
-        opts.category_field = f;
+    if let Some(f) = &args.category_field {
+        opts.category_field.clone_from(f);
     }
-    if let Some(f) = args.timestamp_field {
-        opts.timestamp_field = f;
+    if let Some(f) = &args.timestamp_field {
+        opts.timestamp_field.clone_from(f);
     }
     if let Some(u) = &args.timestamp_unit {
         match TimestampFormat::from_name(u) {
             Some(f) => opts.timestamp_format = f,
             None => {
                 eprintln!("unknown timestamp unit {u} (auto, ms, s, us, ns, iso, filetime)");
-                return ExitCode::from(2);
+                return Err(ExitCode::from(2));
             }
         }
     }
-    if let Some(f) = args.tiebreaker_field {
-        opts.tiebreaker_field = Some(f);
+    if let Some(f) = &args.tiebreaker_field {
+        opts.tiebreaker_field = Some(f.clone());
     }
-    let order = args.order.map(|o| match o {
-        OrderArg::Es => StreamOrder::Bounded,
-        OrderArg::Stream => StreamOrder::window(),
-        OrderArg::Arrival => StreamOrder::Arrival,
-    });
-    let id_field = FieldPath::parse_dotted(&id_field);
-    let (queries, events) = match (read_jsonl(&args.queries), read_jsonl(&args.events)) {
-        (Ok(q), Ok(e)) => (q, e),
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
-    };
-    if let Some(path) = &args.mapping {
-        match read_mapping(path, &events) {
-            Ok(m) => opts = opts.with_mapping(m),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
-            }
-        }
-    }
+    Ok((opts, id_field))
+}
+
+/// The case modes to run: `true` for case-sensitive.
+fn modes(args: &Args) -> Vec<bool> {
     let mut modes: Vec<bool> = Vec::new();
     if args.case_sensitive {
         modes.push(true);
@@ -310,17 +294,28 @@ fn main() -> ExitCode {
     if modes.is_empty() {
         modes = vec![true, false];
     }
-    let (mut passed, mut failed) = (0usize, 0usize);
-    // Every query form runs through a Session now; nothing is skipped.
-    let skipped = 0usize;
-    for q in &queries {
+    modes
+}
+
+/// One query line: the query, what it expects, and how to run it.
+struct Case<'a> {
+    id: &'a str,
+    text: &'a str,
+    /// The case modes it applies to (`case_sensitive`, `case_insensitive`).
+    applies: Vec<String>,
+    expected: Json,
+    alternatives: bool,
+    size: Option<usize>,
+    session_opts: SessionOptions,
+    join_keys: Option<Vec<String>>,
+}
+
+impl<'a> Case<'a> {
+    /// The query line `q`, run in `order` (with `max_samples_per_key`
+    /// unless it has its own).
+    fn read(q: &'a Json, order: Option<StreamOrder>, max_samples_per_key: Option<usize>) -> Self {
         let id = q.get("id").and_then(Json::as_str).unwrap_or("?");
         let text = q.get("query").and_then(Json::as_str).unwrap_or("");
-        if let Some(f) = &args.filter {
-            if !id.contains(f.as_str()) && !text.contains(f.as_str()) {
-                continue;
-            }
-        }
         let applies: Vec<String> = q
             .get("applies_to_modes")
             .and_then(Json::as_array)
@@ -351,7 +346,7 @@ fn main() -> ExitCode {
             .get("max_samples_per_key")
             .and_then(Json::as_u64)
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
-            .or(args.max_samples_per_key)
+            .or(max_samples_per_key)
         {
             session_opts.limits.max_samples_per_key = n;
         }
@@ -360,58 +355,141 @@ fn main() -> ExitCode {
                 .map(|k| k.as_str().map_or_else(|| k.to_string(), str::to_owned))
                 .collect()
         });
-        for &cs in &modes {
-            let mode = if cs {
-                "case_sensitive"
-            } else {
-                "case_insensitive"
-            };
-            if !applies.iter().any(|m| m == mode) {
+        Case {
+            id,
+            text,
+            applies,
+            expected,
+            alternatives,
+            size,
+            session_opts,
+            join_keys,
+        }
+    }
+
+    /// True when `outcome` is what the case expects; else says why.
+    fn check(&self, label: &str, outcome: Outcome) -> bool {
+        let got = Json::Array(outcome.ids);
+        let ok = if self.alternatives {
+            self.expected
+                .as_array()
+                .is_some_and(|alts| alts.contains(&got))
+        } else {
+            got == self.expected
+        };
+        let keys_ok = self
+            .join_keys
+            .as_ref()
+            .is_none_or(|k| k.is_empty() || *k == outcome.keys);
+        if !ok {
+            println!("FAIL {label}: expected {} got {got}", self.expected);
+            false
+        } else if !keys_ok {
+            println!(
+                "FAIL {label}: expected join keys {:?} got {:?}",
+                self.join_keys.as_deref().unwrap_or_default(),
+                outcome.keys
+            );
+            false
+        } else {
+            true
+        }
+    }
+}
+
+/// Runs `case` in each of `modes` it applies to; the counts of passed
+/// and failed runs.
+fn run_case(
+    case: &Case<'_>,
+    modes: &[bool],
+    opts: &CompileOptions,
+    events: &[Json],
+    id_field: &FieldPath,
+) -> (usize, usize) {
+    let (mut passed, mut failed) = (0usize, 0usize);
+    let id = case.id;
+    for &cs in modes {
+        let mode = if cs {
+            "case_sensitive"
+        } else {
+            "case_insensitive"
+        };
+        if !case.applies.iter().any(|m| m == mode) {
+            continue;
+        }
+        let label = if modes.len() > 1 {
+            format!("{id} [{mode}]")
+        } else {
+            id.to_owned()
+        };
+        let mut o = opts.clone();
+        o.case_sensitive = cs;
+        let engine = match CompiledQuery::compile(case.text, &o) {
+            Ok(e) => e,
+            Err(e) => {
+                println!("ERROR {label}: {e}");
+                failed += 1;
                 continue;
             }
-            let label = if modes.len() > 1 {
-                format!("{id} [{mode}]")
-            } else {
-                id.to_owned()
-            };
-            let mut o = opts.clone();
-            o.case_sensitive = cs;
-            let engine = match CompiledQuery::compile(text, &o) {
-                Ok(e) => e,
-                Err(e) => {
-                    println!("ERROR {label}: {e}");
-                    failed += 1;
-                    continue;
-                }
-            };
-            {
-                {
-                    let outcome = run(&engine, &events, &id_field, session_opts.clone(), size);
-                    let got = Json::Array(outcome.ids);
-                    let ok = if alternatives {
-                        expected.as_array().is_some_and(|alts| alts.contains(&got))
-                    } else {
-                        got == expected
-                    };
-                    let keys_ok = join_keys
-                        .as_ref()
-                        .is_none_or(|k| k.is_empty() || *k == outcome.keys);
-                    if !ok {
-                        println!("FAIL {label}: expected {expected} got {got}");
-                        failed += 1;
-                    } else if !keys_ok {
-                        println!(
-                            "FAIL {label}: expected join keys {:?} got {:?}",
-                            join_keys.as_deref().unwrap_or_default(),
-                            outcome.keys
-                        );
-                        failed += 1;
-                    } else {
-                        passed += 1;
-                    }
-                }
+        };
+        let outcome = run(
+            &engine,
+            events,
+            id_field,
+            case.session_opts.clone(),
+            case.size,
+        );
+        if case.check(&label, outcome) {
+            passed += 1;
+        } else {
+            failed += 1;
+        }
+    }
+    (passed, failed)
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let (mut opts, id_field) = match compile_options(&args) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let order = args.order.map(|o| match o {
+        OrderArg::Es => StreamOrder::Bounded,
+        OrderArg::Stream => StreamOrder::window(),
+        OrderArg::Arrival => StreamOrder::Arrival,
+    });
+    let id_field = FieldPath::parse_dotted(&id_field);
+    let (queries, events) = match (read_jsonl(&args.queries), read_jsonl(&args.events)) {
+        (Ok(q), Ok(e)) => (q, e),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(path) = &args.mapping {
+        match read_mapping(path, &events) {
+            Ok(m) => opts = opts.with_mapping(m),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
             }
         }
+    }
+    let modes = modes(&args);
+    let (mut passed, mut failed) = (0usize, 0usize);
+    // Every query form runs through a Session now; nothing is skipped.
+    let skipped = 0usize;
+    for q in &queries {
+        let case = Case::read(q, order, args.max_samples_per_key);
+        if let Some(f) = &args.filter {
+            if !case.id.contains(f.as_str()) && !case.text.contains(f.as_str()) {
+                continue;
+            }
+        }
+        let (p, f) = run_case(&case, &modes, &opts, &events, &id_field);
+        passed += p;
+        failed += f;
     }
     println!("{passed} passed, {failed} failed, {skipped} skipped");
     if failed > 0 {

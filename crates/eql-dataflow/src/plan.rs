@@ -132,6 +132,101 @@ pub struct Rules {
     len: usize,
 }
 
+impl StatefulRule {
+    /// Rule `i` (`q`), put in `order` (`None`: its dialect's), on its clock
+    /// among `clocks` (added when new).
+    fn new(
+        i: usize,
+        q: &CompiledQuery,
+        order: Option<StreamOrder>,
+        clocks: &mut Vec<(FieldPath, TimestampFormat)>,
+    ) -> Self {
+        let o = q.options();
+        let clock = (
+            FieldPath::parse_dotted(&o.timestamp_field),
+            o.timestamp_format,
+        );
+        let clock = match clocks.iter().position(|c| *c == clock) {
+            Some(k) => k,
+            None => {
+                clocks.push(clock);
+                clocks.len() - 1
+            }
+        };
+        let default = if o.dialect == Dialect::Python {
+            StreamOrder::Arrival
+        } else {
+            StreamOrder::Bounded
+        };
+        let sample = matches!(q.query().body, QueryBody::Sample(_));
+        let release = match order.unwrap_or(default) {
+            StreamOrder::Arrival => Release::Arrival,
+            _ if sample || o.tiebreaker_field.is_some() => Release::Held,
+            _ => Release::Time,
+        };
+        StatefulRule {
+            rule: i as u32,
+            plan: Arc::new(SessionPlan::new([q.clone()])),
+            release,
+            clock,
+            sequence: matches!(q.query().body, QueryBody::Sequence(_)),
+        }
+    }
+}
+
+/// The pack over the single-event queries and the stateful rules' step
+/// queries, with the target of each of its entries; the indexes of the
+/// stateful rules (in `queries`), and those of them (positions) that see
+/// every event.
+fn pack_targets(queries: &[CompiledQuery]) -> (Pack, Vec<Target>, Vec<usize>, Vec<u32>) {
+    let mut items: Vec<(usize, &CompiledQuery, &EventQuery)> = Vec::new();
+    let mut targets = Vec::new();
+    let mut stateful_idx: Vec<usize> = Vec::new();
+    let mut every_event = Vec::new();
+    for (i, q) in queries.iter().enumerate() {
+        let query = q.query();
+        let single = matches!(query.body, QueryBody::Event(_)) && query.pipes.is_empty();
+        let target = if single && !q.uses_lineage() {
+            Target::Single(i as u32)
+        } else {
+            let pos = stateful_idx.len() as u32;
+            stateful_idx.push(i);
+            let py_maxspan = q.options().dialect == Dialect::Python
+                && matches!(&query.body, QueryBody::Sequence(s) if s.maxspan.is_some());
+            if q.uses_lineage() || py_maxspan {
+                every_event.push(pos);
+                continue;
+            }
+            Target::Step(pos)
+        };
+        for eq in query.body.step_queries() {
+            items.push((targets.len(), q, eq));
+            targets.push(target);
+        }
+    }
+    (
+        Pack::from_queries(items),
+        targets,
+        stateful_idx,
+        every_event,
+    )
+}
+
+/// The strictest event limits of the queries (the shortest line, the
+/// shallowest nesting).
+fn event_limits(queries: &[CompiledQuery]) -> EventLimits {
+    queries
+        .iter()
+        .map(|q| q.options().event_limits.clone())
+        .reduce(|a, b| {
+            let mut m = a;
+            m.max_line_bytes = m.max_line_bytes.min(b.max_line_bytes);
+            m.max_depth = m.max_depth.min(b.max_depth);
+            m
+        })
+        .unwrap_or_default()
+}
+
 impl Rules {
     /// Plans `queries` (in this order: their indexes are the rules') for
     /// `workers` workers (every worker of every process of the dataflow).
@@ -141,69 +236,19 @@ impl Rules {
         opts: &Options,
     ) -> Self {
         let queries: Vec<CompiledQuery> = queries.into_iter().collect();
-        let mut items: Vec<(usize, &CompiledQuery, &EventQuery)> = Vec::new();
-        let mut targets = Vec::new();
-        let mut stateful_idx: Vec<usize> = Vec::new();
-        let mut every_event = Vec::new();
-        for (i, q) in queries.iter().enumerate() {
-            let query = q.query();
-            let single = matches!(query.body, QueryBody::Event(_)) && query.pipes.is_empty();
-            let target = if single && !q.uses_lineage() {
-                Target::Single(i as u32)
-            } else {
-                let pos = stateful_idx.len() as u32;
-                stateful_idx.push(i);
-                let py_maxspan = q.options().dialect == Dialect::Python
-                    && matches!(&query.body, QueryBody::Sequence(s) if s.maxspan.is_some());
-                if q.uses_lineage() || py_maxspan {
-                    every_event.push(pos);
-                    continue;
-                }
-                Target::Step(pos)
-            };
-            for eq in query.body.step_queries() {
-                items.push((targets.len(), q, eq));
-                targets.push(target);
-            }
-        }
-        let pack = Pack::from_queries(items);
+        let (pack, targets, stateful_idx, every_event) = pack_targets(&queries);
         let placement =
             Placement::new(stateful_idx.iter().filter_map(|&i| queries.get(i)), workers);
         let mut clocks: Vec<(FieldPath, TimestampFormat)> = Vec::new();
         let stateful = stateful_idx
             .iter()
             .filter_map(|&i| {
-                let q = queries.get(i)?;
-                let o = q.options();
-                let clock = (
-                    FieldPath::parse_dotted(&o.timestamp_field),
-                    o.timestamp_format,
-                );
-                let clock = match clocks.iter().position(|c| *c == clock) {
-                    Some(k) => k,
-                    None => {
-                        clocks.push(clock);
-                        clocks.len() - 1
-                    }
-                };
-                let default = if o.dialect == Dialect::Python {
-                    StreamOrder::Arrival
-                } else {
-                    StreamOrder::Bounded
-                };
-                let sample = matches!(q.query().body, QueryBody::Sample(_));
-                let release = match opts.order.unwrap_or(default) {
-                    StreamOrder::Arrival => Release::Arrival,
-                    _ if sample || o.tiebreaker_field.is_some() => Release::Held,
-                    _ => Release::Time,
-                };
-                Some(StatefulRule {
-                    rule: i as u32,
-                    plan: Arc::new(SessionPlan::new([q.clone()])),
-                    release,
-                    clock,
-                    sequence: matches!(q.query().body, QueryBody::Sequence(_)),
-                })
+                Some(StatefulRule::new(
+                    i,
+                    queries.get(i)?,
+                    opts.order,
+                    &mut clocks,
+                ))
             })
             .collect();
         let mut fields: Vec<FieldPath> = placement.fields().to_vec();
@@ -212,16 +257,7 @@ impl Rules {
                 fields.push(f.clone());
             }
         }
-        let limits = queries
-            .iter()
-            .map(|q| q.options().event_limits.clone())
-            .reduce(|a, b| {
-                let mut m = a;
-                m.max_line_bytes = m.max_line_bytes.min(b.max_line_bytes);
-                m.max_depth = m.max_depth.min(b.max_depth);
-                m
-            })
-            .unwrap_or_default();
+        let limits = event_limits(&queries);
         let clock_projection = Projection::new(clocks.iter().map(|(f, _)| f));
         Rules {
             clock_projection,

@@ -161,96 +161,13 @@ impl Formatter {
         keys: &[Value<'_>],
     ) -> Option<Alert> {
         let r = self.rules.get(rule)?;
-        let &(from, line, event) = events.iter().rev().find_map(Option::as_ref)?;
-        // The quoted file of an event that came from an earlier input.
-        let file_of = |f: Option<&str>| f.map_or_else(|| self.file.clone(), json_str);
-        let name_of = |f: Option<&str>| f.map_or_else(|| self.name.clone(), str::to_owned);
+        let &last = events.iter().rev().find_map(Option::as_ref)?;
+        let event = last.2;
         let mut text = Vec::with_capacity(event.len() + r.head.len() + r.tail.len() + 64);
         match self.format {
-            Format::Ndjson => {
-                text.extend_from_slice(b"{\"event\":");
-                text.extend_from_slice(event);
-                text.push(b',');
-                if events.len() > 1 {
-                    text.extend_from_slice(b"\"events\":[");
-                    for (i, entry) in events.iter().enumerate() {
-                        if i > 0 {
-                            text.push(b',');
-                        }
-                        let Some((f, l, e)) = entry else {
-                            text.extend_from_slice(b"{\"missing\":true}");
-                            continue;
-                        };
-                        text.extend_from_slice(b"{\"event\":");
-                        text.extend_from_slice(e);
-                        let _ = write!(
-                            text,
-                            ",\"source\":{{\"file\":{},\"line\":{l}}}}}",
-                            file_of(*f)
-                        );
-                    }
-                    text.extend_from_slice(b"],");
-                }
-                if !keys.is_empty() {
-                    let keys: Vec<serde_json::Value> = keys.iter().map(to_json).collect();
-                    let _ = write!(text, "\"join_keys\":{},", serde_json::Value::Array(keys));
-                }
-                text.extend_from_slice(r.head.as_bytes());
-                let _ = write!(
-                    text,
-                    "\"source\":{{\"file\":{},\"line\":{line}}},",
-                    file_of(from)
-                );
-                text.extend_from_slice(r.tail.as_bytes());
-                text.push(b'\n');
-            }
-            Format::Ecs => {
-                let rule = self.ecs.get(rule)?;
-                let doms: Vec<(Option<&str>, u64, &[u8], serde_json::Value)> = events
-                    .iter()
-                    .flatten()
-                    .map(|&(f, l, b)| (f, l, b, dom(b)))
-                    .collect();
-                let sources: Vec<AlertEvent<'_>> = doms
-                    .iter()
-                    .map(|(f, l, b, d)| {
-                        let mut ev =
-                            AlertEvent::new(d, format!("{}:{l}", name_of(*f))).with_bytes(b);
-                        if let (true, Some(index)) = (ev.index.is_empty(), &self.index) {
-                            ev.index.clone_from(index);
-                        }
-                        ev
-                    })
-                    .collect();
-                // Writing to a `Vec` does not fail.
-                let _ =
-                    write_alert_documents(rule, &sources, self.now, &self.alert_opts, &mut text);
-            }
-            Format::Table => {
-                let dom: serde_json::Value =
-                    serde_json::from_slice(event).unwrap_or(serde_json::Value::Null);
-                let get = |p: &str| field(&dom, p).unwrap_or("-").to_string();
-                let lines = if events.len() > 1 {
-                    events
-                        .iter()
-                        .map(|e| e.map_or_else(|| "-".to_owned(), |(_, l, _)| l.to_string()))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                } else {
-                    line.to_string()
-                };
-                let _ = writeln!(
-                    text,
-                    "{} | {}:{} | {} host={} process={} file={}",
-                    r.table,
-                    self.name,
-                    lines,
-                    get("@timestamp"),
-                    get("host.name"),
-                    get("process.name"),
-                    get("file.path"),
-                );
-            }
+            Format::Ndjson => self.write_ndjson(&mut text, r, events, last, keys),
+            Format::Ecs => self.write_ecs(&mut text, rule, events)?,
+            Format::Table => self.write_table(&mut text, r, events, last),
         }
         Some(Alert {
             at,
@@ -258,6 +175,120 @@ impl Formatter {
             nth,
             text,
         })
+    }
+    /// [`Format::Ndjson`]: the alert of rule text `r` whose last event is
+    /// `last`.
+    fn write_ndjson(
+        &self,
+        text: &mut Vec<u8>,
+        r: &RuleText,
+        events: &[Option<EventLine<'_>>],
+        last: EventLine<'_>,
+        keys: &[Value<'_>],
+    ) {
+        let (from, line, event) = last;
+        // The quoted file of an event that came from an earlier input.
+        let file_of = |f: Option<&str>| f.map_or_else(|| self.file.clone(), json_str);
+        text.extend_from_slice(b"{\"event\":");
+        text.extend_from_slice(event);
+        text.push(b',');
+        if events.len() > 1 {
+            text.extend_from_slice(b"\"events\":[");
+            for (i, entry) in events.iter().enumerate() {
+                if i > 0 {
+                    text.push(b',');
+                }
+                let Some((f, l, e)) = entry else {
+                    text.extend_from_slice(b"{\"missing\":true}");
+                    continue;
+                };
+                text.extend_from_slice(b"{\"event\":");
+                text.extend_from_slice(e);
+                let _ = write!(
+                    text,
+                    ",\"source\":{{\"file\":{},\"line\":{l}}}}}",
+                    file_of(*f)
+                );
+            }
+            text.extend_from_slice(b"],");
+        }
+        if !keys.is_empty() {
+            let keys: Vec<serde_json::Value> = keys.iter().map(to_json).collect();
+            let _ = write!(text, "\"join_keys\":{},", serde_json::Value::Array(keys));
+        }
+        text.extend_from_slice(r.head.as_bytes());
+        let _ = write!(
+            text,
+            "\"source\":{{\"file\":{},\"line\":{line}}},",
+            file_of(from)
+        );
+        text.extend_from_slice(r.tail.as_bytes());
+        text.push(b'\n');
+    }
+
+    /// [`Format::Ecs`]: the alert documents of rule `rule`; `None` when
+    /// the formatter has no such rule.
+    fn write_ecs(
+        &self,
+        text: &mut Vec<u8>,
+        rule: usize,
+        events: &[Option<EventLine<'_>>],
+    ) -> Option<()> {
+        let rule = self.ecs.get(rule)?;
+        let name_of = |f: Option<&str>| f.map_or_else(|| self.name.clone(), str::to_owned);
+        let doms: Vec<(Option<&str>, u64, &[u8], serde_json::Value)> = events
+            .iter()
+            .flatten()
+            .map(|&(f, l, b)| (f, l, b, dom(b)))
+            .collect();
+        let sources: Vec<AlertEvent<'_>> = doms
+            .iter()
+            .map(|(f, l, b, d)| {
+                let mut ev = AlertEvent::new(d, format!("{}:{l}", name_of(*f))).with_bytes(b);
+                if let (true, Some(index)) = (ev.index.is_empty(), &self.index) {
+                    ev.index.clone_from(index);
+                }
+                ev
+            })
+            .collect();
+        // Writing to a `Vec` does not fail.
+        let _ = write_alert_documents(rule, &sources, self.now, &self.alert_opts, text);
+        Some(())
+    }
+
+    /// [`Format::Table`]: the line of rule text `r` whose last event is
+    /// `last`.
+    fn write_table(
+        &self,
+        text: &mut Vec<u8>,
+        r: &RuleText,
+        events: &[Option<EventLine<'_>>],
+        last: EventLine<'_>,
+    ) {
+        let (_, line, event) = last;
+        let dom: serde_json::Value =
+            serde_json::from_slice(event).unwrap_or(serde_json::Value::Null);
+        let get = |p: &str| field(&dom, p).unwrap_or("-").to_string();
+        let lines = if events.len() > 1 {
+            events
+                .iter()
+                .map(|e| e.map_or_else(|| "-".to_owned(), |(_, l, _)| l.to_string()))
+                .collect::<Vec<_>>()
+                .join(",")
+        } else {
+            line.to_string()
+        };
+        let _ = writeln!(
+            text,
+            "{} | {}:{} | {} host={} process={} file={}",
+            r.table,
+            self.name,
+            lines,
+            get("@timestamp"),
+            get("host.name"),
+            get("process.name"),
+            get("file.path"),
+        );
     }
 }
 

@@ -406,6 +406,21 @@ fn alert_fields(
     opts: &AlertOptions,
 ) -> Map<String, Json> {
     let mut f = Map::new();
+    put_alert_fields(&mut f, rule, events, now, opts);
+    put_rule_fields(&mut f, rule, rule_uuid);
+    f
+}
+
+/// The alert's own fields (`@timestamp`, `event.kind`, the `kibana.*`
+/// fields outside `kibana.alert.rule.*`), and the severity and risk score
+/// both as the alert's and as the rule's.
+fn put_alert_fields(
+    f: &mut Map<String, Json>,
+    rule: &Rule,
+    events: &[AlertEvent<'_>],
+    now: &str,
+    opts: &AlertOptions,
+) {
     let mut put = |k: &str, v: Json| {
         f.insert(k.to_string(), v);
     };
@@ -438,6 +453,14 @@ fn alert_fields(
         put("kibana.alert.risk_score", json!(r));
         put("kibana.alert.rule.risk_score", json!(r));
     }
+}
+
+/// The rule's fields (`kibana.alert.rule.*`, but its severity and risk
+/// score).
+fn put_rule_fields(f: &mut Map<String, Json>, rule: &Rule, rule_uuid: &str) {
+    let mut put = |k: &str, v: Json| {
+        f.insert(k.to_string(), v);
+    };
     put("kibana.alert.rule.uuid", json!(rule_uuid));
     put("kibana.alert.rule.name", json!(rule.name));
     put("kibana.alert.rule.category", json!(CATEGORY));
@@ -492,7 +515,6 @@ fn alert_fields(
         put("kibana.alert.rule.max_signals", json!(v));
     }
     put("kibana.alert.rule.parameters", parameters(rule));
-    f
 }
 
 /// `kibana.alert.rule.parameters`: the rule's own parameters, as in its

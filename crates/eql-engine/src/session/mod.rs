@@ -7,15 +7,15 @@
 //! once when it is pushed (step conditions, join keys, the few field values a
 //! pipe needs), and only the handle plus those key values are kept.
 //!
-//! Flow of one event: read its timestamp and tiebreaker → evaluate every rule
-//! into compact *hits* (rule, step, key) → single-event rules' hits go to
-//! their pipes at once; stateful rules' hits are held and put in
-//! Elasticsearch's order ([`StreamOrder`], `order.rs`) → the rules' state
-//! machines → pipes → the caller's [`Matches`].
+//! Flow of one event (`push.rs`): read its timestamp and tiebreaker →
+//! evaluate every rule into compact *hits* (rule, step, key) → single-event
+//! rules' hits go to their pipes at once; stateful rules' hits are held and
+//! put in Elasticsearch's order ([`StreamOrder`], `order.rs`) → the rules'
+//! state machines → pipes → the caller's [`Matches`].
 //!
 //! The state is plain data: [`Session::snapshot`] writes it down, and
 //! [`Session::restore`] builds a session that goes on from it
-//! (`snapshot.rs`).
+//! (`snapshot/`).
 //!
 //! ```
 //! use eql_engine::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions};
@@ -49,13 +49,13 @@ use crate::{CompiledQuery, Event};
 use eql_plan::{FieldPath, Value};
 use eql_syntax::{Dialect, EventQuery, Expr, ExprKind, QueryBody, SequenceStep};
 pub(crate) use keys::{Key, KeyAtom};
-use order::{Orderer, Tie};
+use order::Orderer;
 use smallvec::SmallVec;
-use time::Stamp;
 
 mod matches;
 mod options;
 mod plan;
+mod push;
 mod rule;
 mod stats;
 mod step;
@@ -64,7 +64,7 @@ use lineage::LineageFields;
 pub use matches::{Match, Matches, Step};
 pub use options::{LineageOptions, SessionLimits, SessionOptions, StreamOrder};
 pub use plan::SessionPlan;
-use rule::{Body, BodySpec, OwnTs, RuleState};
+use rule::{Body, BodySpec, RuleState};
 pub(crate) use rule::{Hit, HitKind, Sink};
 pub use snapshot::{SessionSnapshot, SnapshotError};
 pub(crate) use stats::Counters;
@@ -309,150 +309,6 @@ impl<H: Clone> Session<H> {
         fields
     }
 
-    /// [`Session::push`], with the step queries' answers when `given`.
-    fn push_inner(
-        &mut self,
-        handle: H,
-        event: &dyn Event,
-        given: Option<&[u32]>,
-        out: &mut Matches<H>,
-    ) {
-        self.stats.events += 1;
-        let arrival = self.arrival;
-        self.arrival += 1;
-        if self.finished {
-            // The input is closed: nothing more is evaluated.
-            self.stats.late += 1;
-            out.late.push(handle);
-            return;
-        }
-        let stamp = Stamp::read(event.get(&self.ts_field).as_ref(), self.ts_format);
-        match stamp {
-            Stamp::At(_) => {}
-            Stamp::Missing => self.stats.missing_timestamp += 1,
-            Stamp::Bad => self.stats.bad_timestamp += 1,
-        }
-        let tie = Tie::read(self.tie_field.as_ref().and_then(|f| event.get(f)).as_ref());
-        if self.ordering.observe(stamp, &tie) {
-            self.stats.out_of_order += 1;
-        }
-        // The time of hits that have none of their own: the Python engine's
-        // 0; a stateful rule orders or skips them by `stamp` (order.rs).
-        let ts = stamp.at().unwrap_or(0);
-        let own_ties = self.ordering.own_ties(event);
-        let mut hits = std::mem::take(&mut self.scratch);
-        hits.clear();
-        let plan = &*self.plan;
-        let category = plan.category_field.as_ref().map(|f| event.get(f));
-        // Rules timed by another field than the session's read it here, once
-        // per event: for their steps, and for their `maxspan` expiry.
-        let own: OwnTs = self
-            .own_ts
-            .iter()
-            .map(|(field, format)| event.get(field).and_then(|v| time::parse_ts(&v, *format)))
-            .collect();
-        // Every step query of every rule: one pass of the pack (routing,
-        // candidate index), then the rules read their answers.
-        let mut due = std::mem::take(&mut self.due);
-        due.clear();
-        if let Some(matched) = given {
-            due.extend_from_slice(&plan.always_answered);
-            self.answers.clear();
-            self.answers.resize(plan.answer_owner.len(), false);
-            for &k in matched {
-                let k = k as usize;
-                if let (Some(a), Some(&i)) = (self.answers.get_mut(k), plan.answer_owner.get(k)) {
-                    *a = true;
-                    due.push(i);
-                }
-            }
-            due.sort_unstable();
-            due.dedup();
-        } else if let Some(p) = &plan.pack {
-            due.extend_from_slice(&plan.always);
-            self.answers.clear();
-            self.answers.resize(p.pack.len(), false);
-            p.pack.matches(event, &mut self.pack_hits);
-            for &k in self.pack_hits.rules() {
-                let k = k as usize;
-                if let Some(a) = self.answers.get_mut(k) {
-                    *a = true;
-                }
-                // A rule the pack answers runs only when one of its step
-                // queries matched.
-                if let Some(&i) = p.owner.get(k) {
-                    due.push(i);
-                }
-            }
-            if due.len() > plan.always.len() {
-                due.sort_unstable();
-                due.dedup();
-            }
-        } else {
-            due.extend_from_slice(&plan.always);
-        }
-        // The answers, from the caller or the session's pack (numbered
-        // alike), when there are some.
-        let answered = given.is_some() || plan.pack.is_some();
-        for &i in &due {
-            let i = i as usize;
-            let (Some(r), Some(rp)) = (self.rules.get_mut(i), plan.rules.get(i)) else {
-                continue;
-            };
-            let cat = if rp.session_category {
-                category.as_ref()
-            } else {
-                None
-            };
-            let steps = plan
-                .answer_steps
-                .get(i)
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            let answers = (answered && !steps.is_empty()).then_some(Answers {
-                steps,
-                matched: &self.answers,
-            });
-            let own_clock = r.own_clock(&own);
-            if rp.lineage.is_none() && self.ordering.drops_all(i, own_clock.is_some(), stamp) {
-                // Every hit this event gives the rule would be dropped
-                // for its time (`order_hits`): nothing to evaluate.
-                continue;
-            }
-            let ts = own_clock.unwrap_or(ts);
-            r.evaluate(
-                rp,
-                &self.lineage,
-                i as u32,
-                event,
-                cat,
-                ts,
-                &mut hits,
-                answers,
-            );
-        }
-        self.due = due;
-        if let Some(shard) = &self.shard {
-            hits.retain(|h| shard.owns(h.rule as usize, &h.key));
-        }
-        if self.ordering.mode == StreamOrder::Arrival {
-            self.process(ts, arrival, &handle, &hits, &own, out);
-        } else {
-            let report = self.order_hits(
-                arrival, stamp, &tie, &own_ties, &own, &handle, &mut hits, out,
-            );
-            if report.missing_tiebreaker {
-                self.stats.missing_tiebreaker += 1;
-            }
-            if report.late {
-                self.stats.late += 1;
-                out.late.push(handle);
-            }
-        }
-        hits.clear();
-        self.scratch = hits;
-    }
-
     /// Pushes one event from its bytes (a JSON object), with the results
     /// [`Session::push`] gives for the same event as a `serde_json::Value`.
     /// No DOM is built: one pass over the bytes keeps only the fields the
@@ -482,46 +338,6 @@ impl<H: Clone> Session<H> {
         let event = self.projection.parse_checked(text)?;
         self.push(handle, &event, out);
         Ok(())
-    }
-
-    /// Runs the state machines over one event as it arrives
-    /// ([`StreamOrder::Arrival`]): every `maxspan` expiry on its time, then its hits.
-    fn process(
-        &mut self,
-        ts: i64,
-        arrival: u64,
-        handle: &H,
-        hits: &[Hit],
-        own: &[Option<i64>],
-        out: &mut Matches<H>,
-    ) {
-        let counters = &mut self.counters;
-        let plan = &*self.plan;
-        for &ri in &plan.timed {
-            let (Some(r), Some(rp)) =
-                (self.rules.get_mut(ri as usize), plan.rules.get(ri as usize))
-            else {
-                continue;
-            };
-            // `maxspan` runs on the rule's own clock, as its steps do.
-            let now = r.own_clock(own).unwrap_or(ts);
-            let (body, mut sink) = r.sink(rp, ri, out, counters);
-            if let (Body::Seq(s), BodySpec::Seq(spec)) = (body, &rp.body) {
-                s.expire(spec, now, &mut sink);
-            }
-        }
-        for h in hits {
-            order::run_hit(
-                &plan.rules,
-                &mut self.rules,
-                &mut self.counters,
-                h,
-                handle,
-                arrival,
-                false,
-                out,
-            );
-        }
     }
 
     /// Closes the input: runs the held hits of the stateful rules in order,
@@ -582,42 +398,5 @@ impl<H: Clone> Session<H> {
             peak_state_bytes: c.peak_bytes,
             ..self.stats.clone()
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Body;
-    use crate::{CompileOptions, CompiledQuery, Matches, Session, SessionOptions, StreamOrder};
-    use serde_json::json;
-
-    /// A leading missing event that repeats with one key inside `maxspan`
-    /// keeps one queue entry for it, not one per event.
-    #[test]
-    fn leading_missing_queue_stays_small_for_a_repeated_key() {
-        let engine = CompiledQuery::compile(
-            "sequence by k with maxspan=1h ![a where true] [b where true] [c where true]",
-            &CompileOptions::default(),
-        )
-        .expect("compiles");
-        // A stream, so that every event runs as it comes.
-        let mut s = Session::<u32>::new(
-            &engine,
-            SessionOptions {
-                order: Some(StreamOrder::Window { window_ms: 0 }),
-                ..SessionOptions::default()
-            },
-        );
-        let mut out = Matches::new();
-        for i in 0..1000u32 {
-            let ev =
-                json!({"@timestamp": 1000 + i64::from(i), "event": {"category": "a"}, "k": "x"});
-            s.push(i, &ev, &mut out);
-        }
-        let Some(Body::Seq(seq)) = s.rules.first().map(|r| &r.body) else {
-            panic!("a sequence rule");
-        };
-        assert!(seq.leading_queue_len() <= 18, "{}", seq.leading_queue_len());
-        assert_eq!(s.stats().keys, 1);
     }
 }

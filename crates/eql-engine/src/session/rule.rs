@@ -5,7 +5,7 @@ use super::snapshot::{BodySnap, Load, RuleSnap};
 use super::SnapshotError;
 use super::{
     join, lineage, pipes, sample, sequence, Answers, CompiledQuery, Counters, Dialect, EvalCx,
-    Event, Key, Matches, QueryBody, SessionOptions, SmallVec, Value,
+    Event, Key, Matches, QueryBody, SessionOptions, SmallVec, StepSpec, Value,
 };
 use lineage::LineageFields;
 
@@ -216,107 +216,30 @@ impl<H: Clone> RuleState<H> {
             }
             _ => event,
         };
-        let capture = |cx: &EvalCx<'_>, pos: u16| plan.pipes.capture(cx.event, pos);
         let cx = EvalCx {
             engine,
             event,
             category,
             answers,
         };
-        let mut keys: SmallVec<[Key; 1]> = SmallVec::new();
-        let mut push = |kind: HitKind, key: Key, caps: Vec<(u16, Option<Value<'static>>)>| {
-            hits.push(Hit {
-                rule: index,
-                kind,
-                ts,
-                key,
-                caps,
-            });
+        let mut out = HitWriter {
+            hits,
+            pipes: &plan.pipes,
+            rule: index,
+            ts,
         };
         match &plan.body {
             BodySpec::Event => {
                 if let QueryBody::Event(q) = &engine.query.body {
                     if cx.step_matches(q) {
-                        push(HitKind::Step(0), Key::new(), capture(&cx, 0));
+                        let caps = out.capture(&cx, 0);
+                        out.push(HitKind::Step(0), Key::new(), caps);
                     }
                 }
             }
-            BodySpec::Seq(s) => {
-                if s.py
-                    && s.maxspan.is_some()
-                    && s.steps.iter().any(|st| cx.category_matches(&st.query))
-                {
-                    push(HitKind::Touch, Key::new(), Vec::new());
-                }
-                // Elasticsearch blocks a transition on an `until` event
-                // strictly before the event that makes it (`UntilGroup`):
-                // an event that is both completes first, then blocks the
-                // sequences it is in. Python checks `until` first.
-                let until = s.until.as_ref().filter(|u| cx.step_matches(&u.query));
-                let mut until_keys: SmallVec<[Key; 1]> = SmallVec::new();
-                if let Some(u) = until {
-                    cx.keys(u, &mut until_keys);
-                }
-                if s.py {
-                    for k in until_keys.drain(..) {
-                        push(HitKind::Until, k, Vec::new());
-                    }
-                }
-                for (i, st) in s.steps.iter().enumerate().rev() {
-                    if cx.step_matches(&st.query) {
-                        cx.keys(st, &mut keys);
-                        let caps = if st.missing {
-                            Vec::new()
-                        } else {
-                            capture(&cx, st.pos)
-                        };
-                        for k in keys.drain(..) {
-                            push(HitKind::Step(i as u16), k, caps.clone());
-                        }
-                    }
-                }
-                for k in until_keys.drain(..) {
-                    push(HitKind::Until, k, Vec::new());
-                }
-            }
-            BodySpec::Join(j) => {
-                if let Some(u) = &j.until {
-                    if cx.step_matches(&u.query) {
-                        cx.keys(u, &mut keys);
-                        for k in keys.drain(..) {
-                            push(HitKind::Until, k, Vec::new());
-                        }
-                    }
-                }
-                for (i, st) in j.steps.iter().enumerate() {
-                    if cx.step_matches(&st.query) {
-                        cx.keys(st, &mut keys);
-                        let caps = capture(&cx, st.pos);
-                        for k in keys.drain(..) {
-                            push(HitKind::Step(i as u16), k, caps.clone());
-                        }
-                    }
-                }
-            }
-            BodySpec::Sample(s) => {
-                let order: Vec<usize> = if s.py {
-                    (0..s.steps.len()).rev().collect()
-                } else {
-                    (0..s.steps.len()).collect()
-                };
-                for i in order {
-                    let Some(st) = s.steps.get(i) else {
-                        continue;
-                    };
-                    if cx.step_matches(&st.query) {
-                        cx.keys(st, &mut keys);
-                        let caps = capture(&cx, st.pos);
-                        for k in keys.drain(..) {
-                            push(HitKind::Step(i as u16), k, caps.clone());
-                        }
-                    }
-                }
-            }
+            BodySpec::Seq(s) => sequence_hits(s, &cx, &mut out),
+            BodySpec::Join(j) => join_hits(j, &cx, &mut out),
+            BodySpec::Sample(s) => sample_hits(s, &cx, &mut out),
         }
     }
 
@@ -393,5 +316,117 @@ impl<H: Clone> RuleState<H> {
                 c,
             },
         )
+    }
+}
+
+/// Where one rule's hits for one event go.
+struct HitWriter<'a> {
+    hits: &'a mut Vec<Hit>,
+    pipes: &'a pipes::PipeSpec,
+    rule: u32,
+    ts: i64,
+}
+
+impl HitWriter<'_> {
+    #[inline]
+    fn push(&mut self, kind: HitKind, key: Key, caps: Vec<(u16, Option<Value<'static>>)>) {
+        self.hits.push(Hit {
+            rule: self.rule,
+            kind,
+            ts: self.ts,
+            key,
+            caps,
+        });
+    }
+
+    /// The values the pipes need from the event, entering position `pos`.
+    #[inline]
+    fn capture(&self, cx: &EvalCx<'_>, pos: u16) -> Vec<(u16, Option<Value<'static>>)> {
+        self.pipes.capture(cx.event, pos)
+    }
+
+    /// A hit of step `i` per key of `st` when the event matches it, each
+    /// with the pipe captures of the step's position.
+    #[inline]
+    fn step(&mut self, cx: &EvalCx<'_>, i: usize, st: &StepSpec, keys: &mut SmallVec<[Key; 1]>) {
+        if cx.step_matches(&st.query) {
+            cx.keys(st, keys);
+            let caps = self.capture(cx, st.pos);
+            for k in keys.drain(..) {
+                self.push(HitKind::Step(i as u16), k, caps.clone());
+            }
+        }
+    }
+}
+
+/// A sequence's hits: the Python `maxspan` touch, the steps last to first
+/// (a missing step captures nothing), and `until` (first in Python, last
+/// in Elasticsearch).
+fn sequence_hits(s: &sequence::SeqSpec, cx: &EvalCx<'_>, out: &mut HitWriter<'_>) {
+    if s.py && s.maxspan.is_some() && s.steps.iter().any(|st| cx.category_matches(&st.query)) {
+        out.push(HitKind::Touch, Key::new(), Vec::new());
+    }
+    // Elasticsearch blocks a transition on an `until` event
+    // strictly before the event that makes it (`UntilGroup`):
+    // an event that is both completes first, then blocks the
+    // sequences it is in. Python checks `until` first.
+    let until = s.until.as_ref().filter(|u| cx.step_matches(&u.query));
+    let mut until_keys: SmallVec<[Key; 1]> = SmallVec::new();
+    if let Some(u) = until {
+        cx.keys(u, &mut until_keys);
+    }
+    if s.py {
+        for k in until_keys.drain(..) {
+            out.push(HitKind::Until, k, Vec::new());
+        }
+    }
+    let mut keys: SmallVec<[Key; 1]> = SmallVec::new();
+    for (i, st) in s.steps.iter().enumerate().rev() {
+        if cx.step_matches(&st.query) {
+            cx.keys(st, &mut keys);
+            let caps = if st.missing {
+                Vec::new()
+            } else {
+                out.capture(cx, st.pos)
+            };
+            for k in keys.drain(..) {
+                out.push(HitKind::Step(i as u16), k, caps.clone());
+            }
+        }
+    }
+    for k in until_keys.drain(..) {
+        out.push(HitKind::Until, k, Vec::new());
+    }
+}
+
+/// A join's hits: `until`, then the steps in order.
+fn join_hits(j: &join::JoinSpec, cx: &EvalCx<'_>, out: &mut HitWriter<'_>) {
+    let mut keys: SmallVec<[Key; 1]> = SmallVec::new();
+    if let Some(u) = &j.until {
+        if cx.step_matches(&u.query) {
+            cx.keys(u, &mut keys);
+            for k in keys.drain(..) {
+                out.push(HitKind::Until, k, Vec::new());
+            }
+        }
+    }
+    for (i, st) in j.steps.iter().enumerate() {
+        out.step(cx, i, st, &mut keys);
+    }
+}
+
+/// A sample's hits: the steps in order (last to first in Python).
+fn sample_hits(s: &sample::SampleSpec, cx: &EvalCx<'_>, out: &mut HitWriter<'_>) {
+    let mut keys: SmallVec<[Key; 1]> = SmallVec::new();
+    let order: Vec<usize> = if s.py {
+        (0..s.steps.len()).rev().collect()
+    } else {
+        (0..s.steps.len()).collect()
+    };
+    for i in order {
+        let Some(st) = s.steps.get(i) else {
+            continue;
+        };
+        out.step(cx, i, st, &mut keys);
     }
 }

@@ -156,8 +156,8 @@ fn b(x: bool) -> V {
     Some(Value::Bool(x))
 }
 
-/// Evaluates a function call. (Long: one short arm per function of both
-/// dialects, read as a table; the longer ones are functions of their own.)
+/// Evaluates a function call: one arm per function of both dialects; the
+/// longer ones are functions of their own.
 pub(crate) fn call(ctx: &Ctx<'_>, name: &str, insensitive: bool, args: &[Expr], env: &Env) -> V {
     let py = ctx.py();
     let lower = name.to_ascii_lowercase();
@@ -181,35 +181,8 @@ pub(crate) fn call(ctx: &Ctx<'_>, name: &str, insensitive: bool, args: &[Expr], 
             };
             arith(py, op, arg(0).as_ref()?, arg(1).as_ref()?)
         }
-        "between" => {
-            let s = s_of(arg(0))?;
-            let left = s_of(arg(1))?;
-            let right = s_of(arg(2))?;
-            let greedy = matches!(arg(3), Some(Value::Bool(true)));
-            let ci = ci || (py && matches!(arg(4), Some(Value::Bool(false))));
-            let ci = if py && matches!(arg(4), Some(Value::Bool(true))) {
-                false
-            } else {
-                ci
-            };
-            between(py, s, left, right, greedy, ci)
-        }
-        "cidrmatch" => {
-            let Some(ip) = s_of(arg(0)) else {
-                return if py { b(false) } else { None };
-            };
-            let ip: std::net::IpAddr = ip.trim().parse().ok()?;
-            for c in vals.get(1..).unwrap_or(&[]) {
-                if let Some(c) = s_of(c) {
-                    if cidr_contains(c, ip) {
-                        return b(true);
-                    }
-                } else if !py {
-                    return None;
-                }
-            }
-            b(false)
-        }
+        "between" => between_call(py, ci, &vals),
+        "cidrmatch" => cidr_match(py, &vals),
         "concat" => {
             let mut out = String::new();
             for v in &vals {
@@ -217,73 +190,14 @@ pub(crate) fn call(ctx: &Ctx<'_>, name: &str, insensitive: bool, args: &[Expr], 
             }
             Some(Value::Str(out.into()))
         }
-        "endswith" | "startswith" => {
-            let s = s_of(arg(0))?;
-            let sub = s_of(arg(1))?;
-            let (s, sub) = if ci {
-                (fold(s), fold(sub))
-            } else {
-                (s.to_owned(), sub.to_owned())
-            };
-            b(if lower == "endswith" {
-                s.ends_with(&sub)
-            } else {
-                s.starts_with(&sub)
-            })
-        }
-        "stringcontains" => {
-            let Some(s) = s_of(arg(0)) else {
-                return if py { b(false) } else { None };
-            };
-            let sub = s_of(arg(1))?;
-            if !py && (s.is_empty() || sub.is_empty()) {
-                return b(false);
-            }
-            if ci {
-                b(fold(s).contains(&fold(sub)))
-            } else {
-                b(s.contains(sub))
-            }
-        }
+        "endswith" | "startswith" => affix(lower == "endswith", ci, &vals),
+        "stringcontains" => string_contains(py, ci, &vals),
         "indexof" => index_of(py, ci, &vals),
-        "length" => match arg(0).as_ref()? {
-            Value::Str(s) => Some(Value::Int(if py {
-                s.chars().count()
-            } else {
-                s.encode_utf16().count()
-            } as i64)),
-            Value::Array(a) if py => Some(Value::Int(a.len() as i64)),
-            Value::Object(o) if py => Some(Value::Int(o.len() as i64)),
-            _ => None,
-        },
-        "number" => {
-            let base = match arg(1) {
-                None => 10,
-                v => int_of(v)?,
-            };
-            match arg(0).as_ref()? {
-                x @ (Value::Int(_) | Value::Float(_)) => Some(x.clone()),
-                Value::Str(s) => number(py, s, base),
-                _ => None,
-            }
-        }
+        "length" => length(py, arg(0).as_ref()?),
+        "number" => number_call(py, &vals),
         "string" => Some(Value::Str(to_string(py, arg(0).as_ref()?).into())),
         "substring" => substring(py, &vals),
-        "arraycontains" => {
-            let Value::Array(items) = arg(0).as_ref()? else {
-                return None;
-            };
-            for v in vals.get(1..).unwrap_or(&[]) {
-                let Some(v) = v else { continue };
-                if items
-                    .iter()
-                    .any(|it| ctx.equal(it, v, ctx.ci) == Some(true))
-                {
-                    return b(true);
-                }
-            }
-            b(false)
-        }
+        "arraycontains" => array_contains(ctx, &vals),
         "wildcard" => {
             let s = s_of(arg(0))?;
             b(vals
@@ -292,19 +206,136 @@ pub(crate) fn call(ctx: &Ctx<'_>, name: &str, insensitive: bool, args: &[Expr], 
                 .iter()
                 .any(|p| s_of(p).is_some_and(|p| glob(s, p, ctx.ci, false))))
         }
-        "match" | "matchlite" => {
-            let s = s_of(arg(0))?;
-            for p in vals.get(1..).unwrap_or(&[]) {
-                if let Some(p) = s_of(p) {
-                    if ctx.regexes.is_match(s, p, true, true)? {
-                        return b(true);
-                    }
-                }
-            }
-            b(false)
-        }
+        "match" | "matchlite" => match_any(ctx, &vals),
         _ => None,
     }
+}
+
+/// `between(s, left, right[, greedy[, case_sensitive]])`.
+fn between_call(py: bool, ci: bool, vals: &[V]) -> V {
+    let arg = |i: usize| -> &V { vals.get(i).unwrap_or(&None) };
+    let s = s_of(arg(0))?;
+    let left = s_of(arg(1))?;
+    let right = s_of(arg(2))?;
+    let greedy = matches!(arg(3), Some(Value::Bool(true)));
+    let ci = ci || (py && matches!(arg(4), Some(Value::Bool(false))));
+    let ci = if py && matches!(arg(4), Some(Value::Bool(true))) {
+        false
+    } else {
+        ci
+    };
+    between(py, s, left, right, greedy, ci)
+}
+
+/// `cidrMatch(ip, cidr...)`.
+fn cidr_match(py: bool, vals: &[V]) -> V {
+    let Some(ip) = s_of(vals.first().unwrap_or(&None)) else {
+        return if py { b(false) } else { None };
+    };
+    let ip: std::net::IpAddr = ip.trim().parse().ok()?;
+    for c in vals.get(1..).unwrap_or(&[]) {
+        if let Some(c) = s_of(c) {
+            if cidr_contains(c, ip) {
+                return b(true);
+            }
+        } else if !py {
+            return None;
+        }
+    }
+    b(false)
+}
+
+/// `endsWith(s, sub)` (`ends`) or `startsWith(s, sub)`.
+fn affix(ends: bool, ci: bool, vals: &[V]) -> V {
+    let arg = |i: usize| -> &V { vals.get(i).unwrap_or(&None) };
+    let s = s_of(arg(0))?;
+    let sub = s_of(arg(1))?;
+    let (s, sub) = if ci {
+        (fold(s), fold(sub))
+    } else {
+        (s.to_owned(), sub.to_owned())
+    };
+    b(if ends {
+        s.ends_with(&sub)
+    } else {
+        s.starts_with(&sub)
+    })
+}
+
+/// `stringContains(s, sub)`.
+fn string_contains(py: bool, ci: bool, vals: &[V]) -> V {
+    let arg = |i: usize| -> &V { vals.get(i).unwrap_or(&None) };
+    let Some(s) = s_of(arg(0)) else {
+        return if py { b(false) } else { None };
+    };
+    let sub = s_of(arg(1))?;
+    if !py && (s.is_empty() || sub.is_empty()) {
+        return b(false);
+    }
+    if ci {
+        b(fold(s).contains(&fold(sub)))
+    } else {
+        b(s.contains(sub))
+    }
+}
+
+/// `length(v)`: a string's units of the dialect; in Python also an array's
+/// or object's size.
+fn length(py: bool, v: &Value<'_>) -> V {
+    match v {
+        Value::Str(s) => Some(Value::Int(if py {
+            s.chars().count()
+        } else {
+            s.encode_utf16().count()
+        } as i64)),
+        Value::Array(a) if py => Some(Value::Int(a.len() as i64)),
+        Value::Object(o) if py => Some(Value::Int(o.len() as i64)),
+        _ => None,
+    }
+}
+
+/// `number(s[, base])`.
+fn number_call(py: bool, vals: &[V]) -> V {
+    let arg = |i: usize| -> &V { vals.get(i).unwrap_or(&None) };
+    let base = match arg(1) {
+        None => 10,
+        v => int_of(v)?,
+    };
+    match arg(0).as_ref()? {
+        x @ (Value::Int(_) | Value::Float(_)) => Some(x.clone()),
+        Value::Str(s) => number(py, s, base),
+        _ => None,
+    }
+}
+
+/// `arrayContains(array, value...)`.
+fn array_contains(ctx: &Ctx<'_>, vals: &[V]) -> V {
+    let Value::Array(items) = vals.first()?.as_ref()? else {
+        return None;
+    };
+    for v in vals.get(1..).unwrap_or(&[]) {
+        let Some(v) = v else { continue };
+        if items
+            .iter()
+            .any(|it| ctx.equal(it, v, ctx.ci) == Some(true))
+        {
+            return b(true);
+        }
+    }
+    b(false)
+}
+
+/// `match(s, regex...)` / `matchLite`.
+fn match_any(ctx: &Ctx<'_>, vals: &[V]) -> V {
+    let s = s_of(vals.first().unwrap_or(&None))?;
+    for p in vals.get(1..).unwrap_or(&[]) {
+        if let Some(p) = s_of(p) {
+            if ctx.regexes.is_match(s, p, true, true)? {
+                return b(true);
+            }
+        }
+    }
+    b(false)
 }
 
 /// `arrayCount(array, var, cond)` / `arraySearch(array, var, cond)`

@@ -18,13 +18,20 @@
 //! Values (join keys, pipe captures) are written as a flat list of tokens
 //! ([`Vals`]), so nesting costs no recursion when a snapshot is read, and a
 //! float keeps its bits (NaN included).
+//!
+//! The values' tokens are in `vals.rs`, the pieces several state machines
+//! write in `shared.rs`, and the checked reading back ([`Load`]) in
+//! `load.rs`.
 
-use super::keys::{Key, KeyAtom};
-use super::pipes::Res;
-use super::{
-    Counters, Hit, HitKind, Session, SessionLimits, SessionOptions, SessionPlan, StreamOrder, Value,
-};
-use std::borrow::Cow;
+mod load;
+mod shared;
+mod vals;
+
+pub(crate) use load::Load;
+pub(crate) use shared::{BodySnap, CapsSnap, HitSnap, ResSnap, RuleSnap};
+pub(crate) use vals::Vals;
+
+use super::{Counters, Session, SessionOptions, SessionPlan, StreamOrder};
 use std::sync::Arc;
 
 /// A session's state at one point of its stream, from [`Session::snapshot`]:
@@ -89,6 +96,23 @@ impl<H> SessionSnapshot<H> {
     pub fn version(&self) -> u32 {
         self.version
     }
+
+    /// [`SnapshotError::QueryCount`] or [`SnapshotError::QueryMismatch`]
+    /// unless the snapshot was taken over `plan`'s queries.
+    fn check_queries(&self, plan: &SessionPlan) -> Result<(), SnapshotError> {
+        if self.queries.len() != plan.rules.len() {
+            return Err(SnapshotError::QueryCount {
+                found: self.queries.len(),
+                expected: plan.rules.len(),
+            });
+        }
+        for (query, (print, r)) in self.queries.iter().zip(&plan.rules).enumerate() {
+            if *print != query_print(&r.engine) {
+                return Err(SnapshotError::QueryMismatch { query });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Why [`Session::restore`] refused a snapshot.
@@ -135,7 +159,7 @@ pub enum SnapshotError {
          timestamp_field, lineage) differ from the snapshot's"
     )]
     OptionsMismatch,
-    /// The snapshot holds more state than the [`SessionLimits`] of the
+    /// The snapshot holds more state than the [`SessionLimits`](crate::SessionLimits) of the
     /// options allow.
     #[error("{}{what} holds {found}, over SessionLimits::{limit} = {max}", at(.rule.as_ref()))]
     OverLimit {
@@ -143,7 +167,7 @@ pub enum SnapshotError {
         rule: Option<usize>,
         /// What holds too much.
         what: &'static str,
-        /// The limit (a field of [`SessionLimits`]).
+        /// The limit (a field of [`SessionLimits`](crate::SessionLimits)).
         limit: &'static str,
         /// How much the snapshot holds.
         found: usize,
@@ -163,311 +187,6 @@ pub enum SnapshotError {
 
 fn at(rule: Option<&usize>) -> String {
     rule.map(|r| format!("rule {r}: ")).unwrap_or_default()
-}
-
-// ---------------------------------------------------------------------------
-// Values as flat tokens
-
-/// One token of a [`Vals`] list.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub(crate) enum Tok {
-    /// An absent value (top level only).
-    #[cfg_attr(feature = "serde", serde(rename = "x"))]
-    Absent,
-    #[cfg_attr(feature = "serde", serde(rename = "n"))]
-    Null,
-    #[cfg_attr(feature = "serde", serde(rename = "b"))]
-    Bool(bool),
-    #[cfg_attr(feature = "serde", serde(rename = "i"))]
-    Int(i64),
-    /// The bits of an `f64`.
-    #[cfg_attr(feature = "serde", serde(rename = "f"))]
-    Float(u64),
-    #[cfg_attr(feature = "serde", serde(rename = "s"))]
-    Str(String),
-    /// An array of that many values, which follow.
-    #[cfg_attr(feature = "serde", serde(rename = "a"))]
-    Array(u32),
-    /// An object of that many members, which follow as a `Str` name, then
-    /// the value.
-    #[cfg_attr(feature = "serde", serde(rename = "o"))]
-    Object(u32),
-}
-
-/// A list of values, each possibly absent, as tokens in pre-order.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(transparent)
-)]
-pub(crate) struct Vals(Vec<Tok>);
-
-impl Vals {
-    fn push(&mut self, v: &Value<'_>) {
-        match v {
-            Value::Null => self.0.push(Tok::Null),
-            Value::Bool(b) => self.0.push(Tok::Bool(*b)),
-            Value::Int(i) => self.0.push(Tok::Int(*i)),
-            Value::Float(f) => self.0.push(Tok::Float(f.to_bits())),
-            Value::Str(s) => self.0.push(Tok::Str(s.to_string())),
-            Value::Array(items) => {
-                self.0.push(Tok::Array(items.len() as u32));
-                for x in items {
-                    self.push(x);
-                }
-            }
-            Value::Object(members) => {
-                self.0.push(Tok::Object(members.len() as u32));
-                for (k, x) in members {
-                    self.0.push(Tok::Str(k.to_string()));
-                    self.push(x);
-                }
-            }
-        }
-    }
-
-    fn push_atom(&mut self, a: &KeyAtom) {
-        match a {
-            KeyAtom::Null => self.0.push(Tok::Null),
-            KeyAtom::Bool(b) => self.0.push(Tok::Bool(*b)),
-            KeyAtom::Int(i) => self.0.push(Tok::Int(*i)),
-            KeyAtom::Float(bits) => self.0.push(Tok::Float(*bits)),
-            KeyAtom::Str(s) => self.0.push(Tok::Str(s.to_string())),
-            KeyAtom::List(items) => {
-                self.0.push(Tok::Array(items.len() as u32));
-                for x in &**items {
-                    self.push_atom(x);
-                }
-            }
-        }
-    }
-
-    /// A join key (or any list of key atoms).
-    pub(crate) fn of_atoms<'a>(atoms: impl IntoIterator<Item = &'a KeyAtom>) -> Vals {
-        let mut v = Vals::default();
-        for a in atoms {
-            v.push_atom(a);
-        }
-        v
-    }
-
-    /// Values, all present.
-    pub(crate) fn of_values<'a>(values: impl IntoIterator<Item = &'a Value<'static>>) -> Vals {
-        let mut v = Vals::default();
-        for x in values {
-            v.push(x);
-        }
-        v
-    }
-
-    /// Values, each possibly absent.
-    pub(crate) fn of_options<'a>(
-        values: impl IntoIterator<Item = &'a Option<Value<'static>>>,
-    ) -> Vals {
-        let mut v = Vals::default();
-        for x in values {
-            match x {
-                Some(x) => v.push(x),
-                None => v.0.push(Tok::Absent),
-            }
-        }
-        v
-    }
-}
-
-/// An open container while tokens are decoded.
-enum Frame {
-    Array(u32, Vec<Value<'static>>),
-    Object(
-        u32,
-        Vec<(Cow<'static, str>, Value<'static>)>,
-        Option<String>,
-    ),
-}
-
-/// Decodes tokens into values, without recursion; `None` when they are
-/// not a list of values nested at most `max_depth` deep.
-fn decode(toks: &[Tok], max_depth: usize) -> Option<Vec<Option<Value<'static>>>> {
-    let mut out = Vec::new();
-    let mut stack: Vec<Frame> = Vec::new();
-    for tok in toks {
-        if let Some(Frame::Object(_, _, name @ None)) = stack.last_mut() {
-            let Tok::Str(s) = tok else {
-                return None;
-            };
-            *name = Some(s.clone());
-            continue;
-        }
-        let mut v = match tok {
-            Tok::Absent => {
-                if !stack.is_empty() {
-                    return None;
-                }
-                out.push(None);
-                continue;
-            }
-            Tok::Null => Value::Null,
-            Tok::Bool(b) => Value::Bool(*b),
-            Tok::Int(i) => Value::Int(*i),
-            Tok::Float(bits) => Value::Float(f64::from_bits(*bits)),
-            Tok::Str(s) => Value::Str(Cow::Owned(s.clone())),
-            Tok::Array(n) | Tok::Object(n) if *n > 0 => {
-                if stack.len() >= max_depth {
-                    return None;
-                }
-                stack.push(match tok {
-                    Tok::Array(_) => Frame::Array(*n, Vec::new()),
-                    _ => Frame::Object(*n, Vec::new(), None),
-                });
-                continue;
-            }
-            Tok::Array(_) => Value::Array(Vec::new()),
-            Tok::Object(_) => Value::Object(Vec::new()),
-        };
-        // Put the value into its container, closing every container it fills.
-        loop {
-            match stack.last_mut() {
-                None => {
-                    out.push(Some(v));
-                    break;
-                }
-                Some(Frame::Array(left, items)) => {
-                    items.push(v);
-                    *left -= 1;
-                    if *left > 0 {
-                        break;
-                    }
-                }
-                Some(Frame::Object(left, members, name)) => {
-                    members.push((Cow::Owned(name.take()?), v));
-                    *left -= 1;
-                    if *left > 0 {
-                        break;
-                    }
-                }
-            }
-            v = match stack.pop()? {
-                Frame::Array(_, items) => Value::Array(items),
-                Frame::Object(_, members, _) => Value::Object(members),
-            };
-        }
-    }
-    stack.is_empty().then_some(out)
-}
-
-/// A key atom from a decoded value, exactly (the inverse of `push_atom`).
-fn atom_of(v: Value<'static>) -> Option<KeyAtom> {
-    Some(match v {
-        Value::Null => KeyAtom::Null,
-        Value::Bool(b) => KeyAtom::Bool(b),
-        Value::Int(i) => KeyAtom::Int(i),
-        Value::Float(f) => KeyAtom::Float(f.to_bits()),
-        Value::Str(s) => KeyAtom::Str(s.into_owned().into_boxed_str()),
-        Value::Array(items) => KeyAtom::List(
-            items
-                .into_iter()
-                .map(atom_of)
-                .collect::<Option<Vec<_>>>()?
-                .into_boxed_slice(),
-        ),
-        Value::Object(_) => return None,
-    })
-}
-
-// ---------------------------------------------------------------------------
-// Shared pieces of the state
-
-/// A result on its way through a rule's pipes ([`Res`]).
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub(crate) struct ResSnap<H> {
-    events: Vec<H>,
-    caps: Vals,
-    count: Option<u64>,
-    /// The bits of the share.
-    percent: Option<u64>,
-    key: Vals,
-    missing: Vec<u16>,
-}
-
-impl<H: Clone> ResSnap<H> {
-    pub(crate) fn of(r: &Res<H>) -> Self {
-        ResSnap {
-            events: r.events.to_vec(),
-            caps: Vals::of_options(&r.caps),
-            count: r.count,
-            percent: r.percent.map(f64::to_bits),
-            key: Vals::of_values(&r.agg_key),
-            missing: r.missing.clone(),
-        }
-    }
-}
-
-/// A hit's pipe captures: (capture index, value).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub(crate) struct CapsSnap {
-    at: Vec<u16>,
-    values: Vals,
-}
-
-impl CapsSnap {
-    pub(crate) fn of(caps: &[(u16, Option<Value<'static>>)]) -> Self {
-        CapsSnap {
-            at: caps.iter().map(|c| c.0).collect(),
-            values: Vals::of_options(caps.iter().map(|c| &c.1)),
-        }
-    }
-}
-
-/// What a hit is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub(crate) enum HitKindSnap {
-    Touch,
-    Until,
-    Step(u16),
-}
-
-/// A hit held in the reorder buffer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub(crate) struct HitSnap {
-    rule: u32,
-    kind: HitKindSnap,
-    ts: i64,
-    key: Vals,
-    caps: CapsSnap,
-}
-
-impl HitSnap {
-    pub(crate) fn of(h: &Hit) -> Self {
-        HitSnap {
-            rule: h.rule,
-            kind: match h.kind {
-                HitKind::Touch => HitKindSnap::Touch,
-                HitKind::Until => HitKindSnap::Until,
-                HitKind::Step(i) => HitKindSnap::Step(i),
-            },
-            ts: h.ts,
-            key: Vals::of_atoms(&h.key),
-            caps: CapsSnap::of(&h.caps),
-        }
-    }
 }
 
 /// Counters that are not derived from the state.
@@ -495,29 +214,6 @@ pub(crate) struct StatsSnap {
     held_overflow: u64,
 }
 
-/// One rule's state.
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub(crate) struct RuleSnap<H> {
-    pub(crate) body: BodySnap<H>,
-    pub(crate) pipes: Vec<super::pipes::StageSnap<H>>,
-    pub(crate) lineage: Option<Vec<super::lineage::NodeSnap>>,
-}
-
-/// The state of a rule's body.
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub(crate) enum BodySnap<H> {
-    Event,
-    Seq(super::sequence::SeqSnap<H>),
-    Sample(super::sample::SampleSnap<H>),
-    Join(super::join::JoinSnap<H>),
-}
-
 /// The whole state.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(
@@ -531,147 +227,6 @@ struct SessionState<H> {
     stats: StatsSnap,
     order: super::order::OrderSnap<H>,
     rules: Vec<RuleSnap<H>>,
-}
-
-// ---------------------------------------------------------------------------
-// Reading the state back
-
-/// What restoring one piece of state needs: the limits it must respect and
-/// where errors point.
-pub(crate) struct Load<'a> {
-    pub(crate) limits: &'a SessionLimits,
-    /// Deepest value nesting accepted.
-    max_depth: usize,
-    /// Events pushed before the snapshot: every arrival number is below.
-    pub(crate) arrival: u64,
-    /// The rule being restored.
-    pub(crate) rule: Option<usize>,
-}
-
-impl Load<'_> {
-    /// An [`SnapshotError::Invalid`] about the current rule.
-    pub(crate) fn invalid(&self, what: &'static str) -> SnapshotError {
-        SnapshotError::Invalid {
-            rule: self.rule,
-            what,
-        }
-    }
-
-    /// `Ok` when `ok`, else [`Load::invalid`].
-    pub(crate) fn check(&self, ok: bool, what: &'static str) -> Result<(), SnapshotError> {
-        if ok {
-            Ok(())
-        } else {
-            Err(self.invalid(what))
-        }
-    }
-
-    /// `Ok` when `found` is within `max`, else [`SnapshotError::OverLimit`].
-    pub(crate) fn within(
-        &self,
-        what: &'static str,
-        limit: &'static str,
-        found: usize,
-        max: usize,
-    ) -> Result<(), SnapshotError> {
-        if found <= max {
-            Ok(())
-        } else {
-            Err(SnapshotError::OverLimit {
-                rule: self.rule,
-                what,
-                limit,
-                found,
-                max,
-            })
-        }
-    }
-
-    /// Values, each possibly absent.
-    pub(crate) fn options(&self, v: &Vals) -> Result<Vec<Option<Value<'static>>>, SnapshotError> {
-        decode(&v.0, self.max_depth).ok_or_else(|| self.invalid("malformed values"))
-    }
-
-    /// Values, all present.
-    pub(crate) fn values(&self, v: &Vals) -> Result<Vec<Value<'static>>, SnapshotError> {
-        self.options(v)?
-            .into_iter()
-            .map(|x| x.ok_or_else(|| self.invalid("an absent value where one is needed")))
-            .collect()
-    }
-
-    /// Key atoms.
-    pub(crate) fn atoms(&self, v: &Vals) -> Result<Vec<KeyAtom>, SnapshotError> {
-        self.values(v)?
-            .into_iter()
-            .map(|x| atom_of(x).ok_or_else(|| self.invalid("an object in a key")))
-            .collect()
-    }
-
-    /// A join key.
-    pub(crate) fn key(&self, v: &Vals) -> Result<Key, SnapshotError> {
-        Ok(self.atoms(v)?.into_iter().collect())
-    }
-
-    /// A hit's pipe captures, each of one of `fields` captured fields.
-    pub(crate) fn caps(
-        &self,
-        c: &CapsSnap,
-        fields: usize,
-    ) -> Result<Vec<(u16, Option<Value<'static>>)>, SnapshotError> {
-        let values = self.options(&c.values)?;
-        self.check(values.len() == c.at.len(), "captures without their index")?;
-        self.check(
-            c.at.iter().all(|&i| usize::from(i) < fields),
-            "a capture of a field the pipes do not read",
-        )?;
-        Ok(c.at.iter().copied().zip(values).collect())
-    }
-
-    /// A result of a rule whose pipes capture `fields` fields.
-    pub(crate) fn res<H>(&self, r: ResSnap<H>, fields: usize) -> Result<Res<H>, SnapshotError> {
-        let caps = self.options(&r.caps)?;
-        self.check(caps.len() <= fields, "more captures than the pipes read")?;
-        self.check(
-            r.missing.windows(2).all(|w| w[0] < w[1]),
-            "missing-step positions out of order",
-        )?;
-        Ok(Res {
-            events: r.events.into_iter().collect(),
-            caps,
-            count: r.count,
-            percent: r.percent.map(f64::from_bits),
-            agg_key: self.values(&r.key)?,
-            missing: r.missing,
-        })
-    }
-
-    /// A held hit of rule `rule`, validated against its plan.
-    pub(crate) fn hit(
-        &self,
-        h: &HitSnap,
-        plans: &[super::rule::RulePlan],
-    ) -> Result<Hit, SnapshotError> {
-        let plan = plans
-            .get(h.rule as usize)
-            .ok_or_else(|| self.invalid("a held hit of a rule the plan does not have"))?;
-        let kind = match h.kind {
-            HitKindSnap::Touch => HitKind::Touch,
-            HitKindSnap::Until => HitKind::Until,
-            HitKindSnap::Step(i) => HitKind::Step(i),
-        };
-        self.check(
-            plan.takes(kind),
-            "a held hit of a step the rule does not have",
-        )?;
-        Ok(Hit {
-            rule: h.rule,
-            kind,
-            ts: h.ts,
-            key: self.key(&h.key)?,
-            caps: self.caps(&h.caps, plan.pipes.field_count())?,
-        })
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -833,17 +388,7 @@ impl<H: Clone> Session<H> {
             });
         }
         let plan = plan.into();
-        if snapshot.queries.len() != plan.rules.len() {
-            return Err(SnapshotError::QueryCount {
-                found: snapshot.queries.len(),
-                expected: plan.rules.len(),
-            });
-        }
-        for (query, (print, r)) in snapshot.queries.iter().zip(&plan.rules).enumerate() {
-            if *print != query_print(&r.engine) {
-                return Err(SnapshotError::QueryMismatch { query });
-            }
-        }
+        snapshot.check_queries(&plan)?;
         let limits = opts.limits.clone();
         let max_depth = opts.event_limits.max_depth.max(128);
         let mut s = Session::from_plan(plan, opts);
@@ -857,33 +402,58 @@ impl<H: Clone> Session<H> {
             arrival: state.arrival,
             rule: None,
         };
+        s.load_state(state, &mut cx)?;
+        Ok(s)
+    }
+
+    /// Restores `state` into this fresh session: every rule's state, the
+    /// held hits, then the counters.
+    fn load_state(
+        &mut self,
+        state: SessionState<H>,
+        cx: &mut Load<'_>,
+    ) -> Result<(), SnapshotError> {
         let st = state.stats;
         cx.check(st.events == state.arrival, "events and arrivals disagree")?;
         cx.check(
-            state.rules.len() == s.rules.len(),
+            state.rules.len() == self.rules.len(),
             "rule states and queries disagree",
         )?;
         let mut c = Counters::default();
         for (i, (snap, (r, rp))) in state
             .rules
             .into_iter()
-            .zip(s.rules.iter_mut().zip(&s.plan.rules))
+            .zip(self.rules.iter_mut().zip(&self.plan.rules))
             .enumerate()
         {
             cx.rule = Some(i);
-            r.load(rp, snap, &cx, &mut c)?;
+            r.load(rp, snap, cx, &mut c)?;
         }
         cx.rule = None;
-        s.ordering.load(&s.plan.rules, state.order, &cx)?;
+        self.ordering.load(&self.plan.rules, state.order, cx)?;
         cx.check(
-            !state.finished || s.ordering.held_len() == 0,
+            !state.finished || self.ordering.held_len() == 0,
             "held hits after the end of the input",
         )?;
+        self.load_stats(&st, c, cx)?;
+        self.arrival = state.arrival;
+        self.finished = state.finished;
+        Ok(())
+    }
+
+    /// Sets the counters: `c` as the restored state added it up, with the
+    /// snapshot's peaks (which must hold that state) and totals.
+    fn load_stats(
+        &mut self,
+        st: &StatsSnap,
+        mut c: Counters,
+        cx: &Load<'_>,
+    ) -> Result<(), SnapshotError> {
         let narrow = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
         let peaks_hold = narrow(st.peak_partials) >= c.partials
             && narrow(st.peak_keys) >= c.keys
             && narrow(st.peak_state_bytes) >= c.bytes
-            && narrow(st.peak_held_hits) >= s.ordering.held_len();
+            && narrow(st.peak_held_hits) >= self.ordering.held_len();
         cx.check(peaks_hold, "a peak below the state it holds")?;
         c.peak_partials = narrow(st.peak_partials);
         c.peak_keys = narrow(st.peak_keys);
@@ -892,18 +462,16 @@ impl<H: Clone> Session<H> {
         c.evicted_partials = st.evicted_partials;
         c.evicted_keys = st.evicted_keys;
         c.expired = st.expired;
-        s.ordering.peak_held = narrow(st.peak_held_hits);
-        s.ordering.overflow = st.held_overflow;
-        s.counters = c;
-        s.stats.events = st.events;
-        s.stats.late = st.late;
-        s.stats.out_of_order = st.out_of_order;
-        s.stats.missing_timestamp = st.missing_timestamp;
-        s.stats.bad_timestamp = st.bad_timestamp;
-        s.stats.missing_tiebreaker = st.missing_tiebreaker;
-        s.arrival = state.arrival;
-        s.finished = state.finished;
-        Ok(s)
+        self.ordering.peak_held = narrow(st.peak_held_hits);
+        self.ordering.overflow = st.held_overflow;
+        self.counters = c;
+        self.stats.events = st.events;
+        self.stats.late = st.late;
+        self.stats.out_of_order = st.out_of_order;
+        self.stats.missing_timestamp = st.missing_timestamp;
+        self.stats.bad_timestamp = st.bad_timestamp;
+        self.stats.missing_tiebreaker = st.missing_tiebreaker;
+        Ok(())
     }
 
     /// The smallest handle (by `H`'s order) that the session's state still

@@ -22,11 +22,15 @@
 //! Python: every matching event is appended to the key's list and a sample is
 //! emitted at N events; filter identity is ignored (the same event can fill
 //! several slots).
+//!
+//! The state's snapshot is in `snap.rs`.
+
+mod snap;
+
+pub(crate) use snap::SampleSnap;
 
 use super::keys::{key_bytes, Key, KeyAtom};
 use super::pipes::Res;
-use super::snapshot::{CapsSnap, Load, ResSnap, Vals};
-use super::{Counters, SnapshotError};
 use super::{Hit, HitKind, SessionLimits, Sink, StepSpec};
 use eql_plan::Value;
 use eql_syntax::Sample as SampleAst;
@@ -42,6 +46,87 @@ struct Entry<H> {
     done: usize,
     seq: u64,
     bytes: usize,
+}
+
+impl<H: Clone> Entry<H> {
+    /// Python: one list; a sample is emitted at `n` events.
+    #[inline]
+    fn take_py(
+        &mut self,
+        n: usize,
+        key: &Key,
+        cand: impl FnOnce() -> Cand<H>,
+        sink: &mut Sink<'_, H>,
+    ) {
+        if let Some(list) = self.cands.get_mut(0) {
+            list.push(cand());
+            if list.len() >= n {
+                let mut res = Res::empty();
+                res.agg_key = key.iter().map(super::keys::KeyAtom::to_value).collect();
+                for (_, hd, caps) in list.drain(..) {
+                    res.events.push(hd);
+                    res.add_caps(&caps);
+                }
+                sink.emit(res);
+            }
+        }
+    }
+
+    /// Elasticsearch: keeps the first `cap` events of filter `f` in index
+    /// order (`id`: the event's).
+    #[inline]
+    fn keep_first(&mut self, f: usize, id: u64, cap: usize, cand: impl FnOnce() -> Cand<H>) {
+        if let Some(list) = self.cands.get_mut(f) {
+            let at = list.partition_point(|c| c.0 < id);
+            if at < cap {
+                list.insert(at, cand());
+                list.truncate(cap);
+            }
+        }
+    }
+
+    /// `samples_on_completion`: adds the event to filter `f` (of `n`) and
+    /// emits a sample as soon as every filter has a distinct event, up to
+    /// `max_per_key` samples.
+    #[inline]
+    fn take_completing(
+        &mut self,
+        f: usize,
+        n: usize,
+        max_per_key: usize,
+        key: &Key,
+        cand: impl FnOnce() -> Cand<H>,
+        sink: &mut Sink<'_, H>,
+    ) {
+        if self.done >= max_per_key {
+            return;
+        }
+        if let Some(list) = self.cands.get_mut(f) {
+            if list.len() < n {
+                list.push(cand());
+            }
+        }
+        let mut pick = vec![usize::MAX; n];
+        if assign(&self.cands, 0, &mut pick) {
+            let ids: Vec<u64> = pick
+                .iter()
+                .enumerate()
+                .filter_map(|(f, &c)| self.cands.get(f).and_then(|l| l.get(c)).map(|x| x.0))
+                .collect();
+            let res = sample_of(&self.cands, &pick, key);
+            for l in &mut self.cands {
+                l.retain(|x| !ids.contains(&x.0));
+            }
+            self.done += 1;
+            if self.done >= max_per_key {
+                for l in &mut self.cands {
+                    l.clear();
+                    l.shrink_to_fit();
+                }
+            }
+            sink.emit(res);
+        }
+    }
 }
 
 /// The compiled shape of a sample (part of a [`super::SessionPlan`]).
@@ -101,83 +186,42 @@ impl<H: Clone> Sample<H> {
         };
         let n = spec.steps.len();
         if !self.map.contains_key(&h.key) {
-            self.seq += 1;
-            let bytes = std::mem::size_of::<Entry<H>>() + 2 * key_bytes(&h.key);
-            sink.c.add_key(bytes);
-            self.map.insert(
-                h.key.clone(),
-                Entry {
-                    cands: (0..n).map(|_| Vec::new()).collect(),
-                    done: 0,
-                    seq: self.seq,
-                    bytes,
-                },
-            );
-            self.order.push_back((self.seq, h.key.clone()));
-            self.evict(spec.py, sink);
+            self.add_key(n, &h.key, spec.py, sink);
         }
         let max_per_key = self.limits.max_samples_per_key;
         let py = spec.py;
         let Some(e) = self.map.get_mut(&h.key) else {
             return;
         };
+        let cand = || (id, handle.clone(), h.caps.clone());
         if py {
-            // One list; emitted at N events.
-            if let Some(list) = e.cands.get_mut(0) {
-                list.push((id, handle.clone(), h.caps.clone()));
-                if list.len() >= n {
-                    let mut res = Res::empty();
-                    res.agg_key = h.key.iter().map(super::keys::KeyAtom::to_value).collect();
-                    for (_, hd, caps) in list.drain(..) {
-                        res.events.push(hd);
-                        res.add_caps(&caps);
-                    }
-                    sink.emit(res);
-                }
-            }
-            return;
-        }
-        if !self.on_completion {
+            e.take_py(n, &h.key, cand, sink);
+        } else if !self.on_completion {
             // Elasticsearch: the first hits of each filter in index order,
             // matched at `finish`.
             let cap = n.saturating_add(max_per_key.max(1)).saturating_sub(1);
-            if let Some(list) = e.cands.get_mut(i as usize) {
-                let at = list.partition_point(|c| c.0 < id);
-                if at < cap {
-                    list.insert(at, (id, handle.clone(), h.caps.clone()));
-                    list.truncate(cap);
-                }
-            }
-            return;
+            e.keep_first(i as usize, id, cap, cand);
+        } else {
+            e.take_completing(i as usize, n, max_per_key, &h.key, cand, sink);
         }
-        if e.done >= max_per_key {
-            return;
-        }
-        if let Some(list) = e.cands.get_mut(i as usize) {
-            if list.len() < n {
-                list.push((id, handle.clone(), h.caps.clone()));
-            }
-        }
-        let mut pick = vec![usize::MAX; n];
-        if assign(&e.cands, 0, &mut pick) {
-            let ids: Vec<u64> = pick
-                .iter()
-                .enumerate()
-                .filter_map(|(f, &c)| e.cands.get(f).and_then(|l| l.get(c)).map(|x| x.0))
-                .collect();
-            let res = sample_of(&e.cands, &pick, &h.key);
-            for l in &mut e.cands {
-                l.retain(|x| !ids.contains(&x.0));
-            }
-            e.done += 1;
-            if e.done >= max_per_key {
-                for l in &mut e.cands {
-                    l.clear();
-                    l.shrink_to_fit();
-                }
-            }
-            sink.emit(res);
-        }
+    }
+
+    /// A new key (filters: `n`), evicting the oldest past `max_keys`.
+    fn add_key(&mut self, n: usize, key: &Key, py: bool, sink: &mut Sink<'_, H>) {
+        self.seq += 1;
+        let bytes = std::mem::size_of::<Entry<H>>() + 2 * key_bytes(key);
+        sink.c.add_key(bytes);
+        self.map.insert(
+            key.clone(),
+            Entry {
+                cands: (0..n).map(|_| Vec::new()).collect(),
+                done: 0,
+                seq: self.seq,
+                bytes,
+            },
+        );
+        self.order.push_back((self.seq, key.clone()));
+        self.evict(py, sink);
     }
 
     /// Samples a key from the events it has (Elasticsearch mode) and holds
@@ -236,187 +280,6 @@ impl<H: Clone> Sample<H> {
             }
         }
         self.flush(sink);
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Snapshots
-
-/// A candidate event of a filter, in a snapshot.
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-struct CandSnap<H> {
-    id: u64,
-    handle: H,
-    caps: CapsSnap,
-}
-
-/// One key's candidates, in a snapshot.
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-struct KeySnap<H> {
-    key: Vals,
-    cands: Vec<Vec<CandSnap<H>>>,
-    done: u64,
-}
-
-/// A sample rule's state in a snapshot: its keys in creation order (the
-/// order they are evicted in), and the samples waiting for `finish`.
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub(crate) struct SampleSnap<H> {
-    keys: Vec<KeySnap<H>>,
-    done: Vec<(Vals, ResSnap<H>)>,
-}
-
-impl<H: Clone> Sample<H> {
-    /// `SessionOptions::samples_on_completion`, as the sample was built.
-    pub(crate) fn on_completion(&self) -> bool {
-        self.on_completion
-    }
-
-    pub(crate) fn save(&self) -> SampleSnap<H> {
-        let keys = self
-            .order
-            .iter()
-            .filter_map(|(seq, k)| {
-                let e = self.map.get(k).filter(|e| e.seq == *seq)?;
-                Some(KeySnap {
-                    key: Vals::of_atoms(k),
-                    cands: e
-                        .cands
-                        .iter()
-                        .map(|l| {
-                            l.iter()
-                                .map(|(id, h, caps)| CandSnap {
-                                    id: *id,
-                                    handle: h.clone(),
-                                    caps: CapsSnap::of(caps),
-                                })
-                                .collect()
-                        })
-                        .collect(),
-                    done: e.done as u64,
-                })
-            })
-            .collect();
-        SampleSnap {
-            keys,
-            done: self
-                .done
-                .iter()
-                .map(|(k, r)| (Vals::of_atoms(k), ResSnap::of(r)))
-                .collect(),
-        }
-    }
-
-    /// Restores `snap` into this fresh state; `fields`: the pipe captures
-    /// of the rule.
-    pub(crate) fn load(
-        &mut self,
-        spec: &SampleSpec,
-        snap: SampleSnap<H>,
-        fields: usize,
-        cx: &Load<'_>,
-        c: &mut Counters,
-    ) -> Result<(), SnapshotError> {
-        let limits = cx.limits;
-        cx.within("sample keys", "max_keys", snap.keys.len(), limits.max_keys)?;
-        cx.within(
-            "samples waiting for the end of the input",
-            "max_keys",
-            snap.done.len(),
-            limits.max_keys,
-        )?;
-        let n = spec.steps.len();
-        let per_key = limits.max_samples_per_key.max(1);
-        for (i, k) in snap.keys.into_iter().enumerate() {
-            let key = cx.key(&k.key)?;
-            cx.check(!self.map.contains_key(&key), "a sample key twice")?;
-            cx.check(
-                k.cands.len() == n,
-                "candidates of filters the sample does not have",
-            )?;
-            let done = usize::try_from(k.done).unwrap_or(usize::MAX);
-            let mut cands = Vec::with_capacity(n);
-            for (f, list) in k.cands.into_iter().enumerate() {
-                // What each mode keeps per filter (see `on_hit`).
-                let cap = match (spec.py, self.on_completion) {
-                    (true, _) if f == 0 => n.saturating_sub(1),
-                    (true, _) => 0,
-                    (false, false) => n + per_key - 1,
-                    (false, true) if done >= per_key => 0,
-                    (false, true) => n,
-                };
-                cx.within(
-                    "candidates of a filter",
-                    "max_samples_per_key",
-                    list.len(),
-                    cap,
-                )?;
-                cx.check(
-                    list.iter().all(|x| x.id < cx.arrival),
-                    "a candidate event not pushed",
-                )?;
-                // Elasticsearch's mode keeps each filter's first events in
-                // index order; the others keep them as they run.
-                cx.check(
-                    spec.py || self.on_completion || list.windows(2).all(|w| w[0].id < w[1].id),
-                    "candidates out of order",
-                )?;
-                let mut out = Vec::with_capacity(list.len());
-                for x in list {
-                    out.push((x.id, x.handle, cx.caps(&x.caps, fields)?));
-                }
-                cands.push(out);
-            }
-            cx.check(
-                done == 0 || (self.on_completion && !spec.py && done <= per_key),
-                "more samples of a key than it emitted",
-            )?;
-            let bytes = std::mem::size_of::<Entry<H>>() + 2 * key_bytes(&key);
-            c.add_key(bytes);
-            let seq = i as u64 + 1;
-            self.order.push_back((seq, key.clone()));
-            self.map.insert(
-                key,
-                Entry {
-                    cands,
-                    done,
-                    seq,
-                    bytes,
-                },
-            );
-            self.seq = seq;
-        }
-        for (k, r) in snap.done {
-            self.done.push((cx.key(&k)?, cx.res(r, fields)?));
-        }
-        Ok(())
-    }
-
-    /// Calls `f` with every handle the state holds.
-    pub(crate) fn for_each_handle<'a>(&'a self, f: &mut dyn FnMut(&'a H)) {
-        for e in self.map.values() {
-            for (_, h, _) in e.cands.iter().flatten() {
-                f(h);
-            }
-        }
-        for (_, r) in &self.done {
-            r.events.iter().for_each(&mut *f);
-        }
     }
 }
 

@@ -39,9 +39,11 @@
 //! Timely's connection set-up writes progress messages (`awaiting
 //! connections …`) on stdout in multi-process runs: use `--output` there.
 
+mod read;
+
 use std::cell::RefCell;
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
@@ -50,17 +52,15 @@ use std::time::Instant;
 
 use clap::{ArgAction, Parser, ValueEnum};
 use eql_dataflow::{rule_pack, Line, Options, Output, Rules, Totals};
-use eql_engine::{
-    CompileOptions, CompiledRuleSet, Dialect, EventError, EventErrorKind, EventLimits, StreamOrder,
-};
-use eql_examples::scan::{lines, BlockReader, Format, Formatter, ScanOptions};
+use eql_engine::{CompileOptions, CompiledRuleSet, Dialect, StreamOrder};
+use eql_examples::scan::{Format, Formatter, ScanOptions};
 use serde::{Deserialize, Serialize};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::core::{Input, UnorderedInput};
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::{Concat, Probe};
-use timely::dataflow::ProbeHandle;
+use timely::dataflow::{ProbeHandle, Stream};
 use timely::{CommunicationConfig, Config, WorkerConfig};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -264,17 +264,11 @@ fn run(args: Args) -> Result<ExitCode, String> {
         }
         _ => None,
     };
-    let mut dopts = Options::default();
-    dopts.order = args.order.map(|o| match o {
-        OrderArg::Es => StreamOrder::Bounded,
-        OrderArg::Arrival => StreamOrder::Arrival,
-    });
-    dopts.epoch_ms = args.epoch_ms;
     let workers = args.workers.max(1) * args.processes.max(1);
     let plan = Arc::new(Rules::new(
         compiled.iter().map(|r| r.engine.clone()),
         workers,
-        &dopts,
+        &dataflow_options(&args),
     ));
     let job = Arc::new(Job {
         compiled,
@@ -303,7 +297,40 @@ fn run(args: Args) -> Result<ExitCode, String> {
     let Some(report) = report else {
         return Ok(ExitCode::SUCCESS);
     };
-    eql_examples::cli::print_rule_table(&job.compiled, &report.per_rule);
+    print_report(
+        &job.compiled,
+        &report,
+        workers,
+        args.processes.max(1),
+        compile_errors,
+        load_errors,
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The operator's options of the arguments.
+fn dataflow_options(args: &Args) -> Options {
+    let mut dopts = Options::default();
+    dopts.order = args.order.map(|o| match o {
+        OrderArg::Es => StreamOrder::Bounded,
+        OrderArg::Arrival => StreamOrder::Arrival,
+    });
+    dopts.epoch_ms = args.epoch_ms;
+    dopts
+}
+
+/// Process 0's report on stderr: `scan`'s rules table and notes, the
+/// routing counts of the `workers` in `processes`, and `scan`'s summary
+/// line.
+fn print_report(
+    compiled: &CompiledRuleSet,
+    report: &Report,
+    workers: usize,
+    processes: usize,
+    compile_errors: usize,
+    load_errors: usize,
+) {
+    eql_examples::cli::print_rule_table(compiled, &report.per_rule);
     let t = &report.totals;
     if t.late > 0 {
         eprintln!(
@@ -328,7 +355,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
     eprintln!(
         "{} workers in {} processes: {} step events routed ({} per worker), at most {} held by one worker",
         workers,
-        args.processes.max(1),
+        processes,
         t.routed,
         report
             .received
@@ -343,7 +370,6 @@ fn run(args: Args) -> Result<ExitCode, String> {
         "scanned {} events ({} bytes) in {:.3} s: {rate:.0} events/s; {} alerts from {fired} rules; {} bad lines",
         t.events, report.bytes, report.secs, report.alerts, report.bad_lines
     );
-    Ok(ExitCode::SUCCESS)
 }
 
 /// What every worker runs.
@@ -457,38 +483,8 @@ impl Job {
                 scope.new_unordered_input::<CapacityContainerBuilder<Vec<Line<u64>>>>();
             let (side, extra) = scope.new_input::<Vec<Gather>>();
             let found = rule_pack(lines, &rules);
-            let formatted = found.unary::<CapacityContainerBuilder<Vec<Gather>>, _, _, _>(
-                Pipeline,
-                "Format",
-                move |_, _| {
-                    move |input, output| {
-                        input.for_each_stamp(|cap, data| {
-                            let mut s = output.session(&cap);
-                            for c in data {
-                                for o in c.drain(..) {
-                                    if let Some(g) = gather(&fmt, &file, index as u32, o) {
-                                        s.give(g);
-                                    }
-                                }
-                            }
-                        });
-                    }
-                },
-            );
-            formatted
-                .concat(extra)
-                .unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
-                    Exchange::new(|_: &Gather| 0),
-                    "Gather",
-                    move |_, _| {
-                        move |input, _output| {
-                            input.for_each(|_, data| {
-                                sink.borrow_mut().append(data);
-                            });
-                        }
-                    },
-                )
-                .probe_with(&probe);
+            let formatted = format_found(found, fmt, file, index as u32);
+            gather_first(formatted.concat(extra), sink, &probe);
             ((lines_in, cap), side)
         });
         let mut cap = cap;
@@ -520,70 +516,55 @@ impl Job {
         }
         result.map(|_| ())
     }
+}
 
-    /// Reads worker `index`'s range of the file `name` in blocks; each
-    /// block's lines go to `feed`, with the bad lines the reader found and,
-    /// with `--in-order`, the epoch of its last event. Returns the bytes
-    /// read.
-    fn read_share(
-        &self,
-        name: &str,
-        index: usize,
-        peers: usize,
-        mut feed: impl FnMut(&mut Vec<Line<u64>>, &mut Vec<Gather>, Option<u64>),
-    ) -> Result<u64, String> {
-        let err = |e: io::Error| format!("{name}: {e}");
-        let mut file = File::open(name).map_err(err)?;
-        let len = file.metadata().map_err(err)?.len();
-        let start = line_start(&mut file, len * index as u64 / peers as u64, len).map_err(err)?;
-        let end =
-            line_start(&mut file, len * (index as u64 + 1) / peers as u64, len).map_err(err)?;
-        let first_line = lines_before(&mut file, start).map_err(err)? + 1;
-        file.seek(SeekFrom::Start(start)).map_err(err)?;
-        let limits = EventLimits::default();
-        let mut reader = BlockReader::new(file.take(end - start), 1 << 20, limits.max_line_bytes);
-        let mut batch = Vec::new();
-        let mut bad = Vec::new();
-        let mut bytes = 0;
-        while let Some(block) = reader.next_block().map_err(err)? {
-            bytes += block.input_bytes;
-            for &(n, len) in &block.too_long {
-                let e = EventError::at_line(
-                    EventErrorKind::TooLarge {
-                        len,
-                        max: limits.max_line_bytes,
-                    },
-                    first_line + n - 1,
-                );
-                bad.push(Gather::Bad {
-                    line: first_line + n - 1,
-                    message: format!("{name}: {e}"),
+/// The operator's outputs on worker `worker`, formatted where they are
+/// found.
+fn format_found(
+    found: Stream<'_, u64, Vec<Output<u64>>>,
+    fmt: Formatter,
+    file: String,
+    worker: u32,
+) -> Stream<'_, u64, Vec<Gather>> {
+    found.unary::<CapacityContainerBuilder<Vec<Gather>>, _, _, _>(
+        Pipeline,
+        "Format",
+        move |_, _| {
+            move |input, output| {
+                input.for_each_stamp(|cap, data| {
+                    let mut s = output.session(&cap);
+                    for c in data {
+                        for o in c.drain(..) {
+                            if let Some(g) = gather(&fmt, &file, worker, o) {
+                                s.give(g);
+                            }
+                        }
+                    }
                 });
             }
-            let mut last = None;
-            for (n, line) in lines(&block) {
-                if block.too_long.iter().any(|&(t, _)| t == n) {
-                    continue;
+        },
+    )
+}
+
+/// Sends every worker's `gathers` to worker 0, into its `sink`.
+fn gather_first(
+    gathers: Stream<'_, u64, Vec<Gather>>,
+    sink: Rc<RefCell<Vec<Gather>>>,
+    probe: &ProbeHandle<u64>,
+) {
+    gathers
+        .unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
+            Exchange::new(|_: &Gather| 0),
+            "Gather",
+            move |_, _| {
+                move |input, _output| {
+                    input.for_each(|_, data| {
+                        sink.borrow_mut().append(data);
+                    });
                 }
-                let line = line.trim_ascii();
-                if line.is_empty() {
-                    continue;
-                }
-                last = Some(line);
-                batch.push(Line {
-                    handle: first_line + n - 1,
-                    bytes: Arc::from(line),
-                });
-            }
-            let epoch = if self.in_order {
-                last.and_then(|l| self.rules.event_epoch(l))
-            } else {
-                None
-            };
-            feed(&mut batch, &mut bad, epoch);
-        }
-        Ok(bytes)
-    }
+            },
+        )
+        .probe_with(probe);
 }
 
 /// What worker 0 needs of one output of the operator.
@@ -611,41 +592,5 @@ fn gather(fmt: &Formatter, file: &str, worker: u32, o: Output<u64>) -> Option<Ga
             })
         }
         Output::Totals(totals) => Some(Gather::Totals { worker, totals }),
-    }
-}
-
-/// The start of the first line that begins at or after `at` (a line begins
-/// at 0 or after a `\n`); `len` when none does.
-fn line_start(file: &mut File, at: u64, len: u64) -> io::Result<u64> {
-    if at == 0 || at >= len {
-        return Ok(at.min(len));
-    }
-    file.seek(SeekFrom::Start(at - 1))?;
-    let mut buf = vec![0u8; 1 << 16];
-    let mut pos = at - 1;
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            return Ok(len);
-        }
-        if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
-            return Ok(pos + i as u64 + 1);
-        }
-        pos += n as u64;
-    }
-}
-
-/// The number of lines that end before byte `end`.
-fn lines_before(file: &mut File, end: u64) -> io::Result<u64> {
-    file.seek(SeekFrom::Start(0))?;
-    let mut reader = file.take(end);
-    let mut buf = vec![0u8; 1 << 20];
-    let mut count = 0u64;
-    loop {
-        let n = reader.read(&mut buf)?;
-        if n == 0 {
-            return Ok(count);
-        }
-        count += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
     }
 }
