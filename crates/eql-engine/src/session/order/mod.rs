@@ -177,7 +177,7 @@ impl<H: Clone> Orderer<H> {
         }
     }
 
-    /// True when [`Session::order_hits`] drops every hit of rule `rule` on
+    /// True when [`Session::order_hits`](super::Session::order_hits) drops every hit of rule `rule` on
     /// an event with session timestamp `stamp` (`own_clock`: the rule read
     /// a time of its own from the event): a sequence with no time, or any
     /// held rule whose time does not read.
