@@ -148,25 +148,47 @@ fn run(args: &Args) -> Result<ExitCode, String> {
 
     let inputs = eql_examples::cli::inputs_or_sample(&args.inputs);
 
-    let defaults = ScanOptions::default();
-    let mut scanner = Scanner::new(
-        compiled,
-        ScanOptions {
-            format: match args.format {
-                FormatArg::Ndjson => Format::Ndjson,
-                FormatArg::Ecs => Format::Ecs,
-                FormatArg::Table => Format::Table,
-            },
-            index: args.index.clone(),
-            threads: args.threads.unwrap_or(defaults.threads).max(1),
-            profile_every: if args.profile { 64 } else { 0 },
-            ..defaults
-        },
-    );
+    let mut scanner = Scanner::new(compiled, scan_options(args));
     if let Some(route) = scanner.input_route() {
         eprintln!("{route}");
     }
-    let order_of = |input: &str| match (args.order, args.dialect) {
+    if let Some(path) = &args.state {
+        let order = inputs.first().map(|i| order_of(args, i));
+        load_state(&mut scanner, path, order)?;
+    }
+    let progress = make_progress(&inputs);
+    let mut summary = ScanSummary::default();
+    let start = Instant::now();
+    scan_inputs(args, &mut scanner, &inputs, &progress, &mut summary)?;
+    if let Some(path) = &args.state {
+        save_state(&scanner, path)?;
+    }
+    progress.finish_and_clear();
+
+    let secs = start.elapsed().as_secs_f64();
+    print_summary(&scanner, &summary, secs, compile_errors, load_errors);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The scanner's options from the command line.
+fn scan_options(args: &Args) -> ScanOptions {
+    let defaults = ScanOptions::default();
+    ScanOptions {
+        format: match args.format {
+            FormatArg::Ndjson => Format::Ndjson,
+            FormatArg::Ecs => Format::Ecs,
+            FormatArg::Table => Format::Table,
+        },
+        index: args.index.clone(),
+        threads: args.threads.unwrap_or(defaults.threads).max(1),
+        profile_every: if args.profile { 64 } else { 0 },
+        ..defaults
+    }
+}
+
+/// The order of the stateful rules over `input` (`-`: stdin).
+fn order_of(args: &Args, input: &str) -> StreamOrder {
+    match (args.order, args.dialect) {
         (Some(OrderArg::Es), _) => StreamOrder::Bounded,
         (Some(OrderArg::Stream), _) => StreamOrder::Window {
             window_ms: args.reorder_window_ms,
@@ -176,60 +198,83 @@ fn run(args: &Args) -> Result<ExitCode, String> {
             window_ms: args.reorder_window_ms,
         },
         (None, DialectArg::Es) => StreamOrder::Bounded,
-    };
-    if let Some(path) = &args.state {
-        scanner.set_order(inputs.first().map(|i| order_of(i)));
-        match std::fs::read(path) {
-            Ok(bytes) => {
-                let n = scanner
-                    .load_state(&bytes)
-                    .map_err(|e| format!("state {}: {e}", path.display()))?;
-                eprintln!("state {}: {n} rules go on", path.display());
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("state {}: {e}", path.display())),
-        }
     }
-    let progress = make_progress(&inputs);
+}
+
+/// Goes on from the state `path` holds, when it exists (`order`: that of
+/// the first input).
+fn load_state(
+    scanner: &mut Scanner,
+    path: &Path,
+    order: Option<StreamOrder>,
+) -> Result<(), String> {
+    scanner.set_order(order);
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let n = scanner
+                .load_state(&bytes)
+                .map_err(|e| format!("state {}: {e}", path.display()))?;
+            eprintln!("state {}: {n} rules go on", path.display());
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("state {}: {e}", path.display())),
+    }
+    Ok(())
+}
+
+/// Scans every input in turn, the alerts to stdout.
+fn scan_inputs(
+    args: &Args,
+    scanner: &mut Scanner,
+    inputs: &[String],
+    progress: &ProgressBar,
+    summary: &mut ScanSummary,
+) -> Result<(), String> {
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut summary = ScanSummary::default();
-    let start = Instant::now();
-
     for (i, input) in inputs.iter().enumerate() {
         scanner.set_keep_open(args.state.is_some() && !(args.close && i + 1 == inputs.len()));
         let name = if input == "-" { "<stdin>" } else { input };
-        scanner.set_order(Some(order_of(input)));
+        scanner.set_order(Some(order_of(args, input)));
         let mut report = |r: Report<'_>| match r {
             Report::BadLine(e) => progress.suspend(|| eprintln!("{name}: {e}")),
             Report::Progress(n) => progress.inc(n),
         };
         if input == "-" {
-            scanner.scan(io::stdin(), name, &mut out, &mut report, &mut summary)
+            scanner.scan(io::stdin(), name, &mut out, &mut report, summary)
         } else {
             // A file is read again for the lines of the stateful rules' alerts.
-            scanner.scan_path(Path::new(input), name, &mut out, &mut report, &mut summary)
+            scanner.scan_path(Path::new(input), name, &mut out, &mut report, summary)
         }
         .map_err(|e| format!("{name}: {e}"))?;
     }
-    out.flush().map_err(|e| format!("stdout: {e}"))?;
-    drop(out);
-    if let Some(path) = &args.state {
-        let bytes = scanner.save_state()?;
-        let mut tmp = path.clone().into_os_string();
-        tmp.push(".tmp");
-        std::fs::write(&tmp, &bytes)
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|e| format!("state {}: {e}", path.display()))?;
-    }
-    progress.finish_and_clear();
+    out.flush().map_err(|e| format!("stdout: {e}"))
+}
 
-    let secs = start.elapsed().as_secs_f64();
+/// Saves the state to `path` (written to `path.tmp`, then renamed).
+fn save_state(scanner: &Scanner, path: &Path) -> Result<(), String> {
+    let bytes = scanner.save_state()?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, &bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| format!("state {}: {e}", path.display()))
+}
+
+/// The summary on stderr: the rule table, the routes, the profile, the
+/// ordering notes and the totals.
+fn print_summary(
+    scanner: &Scanner,
+    summary: &ScanSummary,
+    secs: f64,
+    compile_errors: usize,
+    load_errors: usize,
+) {
     eql_examples::cli::print_rule_table(scanner.compiled(), &summary.per_rule);
-    print_routes(&scanner);
+    print_routes(scanner);
     if let Some(p) = &summary.profile {
         let mut err = BufWriter::new(io::stderr().lock());
-        let _ = p.write(&scanner, 20, &mut err);
+        let _ = p.write(scanner, 20, &mut err);
         let _ = err.flush();
     }
     let rate = if secs > 0.0 {
@@ -265,7 +310,6 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         "scanned {} events ({} bytes) in {secs:.3} s: {rate:.0} events/s; {} alerts from {fired} rules; {} bad lines",
         summary.events, summary.bytes, summary.alerts, summary.bad_lines
     );
-    Ok(ExitCode::SUCCESS)
 }
 
 fn make_progress(inputs: &[String]) -> ProgressBar {

@@ -17,7 +17,7 @@ use super::stateful::{Carry, Forward, OrderStats, Reread, Stateful};
 use super::{Report, ScanSummary, Scanner};
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 
 /// Where the results go.
@@ -191,47 +191,13 @@ pub(crate) fn parallel(
         // The reader.
         {
             let msg_tx = msg_tx.clone();
-            s.spawn(move || {
-                let mut reader =
-                    BlockReader::new(input, sc.opts.block_bytes, sc.opts.limits.max_line_bytes);
-                let mut total = 0u64;
-                while token_rx.recv().is_ok() {
-                    match reader.next_block() {
-                        Ok(Some(b)) => {
-                            total += 1;
-                            if block_tx.send(b).is_err() {
-                                break;
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            let _ = msg_tx.send(Msg::Failed(e));
-                            break;
-                        }
-                    }
-                }
-                drop(block_tx);
-                let _ = msg_tx.send(Msg::Total(total));
-            });
+            s.spawn(move || read_blocks(sc, input, token_rx, block_tx, msg_tx));
         }
         // The evaluators.
         for _ in 0..n {
             let msg_tx = msg_tx.clone();
             let block_rx = Arc::clone(&block_rx);
-            s.spawn(move || {
-                let mut ev = evaluator(sc, at);
-                loop {
-                    let next = match block_rx.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(_) => break,
-                    };
-                    let Ok(block) = next else { break };
-                    if msg_tx.send(Msg::Evaluated(ev.block(&block, fmt))).is_err() {
-                        break;
-                    }
-                }
-                let _ = msg_tx.send(Msg::EvalDone(pack_profile(sc, &ev)));
-            });
+            s.spawn(move || evaluate_blocks(sc, at, fmt, &block_rx, &msg_tx));
         }
         // The session workers.
         let mut to_sessions: Vec<Sender<ToSession>> = Vec::new();
@@ -247,6 +213,59 @@ pub(crate) fn parallel(
         drop(msg_tx);
         collect(n, &msg_rx, &to_sessions, &token_tx, sink)
     })
+}
+
+/// The reader: reads a block for each token (a block written) until the
+/// input ends, then sends the number of blocks.
+fn read_blocks(
+    sc: &Scanner,
+    input: impl Read,
+    token_rx: Receiver<()>,
+    block_tx: SyncSender<Block>,
+    msg_tx: Sender<Msg>,
+) {
+    let mut reader = BlockReader::new(input, sc.opts.block_bytes, sc.opts.limits.max_line_bytes);
+    let mut total = 0u64;
+    while token_rx.recv().is_ok() {
+        match reader.next_block() {
+            Ok(Some(b)) => {
+                total += 1;
+                if block_tx.send(b).is_err() {
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                let _ = msg_tx.send(Msg::Failed(e));
+                break;
+            }
+        }
+    }
+    drop(block_tx);
+    let _ = msg_tx.send(Msg::Total(total));
+}
+
+/// An evaluating thread: evaluates blocks, any of them, until there are no
+/// more, then sends its packs' profile.
+fn evaluate_blocks(
+    sc: &Scanner,
+    at: bool,
+    fmt: &Formatter,
+    block_rx: &Mutex<Receiver<Block>>,
+    msg_tx: &Sender<Msg>,
+) {
+    let mut ev = evaluator(sc, at);
+    loop {
+        let next = match block_rx.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => break,
+        };
+        let Ok(block) = next else { break };
+        if msg_tx.send(Msg::Evaluated(ev.block(&block, fmt))).is_err() {
+            break;
+        }
+    }
+    let _ = msg_tx.send(Msg::EvalDone(pack_profile(sc, &ev)));
 }
 
 /// A session worker. After an error (a line that could not be read again)
@@ -311,90 +330,156 @@ fn collect(
     n: usize,
     msg_rx: &Receiver<Msg>,
     to_sessions: &[Sender<ToSession>],
-    token_tx: &std::sync::mpsc::SyncSender<()>,
+    token_tx: &SyncSender<()>,
     sink: &mut Sink<'_>,
 ) -> io::Result<()> {
-    let sessions = to_sessions.len();
-    let mut evaluated: BTreeMap<u64, Evaluated> = BTreeMap::new();
-    let mut waiting: BTreeMap<u64, Waiting> = BTreeMap::new();
-    let (mut next_dispatch, mut next_write) = (0u64, 0u64);
-    let mut total = None;
-    let mut failed = None;
-    let mut finish_sent = false;
-    let (mut evals_done, mut sessions_done) = (0usize, 0usize);
-    let mut last = Vec::new();
-    let mut order = OrderStats::default();
-    let mut profile = Profile::default();
-    let mut profiled = false;
+    let mut c = Collector::new(n, to_sessions);
     for msg in msg_rx {
+        c.take(msg);
+        c.write_ready(token_tx, sink)?;
+        if c.finish() {
+            break;
+        }
+    }
+    c.end(sink)
+}
+
+/// What the writing thread keeps track of.
+struct Collector<'c> {
+    /// The evaluating threads.
+    n: usize,
+    to_sessions: &'c [Sender<ToSession>],
+    /// Evaluated blocks not yet handed to the sessions, by sequence number.
+    evaluated: BTreeMap<u64, Evaluated>,
+    /// Blocks handed to the sessions, not yet written.
+    waiting: BTreeMap<u64, Waiting>,
+    next_dispatch: u64,
+    next_write: u64,
+    /// The number of blocks, once the reader is done.
+    total: Option<u64>,
+    failed: Option<io::Error>,
+    finish_sent: bool,
+    evals_done: usize,
+    sessions_done: usize,
+    /// The session workers' last alerts.
+    last: Vec<Alert>,
+    order: OrderStats,
+    profile: Profile,
+    profiled: bool,
+}
+
+impl<'c> Collector<'c> {
+    fn new(n: usize, to_sessions: &'c [Sender<ToSession>]) -> Self {
+        Collector {
+            n,
+            to_sessions,
+            evaluated: BTreeMap::new(),
+            waiting: BTreeMap::new(),
+            next_dispatch: 0,
+            next_write: 0,
+            total: None,
+            failed: None,
+            finish_sent: false,
+            evals_done: 0,
+            sessions_done: 0,
+            last: Vec::new(),
+            order: OrderStats::default(),
+            profile: Profile::default(),
+            profiled: false,
+        }
+    }
+
+    /// Takes one message in.
+    fn take(&mut self, msg: Msg) {
         match msg {
             Msg::Evaluated(e) => {
-                evaluated.insert(e.seq, e);
-                while let Some(mut e) = evaluated.remove(&next_dispatch) {
-                    let events = Arc::new(std::mem::take(&mut e.forward));
-                    for tx in to_sessions {
-                        let _ = tx.send(ToSession::Block(next_dispatch, Arc::clone(&events)));
-                    }
-                    waiting.insert(
-                        next_dispatch,
-                        Waiting {
-                            evaluated: e,
-                            alerts: Vec::new(),
-                            missing: sessions,
-                        },
-                    );
-                    next_dispatch += 1;
-                }
+                self.evaluated.insert(e.seq, e);
+                self.dispatch();
             }
             Msg::Session(seq, alerts) => {
-                if let Some(w) = waiting.get_mut(&seq) {
+                if let Some(w) = self.waiting.get_mut(&seq) {
                     w.alerts.extend(alerts);
                     w.missing = w.missing.saturating_sub(1);
                 }
             }
             Msg::EvalDone(p) => {
-                evals_done += 1;
+                self.evals_done += 1;
                 if !p.is_empty() {
-                    profiled = true;
+                    self.profiled = true;
                 }
-                profile.merge(&p);
+                self.profile.merge(&p);
             }
             Msg::SessionDone(alerts, o, p) => {
-                sessions_done += 1;
-                last.extend(alerts);
-                order.add(&o);
-                profile.merge(&p);
+                self.sessions_done += 1;
+                self.last.extend(alerts);
+                self.order.add(&o);
+                self.profile.merge(&p);
             }
-            Msg::Total(t) => total = Some(t),
-            Msg::Failed(e) => failed = Some(e),
+            Msg::Total(t) => self.total = Some(t),
+            Msg::Failed(e) => self.failed = Some(e),
         }
-        while waiting
+    }
+
+    /// Hands the evaluated blocks next in input order to the sessions.
+    fn dispatch(&mut self) {
+        while let Some(mut e) = self.evaluated.remove(&self.next_dispatch) {
+            let events = Arc::new(std::mem::take(&mut e.forward));
+            for tx in self.to_sessions {
+                let _ = tx.send(ToSession::Block(self.next_dispatch, Arc::clone(&events)));
+            }
+            self.waiting.insert(
+                self.next_dispatch,
+                Waiting {
+                    evaluated: e,
+                    alerts: Vec::new(),
+                    missing: self.to_sessions.len(),
+                },
+            );
+            self.next_dispatch += 1;
+        }
+    }
+
+    /// Writes the blocks next in input order that every session has
+    /// answered, a token back to the reader for each.
+    fn write_ready(&mut self, token_tx: &SyncSender<()>, sink: &mut Sink<'_>) -> io::Result<()> {
+        while self
+            .waiting
             .first_key_value()
-            .is_some_and(|(k, w)| *k == next_write && w.missing == 0)
+            .is_some_and(|(k, w)| *k == self.next_write && w.missing == 0)
         {
-            if let Some((_, w)) = waiting.pop_first() {
+            if let Some((_, w)) = self.waiting.pop_first() {
                 sink.block(w.evaluated, w.alerts)?;
                 let _ = token_tx.send(());
-                next_write += 1;
+                self.next_write += 1;
             }
         }
-        if !finish_sent && total == Some(next_write) {
-            finish_sent = true;
-            for tx in to_sessions {
+        Ok(())
+    }
+
+    /// Once every block is written, tells the sessions the input is over;
+    /// true when every thread is done.
+    fn finish(&mut self) -> bool {
+        if !self.finish_sent && self.total == Some(self.next_write) {
+            self.finish_sent = true;
+            for tx in self.to_sessions {
                 let _ = tx.send(ToSession::Finish);
             }
         }
-        if finish_sent && evals_done == n && sessions_done == sessions {
-            break;
+        self.finish_sent
+            && self.evals_done == self.n
+            && self.sessions_done == self.to_sessions.len()
+    }
+
+    /// The end of the input: the error, else the profile and the last alerts.
+    fn end(self, sink: &mut Sink<'_>) -> io::Result<()> {
+        if let Some(e) = self.failed {
+            return Err(e);
         }
+        if self.profiled {
+            sink.profile(self.profile);
+        }
+        sink.last(self.last, &self.order)
     }
-    if let Some(e) = failed {
-        return Err(e);
-    }
-    if profiled {
-        sink.profile(profile);
-    }
-    sink.last(last, &order)
 }
 
 /// Ends a worker's sessions for this input ([`Stateful::end`]), through the

@@ -5,7 +5,7 @@ use crate::eval::plan::{self, FreshSlots, Slots};
 use crate::event::project::Projection;
 use crate::query::CompiledQuery;
 use crate::Event;
-use eql_plan::{Cond, FieldPath, FieldTable, PackPlan, SetId, Value};
+use eql_plan::{Bucket, Cond, FieldPath, FieldTable, PackPlan, SetId, Value};
 use smallvec::SmallVec;
 use std::borrow::Cow;
 
@@ -130,70 +130,103 @@ impl Group {
         out: &mut PackMatches,
     ) {
         out.next_epoch(self.plan.rules.len());
-        let mut buckets: SmallVec<[&eql_plan::Bucket; 2]> = SmallVec::new();
+        for b in &self.buckets(&cats) {
+            if bulk {
+                self.fill(b, event, slots, out);
+            }
+            for &r in &b.always {
+                out.candidate(r.0);
+            }
+            // The witness sets that fire for this event, then the rules
+            // hanging off each one.
+            self.fire_sets(b, event, slots, out);
+            fired_candidates(b, out);
+        }
+        self.evaluate(engines, event, slots, out);
+    }
+
+    /// The buckets the category values `cats` select, each once (the
+    /// bucket of no category when there is none).
+    #[inline]
+    fn buckets(&self, cats: &[Cow<'_, str>]) -> SmallVec<[&Bucket; 2]> {
+        let mut buckets: SmallVec<[&Bucket; 2]> = SmallVec::new();
         if cats.is_empty() {
             buckets.push(self.plan.bucket(None));
         }
-        for c in &cats {
+        for c in cats {
             let b = self.plan.bucket(Some(c));
             if !buckets.iter().any(|x| std::ptr::eq(*x, b)) {
                 buckets.push(b);
             }
         }
-        for b in &buckets {
-            if bulk {
-                if let Some((ids, projection)) = self.reads.get(b.id) {
-                    let extra =
-                        (self.reads_captures && !out.captured_done).then_some(&mut out.captured);
-                    let capturing = extra.is_some();
-                    if slots.fill(event, projection, ids, &self.plan.fields, extra) && capturing {
-                        out.captured.sort_unstable_by_key(|c| c.0);
-                        out.captured_done = true;
-                    }
-                }
-            }
-            for &r in &b.always {
-                out.candidate(r.0);
-            }
-            // The witness sets that fire for this event...
-            out.next_set_epoch(b.by_primary.len());
-            for ix in &b.index {
-                let (set_stamp, fired, epoch) =
-                    (&mut out.set_stamp, &mut out.fired_sets, out.set_epoch);
-                let mut mark = |set: SetId| {
-                    if let Some(st) = set_stamp.get_mut(set.0 as usize) {
-                        if *st != epoch {
-                            *st = epoch;
-                            fired.push(set);
-                        }
-                    }
-                };
-                if ix.has_strings() {
-                    slots.strings(ix.field, &self.plan.fields, event, ix.ci, |s| {
-                        ix.hits(s, &mut mark);
-                    });
-                }
-                if ix.has_numbers() {
-                    slots.scalars_of(ix.field, &self.plan.fields, event, |v| {
-                        ix.number_hits(v, &mut mark);
-                    });
-                }
-            }
-            // ...then the rules hanging off each one, whose other set (if
-            // any) fired too.
-            for k in 0..out.fired_sets.len() {
-                let Some(set) = out.fired_sets.get(k).copied() else {
-                    break;
-                };
-                for &(r, second) in b.by_primary.get(set.0 as usize).into_iter().flatten() {
-                    let ok = second
-                        .is_none_or(|s2| out.set_stamp.get(s2.0 as usize) == Some(&out.set_epoch));
-                    if ok {
-                        out.candidate(r.0);
-                    }
-                }
+        buckets
+    }
+
+    /// Resolves bucket `b`'s fields in one pass (and the pack's captured
+    /// fields with them, the first time).
+    #[inline]
+    fn fill<'e>(
+        &self,
+        b: &Bucket,
+        event: &'e dyn Event,
+        slots: &mut Slots<'e>,
+        out: &mut PackMatches,
+    ) {
+        if let Some((ids, projection)) = self.reads.get(b.id) {
+            let extra = (self.reads_captures && !out.captured_done).then_some(&mut out.captured);
+            let capturing = extra.is_some();
+            if slots.fill(event, projection, ids, &self.plan.fields, extra) && capturing {
+                out.captured.sort_unstable_by_key(|c| c.0);
+                out.captured_done = true;
             }
         }
+    }
+
+    /// The witness sets of bucket `b` that fire for this event go into
+    /// `out.fired_sets`.
+    #[inline]
+    fn fire_sets<'e>(
+        &self,
+        b: &Bucket,
+        event: &'e dyn Event,
+        slots: &mut Slots<'e>,
+        out: &mut PackMatches,
+    ) {
+        out.next_set_epoch(b.by_primary.len());
+        for ix in &b.index {
+            let (set_stamp, fired, epoch) =
+                (&mut out.set_stamp, &mut out.fired_sets, out.set_epoch);
+            let mut mark = |set: SetId| {
+                if let Some(st) = set_stamp.get_mut(set.0 as usize) {
+                    if *st != epoch {
+                        *st = epoch;
+                        fired.push(set);
+                    }
+                }
+            };
+            if ix.has_strings() {
+                slots.strings(ix.field, &self.plan.fields, event, ix.ci, |s| {
+                    ix.hits(s, &mut mark);
+                });
+            }
+            if ix.has_numbers() {
+                slots.scalars_of(ix.field, &self.plan.fields, event, |v| {
+                    ix.number_hits(v, &mut mark);
+                });
+            }
+        }
+    }
+
+    /// Exact evaluation of the candidates, in rule order: the matching
+    /// rules' pack positions go into `out.rules`.
+    #[inline]
+    fn evaluate<'e>(
+        &self,
+        engines: &[CompiledQuery],
+        event: &'e dyn Event,
+        slots: &mut Slots<'e>,
+        out: &mut PackMatches,
+    ) {
         out.candidates.sort_unstable();
         out.evaluated += out.candidates.len() as u64;
         let mut profile = out.profile.take();
@@ -229,5 +262,23 @@ impl Group {
             }
         }
         out.profile = profile;
+    }
+}
+
+/// The rules hanging off each fired witness set of bucket `b` whose other
+/// set (if any) fired too become candidates.
+#[inline]
+fn fired_candidates(b: &Bucket, out: &mut PackMatches) {
+    for k in 0..out.fired_sets.len() {
+        let Some(set) = out.fired_sets.get(k).copied() else {
+            break;
+        };
+        for &(r, second) in b.by_primary.get(set.0 as usize).into_iter().flatten() {
+            let ok =
+                second.is_none_or(|s2| out.set_stamp.get(s2.0 as usize) == Some(&out.set_epoch));
+            if ok {
+                out.candidate(r.0);
+            }
+        }
     }
 }

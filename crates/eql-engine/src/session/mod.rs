@@ -10,7 +10,7 @@
 //! Flow of one event (`push.rs`): read its timestamp and tiebreaker →
 //! evaluate every rule into compact *hits* (rule, step, key) → single-event
 //! rules' hits go to their pipes at once; stateful rules' hits are held and
-//! put in Elasticsearch's order ([`StreamOrder`], `order.rs`) → the rules'
+//! put in Elasticsearch's order ([`StreamOrder`], `order/`) → the rules'
 //! state machines → pipes → the caller's [`Matches`].
 //!
 //! The state is plain data: [`Session::snapshot`] writes it down, and

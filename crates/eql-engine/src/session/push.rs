@@ -1,7 +1,7 @@
 //! One event through a session: its clock (timestamp, tiebreaker, the
 //! rules' own timestamps), the rules due for it (from the session's pack or
 //! the caller's answers), their hits, and the state machines, at once
-//! ([`StreamOrder::Arrival`]) or through the reorder buffer (`order.rs`).
+//! ([`StreamOrder::Arrival`]) or through the reorder buffer (`order/`).
 
 use super::order::{self, Tie};
 use super::rule::{Body, BodySpec, OwnTs};
@@ -28,7 +28,7 @@ impl<H: Clone> Session<H> {
         }
         let (stamp, tie) = self.read_clock(event);
         // The time of hits that have none of their own: the Python engine's
-        // 0; a stateful rule orders or skips them by `stamp` (order.rs).
+        // 0; a stateful rule orders or skips them by `stamp` (order/).
         let ts = stamp.at().unwrap_or(0);
         let own_ties = self.ordering.own_ties(event);
         let mut hits = std::mem::take(&mut self.scratch);
