@@ -1,18 +1,10 @@
-//! The plan evaluator: a lowered [`Cond`] over per-event field slots.
-//!
-//! Each field the plan reads is resolved at most once per event into a slot
-//! (its scalar values, arrays flattened), and folded to lower case at most
-//! once, lazily, the first time a case-insensitive test needs it. Generic
-//! leaves fall back to the reference interpreter on the same event, so the
-//! result is the reference's by construction; the differential tests check
-//! the compiled leaves.
+//! The per-event field slots of the plan evaluator: each field read at most
+//! once per event, its scalars kept in arenas reused from event to event.
 
-use crate::eval::reference::{num_cmp, Ctx, Env};
 use crate::{Event, Projection};
 use eql_plan::mapping::FieldKind;
-use eql_plan::{fold, CmpOp, Cond, FieldId, FieldPath, FieldTable, Test, TestOp, Value};
+use eql_plan::{fold, FieldId, FieldTable, Value};
 use std::borrow::Cow;
-use std::cmp::Ordering;
 
 /// One field's place in the arenas of [`Slots`] for the current event.
 ///
@@ -20,7 +12,7 @@ use std::cmp::Ordering;
 /// of plain words, whatever the number of fields, and only the values the
 /// event actually had are dropped.
 #[derive(Clone, Copy, Debug, Default)]
-struct Slot {
+pub(super) struct Slot {
     resolved: bool,
     /// `fold()` of each string scalar is at `folded[fstart..][..len]`.
     has_folded: bool,
@@ -100,14 +92,14 @@ impl std::fmt::Debug for SlotBuf {
 
 /// Empties `v` and hands its allocation to items of another lifetime: the
 /// in-place `collect` of an empty vector keeps its buffer.
-fn recycle<A, B>(mut v: Vec<A>) -> Vec<B> {
+pub(super) fn recycle<A, B>(mut v: Vec<A>) -> Vec<B> {
     v.clear();
     v.into_iter().filter_map(|_| None).collect()
 }
 
 /// Where the items of the open segment go: the arena, and the slot table
 /// whose runs are kept up to date as items arrive grouped.
-struct Segment<'a, 'e> {
+pub(super) struct Segment<'a, 'e> {
     table: &'a mut [Slot],
     values: &'a mut Vec<(u32, Value<'e>)>,
     /// Start of the segment in `values`.
@@ -155,7 +147,7 @@ impl<'e> Segment<'_, 'e> {
 }
 
 /// The items of slot `i`: its run in `values`.
-fn run_of<'v, 'e>(
+pub(super) fn run_of<'v, 'e>(
     table: &[Slot],
     values: &'v [(u32, Value<'e>)],
     i: usize,
@@ -167,7 +159,7 @@ fn run_of<'v, 'e>(
     values.get(start..start + s.len as usize).unwrap_or(&[])
 }
 
-fn as_u32(n: usize) -> u32 {
+pub(super) fn as_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
@@ -261,13 +253,13 @@ impl<'e> Slots<'e> {
     }
 
     /// The scalars of slot `i`.
-    fn scalars(&self, i: usize) -> &[(u32, Value<'e>)] {
+    pub(super) fn scalars(&self, i: usize) -> &[(u32, Value<'e>)] {
         run_of(&self.table, &self.values, i)
     }
 
     /// The folded form of the `k`-th scalar of slot `i` (a string), once
     /// [`Slots::fold_slot`] has run.
-    fn folded_at(&self, i: usize, k: usize) -> Option<&str> {
+    pub(super) fn folded_at(&self, i: usize, k: usize) -> Option<&str> {
         let s = self.table.get(i).filter(|s| s.has_folded)?;
         self.folded.get(s.fstart as usize + k)?.as_deref()
     }
@@ -335,7 +327,12 @@ impl<'e> Slots<'e> {
     /// Slot of field `id`, read from `event` the first time (the common,
     /// already-resolved case is inline; the read is not).
     #[inline]
-    fn resolve(&mut self, id: FieldId, fields: &FieldTable, event: &'e dyn Event) -> usize {
+    pub(super) fn resolve(
+        &mut self,
+        id: FieldId,
+        fields: &FieldTable,
+        event: &'e dyn Event,
+    ) -> usize {
         let i = id.0 as usize;
         if !self.table.get(i).is_some_and(|s| s.resolved) {
             self.read(id, fields, event);
@@ -359,7 +356,7 @@ impl<'e> Slots<'e> {
         self.close();
     }
 
-    fn fold_slot(&mut self, i: usize) {
+    pub(super) fn fold_slot(&mut self, i: usize) {
         let Some(&slot) = self.table.get(i) else {
             return;
         };
@@ -447,168 +444,11 @@ impl<'e> Slots<'e> {
     }
 }
 
-/// Evaluates `cond` for an event. `ctx` is the reference context for generic
-/// leaves (the same event).
-pub(crate) fn eval<'e>(
-    cond: &Cond,
-    fields: &FieldTable,
-    slots: &mut Slots<'e>,
-    event: &'e dyn Event,
-    ctx: &Ctx<'_>,
-) -> bool {
-    match cond {
-        Cond::Const(b) => *b,
-        Cond::And(cs) => cs.iter().all(|c| eval(c, fields, slots, event, ctx)),
-        Cond::Or(cs) => cs.iter().any(|c| eval(c, fields, slots, event, ctx)),
-        Cond::Not(c) => !eval(c, fields, slots, event, ctx),
-        Cond::Witnessed(_, c) => eval(c, fields, slots, event, ctx),
-        Cond::Test(t) => test(t, fields, slots, event),
-        Cond::Generic(e) => {
-            if ctx.py() {
-                ctx.eval(e, &Env::new()).is_some_and(|v| ctx.truthy(&v))
-            } else if let Some(hit) = null_test(e, ctx) {
-                hit
-            } else {
-                ctx.leaf_any(e, &Env::new())
-            }
-        }
-    }
-}
-
-/// `field == null` or `field != null` (the literal on either side) in the
-/// Elasticsearch dialect, with no mapping: [`Ctx::leaf_any`]'s answer, read
-/// from the field's value in one look. `None` for any other leaf.
-///
-/// `leaf_any` tries each item of an array value (nested arrays item by
-/// item, with the item bound to the field): an item is never missing, so
-/// `== null` is false for any array and `!= null` true when the array holds
-/// an item that is not itself an array. Otherwise the field is missing or
-/// `null` exactly when `== null` holds.
-fn null_test(e: &eql_syntax::Expr, ctx: &Ctx<'_>) -> Option<bool> {
-    use eql_syntax::{BinaryOp, ExprKind, Literal};
-    let ExprKind::Binary { op, left, right } = &e.kind else {
-        return None;
-    };
-    let eq = match op {
-        BinaryOp::Eq => true,
-        BinaryOp::Ne => false,
-        _ => return None,
-    };
-    let ((ExprKind::Field(f), ExprKind::Literal(Literal::Null))
-    | (ExprKind::Literal(Literal::Null), ExprKind::Field(f))) = (&left.kind, &right.kind)
-    else {
-        return None;
-    };
-    if ctx.kinds.is_some() {
-        // A mapping normalizes the value first.
-        return None;
-    }
-    fn holds_item(items: &[Value<'_>]) -> bool {
-        items.iter().any(|i| match i {
-            Value::Array(inner) => holds_item(inner),
-            _ => true,
-        })
-    }
-    Some(match ctx.event.get(&FieldPath::new(f.path.clone())) {
-        None | Some(Value::Null) => eq,
-        Some(Value::Array(items)) => !eq && holds_item(&items),
-        Some(_) => !eq,
-    })
-}
-
-fn test<'e>(t: &Test, fields: &FieldTable, slots: &mut Slots<'e>, event: &'e dyn Event) -> bool {
-    let i = slots.resolve(t.field, fields, event);
-    let ci = matches!(&t.op, TestOp::In { ci: true, strs, .. } if !strs.is_empty())
-        || matches!(&t.op, TestOp::Glob { ci: true, .. });
-    if ci {
-        slots.fold_slot(i);
-    }
-    let slots = &*slots;
-    let scalars = slots.scalars(i).iter().map(|(_, v)| v);
-    match &t.op {
-        TestOp::In { strs, others, ci } => scalars.enumerate().any(|(k, v)| match v {
-            Value::Str(s) => {
-                if *ci {
-                    slots.folded_at(i, k).is_some_and(|f| strs.contains(f))
-                } else {
-                    strs.contains(s)
-                }
-            }
-            v => others.iter().any(|o| scalar_eq(v, o)),
-        }),
-        TestOp::Cmp { op, value } => scalars.into_iter().any(|v| {
-            compare(v, value).is_some_and(|ord| match op {
-                CmpOp::Lt => ord == Ordering::Less,
-                CmpOp::Le => ord != Ordering::Greater,
-                CmpOp::Gt => ord == Ordering::Greater,
-                CmpOp::Ge => ord != Ordering::Less,
-            })
-        }),
-        TestOp::Glob { exact, globs, ci } => scalars.enumerate().any(|(k, v)| {
-            let Value::Str(raw) = v else { return false };
-            let s: &str = if *ci {
-                match slots.folded_at(i, k) {
-                    Some(f) => f,
-                    None => return false,
-                }
-            } else {
-                raw
-            };
-            exact.contains(s) || globs.iter().any(|g| g.is_match(s))
-        }),
-        TestOp::Regex { res, .. } => scalars.into_iter().any(|v| match v {
-            Value::Str(s) => res.iter().any(|r| r.is_match(s)),
-            _ => false,
-        }),
-        TestOp::Typed(typed) => scalars.into_iter().any(|v| typed.test(v)),
-    }
-}
-
-/// ES equality of two non-string scalars (strings go through the set).
-fn scalar_eq(a: &Value<'_>, b: &Value<'_>) -> bool {
-    match (a, b) {
-        (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
-            num_cmp(a, b) == Some(Ordering::Equal)
-        }
-        _ => false,
-    }
-}
-
-/// ES order comparison (strings by code point, no folding).
-fn compare(a: &Value<'_>, b: &Value<'_>) -> Option<Ordering> {
-    match (a, b) {
-        (Value::Str(x), Value::Str(y)) => Some(x.as_ref().cmp(y.as_ref())),
-        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => num_cmp(a, b),
-        (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
-        _ => None,
-    }
-}
-
-/// An event with no fields: for constant folding, and for a raw-bytes match
-/// whose slots are all resolved already (nothing else to read).
-pub(crate) struct NoFields;
-
-impl Event for NoFields {
-    fn get(&self, _: &FieldPath) -> Option<Value<'_>> {
-        None
-    }
-}
-
-/// True when `c` has a generic leaf (one that reads the event itself).
-pub(crate) fn has_generic(c: &eql_plan::Cond) -> bool {
-    use eql_plan::Cond;
-    match c {
-        Cond::Generic(_) => true,
-        Cond::And(cs) | Cond::Or(cs) => cs.iter().any(has_generic),
-        Cond::Not(c) | Cond::Witnessed(_, c) => has_generic(c),
-        Cond::Const(_) | Cond::Test(_) => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use eql_plan::FieldPath;
+    use std::borrow::Cow;
 
     #[test]
     fn the_slot_buffer_keeps_its_allocation_across_events() {

@@ -1,0 +1,176 @@
+//! The plan evaluator: a lowered [`Cond`] over per-event field slots.
+//!
+//! Each field the plan reads is resolved at most once per event into a slot
+//! (its scalar values, arrays flattened), and folded to lower case at most
+//! once, lazily, the first time a case-insensitive test needs it. Generic
+//! leaves fall back to the reference interpreter on the same event, so the
+//! result is the reference's by construction; the differential tests check
+//! the compiled leaves.
+
+mod slots;
+
+use crate::eval::reference::{num_cmp, Ctx, Env};
+use crate::Event;
+use eql_plan::{CmpOp, Cond, FieldPath, FieldTable, Test, TestOp, Value};
+use std::cmp::Ordering;
+
+pub(crate) use slots::{FreshSlots, SlotBuf, Slots};
+
+/// Evaluates `cond` for an event. `ctx` is the reference context for generic
+/// leaves (the same event).
+pub(crate) fn eval<'e>(
+    cond: &Cond,
+    fields: &FieldTable,
+    slots: &mut Slots<'e>,
+    event: &'e dyn Event,
+    ctx: &Ctx<'_>,
+) -> bool {
+    match cond {
+        Cond::Const(b) => *b,
+        Cond::And(cs) => cs.iter().all(|c| eval(c, fields, slots, event, ctx)),
+        Cond::Or(cs) => cs.iter().any(|c| eval(c, fields, slots, event, ctx)),
+        Cond::Not(c) => !eval(c, fields, slots, event, ctx),
+        Cond::Witnessed(_, c) => eval(c, fields, slots, event, ctx),
+        Cond::Test(t) => test(t, fields, slots, event),
+        Cond::Generic(e) => {
+            if ctx.py() {
+                ctx.eval(e, &Env::new()).is_some_and(|v| ctx.truthy(&v))
+            } else if let Some(hit) = null_test(e, ctx) {
+                hit
+            } else {
+                ctx.leaf_any(e, &Env::new())
+            }
+        }
+    }
+}
+
+/// `field == null` or `field != null` (the literal on either side) in the
+/// Elasticsearch dialect, with no mapping: [`Ctx::leaf_any`]'s answer, read
+/// from the field's value in one look. `None` for any other leaf.
+///
+/// `leaf_any` tries each item of an array value (nested arrays item by
+/// item, with the item bound to the field): an item is never missing, so
+/// `== null` is false for any array and `!= null` true when the array holds
+/// an item that is not itself an array. Otherwise the field is missing or
+/// `null` exactly when `== null` holds.
+fn null_test(e: &eql_syntax::Expr, ctx: &Ctx<'_>) -> Option<bool> {
+    use eql_syntax::{BinaryOp, ExprKind, Literal};
+    let ExprKind::Binary { op, left, right } = &e.kind else {
+        return None;
+    };
+    let eq = match op {
+        BinaryOp::Eq => true,
+        BinaryOp::Ne => false,
+        _ => return None,
+    };
+    let ((ExprKind::Field(f), ExprKind::Literal(Literal::Null))
+    | (ExprKind::Literal(Literal::Null), ExprKind::Field(f))) = (&left.kind, &right.kind)
+    else {
+        return None;
+    };
+    if ctx.kinds.is_some() {
+        // A mapping normalizes the value first.
+        return None;
+    }
+    fn holds_item(items: &[Value<'_>]) -> bool {
+        items.iter().any(|i| match i {
+            Value::Array(inner) => holds_item(inner),
+            _ => true,
+        })
+    }
+    Some(match ctx.event.get(&FieldPath::new(f.path.clone())) {
+        None | Some(Value::Null) => eq,
+        Some(Value::Array(items)) => !eq && holds_item(&items),
+        Some(_) => !eq,
+    })
+}
+
+fn test<'e>(t: &Test, fields: &FieldTable, slots: &mut Slots<'e>, event: &'e dyn Event) -> bool {
+    let i = slots.resolve(t.field, fields, event);
+    let ci = matches!(&t.op, TestOp::In { ci: true, strs, .. } if !strs.is_empty())
+        || matches!(&t.op, TestOp::Glob { ci: true, .. });
+    if ci {
+        slots.fold_slot(i);
+    }
+    let slots = &*slots;
+    let scalars = slots.scalars(i).iter().map(|(_, v)| v);
+    match &t.op {
+        TestOp::In { strs, others, ci } => scalars.enumerate().any(|(k, v)| match v {
+            Value::Str(s) => {
+                if *ci {
+                    slots.folded_at(i, k).is_some_and(|f| strs.contains(f))
+                } else {
+                    strs.contains(s)
+                }
+            }
+            v => others.iter().any(|o| scalar_eq(v, o)),
+        }),
+        TestOp::Cmp { op, value } => scalars.into_iter().any(|v| {
+            compare(v, value).is_some_and(|ord| match op {
+                CmpOp::Lt => ord == Ordering::Less,
+                CmpOp::Le => ord != Ordering::Greater,
+                CmpOp::Gt => ord == Ordering::Greater,
+                CmpOp::Ge => ord != Ordering::Less,
+            })
+        }),
+        TestOp::Glob { exact, globs, ci } => scalars.enumerate().any(|(k, v)| {
+            let Value::Str(raw) = v else { return false };
+            let s: &str = if *ci {
+                match slots.folded_at(i, k) {
+                    Some(f) => f,
+                    None => return false,
+                }
+            } else {
+                raw
+            };
+            exact.contains(s) || globs.iter().any(|g| g.is_match(s))
+        }),
+        TestOp::Regex { res, .. } => scalars.into_iter().any(|v| match v {
+            Value::Str(s) => res.iter().any(|r| r.is_match(s)),
+            _ => false,
+        }),
+        TestOp::Typed(typed) => scalars.into_iter().any(|v| typed.test(v)),
+    }
+}
+
+/// ES equality of two non-string scalars (strings go through the set).
+fn scalar_eq(a: &Value<'_>, b: &Value<'_>) -> bool {
+    match (a, b) {
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
+            num_cmp(a, b) == Some(Ordering::Equal)
+        }
+        _ => false,
+    }
+}
+
+/// ES order comparison (strings by code point, no folding).
+fn compare(a: &Value<'_>, b: &Value<'_>) -> Option<Ordering> {
+    match (a, b) {
+        (Value::Str(x), Value::Str(y)) => Some(x.as_ref().cmp(y.as_ref())),
+        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => num_cmp(a, b),
+        (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
+        _ => None,
+    }
+}
+
+/// An event with no fields: for constant folding, and for a raw-bytes match
+/// whose slots are all resolved already (nothing else to read).
+pub(crate) struct NoFields;
+
+impl Event for NoFields {
+    fn get(&self, _: &FieldPath) -> Option<Value<'_>> {
+        None
+    }
+}
+
+/// True when `c` has a generic leaf (one that reads the event itself).
+pub(crate) fn has_generic(c: &eql_plan::Cond) -> bool {
+    use eql_plan::Cond;
+    match c {
+        Cond::Generic(_) => true,
+        Cond::And(cs) | Cond::Or(cs) => cs.iter().any(has_generic),
+        Cond::Not(c) | Cond::Witnessed(_, c) => has_generic(c),
+        Cond::Const(_) | Cond::Test(_) => false,
+    }
+}
