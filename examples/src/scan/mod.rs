@@ -245,11 +245,12 @@ impl Scanner {
             return self.scan_with(input, None, name, out, report, summary);
         }
         let ahead = watermark::Watermarks::read(
-            std::fs::File::open(path)?,
+            path,
             self.index.default_plan(),
             self.opts.order,
             &self.opts.limits,
             self.opts.block_bytes,
+            self.opts.threads,
         )?;
         let reread = stateful::Reread::new(std::fs::File::open(path)?, ahead);
         self.scan_with(

@@ -202,7 +202,7 @@ pub(crate) struct Stateful {
     input: Arc<str>,
     /// Per session, its clock among the times read ahead ([`Watermarks`]).
     clocks: Vec<Option<usize>>,
-    /// The run of lines ([`Watermarks`]) of the last event pushed.
+    /// The run of the file ([`Watermarks`]) of the last event pushed.
     run: u64,
     /// Profiling: one event in `every` is timed (0: off).
     every: u32,
@@ -329,7 +329,9 @@ impl Stateful {
         out: &mut Vec<Alert>,
     ) -> io::Result<()> {
         for ev in events {
-            self.read_ahead(ev.line, fmt, out)?;
+            if let LineRef::At(at, _) = ev.bytes {
+                self.read_ahead(at, ev.line, fmt, out)?;
+            }
             let (workers, worker) = (self.workers, self.worker);
             let mine = ev
                 .rules
@@ -378,12 +380,18 @@ impl Stateful {
         Ok(())
     }
 
-    /// At the first event of a new run of lines, tells every session the
-    /// earliest time still to come ([`Session::release_before`]); what that
-    /// releases is found at line `line`. The same for every worker: each
-    /// sees every forwarded event.
-    fn read_ahead(&mut self, line: u64, fmt: &Formatter, out: &mut Vec<Alert>) -> io::Result<()> {
-        let run = Watermarks::run(line);
+    /// At the first event of a new run of the file (the event's line starts
+    /// at byte `at`), tells every session the earliest time still to come
+    /// ([`Session::release_before`]); what that releases is found at line
+    /// `line`. The same for every worker: each sees every forwarded event.
+    fn read_ahead(
+        &mut self,
+        at: u64,
+        line: u64,
+        fmt: &Formatter,
+        out: &mut Vec<Alert>,
+    ) -> io::Result<()> {
+        let run = Watermarks::run(at);
         if run <= self.run {
             return Ok(());
         }
