@@ -6,8 +6,10 @@
 //! still come before. Not knowing the rest of the input, it would hold them
 //! all until the input ends, and memory would grow with the file. A file can
 //! be read twice: before the scan, one quick pass reads the timestamp of
-//! every line (a projection of the rules' timestamp fields: the rest of each
-//! line is checked and skipped, never built) and keeps, for each run of
+//! every line (found by its key path with sonic-rs's lookup, which steps
+//! over the rest of the line, and only the timestamp's value parsed; a line
+//! where that cannot be sure goes through a projection of the timestamp
+//! fields, as the scan's parser reads it) and keeps, for each run of
 //! [`RUN_BYTES`] of the file, the earliest order time of every line that
 //! starts in that run or after it. When the scan reaches a run, every
 //! stateful rule's session is told that time ([`Session::release_before`]):
@@ -21,8 +23,8 @@
 use super::input::{line_offset, lines, BlockReader};
 use super::plan::RulePlan;
 use eql_engine::{
-    CompiledQuery, Dialect, EventLimits, FieldPath, Projection, Session, SessionOptions,
-    StreamOrder, TimestampFormat,
+    CompiledQuery, Dialect, EventLimits, FieldPath, PathSegment, Projection, Session,
+    SessionOptions, StreamOrder, TimestampFormat,
 };
 use std::fs::File;
 use std::io::{self, BufRead, Seek, SeekFrom};
@@ -194,22 +196,30 @@ fn read_share(
         .iter()
         .map(|((f, _), _)| FieldPath::parse_dotted(f))
         .collect();
+    let lazy: Vec<Option<Lazy>> = fields.iter().map(Lazy::new).collect();
     let projection = Projection::values(&fields);
     let mut runs: Vec<Vec<i64>> = vec![Vec::new(); clocks.len()];
+    let mut times: Vec<Option<i64>> = vec![None; clocks.len()];
     share_lines(
         path,
         (from, to),
         limits,
         block_bytes,
         &mut |offset, line| {
-            // A line the scan reports as bad: the sessions never see it.
-            let Ok(event) = projection.parse(line, limits) else {
-                return;
-            };
+            if !lazy_times(line, &sessions, &fields, &lazy, &mut times) {
+                // The exact reading. A line it rejects the scan reports as bad:
+                // the sessions never see it.
+                let Ok(event) = projection.parse(line, limits) else {
+                    return;
+                };
+                for (t, session) in times.iter_mut().zip(&sessions) {
+                    *t = session.order_time(&event);
+                }
+            }
             let run = usize::try_from(Watermarks::run(offset)).unwrap_or(usize::MAX);
-            for (session, runs) in sessions.iter().zip(&mut runs) {
+            for (time, runs) in times.iter().zip(&mut runs) {
                 // A time that does not read: the sessions skip the event.
-                let Some(time) = session.order_time(&event) else {
+                let Some(time) = *time else {
                     continue;
                 };
                 if runs.len() <= run {
@@ -222,6 +232,137 @@ fn read_share(
         },
     )?;
     Ok(runs)
+}
+
+/// Each clock's order time of `line` (`times`), read without parsing the
+/// line: the timestamp is found by its key path ([`Lazy::get`]) and only its
+/// value is parsed. False when that cannot tell the times exactly as the
+/// session would read them from the parsed line: the caller then parses it.
+///
+/// A line the quick reading takes but the parser would reject (what it
+/// steps over is not checked) gives a time the sessions never see. That
+/// time can only lower a run's earliest time, so the sessions hold more,
+/// never run a hit before its turn: the results stay exact.
+fn lazy_times(
+    line: &[u8],
+    sessions: &[Session<()>],
+    fields: &[FieldPath],
+    lazy: &[Option<Lazy>],
+    times: &mut [Option<i64>],
+) -> bool {
+    let Ok(text) = std::str::from_utf8(line) else {
+        return false;
+    };
+    // An escaped key may spell a wanted one: only the parser can tell.
+    if memchr::memmem::find(line, b"\\u").is_some() {
+        return false;
+    }
+    for (((session, field), lazy), time) in sessions.iter().zip(fields).zip(lazy).zip(times) {
+        let Some(lazy) = lazy else { return false };
+        let value = match lazy.get(text) {
+            Quick::Value(v) => Some(v),
+            Quick::Absent => None,
+            Quick::Unsure => return false,
+        };
+        *time = session.order_time(&One { field, value });
+    }
+    true
+}
+
+/// An event of one field (`value`, when there is one).
+struct One<'a> {
+    field: &'a FieldPath,
+    value: Option<serde_json::Value>,
+}
+
+impl eql_engine::Event for One<'_> {
+    fn get(&self, path: &FieldPath) -> Option<eql_engine::Value<'_>> {
+        if path != self.field {
+            return None;
+        }
+        let root = FieldPath::new(Vec::new());
+        self.value
+            .as_ref()
+            .and_then(|v| eql_engine::Event::get(v, &root))
+    }
+}
+
+/// What the quick reading of a line says of a field.
+#[derive(Debug, PartialEq)]
+enum Quick {
+    /// The field's value, as the walk reads it.
+    Value(serde_json::Value),
+    /// No value found: order the line first.
+    Absent,
+    /// Only parsing the line can tell.
+    Unsure,
+}
+
+/// A timestamp field's path, read from a line's text without parsing it.
+struct Lazy {
+    keys: Vec<String>,
+    /// Each key in quotes.
+    quoted: Vec<memchr::memmem::Finder<'static>>,
+}
+
+impl Lazy {
+    /// `None` for a path the quick reading cannot serve: one with an index,
+    /// or a key with a character JSON may escape.
+    fn new(path: &FieldPath) -> Option<Lazy> {
+        let mut keys = Vec::new();
+        for s in path.segments() {
+            let PathSegment::Key(k) = s else { return None };
+            if k.is_empty()
+                || k.chars()
+                    .any(|c| c == '"' || c == '\\' || c == '/' || c.is_control())
+            {
+                return None;
+            }
+            keys.push(k.clone());
+        }
+        let quoted = keys
+            .iter()
+            .map(|k| memchr::memmem::Finder::new(format!("\"{k}\"").as_bytes()).into_owned())
+            .collect();
+        Some(Lazy { keys, quoted })
+    }
+
+    /// The value at the path as the field walk reads it from the parsed
+    /// line, or what else the quick reading can say ([`Quick`]).
+    ///
+    /// A value found by the quick lookup (the first member with each key,
+    /// through nested objects) is the walk's when each key of the path is a
+    /// member key at most once in the whole line: the first member is then
+    /// the last, which the walk takes, and the walk takes nested objects
+    /// before any literal dotted key. The caller has made sure no key is
+    /// escaped with `\u`. When the lookup finds nothing, the walk may still
+    /// find a value through an array or a literal dotted key;
+    /// [`Quick::Absent`] is still right for the read-ahead, because an event with no time
+    /// orders before every time: it can only hold the sessions' hits
+    /// longer, never release one early.
+    fn get(&self, text: &str) -> Quick {
+        let bytes = text.as_bytes();
+        for q in &self.quoted {
+            let mut keys = 0;
+            for at in q.find_iter(bytes) {
+                let after = bytes.get(at + q.needle().len()..).unwrap_or(&[]);
+                // A key is followed by its colon; a string value is not.
+                if after.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b':') {
+                    keys += 1;
+                }
+            }
+            if keys > 1 {
+                return Quick::Unsure;
+            }
+        }
+        match sonic_rs::get(text, &self.keys) {
+            Ok(found) => {
+                serde_json::from_str(found.as_raw_str()).map_or(Quick::Unsure, Quick::Value)
+            }
+            Err(e) if e.is_not_found() => Quick::Absent,
+            Err(_) => Quick::Unsure,
+        }
+    }
 }
 
 /// Calls `f(offset, line)` for each line of the file that starts at bytes
@@ -384,5 +525,104 @@ mod tests {
             assert!(got == want, "{parts} parts");
         }
         let _ = std::fs::remove_file(&path);
+    }
+
+    /// JSON text with repeated keys, literal dotted keys, arrays and
+    /// nesting, over a few keys.
+    fn text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let key = prop::sample::select(vec!["a", "b", "a.b", "@timestamp", "x"]);
+        let leaf = prop_oneof![
+            Just("null".to_owned()),
+            Just("\"2024-01-01T00:00:00.5Z\"".to_owned()),
+            Just("\"@timestamp\"".to_owned()),
+            Just("\"a\"".to_owned()),
+            (0i64..5000).prop_map(|n| n.to_string()),
+        ];
+        let value = leaf.prop_recursive(3, 24, 4, move |inner| {
+            prop_oneof![
+                prop::collection::vec((key.clone(), inner.clone()), 0..4).prop_map(|ms| {
+                    let ms: Vec<String> = ms.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+                    format!("{{{}}}", ms.join(","))
+                }),
+                prop::collection::vec(inner, 0..3).prop_map(|vs| format!("[{}]", vs.join(","))),
+            ]
+        });
+        let key = prop::sample::select(vec!["a", "b", "a.b", "@timestamp", "x"]);
+        prop::collection::vec((key, value), 0..5).prop_map(|ms| {
+            let ms: Vec<String> = ms.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+            format!("{{{}}}", ms.join(", "))
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 4000, ..Default::default() })]
+
+        /// What the quick reading finds is what the field walk reads from
+        /// the parsed line; when it finds nothing the line has no time or
+        /// a later one; when it cannot tell it says so.
+        #[test]
+        fn the_quick_reading_is_the_walk_or_earlier(doc in text()) {
+            let dom: serde_json::Value = serde_json::from_str(&doc).expect("valid JSON");
+            let root = FieldPath::new(Vec::new());
+            for path in ["@timestamp", "a.b", "a"] {
+                let path = FieldPath::parse_dotted(path);
+                let lazy = Lazy::new(&path).expect("plain keys");
+                let want = eql_engine::Event::get(&dom, &path).map(eql_engine::Value::into_owned);
+                // Absent orders first, never later than the walk's time;
+                // unsure goes to the parser.
+                if let Quick::Value(v) = lazy.get(&doc) {
+                    let got = eql_engine::Event::get(&v, &root).map(eql_engine::Value::into_owned);
+                    proptest::prop_assert_eq!(got, want, "{} in {}", path, doc);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_quick_reading_finds_unique_keys_and_stops_at_repeated_ones() {
+        let path = FieldPath::parse_dotted("a.b");
+        let lazy = Lazy::new(&path).expect("plain keys");
+        let found = |doc: &str| lazy.get(doc);
+        assert_eq!(
+            found(r#"{"x": "b", "a": {"b": 7}}"#),
+            Quick::Value(serde_json::json!(7))
+        );
+        assert_eq!(found(r#"{"a": {"c": 7}}"#), Quick::Absent);
+        assert_eq!(found(r#"{"a": {"b": 7, "b": 8}}"#), Quick::Unsure);
+        assert_eq!(found(r#"{"a": {"b": 7}, "a": {"b": 8}}"#), Quick::Unsure);
+        // A string value that spells a key is no key.
+        assert_eq!(
+            found(r#"{"k": "a", "a": {"b": 9}}"#),
+            Quick::Value(serde_json::json!(9))
+        );
+        // An escaped key: only the parser can tell.
+        let q = CompiledQuery::compile(
+            "sequence [a where true] [b where true]",
+            &CompileOptions::default(),
+        )
+        .expect("compiles");
+        let sessions = [Session::<()>::new(
+            Arc::new(SessionPlan::new([q])),
+            SessionOptions::default(),
+        )];
+        let fields = [FieldPath::parse_dotted("@timestamp")];
+        let lazy = [Lazy::new(&fields[0])];
+        let mut times = [None];
+        assert!(!lazy_times(
+            br#"{"@timestamp": 5, "@timestam\u0070": 1}"#,
+            &sessions,
+            &fields,
+            &lazy,
+            &mut times
+        ));
+        assert!(lazy_times(
+            br#"{"@timestamp": 5}"#,
+            &sessions,
+            &fields,
+            &lazy,
+            &mut times
+        ));
+        assert_eq!(times, [Some(5_000_000)]);
     }
 }
