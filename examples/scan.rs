@@ -30,17 +30,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
-use eql_engine::{CompileOptions, Dialect, StreamOrder};
+use eql_engine::{CompileOptions, StreamOrder};
+use eql_examples::cli::DialectArg;
 use eql_examples::scan::{Format, Report, ScanOptions, ScanSummary, Scanner};
 use indicatif::{ProgressBar, ProgressStyle};
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum DialectArg {
-    /// Elasticsearch EQL.
-    Es,
-    /// Python (endgame) EQL.
-    Python,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum OrderArg {
@@ -136,10 +129,7 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> Result<ExitCode, String> {
     let (rules, load_errors) = eql_examples::cli::load_rules(&args.rules, args.strict)?;
     let mut opts = CompileOptions::default();
-    opts.dialect = match args.dialect {
-        DialectArg::Es => Dialect::Elasticsearch,
-        DialectArg::Python => Dialect::Python,
-    };
+    opts.dialect = args.dialect.dialect();
     let (compiled, compile_errors) =
         match eql_examples::cli::compile_rules(&rules, &opts, args.strict) {
             Ok(c) => c,

@@ -52,7 +52,8 @@ use std::time::Instant;
 
 use clap::{ArgAction, Parser, ValueEnum};
 use eql_dataflow::{rule_pack, Line, Options, Output, Rules, Totals};
-use eql_engine::{CompileOptions, CompiledRuleSet, Dialect, StreamOrder};
+use eql_engine::{CompileOptions, CompiledRuleSet, StreamOrder};
+use eql_examples::cli::DialectArg;
 use eql_examples::scan::{Format, Formatter, ScanOptions};
 use serde::{Deserialize, Serialize};
 use timely::container::CapacityContainerBuilder;
@@ -62,14 +63,6 @@ use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::{Concat, Probe};
 use timely::dataflow::{ProbeHandle, Stream};
 use timely::{CommunicationConfig, Config, WorkerConfig};
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum DialectArg {
-    /// Elasticsearch EQL.
-    Es,
-    /// Python (endgame) EQL.
-    Python,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum OrderArg {
@@ -244,10 +237,7 @@ fn timely_config(args: &Args) -> Result<Config, String> {
 fn run(args: Args) -> Result<ExitCode, String> {
     let (rules, load_errors) = eql_examples::cli::load_rules(&args.rules, args.strict)?;
     let mut opts = CompileOptions::default();
-    opts.dialect = match args.dialect {
-        DialectArg::Es => Dialect::Elasticsearch,
-        DialectArg::Python => Dialect::Python,
-    };
+    opts.dialect = args.dialect.dialect();
     let (compiled, compile_errors) =
         match eql_examples::cli::compile_rules(&rules, &opts, args.strict) {
             Ok(c) => c,

@@ -1,9 +1,34 @@
-//! What the command-line examples share: loading rule files and printing
-//! the per-rule alert table.
+//! What the command-line examples share: the query dialect argument,
+//! loading rule files and printing the per-rule alert table.
 
-use eql_engine::{CompiledRuleSet, RuleSet};
+use eql_engine::{CompiledRuleSet, Dialect, RuleSet};
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
+
+/// The `--dialect` argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DialectArg {
+    /// Elasticsearch EQL.
+    Es,
+    /// Python (endgame) EQL.
+    Python,
+}
+
+impl DialectArg {
+    /// The dialect the rules compile in.
+    ///
+    /// ```
+    /// use eql_examples::cli::DialectArg;
+    /// assert_eq!(DialectArg::Python.dialect(), eql_engine::Dialect::Python);
+    /// ```
+    #[must_use]
+    pub fn dialect(self) -> Dialect {
+        match self {
+            DialectArg::Es => Dialect::Elasticsearch,
+            DialectArg::Python => Dialect::Python,
+        }
+    }
+}
 
 /// Loads the rules of `paths` (files or folders); none means the shipped
 /// pack. Every load error is printed; the rules that load are kept unless
