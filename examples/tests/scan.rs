@@ -786,3 +786,72 @@ fn a_file_read_ahead_holds_fewer_hits() {
         stream.order.peak_held
     );
 }
+
+/// `scan --profile`'s rule table: per rule name, (evaluated, matched), and
+/// whether every estimated time is a finite, non-negative number.
+fn profile_table(
+    compiled: &CompiledRuleSet,
+    input: &[u8],
+    threads: usize,
+) -> (BTreeMap<String, (u64, u64)>, bool, ScanSummary) {
+    let opts = ScanOptions {
+        profile_every: 3,
+        ..opts(threads)
+    };
+    let scanner = Scanner::new(compiled.clone(), opts);
+    let mut summary = ScanSummary::default();
+    scanner
+        .scan(
+            input,
+            "events.ndjson",
+            &mut Vec::new(),
+            &mut |_| {},
+            &mut summary,
+        )
+        .expect("scan");
+    let mut text = Vec::new();
+    let profile = summary
+        .profile
+        .clone()
+        .expect("a profiled scan has a profile");
+    profile
+        .write(&scanner, usize::MAX, &mut text)
+        .expect("write");
+    let text = String::from_utf8(text).expect("utf-8");
+    let mut table = BTreeMap::new();
+    let mut times_ok = true;
+    for line in text.lines().skip_while(|l| !l.contains("est. ms")).skip(1) {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let [est, _share, evaluated, matched, name @ ..] = cols.as_slice() else {
+            panic!("a short profile line: {line:?}");
+        };
+        let est: f64 = est.parse().expect("est. ms");
+        times_ok &= est.is_finite() && est >= 0.0;
+        let name = name.join(" ").trim_end_matches(" (steps)").to_owned();
+        let counts = (
+            evaluated.parse().expect("evaluated"),
+            matched.parse().expect("matched"),
+        );
+        table.insert(name, counts);
+    }
+    (table, times_ok, summary)
+}
+
+#[test]
+fn the_profile_counts_every_evaluation_whatever_the_threads() {
+    let compiled = rules();
+    let input = events(2000);
+    let (one, times_ok, summary) = profile_table(&compiled, &input, 1);
+    assert!(times_ok);
+    // Every rule is listed: each is a candidate of some event here.
+    assert_eq!(one.len(), RULES.len(), "{one:?}");
+    for threads in [2, 4] {
+        let (many, times_ok, _) = profile_table(&compiled, &input, threads);
+        assert!(times_ok);
+        assert_eq!(many, one, "{threads} threads");
+    }
+    // A single-event rule's matches are its alerts.
+    let (evaluated, matched) = one["rule 0"];
+    assert_eq!(matched, summary.per_rule[0]);
+    assert!(evaluated >= matched && matched > 0);
+}

@@ -216,7 +216,7 @@ pub use event::{
     parse_event, parse_event_line, EventError, EventErrorKind, EventLimits, EventLines, JsonType,
 };
 pub use event::{ProjectedEvent, Projection};
-pub use pack::{Pack, PackMatches, PackProfile};
+pub use pack::{Pack, PackMatches, PackProfile, SampledTime};
 pub use query::{CompileError, CompileOptions, CompiledQuery};
 pub use route::{Placement, Routing, RuleRoute, Shard};
 pub use session::{

@@ -5,25 +5,25 @@
 //! around each exact evaluation of a candidate rule, see
 //! [`eql_engine::PackProfile`]); one session push in `every` is timed too.
 //! Every event still counts, per rule, how often the rule was evaluated
-//! exactly and how often it matched. A rule's time is its sampled time
-//! scaled by events / sampled events. The remainder of the packs' time is
+//! exactly and how often it matched. A rule's time is its mean time per
+//! evaluation times its evaluations. The remainder of the packs' time is
 //! the JSON pass, routing and the candidate index, shared by every rule.
 //! The overhead is two clock reads per evaluation on sampled events and a
-//! few counters per candidate on the others. The clock is the wall clock: on
-//! a loaded machine a sampled event during which the thread was switched out
-//! inflates its rules (and the scaling multiplies it), so read the figures
-//! from a quiet machine, or as a ranking.
+//! few counters per candidate on the others. The clock is the wall clock: a
+//! sampled event during which the thread was switched out lasts
+//! milliseconds, so each mean is a median of means over groups of sampled
+//! events ([`eql_engine::SampledTime`]), which such an event cannot skew.
 
 use super::plan::RulePlan;
 use super::stateful::Stateful;
 use super::Scanner;
-use eql_engine::PackProfile;
+use eql_engine::{PackProfile, SampledTime};
 use std::io::{self, Write};
 
 /// Sampled timings of a scan: one event in `every` per evaluating thread is
 /// timed as a whole and rule by rule inside the packs ([`eql_engine::PackProfile`]),
-/// one session push in `every` too; a rule's time is its sampled time scaled
-/// by events / sampled events.
+/// one session push in `every` too; a rule's time is its robust mean time
+/// per evaluation times its evaluations.
 #[derive(Clone, Debug, Default)]
 pub struct Profile {
     /// Per rule: estimated nanoseconds, exact evaluations, matches; summed
@@ -34,17 +34,7 @@ pub struct Profile {
     /// One event in this many is timed.
     every: u32,
     session_pushes: u64,
-    session_sampled: u64,
-    session_sampled_nanos: u64,
-}
-
-/// Scales a sampled time to every event.
-fn scale(nanos: u64, all: u64, sampled: u64) -> f64 {
-    if sampled == 0 {
-        0.0
-    } else {
-        nanos as f64 * all as f64 / sampled as f64
-    }
+    session_sampled: SampledTime,
 }
 
 impl Profile {
@@ -62,13 +52,13 @@ impl Profile {
             for (p, (pack, _)) in profiles.into_iter().zip(&plan.packs) {
                 let Some(p) = p else { continue };
                 out.every = out.every.max(p.every);
-                out.packs_nanos += scale(p.sampled_event_nanos, p.events, p.sampled_events);
-                for (k, &nanos) in p.sampled_nanos.iter().enumerate() {
+                out.packs_nanos += p.events_nanos();
+                for k in 0..p.evaluated.len() {
                     let Some(rule) = pack.rule_index(k as u32) else {
                         continue;
                     };
                     if let Some(r) = out.rules.get_mut(rule) {
-                        r.0 += scale(nanos, p.events, p.sampled_events);
+                        r.0 += p.rule_nanos(k);
                         r.1 += p.evaluated.get(k).copied().unwrap_or(0);
                         r.2 += p.matched.get(k).copied().unwrap_or(0);
                     }
@@ -85,8 +75,7 @@ impl Profile {
 
     pub(crate) fn add_sessions(&mut self, st: &Stateful) {
         self.session_pushes += st.pushes;
-        self.session_sampled += st.sampled_pushes;
-        self.session_sampled_nanos += st.sampled_nanos;
+        self.session_sampled.merge(&st.sampled);
     }
 
     /// Adds another thread's or input's profile.
@@ -102,8 +91,7 @@ impl Profile {
         self.packs_nanos += other.packs_nanos;
         self.every = self.every.max(other.every);
         self.session_pushes += other.session_pushes;
-        self.session_sampled += other.session_sampled;
-        self.session_sampled_nanos += other.session_sampled_nanos;
+        self.session_sampled.merge(&other.session_sampled);
     }
 
     /// Writes the `top` costliest rules and the shared costs.
@@ -111,11 +99,7 @@ impl Profile {
         let per_rule = &self.rules;
         let packs_total = self.packs_nanos;
         let rules_total: f64 = per_rule.iter().map(|r| r.0).sum();
-        let sessions = scale(
-            self.session_sampled_nanos,
-            self.session_pushes,
-            self.session_sampled,
-        );
+        let sessions = self.session_sampled.estimate_nanos(self.session_pushes);
         let ms = |ns: f64| ns / 1e6;
         let every = self.every;
         writeln!(

@@ -32,8 +32,8 @@ use super::alert::{Alert, EventLine, Formatter};
 use super::plan::RulePlan;
 use super::watermark::Watermarks;
 use eql_engine::{
-    Document, Event, EventLimits, FieldPath, Matches, Session, SessionOptions, SessionStats, Step,
-    StreamOrder, Value,
+    Document, Event, EventLimits, FieldPath, Matches, SampledTime, Session, SessionOptions,
+    SessionStats, Step, StreamOrder, Value,
 };
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
@@ -208,8 +208,8 @@ pub(crate) struct Stateful {
     every: u32,
     countdown: u32,
     pub(crate) pushes: u64,
-    pub(crate) sampled_pushes: u64,
-    pub(crate) sampled_nanos: u64,
+    /// The timed pushes, grouped by their number.
+    pub(crate) sampled: SampledTime,
 }
 
 /// How far from timestamp order the stateful rules' step events came,
@@ -314,8 +314,7 @@ impl Stateful {
             every: profile_every,
             countdown: 0,
             pushes: 0,
-            sampled_pushes: 0,
-            sampled_nanos: 0,
+            sampled: SampledTime::default(),
         }
     }
 
@@ -374,7 +373,8 @@ impl Stateful {
                 drain(&self.matches, *rule, ev.line, fmt, reread.as_deref(), out)?;
             }
             if let Some(t0) = t0 {
-                self.sampled_nanos += t0.elapsed().as_nanos() as u64;
+                let sample = self.sampled.samples();
+                self.sampled.add(sample, t0.elapsed().as_nanos() as u64);
             }
         }
         Ok(())
@@ -416,7 +416,6 @@ impl Stateful {
         }
         if self.countdown == 0 {
             self.countdown = self.every - 1;
-            self.sampled_pushes += 1;
             Some(Instant::now())
         } else {
             self.countdown -= 1;

@@ -1,5 +1,6 @@
 //! The reusable result buffer of a pack match, and its sampled profile.
 
+use super::SampledTime;
 use crate::eval::plan::{SlotBuf, Slots};
 use eql_plan::{SetId, Value};
 use smallvec::SmallVec;
@@ -43,9 +44,10 @@ pub struct PackMatches {
 /// per rule, how often it was a candidate (evaluated exactly); on one event
 /// in `every` it also reads the clock around each candidate's evaluation
 /// (two `Instant::now()` calls per candidate, about 50 ns) and around the
-/// whole event. The estimated time of a rule is its sampled time scaled by
-/// `events / sampled_events`. With profiling off the pack pays one branch
-/// per event.
+/// whole event. The estimated time of a rule is its robust mean cost per
+/// evaluation ([`SampledTime`]) times how often it was evaluated, and the
+/// pack's is its mean cost per timed event times `events`. With profiling
+/// off the pack pays one branch per event.
 ///
 /// ```
 /// use eql_engine::{CompileOptions, CompiledQuery, Pack, PackMatches};
@@ -69,16 +71,17 @@ pub struct PackProfile {
     pub events: u64,
     /// Events timed.
     pub sampled_events: u64,
-    /// Nanoseconds of the timed events, whole (reading the fields, routing,
-    /// the candidate index and every evaluation), as seen from
+    /// The timed events, whole (reading the fields, routing, the candidate
+    /// index and every evaluation), as seen from
     /// [`Pack::matches`](super::Pack::matches) or [`Pack::matches_json`](super::Pack::matches_json).
-    pub sampled_event_nanos: u64,
+    pub sampled_events_time: SampledTime,
     /// Per pack rule: how many times it was evaluated exactly (every event).
     pub evaluated: Vec<u64>,
     /// Per pack rule: how many times it matched (every event).
     pub matched: Vec<u64>,
-    /// Per pack rule: nanoseconds of its exact evaluations on timed events.
-    pub sampled_nanos: Vec<u64>,
+    /// Per pack rule: its exact evaluations on timed events, grouped by
+    /// the timed event's number.
+    pub sampled: Vec<SampledTime>,
 }
 
 impl PackProfile {
@@ -95,17 +98,35 @@ impl PackProfile {
         self.every = self.every.max(other.every);
         self.events += other.events;
         self.sampled_events += other.sampled_events;
-        self.sampled_event_nanos += other.sampled_event_nanos;
+        self.sampled_events_time.merge(&other.sampled_events_time);
         add(&mut self.evaluated, &other.evaluated);
         add(&mut self.matched, &other.matched);
-        add(&mut self.sampled_nanos, &other.sampled_nanos);
+        if self.sampled.len() < other.sampled.len() {
+            self.sampled
+                .resize(other.sampled.len(), SampledTime::default());
+        }
+        for (a, b) in self.sampled.iter_mut().zip(&other.sampled) {
+            a.merge(b);
+        }
+    }
+
+    /// The estimated nanoseconds of the exact evaluations of pack rule `i`
+    /// over every event.
+    pub fn rule_nanos(&self, i: usize) -> f64 {
+        let n = self.evaluated.get(i).copied().unwrap_or(0);
+        self.sampled.get(i).map_or(0.0, |t| t.estimate_nanos(n))
+    }
+
+    /// The estimated nanoseconds of the pack over every event.
+    pub fn events_nanos(&self) -> f64 {
+        self.sampled_events_time.estimate_nanos(self.events)
     }
 
     /// One exact evaluation of pack rule `i`, timed from `t0` on a timed
     /// event.
     pub(super) fn count(&mut self, i: usize, hit: bool, t0: Option<std::time::Instant>) {
-        if let (Some(t0), Some(n)) = (t0, self.sampled_nanos.get_mut(i)) {
-            *n += t0.elapsed().as_nanos() as u64;
+        if let (Some(t0), Some(t)) = (t0, self.sampled.get_mut(i)) {
+            t.add(self.sampled_events, t0.elapsed().as_nanos() as u64);
         }
         if let Some(n) = self.evaluated.get_mut(i) {
             *n += 1;
@@ -120,14 +141,13 @@ impl PackProfile {
     /// Starts an event: true when this one is timed.
     pub(super) fn start_event(&mut self, n: usize) -> bool {
         self.events += 1;
-        for v in [
-            &mut self.evaluated,
-            &mut self.matched,
-            &mut self.sampled_nanos,
-        ] {
+        for v in [&mut self.evaluated, &mut self.matched] {
             if v.len() < n {
                 v.resize(n, 0);
             }
+        }
+        if self.sampled.len() < n {
+            self.sampled.resize(n, SampledTime::default());
         }
         self.timing = self.countdown == 0;
         if self.timing {
@@ -151,7 +171,9 @@ impl PackMatches {
     /// Profiling: ends an event started at `t0`.
     pub(super) fn profile_end(&mut self, t0: Option<std::time::Instant>) {
         if let (Some(t0), Some(p)) = (t0, self.profile.as_mut()) {
-            p.sampled_event_nanos += t0.elapsed().as_nanos() as u64;
+            let sample = p.sampled_events;
+            p.sampled_events_time
+                .add(sample, t0.elapsed().as_nanos() as u64);
         }
     }
 }

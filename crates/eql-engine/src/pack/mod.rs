@@ -4,6 +4,7 @@
 mod direct;
 mod group;
 mod matches;
+mod sampled;
 
 use crate::event::input::{check_bytes, json_type, parse_text};
 use crate::event::project::Projection;
@@ -16,6 +17,7 @@ use std::fmt;
 use direct::Direct;
 use group::Group;
 pub use matches::{PackMatches, PackProfile};
+pub use sampled::SampledTime;
 
 /// True for the errors the JSON parser reports (as opposed to the checks
 /// that run before it).
