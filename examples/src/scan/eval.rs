@@ -7,7 +7,7 @@ use super::alert::{Alert, Formatter};
 use super::index::Routes;
 use super::input::{line_offset, lines, Block};
 use super::plan::{RulePlan, Target};
-use super::stateful::{Forward, LineRef};
+use super::stateful::{Forwarded, LineRef};
 use eql_engine::{EventError, EventErrorKind, EventLimits, PackMatches, PackProfile};
 use smallvec::SmallVec;
 use std::sync::Arc;
@@ -23,7 +23,7 @@ pub(crate) struct Evaluated {
     /// The single-event rules' alerts, in (line, rule) order.
     pub(crate) alerts: Vec<Alert>,
     /// The events for the sessions, in order.
-    pub(crate) forward: Vec<Forward>,
+    pub(crate) forward: Forwarded,
 }
 
 /// One worker's evaluator.
@@ -36,6 +36,10 @@ pub(crate) struct Evaluator<'p> {
     /// Scratch: the (stateful rule position, answer index) of each step
     /// query the current line matches.
     stateful: SmallVec<[(u32, u32); 4]>,
+    /// Scratch: the stateful rules that need the current line.
+    rules: SmallVec<[u32; 16]>,
+    /// An empty [`Forwarded`] whose allocations the next block reuses.
+    spare: Forwarded,
     /// The sessions refer to lines by their place in the input
     /// ([`LineRef::At`]), which can be read again.
     at: bool,
@@ -49,6 +53,8 @@ impl<'p> Evaluator<'p> {
             limits: limits.clone(),
             matched: Vec::new(),
             stateful: SmallVec::new(),
+            rules: SmallVec::new(),
+            spare: Forwarded::default(),
             at,
         }
     }
@@ -61,11 +67,18 @@ impl<'p> Evaluator<'p> {
             .collect()
     }
 
+    /// Hands back an emptied [`Evaluated::forward`] for the next block to
+    /// fill.
+    pub(crate) fn recycle(&mut self, spare: Forwarded) {
+        self.spare = spare;
+    }
+
     /// Checks and evaluates every line of `block`.
     pub(crate) fn block(&mut self, block: &Block, fmt: &Formatter) -> Evaluated {
         let mut out = Evaluated {
             seq: block.seq,
             bytes: block.input_bytes,
+            forward: std::mem::take(&mut self.spare),
             ..Evaluated::default()
         };
         let mut too_long = block.too_long.iter().peekable();
@@ -136,13 +149,11 @@ impl<'p> Evaluator<'p> {
             self.stateful
                 .retain(|&mut (p, _)| rules.get(p as usize).is_some_and(|&r| route.contains(r)));
         }
-        let fields = all_hits
-            .first_mut()
-            .map(PackMatches::take_captured)
-            .unwrap_or_default();
         if !self.stateful.is_empty() || !plan.every_event.is_empty() {
             self.stateful.sort_unstable();
-            let mut rules: SmallVec<[u32; 4]> = self.stateful.iter().map(|&(p, _)| p).collect();
+            let rules = &mut self.rules;
+            rules.clear();
+            rules.extend(self.stateful.iter().map(|&(p, _)| p));
             rules.extend_from_slice(&plan.every_event);
             if let Some(route) = filter {
                 let all = &plan.stateful;
@@ -157,13 +168,12 @@ impl<'p> Evaluator<'p> {
                 Ok(len) if self.at => LineRef::At(at, len),
                 _ => LineRef::Bytes(Arc::from(line)),
             };
-            out.forward.push(Forward {
-                line: line_no,
-                bytes,
-                rules,
-                answers: self.stateful.clone(),
-                fields,
-            });
+            let fields = all_hits
+                .first_mut()
+                .into_iter()
+                .flat_map(PackMatches::drain_captured);
+            out.forward
+                .push(line_no, bytes, rules, &self.stateful, fields);
         }
     }
 }

@@ -13,7 +13,7 @@ use super::eval::{Evaluated, Evaluator};
 use super::index::Routes;
 use super::input::{Block, BlockReader};
 use super::profile::Profile;
-use super::stateful::{Carry, Forward, OrderStats, Reread, Stateful};
+use super::stateful::{Carry, Forwarded, OrderStats, Reread, Stateful};
 use super::{Report, ScanSummary, Scanner};
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
@@ -120,7 +120,9 @@ pub(crate) fn sequential(
         if let Some(st) = st.as_mut() {
             st.push(&e.forward, fmt, &mut alerts)?;
         }
-        e.forward = Vec::new();
+        let mut spare = std::mem::take(&mut e.forward);
+        spare.clear();
+        ev.recycle(spare);
         sink.block(e, alerts)?;
     }
     let mut alerts = Vec::new();
@@ -153,7 +155,7 @@ enum Msg {
 
 /// Messages to a session worker.
 enum ToSession {
-    Block(u64, Arc<Vec<Forward>>),
+    Block(u64, Arc<Forwarded>),
     Finish,
 }
 

@@ -36,11 +36,11 @@ use eql_engine::{
     SessionStats, Step, StreamOrder, Value,
 };
 use rustc_hash::FxHashMap;
-use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -113,19 +113,91 @@ impl Reread {
     }
 }
 
-/// An event for the sessions.
+/// An event for the sessions: its lists are runs of its block's
+/// [`Forwarded`] vectors.
 pub(crate) struct Forward {
     pub(crate) line: u64,
     pub(crate) bytes: LineRef,
     /// The stateful rules that need it (positions in
     /// [`super::plan::RulePlan::stateful`]), ascending.
-    pub(crate) rules: SmallVec<[u32; 4]>,
+    rules: Range<u32>,
     /// (rule position, answer index) of the step queries it matches,
     /// ascending.
-    pub(crate) answers: SmallVec<[(u32, u32); 4]>,
+    answers: Range<u32>,
     /// The values of the fields the sessions read, captured by the pack
-    /// (index in [`RulePlan::captures`], value).
-    pub(crate) fields: Vec<(u32, Value<'static>)>,
+    /// (index in [`RulePlan::captures`], value), in index order.
+    fields: Range<u32>,
+}
+
+/// The events of one block for the sessions, in order. Their lists share
+/// three vectors of the block, so forwarding an event allocates nothing
+/// of its own but the strings of its captured values.
+#[derive(Default)]
+pub(crate) struct Forwarded {
+    pub(crate) events: Vec<Forward>,
+    rules: Vec<u32>,
+    answers: Vec<(u32, u32)>,
+    fields: Vec<(u32, Value<'static>)>,
+}
+
+/// The run of `v` from `start` to its end.
+fn run_from<T>(v: &[T], start: usize) -> Range<u32> {
+    let at = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    at(start)..at(v.len())
+}
+
+/// The items of `v` in `r` (none when `r` is out of bounds).
+fn run<'v, T>(v: &'v [T], r: &Range<u32>) -> &'v [T] {
+    v.get(r.start as usize..r.end as usize).unwrap_or(&[])
+}
+
+impl Forwarded {
+    /// Adds the event of line `line`, read from `bytes`, for the stateful
+    /// `rules` (ascending), with the step `answers` it matches and its
+    /// captured `fields`.
+    pub(crate) fn push(
+        &mut self,
+        line: u64,
+        bytes: LineRef,
+        rules: &[u32],
+        answers: &[(u32, u32)],
+        fields: impl IntoIterator<Item = (u32, Value<'static>)>,
+    ) {
+        let (r, a, f) = (self.rules.len(), self.answers.len(), self.fields.len());
+        self.rules.extend_from_slice(rules);
+        self.answers.extend_from_slice(answers);
+        self.fields.extend(fields);
+        self.events.push(Forward {
+            line,
+            bytes,
+            rules: run_from(&self.rules, r),
+            answers: run_from(&self.answers, a),
+            fields: run_from(&self.fields, f),
+        });
+    }
+
+    /// The stateful rules event `ev` is for.
+    fn rules(&self, ev: &Forward) -> &[u32] {
+        run(&self.rules, &ev.rules)
+    }
+
+    /// The step answers of event `ev`.
+    fn answers(&self, ev: &Forward) -> &[(u32, u32)] {
+        run(&self.answers, &ev.answers)
+    }
+
+    /// The captured fields of event `ev`.
+    fn fields(&self, ev: &Forward) -> &[(u32, Value<'static>)] {
+        run(&self.fields, &ev.fields)
+    }
+
+    /// Empties the block, keeping its allocations.
+    pub(crate) fn clear(&mut self) {
+        self.events.clear();
+        self.rules.clear();
+        self.answers.clear();
+        self.fields.clear();
+    }
 }
 
 /// An event as the sessions read it: the values the pack captured from its
@@ -323,17 +395,17 @@ impl Stateful {
     /// could not be read again.
     pub(crate) fn push(
         &mut self,
-        events: &[Forward],
+        block: &Forwarded,
         fmt: &Formatter,
         out: &mut Vec<Alert>,
     ) -> io::Result<()> {
-        for ev in events {
+        for ev in &block.events {
             if let LineRef::At(at, _) = ev.bytes {
                 self.read_ahead(at, ev.line, fmt, out)?;
             }
             let (workers, worker) = (self.workers, self.worker);
-            let mine = ev
-                .rules
+            let mine = block
+                .rules(ev)
                 .iter()
                 .map(|&p| p as usize)
                 .filter(move |p| p % workers == worker);
@@ -346,7 +418,7 @@ impl Stateful {
             let reread = self.reread.clone();
             let event = Captured {
                 paths: &captures,
-                values: &ev.fields,
+                values: block.fields(ev),
                 line: (ev.line, &ev.bytes),
                 reread: reread.as_deref(),
                 limits: &self.limits,
@@ -358,7 +430,8 @@ impl Stateful {
                 };
                 self.answered.clear();
                 self.answered.extend(
-                    ev.answers
+                    block
+                        .answers(ev)
                         .iter()
                         .filter(|&&(q, _)| q as usize == p)
                         .map(|&(_, k)| k),

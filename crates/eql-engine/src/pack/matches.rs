@@ -214,10 +214,11 @@ impl PackMatches {
         &self.captured
     }
 
-    /// Takes the values of the captured fields of the last event
-    /// ([`PackMatches::captured`]), leaving none.
-    pub fn take_captured(&mut self) -> Vec<(u32, Value<'static>)> {
-        std::mem::take(&mut self.captured)
+    /// Moves out the values of the captured fields of the last event
+    /// ([`PackMatches::captured`]), leaving none; the buffer keeps its
+    /// allocation for the next event.
+    pub fn drain_captured(&mut self) -> std::vec::Drain<'_, (u32, Value<'static>)> {
+        self.captured.drain(..)
     }
 
     /// How many rules were evaluated exactly since this buffer was created
