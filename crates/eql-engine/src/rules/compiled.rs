@@ -1,7 +1,7 @@
 //! Compiled rules: each rule with its compiled query, the routed pack of
 //! the single-event rules and the session plan of them all.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::Rule;
 use crate::{CompiledQuery, Event, EventError, Pack, PackMatches, SessionPlan};
@@ -43,7 +43,10 @@ impl CompiledRule {
 #[derive(Clone, Debug)]
 pub struct CompiledRuleSet {
     rules: Vec<CompiledRule>,
-    pack: Pack,
+    /// The single-event rules' pack, built by the first `matches`: a
+    /// caller that runs the rules some other way (sessions, its own packs)
+    /// never pays for it.
+    pack: OnceLock<Pack>,
     plan: Arc<SessionPlan>,
 }
 
@@ -55,9 +58,18 @@ impl Default for CompiledRuleSet {
 
 impl CompiledRuleSet {
     pub(crate) fn new(rules: Vec<CompiledRule>) -> Self {
-        let pack = Pack::new(rules.iter().map(|r| &r.engine));
         let plan = Arc::new(SessionPlan::new(rules.iter().map(|r| r.engine.clone())));
-        CompiledRuleSet { rules, pack, plan }
+        CompiledRuleSet {
+            rules,
+            pack: OnceLock::new(),
+            plan,
+        }
+    }
+
+    /// The single-event rules' pack.
+    fn pack(&self) -> &Pack {
+        self.pack
+            .get_or_init(|| Pack::new(self.rules.iter().map(|r| &r.engine)))
     }
 
     /// The plan sessions over these rules run ([`crate::Session::new`]
@@ -106,8 +118,9 @@ impl CompiledRuleSet {
     /// assert_eq!(hits.rules(), &[0, 2]);
     /// ```
     pub fn matches(&self, event: &dyn Event, out: &mut PackMatches) {
-        self.pack.matches(event, out);
-        out.map_rules(self.pack.origin());
+        let pack = self.pack();
+        pack.matches(event, out);
+        out.map_rules(pack.origin());
     }
 
     /// [`CompiledRuleSet::matches`] straight from one event's bytes (a
@@ -123,8 +136,9 @@ impl CompiledRuleSet {
     /// assert!(matches!(err.kind, EventErrorKind::NotAnObject { .. }));
     /// ```
     pub fn matches_json(&self, bytes: &[u8], out: &mut PackMatches) -> Result<(), EventError> {
-        self.pack.matches_json(bytes, out)?;
-        out.map_rules(self.pack.origin());
+        let pack = self.pack();
+        pack.matches_json(bytes, out)?;
+        out.map_rules(pack.origin());
         Ok(())
     }
 }

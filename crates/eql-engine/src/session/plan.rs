@@ -68,6 +68,11 @@ pub struct SessionPlan {
 }
 
 impl SessionPlan {
+    /// The session's pack over every step query, built on first use.
+    pub(super) fn step_pack<'a>(&'a self, p: &'a SessionPack) -> &'a crate::Pack {
+        p.pack.get_or_init(|| build_step_pack(&self.rules))
+    }
+
     /// The plan of a session over `queries`, in order.
     ///
     /// A session's timestamp field, its format and tiebreaker (which drive
@@ -326,30 +331,42 @@ fn answerable(r: &RulePlan) -> bool {
     r.lineage.is_none() && (e.plan.is_some() || e.steps.is_some())
 }
 
-/// Puts the step queries of the rules (without process lineage) into one
-/// pack when there are several rules.
+/// The step queries of the rules without process lineage, in answer order:
+/// (rule, its compiled query, the step query).
+fn step_items(rules: &[RulePlan]) -> Vec<(usize, &CompiledQuery, &EventQuery)> {
+    let mut items = Vec::new();
+    for (i, r) in rules.iter().enumerate() {
+        if answerable(r) {
+            let e = &r.engine;
+            items.extend(e.query.body.step_queries().map(|q| (i, e, q)));
+        }
+    }
+    items
+}
+
+/// Numbers the step queries of the rules (without process lineage) for one
+/// pack when there are several rules; the pack itself is built on first use
+/// ([`build_step_pack`]).
 fn pack_of(rules: &[RulePlan]) -> Option<SessionPack> {
     if rules.len() < 2 {
         return None;
     }
     let mut steps: Vec<Vec<(eql_syntax::Span, u32)>> = vec![Vec::new(); rules.len()];
-    let mut items: Vec<(usize, &CompiledQuery, &EventQuery)> = Vec::new();
-    for (i, r) in rules.iter().enumerate() {
-        let e = &r.engine;
-        if !answerable(r) {
-            continue;
-        }
-        for q in e.query.body.step_queries() {
-            if let Some(s) = steps.get_mut(i) {
-                s.push((q.span, items.len() as u32));
-            }
-            items.push((i, e, q));
+    let items = step_items(rules);
+    for (k, &(i, _, q)) in items.iter().enumerate() {
+        if let Some(s) = steps.get_mut(i) {
+            s.push((q.span, k as u32));
         }
     }
     let owner = items.iter().map(|&(i, _, _)| i as u32).collect();
     Some(SessionPack {
-        pack: crate::Pack::from_conditions(items),
+        pack: std::sync::OnceLock::new(),
         steps,
         owner,
     })
+}
+
+/// The pack over [`step_items`]: its rule `k` is answer `k`.
+fn build_step_pack(rules: &[RulePlan]) -> crate::Pack {
+    crate::Pack::from_conditions(step_items(rules))
 }

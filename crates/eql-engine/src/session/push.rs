@@ -106,8 +106,9 @@ impl<H: Clone> Session<H> {
         } else if let Some(p) = &plan.pack {
             due.extend_from_slice(&plan.always);
             self.answers.clear();
-            self.answers.resize(p.pack.len(), false);
-            p.pack.matches(event, &mut self.pack_hits);
+            let pack = plan.step_pack(p);
+            self.answers.resize(pack.len(), false);
+            pack.matches(event, &mut self.pack_hits);
             for &k in self.pack_hits.rules() {
                 let k = k as usize;
                 if let Some(a) = self.answers.get_mut(k) {

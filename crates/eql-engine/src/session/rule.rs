@@ -54,9 +54,14 @@ pub(super) enum BodySpec {
 ///
 /// Invariant: the pack's rule `k` answers index `k` of the session's
 /// answers, and `steps` holds those answer indexes.
+///
+/// The pack itself is built when a session first pushes an event without
+/// answers ([`super::SessionPlan::step_pack`]): a caller that answers the
+/// step queries itself (`Session::push_answered`, as `scan` does) never
+/// pays for it.
 #[derive(Clone, Debug)]
 pub(super) struct SessionPack {
-    pub(super) pack: crate::Pack,
+    pub(super) pack: std::sync::OnceLock<crate::Pack>,
     pub(super) steps: Vec<Vec<(eql_syntax::Span, u32)>>,
     /// The rule of each answer index.
     pub(super) owner: Vec<u32>,
