@@ -191,11 +191,12 @@ pub struct CompiledQuery {
     pub(crate) opts: CompileOptions,
     pub(crate) category: FieldPath,
     pub(crate) regexes: RegexCache,
-    /// The lowered condition of a single-event query.
-    pub(crate) plan: Option<SinglePlan>,
+    /// The lowered condition of a single-event query (shared by clones:
+    /// every pack and session plan over the query holds one).
+    pub(crate) plan: Option<Arc<SinglePlan>>,
     /// The lowered conditions of the steps of a sequence, sample or join
     /// (and of `until`), keyed by the step query's span.
-    pub(crate) steps: Option<StepPlans>,
+    pub(crate) steps: Option<Arc<StepPlans>>,
     /// With a mapping: how each field the query reads is read and compared.
     pub(crate) kinds: Option<Arc<FieldKinds>>,
 }
@@ -333,8 +334,8 @@ impl CompiledQuery {
             opts: opts.clone(),
             category,
             regexes,
-            plan,
-            steps,
+            plan: plan.map(Arc::new),
+            steps: steps.map(Arc::new),
             kinds,
         })
     }
