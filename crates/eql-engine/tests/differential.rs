@@ -356,6 +356,47 @@ proptest! {
     }
 }
 
+/// `== null` and `!= null` read a field's whole value: missing, `null`, a
+/// scalar, an object, and arrays, nested ones included (an array of only
+/// arrays holds no item for `!=`), agree with the reference, alone, negated
+/// and in a pack, over the DOM, a `Document` and the bytes.
+#[test]
+fn null_tests_on_every_shape_of_value_agree_with_the_reference() {
+    let queries: Vec<String> = [
+        "any where x == null",
+        "any where x != null",
+        "any where null != x",
+        "any where not x == null",
+        "any where not x != null",
+        "any where x.y == null or x != null",
+    ]
+    .iter()
+    .map(|q| (*q).to_owned())
+    .collect();
+    let events: Vec<Json> = [
+        json!({}),
+        json!({"x": null}),
+        json!({"x": 1}),
+        json!({"x": "a"}),
+        json!({"x": {}}),
+        json!({"x": {"y": null}}),
+        json!({"x": []}),
+        json!({"x": [null]}),
+        json!({"x": [[]]}),
+        json!({"x": [[], [[]]]}),
+        json!({"x": [[1]]}),
+        json!({"x": [[], 1]}),
+        json!({"x": [{}]}),
+    ]
+    .into_iter()
+    .map(|mut e| {
+        e["event"] = json!({"category": "process"});
+        e
+    })
+    .collect();
+    check_with(&CompileOptions::default(), &queries, &events).unwrap();
+}
+
 #[test]
 fn star_in_value_is_still_a_wildcard_in_the_pattern() {
     let e = CompiledQuery::compile(r#"any where a : "*a""#, &CompileOptions::default()).unwrap();

@@ -155,6 +155,18 @@ pub enum Cond {
     /// semantics (ES: any-value over the leaf; Python: three-valued, then
     /// truthiness).
     Generic(Box<Expr>),
+    /// `field == null` (`eq`) or `field != null` in the Elasticsearch
+    /// dialect, with no mapping: the generic leaf's answer, read from the
+    /// field's whole value in one look. `== null` holds when the field is
+    /// missing or `null`; `!= null` when it holds anything else, except an
+    /// array whose items are all (nested) arrays. Like a generic leaf it reads
+    /// the event itself, not the field's slot.
+    Null {
+        /// The field.
+        field: FieldId,
+        /// `==` (else `!=`).
+        eq: bool,
+    },
     /// A condition that can only hold when one of the atoms fires (the
     /// necessary literals of a Python leaf, which stays generic): evaluated
     /// as the inner condition; the atoms serve the pack's candidate index.
@@ -255,7 +267,7 @@ impl Cond {
     /// ```
     pub fn test_fields(&self, out: &mut Vec<FieldId>) {
         match self {
-            Cond::Const(_) | Cond::Generic(_) => {}
+            Cond::Const(_) | Cond::Generic(_) | Cond::Null { .. } => {}
             Cond::And(cs) | Cond::Or(cs) => cs.iter().for_each(|c| c.test_fields(out)),
             Cond::Not(c) | Cond::Witnessed(_, c) => c.test_fields(out),
             Cond::Test(t) => out.push(t.field),
@@ -313,6 +325,11 @@ impl Cond {
             }
             Cond::Generic(e) => {
                 let _ = writeln!(out, "{pad}generic {e}");
+            }
+            Cond::Null { field, eq } => {
+                let name = fields.path(*field).dotted();
+                let op = if *eq { "==" } else { "!=" };
+                let _ = writeln!(out, "{pad}{name} {op} null (whole value)");
             }
             Cond::Witnessed(atoms, c) => {
                 let shown: Vec<String> = atoms

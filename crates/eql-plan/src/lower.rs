@@ -227,7 +227,34 @@ impl<'a> Lowering<'a> {
     /// A leaf with any-value semantics: a compiled test when it compares one
     /// field with literals, a generic leaf otherwise.
     fn leaf(&mut self, e: &Expr) -> Cond {
+        if let Some(c) = self.null_leaf(e) {
+            return c;
+        }
         self.test(e).map_or_else(|| self.generic(e), Cond::Test)
+    }
+
+    /// `field == null` or `field != null` (the literal on either side) with
+    /// no mapping (a mapping normalizes the value first: such a leaf stays
+    /// generic).
+    fn null_leaf(&mut self, e: &Expr) -> Option<Cond> {
+        let ExprKind::Binary { op, left, right } = &e.kind else {
+            return None;
+        };
+        let eq = match op {
+            BinaryOp::Eq => true,
+            BinaryOp::Ne => false,
+            _ => return None,
+        };
+        let ((ExprKind::Field(f), ExprKind::Literal(Literal::Null))
+        | (ExprKind::Literal(Literal::Null), ExprKind::Field(f))) = (&left.kind, &right.kind)
+        else {
+            return None;
+        };
+        if self.kinds.is_some() {
+            return None;
+        }
+        let field = self.fields.intern(&FieldPath::new(f.path.clone()));
+        Some(Cond::Null { field, eq })
     }
 
     /// The field of a compiled test, claimed for reading its values as the

@@ -97,7 +97,7 @@ pub fn fold_constants(c: &mut Cond) -> bool {
                 return true;
             }
         }
-        Cond::Const(_) | Cond::Test(_) | Cond::Generic(_) => {}
+        Cond::Const(_) | Cond::Test(_) | Cond::Generic(_) | Cond::Null { .. } => {}
     }
     changed
 }

@@ -213,6 +213,11 @@ pub(super) fn generic_fields(plan: &PackPlan) -> Vec<bool> {
                 }
                 true
             }),
+            Cond::Null { field, .. } => {
+                if let Some(o) = out.get_mut(field.0 as usize) {
+                    *o = true;
+                }
+            }
             Cond::And(cs) | Cond::Or(cs) => cs.iter().for_each(|c| walk(c, fields, out)),
             Cond::Not(c) | Cond::Witnessed(_, c) => walk(c, fields, out),
             Cond::Const(_) | Cond::Test(_) => {}

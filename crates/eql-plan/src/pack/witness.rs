@@ -20,7 +20,7 @@ pub fn witness(c: &Cond) -> Option<Vec<Atom>> {
 pub fn witness_with(c: &Cond, cost: &dyn Fn(&Atom) -> u64) -> Option<Vec<Atom>> {
     match c {
         Cond::Const(false) => Some(Vec::new()),
-        Cond::Const(true) | Cond::Not(_) | Cond::Generic(_) => None,
+        Cond::Const(true) | Cond::Not(_) | Cond::Generic(_) | Cond::Null { .. } => None,
         Cond::Test(t) => test_witness(t),
         Cond::Witnessed(atoms, _) => Some(atoms.clone()),
         Cond::Or(cs) => {
@@ -60,7 +60,7 @@ pub(super) fn all_atoms(c: &Cond, out: &mut Vec<Atom>) {
         Cond::Test(t) => out.extend(test_witness(t).unwrap_or_default()),
         Cond::Witnessed(atoms, _) => out.extend(atoms.iter().cloned()),
         Cond::And(cs) | Cond::Or(cs) => cs.iter().for_each(|x| all_atoms(x, out)),
-        Cond::Const(_) | Cond::Not(_) | Cond::Generic(_) => {}
+        Cond::Const(_) | Cond::Not(_) | Cond::Generic(_) | Cond::Null { .. } => {}
     }
 }
 
@@ -75,7 +75,7 @@ pub(super) fn all_literals(c: &Cond, out: &mut Vec<Atom>) {
         }
         Cond::And(cs) | Cond::Or(cs) => cs.iter().for_each(|x| all_literals(x, out)),
         Cond::Not(inner) => all_literals(inner, out),
-        Cond::Const(_) | Cond::Generic(_) => {}
+        Cond::Const(_) | Cond::Generic(_) | Cond::Null { .. } => {}
     }
 }
 

@@ -35,54 +35,34 @@ pub(crate) fn eval<'e>(
         Cond::Generic(e) => {
             if ctx.py() {
                 ctx.eval(e, &Env::new()).is_some_and(|v| ctx.truthy(&v))
-            } else if let Some(hit) = null_test(e, ctx) {
-                hit
             } else {
                 ctx.leaf_any(e, &Env::new())
             }
         }
+        Cond::Null { field, eq } => null_test(ctx.event.get(fields.path(*field)), *eq),
     }
 }
 
-/// `field == null` or `field != null` (the literal on either side) in the
-/// Elasticsearch dialect, with no mapping: [`Ctx::leaf_any`]'s answer, read
-/// from the field's value in one look. `None` for any other leaf.
+/// [`Cond::Null`]: `field == null` (`eq`) or `field != null` on the
+/// field's whole value, as [`Ctx::leaf_any`] answers the generic leaf.
 ///
 /// `leaf_any` tries each item of an array value (nested arrays item by
 /// item, with the item bound to the field): an item is never missing, so
 /// `== null` is false for any array and `!= null` true when the array holds
 /// an item that is not itself an array. Otherwise the field is missing or
 /// `null` exactly when `== null` holds.
-fn null_test(e: &eql_syntax::Expr, ctx: &Ctx<'_>) -> Option<bool> {
-    use eql_syntax::{BinaryOp, ExprKind, Literal};
-    let ExprKind::Binary { op, left, right } = &e.kind else {
-        return None;
-    };
-    let eq = match op {
-        BinaryOp::Eq => true,
-        BinaryOp::Ne => false,
-        _ => return None,
-    };
-    let ((ExprKind::Field(f), ExprKind::Literal(Literal::Null))
-    | (ExprKind::Literal(Literal::Null), ExprKind::Field(f))) = (&left.kind, &right.kind)
-    else {
-        return None;
-    };
-    if ctx.kinds.is_some() {
-        // A mapping normalizes the value first.
-        return None;
-    }
+fn null_test(value: Option<Value<'_>>, eq: bool) -> bool {
     fn holds_item(items: &[Value<'_>]) -> bool {
         items.iter().any(|i| match i {
             Value::Array(inner) => holds_item(inner),
             _ => true,
         })
     }
-    Some(match ctx.event.get(&FieldPath::new(f.path.clone())) {
+    match value {
         None | Some(Value::Null) => eq,
         Some(Value::Array(items)) => !eq && holds_item(&items),
         Some(_) => !eq,
-    })
+    }
 }
 
 fn test<'e>(t: &Test, fields: &FieldTable, slots: &mut Slots<'e>, event: &'e dyn Event) -> bool {
@@ -168,7 +148,7 @@ impl Event for NoFields {
 pub(crate) fn has_generic(c: &eql_plan::Cond) -> bool {
     use eql_plan::Cond;
     match c {
-        Cond::Generic(_) => true,
+        Cond::Generic(_) | Cond::Null { .. } => true,
         Cond::And(cs) | Cond::Or(cs) => cs.iter().any(has_generic),
         Cond::Not(c) | Cond::Witnessed(_, c) => has_generic(c),
         Cond::Const(_) | Cond::Test(_) => false,
