@@ -289,8 +289,45 @@ impl<'a> Lowering<'a> {
                 patterns,
                 ..
             } => self.match_test(expr, *op, *insensitive, patterns),
+            ExprKind::Call {
+                name,
+                insensitive,
+                args,
+            } => self.call_test(name, *insensitive, args),
             _ => None,
         }
+    }
+
+    /// `stringContains(f, "s")`, `startsWith(f, "s")` and `endsWith(f, "s")`
+    /// (`~` folds both sides) with no mapping, as the wildcard test
+    /// `f : "*s*"`, `"s*"` or `"*s"` of that case mode: the function is
+    /// false for a value that is not a string, and so is the test. Only a
+    /// literal with no `*` (the test's one wildcard here: `?` stays literal)
+    /// and not empty (`stringContains` is false then, `startsWith` true).
+    fn call_test(&mut self, name: &str, insensitive: bool, args: &[Expr]) -> Option<Test> {
+        let [f, lit] = args else { return None };
+        let ExprKind::Literal(Literal::String(s)) = &lit.kind else {
+            return None;
+        };
+        if s.is_empty() || s.contains('*') || self.kinds.is_some() {
+            return None;
+        }
+        let (before, after) = match name.to_ascii_lowercase().as_str() {
+            "stringcontains" => ("*", "*"),
+            "startswith" => ("", "*"),
+            "endswith" => ("*", ""),
+            _ => return None,
+        };
+        let (field, _) = self.field_id(f)?;
+        let s = if insensitive { fold(s) } else { s.into() };
+        Some(Test {
+            field,
+            op: TestOp::Glob {
+                exact: StrSet::default(),
+                globs: vec![Glob::new(&format!("{before}{s}{after}"), false)],
+                ci: insensitive,
+            },
+        })
     }
 
     /// `f == lit`, `f < lit`, ... (either way round): an `in` of one value,
