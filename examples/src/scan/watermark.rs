@@ -351,8 +351,13 @@ impl Lazy {
                     keys += 1;
                 }
             }
-            if keys > 1 {
-                return Quick::Unsure;
+            match keys {
+                // No member has the key: the lookup would not find the
+                // path either (and building its not-found error costs more
+                // than this search).
+                0 => return Quick::Absent,
+                1 => {}
+                _ => return Quick::Unsure,
             }
         }
         match sonic_rs::get(text, &self.keys) {
@@ -589,6 +594,9 @@ mod tests {
             Quick::Value(serde_json::json!(7))
         );
         assert_eq!(found(r#"{"a": {"c": 7}}"#), Quick::Absent);
+        // No member named by a key of the path: absent without a lookup.
+        assert_eq!(found(r#"{"x": {"b": 7}}"#), Quick::Absent);
+        assert_eq!(found(r#"{"x": "a", "y": {"b": 7}}"#), Quick::Absent);
         assert_eq!(found(r#"{"a": {"b": 7, "b": 8}}"#), Quick::Unsure);
         assert_eq!(found(r#"{"a": {"b": 7}, "a": {"b": 8}}"#), Quick::Unsure);
         // A string value that spells a key is no key.
