@@ -78,6 +78,7 @@ mod ir;
 mod lower;
 pub mod mapping;
 mod matcher;
+mod must_not;
 mod pack;
 mod passes;
 mod regexes;
@@ -86,8 +87,9 @@ mod value;
 pub use check::{check_expr, check_query, CheckOptions, MAX_SEQUENCE_STEPS};
 pub use field::{FieldPath, PathSegment};
 pub use ir::{CmpOp, Cond, FieldId, FieldTable, Test, TestOp};
-pub use lower::{complement_order, must_not_leaf, pushdown, Lowering};
+pub use lower::Lowering;
 pub use matcher::{fold, Glob, StrSet};
+pub use must_not::{complement_order, must_not_leaf, pushdown};
 pub use pack::{
     number_atom_text, regex_required_literals, witness, witness_with, Atom, Bucket, ContainsIndex,
     FieldIndex, Needle, PackPlan, RuleId, RulePlan, SetId,
