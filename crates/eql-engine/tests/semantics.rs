@@ -399,3 +399,54 @@ fn section10_filters_parsed() {
     }
     assert!(bad.is_empty(), "failing: {bad:?}");
 }
+
+/// ES rewrites `x == null` and `x != null` to `IsNull`/`IsNotNull`, an
+/// `exists` query: a field exists when it holds an indexed value. `null`,
+/// `[]`, `[null]` (and objects holding no value) index nothing, so the field
+/// counts as missing; any scalar, the empty string too, exists. The
+/// reference, the plan and the raw-bytes path all answer so.
+#[test]
+fn es_null_checks_are_exists_queries() {
+    let missing = [
+        json!({}),
+        json!({"x": null}),
+        json!({"x": []}),
+        json!({"x": [null]}),
+        json!({"x": [[], [null]]}),
+        json!({"x": {}}),
+        json!({"x": {"y": null}}),
+    ];
+    let present = [
+        json!({"x": 1}),
+        json!({"x": ""}),
+        json!({"x": false}),
+        json!({"x": [null, 1]}),
+        json!({"x": [[1]]}),
+        json!({"x": {"y": "a"}}),
+    ];
+    let opts = CompileOptions::default();
+    let is_null = CompiledQuery::compile("any where x == null", &opts).unwrap();
+    let not_null = CompiledQuery::compile("any where x != null", &opts).unwrap();
+    let not_is_null = CompiledQuery::compile("any where not null == x", &opts).unwrap();
+    let mut bad = Vec::new();
+    for (events, absent) in [(&missing[..], true), (&present[..], false)] {
+        for ev in events {
+            let bytes = serde_json::to_vec(ev).unwrap();
+            for (q, want) in [
+                (&is_null, absent),
+                (&not_null, !absent),
+                (&not_is_null, !absent),
+            ] {
+                let got = (
+                    q.is_match_reference(ev),
+                    q.is_match(ev),
+                    q.is_match_json(&bytes).unwrap(),
+                );
+                if got != (want, want, want) {
+                    bad.push(format!("{} on {ev}: {got:?}, want {want}", q.query()));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{bad:#?}");
+}

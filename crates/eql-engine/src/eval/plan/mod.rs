@@ -9,7 +9,7 @@
 
 mod slots;
 
-use crate::eval::reference::{num_cmp, Ctx, Env};
+use crate::eval::reference::{holds_value, num_cmp, Ctx, Env};
 use crate::Event;
 use eql_plan::{CmpOp, Cond, FieldPath, FieldTable, Test, TestOp, Value};
 use std::cmp::Ordering;
@@ -44,25 +44,11 @@ pub(crate) fn eval<'e>(
 }
 
 /// [`Cond::Null`]: `field == null` (`eq`) or `field != null` on the
-/// field's whole value, as [`Ctx::leaf_any`] answers the generic leaf.
-///
-/// `leaf_any` tries each item of an array value (nested arrays item by
-/// item, with the item bound to the field): an item is never missing, so
-/// `== null` is false for any array and `!= null` true when the array holds
-/// an item that is not itself an array. Otherwise the field is missing or
-/// `null` exactly when `== null` holds.
+/// field's whole value, as the reference answers it: ES's `IsNull` and
+/// `IsNotNull`, whether the value holds anything an `exists` query finds
+/// ([`holds_value`]).
 fn null_test(value: Option<Value<'_>>, eq: bool) -> bool {
-    fn holds_item(items: &[Value<'_>]) -> bool {
-        items.iter().any(|i| match i {
-            Value::Array(inner) => holds_item(inner),
-            _ => true,
-        })
-    }
-    match value {
-        None | Some(Value::Null) => eq,
-        Some(Value::Array(items)) => !eq && holds_item(&items),
-        Some(_) => !eq,
-    }
+    value.is_some_and(|v| holds_value(&v)) != eq
 }
 
 fn test<'e>(t: &Test, fields: &FieldTable, slots: &mut Slots<'e>, event: &'e dyn Event) -> bool {

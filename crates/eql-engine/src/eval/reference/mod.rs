@@ -462,8 +462,14 @@ impl Ctx<'_> {
     }
 
     /// Any-value semantics: a leaf over an array-valued field is true when it
-    /// holds for any element.
+    /// holds for any element. `field == null` and `field != null` are ES's
+    /// `IsNull`/`IsNotNull` (an `exists` query): they test whether the field's
+    /// whole value holds an indexed value ([`holds_value`]).
     pub(crate) fn leaf_any(&self, e: &Expr, env: &Env) -> bool {
+        if let Some((f, eq)) = null_check(e).filter(|_| !self.py()) {
+            let exists = self.field(f, env).is_some_and(|v| holds_value(&v));
+            return exists != eq;
+        }
         for f in e.fields() {
             if let Some(Value::Array(items)) = self.field(f, env) {
                 let name = f.dotted();
@@ -481,6 +487,37 @@ impl Ctx<'_> {
             }
         }
         self.eval(e, env).is_some_and(|v| self.truthy(&v))
+    }
+}
+
+/// `field == null` or `field != null` (the literal on either side): the
+/// field and `true` for `==`.
+fn null_check(e: &Expr) -> Option<(&FieldRef, bool)> {
+    let ExprKind::Binary { op, left, right } = &e.kind else {
+        return None;
+    };
+    let eq = match op {
+        BinaryOp::Eq => true,
+        BinaryOp::Ne => false,
+        _ => return None,
+    };
+    match (&left.kind, &right.kind) {
+        (ExprKind::Field(f), ExprKind::Literal(Literal::Null))
+        | (ExprKind::Literal(Literal::Null), ExprKind::Field(f)) => Some((f, eq)),
+        _ => None,
+    }
+}
+
+/// True when `v` holds a value Elasticsearch would index, as its `exists`
+/// query sees it: any scalar (an empty string too); not `null`, and not an
+/// array or object whose items and members hold none (`[]`, `[null]`,
+/// `[[]]`, `{}`, `{"a": null}`).
+pub(crate) fn holds_value(v: &Value<'_>) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Array(items) => items.iter().any(holds_value),
+        Value::Object(members) => members.iter().any(|(_, m)| holds_value(m)),
+        _ => true,
     }
 }
 
