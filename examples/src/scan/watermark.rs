@@ -342,6 +342,10 @@ impl Lazy {
     /// longer, never release one early.
     fn get(&self, text: &str) -> Quick {
         let bytes = text.as_bytes();
+        // Only a line that may be a whole object can be read as one without
+        // the lookup: a blank or cut line is for the parser to reject.
+        let whole =
+            bytes.trim_ascii().first() == Some(&b'{') && bytes.trim_ascii().last() == Some(&b'}');
         for q in &self.quoted {
             let mut keys = 0;
             for at in q.find_iter(bytes) {
@@ -355,7 +359,8 @@ impl Lazy {
                 // No member has the key: the lookup would not find the
                 // path either (and building its not-found error costs more
                 // than this search).
-                0 => return Quick::Absent,
+                0 if whole => return Quick::Absent,
+                0 => {}
                 1 => {}
                 _ => return Quick::Unsure,
             }
@@ -597,6 +602,10 @@ mod tests {
         // No member named by a key of the path: absent without a lookup.
         assert_eq!(found(r#"{"x": {"b": 7}}"#), Quick::Absent);
         assert_eq!(found(r#"{"x": "a", "y": {"b": 7}}"#), Quick::Absent);
+        // A blank or cut line is not read as an object that lacks the path:
+        // the parser rejects it, and it gives no time.
+        assert_eq!(found(""), Quick::Unsure);
+        assert_eq!(found(r#"{"x": "#), Quick::Unsure);
         assert_eq!(found(r#"{"a": {"b": 7, "b": 8}}"#), Quick::Unsure);
         assert_eq!(found(r#"{"a": {"b": 7}, "a": {"b": 8}}"#), Quick::Unsure);
         // A string value that spells a key is no key.
