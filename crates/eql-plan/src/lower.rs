@@ -14,7 +14,7 @@
 use crate::ir::{CmpOp, Cond, FieldTable, Test, TestOp};
 use crate::mapping::{FieldKind, FieldKinds, Members, Operand, Rel};
 use crate::matcher::{fold, required_piece, Glob, StrSet};
-use crate::must_not::{complement_order, must_not_leaf, pushdown};
+use crate::must_not::{complement_order, must_not_leaf, null_check, pushdown};
 use crate::passes::run_passes;
 use crate::regexes::RegexCache;
 use crate::{FieldPath, Value};
@@ -238,19 +238,7 @@ impl<'a> Lowering<'a> {
     /// no mapping (a mapping normalizes the value first: such a leaf stays
     /// generic).
     fn null_leaf(&mut self, e: &Expr) -> Option<Cond> {
-        let ExprKind::Binary { op, left, right } = &e.kind else {
-            return None;
-        };
-        let eq = match op {
-            BinaryOp::Eq => true,
-            BinaryOp::Ne => false,
-            _ => return None,
-        };
-        let ((ExprKind::Field(f), ExprKind::Literal(Literal::Null))
-        | (ExprKind::Literal(Literal::Null), ExprKind::Field(f))) = (&left.kind, &right.kind)
-        else {
-            return None;
-        };
+        let (f, eq) = null_check(e)?;
         if self.kinds.is_some() {
             return None;
         }

@@ -3,7 +3,7 @@
 //! value by value. One set of rules, shared by the lowering and the reference
 //! interpreter, so that the two cannot drift.
 
-use eql_syntax::{BinaryOp, Expr, ExprKind};
+use eql_syntax::{BinaryOp, Expr, ExprKind, FieldRef, Literal};
 
 /// The positive leaf of a `!=` or `not in` leaf that ES translates to a
 /// Lucene query ([`pushdown`]): `a != 1` is the `must_not` of `a == 1`,
@@ -101,5 +101,33 @@ pub fn pushdown(e: &Expr) -> bool {
                 && args.iter().skip(1).all(is_lit)
         }
         _ => false,
+    }
+}
+
+/// `field == null` or `field != null` (the literal on either side), which
+/// ES rewrites to `IsNull`/`IsNotNull` (an `exists` query): the field, and
+/// `true` for `==`. Shared with the reference interpreter.
+///
+/// ```
+/// use eql_syntax::{parse_expr, ParseOptions};
+/// let opts = ParseOptions::default();
+/// let e = parse_expr("null != a.b", &opts).unwrap();
+/// let (f, eq) = eql_plan::null_check(&e).unwrap();
+/// assert_eq!((f.dotted().as_str(), eq), ("a.b", false));
+/// assert!(eql_plan::null_check(&parse_expr("a == 1", &opts).unwrap()).is_none());
+/// ```
+pub fn null_check(e: &Expr) -> Option<(&FieldRef, bool)> {
+    let ExprKind::Binary { op, left, right } = &e.kind else {
+        return None;
+    };
+    let eq = match op {
+        BinaryOp::Eq => true,
+        BinaryOp::Ne => false,
+        _ => return None,
+    };
+    match (&left.kind, &right.kind) {
+        (ExprKind::Field(f), ExprKind::Literal(Literal::Null))
+        | (ExprKind::Literal(Literal::Null), ExprKind::Field(f)) => Some((f, eq)),
+        _ => None,
     }
 }

@@ -490,24 +490,6 @@ impl Ctx<'_> {
     }
 }
 
-/// `field == null` or `field != null` (the literal on either side): the
-/// field and `true` for `==`.
-fn null_check(e: &Expr) -> Option<(&FieldRef, bool)> {
-    let ExprKind::Binary { op, left, right } = &e.kind else {
-        return None;
-    };
-    let eq = match op {
-        BinaryOp::Eq => true,
-        BinaryOp::Ne => false,
-        _ => return None,
-    };
-    match (&left.kind, &right.kind) {
-        (ExprKind::Field(f), ExprKind::Literal(Literal::Null))
-        | (ExprKind::Literal(Literal::Null), ExprKind::Field(f)) => Some((f, eq)),
-        _ => None,
-    }
-}
-
 /// True when `v` holds a value Elasticsearch would index, as its `exists`
 /// query sees it: any scalar (an empty string too); not `null`, and not an
 /// array or object whose items and members hold none (`[]`, `[null]`,
@@ -523,7 +505,7 @@ pub(crate) fn holds_value(v: &Value<'_>) -> bool {
 
 // Leaves that ES translates to Lucene queries (negation is `must_not`): one
 // rule shared with the lowering, so the two cannot drift.
-use eql_plan::{complement_order, must_not_leaf, pushdown};
+use eql_plan::{complement_order, must_not_leaf, null_check, pushdown};
 
 /// A field's value as a mapped kind reads it: each scalar as the type
 /// indexes it ([`FieldKind::normalize`]), an array item by item (nested
