@@ -157,10 +157,11 @@ pub enum Cond {
     Generic(Box<Expr>),
     /// `field == null` (`eq`) or `field != null` in the Elasticsearch
     /// dialect, with no mapping: the generic leaf's answer, read from the
-    /// field's whole value in one look. `== null` holds when the field is
-    /// missing or `null`; `!= null` when it holds anything else, except an
-    /// array whose items are all (nested) arrays. Like a generic leaf it reads
-    /// the event itself, not the field's slot.
+    /// field's whole value in one look. ES runs these as an `exists` query:
+    /// `== null` holds when the field holds no value ES would index (it is
+    /// missing, `null`, or an array or object with no such value under it),
+    /// `!= null` otherwise. Like a generic leaf it reads the event itself, not
+    /// the field's slot.
     Null {
         /// The field.
         field: FieldId,

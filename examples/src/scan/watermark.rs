@@ -344,8 +344,8 @@ impl Lazy {
         let bytes = text.as_bytes();
         // Only a line that may be a whole object can be read as one without
         // the lookup: a blank or cut line is for the parser to reject.
-        let whole =
-            bytes.trim_ascii().first() == Some(&b'{') && bytes.trim_ascii().last() == Some(&b'}');
+        let trimmed = bytes.trim_ascii();
+        let whole = trimmed.first() == Some(&b'{') && trimmed.last() == Some(&b'}');
         for q in &self.quoted {
             let mut keys = 0;
             for at in q.find_iter(bytes) {
@@ -360,8 +360,7 @@ impl Lazy {
                 // path either (and building its not-found error costs more
                 // than this search).
                 0 if whole => return Quick::Absent,
-                0 => {}
-                1 => {}
+                0 | 1 => {}
                 _ => return Quick::Unsure,
             }
         }

@@ -44,9 +44,11 @@ impl SampledTime {
     /// Adds the samples of `other` (another thread's timings of the same
     /// cost).
     pub fn merge(&mut self, other: &SampledTime) {
-        for g in 0..GROUPS {
-            self.nanos[g] = self.nanos[g].saturating_add(other.nanos[g]);
-            self.count[g] += other.count[g];
+        for (n, o) in self.nanos.iter_mut().zip(&other.nanos) {
+            *n = n.saturating_add(*o);
+        }
+        for (c, o) in self.count.iter_mut().zip(&other.count) {
+            *c += o;
         }
     }
 

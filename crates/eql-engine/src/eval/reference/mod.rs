@@ -466,7 +466,7 @@ impl Ctx<'_> {
     /// `IsNull`/`IsNotNull` (an `exists` query): they test whether the field's
     /// whole value holds an indexed value ([`holds_value`]).
     pub(crate) fn leaf_any(&self, e: &Expr, env: &Env) -> bool {
-        if let Some((f, eq)) = null_check(e).filter(|_| !self.py()) {
+        if let Some((f, eq)) = null_check(e) {
             let exists = self.field(f, env).is_some_and(|v| holds_value(&v));
             return exists != eq;
         }
