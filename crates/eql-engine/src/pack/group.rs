@@ -205,8 +205,9 @@ impl Group {
                 }
             };
             if ix.has_strings() {
-                slots.strings(ix.field, &self.plan.fields, event, ix.ci, |s| {
-                    ix.hits(s, &mut mark);
+                let wants = |s: &str| ix.needs_folded(s);
+                slots.strings(ix.field, &self.plan.fields, event, wants, |s, folded| {
+                    ix.hits(s, folded, &mut mark);
                 });
             }
             if ix.has_numbers() {

@@ -78,21 +78,26 @@ impl PackPlan {
             rs.dedup();
             rs
         };
-        let mut exact: Vec<(&str, Vec<u32>)> =
-            ix.exact.iter().map(|(k, v)| (&**k, rules_of(v))).collect();
-        exact.sort();
-        writeln!(
-            f,
-            "    matcher {}{}: exact[{}] {}",
-            self.name(ix.field),
-            if ix.ci { " (folded)" } else { "" },
-            exact.len(),
-            preview(
-                exact.iter().map(|(k, v)| format!("{k:?}→{v:?}")),
+        for (map, folded) in [(&ix.exact, false), (&ix.exact_folded, true)] {
+            if map.is_empty() && (folded || !ix.exact_folded.is_empty()) {
+                continue;
+            }
+            let mut exact: Vec<(&str, Vec<u32>)> =
+                map.iter().map(|(k, v)| (&**k, rules_of(v))).collect();
+            exact.sort();
+            writeln!(
+                f,
+                "    matcher {}{}: exact[{}] {}",
+                self.name(ix.field),
+                if folded { " (folded)" } else { "" },
                 exact.len(),
-                "values"
-            )
-        )?;
+                preview(
+                    exact.iter().map(|(k, v)| format!("{k:?}→{v:?}")),
+                    exact.len(),
+                    "values"
+                )
+            )?;
+        }
         if ix.has_numbers() {
             let mut numbers: Vec<(f64, Vec<u32>)> = ix
                 .numbers
@@ -112,13 +117,16 @@ impl PackPlan {
             )?;
         }
         if let Some(c) = &ix.contains {
-            let needles = c.needles.iter().zip(&c.sets);
+            let needles = c.needles.iter().zip(&c.folded).zip(&c.sets);
             writeln!(
                 f,
                 "      aho-corasick contains[{}] {}",
                 c.needles.len(),
                 preview(
-                    needles.map(|(n, ss)| format!("{n:?}→{:?}", rules_of(ss))),
+                    needles.map(|((n, &folded), ss)| {
+                        let mode = if folded { "~" } else { "" };
+                        format!("{mode}{n:?}→{:?}", rules_of(ss))
+                    }),
                     c.needles.len(),
                     "needles"
                 )

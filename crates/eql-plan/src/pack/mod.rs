@@ -72,33 +72,69 @@ pub struct RulePlan {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SetId(pub u32);
 
-/// An Aho-Corasick automaton over `Contains` needles, with the witness sets
-/// each needle serves.
+/// One ASCII-case-insensitive Aho-Corasick automaton over a field's
+/// `Contains` needles of both case modes, with the witness sets each
+/// needle serves.
 ///
-/// Invariant: for a value `v` (folded when the index is case-insensitive),
-/// the sets of every needle occurring in `v` are reported.
+/// Invariant: for a value `v`, the sets of every case-sensitive needle
+/// occurring in `v` and of every folded needle occurring in `fold(v)` are
+/// reported. One pass over an ASCII `v` serves both modes: there `fold` is
+/// ASCII lower-casing, so a folded needle occurs in `fold(v)` exactly when
+/// the automaton finds it in `v`, and a case-sensitive needle's hit is kept
+/// when its bytes in `v` are the needle's own.
 #[derive(Clone, Debug)]
 pub struct ContainsIndex {
     ac: AhoCorasick,
     needles: Vec<String>,
+    /// Per needle: matched against the folded value.
+    folded: Vec<bool>,
+    /// Some needle is folded.
+    any_folded: bool,
     sets: Vec<Vec<SetId>>,
 }
 
-/// Exact values and contains-needles of one field in one bucket, for one
-/// case mode.
+impl ContainsIndex {
+    /// Reports the sets of the needles found in `text`: the case-sensitive
+    /// ones (their bytes checked) when `raw`, the folded ones when `folded`.
+    fn scan(&self, text: &str, raw: bool, folded: bool, f: &mut impl FnMut(SetId)) {
+        for m in self.ac.find_overlapping_iter(text) {
+            let k = m.pattern().as_usize();
+            let keep = if self.folded.get(k).copied().unwrap_or(false) {
+                folded
+            } else {
+                raw && self
+                    .needles
+                    .get(k)
+                    .is_some_and(|n| text.as_bytes().get(m.range()) == Some(n.as_bytes()))
+            };
+            if keep {
+                if let Some(ss) = self.sets.get(k) {
+                    ss.iter().copied().for_each(&mut *f);
+                }
+            }
+        }
+    }
+}
+
+/// Exact values, contains-needles and numbers of one field in one bucket,
+/// both case modes together.
 ///
-/// Invariant: `hits(v, f)` calls `f` for every witness set with an atom on
-/// this field and case mode that `v` satisfies (possibly twice for one set).
+/// Invariant: `hits(v, folded, f)` calls `f` for every witness set with a
+/// string atom on this field that `v` satisfies (possibly twice for one
+/// set): case-sensitive atoms against `v`, folded ones against `fold(v)`.
 #[derive(Clone, Debug, Default)]
 pub struct FieldIndex {
     /// The field.
     pub field: FieldId,
-    /// Matched against the folded value.
-    pub ci: bool,
+    /// Exact values, matched against the value as it is.
     exact: FxHashMap<Box<str>, Vec<SetId>>,
-    /// Length bit set of the exact values (bit `min(len, 63)`): a value whose
+    /// Length bit set of `exact` (bit `min(len, 63)`): a value whose
     /// length has no bit is not hashed.
     exact_lens: u64,
+    /// Exact values, matched against the folded value.
+    exact_folded: FxHashMap<Box<str>, Vec<SetId>>,
+    /// Length bit set of `exact_folded`.
+    folded_lens: u64,
     contains: Option<ContainsIndex>,
     /// Numeric atoms, by the key [`FieldIndex::number_hits`] looks up.
     numbers: FxHashMap<u64, Vec<SetId>>,
@@ -109,17 +145,42 @@ fn len_bit(len: usize) -> u64 {
     1 << len.min(63)
 }
 
+/// The sets of `map`'s entry for `v`, when `lens` has `v`'s length.
+fn exact_hits(
+    map: &FxHashMap<Box<str>, Vec<SetId>>,
+    lens: u64,
+    v: &str,
+    f: &mut impl FnMut(SetId),
+) {
+    if lens & len_bit(v.len()) != 0 {
+        if let Some(ss) = map.get(v) {
+            ss.iter().copied().for_each(f);
+        }
+    }
+}
+
 impl FieldIndex {
     /// True when the index has string atoms (exact values or needles), to be
     /// fed the field's strings through [`FieldIndex::hits`].
     pub fn has_strings(&self) -> bool {
-        !self.exact.is_empty() || self.contains.is_some()
+        !self.exact.is_empty() || !self.exact_folded.is_empty() || self.contains.is_some()
     }
 
     /// True when the index has numeric atoms, to be fed the field's scalars
     /// through [`FieldIndex::number_hits`].
     pub fn has_numbers(&self) -> bool {
         !self.numbers.is_empty()
+    }
+
+    /// True when [`FieldIndex::hits`] of `v` reads its folded form: folded
+    /// exact values, or folded needles and `v` is not ASCII (an ASCII value
+    /// serves its needles as it is).
+    pub fn needs_folded(&self, v: &str) -> bool {
+        !self.exact_folded.is_empty()
+            || self
+                .contains
+                .as_ref()
+                .is_some_and(|c| c.any_folded && !v.is_ascii())
     }
 
     /// Calls `f` for each witness set with a numeric atom on this field that
@@ -132,17 +193,30 @@ impl FieldIndex {
     }
 
     /// Calls `f` for each witness set with a string atom on this field that
-    /// fires for `v`.
-    pub fn hits(&self, v: &str, f: &mut impl FnMut(SetId)) {
-        if self.exact_lens & len_bit(v.len()) != 0 {
-            if let Some(ss) = self.exact.get(v) {
-                ss.iter().copied().for_each(&mut *f);
+    /// fires for `v`. `folded` is `fold(v)` when the caller has it (it is
+    /// read only when [`FieldIndex::needs_folded`]; without it the index
+    /// folds `v` itself).
+    pub fn hits(&self, v: &str, folded: Option<&str>, f: &mut impl FnMut(SetId)) {
+        exact_hits(&self.exact, self.exact_lens, v, f);
+        let own;
+        let folded = match folded {
+            Some(w) => Some(w),
+            None if self.needs_folded(v) => {
+                own = crate::matcher::fold(v);
+                Some(&*own)
             }
+            None => None,
+        };
+        if let Some(w) = folded {
+            exact_hits(&self.exact_folded, self.folded_lens, w, f);
         }
         if let Some(c) = &self.contains {
-            for m in c.ac.find_overlapping_iter(v) {
-                if let Some(ss) = c.sets.get(m.pattern().as_usize()) {
-                    ss.iter().copied().for_each(&mut *f);
+            if !c.any_folded || v.is_ascii() {
+                c.scan(v, true, true, f);
+            } else {
+                c.scan(v, true, false, f);
+                if let Some(w) = folded {
+                    c.scan(w, false, true, f);
                 }
             }
         }
@@ -295,13 +369,15 @@ impl PackPlan {
     }
 }
 
-/// Per (field, case mode): exact values, contains-needles and numbers →
-/// sets.
-type Literals = (
-    FxHashMap<Box<str>, Vec<SetId>>,
-    BTreeMap<String, Vec<SetId>>,
-    FxHashMap<u64, Vec<SetId>>,
-);
+/// Per field: exact values (as they are, folded), contains-needles (with
+/// their case mode) and numbers → sets.
+#[derive(Default)]
+struct Literals {
+    exact: FxHashMap<Box<str>, Vec<SetId>>,
+    exact_folded: FxHashMap<Box<str>, Vec<SetId>>,
+    contains: BTreeMap<(String, bool), Vec<SetId>>,
+    numbers: FxHashMap<u64, Vec<SetId>>,
+}
 
 fn build_bucket(rules: &[RulePlan], ids: Vec<RuleId>, id: usize) -> Bucket {
     let mut always = Vec::new();
@@ -371,26 +447,35 @@ fn build_bucket(rules: &[RulePlan], ids: Vec<RuleId>, id: usize) -> Bucket {
     }
 }
 
-/// The candidate index of a bucket: per (field, case mode), its exact
-/// values and contains-needles, each with the witness sets it fires. The
-/// rules of sets whose needles cannot be indexed go to `always`.
+/// The candidate index of a bucket: per field, its exact values and
+/// contains-needles of both case modes, each with the witness sets it
+/// fires. The rules of sets whose needles cannot be indexed go to `always`.
 fn field_indexes(
     set_atoms: &[Vec<Atom>],
     set_rules: &[Vec<RuleId>],
     always: &mut Vec<RuleId>,
 ) -> Vec<FieldIndex> {
-    let mut per: BTreeMap<(FieldId, bool), Literals> = BTreeMap::new();
+    let mut per: BTreeMap<FieldId, Literals> = BTreeMap::new();
     for (k, atoms) in set_atoms.iter().enumerate() {
         let sid = SetId(k as u32);
         for a in atoms {
-            let e = per.entry((a.field, a.ci)).or_default();
+            let e = per.entry(a.field).or_default();
             match a.needle {
                 Needle::Exact => {
-                    e.0.entry(a.text.clone().into_boxed_str())
+                    let map = if a.ci {
+                        &mut e.exact_folded
+                    } else {
+                        &mut e.exact
+                    };
+                    map.entry(a.text.clone().into_boxed_str())
                         .or_default()
                         .push(sid);
                 }
-                Needle::Contains => e.1.entry(a.text.clone()).or_default().push(sid),
+                Needle::Contains => e
+                    .contains
+                    .entry((a.text.clone(), a.ci))
+                    .or_default()
+                    .push(sid),
                 Needle::Number => {
                     // The text came from `number_atom_text`; a text that is
                     // not a number (an atom built by hand) cannot be
@@ -401,7 +486,7 @@ fn field_indexes(
                         .ok()
                         .and_then(|x| value_number_key(&crate::Value::Float(x)));
                     match key {
-                        Some(key) => e.2.entry(key).or_default().push(sid),
+                        Some(key) => e.numbers.entry(key).or_default().push(sid),
                         None => always.extend(set_rules.get(k).into_iter().flatten()),
                     }
                 }
@@ -409,42 +494,68 @@ fn field_indexes(
         }
     }
     let mut index = Vec::new();
-    for ((field, ci), (mut exact, contains, mut numbers)) in per {
-        for v in exact.values_mut().chain(numbers.values_mut()) {
+    for (field, mut lit) in per {
+        for v in lit
+            .exact
+            .values_mut()
+            .chain(lit.exact_folded.values_mut())
+            .chain(lit.numbers.values_mut())
+        {
             v.sort_unstable();
             v.dedup();
         }
-        let contains = if contains.is_empty() {
-            None
-        } else {
-            let needles: Vec<String> = contains.keys().cloned().collect();
-            let sets: Vec<Vec<SetId>> = contains.into_values().collect();
-            let built = AhoCorasick::builder()
-                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                .prefilter(false)
-                .build(&needles)
-                .or_else(|_| AhoCorasick::new(&needles));
-            if let Ok(ac) = built {
-                Some(ContainsIndex { ac, needles, sets })
-            } else {
-                // Cannot index: evaluate these sets' rules always (never miss).
-                for ss in sets {
-                    for s in ss {
-                        always.extend(set_rules.get(s.0 as usize).into_iter().flatten());
-                    }
-                }
-                None
-            }
-        };
-        let exact_lens = exact.keys().fold(0, |m, k| m | len_bit(k.len()));
+        let contains = contains_index(lit.contains, set_rules, always);
+        let lens =
+            |m: &FxHashMap<Box<str>, Vec<SetId>>| m.keys().fold(0, |b, k| b | len_bit(k.len()));
         index.push(FieldIndex {
             field,
-            ci,
-            exact,
-            exact_lens,
+            exact_lens: lens(&lit.exact),
+            folded_lens: lens(&lit.exact_folded),
+            exact: lit.exact,
+            exact_folded: lit.exact_folded,
             contains,
-            numbers,
+            numbers: lit.numbers,
         });
     }
     index
+}
+
+/// The automaton of one field's needles (`(text, folded)` → sets), or
+/// `None` when there are none or it cannot be built (then their sets'
+/// rules go to `always`: never miss).
+fn contains_index(
+    contains: BTreeMap<(String, bool), Vec<SetId>>,
+    set_rules: &[Vec<RuleId>],
+    always: &mut Vec<RuleId>,
+) -> Option<ContainsIndex> {
+    if contains.is_empty() {
+        return None;
+    }
+    let (keys, sets): (Vec<(String, bool)>, Vec<Vec<SetId>>) = contains.into_iter().unzip();
+    let (needles, folded): (Vec<String>, Vec<bool>) = keys.into_iter().unzip();
+    let built = AhoCorasick::builder()
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .ascii_case_insensitive(true)
+        .prefilter(false)
+        .build(&needles)
+        .or_else(|_| {
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(&needles)
+        });
+    match built {
+        Ok(ac) => Some(ContainsIndex {
+            ac,
+            any_folded: folded.iter().any(|&f| f),
+            needles,
+            folded,
+            sets,
+        }),
+        Err(_) => {
+            for s in sets.iter().flatten() {
+                always.extend(set_rules.get(s.0 as usize).into_iter().flatten());
+            }
+            None
+        }
+    }
 }

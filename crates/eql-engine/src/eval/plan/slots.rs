@@ -392,7 +392,8 @@ impl<'e> Slots<'e> {
         }
     }
 
-    /// The string values of a field, raw or folded, for the candidate index.
+    /// The string values of a field for the candidate index: each as it
+    /// is, with its folded form when `wants_folded` of it says so.
     ///
     /// ASCII text is folded into a buffer reused from event to event
     /// (`fold` of ASCII is `to_ascii_lowercase`), so the index allocates
@@ -402,43 +403,36 @@ impl<'e> Slots<'e> {
         id: FieldId,
         fields: &FieldTable,
         event: &'e dyn Event,
-        folded: bool,
-        mut f: impl FnMut(&str),
+        wants_folded: impl Fn(&str) -> bool,
+        mut f: impl FnMut(&str, Option<&str>),
     ) {
         let i = self.resolve(id, fields, event);
-        if !folded {
-            for (_, v) in self.scalars(i) {
-                if let Value::Str(s) = v {
-                    f(s);
-                }
-            }
-            return;
-        }
-        let ascii = self.scalars(i).iter().all(|(_, v)| match v {
-            Value::Str(s) => s.is_ascii(),
-            _ => true,
+        let unicode = self.scalars(i).iter().any(|(_, v)| match v {
+            Value::Str(s) => !s.is_ascii() && wants_folded(s),
+            _ => false,
         });
-        if ascii {
-            // Folded into a buffer kept across events: ASCII lower-casing
-            // keeps a `String` valid, so there is nothing to re-check.
-            let buf = &mut self.scratch;
-            for (_, v) in run_of(&self.table, &self.values, i) {
-                let Value::Str(s) = v else { continue };
-                if !s.bytes().any(|b| b.is_ascii_uppercase()) {
-                    f(s);
-                    continue;
-                }
+        if unicode {
+            self.fold_slot(i);
+        }
+        let (values, buf) = (run_of(&self.table, &self.values, i), &mut self.scratch);
+        for (k, (_, v)) in values.iter().enumerate() {
+            let Value::Str(s) = v else { continue };
+            if !wants_folded(s) {
+                f(s, None);
+            } else if !s.is_ascii() {
+                let folded = self
+                    .table
+                    .get(i)
+                    .filter(|t| t.has_folded)
+                    .and_then(|t| self.folded.get(t.fstart as usize + k)?.as_deref());
+                f(s, folded);
+            } else if s.bytes().any(|b| b.is_ascii_uppercase()) {
                 buf.clear();
                 buf.push_str(s);
                 buf.make_ascii_lowercase();
-                f(buf);
-            }
-            return;
-        }
-        self.fold_slot(i);
-        for k in 0..self.scalars(i).len() {
-            if let Some(s) = self.folded_at(i, k) {
-                f(s);
+                f(s, Some(buf));
+            } else {
+                f(s, Some(s));
             }
         }
     }
@@ -505,7 +499,15 @@ mod tests {
             table.intern(&FieldPath::parse_dotted(p));
         }
         let mut got = Vec::new();
-        slots.strings(FieldId(3), &table, &ev, true, |s| got.push(s.to_owned()));
+        slots.strings(
+            FieldId(3),
+            &table,
+            &ev,
+            |_| true,
+            |_, s| {
+                got.extend(s.map(str::to_owned));
+            },
+        );
         assert_eq!(got, ["p", "q"]);
         slots.fold_slot(3);
         assert_eq!(slots.folded_at(3, 1), Some("q"));
