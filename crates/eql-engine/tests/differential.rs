@@ -38,7 +38,30 @@ const WORDS: &[&str] = &[
     "SA",
     "\u{212a}x",
     "kx",
+    "10.1.2.3",
+    " 192.168.7.1 ",
+    "::1",
+    "FE80::1",
 ];
+
+/// `cidrMatch` networks: IPv4 and IPv6, a lone address, every bit, a prefix
+/// over the width, one that does not read, and no address at all.
+fn cidr_lit() -> impl Strategy<Value = String> {
+    prop::sample::select(
+        &[
+            "10.0.0.0/8",
+            "10.1.2.3",
+            "192.168.0.0/16",
+            "::1",
+            "fe80::/10",
+            "0.0.0.0/0",
+            "10.0.0.0/33",
+            "192.168.7.0/x",
+            "kx",
+        ][..],
+    )
+    .prop_map(|s| format!("{s:?}"))
+}
 
 fn word() -> impl Strategy<Value = String> {
     prop::sample::select(WORDS).prop_map(str::to_owned)
@@ -127,6 +150,9 @@ fn leaf(py: bool) -> BoxedStrategy<String> {
             .boxed(),
         (field(), lit())
             .prop_map(|(f, l)| format!("{f} + 1 == {l}"))
+            .boxed(),
+        (field(), prop::collection::vec(cidr_lit(), 1..4))
+            .prop_map(|(f, ls)| format!("cidrMatch({f}, {})", ls.join(", ")))
             .boxed(),
         Just("true".to_owned()).boxed(),
         Just("1 == 2".to_owned()).boxed(),

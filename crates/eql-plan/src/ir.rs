@@ -239,6 +239,15 @@ pub enum TestOp {
         /// `regex~`: case-insensitive.
         ci: bool,
     },
+    /// `cidrMatch(field, "net", ...)` with no mapping: the value is a string
+    /// that reads as an address (spaces around it trimmed) in one of the
+    /// networks.
+    Cidr {
+        /// The networks that parse (one that does not contains nothing).
+        nets: Vec<crate::Cidr>,
+        /// Every network as written, for EXPLAIN.
+        sources: Vec<String>,
+    },
     /// A comparison with a literal on a field typed by an index mapping that
     /// the other tests cannot express (date ranges, IP networks, version
     /// order), applied to the field's normalized values.
@@ -321,6 +330,9 @@ impl Cond {
                         "{pad}{name} regex{} {sources:?}",
                         if *ci { "~" } else { "" }
                     ),
+                    TestOp::Cidr { sources, .. } => {
+                        writeln!(out, "{pad}{name} cidrMatch {sources:?}")
+                    }
                     TestOp::Typed(t) => writeln!(out, "{pad}{name} {t}"),
                 };
             }

@@ -88,7 +88,7 @@ pub use check::{check_expr, check_query, CheckOptions, MAX_SEQUENCE_STEPS};
 pub use field::{FieldPath, PathSegment};
 pub use ir::{CmpOp, Cond, FieldId, FieldTable, Test, TestOp};
 pub use lower::Lowering;
-pub use matcher::{fold, Glob, StrSet};
+pub use matcher::{fold, Cidr, Glob, StrSet};
 pub use must_not::{complement_order, must_not_leaf, null_check, pushdown};
 pub use pack::{
     number_atom_text, regex_required_literals, witness, witness_with, Atom, Bucket, ContainsIndex,

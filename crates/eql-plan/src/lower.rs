@@ -293,7 +293,14 @@ impl<'a> Lowering<'a> {
     /// false for a value that is not a string, and so is the test. Only a
     /// literal with no `*` (the test's one wildcard here: `?` stays literal)
     /// and not empty (`stringContains` is false then, `startsWith` true).
+    ///
+    /// `cidrMatch(f, "net", ...)` with string literals and no mapping, as
+    /// [`TestOp::Cidr`]: the function is null (false as a leaf) for a value
+    /// that is not a string or not an address, and the test false.
     fn call_test(&mut self, name: &str, insensitive: bool, args: &[Expr]) -> Option<Test> {
+        if name.eq_ignore_ascii_case("cidrmatch") {
+            return self.cidr_test(args);
+        }
         let [f, lit] = args else { return None };
         let ExprKind::Literal(Literal::String(s)) = &lit.kind else {
             return None;
@@ -315,6 +322,32 @@ impl<'a> Lowering<'a> {
                 exact: StrSet::default(),
                 globs: vec![Glob::new(&format!("{before}{s}{after}"), false)],
                 ci: insensitive,
+            },
+        })
+    }
+
+    /// The test of `cidrMatch(args)` ([`Lowering::call_test`]).
+    fn cidr_test(&mut self, args: &[Expr]) -> Option<Test> {
+        let (f, nets) = args.split_first()?;
+        if self.kinds.is_some() || nets.is_empty() {
+            return None;
+        }
+        let sources = nets
+            .iter()
+            .map(|n| match &n.kind {
+                ExprKind::Literal(Literal::String(s)) => Some(s.clone()),
+                _ => None,
+            })
+            .collect::<Option<Vec<String>>>()?;
+        let (field, _) = self.field_id(f)?;
+        Some(Test {
+            field,
+            op: TestOp::Cidr {
+                nets: sources
+                    .iter()
+                    .filter_map(|s| crate::Cidr::parse(s))
+                    .collect(),
+                sources,
             },
         })
     }

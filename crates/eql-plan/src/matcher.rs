@@ -306,6 +306,69 @@ impl StrSet {
     }
 }
 
+/// One network of `cidrMatch`, parsed once: `addr/bits` or a lone address
+/// (all its bits).
+///
+/// Invariant: [`Cidr::parse`] and [`Cidr::contains`] are the dynamic
+/// (unmapped) `cidrMatch` semantics of both the reference interpreter and
+/// the compiled test: a network of one family never contains an address of
+/// the other; a prefix length that does not read as a number means the whole
+/// address, one over the width is clamped to it.
+///
+/// ```
+/// use eql_plan::Cidr;
+/// let net = Cidr::parse("10.0.0.0/8").unwrap();
+/// assert!(net.contains("10.1.2.3".parse().unwrap()));
+/// assert!(!net.contains("11.0.0.1".parse().unwrap()));
+/// assert!(!net.contains("::ffff:10.0.0.1".parse().unwrap()));
+/// assert!(Cidr::parse("fe80::/10").unwrap().contains("fe80::1".parse().unwrap()));
+/// assert!(Cidr::parse("not an address").is_none());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    /// The network's address in the high bits (IPv4 shifted left by 96).
+    net: u128,
+    mask: u128,
+    v4: bool,
+}
+
+impl Cidr {
+    /// The network `cidr` names; `None` when its address does not parse.
+    pub fn parse(cidr: &str) -> Option<Cidr> {
+        let (addr, bits) = match cidr.split_once('/') {
+            Some((a, b)) => (a, b.trim().parse::<u32>().ok()),
+            None => (cidr, None),
+        };
+        let (net, v4) = high_bits(addr.trim().parse().ok()?);
+        let width = if v4 { 32 } else { 128 };
+        let bits = bits.unwrap_or(width).min(width);
+        let mask = if bits == 0 {
+            0
+        } else {
+            u128::MAX << (128 - bits)
+        };
+        Some(Cidr {
+            net: net & mask,
+            mask,
+            v4,
+        })
+    }
+
+    /// True when `ip` is in this network (and of its family).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        let (i, v4) = high_bits(ip);
+        v4 == self.v4 && i & self.mask == self.net
+    }
+}
+
+/// An address in the high bits of a `u128`, and whether it is IPv4.
+fn high_bits(ip: std::net::IpAddr) -> (u128, bool) {
+    match ip {
+        std::net::IpAddr::V4(a) => (u128::from(u32::from(a)) << 96, true),
+        std::net::IpAddr::V6(a) => (u128::from(a), false),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -271,7 +271,7 @@ fn test_witness(t: &Test) -> Option<Vec<Atom>> {
             }
             Some(atoms)
         }
-        TestOp::Cmp { .. } | TestOp::Typed(_) => None,
+        TestOp::Cmp { .. } | TestOp::Cidr { .. } | TestOp::Typed(_) => None,
     }
 }
 

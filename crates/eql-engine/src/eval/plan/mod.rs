@@ -95,6 +95,12 @@ fn test<'e>(t: &Test, fields: &FieldTable, slots: &mut Slots<'e>, event: &'e dyn
             Value::Str(s) => res.iter().any(|r| r.is_match(s)),
             _ => false,
         }),
+        TestOp::Cidr { nets, .. } => scalars.into_iter().any(|v| {
+            let Value::Str(s) = v else { return false };
+            s.trim()
+                .parse()
+                .is_ok_and(|ip| nets.iter().any(|n| n.contains(ip)))
+        }),
         TestOp::Typed(typed) => scalars.into_iter().any(|v| typed.test(v)),
     }
 }

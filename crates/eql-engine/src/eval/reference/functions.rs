@@ -235,7 +235,7 @@ fn cidr_match(py: bool, vals: &[V]) -> V {
     let ip: std::net::IpAddr = ip.trim().parse().ok()?;
     for c in vals.get(1..).unwrap_or(&[]) {
         if let Some(c) = s_of(c) {
-            if cidr_contains(c, ip) {
+            if eql_plan::Cidr::parse(c).is_some_and(|net| net.contains(ip)) {
                 return b(true);
             }
         } else if !py {
@@ -474,34 +474,6 @@ fn between(py: bool, s: &str, left: &str, right: &str, greedy: bool, ci: bool) -
         }
     };
     Some(Value::Str(from_units(py, &src[start..end]).into()))
-}
-
-fn cidr_contains(cidr: &str, ip: std::net::IpAddr) -> bool {
-    use std::net::IpAddr;
-    let (addr, bits) = match cidr.split_once('/') {
-        Some((a, b)) => (a, b.trim().parse::<u32>().ok()),
-        None => (cidr, None),
-    };
-    let Ok(net) = addr.trim().parse::<IpAddr>() else {
-        return false;
-    };
-    // Both addresses in the high bits of a u128, and the address width.
-    let (n, i, width) = match (net, ip) {
-        (IpAddr::V4(n), IpAddr::V4(i)) => (
-            u128::from(u32::from(n)) << 96,
-            u128::from(u32::from(i)) << 96,
-            32,
-        ),
-        (IpAddr::V6(n), IpAddr::V6(i)) => (u128::from(n), u128::from(i), 128),
-        _ => return false,
-    };
-    let bits = bits.unwrap_or(width).min(width);
-    let mask = if bits == 0 {
-        0
-    } else {
-        u128::MAX << (128 - bits)
-    };
-    (n & mask) == (i & mask)
 }
 
 fn number(py: bool, s: &str, base: i64) -> V {
