@@ -2,14 +2,14 @@
 //! join is emitted (events in position order) when every position is filled,
 //! and then the key is forgotten; an `until` event forgets its key.
 
-use super::keys::{key_bytes, Key};
+use super::keys::{key_bytes, Key, KeyMap};
 use super::pipes::Res;
 use super::snapshot::{CapsSnap, Load, Vals};
 use super::{Counters, SnapshotError};
 use super::{Hit, HitKind, SessionLimits, Sink, StepSpec};
 use eql_plan::Value;
 use eql_syntax::Join as JoinAst;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 type Slot<H> = Option<(H, Vec<(u16, Option<Value<'static>>)>)>;
 
@@ -43,7 +43,7 @@ impl JoinSpec {
 /// The state of a join rule.
 pub(crate) struct Join<H> {
     limits: SessionLimits,
-    map: HashMap<Key, Entry<H>>,
+    map: KeyMap<Entry<H>>,
     /// Keys by creation, for eviction (stale entries are skipped).
     order: VecDeque<(u64, Key)>,
     seq: u64,
@@ -53,7 +53,7 @@ impl<H: Clone> Join<H> {
     pub(crate) fn new(limits: SessionLimits) -> Self {
         Join {
             limits,
-            map: HashMap::new(),
+            map: KeyMap::default(),
             order: VecDeque::new(),
             seq: 0,
         }

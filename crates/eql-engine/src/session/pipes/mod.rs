@@ -17,7 +17,7 @@ mod stage;
 
 pub(crate) use snap::StageSnap;
 
-use super::keys::{Key, KeyAtom};
+use super::keys::{Key, KeyAtom, KeyMap, KeySet};
 use super::Counters;
 use super::Matches;
 use crate::eval::reference::Env;
@@ -25,7 +25,7 @@ use crate::{CompiledQuery, Event};
 use eql_plan::{FieldPath, Value};
 use eql_syntax::{Dialect, Expr, ExprKind, Literal, PathSegment, PipeKind};
 use smallvec::SmallVec;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 
 /// One result travelling through the pipes.
 #[derive(Clone, Debug)]
@@ -95,14 +95,14 @@ enum Stage<H> {
     },
     Filter,
     Unique {
-        seen: HashSet<Key>,
+        seen: KeySet,
     },
     UniqueCount {
-        index: HashMap<Key, usize>,
+        index: KeyMap<usize>,
         entries: Vec<(Res<H>, u64)>,
     },
     Count {
-        index: HashMap<Key, usize>,
+        index: KeyMap<usize>,
         entries: Vec<(Vec<Value<'static>>, u64)>,
     },
     Sort {
@@ -296,14 +296,14 @@ impl<H: Clone> PipeChain<H> {
                 },
                 StageSpec::Filter(_) => Stage::Filter,
                 StageSpec::Unique(_) => Stage::Unique {
-                    seen: HashSet::new(),
+                    seen: KeySet::default(),
                 },
                 StageSpec::UniqueCount(_) => Stage::UniqueCount {
-                    index: HashMap::new(),
+                    index: KeyMap::default(),
                     entries: Vec::new(),
                 },
                 StageSpec::Count(_) => Stage::Count {
-                    index: HashMap::new(),
+                    index: KeyMap::default(),
                     entries: Vec::new(),
                 },
                 StageSpec::Sort(_) => Stage::Sort { buf: Vec::new() },

@@ -3,10 +3,10 @@
 //! the pipe it belongs to.
 
 use super::{PipeChain, PipeSpec, Stage, StageSpec};
-use crate::session::keys::Key;
+use crate::session::keys::{Key, KeyHasher, KeyMap, KeySet};
 use crate::session::snapshot::{Load, ResSnap, Vals};
 use crate::session::SnapshotError;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 
 /// One pipe stage's state in a snapshot.
 #[derive(Clone, Debug, PartialEq)]
@@ -26,7 +26,7 @@ pub(crate) enum StageSnap<H> {
 }
 
 /// The keys of `index` by entry position (`None` where no key points).
-fn keys_by_entry(index: &HashMap<Key, usize>, entries: usize) -> Vec<Option<&Key>> {
+fn keys_by_entry(index: &KeyMap<usize>, entries: usize) -> Vec<Option<&Key>> {
     let mut out = vec![None; entries];
     for (k, &i) in index {
         if let Some(slot) = out.get_mut(i) {
@@ -108,14 +108,16 @@ impl<H: Clone> PipeChain<H> {
                         keys.len(),
                         self.max_keys.max(1),
                     )?;
-                    let mut seen = HashSet::with_capacity(keys.len());
+                    let mut seen =
+                        KeySet::with_capacity_and_hasher(keys.len(), KeyHasher::default());
                     for k in &keys {
                         cx.check(seen.insert(cx.key(k)?), "a unique key twice")?;
                     }
                     Stage::Unique { seen }
                 }
                 (StageSnap::UniqueCount(items), StageSpec::UniqueCount(_)) => {
-                    let mut index = HashMap::with_capacity(items.len());
+                    let mut index =
+                        KeyMap::with_capacity_and_hasher(items.len(), KeyHasher::default());
                     let mut entries = Vec::with_capacity(items.len());
                     for (k, r, n) in items {
                         let fresh = index.insert(cx.key(&k)?, entries.len()).is_none();
@@ -125,7 +127,8 @@ impl<H: Clone> PipeChain<H> {
                     Stage::UniqueCount { index, entries }
                 }
                 (StageSnap::Count(items), StageSpec::Count(_)) => {
-                    let mut index = HashMap::with_capacity(items.len());
+                    let mut index =
+                        KeyMap::with_capacity_and_hasher(items.len(), KeyHasher::default());
                     let mut entries = Vec::with_capacity(items.len());
                     for (k, shown, n) in items {
                         let fresh = index.insert(cx.key(&k)?, entries.len()).is_none();

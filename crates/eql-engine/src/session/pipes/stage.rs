@@ -2,12 +2,11 @@
 //! and, for the blocking ones, at the end of the input (`Stage::flush`).
 
 use super::{PipeSpec, Res, Stage, StageSpec};
-use crate::session::keys::{Key, KeyAtom};
+use crate::session::keys::{Key, KeyAtom, KeyMap, KeySet};
 use crate::session::Counters;
 use crate::CompiledQuery;
 use eql_plan::Value;
 use std::cmp::Ordering;
-use std::collections::{HashMap, HashSet};
 
 /// What a stage reads of a result, evaluated before the stage's state is
 /// borrowed: its key (`unique`, `unique_count`, `count`), its sort values
@@ -133,7 +132,7 @@ impl<H> Stage<H> {
 
 /// `unique`: true the first time `key` is seen.
 #[inline]
-fn first_seen(seen: &mut HashSet<Key>, key: Key, max_keys: usize, c: &mut Counters) -> bool {
+fn first_seen(seen: &mut KeySet, key: Key, max_keys: usize, c: &mut Counters) -> bool {
     if seen.contains(&key) {
         return false;
     }
@@ -150,7 +149,7 @@ fn first_seen(seen: &mut HashSet<Key>, key: Key, max_keys: usize, c: &mut Counte
 /// `unique_count`: keeps the first result of `key` and adds up its count.
 #[inline]
 fn count_result<H>(
-    index: &mut HashMap<Key, usize>,
+    index: &mut KeyMap<usize>,
     entries: &mut Vec<(Res<H>, u64)>,
     key: Key,
     mut res: Res<H>,
@@ -170,7 +169,7 @@ fn count_result<H>(
 /// `count`: counts `key` (shown as `totals` when the pipe has no key).
 #[inline]
 fn count_key(
-    index: &mut HashMap<Key, usize>,
+    index: &mut KeyMap<usize>,
     entries: &mut Vec<(Vec<Value<'static>>, u64)>,
     key: Key,
     totals: bool,

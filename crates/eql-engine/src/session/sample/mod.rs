@@ -29,13 +29,13 @@ mod snap;
 
 pub(crate) use snap::SampleSnap;
 
-use super::keys::{key_bytes, Key, KeyAtom};
+use super::keys::{key_bytes, Key, KeyAtom, KeyMap};
 use super::pipes::Res;
 use super::{Hit, HitKind, SessionLimits, Sink, StepSpec};
 use eql_plan::Value;
 use eql_syntax::Sample as SampleAst;
 use std::cmp::Ordering;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 type Cand<H> = (u64, H, Vec<(u16, Option<Value<'static>>)>);
 
@@ -153,7 +153,7 @@ impl SampleSpec {
 /// The state of a sample rule.
 pub(crate) struct Sample<H> {
     limits: SessionLimits,
-    map: HashMap<Key, Entry<H>>,
+    map: KeyMap<Entry<H>>,
     order: VecDeque<(u64, Key)>,
     seq: u64,
     /// Completed samples waiting for `finish` (ES order by join key).
@@ -165,7 +165,7 @@ impl<H: Clone> Sample<H> {
     pub(crate) fn new(limits: SessionLimits, on_completion: bool) -> Self {
         Sample {
             limits,
-            map: HashMap::new(),
+            map: KeyMap::default(),
             order: VecDeque::new(),
             seq: 0,
             done: Vec::new(),

@@ -121,7 +121,7 @@ impl<H: Clone> Seq<H> {
             return;
         }
         let live = &self.leading;
-        let mut seen: std::collections::HashSet<Key> = std::collections::HashSet::new();
+        let mut seen = crate::session::keys::KeySet::default();
         self.leading_q
             .retain(|(t, k)| live.get(k).map(|x| x.0) == Some(*t) && seen.insert(k.clone()));
     }

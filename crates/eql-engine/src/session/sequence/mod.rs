@@ -52,12 +52,12 @@ mod tests;
 
 pub(crate) use snap::SeqSnap;
 
-use super::keys::{key_bytes, Key};
+use super::keys::{key_bytes, Key, KeyMap};
 use super::pipes::Res;
 use super::time::NANOS_PER_MS;
 use super::{Hit, HitKind, SessionLimits, Sink, StepSpec};
 use eql_syntax::Sequence;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 const NIL: u32 = u32::MAX;
 
@@ -120,7 +120,7 @@ struct KeyEntry {
 /// The state of a sequence rule.
 pub(crate) struct Seq<H> {
     limits: SessionLimits,
-    map: HashMap<Key, u32>,
+    map: KeyMap<u32>,
     keys: Vec<Option<KeyEntry>>,
     free_keys: Vec<u32>,
     parts: Vec<Option<Partial<H>>>,
@@ -130,7 +130,7 @@ pub(crate) struct Seq<H> {
     live: usize,
     /// Per key: the latest leading missing event, and the latest one in an
     /// earlier millisecond.
-    leading: HashMap<Key, (i64, Option<i64>)>,
+    leading: KeyMap<(i64, Option<i64>)>,
     leading_q: VecDeque<(i64, Key)>,
     /// Completed candidates waiting for their trailing check, in completion
     /// order; `held_base` numbers the front one.
@@ -226,7 +226,7 @@ impl<H: Clone> Seq<H> {
     pub(crate) fn new(limits: SessionLimits) -> Self {
         Seq {
             limits,
-            map: HashMap::new(),
+            map: KeyMap::default(),
             keys: Vec::new(),
             free_keys: Vec::new(),
             parts: Vec::new(),
@@ -234,7 +234,7 @@ impl<H: Clone> Seq<H> {
             head: NIL,
             tail: NIL,
             live: 0,
-            leading: HashMap::new(),
+            leading: KeyMap::default(),
             leading_q: VecDeque::new(),
             held: VecDeque::new(),
             held_base: 0,
