@@ -813,6 +813,20 @@ proptest! {
             .chain([eql_engine::FieldPath::new(vec![eql_engine::PathSegment::Key("c.d".into())])])
             .collect();
         let pack = Pack::new(&engines).capture(&captures);
+        // The same, copying out only what each event needs: the first path
+        // always, and one more per rule it matches.
+        let per_rule: Vec<Vec<u32>> =
+            (0..engines.len()).map(|i| vec![1 + (i % (captures.len() - 1)) as u32]).collect();
+        let only = Pack::new(&engines).capture(&captures).capture_only(&[0], &per_rule);
+        // And a pack of one category field, whose pass copies out only
+        // what each event needs.
+        let single: Vec<&CompiledQuery> = engines
+            .iter()
+            .filter(|e| e.options().category_field == "event.category")
+            .collect();
+        let single_pack = Pack::new(single.iter().copied())
+            .capture(&captures)
+            .capture_only(&[0], &per_rule);
         let mut hits = PackMatches::new();
         for (mut ev, k) in events {
             ev["kind"] = json!(k);
@@ -836,6 +850,35 @@ proptest! {
             pack.matches(&ev, &mut hits);
             prop_assert_eq!(hits.rules(), &expected[..], "DOM: event {}\n{}", ev, pack);
             prop_assert_eq!(hits.captured(), &want[..], "DOM: captures of {}", ev);
+            let mut needed: Vec<u32> = expected
+                .iter()
+                .flat_map(|&r| per_rule[r as usize].iter().copied())
+                .chain([0])
+                .collect();
+            needed.sort_unstable();
+            let want_only: Vec<(u32, eql_engine::Value<'static>)> =
+                want.iter().filter(|(k, _)| needed.contains(k)).cloned().collect();
+            only.matches_json(&bytes, &mut hits)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(hits.rules(), &expected[..], "only: event {}", ev);
+            prop_assert_eq!(hits.captured(), &want_only[..], "only: captures of {}", ev);
+            only.matches(&ev, &mut hits);
+            prop_assert_eq!(hits.captured(), &want_only[..], "only, DOM: captures of {}", ev);
+            single_pack
+                .matches_json(&bytes, &mut hits)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let mut needed: Vec<u32> = hits
+                .rules()
+                .iter()
+                .flat_map(|&r| per_rule[r as usize].iter().copied())
+                .chain([0])
+                .collect();
+            needed.sort_unstable();
+            let want_single: Vec<(u32, eql_engine::Value<'static>)> =
+                want.iter().filter(|(k, _)| needed.contains(k)).cloned().collect();
+            prop_assert_eq!(hits.captured(), &want_single[..], "one group: captures of {}", ev);
+            single_pack.matches(&ev, &mut hits);
+            prop_assert_eq!(hits.captured(), &want_single[..], "one group, DOM: captures of {}", ev);
         }
     }
 }

@@ -95,9 +95,37 @@ impl RulePlan {
                 captures.push(f.clone());
             }
         }
+        // Each event captures only the fields of the sessions it goes to:
+        // those of the rules that take every event, and those of the rules
+        // whose step queries it matches.
+        let fields_of = |pos: u32| -> Vec<u32> {
+            let Some(plan) = session_plans.get(pos as usize) else {
+                return Vec::new();
+            };
+            let mut ks: Vec<u32> = plan
+                .answered_fields()
+                .iter()
+                .filter_map(|f| captures.iter().position(|c| c == f))
+                .filter_map(|k| u32::try_from(k).ok())
+                .collect();
+            ks.sort_unstable();
+            ks.dedup();
+            ks
+        };
+        let mut always: Vec<u32> = every_event.iter().flat_map(|&p| fields_of(p)).collect();
+        always.sort_unstable();
+        always.dedup();
+        let per_rule: Vec<Vec<u32>> = items
+            .iter()
+            .map(|x| match x.3 {
+                Target::Step(pos, _) => fields_of(pos),
+                Target::Alert(_) => Vec::new(),
+            })
+            .collect();
         let targets = items.iter().map(|x| x.3).collect();
-        let pack =
-            Pack::from_queries(items.iter().map(|&(i, e, q, _)| (i, e, q))).capture(&captures);
+        let pack = Pack::from_queries(items.iter().map(|&(i, e, q, _)| (i, e, q)))
+            .capture(&captures)
+            .capture_only(&always, &per_rule);
         RulePlan {
             packs: vec![(pack, targets)],
             stateful,

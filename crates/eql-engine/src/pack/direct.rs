@@ -113,6 +113,9 @@ impl Pack {
             out.rules.sort_unstable();
         }
         out.give_back(slots);
+        if let Some(needs) = &self.capture_needs {
+            needs.keep_wanted(out);
+        }
         Ok(true)
     }
 }

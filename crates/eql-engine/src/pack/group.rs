@@ -82,10 +82,13 @@ impl Group {
     }
 
     /// This group's rules matching `event` go into `out` (pack indexes).
+    /// The captured fields this group's pass reads go into `out.captured`:
+    /// all of them, or only those `needs` wants for the event's matches.
     pub(super) fn matches(
         &self,
         engines: &[CompiledQuery],
         event: &dyn Event,
+        needs: Option<&super::CaptureNeeds>,
         out: &mut PackMatches,
     ) {
         let mut slots = Slots::with_buf(std::mem::take(&mut out.slot_buf), self.plan.fields.len());
@@ -113,6 +116,17 @@ impl Group {
             bulk && !self.reads_nulls,
             out,
         );
+        if out.captured_pending {
+            out.captured_pending = false;
+            out.captured_done = true;
+            match needs {
+                Some(needs) => {
+                    let want = needs.wanted(&out.rules);
+                    slots.take_whole(|k| want.binary_search(&k).is_ok(), &mut out.captured);
+                }
+                None => slots.take_whole(|_| true, &mut out.captured),
+            }
+        }
         out.slot_buf = slots.into_buf();
     }
 
@@ -173,11 +187,10 @@ impl Group {
         out: &mut PackMatches,
     ) {
         if let Some((ids, projection)) = self.reads.get(b.id) {
-            let extra = (self.reads_captures && !out.captured_done).then_some(&mut out.captured);
-            let capturing = extra.is_some();
-            if slots.fill(event, projection, ids, &self.plan.fields, extra) && capturing {
-                out.captured.sort_unstable_by_key(|c| c.0);
-                out.captured_done = true;
+            let capturing = self.reads_captures && !out.captured_done && !out.captured_pending;
+            if slots.fill(event, projection, ids, &self.plan.fields, capturing) && capturing {
+                // Copied out once the event's matches are known.
+                out.captured_pending = true;
             }
         }
     }

@@ -12,6 +12,7 @@ use crate::query::{lower, CompiledQuery};
 use crate::{Event, EventError, EventErrorKind, EventLimits};
 use eql_plan::{Cond, FieldPath, FieldTable, PackPlan};
 use eql_syntax::{EventQuery, QueryBody};
+use smallvec::SmallVec;
 use std::fmt;
 
 use direct::Direct;
@@ -70,6 +71,40 @@ pub struct Pack {
     captures: Vec<FieldPath>,
     /// The captured fields, read whole in one pass over an event.
     capture_read: Projection,
+    /// Which captured fields an event needs ([`Pack::capture_only`]); all
+    /// of them when `None`.
+    capture_needs: Option<Box<CaptureNeeds>>,
+}
+
+/// The captured fields an event needs, by what it matched
+/// ([`Pack::capture_only`]): indexes in [`Pack::capture`]'s paths.
+#[derive(Clone, Debug)]
+struct CaptureNeeds {
+    /// Needed for every event, ascending.
+    always: Vec<u32>,
+    /// Per pack rule: needed when the event matches it.
+    per_rule: Vec<Vec<u32>>,
+}
+
+impl CaptureNeeds {
+    /// The captured fields an event matching `rules` needs, ascending.
+    pub(super) fn wanted(&self, rules: &[u32]) -> SmallVec<[u32; 16]> {
+        let mut want: SmallVec<[u32; 16]> = SmallVec::new();
+        want.extend_from_slice(&self.always);
+        for &r in rules {
+            want.extend_from_slice(self.per_rule.get(r as usize).map_or(&[], |n| &n[..]));
+        }
+        want.sort_unstable();
+        want.dedup();
+        want
+    }
+
+    /// Keeps in `out.captured` only what an event matching `out.rules`
+    /// needs.
+    pub(super) fn keep_wanted(&self, out: &mut PackMatches) {
+        let want = self.wanted(&out.rules);
+        out.captured.retain(|(k, _)| want.binary_search(k).is_ok());
+    }
 }
 
 impl Pack {
@@ -174,6 +209,7 @@ impl Pack {
             direct,
             captures: Vec::new(),
             capture_read: Projection::values(&[]),
+            capture_needs: None,
         }
     }
 
@@ -206,6 +242,40 @@ impl Pack {
                 .chain(&self.captures),
         );
         self.direct = Direct::new(&mut self.groups, &self.captures);
+        self
+    }
+
+    /// The same pack, capturing for each event only the fields it needs
+    /// (indexes in the paths given to [`Pack::capture`], called first):
+    /// those of `always`, and those of `per_rule[i]` when the event matches
+    /// pack rule `i`. They are still read in the pass over the event that
+    /// reads the rules' fields, but only the needed ones are copied out of
+    /// it, once the event's matches are known. Indexes out of range are
+    /// ignored.
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, CompiledQuery, FieldPath, Pack, PackMatches, Value};
+    /// let opts = CompileOptions::default();
+    /// let qs = [r#"process where process.name : "cmd.exe""#, r#"file where true"#];
+    /// let engines: Vec<CompiledQuery> = qs.iter().map(|q| CompiledQuery::compile(q, &opts).unwrap()).collect();
+    /// let paths = ["@timestamp", "host.id", "file.path"].map(FieldPath::parse_dotted);
+    /// // Every event needs its timestamp; rule 1's events, their file path too.
+    /// let pack = Pack::new(&engines).capture(&paths).capture_only(&[0], &[vec![], vec![2]]);
+    /// let mut hits = PackMatches::new();
+    /// let ev = br#"{"@timestamp":"t","event":{"category":"file"},"host":{"id":"h"},"file":{"path":"p"}}"#;
+    /// pack.matches_json(ev, &mut hits).unwrap();
+    /// assert_eq!(hits.rules(), &[1]);
+    /// assert_eq!(hits.captured(), &[(0, Value::from("t")), (2, Value::from("p"))]);
+    /// ```
+    #[must_use]
+    pub fn capture_only(mut self, always: &[u32], per_rule: &[Vec<u32>]) -> Pack {
+        let mut always = always.to_vec();
+        always.sort_unstable();
+        always.dedup();
+        self.capture_needs = Some(Box::new(CaptureNeeds {
+            always,
+            per_rule: per_rule.to_vec(),
+        }));
         self
     }
 
@@ -329,17 +399,28 @@ impl Pack {
     fn matches_inner(&self, event: &dyn Event, out: &mut PackMatches) {
         out.captured.clear();
         out.captured_done = self.captures.is_empty();
+        out.captured_pending = false;
         out.rules.clear();
+        // One group knows every match of the event when it copies the
+        // captured fields out of its pass: it copies only the needed ones.
+        let needs = self
+            .capture_needs
+            .as_deref()
+            .filter(|_| self.groups.len() == 1);
         for g in &self.groups {
-            g.matches(&self.engines, event, out);
+            g.matches(&self.engines, event, needs, out);
         }
         if self.groups.len() > 1 {
             out.rules.sort_unstable();
         }
         // The first group reads the captured fields with its bucket's, in
         // the same pass, when the event allows it; else they are read here.
+        let by_one_pass = needs.is_some() && out.captured_done;
         if !out.captured_done {
             self.capture_from(event, out);
+        }
+        if let (Some(needs), false) = (&self.capture_needs, by_one_pass) {
+            needs.keep_wanted(out);
         }
     }
 }

@@ -42,6 +42,9 @@ pub(crate) struct Slots<'e> {
     interleaved: bool,
     /// The index's ASCII folding buffer.
     scratch: String,
+    /// Values a fill reported whole (captured fields), borrowed from the
+    /// event until [`Slots::take_whole`] copies out those wanted.
+    whole: Vec<(u32, Value<'e>)>,
 }
 
 /// The starting state of the slots of a plan whose fields `ids` are read
@@ -70,6 +73,7 @@ pub(crate) struct SlotBuf {
     values: Vec<(u32, Value<'static>)>,
     folded: Vec<Option<Cow<'static, str>>>,
     scratch: String,
+    whole: Vec<(u32, Value<'static>)>,
 }
 
 impl Clone for SlotBuf {
@@ -194,6 +198,7 @@ impl<'e> Slots<'e> {
             open: 0,
             interleaved: false,
             scratch: buf.scratch,
+            whole: recycle(buf.whole),
         }
     }
 
@@ -204,6 +209,7 @@ impl<'e> Slots<'e> {
             values: recycle(self.values),
             folded: recycle(self.folded),
             scratch: self.scratch,
+            whole: recycle(self.whole),
         }
     }
 
@@ -268,21 +274,31 @@ impl<'e> Slots<'e> {
     /// (`projection` lists their paths in the same order), skipping those
     /// already resolved. Returns false, with nothing resolved, when the event
     /// does not support it: the fields stay lazily resolved. The paths the
-    /// projection lists after those of `ids` (values it reports whole) go
-    /// to `extra`, by their index among them, when it is given.
+    /// projection lists after those of `ids` (values it reports whole) are
+    /// kept, borrowed, by their index among them, when `whole` is set
+    /// ([`Slots::take_whole`]).
     pub(crate) fn fill(
         &mut self,
         event: &'e dyn Event,
         projection: &Projection,
         ids: &[FieldId],
         fields: &FieldTable,
-        mut extra: Option<&mut Vec<(u32, Value<'static>)>>,
+        whole: bool,
     ) -> bool {
-        let mut seg = self.segment();
+        if whole {
+            self.whole.clear();
+        }
+        let mut seg = Segment {
+            table: &mut self.table,
+            values: &mut self.values,
+            open: self.open,
+            interleaved: &mut self.interleaved,
+        };
+        let extra = &mut self.whole;
         let ok = event.resolve_all(projection, &mut |i, v| {
             let Some(&id) = ids.get(i) else {
-                if let (Some(extra), Some(k)) = (extra.as_deref_mut(), i.checked_sub(ids.len())) {
-                    extra.push((as_u32(k), v.into_owned()));
+                if let (true, Some(k)) = (whole, i.checked_sub(ids.len())) {
+                    extra.push((as_u32(k), v));
                 }
                 return;
             };
@@ -299,6 +315,23 @@ impl<'e> Slots<'e> {
             }
         }
         ok
+    }
+
+    /// Moves the values a fill reported whole (their index among the
+    /// projection's whole paths, value) into `out`, copied, those `keep`
+    /// accepts; ascending by index.
+    pub(crate) fn take_whole(
+        &mut self,
+        keep: impl Fn(u32) -> bool,
+        out: &mut Vec<(u32, Value<'static>)>,
+    ) {
+        out.extend(
+            self.whole
+                .drain(..)
+                .filter(|(k, _)| keep(*k))
+                .map(|(k, v)| (k, v.into_owned())),
+        );
+        out.sort_unstable_by_key(|c| c.0);
     }
 
     /// Adds one item to slot `i` (raw-bytes resolution) of a plan reading
