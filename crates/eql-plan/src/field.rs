@@ -13,10 +13,27 @@ pub use eql_syntax::PathSegment;
 /// assert_eq!(p.segments().len(), 3);
 /// assert_eq!(p.dotted(), "process.parent.name");
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Eq)]
 pub struct FieldPath {
     segments: Box<[PathSegment]>,
     dotted: Box<str>,
+}
+
+/// Equal segments: the dotted names are compared first (one comparison
+/// rejects almost every other path), then the segments (two paths can share
+/// a dotted name: `` `a.b` `` and `a.b`).
+impl PartialEq for FieldPath {
+    fn eq(&self, other: &Self) -> bool {
+        self.dotted == other.dotted && self.segments == other.segments
+    }
+}
+
+/// The dotted name alone, a function of the segments: equal paths hash
+/// alike, in one string.
+impl std::hash::Hash for FieldPath {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.dotted.hash(state);
+    }
 }
 
 impl FieldPath {

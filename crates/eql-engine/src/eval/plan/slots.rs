@@ -11,7 +11,7 @@ use std::borrow::Cow;
 /// `Copy`, with no drop glue: resetting the slots between events is a fill
 /// of plain words, whatever the number of fields, and only the values the
 /// event actually had are dropped.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub(super) struct Slot {
     resolved: bool,
     /// `fold()` of each string scalar is at `folded[fstart..][..len]`.
@@ -45,6 +45,12 @@ pub(crate) struct Slots<'e> {
     /// Values a fill reported whole (captured fields), borrowed from the
     /// event until [`Slots::take_whole`] copies out those wanted.
     whole: Vec<(u32, Value<'e>)>,
+    /// The slots changed since the table was clean, when `dirty` is not
+    /// set: [`Slots::into_buf`] resets only these.
+    touched: Vec<u32>,
+    /// Some change was not recorded in `touched`: the next user resets the
+    /// whole table.
+    dirty: bool,
 }
 
 /// The starting state of the slots of a plan whose fields `ids` are read
@@ -74,6 +80,10 @@ pub(crate) struct SlotBuf {
     folded: Vec<Option<Cow<'static, str>>>,
     scratch: String,
     whole: Vec<(u32, Value<'static>)>,
+    touched: Vec<u32>,
+    /// Every slot of `table` is `Slot::default()`: a pack that reads as many
+    /// fields reuses it as it is (a wide pack's table is thousands of slots).
+    clean: bool,
 }
 
 impl Clone for SlotBuf {
@@ -175,8 +185,10 @@ impl<'e> Slots<'e> {
     /// `n` empty slots in the allocations of `buf`.
     pub(crate) fn with_buf(mut buf: SlotBuf, n: usize) -> Self {
         let mut table = std::mem::take(&mut buf.table);
-        table.clear();
-        table.resize(n, Slot::default());
+        if !(buf.clean && table.len() == n) {
+            table.clear();
+            table.resize(n, Slot::default());
+        }
         Slots::from_table(buf, table)
     }
 
@@ -187,7 +199,9 @@ impl<'e> Slots<'e> {
         let mut table = std::mem::take(&mut buf.table);
         table.clear();
         table.extend_from_slice(&fresh.0);
-        Slots::from_table(buf, table)
+        let mut slots = Slots::from_table(buf, table);
+        slots.dirty = true;
+        slots
     }
 
     fn from_table(buf: SlotBuf, table: Vec<Slot>) -> Self {
@@ -199,12 +213,28 @@ impl<'e> Slots<'e> {
             interleaved: false,
             scratch: buf.scratch,
             whole: recycle(buf.whole),
+            touched: {
+                let mut t = buf.touched;
+                t.clear();
+                t
+            },
+            dirty: false,
         }
     }
 
     /// Empties the slots and returns their allocations for the next event.
-    pub(crate) fn into_buf(self) -> SlotBuf {
+    pub(crate) fn into_buf(mut self) -> SlotBuf {
+        let clean = !self.dirty;
+        if clean {
+            for &i in &self.touched {
+                if let Some(s) = self.table.get_mut(i as usize) {
+                    *s = Slot::default();
+                }
+            }
+        }
         SlotBuf {
+            clean,
+            touched: self.touched,
             table: self.table,
             values: recycle(self.values),
             folded: recycle(self.folded),
@@ -306,6 +336,7 @@ impl<'e> Slots<'e> {
                 seg.flatten(id.0, v, fields.kind(id));
             }
         });
+        self.touched.extend(ids.iter().map(|id| id.0));
         self.close();
         if ok {
             for id in ids {
@@ -337,6 +368,7 @@ impl<'e> Slots<'e> {
     /// Adds one item to slot `i` (raw-bytes resolution) of a plan reading
     /// `fields`; the segment ends with [`Slots::mark_all_resolved`].
     pub(crate) fn push_item(&mut self, i: usize, v: Value<'e>, fields: &FieldTable) {
+        self.dirty = true;
         if i < self.table.len() {
             let kind = fields.kind(FieldId(as_u32(i)));
             self.segment().flatten(as_u32(i), v, kind);
@@ -345,6 +377,7 @@ impl<'e> Slots<'e> {
 
     /// Marks every slot resolved: fields with no item are missing.
     pub(crate) fn mark_all_resolved(&mut self) {
+        self.dirty = true;
         self.close();
         for s in &mut self.table {
             s.resolved = true;
@@ -377,6 +410,7 @@ impl<'e> Slots<'e> {
     #[inline(never)]
     fn read(&mut self, id: FieldId, fields: &FieldTable, event: &'e dyn Event) {
         let i = id.0 as usize;
+        self.touched.push(id.0);
         if i >= self.table.len() {
             self.table.resize(i + 1, Slot::default());
         }
@@ -393,6 +427,7 @@ impl<'e> Slots<'e> {
         let Some(&slot) = self.table.get(i) else {
             return;
         };
+        self.touched.push(as_u32(i));
         if slot.has_folded {
             return;
         }
@@ -497,6 +532,35 @@ mod tests {
         assert_eq!(next.values.capacity(), values);
         assert!(next.table.iter().all(|s| s.len == 0 && !s.resolved));
         assert!((0..16).all(|i| next.scalars(i).is_empty()));
+    }
+
+    #[test]
+    fn a_reused_table_forgets_every_slot_the_last_event_read() {
+        let mut fields = FieldTable::default();
+        for p in ["a", "b", "c", "d"] {
+            fields.intern(&FieldPath::parse_dotted(p));
+        }
+        let first = serde_json::json!({"a": "x", "c": ["y", "Z"], "d": 1});
+        let mut slots = Slots::with_buf(SlotBuf::default(), 4);
+        for id in [0, 2, 3] {
+            slots.resolve(FieldId(id), &fields, &first);
+        }
+        slots.fold_slot(2);
+        let buf = slots.into_buf();
+        assert!(buf.clean, "only lazy reads: the touched slots were reset");
+        let second = serde_json::json!({"b": "w"});
+        let mut slots = Slots::with_buf(buf, 4);
+        assert!(slots.table.iter().all(|s| *s == Slot::default()));
+        for id in 0..4 {
+            let i = slots.resolve(FieldId(id), &fields, &second);
+            let want = usize::from(id == 1);
+            assert_eq!(slots.scalars(i).len(), want, "field {id}");
+        }
+        // A table of another width is reset whole.
+        let buf = slots.into_buf();
+        let slots = Slots::with_buf(buf, 2);
+        assert_eq!(slots.table.len(), 2);
+        assert!(slots.table.iter().all(|s| *s == Slot::default()));
     }
 
     #[test]
