@@ -18,8 +18,6 @@ pub(super) struct Group {
     /// The pack position of each of the plan's rules.
     pub(super) positions: Vec<u32>,
     pub(super) category: FieldPath,
-    /// The category path alone, for [`Event::resolve_all`].
-    pub(super) category_read: Projection,
     /// Per bucket ([`eql_plan::Bucket::id`]): the fields it reads, resolved
     /// together in one pass once the event's category selects it.
     pub(super) reads: Vec<(Vec<eql_plan::FieldId>, Projection)>,
@@ -45,7 +43,6 @@ impl Group {
         positions: Vec<u32>,
     ) -> Group {
         let plan = PackPlan::new(fields, &category, rules);
-        let category_read = Projection::new([&category]);
         let reads_nulls = plan.fields.reads_nulls();
         let reads = plan
             .buckets()
@@ -60,7 +57,6 @@ impl Group {
             plan,
             positions,
             category,
-            category_read,
             reads,
             direct_ids: Vec::new(),
             fresh: FreshSlots::default(),
@@ -93,29 +89,16 @@ impl Group {
     ) {
         let mut slots = Slots::with_buf(std::mem::take(&mut out.slot_buf), self.plan.fields.len());
         // The category values exactly as the single-rule check reads them:
-        // a string, or the strings among an array's items.
-        let mut cats: SmallVec<[Cow<'_, str>; 2]> = SmallVec::new();
-        let bulk = event.resolve_all(&self.category_read, &mut |_, v| {
-            if let Value::Str(s) = v {
-                cats.push(s);
-            }
-        });
-        if !bulk {
-            cats.extend(
-                event
-                    .get(&self.category)
-                    .into_iter()
-                    .flat_map(Value::into_categories),
-            );
-        }
-        self.run(
-            engines,
-            event,
-            &mut slots,
-            cats,
-            bulk && !self.reads_nulls,
-            out,
-        );
+        // a string, or the strings among an array's items. One field: a
+        // lookup costs less than a pass of the resolver.
+        let cats: SmallVec<[Cow<'_, str>; 2]> = event
+            .get(&self.category)
+            .into_iter()
+            .flat_map(Value::into_categories)
+            .collect();
+        // The fill reads the bucket's fields in one pass when the event
+        // can; else they are read one by one as the index needs them.
+        self.run(engines, event, &mut slots, cats, !self.reads_nulls, out);
         if out.captured_pending {
             out.captured_pending = false;
             out.captured_done = true;
