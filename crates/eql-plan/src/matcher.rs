@@ -323,6 +323,7 @@ impl StrSet {
 /// assert!(!net.contains("::ffff:10.0.0.1".parse().unwrap()));
 /// assert!(Cidr::parse("fe80::/10").unwrap().contains("fe80::1".parse().unwrap()));
 /// assert!(Cidr::parse("not an address").is_none());
+/// assert_eq!(Cidr::address(" 10.0.0.1 "), "10.0.0.1".parse().ok());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cidr {
@@ -352,6 +353,12 @@ impl Cidr {
             mask,
             v4,
         })
+    }
+
+    /// The address a `cidrMatch` value reads as: the text, spaces around it
+    /// trimmed, as an IPv4 or IPv6 address.
+    pub fn address(text: &str) -> Option<std::net::IpAddr> {
+        text.trim().parse().ok()
     }
 
     /// True when `ip` is in this network (and of its family).

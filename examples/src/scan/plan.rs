@@ -98,27 +98,27 @@ impl RulePlan {
         // Each event captures only the fields of the sessions it goes to:
         // those of the rules that take every event, and those of the rules
         // whose step queries it matches.
-        let fields_of = |pos: u32| -> Vec<u32> {
-            let Some(plan) = session_plans.get(pos as usize) else {
-                return Vec::new();
-            };
-            let mut ks: Vec<u32> = plan
-                .answered_fields()
-                .iter()
-                .filter_map(|f| captures.iter().position(|c| c == f))
-                .filter_map(|k| u32::try_from(k).ok())
-                .collect();
-            ks.sort_unstable();
-            ks.dedup();
-            ks
-        };
-        let mut always: Vec<u32> = every_event.iter().flat_map(|&p| fields_of(p)).collect();
-        always.sort_unstable();
-        always.dedup();
+        // Per stateful rule: the indexes of its fields among the captures.
+        let fields: Vec<Vec<u32>> = session_plans
+            .iter()
+            .map(|plan| {
+                plan.answered_fields()
+                    .iter()
+                    .filter_map(|f| captures.iter().position(|c| c == f))
+                    .filter_map(|k| u32::try_from(k).ok())
+                    .collect()
+            })
+            .collect();
+        let fields_of = |pos: u32| fields.get(pos as usize).map_or(&[][..], |f| &f[..]);
+        let always: Vec<u32> = every_event
+            .iter()
+            .flat_map(|&p| fields_of(p))
+            .copied()
+            .collect();
         let per_rule: Vec<Vec<u32>> = items
             .iter()
             .map(|x| match x.3 {
-                Target::Step(pos, _) => fields_of(pos),
+                Target::Step(pos, _) => fields_of(pos).to_vec(),
                 Target::Alert(_) => Vec::new(),
             })
             .collect();

@@ -99,8 +99,7 @@ impl Group {
         // The fill reads the bucket's fields in one pass when the event
         // can; else they are read one by one as the index needs them.
         self.run(engines, event, &mut slots, cats, !self.reads_nulls, out);
-        if out.captured_pending {
-            out.captured_pending = false;
+        if slots.holds_whole() {
             out.captured_done = true;
             match needs {
                 Some(needs) => {
@@ -170,11 +169,10 @@ impl Group {
         out: &mut PackMatches,
     ) {
         if let Some((ids, projection)) = self.reads.get(b.id) {
-            let capturing = self.reads_captures && !out.captured_done && !out.captured_pending;
-            if slots.fill(event, projection, ids, &self.plan.fields, capturing) && capturing {
-                // Copied out once the event's matches are known.
-                out.captured_pending = true;
-            }
+            // The captured fields are read with the first bucket's, and
+            // copied out once the event's matches are known.
+            let capturing = self.reads_captures && !out.captured_done && !slots.holds_whole();
+            slots.fill(event, projection, ids, &self.plan.fields, capturing);
         }
     }
 
@@ -201,7 +199,7 @@ impl Group {
                 }
             };
             if ix.has_strings() {
-                let wants = |s: &str| ix.needs_folded(s);
+                let wants = |ascii: bool| ix.needs_folded(ascii);
                 slots.strings(ix.field, &self.plan.fields, event, wants, |s, folded| {
                     ix.hits(s, folded, &mut mark);
                 });

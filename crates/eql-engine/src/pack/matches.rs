@@ -34,9 +34,6 @@ pub struct PackMatches {
     pub(super) captured: Vec<(u32, Value<'static>)>,
     /// The captured fields of this event were read with a bucket's fields.
     pub(super) captured_done: bool,
-    /// The pass read the captured fields; they are still to be copied out
-    /// of the slots.
-    pub(super) captured_pending: bool,
     /// Sampled per-rule timing, when enabled.
     pub(super) profile: Option<Box<PackProfile>>,
 }

@@ -88,7 +88,7 @@ struct CaptureNeeds {
 
 impl CaptureNeeds {
     /// The captured fields an event matching `rules` needs, ascending.
-    pub(super) fn wanted(&self, rules: &[u32]) -> SmallVec<[u32; 16]> {
+    fn wanted(&self, rules: &[u32]) -> SmallVec<[u32; 16]> {
         let mut want: SmallVec<[u32; 16]> = SmallVec::new();
         want.extend_from_slice(&self.always);
         for &r in rules {
@@ -101,7 +101,7 @@ impl CaptureNeeds {
 
     /// Keeps in `out.captured` only what an event matching `out.rules`
     /// needs.
-    pub(super) fn keep_wanted(&self, out: &mut PackMatches) {
+    fn keep_wanted(&self, out: &mut PackMatches) {
         let want = self.wanted(&out.rules);
         out.captured.retain(|(k, _)| want.binary_search(k).is_ok());
     }
@@ -399,7 +399,6 @@ impl Pack {
     fn matches_inner(&self, event: &dyn Event, out: &mut PackMatches) {
         out.captured.clear();
         out.captured_done = self.captures.is_empty();
-        out.captured_pending = false;
         out.rules.clear();
         // One group knows every match of the event when it copies the
         // captured fields out of its pass: it copies only the needed ones.

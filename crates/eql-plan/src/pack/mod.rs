@@ -172,15 +172,15 @@ impl FieldIndex {
         !self.numbers.is_empty()
     }
 
-    /// True when [`FieldIndex::hits`] of `v` reads its folded form: folded
-    /// exact values, or folded needles and `v` is not ASCII (an ASCII value
-    /// serves its needles as it is).
-    pub fn needs_folded(&self, v: &str) -> bool {
+    /// True when [`FieldIndex::hits`] of a value reads its folded form:
+    /// folded exact values, or folded needles and the value is not `ascii`
+    /// (an ASCII value serves the needles as it is).
+    pub fn needs_folded(&self, ascii: bool) -> bool {
         !self.exact_folded.is_empty()
             || self
                 .contains
                 .as_ref()
-                .is_some_and(|c| c.any_folded && !v.is_ascii())
+                .is_some_and(|c| c.any_folded && !ascii)
     }
 
     /// Calls `f` for each witness set with a numeric atom on this field that
@@ -201,7 +201,7 @@ impl FieldIndex {
         let own;
         let folded = match folded {
             Some(w) => Some(w),
-            None if self.needs_folded(v) => {
+            None if self.needs_folded(v.is_ascii()) => {
                 own = crate::matcher::fold(v);
                 Some(&*own)
             }

@@ -97,9 +97,7 @@ fn test<'e>(t: &Test, fields: &FieldTable, slots: &mut Slots<'e>, event: &'e dyn
         }),
         TestOp::Cidr { nets, .. } => scalars.into_iter().any(|v| {
             let Value::Str(s) = v else { return false };
-            s.trim()
-                .parse()
-                .is_ok_and(|ip| nets.iter().any(|n| n.contains(ip)))
+            eql_plan::Cidr::address(s).is_some_and(|ip| nets.iter().any(|n| n.contains(ip)))
         }),
         TestOp::Typed(typed) => scalars.into_iter().any(|v| typed.test(v)),
     }

@@ -45,6 +45,8 @@ pub(crate) struct Slots<'e> {
     /// Values a fill reported whole (captured fields), borrowed from the
     /// event until [`Slots::take_whole`] copies out those wanted.
     whole: Vec<(u32, Value<'e>)>,
+    /// A fill read the whole values ([`Slots::holds_whole`]).
+    whole_read: bool,
     /// The slots changed since the table was clean, when `dirty` is not
     /// set: [`Slots::into_buf`] resets only these.
     touched: Vec<u32>,
@@ -173,6 +175,18 @@ pub(super) fn run_of<'v, 'e>(
     values.get(start..start + s.len as usize).unwrap_or(&[])
 }
 
+/// The folded form of the `k`-th scalar of slot `i`, once the slot is
+/// folded ([`Slots::fold_slot`]).
+fn folded_of<'f>(
+    table: &[Slot],
+    folded: &'f [Option<Cow<'_, str>>],
+    i: usize,
+    k: usize,
+) -> Option<&'f str> {
+    let s = table.get(i).filter(|s| s.has_folded)?;
+    folded.get(s.fstart as usize + k)?.as_deref()
+}
+
 pub(super) fn as_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -213,6 +227,7 @@ impl<'e> Slots<'e> {
             interleaved: false,
             scratch: buf.scratch,
             whole: recycle(buf.whole),
+            whole_read: false,
             touched: {
                 let mut t = buf.touched;
                 t.clear();
@@ -296,8 +311,7 @@ impl<'e> Slots<'e> {
     /// The folded form of the `k`-th scalar of slot `i` (a string), once
     /// [`Slots::fold_slot`] has run.
     pub(super) fn folded_at(&self, i: usize, k: usize) -> Option<&str> {
-        let s = self.table.get(i).filter(|s| s.has_folded)?;
-        self.folded.get(s.fstart as usize + k)?.as_deref()
+        folded_of(&self.table, &self.folded, i, k)
     }
 
     /// Resolves the fields `ids` at once through [`Event::resolve_all`]
@@ -337,6 +351,7 @@ impl<'e> Slots<'e> {
             }
         });
         self.touched.extend(ids.iter().map(|id| id.0));
+        self.whole_read |= whole && ok;
         self.close();
         if ok {
             for id in ids {
@@ -348,6 +363,12 @@ impl<'e> Slots<'e> {
         ok
     }
 
+    /// True when a fill read the whole values and they were not taken
+    /// yet ([`Slots::take_whole`]).
+    pub(crate) fn holds_whole(&self) -> bool {
+        self.whole_read
+    }
+
     /// Moves the values a fill reported whole (their index among the
     /// projection's whole paths, value) into `out`, copied, those `keep`
     /// accepts; ascending by index.
@@ -356,6 +377,7 @@ impl<'e> Slots<'e> {
         keep: impl Fn(u32) -> bool,
         out: &mut Vec<(u32, Value<'static>)>,
     ) {
+        self.whole_read = false;
         out.extend(
             self.whole
                 .drain(..)
@@ -461,7 +483,8 @@ impl<'e> Slots<'e> {
     }
 
     /// The string values of a field for the candidate index: each as it
-    /// is, with its folded form when `wants_folded` of it says so.
+    /// is, with its folded form when `wants_folded` says so of a value that
+    /// is (`true`) or is not ASCII.
     ///
     /// ASCII text is folded into a buffer reused from event to event
     /// (`fold` of ASCII is `to_ascii_lowercase`), so the index allocates
@@ -471,29 +494,26 @@ impl<'e> Slots<'e> {
         id: FieldId,
         fields: &FieldTable,
         event: &'e dyn Event,
-        wants_folded: impl Fn(&str) -> bool,
+        wants_folded: impl Fn(bool) -> bool,
         mut f: impl FnMut(&str, Option<&str>),
     ) {
         let i = self.resolve(id, fields, event);
-        let unicode = self.scalars(i).iter().any(|(_, v)| match v {
-            Value::Str(s) => !s.is_ascii() && wants_folded(s),
-            _ => false,
-        });
+        let unicode = wants_folded(false)
+            && self.scalars(i).iter().any(|(_, v)| match v {
+                Value::Str(s) => !s.is_ascii(),
+                _ => false,
+            });
         if unicode {
             self.fold_slot(i);
         }
         let (values, buf) = (run_of(&self.table, &self.values, i), &mut self.scratch);
         for (k, (_, v)) in values.iter().enumerate() {
             let Value::Str(s) = v else { continue };
-            if !wants_folded(s) {
+            let ascii = s.is_ascii();
+            if !wants_folded(ascii) {
                 f(s, None);
-            } else if !s.is_ascii() {
-                let folded = self
-                    .table
-                    .get(i)
-                    .filter(|t| t.has_folded)
-                    .and_then(|t| self.folded.get(t.fstart as usize + k)?.as_deref());
-                f(s, folded);
+            } else if !ascii {
+                f(s, folded_of(&self.table, &self.folded, i, k));
             } else if s.bytes().any(|b| b.is_ascii_uppercase()) {
                 buf.clear();
                 buf.push_str(s);

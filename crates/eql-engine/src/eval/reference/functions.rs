@@ -232,7 +232,7 @@ fn cidr_match(py: bool, vals: &[V]) -> V {
     let Some(ip) = s_of(vals.first().unwrap_or(&None)) else {
         return if py { b(false) } else { None };
     };
-    let ip: std::net::IpAddr = ip.trim().parse().ok()?;
+    let ip = eql_plan::Cidr::address(ip)?;
     for c in vals.get(1..).unwrap_or(&[]) {
         if let Some(c) = s_of(c) {
             if eql_plan::Cidr::parse(c).is_some_and(|net| net.contains(ip)) {
