@@ -89,7 +89,7 @@ const SEEN_INLINE: usize = 16;
 
 /// A bit per path: resolved (found, possibly `null`) or not yet, and how
 /// many are.
-struct Found(SmallVec<[u64; 2]>, usize);
+struct Found(SmallVec<[u64; 4]>, usize);
 
 impl Found {
     fn new(n: usize) -> Found {

@@ -9,6 +9,7 @@ use eql_plan::{Bucket, Cond, FieldPath, FieldTable, PackPlan, SetId, Value};
 use smallvec::SmallVec;
 use std::borrow::Cow;
 
+use super::memo::MemoField;
 use super::PackMatches;
 
 /// The queries of a pack that share one category field, routed by it.
@@ -33,7 +34,14 @@ pub(super) struct Group {
     /// Each bucket's projection (`reads`) also lists the pack's captured
     /// fields, after its own ([`Group::read_captures`]).
     pub(super) reads_captures: bool,
+    /// This group's identity in a [`PackMatches`]' memo of index answers
+    /// (unique in the process; a clone has the same plan, so it may share
+    /// it).
+    pub(super) memo_id: u64,
 }
+
+/// The next [`Group::memo_id`].
+static NEXT_MEMO_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl Group {
     pub(super) fn new(
@@ -62,6 +70,7 @@ impl Group {
             fresh: FreshSlots::default(),
             reads_nulls,
             reads_captures: false,
+            memo_id: NEXT_MEMO_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
 
@@ -187,9 +196,13 @@ impl Group {
         out: &mut PackMatches,
     ) {
         out.next_set_epoch(b.by_primary.len());
-        for ix in &b.index {
-            let (set_stamp, fired, epoch) =
-                (&mut out.set_stamp, &mut out.fired_sets, out.set_epoch);
+        for (k, ix) in b.index.iter().enumerate() {
+            let (set_stamp, fired, epoch, memo) = (
+                &mut out.set_stamp,
+                &mut out.fired_sets,
+                out.set_epoch,
+                &mut out.memo,
+            );
             let mut mark = |set: SetId| {
                 if let Some(st) = set_stamp.get_mut(set.0 as usize) {
                     if *st != epoch {
@@ -198,7 +211,25 @@ impl Group {
                     }
                 }
             };
-            if ix.has_strings() {
+            if ix.has_contains() {
+                // The automaton's scan is the costly part: answer repeated
+                // values from the memo (each value folds itself when its
+                // index needs the folded form).
+                let field = MemoField {
+                    group: self.memo_id,
+                    bucket: b.id as u32,
+                    index: k as u32,
+                };
+                slots.strings(
+                    ix.field,
+                    &self.plan.fields,
+                    event,
+                    |_| false,
+                    |s, _| {
+                        memo.hits(field, s, |f| ix.hits(s, None, &mut |x| f(x)), &mut mark);
+                    },
+                );
+            } else if ix.has_strings() {
                 let wants = |ascii: bool| ix.needs_folded(ascii);
                 slots.strings(ix.field, &self.plan.fields, event, wants, |s, folded| {
                     ix.hits(s, folded, &mut mark);

@@ -8,6 +8,11 @@ use smallvec::SmallVec;
 /// A reusable buffer of matched rule indexes: no allocation per event once
 /// warm.
 ///
+/// It also keeps a bounded memo of the candidate index's answers for string
+/// values the pack scans with its `contains` automata (4 096 entries, each
+/// value at most 256 bytes, so about 1.5 MB at most, allocated on first
+/// use): a value seen again is answered without scanning it again.
+///
 /// ```
 /// let hits = eql_engine::PackMatches::new();
 /// assert!(hits.rules().is_empty());
@@ -36,6 +41,8 @@ pub struct PackMatches {
     pub(super) captured_done: bool,
     /// Sampled per-rule timing, when enabled.
     pub(super) profile: Option<Box<PackProfile>>,
+    /// The candidate index's answers for recently seen string values.
+    pub(super) memo: super::memo::HitMemo,
 }
 
 /// Where a pack spends its time, per rule, measured on a sample of events.

@@ -4,6 +4,7 @@
 mod direct;
 mod group;
 mod matches;
+mod memo;
 mod sampled;
 
 use crate::event::input::{check_bytes, json_type, parse_text};

@@ -166,6 +166,12 @@ impl FieldIndex {
         !self.exact.is_empty() || !self.exact_folded.is_empty() || self.contains.is_some()
     }
 
+    /// True when the index has `contains` needles (an automaton to scan
+    /// each value with).
+    pub fn has_contains(&self) -> bool {
+        self.contains.is_some()
+    }
+
     /// True when the index has numeric atoms, to be fed the field's scalars
     /// through [`FieldIndex::number_hits`].
     pub fn has_numbers(&self) -> bool {
