@@ -39,6 +39,10 @@ struct RNode {
     /// Bit `min(len, 63)` set for the length of each child key: a member
     /// whose length has no bit is no child (most members of an object).
     len_bits: u64,
+    /// For a node with many children, once the trie is built: each child's
+    /// key length and ordinal, by length, so a member is compared only with
+    /// the keys of its length.
+    by_len: Vec<(usize, u32)>,
     /// Paths that end here.
     ends: Vec<u32>,
     /// Every path ending at or passing below this node.
@@ -60,7 +64,27 @@ impl RNode {
         if !self.may_have(key.len()) {
             return None;
         }
+        if self.by_len.len() == self.keys.len() {
+            let from = self.by_len.partition_point(|&(len, _)| len < key.len());
+            let same = self.by_len.get(from..).unwrap_or(&[]);
+            return same
+                .iter()
+                .take_while(|&&(len, _)| len == key.len())
+                .map(|&(_, o)| o as usize)
+                .find(|&o| self.keys.get(o).is_some_and(|k| same_bytes(k, key)));
+        }
         self.keys.iter().position(|k| same_bytes(k, key))
+    }
+
+    /// Builds [`RNode::by_len`] when the node has more than
+    /// [`LINEAR_CHILDREN`] children.
+    fn index_children(&mut self) {
+        if self.keys.len() > LINEAR_CHILDREN {
+            self.by_len = (0..self.keys.len() as u32)
+                .filter_map(|o| Some((self.keys.get(o as usize)?.len(), o)))
+                .collect();
+            self.by_len.sort_unstable();
+        }
     }
 
     /// False when no child key has length `len`.
@@ -69,6 +93,9 @@ impl RNode {
         self.len_bits & (1 << len.min(63)) != 0
     }
 }
+
+/// The most children a node compares a member key with one by one.
+const LINEAR_CHILDREN: usize = 8;
 
 /// Byte equality of two short keys, inline (no `memcmp` call): the length
 /// and first byte reject almost every non-match.
@@ -183,6 +210,7 @@ impl Resolver {
                 node.ends.push(p);
             }
         }
+        nodes.iter_mut().for_each(RNode::index_children);
         Resolver {
             nodes,
             slow,
@@ -500,6 +528,62 @@ mod tests {
             json!({"a": [{"b": 1}, {"b": null}, 4]}),
             json!([{"a": {"b": 1}}, {"s": "x"}]),
             json!("scalar"),
+        ];
+        for doc in &docs {
+            let mut got: Vec<Vec<Value<'static>>> = vec![vec![]; paths.len()];
+            r.resolve(doc, &mut |i, v| got[i].push(v.into_owned()));
+            for (i, p) in paths.iter().enumerate() {
+                assert_eq!(got[i], items(Event::get(doc, p)), "{} in {doc}", p.dotted());
+            }
+        }
+    }
+
+    #[test]
+    fn a_node_with_many_children_finds_each_by_its_length() {
+        // 20 children under `p`, several of each length, and dotted keys.
+        let names = [
+            "a",
+            "b",
+            "ab",
+            "ba",
+            "cc",
+            "abc",
+            "bca",
+            "cab",
+            "name",
+            "args",
+            "pid",
+            "ppid",
+            "parent",
+            "executable",
+            "command_line",
+            "entity_id",
+            "hash",
+            "user",
+            "x.y",
+            "title",
+        ];
+        let paths: Vec<FieldPath> = names
+            .iter()
+            .map(|n| {
+                FieldPath::new(vec![
+                    PathSegment::Key("p".into()),
+                    PathSegment::Key((*n).into()),
+                ])
+            })
+            .collect();
+        let r = Resolver::new(paths.clone());
+        assert!(r.nodes.iter().any(|n| n.by_len.len() == names.len()));
+        let mut members = serde_json::Map::new();
+        for (i, n) in names.iter().enumerate().filter(|(i, _)| i % 3 != 1) {
+            members.insert((*n).to_owned(), json!(i));
+        }
+        members.insert("abd".into(), json!("same length, no child"));
+        members.insert("x".into(), json!({"y": "nested under a dotted child"}));
+        let docs = [
+            json!({ "p": members }),
+            json!({"p": {}}),
+            json!({"p.name": "dotted"}),
         ];
         for doc in &docs {
             let mut got: Vec<Vec<Value<'static>>> = vec![vec![]; paths.len()];
