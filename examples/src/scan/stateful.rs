@@ -428,12 +428,17 @@ impl Stateful {
                 let Some((rule, session)) = self.sessions.get_mut(p / self.workers) else {
                     continue;
                 };
+                // The event's answers are ascending by rule: this rule's
+                // are one run of them.
+                let answers = block.answers(ev);
+                let from = answers.partition_point(|&(q, _)| (q as usize) < p);
                 self.answered.clear();
                 self.answered.extend(
-                    block
-                        .answers(ev)
+                    answers
+                        .get(from..)
+                        .unwrap_or(&[])
                         .iter()
-                        .filter(|&&(q, _)| q as usize == p)
+                        .take_while(|&&(q, _)| q as usize == p)
                         .map(|&(_, k)| k),
                 );
                 self.matches.clear();
