@@ -70,7 +70,7 @@ pub use snapshot::{SessionSnapshot, SnapshotError};
 pub(crate) use stats::Counters;
 pub use stats::SessionStats;
 use std::sync::Arc;
-pub(crate) use step::{Answers, EvalCx, StepSpec};
+pub(crate) use step::{Answers, CategoryOf, EvalCx, LazyCategory, StepSpec};
 
 // ---------------------------------------------------------------------------
 // The session

@@ -5,7 +5,7 @@
 use super::lineage::LineageFields;
 use super::rule::{BodySpec, RulePlan, SessionPack};
 use super::LineageOptions;
-use crate::{CompiledQuery, Projection};
+use crate::{CompiledQuery, Dialect, Projection};
 use eql_plan::FieldPath;
 use eql_syntax::{EventQuery, ExprKind};
 use std::collections::HashSet;
@@ -271,7 +271,11 @@ fn read_fields(rules: &[RulePlan], answered: &[Vec<(eql_syntax::Span, u32)>]) ->
     for (i, r) in rules.iter().enumerate() {
         let e = &r.engine;
         let conditions = answered.get(i).is_none_or(Vec::is_empty);
-        add(e.category.clone());
+        // A rule whose step queries are all answered reads the category
+        // only for the Python `maxspan` touch (`sequence_hits`).
+        if conditions || e.opts.dialect == Dialect::Python {
+            add(e.category.clone());
+        }
         add(FieldPath::parse_dotted(&e.opts.timestamp_field));
         if let Some(t) = &e.opts.tiebreaker_field {
             add(FieldPath::parse_dotted(t));

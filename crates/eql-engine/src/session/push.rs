@@ -6,7 +6,7 @@
 use super::order::{self, Tie};
 use super::rule::{Body, BodySpec, OwnTs};
 use super::time::{self, Stamp};
-use super::{Answers, Event, Hit, Matches, Session, StreamOrder};
+use super::{Answers, CategoryOf, Event, Hit, LazyCategory, Matches, Session, StreamOrder};
 
 impl<H: Clone> Session<H> {
     /// [`Session::push`], with the step queries' answers when `given`.
@@ -143,7 +143,11 @@ impl<H: Clone> Session<H> {
     ) {
         let plan = &*self.plan;
         let ts = stamp.at().unwrap_or(0);
-        let category = plan.category_field.as_ref().map(|f| event.get(f));
+        let category = plan.category_field.as_ref().map(|field| LazyCategory {
+            event,
+            field,
+            value: std::cell::OnceCell::new(),
+        });
         // The answers, from the caller or the session's pack (numbered
         // alike), when there are some.
         let answered = given || plan.pack.is_some();
@@ -152,8 +156,8 @@ impl<H: Clone> Session<H> {
             let (Some(r), Some(rp)) = (self.rules.get_mut(i), plan.rules.get(i)) else {
                 continue;
             };
-            let cat = if rp.session_category {
-                category.as_ref()
+            let cat: Option<&dyn CategoryOf> = if rp.session_category {
+                category.as_ref().map(|c| c as &dyn CategoryOf)
             } else {
                 None
             };

@@ -4,8 +4,8 @@
 use super::snapshot::{BodySnap, Load, RuleSnap};
 use super::SnapshotError;
 use super::{
-    join, lineage, pipes, sample, sequence, Answers, CompiledQuery, Counters, Dialect, EvalCx,
-    Event, Key, Matches, QueryBody, SessionOptions, SmallVec, StepSpec, Value,
+    join, lineage, pipes, sample, sequence, Answers, CategoryOf, CompiledQuery, Counters, Dialect,
+    EvalCx, Event, Key, Matches, QueryBody, SessionOptions, SmallVec, StepSpec, Value,
 };
 use lineage::LineageFields;
 
@@ -196,7 +196,7 @@ impl<H: Clone> RuleState<H> {
         lineage_fields: &LineageFields,
         index: u32,
         event: &dyn Event,
-        category: Option<&Option<Value<'_>>>,
+        category: Option<&dyn CategoryOf>,
         ts: i64,
         hits: &mut Vec<Hit>,
         answers: Option<Answers<'_>>,

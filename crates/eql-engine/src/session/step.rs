@@ -54,11 +54,33 @@ impl StepSpec {
 pub(crate) struct EvalCx<'a> {
     pub(crate) engine: &'a CompiledQuery,
     pub(crate) event: &'a dyn Event,
-    /// The event's category, read once per event for every rule that uses
-    /// the session's category field (`None`: read it here).
-    pub(crate) category: Option<&'a Option<Value<'a>>>,
+    /// The event's category, read at most once per event for every rule
+    /// that uses the session's category field, and only when a step needs
+    /// it (`None`: read it here).
+    pub(crate) category: Option<&'a (dyn CategoryOf + 'a)>,
     /// Step queries already answered by the session's pack.
     pub(crate) answers: Option<Answers<'a>>,
+}
+
+/// An event's category, shared by the rules of one event.
+pub(crate) trait CategoryOf {
+    /// True when the event's category is `cat`.
+    fn is(&self, cat: &str) -> bool;
+}
+
+/// The category of one event, read from it the first time a step asks:
+/// an event whose steps are all answered by a pack never reads it.
+pub(crate) struct LazyCategory<'a> {
+    pub(crate) event: &'a dyn Event,
+    pub(crate) field: &'a FieldPath,
+    pub(crate) value: std::cell::OnceCell<Option<Value<'a>>>,
+}
+
+impl CategoryOf for LazyCategory<'_> {
+    fn is(&self, cat: &str) -> bool {
+        let v = self.value.get_or_init(|| self.event.get(self.field));
+        eql_plan::category_matches(Some(cat), v.as_ref())
+    }
 }
 
 /// A rule's step queries in the session's pack (by query span → pack index)
@@ -75,14 +97,13 @@ impl EvalCx<'_> {
         let Some(cat) = q.category.name.as_deref() else {
             return true;
         };
-        let own;
-        let value = if let Some(v) = self.category {
-            v
-        } else {
-            own = self.event.get(&self.engine.category);
-            &own
-        };
-        eql_plan::category_matches(Some(cat), value.as_ref())
+        match self.category {
+            Some(c) => c.is(cat),
+            None => eql_plan::category_matches(
+                Some(cat),
+                self.event.get(&self.engine.category).as_ref(),
+            ),
+        }
     }
 
     /// True when the event matches the step's query (category and condition).
