@@ -105,6 +105,9 @@ pub(super) struct Orderer<H> {
     own_tie: Vec<FieldPath>,
     /// [`StreamOrder::Bounded`]: every held hit, in arrival order.
     held: Vec<Held<H>>,
+    /// Empty between calls: the allocations `release_before` splits
+    /// `held` into, kept from one call to the next.
+    spare: (Vec<Held<H>>, Vec<Held<H>>),
     /// [`StreamOrder::Window`]: held hits, smallest key first.
     heap: BinaryHeap<Reverse<Held<H>>>,
     max_held: usize,
@@ -168,6 +171,7 @@ impl<H: Clone> Orderer<H> {
             rules,
             own_tie,
             held: Vec::new(),
+            spare: (Vec::new(), Vec::new()),
             heap: BinaryHeap::new(),
             max_held,
             max_ts: None,

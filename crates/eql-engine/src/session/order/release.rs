@@ -132,20 +132,31 @@ impl<H: Clone> Session<H> {
         if self.ordering.mode != StreamOrder::Bounded || self.finished {
             return;
         }
+        if self.ordering.held.is_empty() {
+            return;
+        }
+        // Split `held` into the due hits and the rest, in the allocations of
+        // the last call (a session runs this once per run of the file).
         let rules = &self.rules;
-        let (mut due, rest): (Vec<Held<H>>, Vec<Held<H>>) = std::mem::take(&mut self.ordering.held)
-            .into_iter()
-            .partition(|h| {
-                h.key.ts < time
-                    && rules
-                        .get(h.hit.rule as usize)
-                        .is_some_and(|r| r.ts_slot.is_none())
-            });
+        let (mut due, mut rest) = std::mem::take(&mut self.ordering.spare);
+        let mut held = std::mem::take(&mut self.ordering.held);
+        for h in held.drain(..) {
+            let runs = h.key.ts < time
+                && rules
+                    .get(h.hit.rule as usize)
+                    .is_some_and(|r| r.ts_slot.is_none());
+            if runs {
+                due.push(h);
+            } else {
+                rest.push(h);
+            }
+        }
         self.ordering.held = rest;
         due.sort_unstable();
-        for h in due {
+        for h in due.drain(..) {
             self.release(h, out);
         }
+        self.ordering.spare = (due, held);
     }
 
     /// Runs what the cap and the window release.
