@@ -39,10 +39,13 @@ struct RNode {
     /// Bit `min(len, 63)` set for the length of each child key: a member
     /// whose length has no bit is no child (most members of an object).
     len_bits: u64,
-    /// For a node with many children, once the trie is built: each child's
-    /// key length and ordinal, by length, so a member is compared only with
-    /// the keys of its length.
-    by_len: Vec<(usize, u32)>,
+    /// For a node with many children, once the trie is built: the
+    /// children's ordinals ordered by key length (lengths over 63 counted
+    /// as 63), so a member is compared only with the keys of its length...
+    by_len: Vec<u32>,
+    /// ... which are `by_len[len_start[l]..len_start[l + 1]]` for length
+    /// `l` (65 entries; empty when `by_len` is).
+    len_start: Vec<u32>,
     /// Paths that end here.
     ends: Vec<u32>,
     /// Every path ending at or passing below this node.
@@ -65,26 +68,35 @@ impl RNode {
             return None;
         }
         if self.by_len.len() == self.keys.len() {
-            let from = self.by_len.partition_point(|&(len, _)| len < key.len());
-            let same = self.by_len.get(from..).unwrap_or(&[]);
+            let b = key.len().min(63);
+            let (Some(&from), Some(&to)) = (self.len_start.get(b), self.len_start.get(b + 1))
+            else {
+                return None;
+            };
+            let same = self.by_len.get(from as usize..to as usize).unwrap_or(&[]);
             return same
                 .iter()
-                .take_while(|&&(len, _)| len == key.len())
-                .map(|&(_, o)| o as usize)
+                .map(|&o| o as usize)
                 .find(|&o| self.keys.get(o).is_some_and(|k| same_bytes(k, key)));
         }
         self.keys.iter().position(|k| same_bytes(k, key))
     }
 
-    /// Builds [`RNode::by_len`] when the node has more than
-    /// [`LINEAR_CHILDREN`] children.
+    /// Builds [`RNode::by_len`] and [`RNode::len_start`] when the node has
+    /// more than [`LINEAR_CHILDREN`] children.
     fn index_children(&mut self) {
-        if self.keys.len() > LINEAR_CHILDREN {
-            self.by_len = (0..self.keys.len() as u32)
-                .filter_map(|o| Some((self.keys.get(o as usize)?.len(), o)))
-                .collect();
-            self.by_len.sort_unstable();
+        if self.keys.len() <= LINEAR_CHILDREN {
+            return;
         }
+        let bucket = |k: &[u8]| k.len().min(63);
+        let mut by_len: Vec<(usize, u32)> = (0..self.keys.len() as u32)
+            .filter_map(|o| Some((bucket(self.keys.get(o as usize)?), o)))
+            .collect();
+        by_len.sort_unstable();
+        self.len_start = (0..=64)
+            .map(|l| by_len.partition_point(|&(b, _)| b < l) as u32)
+            .collect();
+        self.by_len = by_len.into_iter().map(|(_, o)| o).collect();
     }
 
     /// False when no child key has length `len`.
@@ -563,6 +575,17 @@ mod tests {
             "x.y",
             "title",
         ];
+        // Keys of 63 bytes and more share the last length bucket.
+        let long = [
+            "k".repeat(63),
+            "k".repeat(64),
+            "l".repeat(64),
+            "k".repeat(70),
+        ];
+        let names: Vec<&str> = names
+            .into_iter()
+            .chain(long.iter().map(String::as_str))
+            .collect();
         let paths: Vec<FieldPath> = names
             .iter()
             .map(|n| {
