@@ -49,11 +49,27 @@ struct Entry {
 }
 
 /// The memo (see the module docs).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub(super) struct HitMemo {
     /// Empty until first used, then [`MEMO_SLOTS`] long.
     entries: Vec<Entry>,
     hasher: ahash::RandomState,
+}
+
+/// A summary: the table's size and how many entries hold a value, not
+/// thousands of entries.
+impl std::fmt::Debug for HitMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let used = self
+            .entries
+            .iter()
+            .filter(|e| e.hash != 0 || !e.value.is_empty())
+            .count();
+        f.debug_struct("HitMemo")
+            .field("slots", &self.entries.len())
+            .field("used", &used)
+            .finish_non_exhaustive()
+    }
 }
 
 impl HitMemo {
@@ -162,6 +178,19 @@ mod tests {
             [5]
         );
         assert_eq!(calls, 5);
+    }
+
+    #[test]
+    fn its_debug_form_is_a_summary() {
+        let mut memo = HitMemo::default();
+        let mut calls = 0;
+        sets_of(&mut memo, field(0), "a", &[1], &mut calls);
+        sets_of(&mut memo, field(0), "b", &[2], &mut calls);
+        let text = format!("{memo:?}");
+        assert_eq!(
+            text,
+            format!("HitMemo {{ slots: {MEMO_SLOTS}, used: 2, .. }}")
+        );
     }
 
     #[test]
