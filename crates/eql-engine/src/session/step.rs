@@ -62,7 +62,9 @@ pub(crate) struct EvalCx<'a> {
     pub(crate) answers: Option<Answers<'a>>,
 }
 
-/// An event's category, shared by the rules of one event.
+/// An event's category, shared by the rules of one event. A trait object
+/// rather than `&LazyCategory<'a>` because the cell inside makes that type
+/// invariant in `'a`, and each rule's [`EvalCx`] borrows it for less.
 pub(crate) trait CategoryOf {
     /// True when the event's category is `cat`.
     fn is(&self, cat: &str) -> bool;
