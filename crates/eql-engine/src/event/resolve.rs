@@ -44,7 +44,7 @@ struct RNode {
     /// as 63), so a member is compared only with the keys of its length...
     by_len: Vec<u32>,
     /// ... which are `by_len[len_start[l]..len_start[l + 1]]` for length
-    /// `l` (65 entries; empty when `by_len` is).
+    /// `l` (65 entries; empty for a node compared child by child).
     len_start: Vec<u32>,
     /// Paths that end here.
     ends: Vec<u32>,
@@ -67,7 +67,7 @@ impl RNode {
         if !self.may_have(key.len()) {
             return None;
         }
-        if self.by_len.len() == self.keys.len() {
+        if !self.len_start.is_empty() {
             let b = key.len().min(63);
             let (Some(&from), Some(&to)) = (self.len_start.get(b), self.len_start.get(b + 1))
             else {

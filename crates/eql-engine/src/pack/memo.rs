@@ -43,7 +43,8 @@ pub(super) struct MemoField {
 #[derive(Clone, Debug, Default)]
 struct Entry {
     hash: u64,
-    field: MemoField,
+    /// The field of the value stored; `None` until one is.
+    field: Option<MemoField>,
     value: String,
     sets: SmallVec<[SetId; 4]>,
 }
@@ -60,11 +61,7 @@ pub(super) struct HitMemo {
 /// thousands of entries.
 impl std::fmt::Debug for HitMemo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let used = self
-            .entries
-            .iter()
-            .filter(|e| e.hash != 0 || !e.value.is_empty())
-            .count();
+        let used = self.entries.iter().filter(|e| e.field.is_some()).count();
         f.debug_struct("HitMemo")
             .field("slots", &self.entries.len())
             .field("used", &used)
@@ -100,11 +97,11 @@ impl HitMemo {
             compute(f);
             return;
         };
-        if e.hash != hash || e.field != field || e.value != v {
+        if e.hash != hash || e.field != Some(field) || e.value != v {
             e.sets.clear();
             compute(&mut |s| e.sets.push(s));
             e.hash = hash;
-            e.field = field;
+            e.field = Some(field);
             e.value.clear();
             e.value.push_str(v);
         }
@@ -194,6 +191,15 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_entry_answers_nothing_even_for_the_empty_value() {
+        let mut memo = HitMemo::default();
+        let mut calls = 0;
+        let zero = MemoField::default();
+        assert_eq!(sets_of(&mut memo, zero, "", &[4], &mut calls), [4]);
+        assert_eq!(calls, 1);
+    }
+
+    #[test]
     fn a_long_value_is_never_stored() {
         let mut memo = HitMemo::default();
         let mut calls = 0;
@@ -201,7 +207,7 @@ mod tests {
         sets_of(&mut memo, field(0), &long, &[1], &mut calls);
         assert_eq!(sets_of(&mut memo, field(0), &long, &[2], &mut calls), [2]);
         assert_eq!(calls, 2);
-        assert!(memo.entries.iter().all(|e| e.value.is_empty()));
+        assert!(memo.entries.iter().all(|e| e.field.is_none()));
     }
 
     #[test]
