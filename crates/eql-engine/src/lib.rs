@@ -232,4 +232,5 @@ pub use rules::{alert_documents, write_alert_documents, AlertEvent, AlertOptions
 pub use rules::{
     ecs_mapping, event_index, CompiledRule, CompiledRuleSet, IndexPatterns, IndexRoute,
     IndexRouter, Rule, RuleError, RuleLoadError, RuleSet, Technique, Threat, ThreatRef,
+    RULES_PER_COMPILE_THREAD,
 };

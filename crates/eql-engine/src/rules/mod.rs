@@ -28,6 +28,10 @@ pub use index::{event_index, IndexPatterns, IndexRoute, IndexRouter};
 use load::parse_toml;
 pub use rule::{Rule, Technique, Threat, ThreatRef};
 
+/// [`RuleSet::compile`] starts a thread per this many rules, up to the
+/// available cores.
+pub const RULES_PER_COMPILE_THREAD: usize = 64;
+
 /// The shipped rules, embedded at build time.
 const BUILTIN: &[(&str, &str)] = &[(
     "rules/unusual_executable_file_creation_by_system_critical_process.toml",
@@ -240,29 +244,103 @@ impl RuleSet {
     /// rest are returned. Each rule's `event_category_override` and
     /// `timestamp_override` are applied to `opts`; the shipped rules take the
     /// ECS mapping when `opts` has none.
+    ///
+    /// A set of more than [`RULES_PER_COMPILE_THREAD`] rules compiles on
+    /// scoped threads, up to the available cores (a thread per that many
+    /// rules), which have all ended when this returns; where no thread can
+    /// be started, the rules compile on the caller's. The result is the
+    /// same in every case: rules and errors in the set's order.
     pub fn compile(&self, opts: &CompileOptions) -> (CompiledRuleSet, Vec<RuleError>) {
-        let mut compiled = Vec::with_capacity(self.rules.len());
-        let mut errors = Vec::new();
-        for (i, rule) in self.rules.iter().enumerate() {
-            let mut rule_opts = rule.compile_options(opts);
-            if rule_opts.mapping.is_none() && self.ecs.get(i).copied().unwrap_or(false) {
-                rule_opts.mapping.clone_from(&ECS);
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        self.compile_on(opts, cores)
+    }
+
+    /// [`RuleSet::compile`] on at most `threads` threads.
+    fn compile_on(
+        &self,
+        opts: &CompileOptions,
+        threads: usize,
+    ) -> (CompiledRuleSet, Vec<RuleError>) {
+        let n = self.rules.len();
+        let threads = threads.min(n / RULES_PER_COMPILE_THREAD).max(1);
+        // Rule `i` compiles on thread `i % threads`: the costly rules (long
+        // lists) are spread out, whatever their order in the set.
+        let mut results: Vec<Option<Result<CompiledRule, Box<RuleError>>>> = Vec::new();
+        results.resize_with(n, || None);
+        let share = |k: usize| {
+            (k..n)
+                .step_by(threads)
+                .filter_map(|i| Some((i, self.compile_rule(i, self.rules.get(i)?, opts))))
+                .collect::<Vec<_>>()
+        };
+        let mut place = |done: Vec<(usize, Result<CompiledRule, Box<RuleError>>)>| {
+            for (i, r) in done {
+                if let Some(slot) = results.get_mut(i) {
+                    *slot = Some(r);
+                }
             }
-            match CompiledQuery::compile(&rule.query, &rule_opts) {
-                Ok(engine) => compiled.push(CompiledRule {
-                    rule: rule.clone(),
-                    engine,
-                }),
-                Err(error) => errors.push(RuleError {
-                    file: rule.source.clone(),
-                    line: rule.line,
-                    rule: rule.name.clone(),
-                    rendered: render_at(&error, &rule.query, &rule.source, rule.line),
-                    error,
-                }),
+        };
+        if threads == 1 {
+            place(share(0));
+        } else {
+            std::thread::scope(|s| {
+                let spawned: Vec<_> = (1..threads)
+                    .map(|k| {
+                        let share = &share;
+                        (
+                            k,
+                            std::thread::Builder::new().spawn_scoped(s, move || share(k)),
+                        )
+                    })
+                    .collect();
+                place(share(0));
+                for (k, handle) in spawned {
+                    match handle {
+                        Ok(h) => match h.join() {
+                            Ok(done) => place(done),
+                            Err(p) => std::panic::resume_unwind(p),
+                        },
+                        // No thread to be had: this share compiles here.
+                        Err(_) => place(share(k)),
+                    }
+                }
+            });
+        }
+        let mut compiled = Vec::with_capacity(n);
+        let mut errors = Vec::new();
+        for r in results.into_iter().flatten() {
+            match r {
+                Ok(c) => compiled.push(c),
+                Err(e) => errors.push(*e),
             }
         }
         (CompiledRuleSet::new(compiled), errors)
+    }
+
+    /// Compiles rule `i` of the set.
+    fn compile_rule(
+        &self,
+        i: usize,
+        rule: &Rule,
+        opts: &CompileOptions,
+    ) -> Result<CompiledRule, Box<RuleError>> {
+        let mut rule_opts = rule.compile_options(opts);
+        if rule_opts.mapping.is_none() && self.ecs.get(i).copied().unwrap_or(false) {
+            rule_opts.mapping.clone_from(&ECS);
+        }
+        match CompiledQuery::compile(&rule.query, &rule_opts) {
+            Ok(engine) => Ok(CompiledRule {
+                rule: rule.clone(),
+                engine,
+            }),
+            Err(error) => Err(Box::new(RuleError {
+                file: rule.source.clone(),
+                line: rule.line,
+                rule: rule.name.clone(),
+                rendered: render_at(&error, &rule.query, &rule.source, rule.line),
+                error,
+            })),
+        }
     }
 
     /// Like [`RuleSet::compile`], but any failing rule makes the whole set fail.
@@ -306,6 +384,61 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<RuleLoadEr
                 .any(|x| e.eq_ignore_ascii_case(x))
         }) {
             out.push(path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A set of `n` rules, every seventh of which fails to compile.
+    fn rules(n: usize) -> RuleSet {
+        let mut text = String::new();
+        for i in 0..n {
+            let query = if i % 7 == 3 {
+                format!("process where process.name == ({i}")
+            } else {
+                format!("process where process.pid == {i}")
+            };
+            let line = serde_json::json!({"name": format!("r{i}"), "query": query});
+            text.push_str(&line.to_string());
+            text.push('\n');
+        }
+        let (set, errors) = RuleSet::parse_jsonl("rules.jsonl", &text);
+        assert!(errors.is_empty(), "{errors:?}");
+        set
+    }
+
+    fn summary(out: &(CompiledRuleSet, Vec<RuleError>)) -> (Vec<String>, Vec<String>) {
+        (
+            out.0
+                .iter()
+                .map(|r| format!("{} {}", r.rule.name, r.engine.query()))
+                .collect(),
+            out.1
+                .iter()
+                .map(|e| format!("{}:{} {}", e.rule, e.line, e.rendered))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn compiling_on_threads_gives_the_sequential_result() {
+        let opts = CompileOptions::default();
+        for n in [0, 1, RULES_PER_COMPILE_THREAD * 3 + 5] {
+            let set = rules(n);
+            let one = summary(&set.compile_on(&opts, 1));
+            assert_eq!(one.0.len() + one.1.len(), n);
+            assert_eq!(one.1.len(), (0..n).filter(|i| i % 7 == 3).count());
+            for threads in [2, 3, 8] {
+                assert_eq!(
+                    summary(&set.compile_on(&opts, threads)),
+                    one,
+                    "{n} rules on {threads} threads"
+                );
+            }
+            assert_eq!(summary(&set.compile(&opts)), one);
         }
     }
 }
