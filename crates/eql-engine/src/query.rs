@@ -187,10 +187,10 @@ impl std::error::Error for CompileError {}
 /// A compiled query.
 #[derive(Clone, Debug)]
 pub struct CompiledQuery {
-    pub(crate) query: Query,
+    pub(crate) query: Arc<Query>,
     pub(crate) opts: CompileOptions,
     pub(crate) category: FieldPath,
-    pub(crate) regexes: RegexCache,
+    pub(crate) regexes: Arc<RegexCache>,
     /// The lowered condition of a single-event query (shared by clones:
     /// every pack and session plan over the query holds one).
     pub(crate) plan: Option<Arc<SinglePlan>>,
@@ -330,10 +330,10 @@ impl CompiledQuery {
             Some(StepPlans { fields, conds })
         };
         Ok(CompiledQuery {
-            query,
+            query: Arc::new(query),
             opts: opts.clone(),
             category,
-            regexes,
+            regexes: Arc::new(regexes),
             plan: plan.map(Arc::new),
             steps: steps.map(Arc::new),
             kinds,
