@@ -43,6 +43,7 @@ fn rule_name(r: Rule) -> Option<&'static str> {
         | Rule::postfix
         | Rule::primary
         | Rule::expr_list
+        | Rule::lone_literal
         | Rule::match_rhs => "an expression",
         Rule::cmp_tail | Rule::cmp_op => "an operator",
         Rule::match_op | Rule::colon => "`:`",

@@ -36,7 +36,7 @@ impl Conv<'_> {
                 })
             }
             Rule::lineage => self.lineage(p, span),
-            Rule::literal => self.literal(p, span),
+            Rule::literal | Rule::lone_literal => self.literal(p, span),
             Rule::field => self.field(p),
             _ => err(
                 ParseErrorKind::UnexpectedToken {
