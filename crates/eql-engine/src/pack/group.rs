@@ -5,7 +5,7 @@ use crate::eval::plan::{self, FreshSlots, Slots};
 use crate::event::project::Projection;
 use crate::query::CompiledQuery;
 use crate::Event;
-use eql_plan::{Bucket, Cond, FieldPath, FieldTable, PackPlan, SetId, Value};
+use eql_plan::{Bucket, Cond, FieldIndex, FieldPath, FieldTable, PackPlan, SetId, Value};
 use smallvec::SmallVec;
 use std::borrow::Cow;
 
@@ -34,6 +34,10 @@ pub(super) struct Group {
     /// Each bucket's projection (`reads`) also lists the pack's captured
     /// fields, after its own ([`Group::read_captures`]).
     pub(super) reads_captures: bool,
+    /// Per bucket, per field id: the positions in the bucket's index of
+    /// the entries on that field (a filled event visits only the entries
+    /// of the fields it holds).
+    pub(super) index_at: Vec<Vec<SmallVec<[u32; 2]>>>,
     /// This group's identity in a [`PackMatches`]' memo of index answers
     /// (unique in the process; a clone has the same plan, so it may share
     /// it).
@@ -61,8 +65,22 @@ impl Group {
                 (b.fields.clone(), Projection::new(paths))
             })
             .collect();
+        let index_at = plan
+            .buckets()
+            .iter()
+            .map(|b| {
+                let mut at: Vec<SmallVec<[u32; 2]>> = vec![SmallVec::new(); plan.fields.len()];
+                for (k, ix) in b.index.iter().enumerate() {
+                    if let (Some(a), Ok(k)) = (at.get_mut(ix.field.0 as usize), u32::try_from(k)) {
+                        a.push(k);
+                    }
+                }
+                at
+            })
+            .collect();
         Group {
             plan,
+            index_at,
             positions,
             category,
             reads,
@@ -136,15 +154,13 @@ impl Group {
     ) {
         out.next_epoch(self.plan.rules.len());
         for b in &self.buckets(&cats) {
-            if bulk {
-                self.fill(b, event, slots, out);
-            }
+            let filled = bulk && self.fill(b, event, slots, out);
             for &r in &b.always {
                 out.candidate(r.0);
             }
             // The witness sets that fire for this event, then the rules
             // hanging off each one.
-            self.fire_sets(b, event, slots, out);
+            self.fire_sets(b, event, slots, filled, out);
             fired_candidates(b, out);
         }
         self.evaluate(engines, event, slots, out);
@@ -168,7 +184,8 @@ impl Group {
     }
 
     /// Resolves bucket `b`'s fields in one pass (and the pack's captured
-    /// fields with them, the first time).
+    /// fields with them, the first time): true when every one of them is
+    /// resolved.
     #[inline]
     fn fill<'e>(
         &self,
@@ -176,70 +193,101 @@ impl Group {
         event: &'e dyn Event,
         slots: &mut Slots<'e>,
         out: &mut PackMatches,
-    ) {
-        if let Some((ids, projection)) = self.reads.get(b.id) {
-            // The captured fields are read with the first bucket's, and
-            // copied out once the event's matches are known.
-            let capturing = self.reads_captures && !out.captured_done && !slots.holds_whole();
-            slots.fill(event, projection, ids, &self.plan.fields, capturing);
-        }
+    ) -> bool {
+        let Some((ids, projection)) = self.reads.get(b.id) else {
+            return false;
+        };
+        // The captured fields are read with the first bucket's, and
+        // copied out once the event's matches are known.
+        let capturing = self.reads_captures && !out.captured_done && !slots.holds_whole();
+        slots.fill(event, projection, ids, &self.plan.fields, capturing)
     }
 
     /// The witness sets of bucket `b` that fire for this event go into
-    /// `out.fired_sets`.
+    /// `out.fired_sets`. `filled`: every field of the bucket is resolved,
+    /// so only the entries of the fields holding items can fire.
     #[inline]
     fn fire_sets<'e>(
         &self,
         b: &Bucket,
         event: &'e dyn Event,
         slots: &mut Slots<'e>,
+        filled: bool,
         out: &mut PackMatches,
     ) {
         out.next_set_epoch(b.by_primary.len());
-        for (k, ix) in b.index.iter().enumerate() {
-            let (set_stamp, fired, epoch, memo) = (
-                &mut out.set_stamp,
-                &mut out.fired_sets,
-                out.set_epoch,
-                &mut out.memo,
-            );
-            let mut mark = |set: SetId| {
-                if let Some(st) = set_stamp.get_mut(set.0 as usize) {
-                    if *st != epoch {
-                        *st = epoch;
-                        fired.push(set);
+        if filled {
+            let mut held: SmallVec<[u32; 64]> = SmallVec::new();
+            slots.filled(&mut held);
+            let at = self.index_at.get(b.id);
+            for f in held {
+                for &k in at.and_then(|a| a.get(f as usize)).into_iter().flatten() {
+                    if let Some(ix) = b.index.get(k as usize) {
+                        self.fire_index(b, k as usize, ix, event, slots, out);
                     }
                 }
+            }
+        } else {
+            for (k, ix) in b.index.iter().enumerate() {
+                self.fire_index(b, k, ix, event, slots, out);
+            }
+        }
+    }
+
+    /// The witness sets that entry `k` of bucket `b`'s index (`ix`) fires
+    /// for this event go into `out.fired_sets`.
+    #[inline]
+    fn fire_index<'e>(
+        &self,
+        b: &Bucket,
+        k: usize,
+        ix: &FieldIndex,
+        event: &'e dyn Event,
+        slots: &mut Slots<'e>,
+        out: &mut PackMatches,
+    ) {
+        let (set_stamp, fired, epoch, memo) = (
+            &mut out.set_stamp,
+            &mut out.fired_sets,
+            out.set_epoch,
+            &mut out.memo,
+        );
+        let mut mark = |set: SetId| {
+            if let Some(st) = set_stamp.get_mut(set.0 as usize) {
+                if *st != epoch {
+                    *st = epoch;
+                    fired.push(set);
+                }
+            }
+        };
+        if ix.has_contains() {
+            // The automaton's scan is the costly part: answer repeated
+            // values from the memo (each value folds itself when its
+            // index needs the folded form).
+            let field = MemoField {
+                group: self.memo_id,
+                bucket: b.id as u32,
+                index: k as u32,
             };
-            if ix.has_contains() {
-                // The automaton's scan is the costly part: answer repeated
-                // values from the memo (each value folds itself when its
-                // index needs the folded form).
-                let field = MemoField {
-                    group: self.memo_id,
-                    bucket: b.id as u32,
-                    index: k as u32,
-                };
-                slots.strings(
-                    ix.field,
-                    &self.plan.fields,
-                    event,
-                    |_| false,
-                    |s, _| {
-                        memo.hits(field, s, |f| ix.hits(s, None, &mut |x| f(x)), &mut mark);
-                    },
-                );
-            } else if ix.has_strings() {
-                let wants = |ascii: bool| ix.needs_folded(ascii);
-                slots.strings(ix.field, &self.plan.fields, event, wants, |s, folded| {
-                    ix.hits(s, folded, &mut mark);
-                });
-            }
-            if ix.has_numbers() {
-                slots.scalars_of(ix.field, &self.plan.fields, event, |v| {
-                    ix.number_hits(v, &mut mark);
-                });
-            }
+            slots.strings(
+                ix.field,
+                &self.plan.fields,
+                event,
+                |_| false,
+                |s, _| {
+                    memo.hits(field, s, |f| ix.hits(s, None, &mut |x| f(x)), &mut mark);
+                },
+            );
+        } else if ix.has_strings() {
+            let wants = |ascii: bool| ix.needs_folded(ascii);
+            slots.strings(ix.field, &self.plan.fields, event, wants, |s, folded| {
+                ix.hits(s, folded, &mut mark);
+            });
+        }
+        if ix.has_numbers() {
+            slots.scalars_of(ix.field, &self.plan.fields, event, |v| {
+                ix.number_hits(v, &mut mark);
+            });
         }
     }
 

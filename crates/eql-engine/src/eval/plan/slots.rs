@@ -4,6 +4,7 @@
 use crate::{Event, Projection};
 use eql_plan::mapping::FieldKind;
 use eql_plan::{fold, FieldId, FieldTable, Value};
+use smallvec::SmallVec;
 use std::borrow::Cow;
 
 /// One field's place in the arenas of [`Slots`] for the current event.
@@ -361,6 +362,18 @@ impl<'e> Slots<'e> {
             }
         }
         ok
+    }
+
+    /// The slots that hold items, each once (each slot's items are one
+    /// run of the arena).
+    pub(crate) fn filled(&self, out: &mut SmallVec<[u32; 64]>) {
+        let mut last = None;
+        for &(k, _) in &self.values {
+            if last != Some(k) {
+                last = Some(k);
+                out.push(k);
+            }
+        }
     }
 
     /// True when a fill read the whole values and they were not taken
