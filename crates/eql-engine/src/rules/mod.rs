@@ -265,50 +265,38 @@ impl RuleSet {
         let threads = threads.min(n / RULES_PER_COMPILE_THREAD).max(1);
         // Rule `i` compiles on thread `i % threads`: the costly rules (long
         // lists) are spread out, whatever their order in the set.
-        let mut results: Vec<Option<Result<CompiledRule, Box<RuleError>>>> = Vec::new();
-        results.resize_with(n, || None);
         let share = |k: usize| {
             (k..n)
                 .step_by(threads)
                 .filter_map(|i| Some((i, self.compile_rule(i, self.rules.get(i)?, opts))))
                 .collect::<Vec<_>>()
         };
-        let mut place = |done: Vec<(usize, Result<CompiledRule, Box<RuleError>>)>| {
-            for (i, r) in done {
-                if let Some(slot) = results.get_mut(i) {
-                    *slot = Some(r);
+        let mut done = Vec::with_capacity(n);
+        std::thread::scope(|s| {
+            let spawned: Vec<_> = (1..threads)
+                .map(|k| {
+                    (
+                        k,
+                        std::thread::Builder::new().spawn_scoped(s, move || share(k)),
+                    )
+                })
+                .collect();
+            done.extend(share(0));
+            for (k, handle) in spawned {
+                match handle {
+                    Ok(h) => match h.join() {
+                        Ok(d) => done.extend(d),
+                        Err(p) => std::panic::resume_unwind(p),
+                    },
+                    // No thread to be had: this share compiles here.
+                    Err(_) => done.extend(share(k)),
                 }
             }
-        };
-        if threads == 1 {
-            place(share(0));
-        } else {
-            std::thread::scope(|s| {
-                let spawned: Vec<_> = (1..threads)
-                    .map(|k| {
-                        let share = &share;
-                        (
-                            k,
-                            std::thread::Builder::new().spawn_scoped(s, move || share(k)),
-                        )
-                    })
-                    .collect();
-                place(share(0));
-                for (k, handle) in spawned {
-                    match handle {
-                        Ok(h) => match h.join() {
-                            Ok(done) => place(done),
-                            Err(p) => std::panic::resume_unwind(p),
-                        },
-                        // No thread to be had: this share compiles here.
-                        Err(_) => place(share(k)),
-                    }
-                }
-            });
-        }
+        });
+        done.sort_unstable_by_key(|d| d.0);
         let mut compiled = Vec::with_capacity(n);
         let mut errors = Vec::new();
-        for r in results.into_iter().flatten() {
+        for (_, r) in done {
             match r {
                 Ok(c) => compiled.push(c),
                 Err(e) => errors.push(*e),
