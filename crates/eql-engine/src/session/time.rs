@@ -198,11 +198,19 @@ fn parse_decimal(s: &str, unit: i64) -> Option<i64> {
         Some(rest) => (true, rest),
         None => (false, s),
     };
-    let (int, frac) = match body.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (body, None),
+    // The integer digits end at the first other byte, which must be the
+    // point (an ISO-8601 date stops at its fifth byte).
+    let end = body
+        .bytes()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(body.len());
+    let (int, rest) = body.split_at(end);
+    let frac = match rest.strip_prefix('.') {
+        Some(f) => Some(f),
+        None if rest.is_empty() => None,
+        None => return None,
     };
-    if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {
+    if int.is_empty() {
         return None;
     }
     let mut n: i64 = 0;
@@ -390,6 +398,29 @@ mod tests {
             assert_eq!(parse_iso8601(bad), None, "{bad}");
         }
         assert!(parse_iso8601("2024-02-29").is_some());
+    }
+
+    #[test]
+    fn decimal_shapes() {
+        for (s, want) in [
+            ("12", Some(12)),
+            ("-12", Some(-12)),
+            ("1.5", Some(1)),
+            ("0.25", Some(0)),
+            ("", None),
+            ("-", None),
+            (".5", None),
+            ("5.", None),
+            ("1.2.3", None),
+            ("12a", None),
+            ("1.2a", None),
+            ("+1", None),
+            ("2024-03-01T00:00:00.010Z", None),
+        ] {
+            assert_eq!(parse_decimal(s, 1), want, "{s:?}");
+        }
+        assert_eq!(parse_decimal("1.25", 1000), Some(1250));
+        assert_eq!(parse_decimal("-0.5", 10), Some(-5));
     }
 
     #[test]
