@@ -324,16 +324,21 @@ impl PackPlan {
                 None => any.push(id),
             }
         }
-        let buckets: FxHashMap<String, Bucket> = by_cat
+        let mut work: Vec<(String, Vec<RuleId>)> = by_cat
             .into_iter()
-            .enumerate()
-            .map(|(id, (cat, mut ids))| {
+            .map(|(cat, mut ids)| {
                 ids.extend(any.iter().copied());
                 ids.sort_unstable();
-                (cat, build_bucket(&rules, ids, id))
+                (cat, ids)
             })
             .collect();
-        let other = build_bucket(&rules, any, buckets.len());
+        let other_id = work.len();
+        work.push((String::new(), any));
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let mut built = build_buckets(&rules, work, cores);
+        let other = built.pop().map_or_else(Bucket::default, |(_, b)| b);
+        debug_assert_eq!(other.id, other_id);
+        let buckets: FxHashMap<String, Bucket> = built.into_iter().collect();
         PackPlan {
             fields,
             category_field,
@@ -373,6 +378,78 @@ impl PackPlan {
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }
+}
+
+/// The buckets of `work` (each a category and its rules; bucket `i` gets
+/// id `i`), in order. With more than one of `cores` and buckets of many
+/// rules in all, they are built on scoped threads, the largest first (a
+/// bucket's automata are the costly part of building a pack); where no
+/// thread can start, on the caller's. The result is the same either way.
+fn build_buckets(
+    rules: &[RulePlan],
+    work: Vec<(String, Vec<RuleId>)>,
+    cores: usize,
+) -> Vec<(String, Bucket)> {
+    /// Fewer rules than this in all the buckets: one thread.
+    const MIN_RULES: usize = 256;
+    let total: usize = work.iter().map(|w| w.1.len()).sum();
+    let threads = if total < MIN_RULES {
+        1
+    } else {
+        cores.min(work.len())
+    };
+    // Largest first, each to the thread with the fewest rules so far.
+    let mut order: Vec<usize> = (0..work.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(work.get(i).map_or(0, |w| w.1.len())));
+    let mut shares: Vec<(usize, Vec<usize>)> = vec![(0, Vec::new()); threads.max(1)];
+    for i in order {
+        if let Some(least) = shares.iter_mut().min_by_key(|s| s.0) {
+            least.0 += work.get(i).map_or(0, |w| w.1.len());
+            least.1.push(i);
+        }
+    }
+    let build = |share: &[usize]| -> Vec<(usize, Bucket)> {
+        share
+            .iter()
+            .filter_map(|&i| Some((i, build_bucket(rules, work.get(i)?.1.clone(), i))))
+            .collect()
+    };
+    let mut done: Vec<(usize, Bucket)> = Vec::with_capacity(work.len());
+    std::thread::scope(|s| {
+        let (first, rest) = shares
+            .split_first()
+            .map_or((&[][..], &[][..]), |(f, r)| (&f.1[..], r));
+        let spawned: Vec<_> = rest
+            .iter()
+            .map(|sh| {
+                let share = &sh.1[..];
+                (
+                    share,
+                    std::thread::Builder::new().spawn_scoped(s, move || build(share)),
+                )
+            })
+            .collect();
+        done.extend(build(first));
+        for (share, handle) in spawned {
+            match handle {
+                Ok(h) => match h.join() {
+                    Ok(d) => done.extend(d),
+                    Err(p) => std::panic::resume_unwind(p),
+                },
+                Err(_) => done.extend(build(share)),
+            }
+        }
+    });
+    done.sort_unstable_by_key(|d| d.0);
+    let mut names: Vec<Option<String>> = work.into_iter().map(|w| Some(w.0)).collect();
+    done.into_iter()
+        .map(|(i, b)| {
+            (
+                names.get_mut(i).and_then(Option::take).unwrap_or_default(),
+                b,
+            )
+        })
+        .collect()
 }
 
 /// Per field: exact values (as they are, folded), contains-needles (with
@@ -562,6 +639,72 @@ fn contains_index(
                 always.extend(set_rules.get(s.0 as usize).into_iter().flatten());
             }
             None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `n` rules over four categories, each with a witness set of an
+    /// exact value, a contains-needle or a number on one of three fields
+    /// (every 29th with none).
+    fn rules(n: u32) -> Vec<RulePlan> {
+        (0..n)
+            .map(|i| {
+                let (needle, text) = match i % 3 {
+                    0 => (Needle::Exact, format!("v{}", i % 17)),
+                    1 => (Needle::Contains, format!("part{}", i % 23)),
+                    _ => (Needle::Number, format!("{}", i % 11)),
+                };
+                let atom = Atom {
+                    field: FieldId(i % 3),
+                    needle,
+                    text,
+                    ci: i % 2 == 0,
+                };
+                let category = ["process", "file", "network", "registry"][(i % 4) as usize];
+                RulePlan {
+                    category: Some(category.to_owned()),
+                    cond: Cond::Const(true),
+                    witnesses: if i % 29 == 0 {
+                        Vec::new()
+                    } else {
+                        vec![vec![atom]]
+                    },
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn buckets_built_on_threads_are_those_built_on_one() {
+        let rules = rules(400);
+        let work: Vec<(String, Vec<RuleId>)> = ["file", "network", "process", "registry"]
+            .iter()
+            .map(|c| {
+                let ids = (0..400u32)
+                    .filter(|&i| {
+                        rules.get(i as usize).and_then(|r| r.category.as_deref()) == Some(*c)
+                    })
+                    .map(RuleId)
+                    .collect();
+                ((*c).to_owned(), ids)
+            })
+            .collect();
+        let show = |b: Vec<(String, Bucket)>| format!("{b:?}");
+        let one = show(build_buckets(&rules, work.clone(), 1));
+        assert!(
+            one.contains("\"process\"") && one.contains("part22"),
+            "{one}"
+        );
+        for cores in [2, 3, 8] {
+            assert_eq!(
+                show(build_buckets(&rules, work.clone(), cores)),
+                one,
+                "{cores} cores"
+            );
         }
     }
 }
