@@ -82,6 +82,7 @@ mod must_not;
 mod pack;
 mod passes;
 mod regexes;
+mod shares;
 mod value;
 
 pub use check::{check_expr, check_query, CheckOptions, MAX_SEQUENCE_STEPS};
@@ -96,4 +97,5 @@ pub use pack::{
 };
 pub use passes::{fold_constants, normalize, run_passes, Pass, PASSES};
 pub use regexes::{regex_source, RegexCache, DEFAULT_REGEX_SIZE_LIMIT};
+pub use shares::run_shares;
 pub use value::{category_matches, Value};

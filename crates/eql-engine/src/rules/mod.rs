@@ -271,28 +271,7 @@ impl RuleSet {
                 .filter_map(|i| Some((i, self.compile_rule(i, self.rules.get(i)?, opts))))
                 .collect::<Vec<_>>()
         };
-        let mut done = Vec::with_capacity(n);
-        std::thread::scope(|s| {
-            let spawned: Vec<_> = (1..threads)
-                .map(|k| {
-                    (
-                        k,
-                        std::thread::Builder::new().spawn_scoped(s, move || share(k)),
-                    )
-                })
-                .collect();
-            done.extend(share(0));
-            for (k, handle) in spawned {
-                match handle {
-                    Ok(h) => match h.join() {
-                        Ok(d) => done.extend(d),
-                        Err(p) => std::panic::resume_unwind(p),
-                    },
-                    // No thread to be had: this share compiles here.
-                    Err(_) => done.extend(share(k)),
-                }
-            }
-        });
+        let mut done = eql_plan::run_shares(threads, share);
         done.sort_unstable_by_key(|d| d.0);
         let mut compiled = Vec::with_capacity(n);
         let mut errors = Vec::new();

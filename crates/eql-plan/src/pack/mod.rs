@@ -414,31 +414,8 @@ fn build_buckets(
             .filter_map(|&i| Some((i, build_bucket(rules, work.get(i)?.1.clone(), i))))
             .collect()
     };
-    let mut done: Vec<(usize, Bucket)> = Vec::with_capacity(work.len());
-    std::thread::scope(|s| {
-        let (first, rest) = shares
-            .split_first()
-            .map_or((&[][..], &[][..]), |(f, r)| (&f.1[..], r));
-        let spawned: Vec<_> = rest
-            .iter()
-            .map(|sh| {
-                let share = &sh.1[..];
-                (
-                    share,
-                    std::thread::Builder::new().spawn_scoped(s, move || build(share)),
-                )
-            })
-            .collect();
-        done.extend(build(first));
-        for (share, handle) in spawned {
-            match handle {
-                Ok(h) => match h.join() {
-                    Ok(d) => done.extend(d),
-                    Err(p) => std::panic::resume_unwind(p),
-                },
-                Err(_) => done.extend(build(share)),
-            }
-        }
+    let mut done = crate::run_shares(shares.len(), |k| {
+        shares.get(k).map_or_else(Vec::new, |sh| build(&sh.1))
     });
     done.sort_unstable_by_key(|d| d.0);
     let mut names: Vec<Option<String>> = work.into_iter().map(|w| Some(w.0)).collect();
