@@ -1,7 +1,7 @@
 //! The queries of a pack that share one category field: routing, the
 //! candidate index and exact evaluation.
 
-use crate::eval::plan::{self, FreshSlots, Slots};
+use crate::eval::plan::{self, FreshSlots, SlotBuf, Slots};
 use crate::event::project::Projection;
 use crate::query::CompiledQuery;
 use crate::Event;
@@ -104,39 +104,29 @@ impl Group {
         self.reads_captures = !captures.is_empty();
     }
 
-    /// This group's rules matching `event` go into `out` (pack indexes).
-    /// The captured fields this group's pass reads go into `out.captured`:
-    /// all of them, or only those `needs` wants for the event's matches.
-    pub(super) fn matches(
+    /// This group's rules matching `event`, whose category values are
+    /// `cats`, go into `out` (pack indexes), its slots in the allocations
+    /// of `buf`, which it returns. The captured fields this group's pass
+    /// reads go onto `whole`, borrowed from the event (the caller copies
+    /// out those the event needs).
+    pub(super) fn matches<'e>(
         &self,
         engines: &[CompiledQuery],
-        event: &dyn Event,
-        needs: Option<&super::CaptureNeeds>,
+        event: &'e dyn Event,
+        cats: SmallVec<[Cow<'e, str>; 2]>,
+        buf: SlotBuf,
+        whole: &mut Vec<(u32, Value<'e>)>,
         out: &mut PackMatches,
-    ) {
-        let mut slots = Slots::with_buf(std::mem::take(&mut out.slot_buf), self.plan.fields.len());
-        // The category values exactly as the single-rule check reads them:
-        // a string, or the strings among an array's items. One field: a
-        // lookup costs less than a pass of the resolver.
-        let cats: SmallVec<[Cow<'_, str>; 2]> = event
-            .get(&self.category)
-            .into_iter()
-            .flat_map(Value::into_categories)
-            .collect();
+    ) -> SlotBuf {
+        let mut slots = Slots::with_buf(buf, self.plan.fields.len());
         // The fill reads the bucket's fields in one pass when the event
         // can; else they are read one by one as the index needs them.
         self.run(engines, event, &mut slots, cats, !self.reads_nulls, out);
         if slots.holds_whole() {
             out.captured_done = true;
-            match needs {
-                Some(needs) => {
-                    let want = needs.wanted(&out.rules);
-                    slots.take_whole(|k| want.binary_search(&k).is_ok(), &mut out.captured);
-                }
-                None => slots.take_whole(|_| true, &mut out.captured),
-            }
+            slots.drain_whole(whole);
         }
-        out.slot_buf = slots.into_buf();
+        slots.into_buf()
     }
 
     /// Routing, the candidate index and exact evaluation, once the category

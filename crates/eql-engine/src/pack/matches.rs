@@ -31,10 +31,12 @@ pub struct PackMatches {
     /// The sets that fired in the bucket being read.
     pub(super) fired_sets: Vec<SetId>,
     pub(super) evaluated: u64,
-    /// The field slots' allocation, reused from event to event.
-    pub(super) slot_buf: SlotBuf,
-    /// The same per group, for a raw-bytes match.
+    /// The field slots' allocations, one per group, reused from event to
+    /// event.
     pub(super) slot_bufs: Vec<SlotBuf>,
+    /// The allocation of the captured values an event's pass reads, kept
+    /// between events.
+    pub(super) whole_buf: Vec<(u32, Value<'static>)>,
     /// The values of the pack's captured fields in the last event.
     pub(super) captured: Vec<(u32, Value<'static>)>,
     /// The captured fields of this event were read with a bucket's fields.

@@ -7,13 +7,15 @@ mod matches;
 mod memo;
 mod sampled;
 
+use crate::eval::plan::{recycle, SlotBuf};
 use crate::event::input::{check_bytes, json_type, parse_text};
 use crate::event::project::Projection;
 use crate::query::{lower, CompiledQuery};
 use crate::{Event, EventError, EventErrorKind, EventLimits};
-use eql_plan::{Cond, FieldPath, FieldTable, PackPlan};
+use eql_plan::{Cond, FieldPath, FieldTable, PackPlan, Value};
 use eql_syntax::{EventQuery, QueryBody};
-use smallvec::SmallVec;
+use smallvec::{smallvec, SmallVec};
+use std::borrow::Cow;
 use std::fmt;
 
 use direct::Direct;
@@ -59,6 +61,8 @@ fn from_parser(kind: &EventErrorKind) -> bool {
 pub struct Pack {
     /// One routed plan per category field, in order of first use.
     groups: Vec<Group>,
+    /// The groups' category fields, read together in one pass.
+    category_read: Projection,
     engines: Vec<CompiledQuery>,
     /// Pack position → index in the slice given to `new`.
     origin: Vec<usize>,
@@ -201,7 +205,9 @@ impl Pack {
             .collect();
         let projection = Projection::new(groups.iter().flat_map(|g| g.plan.fields()));
         let direct = Direct::new(&mut groups, &[]);
+        let category_read = Projection::new(groups.iter().map(|g| &g.category));
         Pack {
+            category_read,
             groups,
             engines,
             origin,
@@ -401,27 +407,65 @@ impl Pack {
         out.captured.clear();
         out.captured_done = self.captures.is_empty();
         out.rules.clear();
-        // One group knows every match of the event when it copies the
-        // captured fields out of its pass: it copies only the needed ones.
-        let needs = self
-            .capture_needs
-            .as_deref()
-            .filter(|_| self.groups.len() == 1);
-        for g in &self.groups {
-            g.matches(&self.engines, event, needs, out);
+        let n = self.groups.len();
+        if out.slot_bufs.len() < n {
+            out.slot_bufs.resize_with(n, SlotBuf::default);
         }
-        if self.groups.len() > 1 {
+        // The captured fields the first group reads with its bucket's, in
+        // the same pass, stay borrowed until every group has matched: then
+        // only those the event's matches need are copied.
+        let mut whole = recycle(std::mem::take(&mut out.whole_buf));
+        // Every group's category values, exactly as the single-rule check
+        // reads them: a string, or the strings among an array's items.
+        let mut cats: SmallVec<[SmallVec<[Cow<'_, str>; 2]>; 2]> = smallvec![SmallVec::new(); n];
+        let bulk = event.resolve_all(&self.category_read, &mut |i, v| {
+            if let (Some(c), Value::Str(s)) = (cats.get_mut(i), v) {
+                c.push(s);
+            }
+        });
+        if !bulk {
+            for (c, g) in cats.iter_mut().zip(&self.groups) {
+                c.clear();
+                c.extend(
+                    event
+                        .get(&g.category)
+                        .into_iter()
+                        .flat_map(Value::into_categories),
+                );
+            }
+        }
+        for ((g, k), cats) in self.groups.iter().zip(0..).zip(cats) {
+            let buf = out
+                .slot_bufs
+                .get_mut(k)
+                .map(std::mem::take)
+                .unwrap_or_default();
+            let buf = g.matches(&self.engines, event, cats, buf, &mut whole, out);
+            if let Some(b) = out.slot_bufs.get_mut(k) {
+                *b = buf;
+            }
+        }
+        if n > 1 {
             out.rules.sort_unstable();
         }
-        // The first group reads the captured fields with its bucket's, in
-        // the same pass, when the event allows it; else they are read here.
-        let by_one_pass = needs.is_some() && out.captured_done;
-        if !out.captured_done {
+        if out.captured_done {
+            let want = self.capture_needs.as_deref().map(|c| c.wanted(&out.rules));
+            out.captured.extend(
+                whole
+                    .drain(..)
+                    .filter(|(k, _)| want.as_ref().is_none_or(|w| w.binary_search(k).is_ok()))
+                    .map(|(k, v)| (k, v.into_owned())),
+            );
+            out.captured.sort_unstable_by_key(|c| c.0);
+        } else {
+            // The event did not allow one pass: the captured fields are
+            // read here.
             self.capture_from(event, out);
+            if let Some(needs) = &self.capture_needs {
+                needs.keep_wanted(out);
+            }
         }
-        if let (Some(needs), false) = (&self.capture_needs, by_one_pass) {
-            needs.keep_wanted(out);
-        }
+        out.whole_buf = recycle(whole);
     }
 }
 

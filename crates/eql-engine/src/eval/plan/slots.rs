@@ -44,7 +44,7 @@ pub(crate) struct Slots<'e> {
     /// The index's ASCII folding buffer.
     scratch: String,
     /// Values a fill reported whole (captured fields), borrowed from the
-    /// event until [`Slots::take_whole`] copies out those wanted.
+    /// event until [`Slots::drain_whole`] moves them out.
     whole: Vec<(u32, Value<'e>)>,
     /// A fill read the whole values ([`Slots::holds_whole`]).
     whole_read: bool,
@@ -109,7 +109,7 @@ impl std::fmt::Debug for SlotBuf {
 
 /// Empties `v` and hands its allocation to items of another lifetime: the
 /// in-place `collect` of an empty vector keeps its buffer.
-pub(super) fn recycle<A, B>(mut v: Vec<A>) -> Vec<B> {
+pub(crate) fn recycle<A, B>(mut v: Vec<A>) -> Vec<B> {
     v.clear();
     v.into_iter().filter_map(|_| None).collect()
 }
@@ -321,7 +321,7 @@ impl<'e> Slots<'e> {
     /// does not support it: the fields stay lazily resolved. The paths the
     /// projection lists after those of `ids` (values it reports whole) are
     /// kept, borrowed, by their index among them, when `whole` is set
-    /// ([`Slots::take_whole`]).
+    /// ([`Slots::drain_whole`]).
     pub(crate) fn fill(
         &mut self,
         event: &'e dyn Event,
@@ -377,27 +377,17 @@ impl<'e> Slots<'e> {
     }
 
     /// True when a fill read the whole values and they were not taken
-    /// yet ([`Slots::take_whole`]).
+    /// yet ([`Slots::drain_whole`]).
     pub(crate) fn holds_whole(&self) -> bool {
         self.whole_read
     }
 
     /// Moves the values a fill reported whole (their index among the
-    /// projection's whole paths, value) into `out`, copied, those `keep`
-    /// accepts; ascending by index.
-    pub(crate) fn take_whole(
-        &mut self,
-        keep: impl Fn(u32) -> bool,
-        out: &mut Vec<(u32, Value<'static>)>,
-    ) {
+    /// projection's whole paths, value), still borrowed from the event,
+    /// onto `out`, in the order the fill reported them.
+    pub(crate) fn drain_whole(&mut self, out: &mut Vec<(u32, Value<'e>)>) {
         self.whole_read = false;
-        out.extend(
-            self.whole
-                .drain(..)
-                .filter(|(k, _)| keep(*k))
-                .map(|(k, v)| (k, v.into_owned())),
-        );
-        out.sort_unstable_by_key(|c| c.0);
+        out.append(&mut self.whole);
     }
 
     /// Adds one item to slot `i` (raw-bytes resolution) of a plan reading
