@@ -209,7 +209,6 @@ macro_rules! tree_event {
         }
     };
 }
-#[cfg(feature = "simd")]
 pub(crate) use tree_event;
 
 tree_event!(Json);

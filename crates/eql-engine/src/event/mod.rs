@@ -4,6 +4,7 @@ pub(crate) mod document;
 pub(crate) mod input;
 pub(crate) mod json;
 pub(crate) mod project;
+pub(crate) mod quick;
 pub(crate) mod resolve;
 #[cfg(feature = "simd")]
 pub(crate) mod sonic;

@@ -382,7 +382,8 @@ impl Resolver {
         let mut dot = false;
         let mut stopped = false;
         o.for_each_member(|k, v| {
-            dot = dot || k.as_bytes().contains(&b'.');
+            // Keys are short: a plain loop, not a `memchr` call.
+            dot = dot || k.bytes().any(|b| b == b'.');
             if node.may_have(k.len()) {
                 // Start the value's miss before the key's bytes are compared:
                 // both are then in flight at once.

@@ -11,7 +11,9 @@ use smallvec::SmallVec;
 /// It also keeps a bounded memo of the candidate index's answers for string
 /// values the pack scans with its `contains` automata (4 096 entries, each
 /// value at most 256 bytes, so about 1.5 MB at most, allocated on first
-/// use): a value seen again is answered without scanning it again.
+/// use): a value seen again is answered without scanning it again. And it
+/// keeps the arena into which [`crate::Pack::matches_json`] reads each
+/// event's JSON, reset (not freed) from one event to the next.
 ///
 /// ```
 /// let hits = eql_engine::PackMatches::new();
@@ -45,6 +47,8 @@ pub struct PackMatches {
     pub(super) profile: Option<Box<PackProfile>>,
     /// The candidate index's answers for recently seen string values.
     pub(super) memo: super::memo::HitMemo,
+    /// The arena of the quick JSON reader's trees.
+    pub(super) arena: crate::event::quick::Arena,
 }
 
 /// Where a pack spends its time, per rule, measured on a sample of events.

@@ -9,6 +9,7 @@ mod sampled;
 
 use crate::eval::plan::{recycle, SlotBuf};
 use crate::event::input::{check_bytes, json_type, parse_text};
+use crate::event::json::Tree;
 use crate::event::project::Projection;
 use crate::query::{lower, CompiledQuery};
 use crate::{Event, EventError, EventErrorKind, EventLimits};
@@ -324,6 +325,21 @@ impl Pack {
 
     /// [`Pack::matches_json`] of text that passed the checks.
     fn matches_text(&self, text: &str, out: &mut PackMatches) -> Result<(), EventError> {
+        // The usual line: read by the quick reader into a tree in the
+        // buffer's arena (reset, not freed, from event to event).
+        let mut arena = std::mem::take(&mut out.arena);
+        let (bump, scratch) = arena.parts();
+        let done = match crate::event::quick::read(text, bump, scratch) {
+            Some(tree) if tree.is_object() => {
+                self.matches_inner(&tree, out);
+                true
+            }
+            _ => false,
+        };
+        out.arena = arena;
+        if done {
+            return Ok(());
+        }
         #[cfg(feature = "simd")]
         if self.limits.max_depth <= crate::event::input::SERDE_DEPTH {
             // A SIMD parse into a DOM, read by the same walk as a

@@ -6,6 +6,25 @@ use super::{ProjectedEvent, Projection};
 use crate::event::json::Tree;
 use crate::Event;
 use eql_plan::{FieldPath, Value};
+use std::borrow::Cow;
+
+/// `v` with every string borrowed from it: a copy that allocates only for
+/// arrays and objects, never for strings.
+fn borrowed<'s>(v: &'s Value<'_>) -> Value<'s> {
+    match v {
+        Value::Null => Value::Null,
+        Value::Bool(b) => Value::Bool(*b),
+        Value::Int(i) => Value::Int(*i),
+        Value::Float(f) => Value::Float(*f),
+        Value::Str(s) => Value::Str(Cow::Borrowed(s)),
+        Value::Array(a) => Value::Array(a.iter().map(borrowed).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| (Cow::Borrowed(&**k), borrowed(v)))
+                .collect(),
+        ),
+    }
+}
 
 impl Tree for Value<'_> {
     fn key(&self, k: &str) -> Option<&Self> {
@@ -28,7 +47,7 @@ impl Tree for Value<'_> {
         matches!(self, Value::Object(_))
     }
     fn to_value(&self) -> Value<'_> {
-        self.clone()
+        borrowed(self)
     }
     fn dotted_keys<'s>(&'s self, f: &mut dyn FnMut(&'s str)) {
         if let Value::Object(o) = self {

@@ -1,0 +1,639 @@
+//! A quick, conservative JSON reader into an arena tree.
+//!
+//! It reads the common shape of event lines (plain keys and strings,
+//! backslash escapes, integers) in one tight loop over the bytes, with no
+//! visitor calls, into a [`Node`] tree allocated in a [`Bump`] arena that is
+//! reset, not freed, between events. It answers `None` whenever it is not
+//! sure to read the text exactly as `serde_json` reads it: malformed text,
+//! a `\u` escape it cannot decode alone, nesting deeper than
+//! [`MAX_DEPTH`]. The caller then parses the text with another parser,
+//! which also names the error.
+//!
+//! Invariant: when [`read`] answers `Some(node)`, `serde_json` accepts the
+//! text, and every path reads the same value from `node` as from the
+//! `serde_json::Value` of the text (the same numbers and strings; an
+//! object's last member of a repeated key). The unit tests, the
+//! differential tests and the `json_quick` fuzz target check it.
+
+use crate::event::json::{same_key, Tree};
+use bumpalo::Bump;
+use eql_plan::Value;
+use smallvec::SmallVec;
+use std::borrow::Cow;
+
+/// The deepest nesting read here; deeper text goes to another parser.
+pub(crate) const MAX_DEPTH: usize = 64;
+
+/// A JSON value read by [`read`]: strings borrowed from the text (or, when
+/// unescaped, from the arena), containers as arena slices.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Node<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(&'a str),
+    Array(&'a [Node<'a>]),
+    /// Members in document order, a repeated key more than once.
+    Object(&'a [(&'a str, Node<'a>)]),
+}
+
+/// The value of the whole text (a JSON value with blanks around it), or
+/// `None` (see the module docs).
+/// `scratch` is where escaped strings are unescaped before going to the
+/// arena (kept between calls, so that it stops growing).
+pub(crate) fn read<'a>(text: &'a str, bump: &'a Bump, scratch: &mut String) -> Option<Node<'a>> {
+    let mut r = Reader {
+        text,
+        bytes: text.as_bytes(),
+        at: 0,
+        bump,
+        scratch: std::mem::take(scratch),
+    };
+    r.blanks();
+    let v = r.value(0);
+    r.blanks();
+    let whole = r.at == r.bytes.len();
+    *scratch = r.scratch;
+    v.filter(|_| whole)
+}
+
+/// The arena of [`read`]'s trees and its unescaping buffer, kept between
+/// events: a clone starts empty. The mutex makes it `Sync` (a `Bump` is
+/// not); it is never locked, only reached through `&mut` ([`Arena::parts`]).
+#[derive(Debug, Default)]
+pub(crate) struct Arena(std::sync::Mutex<(Bump, String)>);
+
+impl Clone for Arena {
+    fn clone(&self) -> Self {
+        Arena::default()
+    }
+}
+
+impl Arena {
+    /// The arena, emptied, and the buffer.
+    pub(crate) fn parts(&mut self) -> (&Bump, &mut String) {
+        let (bump, scratch) = match self.0.get_mut() {
+            Ok(p) => p,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        bump.reset();
+        (bump, scratch)
+    }
+}
+
+/// Bytes that end the plain part of a string: the quote, the backslash,
+/// and the control characters `serde_json` rejects inside strings.
+static STOPS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// The first quote or backslash of `rest` (its position and byte); `None`
+/// at a control character or the end of the text.
+#[inline]
+fn stop(rest: &[u8]) -> Option<(usize, u8)> {
+    let (n, &b) = rest.iter().enumerate().find(|&(_, &b)| STOPS[b as usize])?;
+    (b >= 0x20).then_some((n, b))
+}
+
+struct Reader<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    at: usize,
+    bump: &'a Bump,
+    /// Where escaped strings are unescaped before going to the arena.
+    scratch: String,
+}
+
+impl<'a> Reader<'a> {
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    /// Skips the blanks `serde_json` skips.
+    #[inline]
+    fn blanks(&mut self) {
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
+            self.at += 1;
+        }
+    }
+
+    /// Consumes `b` (after blanks) or fails.
+    #[inline]
+    fn expect(&mut self, b: u8) -> Option<()> {
+        self.blanks();
+        (self.peek()? == b).then(|| self.at += 1)
+    }
+
+    fn value(&mut self, depth: usize) -> Option<Node<'a>> {
+        match self.peek()? {
+            b'"' => self.string().map(Node::Str),
+            b'{' => self.object(depth + 1),
+            b'[' => self.array(depth + 1),
+            b't' => self.literal(b"true", Node::Bool(true)),
+            b'f' => self.literal(b"false", Node::Bool(false)),
+            b'n' => self.literal(b"null", Node::Null),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    fn literal(&mut self, word: &[u8], v: Node<'a>) -> Option<Node<'a>> {
+        let end = self.at + word.len();
+        (self.bytes.get(self.at..end)? == word).then(|| {
+            self.at = end;
+            v
+        })
+    }
+
+    fn object(&mut self, depth: usize) -> Option<Node<'a>> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.at += 1; // '{'
+        let mut members: SmallVec<[(&'a str, Node<'a>); 16]> = SmallVec::new();
+        self.blanks();
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Some(Node::Object(&[]));
+        }
+        loop {
+            self.blanks();
+            if self.peek()? != b'"' {
+                return None;
+            }
+            let k = self.string()?;
+            self.expect(b':')?;
+            self.blanks();
+            let v = self.value(depth)?;
+            members.push((k, v));
+            self.blanks();
+            match self.peek()? {
+                b',' => self.at += 1,
+                b'}' => {
+                    self.at += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+        Some(Node::Object(self.bump.alloc_slice_copy(&members)))
+    }
+
+    fn array(&mut self, depth: usize) -> Option<Node<'a>> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.at += 1; // '['
+        let mut items: SmallVec<[Node<'a>; 8]> = SmallVec::new();
+        self.blanks();
+        if self.peek()? == b']' {
+            self.at += 1;
+            return Some(Node::Array(&[]));
+        }
+        loop {
+            self.blanks();
+            items.push(self.value(depth)?);
+            self.blanks();
+            match self.peek()? {
+                b',' => self.at += 1,
+                b']' => {
+                    self.at += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+        Some(Node::Array(self.bump.alloc_slice_copy(&items)))
+    }
+
+    /// A string at the opening quote: borrowed from the text when it has
+    /// no escape, else unescaped into the arena.
+    #[inline]
+    fn string(&mut self) -> Option<&'a str> {
+        let start = self.at + 1;
+        let (n, b) = stop(self.bytes.get(start..)?)?;
+        if b == b'"' {
+            self.at = start + n + 1;
+            return self.text.get(start..start + n);
+        }
+        self.escaped(start, start + n)
+    }
+
+    /// The rest of a string whose first escape is at `first`, unescaped
+    /// into the arena. A `\u` escape goes to `serde_json`, which decodes
+    /// (or rejects) the whole string exactly.
+    #[inline(never)]
+    fn escaped(&mut self, start: usize, first: usize) -> Option<&'a str> {
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
+        out.push_str(self.text.get(start..first)?);
+        let mut i = first;
+        let done = loop {
+            // At a backslash.
+            let c = match *self.bytes.get(i + 1)? {
+                b'"' => '"',
+                b'\\' => '\\',
+                b'/' => '/',
+                b'b' => '\u{8}',
+                b'f' => '\u{c}',
+                b'n' => '\n',
+                b'r' => '\r',
+                b't' => '\t',
+                b'u' => break self.by_serde(start),
+                _ => break None,
+            };
+            out.push(c);
+            i += 2;
+            let Some((n, b)) = self.bytes.get(i..).and_then(stop) else {
+                break None;
+            };
+            out.push_str(self.text.get(i..i + n)?);
+            i += n;
+            if b == b'"' {
+                self.at = i + 1;
+                break Some(&*self.bump.alloc_str(&out));
+            }
+        };
+        self.scratch = out;
+        done
+    }
+
+    /// The string opening at `start - 1`, decoded by `serde_json`.
+    fn by_serde(&mut self, start: usize) -> Option<&'a str> {
+        // The closing quote: the first quote not escaped.
+        let mut i = start;
+        loop {
+            match *self.bytes.get(i)? {
+                b'\\' => i += 2,
+                b'"' => break,
+                _ => i += 1,
+            }
+        }
+        let s: String = serde_json::from_str(self.text.get(start - 1..=i)?).ok()?;
+        self.at = i + 1;
+        Some(self.bump.alloc_str(&s))
+    }
+
+    /// A number: a short plain integer read here, any other number read by
+    /// `serde_json` from its text.
+    fn number(&mut self) -> Option<Node<'a>> {
+        let start = self.at;
+        let mut i = start;
+        let neg = self.bytes.get(i) == Some(&b'-');
+        if neg {
+            i += 1;
+        }
+        let digits = i;
+        while let Some(b'0'..=b'9') = self.bytes.get(i) {
+            i += 1;
+        }
+        let int_end = i;
+        if let Some(b'.') = self.bytes.get(i) {
+            i += 1;
+            while let Some(b'0'..=b'9') = self.bytes.get(i) {
+                i += 1;
+            }
+        }
+        if let Some(b'e' | b'E') = self.bytes.get(i) {
+            i += 1;
+            if let Some(b'+' | b'-') = self.bytes.get(i) {
+                i += 1;
+            }
+            while let Some(b'0'..=b'9') = self.bytes.get(i) {
+                i += 1;
+            }
+        }
+        self.at = i;
+        let n = int_end - digits;
+        let first = *self.bytes.get(digits)?;
+        // `0`, or 1 to 18 digits without a leading zero, and nothing after:
+        // an `i64` either way. `-0` is a float to `serde_json`.
+        if i == int_end && (1..=18).contains(&n) && (first != b'0' || (n == 1 && !neg)) {
+            let mut v: i64 = 0;
+            for &d in self.bytes.get(digits..int_end)? {
+                v = v * 10 + i64::from(d - b'0');
+            }
+            return Some(Node::Int(if neg { -v } else { v }));
+        }
+        let n: serde_json::Number = serde_json::from_str(self.text.get(start..i)?).ok()?;
+        Some(match n.as_i64() {
+            Some(v) => Node::Int(v),
+            None => Node::Float(n.as_f64()?),
+        })
+    }
+}
+
+impl Tree for Node<'_> {
+    fn key(&self, k: &str) -> Option<&Self> {
+        match self {
+            // The last member with the key, as serde_json keeps it.
+            Node::Object(m) => m
+                .iter()
+                .rev()
+                .find(|(kk, _)| same_key(kk, k))
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+    fn items(&self) -> Option<&[Self]> {
+        match self {
+            Node::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+    fn is_object(&self) -> bool {
+        matches!(self, Node::Object(_))
+    }
+    fn to_value(&self) -> Value<'_> {
+        match *self {
+            Node::Null => Value::Null,
+            Node::Bool(b) => Value::Bool(b),
+            Node::Int(i) => Value::Int(i),
+            Node::Float(f) => Value::Float(f),
+            Node::Str(s) => Value::Str(Cow::Borrowed(s)),
+            Node::Array(a) => Value::Array(a.iter().map(Tree::to_value).collect()),
+            Node::Object(m) => {
+                // As a `serde_json::Map` holds an object: keys in order,
+                // the last of a repeated key.
+                let mut members: Vec<(&str, &Node<'_>)> = m.iter().map(|(k, v)| (*k, v)).collect();
+                members.sort_by(|a, b| a.0.cmp(b.0));
+                let mut out: Vec<(Cow<'_, str>, Value<'_>)> = Vec::with_capacity(members.len());
+                for (i, (k, v)) in members.iter().enumerate() {
+                    if members.get(i + 1).is_some_and(|next| next.0 == *k) {
+                        continue;
+                    }
+                    out.push((Cow::Borrowed(*k), v.to_value()));
+                }
+                Value::Object(out)
+            }
+        }
+    }
+    fn dotted_keys<'s>(&'s self, f: &mut dyn FnMut(&'s str)) {
+        if let Node::Object(m) = self {
+            for (k, _) in *m {
+                if k.contains('.') {
+                    f(k);
+                }
+            }
+        }
+    }
+    fn for_each_member<'s>(&'s self, mut f: impl FnMut(&'s str, &'s Self) -> bool) {
+        if let Node::Object(m) = self {
+            for (k, v) in *m {
+                if !f(k, v) {
+                    break;
+                }
+            }
+        }
+    }
+    fn is_null(&self) -> bool {
+        matches!(self, Node::Null)
+    }
+}
+
+crate::event::json::tree_event!(Node<'_>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::json::json_to_value;
+
+    /// The whole value each reader makes of `text`: the quick one's (when
+    /// it reads it) and serde_json's (when it accepts it).
+    fn both(text: &str) -> (Option<Value<'static>>, Option<Value<'static>>) {
+        let bump = Bump::new();
+        let quick = read(text, &bump, &mut String::new()).map(|n| n.to_value().into_owned());
+        let serde = serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .map(|v| json_to_value(&v).into_owned());
+        (quick, serde)
+    }
+
+    #[test]
+    fn reads_what_serde_json_reads_or_declines() {
+        let cases = [
+            r#"{"a": 1, "b": [true, false, null], "c": {"d": "x"}}"#,
+            r#"{"b": 1, "a": 2, "b": 3}"#,
+            r#"{"p": "C:\\Windows\\System32\\cmd.exe", "q": "say \"hi\"\n\t\/\b\f\r"}"#,
+            r#"{"n": [0, 1, -1, 10, 123456789012345678, -123456789012345678]}"#,
+            r#"{"u": "\u00e9\ud83d\ude00", "k\u0041": 1, "m": "a\\b\u0041"}"#,
+            r#"{"lone": "\ud800"}"#,
+            r#"{"n": [-0, 1234567890123456789, 9223372036854775807, 9223372036854775808]}"#,
+            r#"{"n": [-9223372036854775808, -9223372036854775809, 18446744073709551616]}"#,
+            r#"{"n": [1.5, -2.5e3, 1E2, 1e-400, 0.1, 5e-324]}"#,
+            r#"{"n": 1e400}"#,
+            r#"{"n": 01}"#,
+            r#"{"n": 1.}"#,
+            r#"{"n": .5}"#,
+            r#"{"n": +1}"#,
+            r#"{"n": -}"#,
+            r#"{"n": 1e}"#,
+            r#"{"a": 1,}"#,
+            "[1, 2,]",
+            r#"{"a" 1}"#,
+            r#"{"a": tru}"#,
+            r#"{"a": nulll}"#,
+            "{\"a\": \"x\u{1}y\"}",
+            "{\"a\": \"esc\\\"then\u{1f}\"}",
+            "{\"a\": \"tab\there\"}",
+            r#"{"a": "\x"}"#,
+            r#"{"a": 1} x"#,
+            " {\"a\": 1} \n",
+            "{}",
+            "[]",
+            r#""s""#,
+            r#"{"a": [], "b": {}, "c": [{}], "d": [[1, [2]]], "e": {"f": {"g": null}}}"#,
+            r#"{"a": 1"#,
+            r#"{"a": "unterminated"#,
+            r#"{"a": "ends in backslash\"#,
+            r#"{"a": "\"#,
+            "{1: 2}",
+            "",
+        ];
+        for text in cases {
+            let (quick, serde) = both(text);
+            if quick.is_some() {
+                assert_eq!(quick, serde, "{text}");
+            }
+        }
+        // The usual shapes are read here, not declined.
+        for text in &cases[..4] {
+            let (quick, serde) = both(text);
+            assert!(quick.is_some(), "{text}");
+            assert_eq!(quick, serde, "{text}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_declined() {
+        let bump = Bump::new();
+        let ok = format!("{}1{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(read(&ok, &bump, &mut String::new()).is_some());
+        let deep = format!(
+            "{}1{}",
+            "[".repeat(MAX_DEPTH + 1),
+            "]".repeat(MAX_DEPTH + 1)
+        );
+        assert_eq!(read(&deep, &bump, &mut String::new()), None);
+    }
+
+    mod differential {
+        use super::super::*;
+        use crate::event::json::json_to_value;
+        use crate::Event;
+        use eql_plan::{FieldPath, PathSegment};
+        use proptest::prelude::*;
+        use serde_json::Value as Json;
+
+        const KEYS: &[&str] = &[
+            "a",
+            "b",
+            "a.b",
+            "c",
+            "é",
+            "q\"t",
+            "back\\slash",
+            "nl\n",
+            "ctl\u{1}",
+        ];
+
+        fn json() -> impl Strategy<Value = Json> {
+            let leaf = prop_oneof![
+                Just(Json::Null),
+                any::<bool>().prop_map(Json::from),
+                any::<i64>().prop_map(Json::from),
+                any::<u64>().prop_map(Json::from),
+                any::<f64>()
+                    .prop_filter("finite", |f| f.is_finite())
+                    .prop_map(Json::from),
+                "[a-c\"\\\\/\n\t\u{1}\u{7f}é😀]{0,6}".prop_map(Json::from),
+            ];
+            leaf.prop_recursive(4, 32, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Json::from),
+                    prop::collection::vec((prop::sample::select(KEYS), inner), 0..4).prop_map(
+                        |kv| Json::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+                    ),
+                ]
+            })
+        }
+
+        /// `v` as text, with blanks between tokens, and each object's
+        /// first member written again before the others (serde_json keeps
+        /// the last one).
+        fn text_of(v: &Json, blank: &str, dup: bool) -> String {
+            match v {
+                Json::Object(o) => {
+                    let mut members: Vec<String> = o
+                        .iter()
+                        .map(|(k, v)| {
+                            format!(
+                                "{}{blank}:{blank}{}",
+                                Json::from(k.clone()),
+                                text_of(v, blank, dup)
+                            )
+                        })
+                        .collect();
+                    if let (true, Some((k, _))) = (dup, o.iter().next()) {
+                        members.insert(0, format!("{}:[0]", Json::from(k.clone())));
+                    }
+                    format!(
+                        "{{{blank}{}{blank}}}",
+                        members.join(&format!("{blank},{blank}"))
+                    )
+                }
+                Json::Array(a) => format!(
+                    "[{blank}{}{blank}]",
+                    a.iter()
+                        .map(|x| text_of(x, blank, dup))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+                x => x.to_string(),
+            }
+        }
+
+        fn path() -> impl Strategy<Value = FieldPath> {
+            prop::collection::vec(
+                prop_oneof![
+                    4 => prop::sample::select(KEYS).prop_map(|k| PathSegment::Key(k.to_owned())),
+                    1 => (0u32..2).prop_map(PathSegment::Index),
+                ],
+                1..4,
+            )
+            .prop_map(FieldPath::new)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+            /// Valid text the quick reader reads (it declines none of it),
+            /// with serde_json's value, and every path reads as on the DOM.
+            #[test]
+            fn reads_valid_text_as_serde_json(
+                v in json(),
+                blank in prop::sample::select(&["", " ", "\n\t\r "][..]),
+                dup in any::<bool>(),
+                paths in prop::collection::vec(path(), 1..6),
+            ) {
+                let text = text_of(&v, blank, dup);
+                let dom: Json = serde_json::from_str(&text).unwrap();
+                let bump = Bump::new();
+                let node = read(&text, &bump, &mut String::new());
+                prop_assert!(node.is_some(), "declined {}", text);
+                let node = node.unwrap();
+                prop_assert_eq!(node.to_value(), json_to_value(&dom), "{}", text);
+                for p in &paths {
+                    prop_assert_eq!(
+                        Event::get(&node, p).map(Value::into_owned),
+                        Event::get(&dom, p).map(Value::into_owned),
+                        "path {} in {}", p, text
+                    );
+                }
+                let proj = crate::Projection::new(&paths);
+                let (mut got, mut want) = (vec![Vec::new(); paths.len()], vec![Vec::new(); paths.len()]);
+                prop_assert!(node.resolve_all(&proj, &mut |i, v| got[i].push(v.into_owned())));
+                prop_assert!(dom.resolve_all(&proj, &mut |i, v| want[i].push(v.into_owned())));
+                prop_assert_eq!(got, want, "{}", text);
+            }
+
+            /// Damaged text: whatever the quick reader reads, serde_json
+            /// reads too, to the same value.
+            #[test]
+            fn reads_damaged_text_only_as_serde_json_does(
+                v in json(),
+                edits in prop::collection::vec((any::<prop::sample::Index>(), prop::sample::select(
+                    &["", "\"", "\\", ",", "}", "]", "{", "[", ":", "0", "-", ".", "e", "u", "\u{1}", " ", "n", "\\u00"][..]
+                ), 0usize..3), 1..4),
+            ) {
+                let mut text = text_of(&v, " ", false).into_bytes();
+                for (at, with, cut) in edits {
+                    if text.is_empty() {
+                        break;
+                    }
+                    let i = at.index(text.len());
+                    let end = (i + cut).min(text.len());
+                    text.splice(i..end, with.bytes());
+                }
+                let Ok(text) = String::from_utf8(text) else { return Ok(()) };
+                let bump = Bump::new();
+                if let Some(node) = read(&text, &bump, &mut String::new()) {
+                    let dom = serde_json::from_str::<Json>(&text);
+                    prop_assert!(dom.is_ok(), "read what serde_json rejects: {}", text);
+                    let dom = dom.unwrap_or_default();
+                    prop_assert_eq!(node.to_value(), json_to_value(&dom), "{}", text);
+                }
+            }
+        }
+    }
+}
