@@ -157,7 +157,7 @@ pub(crate) fn parse_ts(v: &Value<'_>, format: TimestampFormat) -> Option<i64> {
         }
     };
     match (format, v) {
-        (TimestampFormat::Iso8601, Value::Str(s)) => parse_iso8601(s.trim()),
+        (TimestampFormat::Iso8601, Value::Str(s)) => remembered(s.trim(), format),
         (TimestampFormat::Iso8601, _) => None,
         (_, Value::Int(i)) => Some(shift(*i).saturating_mul(unit)),
         (_, Value::Float(f)) if f.is_finite() => {
@@ -168,20 +168,60 @@ pub(crate) fn parse_ts(v: &Value<'_>, format: TimestampFormat) -> Option<i64> {
             };
             Some(saturate(f * unit as f64))
         }
-        (_, Value::Str(s)) => {
-            let t = s.trim();
-            if format == TimestampFormat::FileTime {
-                // Whole ticks first: the 1601 offset in nanoseconds overflows i64.
-                return parse_decimal(t, 1).map(|n| shift(n).saturating_mul(unit));
-            }
-            match parse_decimal(t, unit) {
-                Some(n) => Some(n),
-                None if format == TimestampFormat::Auto => parse_iso8601(t),
-                None => None,
-            }
-        }
+        (_, Value::Str(s)) => remembered(s.trim(), format),
         (_, Value::Array(a)) if a.len() == 1 => a.first().and_then(|x| parse_ts(x, format)),
         _ => None,
+    }
+}
+
+/// The longest timestamp string [`remembered`] keeps.
+const REMEMBERED_LEN: usize = 64;
+
+thread_local! {
+    /// The last timestamp string read on this thread, its format and what
+    /// it read to: the sessions of a rule set read each event's timestamp
+    /// one after another.
+    static LAST_STRING: std::cell::RefCell<(Option<TimestampFormat>, String, Option<i64>)> =
+        const { std::cell::RefCell::new((None, String::new(), None)) };
+}
+
+/// [`parse_ts`] of the string `t`, answered from the last string read on
+/// this thread when it is the same (a pure function of the string and the
+/// format, so the answer is the one a fresh read gives).
+fn remembered(t: &str, format: TimestampFormat) -> Option<i64> {
+    if t.len() > REMEMBERED_LEN {
+        return parse_ts_str(t, format);
+    }
+    LAST_STRING.with(|last| {
+        let Ok(mut last) = last.try_borrow_mut() else {
+            return parse_ts_str(t, format);
+        };
+        if last.0 == Some(format) && last.1 == t {
+            return last.2;
+        }
+        let at = parse_ts_str(t, format);
+        last.0 = Some(format);
+        last.1.clear();
+        last.1.push_str(t);
+        last.2 = at;
+        at
+    })
+}
+
+/// [`parse_ts`] of a trimmed string.
+fn parse_ts_str(t: &str, format: TimestampFormat) -> Option<i64> {
+    let unit = format.nanos_per_unit();
+    match format {
+        TimestampFormat::Iso8601 => parse_iso8601(t),
+        // Whole ticks first: the 1601 offset in nanoseconds overflows i64.
+        TimestampFormat::FileTime => {
+            parse_decimal(t, 1).map(|n| n.saturating_sub(FILETIME_UNIX).saturating_mul(unit))
+        }
+        _ => match parse_decimal(t, unit) {
+            Some(n) => Some(n),
+            None if format == TimestampFormat::Auto => parse_iso8601(t),
+            None => None,
+        },
     }
 }
 
