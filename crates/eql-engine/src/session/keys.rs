@@ -137,7 +137,7 @@ pub(crate) fn build_keys(
     out.push(Key::new());
     for (i, v) in vals.iter().enumerate() {
         let opt = optional.get(i).copied().unwrap_or(false);
-        let choices: SmallVec<[KeyAtom; 2]> = match v {
+        let mut choices: SmallVec<[KeyAtom; 2]> = match v {
             None | Some(Value::Null) => {
                 if opt {
                     smallvec::smallvec![KeyAtom::Null]
@@ -167,8 +167,14 @@ pub(crate) fn build_keys(
             return;
         }
         if choices.len() == 1 {
-            for k in out.iter_mut() {
-                k.push(choices[0].clone());
+            // The last key takes the atom itself; the others a copy.
+            let Some(c) = choices.pop() else { continue };
+            let n = out.len();
+            for k in out.iter_mut().take(n.saturating_sub(1)) {
+                k.push(c.clone());
+            }
+            if let Some(k) = out.last_mut() {
+                k.push(c);
             }
         } else {
             let prev: SmallVec<[Key; 1]> = std::mem::take(out);
