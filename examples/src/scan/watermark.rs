@@ -346,7 +346,9 @@ impl Lazy {
         // the lookup: a blank or cut line is for the parser to reject.
         let trimmed = bytes.trim_ascii();
         let whole = trimmed.first() == Some(&b'{') && trimmed.last() == Some(&b'}');
-        for q in &self.quoted {
+        // The last key first: the most particular, so the likeliest to be
+        // missing, which answers at once.
+        for q in self.quoted.iter().rev() {
             let mut keys = 0;
             for at in q.find_iter(bytes) {
                 let after = bytes.get(at + q.needle().len()..).unwrap_or(&[]);
