@@ -174,9 +174,12 @@
 //!
 //! - `rules` (default): [`RuleSet`] and rule loading (Elastic TOML, `.eql`,
 //!   JSONL) and the shipped pack; pulls in `toml`.
-//! - `simd` (default): [`Pack::matches_json`] parses event bytes with
-//!   sonic-rs, a SIMD JSON parser, into a DOM read exactly as a
-//!   `serde_json::Value` is (same limits, same errors, same fields).
+//! - `simd` (default): [`Event`] for `sonic_rs::Value`, events parsed by
+//!   sonic-rs (a SIMD JSON parser), read exactly as a `serde_json::Value` is
+//!   (same fields). The bytes entry points do not depend on it:
+//!   [`Pack::matches_json`] reads each line with the engine's own quick
+//!   reader into an arena tree, and with `serde_json` the lines that reader
+//!   declines.
 //! - `serde`: `Serialize`/`Deserialize` for [`Value`] (as the JSON it stands
 //!   for), [`Diagnostic`] and [`Span`], [`SessionStats`] (missing counters
 //!   read as 0), [`SessionSnapshot`] (a session's checkpoint, for

@@ -564,3 +564,29 @@ fn event_limits_are_configured_where_the_options_live() {
         .expect("within the limits");
     assert_eq!(out.len(), 1);
 }
+
+/// Events nested past the quick reader's depth (64) but within the limits
+/// are matched from bytes as from their DOM; past the limit, `TooDeep`.
+#[test]
+fn deep_events_match_from_bytes_as_from_the_dom() {
+    let rule = es(r#"process where process.name == "cmd.exe" and deep.b == 1"#);
+    let pack = eql_engine::Pack::new([&rule]);
+    let mut hits = eql_engine::PackMatches::new();
+    for depth in [1, 62, 63, 64, 65, 66, 100, 125] {
+        let nest = format!("{}1{}", "[".repeat(depth - 1), "]".repeat(depth - 1));
+        let line = format!(
+            r#"{{"event": {{"category": "process"}}, "process": {{"name": "cmd.exe"}}, "deep": {{"b": 1, "c": {nest}}}}}"#
+        );
+        let dom: serde_json::Value = serde_json::from_str(&line).expect("valid JSON");
+        pack.matches(&dom, &mut hits);
+        let want = hits.rules().to_vec();
+        assert_eq!(want, [0], "depth {depth}");
+        pack.matches_json(line.as_bytes(), &mut hits)
+            .unwrap_or_else(|e| panic!("depth {depth}: {e}"));
+        assert_eq!(hits.rules(), &want[..], "depth {depth}");
+    }
+    let nest = format!("{}1{}", "[".repeat(127), "]".repeat(127));
+    let line = format!(r#"{{"event": {{"category": "process"}}, "deep": {nest}}}"#);
+    let err = pack.matches_json(line.as_bytes(), &mut hits).unwrap_err();
+    assert_eq!(err.kind, EventErrorKind::TooDeep { max: 128 });
+}

@@ -340,21 +340,9 @@ impl Pack {
         if done {
             return Ok(());
         }
-        #[cfg(feature = "simd")]
-        if self.limits.max_depth <= crate::event::input::SERDE_DEPTH {
-            // A SIMD parse into a DOM, read by the same walk as a
-            // `serde_json::Value`. Anything it does not take as one object
-            // goes to serde_json, which names the error as `parse_event`
-            // does.
-            if let Ok(dom) = sonic_rs::from_str::<sonic_rs::Value>(text) {
-                if sonic_rs::JsonValueTrait::is_object(&dom) {
-                    self.matches_inner(&dom, out);
-                    return Ok(());
-                }
-            }
-            return parse_text(text, serde_json::from_str::<serde_json::Value>, json_type)
-                .map(|dom| self.matches_inner(&dom, out));
-        }
+        // Anything else (nesting past the quick reader's depth, or text
+        // that is not an event, whose error serde_json names): one pass of
+        // serde_json over the bytes.
         if let Some(direct) = &self.direct {
             if self.matches_direct(direct, text, out)? {
                 return Ok(());
