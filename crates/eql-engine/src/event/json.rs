@@ -28,6 +28,24 @@ pub(crate) fn json_to_value(v: &Json) -> Value<'_> {
     }
 }
 
+/// An object's members (`key`, node) as a runtime value, as a
+/// `serde_json::Map` holds them: keys in order, the last of a repeated key.
+/// For the trees that keep an object's members as written.
+pub(crate) fn sorted_object<'a, T: Tree + 'a>(
+    members: impl Iterator<Item = (&'a str, &'a T)>,
+) -> Value<'a> {
+    let mut members: Vec<(&'a str, &'a T)> = members.collect();
+    members.sort_by(|a, b| a.0.cmp(b.0));
+    let mut out: Vec<(Cow<'a, str>, Value<'a>)> = Vec::with_capacity(members.len());
+    for (i, &(k, v)) in members.iter().enumerate() {
+        if members.get(i + 1).is_some_and(|next| next.0 == k) {
+            continue;
+        }
+        out.push((Cow::Borrowed(k), v.to_value()));
+    }
+    Value::Object(out)
+}
+
 /// A JSON-shaped tree the field walk can read: `serde_json::Value`, or the
 /// pruned tree of a raw-bytes projection. One walk serves both, so they
 /// resolve every path identically.

@@ -15,7 +15,7 @@
 //! object's last member of a repeated key). The unit tests, the
 //! differential tests and the `json_quick` fuzz target check it.
 
-use crate::event::json::{same_key, Tree};
+use crate::event::json::{same_key, sorted_object, Tree};
 use bumpalo::Bump;
 use eql_plan::Value;
 use smallvec::SmallVec;
@@ -362,20 +362,7 @@ impl Tree for Node<'_> {
             Node::Float(f) => Value::Float(f),
             Node::Str(s) => Value::Str(Cow::Borrowed(s)),
             Node::Array(a) => Value::Array(a.iter().map(Tree::to_value).collect()),
-            Node::Object(m) => {
-                // As a `serde_json::Map` holds an object: keys in order,
-                // the last of a repeated key.
-                let mut members: Vec<(&str, &Node<'_>)> = m.iter().map(|(k, v)| (*k, v)).collect();
-                members.sort_by(|a, b| a.0.cmp(b.0));
-                let mut out: Vec<(Cow<'_, str>, Value<'_>)> = Vec::with_capacity(members.len());
-                for (i, (k, v)) in members.iter().enumerate() {
-                    if members.get(i + 1).is_some_and(|next| next.0 == *k) {
-                        continue;
-                    }
-                    out.push((Cow::Borrowed(*k), v.to_value()));
-                }
-                Value::Object(out)
-            }
+            Node::Object(m) => sorted_object(m.iter().map(|(k, v)| (*k, v))),
         }
     }
     fn dotted_keys<'s>(&'s self, f: &mut dyn FnMut(&'s str)) {

@@ -2,7 +2,7 @@
 //! JSON parser, read through the same field walk and resolver as a
 //! `serde_json::Value`.
 
-use crate::event::json::{same_key, Tree};
+use crate::event::json::{same_key, sorted_object, Tree};
 use eql_plan::Value;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value as Sonic};
 use std::borrow::Cow;
@@ -24,18 +24,7 @@ fn to_value(v: &Sonic) -> Value<'_> {
         return Value::Array(a.iter().map(to_value).collect());
     }
     if let Some(o) = v.as_object() {
-        // As a `serde_json::Map` holds an object: keys in order, the last
-        // of a repeated key.
-        let mut members: Vec<(&str, &Sonic)> = o.iter().collect();
-        members.sort_by(|a, b| a.0.cmp(b.0));
-        let mut out: Vec<(Cow<'_, str>, Value<'_>)> = Vec::with_capacity(members.len());
-        for (i, (k, v)) in members.iter().enumerate() {
-            if members.get(i + 1).is_some_and(|next| next.0 == *k) {
-                continue;
-            }
-            out.push((Cow::Borrowed(*k), to_value(v)));
-        }
-        return Value::Object(out);
+        return sorted_object(o.iter());
     }
     Value::Null
 }
