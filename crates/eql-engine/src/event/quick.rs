@@ -98,10 +98,40 @@ static STOPS: [bool; 256] = {
 
 /// The first quote or backslash of `rest` (its position and byte); `None`
 /// at a control character or the end of the text.
+///
+/// Eight bytes at a time: in a word, `(w - 0x01..) & !w & 0x80..` flags
+/// the bytes that are zero, and `(w - 0x20..) & !w & 0x80..` those below
+/// 0x20. A flag can be wrong only above a right one (a borrow carries
+/// upwards), so the lowest flag of the three tests is the first byte that
+/// passes any of them.
 #[inline]
 fn stop(rest: &[u8]) -> Option<(usize, u8)> {
-    let (n, &b) = rest.iter().enumerate().find(|&(_, &b)| STOPS[b as usize])?;
-    (b >= 0x20).then_some((n, b))
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
+    let mut chunks = rest.chunks_exact(8);
+    let mut base = 0;
+    for c in &mut chunks {
+        let Ok(bytes) = <[u8; 8]>::try_from(c) else {
+            break;
+        };
+        let w = u64::from_le_bytes(bytes);
+        let flags = zero(w ^ (ONES * u64::from(b'"')))
+            | zero(w ^ (ONES * u64::from(b'\\')))
+            | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
+        if flags != 0 {
+            let n = base + (flags.trailing_zeros() / 8) as usize;
+            let b = *rest.get(n)?;
+            return (b >= 0x20).then_some((n, b));
+        }
+        base += 8;
+    }
+    let (n, &b) = chunks
+        .remainder()
+        .iter()
+        .enumerate()
+        .find(|&(_, &b)| STOPS[b as usize])?;
+    (b >= 0x20).then_some((base + n, b))
 }
 
 struct Reader<'a> {
@@ -563,6 +593,23 @@ mod tests {
 
         proptest! {
             #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+            /// The word-at-a-time search finds what a byte-by-byte one finds.
+            #[test]
+            fn stop_is_the_first_stopping_byte(
+                bytes in prop::collection::vec(prop_oneof![
+                    Just(b'"'), Just(b'\\'), 0u8..0x20, 0x20u8..=0xff, b'a'..=b'z',
+                ], 0..40),
+                from in 0usize..8,
+            ) {
+                let rest = bytes.get(from.min(bytes.len())..).unwrap_or(&[]);
+                let want = rest
+                    .iter()
+                    .position(|&b| STOPS[b as usize])
+                    .and_then(|n| rest.get(n).map(|&b| (n, b)))
+                    .filter(|&(_, b)| b >= 0x20);
+                prop_assert_eq!(stop(rest), want);
+            }
 
             /// Valid text the quick reader reads (it declines none of it),
             /// with serde_json's value, and every path reads as on the DOM.
