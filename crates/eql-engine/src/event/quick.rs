@@ -70,6 +70,10 @@ impl Clone for Arena {
     }
 }
 
+/// The most bytes an [`Arena`] keeps between events: an arena (or buffer)
+/// that one very large line grew past this is freed, not kept.
+pub(crate) const ARENA_KEEP_BYTES: usize = 4 << 20;
+
 impl Arena {
     /// The arena, emptied, and the buffer.
     pub(crate) fn parts(&mut self) -> (&Bump, &mut String) {
@@ -77,7 +81,14 @@ impl Arena {
             Ok(p) => p,
             Err(poisoned) => poisoned.into_inner(),
         };
-        bump.reset();
+        if bump.allocated_bytes() > ARENA_KEEP_BYTES {
+            *bump = Bump::new();
+        } else {
+            bump.reset();
+        }
+        if scratch.capacity() > ARENA_KEEP_BYTES {
+            *scratch = String::new();
+        }
         (bump, scratch)
     }
 }
@@ -489,6 +500,29 @@ mod tests {
             assert!(quick.is_some(), "{text}");
             assert_eq!(quick, serde, "{text}");
         }
+    }
+
+    #[test]
+    fn an_arena_grown_by_a_large_line_is_not_kept() {
+        let mut arena = Arena::default();
+        let big = format!("[{}0]", "0,".repeat(1 << 20));
+        {
+            let (bump, scratch) = arena.parts();
+            assert!(read(&big, bump, scratch).is_some());
+            assert!(bump.allocated_bytes() > ARENA_KEEP_BYTES);
+        }
+        let (bump, _) = arena.parts();
+        assert!(bump.allocated_bytes() <= ARENA_KEEP_BYTES);
+        let small = r#"{"a": [1, 2]}"#;
+        let (bump, scratch) = arena.parts();
+        assert!(read(small, bump, scratch).is_some());
+        let kept = bump.allocated_bytes();
+        let (bump, _) = arena.parts();
+        assert_eq!(
+            bump.allocated_bytes(),
+            kept,
+            "a small arena is reset and kept"
+        );
     }
 
     #[test]

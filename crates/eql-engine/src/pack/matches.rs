@@ -13,7 +13,8 @@ use smallvec::SmallVec;
 /// value at most 256 bytes, so about 1.5 MB at most, allocated on first
 /// use): a value seen again is answered without scanning it again. And it
 /// keeps the arena into which [`crate::Pack::matches_json`] reads each
-/// event's JSON, reset (not freed) from one event to the next.
+/// event's JSON, reset (not freed) from one event to the next; an arena that
+/// one very large line grew past 4 MiB is freed instead.
 ///
 /// ```
 /// let hits = eql_engine::PackMatches::new();
