@@ -170,7 +170,7 @@ impl<'a> Reader<'a> {
 
     /// Consumes `b` (after blanks) or fails.
     #[inline]
-    fn expect(&mut self, b: u8) -> Option<()> {
+    fn consume(&mut self, b: u8) -> Option<()> {
         self.blanks();
         (self.peek()? == b).then(|| self.at += 1)
     }
@@ -213,7 +213,7 @@ impl<'a> Reader<'a> {
                 return None;
             }
             let k = self.string()?;
-            self.expect(b':')?;
+            self.consume(b':')?;
             self.blanks();
             let v = self.value(depth)?;
             members.push((k, v));
@@ -655,11 +655,12 @@ mod tests {
                 paths in prop::collection::vec(path(), 1..6),
             ) {
                 let text = text_of(&v, blank, dup);
-                let dom: Json = serde_json::from_str(&text).unwrap();
+                let dom: Json = serde_json::from_str(&text)
+                    .map_err(|e| TestCaseError::fail(format!("{e}: {text}")))?;
                 let bump = Bump::new();
-                let node = read(&text, &bump, &mut String::new());
-                prop_assert!(node.is_some(), "declined {}", text);
-                let node = node.unwrap();
+                let Some(node) = read(&text, &bump, &mut String::new()) else {
+                    return Err(TestCaseError::fail(format!("declined {text}")));
+                };
                 prop_assert_eq!(node.to_value(), json_to_value(&dom), "{}", text);
                 for p in &paths {
                     prop_assert_eq!(
