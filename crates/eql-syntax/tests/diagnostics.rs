@@ -144,7 +144,7 @@ fn case_05() {
   --> 1:23
   |
 1 | sequence with maxspan=5 [a where true] [b where true]
-  |                       ^^
+  |                       ^
 "####,
     );
 }
@@ -378,7 +378,7 @@ fn case_21() {
   --> 1:26
   |
 1 | sequence with maxspan=1m by x [a where true] [b where true]
-  |                          ^^^^^
+  |                          ^^^^
 "####,
     );
 }
@@ -590,4 +590,36 @@ fn too_long() {
     opts.max_len = 10;
     let err = parse_query("process where true", &opts).expect_err("too long");
     assert_eq!(err.code(), "EQL0014");
+}
+
+/// An expression's span ends at its last token: the blanks and comments
+/// after it (which pest's span of a compound rule takes in) are not part of
+/// it, and a `//` or `/*` inside a string is no comment.
+#[test]
+fn spans_end_at_the_last_token() {
+    let src = "a == 1  /* c */ and not b  or f(c)  > 2 // x\n and d == \"u//v/*\"  ";
+    let e = eql_syntax::parse_expr(src, &eql_syntax::ParseOptions::default())
+        .map_err(|e| e.to_string());
+    let Ok(e) = e else {
+        panic!("{e:?}");
+    };
+    let mut spans = Vec::new();
+    e.walk(&mut |x: &eql_syntax::Expr| {
+        spans.push(
+            src.get(x.span.start as usize..x.span.end as usize)
+                .map(str::to_owned),
+        );
+        true
+    });
+    for s in spans.iter().flatten() {
+        assert_eq!(s.trim_end(), s, "{spans:?}");
+        assert!(!s.ends_with("*/") && !s.ends_with("// x"), "{spans:?}");
+    }
+    assert!(spans.contains(&Some("a == 1".to_owned())), "{spans:?}");
+    assert!(spans.contains(&Some("not b".to_owned())), "{spans:?}");
+    assert!(spans.contains(&Some("f(c)  > 2".to_owned())), "{spans:?}");
+    assert!(
+        spans.contains(&Some("d == \"u//v/*\"".to_owned())),
+        "{spans:?}"
+    );
 }

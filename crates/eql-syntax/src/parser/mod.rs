@@ -99,9 +99,17 @@ fn eof(src: &str) -> ParseError {
     ParseError::new(ParseErrorKind::UnexpectedEof, Span::new(n, n))
 }
 
+/// The span of `p`'s text up to its last token. pest's span of a
+/// compound rule also takes in the blanks it skipped after its last part
+/// (looking for an operator that did not come). The text pest reads has its
+/// comments blanked ([`blank_comments`]), so those blanks are all the trivia
+/// there is, and no token ends with one (strings end with their quote).
 fn span_of(p: &Pair<'_, Rule>) -> Span {
     let s = p.as_span();
-    Span::new(s.start() as u32, s.end() as u32)
+    let content = p
+        .as_str()
+        .trim_end_matches([' ', '\t', '\r', '\n', '\u{0C}']);
+    Span::new(s.start() as u32, (s.start() + content.len()) as u32)
 }
 
 fn err<T>(kind: ParseErrorKind, span: Span) -> PResult<T> {
