@@ -1,7 +1,7 @@
 //! The queries of a pack that share one category field: routing, the
 //! candidate index and exact evaluation.
 
-use crate::eval::plan::{self, FreshSlots, SlotBuf, Slots};
+use crate::eval::plan::{self, SlotBuf, Slots};
 use crate::event::project::Projection;
 use crate::query::CompiledQuery;
 use crate::Event;
@@ -22,12 +22,6 @@ pub(super) struct Group {
     /// Per bucket ([`eql_plan::Bucket::id`]): the fields it reads, resolved
     /// together in one pass once the event's category selects it.
     pub(super) reads: Vec<(Vec<eql_plan::FieldId>, Projection)>,
-    /// The fields a raw-bytes match reads straight from the bytes
-    /// ([`Direct`]), ascending.
-    pub(super) direct_ids: Vec<u32>,
-    /// The slots of a raw-bytes match before the pass: those of
-    /// `direct_ids` resolved.
-    pub(super) fresh: FreshSlots,
     /// A field's `null_value` reads explicit nulls, which bulk resolution
     /// leaves out: such groups read their fields one by one.
     pub(super) reads_nulls: bool,
@@ -84,8 +78,6 @@ impl Group {
             positions,
             category,
             reads,
-            direct_ids: Vec::new(),
-            fresh: FreshSlots::default(),
             reads_nulls,
             reads_captures: false,
             memo_id: NEXT_MEMO_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),

@@ -1,9 +1,8 @@
 //! The reusable result buffer of a pack match, and its sampled profile.
 
 use super::SampledTime;
-use crate::eval::plan::{SlotBuf, Slots};
+use crate::eval::plan::SlotBuf;
 use eql_plan::{SetId, Value};
-use smallvec::SmallVec;
 
 /// A reusable buffer of matched rule indexes: no allocation per event once
 /// warm.
@@ -239,13 +238,6 @@ impl PackMatches {
     /// (the rest were ruled out by routing or the candidate index).
     pub fn evaluated(&self) -> u64 {
         self.evaluated
-    }
-
-    /// Keeps the allocations of `slots` (one per group) for the next event.
-    pub(super) fn give_back(&mut self, slots: SmallVec<[Slots<'_>; 2]>) {
-        for (buf, s) in self.slot_bufs.iter_mut().zip(slots) {
-            *buf = s.into_buf();
-        }
     }
 
     /// A fresh event epoch for a routed plan of `n` rules.

@@ -1,7 +1,6 @@
 //! Many single-event queries evaluated together: category routing, the fused
 //! candidate index, then exact evaluation of the candidates only.
 
-mod direct;
 mod group;
 mod matches;
 mod memo;
@@ -19,7 +18,6 @@ use smallvec::{smallvec, SmallVec};
 use std::borrow::Cow;
 use std::fmt;
 
-use direct::Direct;
 use group::Group;
 pub use matches::{PackMatches, PackProfile};
 pub use sampled::SampledTime;
@@ -71,8 +69,6 @@ pub struct Pack {
     projection: Projection,
     /// The strictest of the queries' [`crate::CompileOptions::event_limits`].
     limits: EventLimits,
-    /// How raw bytes go straight into every group's slots, when they can.
-    direct: Option<Direct>,
     /// The fields whose values a match also reports ([`Pack::capture`]).
     captures: Vec<FieldPath>,
     /// The captured fields, read whole in one pass over an event.
@@ -198,14 +194,13 @@ impl Pack {
             engines.push(e.clone());
             origin.push(i);
         }
-        let mut groups: Vec<Group> = building
+        let groups: Vec<Group> = building
             .into_iter()
             .map(|(category, fields, rules, positions)| {
                 Group::new(category, fields, rules, positions)
             })
             .collect();
         let projection = Projection::new(groups.iter().flat_map(|g| g.plan.fields()));
-        let direct = Direct::new(&mut groups, &[]);
         let category_read = Projection::new(groups.iter().map(|g| &g.category));
         Pack {
             category_read,
@@ -214,7 +209,6 @@ impl Pack {
             origin,
             projection,
             limits: limits.unwrap_or_default(),
-            direct,
             captures: Vec::new(),
             capture_read: Projection::values(&[]),
             capture_needs: None,
@@ -249,7 +243,6 @@ impl Pack {
                 .flat_map(|g| g.plan.fields())
                 .chain(&self.captures),
         );
-        self.direct = Direct::new(&mut self.groups, &self.captures);
         self
     }
 
@@ -341,13 +334,8 @@ impl Pack {
             return Ok(());
         }
         // Anything else (nesting past the quick reader's depth, or text
-        // that is not an event, whose error serde_json names): one pass of
-        // serde_json over the bytes.
-        if let Some(direct) = &self.direct {
-            if self.matches_direct(direct, text, out)? {
-                return Ok(());
-            }
-        }
+        // that is not an event, whose error serde_json names): serde_json's
+        // pass over the bytes into the pruned tree of the pack's fields.
         let ev = self.projection.parse_checked(text)?;
         self.matches_inner(&ev, out);
         Ok(())

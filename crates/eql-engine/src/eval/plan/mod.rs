@@ -14,7 +14,7 @@ use crate::Event;
 use eql_plan::{CmpOp, Cond, FieldPath, FieldTable, Test, TestOp, Value};
 use std::cmp::Ordering;
 
-pub(crate) use slots::{recycle, FreshSlots, SlotBuf, Slots};
+pub(crate) use slots::{recycle, SlotBuf, Slots};
 
 /// Evaluates `cond` for an event. `ctx` is the reference context for generic
 /// leaves (the same event).

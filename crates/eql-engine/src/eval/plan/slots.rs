@@ -56,24 +56,6 @@ pub(crate) struct Slots<'e> {
     dirty: bool,
 }
 
-/// The starting state of the slots of a plan whose fields `ids` are read
-/// in one pass (resolved, and missing until an item arrives).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct FreshSlots(Vec<Slot>);
-
-impl FreshSlots {
-    /// `n` slots, those of `ids` resolved.
-    pub(crate) fn new(n: usize, ids: &[u32]) -> Self {
-        let mut table = vec![Slot::default(); n];
-        for &i in ids {
-            if let Some(s) = table.get_mut(i as usize) {
-                s.resolved = true;
-            }
-        }
-        FreshSlots(table)
-    }
-}
-
 /// The empty allocations of a [`Slots`], kept between events (in
 /// [`crate::PackMatches`]) so that a pack allocates nothing per event once warm.
 #[derive(Default)]
@@ -205,18 +187,6 @@ impl<'e> Slots<'e> {
             table.resize(n, Slot::default());
         }
         Slots::from_table(buf, table)
-    }
-
-    /// The empty slots of `fresh` in the allocations of `buf`: those it
-    /// marks resolved read as missing until items are added to them
-    /// ([`Slots::push_item`], then [`Slots::end_pass`]).
-    pub(crate) fn with_fresh(mut buf: SlotBuf, fresh: &FreshSlots) -> Self {
-        let mut table = std::mem::take(&mut buf.table);
-        table.clear();
-        table.extend_from_slice(&fresh.0);
-        let mut slots = Slots::from_table(buf, table);
-        slots.dirty = true;
-        slots
     }
 
     fn from_table(buf: SlotBuf, table: Vec<Slot>) -> Self {
@@ -407,12 +377,6 @@ impl<'e> Slots<'e> {
         for s in &mut self.table {
             s.resolved = true;
         }
-    }
-
-    /// Ends a raw-bytes pass into slots made [`Slots::with_fresh`]: their
-    /// items are grouped per field.
-    pub(crate) fn end_pass(&mut self) {
-        self.close();
     }
 
     /// Slot of field `id`, read from `event` the first time (the common,

@@ -66,7 +66,7 @@ impl Projection {
     pub(crate) fn parse_direct<'de>(
         &self,
         text: &'de str,
-        sink: &mut dyn DirectSink<'de>,
+        sink: &mut dyn FnMut(usize, Value<'de>),
     ) -> Result<bool, serde_json::Error> {
         if !self.direct || !text.trim_ascii_start().starts_with('{') {
             return Ok(false);
@@ -85,28 +85,12 @@ impl Projection {
     }
 }
 
-/// Where [`Projection::parse_direct`] reports what it reads.
-pub(crate) trait DirectSink<'de> {
-    /// One item of path `path` (the items [`Event::resolve_all`] reports).
-    fn item(&mut self, path: usize, item: Value<'de>);
-    /// The whole value of path `path`, as `walk` returns it, before its
-    /// items; not called for a path that is missing.
-    fn found(&mut self, path: usize, value: &Value<'de>) {
-        let _ = (path, value);
-    }
-}
-
-impl<'de, F: FnMut(usize, Value<'de>)> DirectSink<'de> for F {
-    fn item(&mut self, path: usize, item: Value<'de>) {
-        self(path, item);
-    }
-}
-
 /// Reads one value at a trie node for [`Projection::parse_direct`].
 struct DirectSeed<'p, 's, 'de> {
     resolver: &'p Resolver,
     node: u32,
-    sink: &'s mut dyn DirectSink<'de>,
+    /// `sink(path index, item)`: the items [`Event::resolve_all`] reports.
+    sink: &'s mut dyn FnMut(usize, Value<'de>),
     /// Cleared when the document needs the tree.
     simple: &'s mut bool,
 }
@@ -124,18 +108,15 @@ impl<'de> DeserializeSeed<'de> for DirectSeed<'_, '_, 'de> {
             // then its items (`Value::into_items`, without its allocation for
             // a scalar).
             let value = Whole.deserialize(d)?;
-            for &p in ends {
-                self.sink.found(p as usize, &value);
-            }
             let mut report = |item: Value<'de>| {
                 if matches!(item, Value::Null | Value::Object(_)) {
                     return;
                 }
                 if let Some((&last, others)) = ends.split_last() {
                     for &p in others {
-                        self.sink.item(p as usize, item.clone());
+                        (self.sink)(p as usize, item.clone());
                     }
-                    self.sink.item(last as usize, item);
+                    (self.sink)(last as usize, item);
                 }
             };
             match value {

@@ -13,9 +13,8 @@ mod direct;
 mod seed;
 mod tree;
 
-pub(crate) use direct::DirectSink;
 pub(crate) use seed::Whole;
-pub(crate) use tree::{value_tree_event, LazyProjected};
+pub(crate) use tree::value_tree_event;
 
 use crate::event::input::{check_bytes, parse_text, EventError, EventLimits};
 use crate::event::resolve::Resolver;

@@ -1,11 +1,10 @@
-//! The field walk over a projected tree: [`Tree`] for [`Value`], `Event`
-//! for the types that hold one ([`ProjectedEvent`], [`crate::Document`]),
-//! and [`LazyProjected`], which parses its tree only when a field is read.
+//! The field walk over a projected tree: [`Tree`] for [`Value`], and
+//! `Event` for the types that hold one ([`ProjectedEvent`],
+//! [`crate::Document`]).
 
-use super::{ProjectedEvent, Projection};
+use super::ProjectedEvent;
 use crate::event::json::Tree;
-use crate::Event;
-use eql_plan::{FieldPath, Value};
+use eql_plan::Value;
 use std::borrow::Cow;
 
 /// `v` with every string borrowed from it: a copy that allocates only for
@@ -97,51 +96,3 @@ macro_rules! value_tree_event {
 pub(crate) use value_tree_event;
 
 value_tree_event!(ProjectedEvent);
-
-/// An event read from text that passed
-/// [`check_bytes`](crate::event::input::check_bytes), through a
-/// [`Projection`], parsed into a [`ProjectedEvent`] only when a field is
-/// first read: for a match that usually reads every field straight from the
-/// bytes ([`Projection::parse_direct`]) and the event itself only for the
-/// few rules that need it.
-pub(crate) struct LazyProjected<'t, 'p> {
-    text: &'t str,
-    projection: &'p Projection,
-    tree: std::cell::OnceCell<Option<ProjectedEvent<'t>>>,
-}
-
-impl<'t, 'p> LazyProjected<'t, 'p> {
-    pub(crate) fn new(text: &'t str, projection: &'p Projection) -> Self {
-        LazyProjected {
-            text,
-            projection,
-            tree: std::cell::OnceCell::new(),
-        }
-    }
-
-    /// The projected event; `None` when the text does not parse, which
-    /// cannot happen once [`Projection::parse_direct`] has read it.
-    fn tree(&self) -> Option<&ProjectedEvent<'t>> {
-        self.tree
-            .get_or_init(|| self.projection.parse_checked(self.text).ok())
-            .as_ref()
-    }
-}
-
-impl Event for LazyProjected<'_, '_> {
-    fn get(&self, path: &FieldPath) -> Option<Value<'_>> {
-        self.tree()?.get(path)
-    }
-
-    fn resolve_all<'s>(
-        &'s self,
-        projection: &Projection,
-        sink: &mut dyn FnMut(usize, Value<'s>),
-    ) -> bool {
-        if let Some(t) = self.tree() {
-            t.resolve_all(projection, sink)
-        } else {
-            true
-        }
-    }
-}
