@@ -12,8 +12,9 @@
 //! Invariant: when [`read`] answers `Some(node)`, `serde_json` accepts the
 //! text, and every path reads the same value from `node` as from the
 //! `serde_json::Value` of the text (the same numbers and strings; an
-//! object's last member of a repeated key). The unit tests, the
-//! differential tests and the `json_quick` fuzz target check it.
+//! object's last member of a repeated key). The unit proptests check it
+//! against serde_json; the differential proptests and the `eval_diff` fuzz
+//! target check the packs that read their lines through it.
 
 use crate::event::json::{same_key, sorted_object, Tree};
 use bumpalo::Bump;
