@@ -280,10 +280,12 @@ impl eql_engine::Event for One<'_> {
         if path != self.field {
             return None;
         }
-        let root = FieldPath::new(Vec::new());
+        // The empty path: the value itself (built once, not per line).
+        static ROOT: std::sync::OnceLock<FieldPath> = std::sync::OnceLock::new();
+        let root = ROOT.get_or_init(|| FieldPath::new(Vec::new()));
         self.value
             .as_ref()
-            .and_then(|v| eql_engine::Event::get(v, &root))
+            .and_then(|v| eql_engine::Event::get(v, root))
     }
 }
 

@@ -136,6 +136,12 @@ impl Group {
     ) {
         out.next_epoch(self.plan.rules.len());
         for b in &self.buckets(&cats) {
+            // A bucket with no rule has nothing to find, unless its pass
+            // is the one that reads the captured fields.
+            let captures_here = self.reads_captures && !out.captured_done;
+            if b.rules.is_empty() && !captures_here {
+                continue;
+            }
             let filled = bulk && self.fill(b, event, slots, out);
             for &r in &b.always {
                 out.candidate(r.0);

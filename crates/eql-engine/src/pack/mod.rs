@@ -79,33 +79,56 @@ pub struct Pack {
 }
 
 /// The captured fields an event needs, by what it matched
-/// ([`Pack::capture_only`]): indexes in [`Pack::capture`]'s paths.
+/// ([`Pack::capture_only`]), as bit sets over the indexes in
+/// [`Pack::capture`]'s paths (bit `k % 64` of word `k / 64`).
 #[derive(Clone, Debug)]
 struct CaptureNeeds {
-    /// Needed for every event, ascending.
-    always: Vec<u32>,
-    /// Per pack rule: needed when the event matches it.
-    per_rule: Vec<Vec<u32>>,
+    /// Needed for every event.
+    always: Vec<u64>,
+    /// Per pack rule: needed when the event matches it (each as long as
+    /// `always`).
+    per_rule: Vec<Vec<u64>>,
+}
+
+/// The set of the indexes in `items` below `len`, as [`CaptureNeeds`] keeps
+/// them.
+fn bit_set(items: &[u32], len: usize) -> Vec<u64> {
+    let mut words = vec![0u64; len.div_ceil(64)];
+    for &k in items {
+        if let Some(w) = words.get_mut(k as usize / 64) {
+            if (k as usize) < len {
+                *w |= 1 << (k % 64);
+            }
+        }
+    }
+    words
 }
 
 impl CaptureNeeds {
-    /// The captured fields an event matching `rules` needs, ascending.
-    fn wanted(&self, rules: &[u32]) -> SmallVec<[u32; 16]> {
-        let mut want: SmallVec<[u32; 16]> = SmallVec::new();
-        want.extend_from_slice(&self.always);
+    /// The captured fields an event matching `rules` needs.
+    fn wanted(&self, rules: &[u32]) -> SmallVec<[u64; 4]> {
+        let mut want: SmallVec<[u64; 4]> = SmallVec::from_slice(&self.always);
         for &r in rules {
-            want.extend_from_slice(self.per_rule.get(r as usize).map_or(&[], |n| &n[..]));
+            if let Some(need) = self.per_rule.get(r as usize) {
+                for (w, n) in want.iter_mut().zip(need) {
+                    *w |= n;
+                }
+            }
         }
-        want.sort_unstable();
-        want.dedup();
         want
+    }
+
+    /// True when `want` ([`CaptureNeeds::wanted`]) holds captured field `k`.
+    fn holds(want: &[u64], k: u32) -> bool {
+        want.get(k as usize / 64)
+            .is_some_and(|w| w & (1 << (k % 64)) != 0)
     }
 
     /// Keeps in `out.captured` only what an event matching `out.rules`
     /// needs.
     fn keep_wanted(&self, out: &mut PackMatches) {
         let want = self.wanted(&out.rules);
-        out.captured.retain(|(k, _)| want.binary_search(k).is_ok());
+        out.captured.retain(|(k, _)| Self::holds(&want, *k));
     }
 }
 
@@ -270,12 +293,10 @@ impl Pack {
     /// ```
     #[must_use]
     pub fn capture_only(mut self, always: &[u32], per_rule: &[Vec<u32>]) -> Pack {
-        let mut always = always.to_vec();
-        always.sort_unstable();
-        always.dedup();
+        let len = self.captures.len();
         self.capture_needs = Some(Box::new(CaptureNeeds {
-            always,
-            per_rule: per_rule.to_vec(),
+            always: bit_set(always, len),
+            per_rule: per_rule.iter().map(|r| bit_set(r, len)).collect(),
         }));
         self
     }
@@ -445,7 +466,7 @@ impl Pack {
             out.captured.extend(
                 whole
                     .drain(..)
-                    .filter(|(k, _)| want.as_ref().is_none_or(|w| w.binary_search(k).is_ok()))
+                    .filter(|(k, _)| want.as_ref().is_none_or(|w| CaptureNeeds::holds(w, *k)))
                     .map(|(k, v)| (k, v.into_owned())),
             );
             out.captured.sort_unstable_by_key(|c| c.0);
