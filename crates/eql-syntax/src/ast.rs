@@ -97,6 +97,24 @@ pub struct TimeSpan {
     pub span: Span,
 }
 
+impl TimeSpan {
+    /// The span in milliseconds (a bare number counts seconds), saturating.
+    ///
+    /// ```
+    /// use eql_syntax::{parse_query, ParseOptions, QueryBody};
+    /// let q = parse_query("sequence with maxspan=2m [a where true] [b where true]", &ParseOptions::default()).unwrap();
+    /// let QueryBody::Sequence(s) = &q.body else { unreachable!() };
+    /// assert_eq!(s.maxspan.map(|t| t.millis()), Some(120_000));
+    /// ```
+    pub const fn millis(&self) -> u64 {
+        let unit = match self.unit {
+            Some(u) => u.millis(),
+            None => 1_000,
+        };
+        self.value.saturating_mul(unit)
+    }
+}
+
 /// Units of a maxspan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TimeUnit {

@@ -4,6 +4,7 @@
 //! set aside for the sessions.
 
 use super::alert::{Alert, Formatter};
+use super::gate::GateState;
 use super::index::Routes;
 use super::input::{line_offset, lines, Block};
 use super::plan::{RulePlan, Target};
@@ -43,11 +44,19 @@ pub(crate) struct Evaluator<'p> {
     /// The sessions refer to lines by their place in the input
     /// ([`LineRef::At`]), which can be read again.
     at: bool,
+    /// The later sequence steps left out while nothing can precede them.
+    gate: Option<GateState>,
 }
 
 impl<'p> Evaluator<'p> {
-    /// `at`: the input can be read again ([`LineRef::At`]).
-    pub(crate) fn new(routes: Routes<'p>, limits: &EventLimits, at: bool) -> Self {
+    /// `at`: the input can be read again ([`LineRef::At`]); `gate`: the
+    /// steps to leave out while nothing can precede them (a file in order).
+    pub(crate) fn new(
+        routes: Routes<'p>,
+        limits: &EventLimits,
+        at: bool,
+        gate: Option<GateState>,
+    ) -> Self {
         Evaluator {
             routes,
             limits: limits.clone(),
@@ -56,6 +65,7 @@ impl<'p> Evaluator<'p> {
             rules: SmallVec::new(),
             spare: Forwarded::default(),
             at,
+            gate: gate.filter(|_| at),
         }
     }
 
@@ -81,6 +91,12 @@ impl<'p> Evaluator<'p> {
             forward: std::mem::take(&mut self.spare),
             ..Evaluated::default()
         };
+        if let Some(g) = &mut self.gate {
+            let first = lines(block)
+                .next()
+                .map_or(0, |(_, l)| line_offset(block, l));
+            g.start_block(block.seq, first);
+        }
         let mut too_long = block.too_long.iter().peekable();
         for (line_no, line) in lines(block) {
             if let Some(&&(n, len)) = too_long.peek() {
@@ -103,11 +119,34 @@ impl<'p> Evaluator<'p> {
             let at = line_offset(block, line);
             self.line(line_no, at, line, fmt, &mut out);
         }
+        if let Some(g) = &mut self.gate {
+            g.end_block();
+        }
         out
     }
 
-    /// One line, at input position `at`.
+    /// One line, at input position `at`, with the gates set for it before
+    /// and its step hits opening them after.
     fn line(&mut self, line_no: u64, at: u64, line: &[u8], fmt: &Formatter, out: &mut Evaluated) {
+        if let Some(g) = &mut self.gate {
+            g.line(at, self.routes.default_hits());
+        }
+        self.evaluate_line(line_no, at, line, fmt, out);
+        if let (Some(g), false) = (&mut self.gate, self.stateful.is_empty()) {
+            g.hits(&self.stateful, self.routes.default_hits());
+        }
+    }
+
+    /// One line, at input position `at`: its alerts, and its step hits
+    /// (`self.stateful`) forwarded.
+    fn evaluate_line(
+        &mut self,
+        line_no: u64,
+        at: u64,
+        line: &[u8],
+        fmt: &Formatter,
+        out: &mut Evaluated,
+    ) {
         self.matched.clear();
         self.stateful.clear();
         // The plan of the rules that apply to the line's index.
@@ -149,6 +188,7 @@ impl<'p> Evaluator<'p> {
             self.stateful
                 .retain(|&mut (p, _)| rules.get(p as usize).is_some_and(|&r| route.contains(r)));
         }
+
         if !self.stateful.is_empty() || !plan.every_event.is_empty() {
             self.stateful.sort_unstable();
             let rules = &mut self.rules;

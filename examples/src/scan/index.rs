@@ -243,6 +243,11 @@ impl<'p> Routes<'p> {
         (plan, hits, self.filter.as_deref())
     }
 
+    /// The match buffers of the default plan's packs.
+    pub(crate) fn default_hits(&mut self) -> &mut [PackMatches] {
+        self.slots.first_mut().map_or(&mut [], |(_, h)| &mut h[..])
+    }
+
     /// Each plan used, with its packs' match buffers (their profiles).
     pub(crate) fn slots(&self) -> impl Iterator<Item = (&RulePlan, &[PackMatches])> {
         self.slots.iter().map(|(p, h)| (&**p, &h[..]))

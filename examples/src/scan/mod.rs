@@ -34,6 +34,7 @@
 
 mod alert;
 mod eval;
+mod gate;
 mod index;
 mod input;
 mod pipeline;

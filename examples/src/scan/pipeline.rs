@@ -10,6 +10,7 @@
 
 use super::alert::{Alert, Formatter};
 use super::eval::{Evaluated, Evaluator};
+use super::gate::{GateState, Gates};
 use super::index::Routes;
 use super::input::{Block, BlockReader};
 use super::profile::Profile;
@@ -81,11 +82,26 @@ fn pack_profile(sc: &Scanner, ev: &Evaluator<'_>) -> Profile {
     Profile::new(sc.compiled.len(), ev.profiles())
 }
 
-/// An evaluating thread's evaluator.
-/// `at`: the input can be read again.
-fn evaluator(sc: &Scanner, at: bool) -> Evaluator<'_> {
+/// An evaluating thread's evaluator. `reread`: the input file, when its
+/// lines can be read again; `gates`: the scan's gated steps.
+fn evaluator<'s>(
+    sc: &'s Scanner,
+    reread: Option<&Arc<Reread>>,
+    gates: Option<&Arc<Gates>>,
+) -> Evaluator<'s> {
     let routes = Routes::new(&sc.index, &sc.compiled, sc.opts.profile_every);
-    Evaluator::new(routes, &sc.opts.limits, at)
+    let gate = reread
+        .zip(gates)
+        .map(|(r, g)| GateState::new(Arc::clone(g), Arc::clone(r)));
+    Evaluator::new(routes, &sc.opts.limits, reread.is_some(), gate)
+}
+
+/// The later sequence steps a scan of a file in order can leave out while
+/// nothing can precede them ([`Gates`]).
+fn gates(sc: &Scanner, reread: Option<&Arc<Reread>>) -> Option<Arc<Gates>> {
+    let ahead = reread?.watermarks()?;
+    let carry = sc.carry.lock().ok()?;
+    Gates::new(sc.index.default_plan(), &sc.compiled, ahead, &carry)
 }
 
 /// One thread does everything. `reread`: the input file, when its lines
@@ -100,7 +116,8 @@ pub(crate) fn sequential(
     let plan = sc.index.default_plan();
     let every = sc.opts.profile_every;
     let mut reader = BlockReader::new(input, sc.opts.block_bytes, sc.opts.limits.max_line_bytes);
-    let mut ev = evaluator(sc, reread.is_some());
+    let gates = gates(sc, reread.as_ref());
+    let mut ev = evaluator(sc, reread.as_ref(), gates.as_ref());
     let mut st = (!plan.stateful.is_empty()).then(|| {
         Stateful::new(
             plan,
@@ -176,8 +193,8 @@ pub(crate) fn parallel(
     fmt: &Formatter,
     sink: &mut Sink<'_>,
 ) -> io::Result<()> {
-    let at = reread.is_some();
     let n = sc.opts.threads.max(1);
+    let gates = gates(sc, reread.as_ref());
     let plan = sc.index.default_plan();
     let stateful = !plan.stateful.is_empty();
     // Blocks in flight: read, evaluated or waiting for the sessions.
@@ -199,7 +216,11 @@ pub(crate) fn parallel(
         for _ in 0..n {
             let msg_tx = msg_tx.clone();
             let block_rx = Arc::clone(&block_rx);
-            s.spawn(move || evaluate_blocks(sc, at, fmt, &block_rx, &msg_tx));
+            let (reread, gates) = (reread.clone(), gates.clone());
+            s.spawn(move || {
+                let ev = evaluator(sc, reread.as_ref(), gates.as_ref());
+                evaluate_blocks(sc, ev, fmt, &block_rx, &msg_tx);
+            });
         }
         // The session workers.
         let mut to_sessions: Vec<Sender<ToSession>> = Vec::new();
@@ -251,12 +272,11 @@ fn read_blocks(
 /// more, then sends its packs' profile.
 fn evaluate_blocks(
     sc: &Scanner,
-    at: bool,
+    mut ev: Evaluator<'_>,
     fmt: &Formatter,
     block_rx: &Mutex<Receiver<Block>>,
     msg_tx: &Sender<Msg>,
 ) {
-    let mut ev = evaluator(sc, at);
     loop {
         let next = match block_rx.lock() {
             Ok(rx) => rx.recv(),

@@ -83,6 +83,11 @@ impl Reread {
         }
     }
 
+    /// The file's times read ahead, when they were.
+    pub(crate) fn watermarks(&self) -> Option<&Watermarks> {
+        self.ahead.as_ref()
+    }
+
     /// The bytes of line `line` (its number, for the error) at `at`.
     fn read(&self, line: u64, at: u64, len: u32) -> io::Result<Vec<u8>> {
         let mut f = self

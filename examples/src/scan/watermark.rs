@@ -53,6 +53,48 @@ fn clock(q: &CompiledQuery) -> Clock {
 pub(crate) struct Watermarks {
     clocks: Vec<Clock>,
     runs: Vec<Vec<i64>>,
+    /// Per clock: every line's order time is at least the one of each line
+    /// before it (lines with no time left out).
+    sorted: Vec<bool>,
+}
+
+/// The order times of a stretch of lines on one clock, as far as the file's
+/// order goes: the first and last time, and whether none is below the one
+/// before it.
+#[derive(Clone, Copy, Debug)]
+struct Stretch {
+    first: Option<i64>,
+    last: Option<i64>,
+    sorted: bool,
+}
+
+impl Stretch {
+    const EMPTY: Stretch = Stretch {
+        first: None,
+        last: None,
+        sorted: true,
+    };
+
+    fn push(&mut self, time: i64) {
+        if self.last.is_some_and(|l| time < l) {
+            self.sorted = false;
+        }
+        self.first.get_or_insert(time);
+        self.last = Some(time);
+    }
+
+    /// This stretch, then `next` after it.
+    fn then(self, next: Stretch) -> Stretch {
+        let joined = match (self.last, next.first) {
+            (Some(l), Some(f)) => l <= f,
+            _ => true,
+        };
+        Stretch {
+            first: self.first.or(next.first),
+            last: next.last.or(self.last),
+            sorted: self.sorted && next.sorted && joined,
+        }
+    }
 }
 
 impl Watermarks {
@@ -110,7 +152,7 @@ impl Watermarks {
             let (from, to) = (len * k / parts, len * (k + 1) / parts);
             read_share(path, (from, to), &clocks, order, limits, block_bytes)
         };
-        let shares: Vec<io::Result<Vec<Vec<i64>>>> = if parts <= 1 {
+        let shares: Vec<io::Result<Share>> = if parts <= 1 {
             vec![read(0)]
         } else {
             std::thread::scope(|s| {
@@ -124,10 +166,16 @@ impl Watermarks {
                     .collect()
             })
         };
-        // The earliest time of each run, per clock, over every share.
+        // The earliest time of each run, per clock, over every share; and
+        // the shares' order, one after the other.
         let mut runs: Vec<Vec<i64>> = vec![Vec::new(); clocks.len()];
+        let mut order = vec![Stretch::EMPTY; clocks.len()];
         for share in shares {
-            for (all, mine) in runs.iter_mut().zip(share?) {
+            let (share_runs, stretches) = share?;
+            for (all, mine) in order.iter_mut().zip(stretches) {
+                *all = all.then(mine);
+            }
+            for (all, mine) in runs.iter_mut().zip(share_runs) {
                 if all.len() < mine.len() {
                     all.resize(mine.len(), i64::MAX);
                 }
@@ -147,7 +195,15 @@ impl Watermarks {
         Ok(Watermarks {
             clocks: clocks.into_iter().map(|(c, _)| c).collect(),
             runs,
+            sorted: order.iter().map(|o| o.sorted).collect(),
         })
+    }
+
+    /// True when the lines' order times on clock `clock` never go down from
+    /// one line to the next (lines with no time left out): the file is in
+    /// that clock's order.
+    pub(crate) fn sorted(&self, clock: usize) -> bool {
+        self.sorted.get(clock).copied().unwrap_or(false)
     }
 
     /// The clock of a rule's query, when its times were read.
@@ -172,8 +228,12 @@ impl Watermarks {
     }
 }
 
+/// What one share of the read-ahead gives, per clock: the earliest order
+/// time of each run, and the order of its lines' times.
+type Share = (Vec<Vec<i64>>, Vec<Stretch>);
+
 /// Per clock, the earliest order time of each run, over the lines that
-/// start at bytes `from..to` of the file ([`share_lines`]).
+/// start at bytes `from..to` of the file ([`share_lines`]), and their order.
 fn read_share(
     path: &Path,
     (from, to): (u64, u64),
@@ -181,7 +241,7 @@ fn read_share(
     order: Option<StreamOrder>,
     limits: &EventLimits,
     block_bytes: usize,
-) -> io::Result<Vec<Vec<i64>>> {
+) -> io::Result<Share> {
     // One session per clock, to read an event's time as the rules'
     // sessions read it.
     let sessions: Vec<Session<()>> = clocks
@@ -199,6 +259,7 @@ fn read_share(
     let lazy: Vec<Option<Lazy>> = fields.iter().map(Lazy::new).collect();
     let projection = Projection::values(&fields);
     let mut runs: Vec<Vec<i64>> = vec![Vec::new(); clocks.len()];
+    let mut order = vec![Stretch::EMPTY; clocks.len()];
     let mut times: Vec<Option<i64>> = vec![None; clocks.len()];
     share_lines(
         path,
@@ -217,11 +278,12 @@ fn read_share(
                 }
             }
             let run = usize::try_from(Watermarks::run(offset)).unwrap_or(usize::MAX);
-            for (time, runs) in times.iter().zip(&mut runs) {
+            for ((time, runs), order) in times.iter().zip(&mut runs).zip(&mut order) {
                 // A time that does not read: the sessions skip the event.
                 let Some(time) = *time else {
                     continue;
                 };
+                order.push(time);
                 if runs.len() <= run {
                     runs.resize(run + 1, i64::MAX);
                 }
@@ -231,7 +293,7 @@ fn read_share(
             }
         },
     )?;
-    Ok(runs)
+    Ok((runs, order))
 }
 
 /// Each clock's order time of `line` (`times`), read without parsing the

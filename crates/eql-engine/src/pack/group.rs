@@ -290,7 +290,6 @@ impl Group {
         out: &mut PackMatches,
     ) {
         out.candidates.sort_unstable();
-        out.evaluated += out.candidates.len() as u64;
         let mut profile = out.profile.take();
         for k in 0..out.candidates.len() {
             let r = out.candidates[k];
@@ -302,6 +301,10 @@ impl Group {
             else {
                 continue;
             };
+            if out.is_skipped(position) {
+                continue;
+            }
+            out.evaluated += 1;
             let Some(engine) = engines.get(position as usize) else {
                 continue;
             };

@@ -49,6 +49,9 @@ pub struct PackMatches {
     pub(super) memo: super::memo::HitMemo,
     /// The arena of the quick JSON reader's trees.
     pub(super) arena: crate::event::quick::Arena,
+    /// The pack rules left out of matching ([`PackMatches::set_skipped`]):
+    /// bit `i % 64` of word `i / 64`.
+    pub(super) skipped: Vec<u64>,
 }
 
 /// Where a pack spends its time, per rule, measured on a sample of events.
@@ -232,6 +235,52 @@ impl PackMatches {
     /// allocation for the next event.
     pub fn drain_captured(&mut self) -> std::vec::Drain<'_, (u32, Value<'static>)> {
         self.captured.drain(..)
+    }
+
+    /// Leaves pack rule `i` out of the next events matched with this buffer
+    /// (`skipped`), or takes it back in: a rule left out is neither
+    /// evaluated nor reported, even when it would match. Every rule is in
+    /// by default. A caller that knows a rule's matches cannot matter for a
+    /// while (a later step of a sequence with nothing for it to extend, say)
+    /// saves its evaluation.
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, CompiledQuery, Pack, PackMatches};
+    /// let opts = CompileOptions::default();
+    /// let e = CompiledQuery::compile(r#"process where process.name : "cmd.exe""#, &opts).unwrap();
+    /// let pack = Pack::new(&[e]);
+    /// let ev = br#"{"event": {"category": "process"}, "process": {"name": "cmd.exe"}}"#;
+    /// let mut hits = PackMatches::new();
+    /// hits.set_skipped(0, true);
+    /// pack.matches_json(ev, &mut hits).unwrap();
+    /// assert!(hits.rules().is_empty() && hits.is_skipped(0));
+    /// hits.set_skipped(0, false);
+    /// pack.matches_json(ev, &mut hits).unwrap();
+    /// assert_eq!(hits.rules(), &[0]);
+    /// ```
+    pub fn set_skipped(&mut self, i: u32, skipped: bool) {
+        let (word, bit) = ((i / 64) as usize, 1u64 << (i % 64));
+        if self.skipped.len() <= word {
+            if !skipped {
+                return;
+            }
+            self.skipped.resize(word + 1, 0);
+        }
+        if let Some(w) = self.skipped.get_mut(word) {
+            if skipped {
+                *w |= bit;
+            } else {
+                *w &= !bit;
+            }
+        }
+    }
+
+    /// True when pack rule `i` is left out ([`PackMatches::set_skipped`]).
+    #[inline]
+    pub fn is_skipped(&self, i: u32) -> bool {
+        self.skipped
+            .get((i / 64) as usize)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 
     /// How many rules were evaluated exactly since this buffer was created

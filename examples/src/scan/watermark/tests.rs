@@ -79,6 +79,76 @@ fn shares_give_what_one_pass_gives() {
     let _ = std::fs::remove_file(&path);
 }
 
+/// A file is in order when no line's time is below the one of a line before
+/// it (lines with a bad time left out), however the pass splits it: one pair
+/// of lines out of order anywhere is found, across a share's edge too.
+#[test]
+fn shares_tell_whether_the_file_is_in_order() {
+    let q = CompiledQuery::compile(
+        "sequence [process where true] [file where true]",
+        &CompileOptions::default(),
+    )
+    .expect("compiles");
+    let plan = Arc::new(SessionPlan::new([q.clone()]));
+    let lines: Vec<String> = (0..3000u64)
+        .map(|i| match i % 50 {
+            // A time the sessions cannot read: left out.
+            7 => "{\"@timestamp\": \"soon\"}".to_owned(),
+            _ => format!(
+                "{{\"@timestamp\": {}, \"pad\": \"{}\"}}",
+                1_000 + i,
+                "x".repeat(200)
+            ),
+        })
+        .collect();
+    let text = |l: &[String]| l.join("\n");
+    // The first line of each share of each split: swapped with the line
+    // before it, the pair is out of order across the share's edge.
+    let len = text(&lines).len() as u64;
+    let mut starts = vec![0u64];
+    for l in &lines {
+        starts.push(starts.last().copied().unwrap_or(0) + l.len() as u64 + 1);
+    }
+    let mut swaps: Vec<Option<usize>> = vec![None, Some(1), Some(1500), Some(2998)];
+    for parts in [2u64, 3, 7] {
+        for j in 1..parts {
+            let edge = len * j / parts;
+            if let Some(k) = starts.iter().position(|&s| s >= edge) {
+                swaps.push(Some(k));
+            }
+        }
+    }
+    let path = std::env::temp_dir().join(format!("eql-in-order-{}.ndjson", std::process::id()));
+    for swap in swaps {
+        let mut l = lines.clone();
+        // Lines `k - 1` and `k`; a bad time is moved one line further on.
+        let swap = swap.map(|k| if k % 50 == 7 || k % 50 == 8 { k + 2 } else { k });
+        if let Some(k) = swap {
+            l.swap(k - 1, k);
+        }
+        std::fs::write(&path, text(&l)).expect("writes");
+        for parts in [1, 2, 3, 7, 64] {
+            let w = Watermarks::read_parts(
+                &path,
+                vec![(clock(&q), Arc::clone(&plan))],
+                None,
+                &EventLimits::default(),
+                4096,
+                parts,
+            );
+            let w = match w {
+                Ok(w) => w,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&path);
+                    panic!("{parts} parts: {e}");
+                }
+            };
+            assert_eq!(w.sorted(0), swap.is_none(), "swap {swap:?}, {parts} parts");
+        }
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
 /// The shares of a file, cut anywhere, read every line once: each at
 /// its own offset, with its own bytes.
 #[test]

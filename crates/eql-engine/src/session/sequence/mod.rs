@@ -192,9 +192,7 @@ impl SeqSpec {
             });
         }
         let maxspan = s.maxspan.map(|t| {
-            let ms = t
-                .value
-                .saturating_mul(t.unit.map_or(1000, eql_syntax::TimeUnit::millis));
+            let ms = t.millis();
             let ms = if py { (ms / 1000) * 1000 } else { ms };
             i64::try_from(ms)
                 .unwrap_or(i64::MAX / NANOS_PER_MS)

@@ -1,0 +1,292 @@
+//! Later sequence steps left unevaluated while nothing can precede them.
+//!
+//! Most of a corpus's step hits are hits of steps a sequence can only use
+//! after an earlier step: the second step of "file written by Office, then
+//! run" matches every process start, and it is worth evaluating only when
+//! some Office file write can still be waiting for it. Step `k` (`k ≥ 2`) of
+//! a sequence can extend a partial sequence only if an event that orders
+//! before it matched step `k − 1` no more than `maxspan` before it. When the
+//! read-ahead shows that a file is in its order (every line's order time at
+//! least the one of the line before), the events that order before a line
+//! are the lines before it, so the scan can tell from the step hits it has
+//! already seen: the pack leaves step `k` out
+//! ([`eql_engine::PackMatches::set_skipped`]) while no line so far has hit
+//! step `k − 1`, or while the latest such hit is more than `maxspan` before
+//! the earliest time still to come. The results are those of evaluating
+//! every step; the sessions just get fewer hits that could change nothing.
+//!
+//! Times are bounded by the read-ahead's runs ([`Watermarks`]): a line of
+//! run `r` has a time of at least [`Watermarks::ahead_of_run`]`(r)`, and in
+//! a file in order a line of run `r` has a time of at most that of run
+//! `r + 1`. With several evaluating threads a thread may evaluate a block
+//! before the blocks before it are done; until they are, it counts a hit at
+//! the end of the block just before its own, for every step.
+//!
+//! Only sequences of the Elasticsearch dialect with no missing step (`![…]`)
+//! and no tiebreaker field are gated (a tiebreaker can order an equal-time
+//! line before an earlier one), and not a rule whose state was loaded from a
+//! saved state, nor a rule that sees every event.
+
+use super::plan::{RulePlan, Target};
+use super::stateful::Carry;
+use super::watermark::Watermarks;
+use eql_engine::{CompiledRuleSet, Dialect, PackMatches, QueryBody};
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+/// One gated step.
+#[derive(Debug)]
+struct Gated {
+    /// The step before it ([`Gates::preds`] index).
+    pred: usize,
+    /// Its entry in the default plan's packs: (pack, position).
+    entry: (usize, u32),
+    /// Its sequence's `maxspan` on the clock, when it has one.
+    span: Option<i64>,
+    /// Its rule's clock ([`Watermarks::clock_of`]).
+    clock: usize,
+}
+
+/// The gated steps of a scan of a file.
+#[derive(Debug)]
+pub(crate) struct Gates {
+    steps: Vec<Gated>,
+    /// The steps some gated step follows: (stateful rule position, answer
+    /// index), ascending.
+    preds: Vec<(u32, u32)>,
+    /// Per entry of `preds`: the gated steps that follow it.
+    opens: Vec<Vec<usize>>,
+    /// Per entry of `preds`: the latest run in which it was hit, over the
+    /// blocks every thread has finished; and those blocks.
+    shared: Mutex<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    last: Vec<Option<u64>>,
+    /// Finished blocks past `prefix`.
+    finished: BTreeSet<u64>,
+    /// Every block below it is finished.
+    prefix: u64,
+}
+
+impl Gates {
+    /// The gates of a scan of the default plan `plan` over a file whose
+    /// times were read ahead (`ahead`); `None` when no step can be gated.
+    pub(crate) fn new(
+        plan: &RulePlan,
+        compiled: &CompiledRuleSet,
+        ahead: &Watermarks,
+        carry: &Carry,
+    ) -> Option<Arc<Gates>> {
+        // Each gated step with the step before it.
+        let mut found: Vec<((u32, u32), Gated)> = Vec::new();
+        for (pos, &rule) in plan.stateful.iter().enumerate() {
+            let Ok(pos) = u32::try_from(pos) else {
+                continue;
+            };
+            let Some(q) = compiled.rules().get(rule).map(|r| &r.engine) else {
+                continue;
+            };
+            let o = q.options();
+            let QueryBody::Sequence(s) = &q.query().body else {
+                continue;
+            };
+            let Some(clock) = ahead.clock_of(q) else {
+                continue;
+            };
+            if o.dialect != Dialect::Elasticsearch
+                || o.tiebreaker_field.is_some()
+                || s.steps.iter().any(|st| st.missing)
+                || !ahead.sorted(clock)
+                || carry.contains_key(&rule)
+                || plan.every_event.contains(&pos)
+            {
+                continue;
+            }
+            // Order times are in nanoseconds, as the sessions keep them.
+            let span = s.maxspan.map(|t| {
+                i64::try_from(t.millis())
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(1_000_000)
+            });
+            // The answer index of step `k` is `k` (the steps come first).
+            for k in 1..s.steps.len() {
+                let Ok(k) = u32::try_from(k) else { continue };
+                let Some(entry) = entry_of(plan, pos, k) else {
+                    continue;
+                };
+                let step = Gated {
+                    pred: 0,
+                    entry,
+                    span,
+                    clock,
+                };
+                found.push(((pos, k - 1), step));
+            }
+        }
+        if found.is_empty() {
+            return None;
+        }
+        let mut preds: Vec<(u32, u32)> = found.iter().map(|f| f.0).collect();
+        preds.sort_unstable();
+        preds.dedup();
+        let mut opens = vec![Vec::new(); preds.len()];
+        let mut steps = Vec::new();
+        for (pred, mut step) in found {
+            let Ok(pred) = preds.binary_search(&pred) else {
+                continue;
+            };
+            if let Some(o) = opens.get_mut(pred) {
+                o.push(steps.len());
+            }
+            step.pred = pred;
+            steps.push(step);
+        }
+        let shared = Shared {
+            last: vec![None; preds.len()],
+            ..Shared::default()
+        };
+        Some(Arc::new(Gates {
+            steps,
+            preds,
+            opens,
+            shared: Mutex::new(shared),
+        }))
+    }
+}
+
+/// The entry (pack, position) of answer `k` of stateful rule `pos` in
+/// `plan`'s packs.
+fn entry_of(plan: &RulePlan, pos: u32, k: u32) -> Option<(usize, u32)> {
+    plan.packs.iter().enumerate().find_map(|(p, (_, targets))| {
+        let at = targets.iter().position(|t| *t == Target::Step(pos, k))?;
+        Some((p, u32::try_from(at).ok()?))
+    })
+}
+
+/// One evaluating thread's view of the gates.
+pub(crate) struct GateState {
+    gates: Arc<Gates>,
+    ahead: Arc<super::stateful::Reread>,
+    /// Per entry of [`Gates::preds`]: the latest run with a hit this thread
+    /// knows of.
+    last: Vec<Option<u64>>,
+    /// The block being evaluated, and the run of its first line.
+    block: u64,
+    block_run: u64,
+    /// A block before this one is not finished yet.
+    unknown: bool,
+    /// The run of the last line seen.
+    run: Option<u64>,
+}
+
+impl GateState {
+    pub(crate) fn new(gates: Arc<Gates>, ahead: Arc<super::stateful::Reread>) -> Self {
+        let n = gates.preds.len();
+        GateState {
+            gates,
+            ahead,
+            last: vec![None; n],
+            block: 0,
+            block_run: 0,
+            unknown: false,
+            run: None,
+        }
+    }
+
+    /// Block `seq` starts, its first line at byte `first` of the file.
+    pub(crate) fn start_block(&mut self, seq: u64, first: u64) {
+        self.block = seq;
+        self.block_run = Watermarks::run(first);
+        self.run = None;
+        self.sync();
+    }
+
+    /// Takes in what the other threads have finished.
+    fn sync(&mut self) {
+        let Ok(shared) = self.gates.shared.lock() else {
+            // A thread failed: gate nothing from now on.
+            self.unknown = true;
+            self.last.iter_mut().for_each(|l| *l = Some(u64::MAX));
+            return;
+        };
+        self.unknown = shared.prefix < self.block;
+        for (mine, theirs) in self.last.iter_mut().zip(&shared.last) {
+            *mine = (*mine).max(*theirs);
+        }
+    }
+
+    /// The line at byte `at` of the file comes next: the gates are set for
+    /// its run in `hits` (the default plan's match buffers).
+    pub(crate) fn line(&mut self, at: u64, hits: &mut [PackMatches]) {
+        let run = Watermarks::run(at);
+        if self.run == Some(run) {
+            return;
+        }
+        self.run = Some(run);
+        if self.unknown {
+            self.sync();
+        }
+        let Some(wm) = self.ahead.watermarks() else {
+            return;
+        };
+        let unknown = self.unknown.then_some(self.block_run);
+        for g in &self.gates.steps {
+            let last = self.last.get(g.pred).copied().flatten().max(unknown);
+            let skip = match last {
+                None => true,
+                // The hit's time is at most the next run's earliest; the
+                // line's at least its own run's.
+                Some(l) => g.span.is_some_and(|span| {
+                    let earliest = wm.ahead_of_run(g.clock, run);
+                    let hit = wm.ahead_of_run(g.clock, l.saturating_add(1));
+                    earliest.saturating_sub(hit) > span
+                }),
+            };
+            if let Some(h) = hits.get_mut(g.entry.0) {
+                h.set_skipped(g.entry.1, skip);
+            }
+        }
+    }
+
+    /// The current line hit the steps `hits` ((stateful rule position,
+    /// answer index), as forwarded to the sessions): the steps after them
+    /// open in `buffers`.
+    pub(crate) fn hits(&mut self, hits: &[(u32, u32)], buffers: &mut [PackMatches]) {
+        let Some(run) = self.run else { return };
+        for h in hits {
+            let Ok(p) = self.gates.preds.binary_search(h) else {
+                continue;
+            };
+            if let Some(l) = self.last.get_mut(p) {
+                *l = Some(run);
+            }
+            for &g in self.gates.opens.get(p).into_iter().flatten() {
+                if let Some(g) = self.gates.steps.get(g) {
+                    if let Some(b) = buffers.get_mut(g.entry.0) {
+                        b.set_skipped(g.entry.1, false);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The block is done: its hits go to the other threads.
+    pub(crate) fn end_block(&mut self) {
+        let Ok(mut shared) = self.gates.shared.lock() else {
+            return;
+        };
+        for (theirs, mine) in shared.last.iter_mut().zip(&self.last) {
+            *theirs = (*theirs).max(*mine);
+        }
+        shared.finished.insert(self.block);
+        loop {
+            let next = shared.prefix;
+            if !shared.finished.remove(&next) {
+                break;
+            }
+            shared.prefix = next + 1;
+        }
+    }
+}
