@@ -267,7 +267,8 @@ fn read_share(
         limits,
         block_bytes,
         &mut |offset, line| {
-            if !lazy_times(line, &sessions, &fields, &lazy, &mut times) {
+            let quick = lazy_times(line, &sessions, &fields, &lazy, &mut times);
+            if !quick {
                 // The exact reading. A line it rejects the scan reports as bad:
                 // the sessions never see it.
                 let Ok(event) = projection.parse(line, limits) else {
@@ -278,11 +279,18 @@ fn read_share(
                 }
             }
             let run = usize::try_from(Watermarks::run(offset)).unwrap_or(usize::MAX);
-            for ((time, runs), order) in times.iter().zip(&mut runs).zip(&mut order) {
+            let each = times.iter().zip(&mut runs).zip(&mut order).zip(&fields);
+            for (((time, runs), order), field) in each {
                 // A time that does not read: the sessions skip the event.
                 let Some(time) = *time else {
                     continue;
                 };
+                // The quick reading finds no time for a path of several
+                // keys where the walk may still find one (a literal dotted
+                // key): the line's place in the order is not known.
+                if quick && time == i64::MIN && field.segments().len() > 1 {
+                    order.sorted = false;
+                }
                 order.push(time);
                 if runs.len() <= run {
                     runs.resize(run + 1, i64::MAX);

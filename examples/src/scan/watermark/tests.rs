@@ -286,3 +286,36 @@ fn the_quick_reading_finds_unique_keys_and_stops_at_repeated_ones() {
     ));
     assert_eq!(times, [Some(5_000_000)]);
 }
+
+/// A time the quick reading may miss (a literal dotted key, for a field of
+/// several keys) leaves the file's order unknown: such a line, first in the
+/// file, may order after the lines that follow it.
+#[test]
+fn a_time_the_quick_reading_misses_leaves_the_order_unknown() {
+    let mut opts = CompileOptions::default();
+    opts.timestamp_field = "event.ingested".to_owned();
+    let q = CompiledQuery::compile("sequence [process where true] [file where true]", &opts)
+        .expect("compiles");
+    let plan = Arc::new(SessionPlan::new([q.clone()]));
+    let nested = |t: u64| format!("{{\"event\": {{\"ingested\": {t}}}}}");
+    let path = std::env::temp_dir().join(format!("eql-dotted-{}.ndjson", std::process::id()));
+    for (first, in_order) in [
+        (nested(1), true),
+        (format!("{{\"event.ingested\": {}}}", 9_999), false),
+    ] {
+        let mut lines = vec![first];
+        lines.extend((10..400).map(nested));
+        std::fs::write(&path, lines.join("\n")).expect("writes");
+        let w = Watermarks::read_parts(
+            &path,
+            vec![(clock(&q), Arc::clone(&plan))],
+            None,
+            &EventLimits::default(),
+            4096,
+            1,
+        );
+        let _ = std::fs::remove_file(&path);
+        let w = w.expect("reads");
+        assert_eq!(w.sorted(0), in_order, "{in_order}");
+    }
+}
