@@ -787,8 +787,43 @@ fn a_file_read_ahead_holds_fewer_hits() {
     );
 }
 
-/// `scan --profile`'s rule table: per rule name, (evaluated, matched), and
-/// whether every estimated time is a finite, non-negative number.
+/// `scan --profile`'s rule table of `summary`: per rule name, (evaluated,
+/// matched), and whether every estimated time is a finite, non-negative
+/// number.
+fn profile_counts(
+    scanner: &Scanner,
+    summary: &ScanSummary,
+) -> (BTreeMap<String, (u64, u64)>, bool) {
+    let mut text = Vec::new();
+    let profile = summary
+        .profile
+        .clone()
+        .expect("a profiled scan has a profile");
+    profile
+        .write(scanner, usize::MAX, &mut text)
+        .expect("write");
+    let text = String::from_utf8(text).expect("utf-8");
+    let mut table = BTreeMap::new();
+    let mut times_ok = true;
+    for line in text.lines().skip_while(|l| !l.contains("est. ms")).skip(1) {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let [est, _share, evaluated, matched, name @ ..] = cols.as_slice() else {
+            panic!("a short profile line: {line:?}");
+        };
+        let est: f64 = est.parse().expect("est. ms");
+        times_ok &= est.is_finite() && est >= 0.0;
+        let name = name.join(" ").trim_end_matches(" (steps)").to_owned();
+        let counts = (
+            evaluated.parse().expect("evaluated"),
+            matched.parse().expect("matched"),
+        );
+        table.insert(name, counts);
+    }
+    (table, times_ok)
+}
+
+/// `scan --profile`'s rule table for `input` scanned as a stream on
+/// `threads` threads ([`profile_counts`]).
 fn profile_table(
     compiled: &CompiledRuleSet,
     input: &[u8],
@@ -809,31 +844,7 @@ fn profile_table(
             &mut summary,
         )
         .expect("scan");
-    let mut text = Vec::new();
-    let profile = summary
-        .profile
-        .clone()
-        .expect("a profiled scan has a profile");
-    profile
-        .write(&scanner, usize::MAX, &mut text)
-        .expect("write");
-    let text = String::from_utf8(text).expect("utf-8");
-    let mut table = BTreeMap::new();
-    let mut times_ok = true;
-    for line in text.lines().skip_while(|l| !l.contains("est. ms")).skip(1) {
-        let cols: Vec<&str> = line.split_whitespace().collect();
-        let [est, _share, evaluated, matched, name @ ..] = cols.as_slice() else {
-            panic!("a short profile line: {line:?}");
-        };
-        let est: f64 = est.parse().expect("est. ms");
-        times_ok &= est.is_finite() && est >= 0.0;
-        let name = name.join(" ").trim_end_matches(" (steps)").to_owned();
-        let counts = (
-            evaluated.parse().expect("evaluated"),
-            matched.parse().expect("matched"),
-        );
-        table.insert(name, counts);
-    }
+    let (table, times_ok) = profile_counts(&scanner, &summary);
     (table, times_ok, summary)
 }
 
@@ -938,23 +949,7 @@ fn path_scan(
         let _ = std::fs::remove_file(path);
         panic!("scan_path: {e}");
     }
-    let mut text = Vec::new();
-    if let Some(p) = &summary.profile {
-        p.write(&scanner, usize::MAX, &mut text).expect("write");
-    }
-    let text = String::from_utf8(text).expect("utf-8");
-    let mut table = BTreeMap::new();
-    for line in text.lines().skip_while(|l| !l.contains("est. ms")).skip(1) {
-        let cols: Vec<&str> = line.split_whitespace().collect();
-        if let [_, _, evaluated, matched, name @ ..] = cols.as_slice() {
-            let name = name.join(" ").trim_end_matches(" (steps)").to_owned();
-            let counts = (
-                evaluated.parse().expect("evaluated"),
-                matched.parse().expect("matched"),
-            );
-            table.insert(name, counts);
-        }
-    }
+    let (table, _) = profile_counts(&scanner, &summary);
     (out, table)
 }
 
@@ -977,35 +972,9 @@ fn later_steps_left_out_change_no_alert() {
         v.sort_unstable();
         v.concat()
     };
-    let (_, stream_profile) = {
-        let o = ScanOptions {
-            profile_every: 1000,
-            ..opts(1)
-        };
-        let scanner = Scanner::new(compiled.clone(), o);
-        let mut summary = ScanSummary::default();
-        scanner
-            .scan(
-                &sorted[..],
-                "events.ndjson",
-                &mut Vec::new(),
-                &mut |_| {},
-                &mut summary,
-            )
-            .expect("scan");
-        let mut text = Vec::new();
-        if let Some(p) = &summary.profile {
-            p.write(&scanner, usize::MAX, &mut text).expect("write");
-        }
-        (summary, String::from_utf8(text).expect("utf-8"))
-    };
-    let stream_evaluated = |name: &str| -> u64 {
-        stream_profile
-            .lines()
-            .find(|l| l.trim_end().trim_end_matches(" (steps)").ends_with(name))
-            .and_then(|l| l.split_whitespace().nth(2)?.parse().ok())
-            .unwrap_or(0)
-    };
+    // The same bytes as a stream: no step left out.
+    let (stream, _, _) = profile_table(&compiled, &sorted, 1);
+    let stream_evaluated = |rule: &str| stream.get(rule).map_or(0, |c| c.0);
     for (input, in_order) in [(&sorted, true), (&swapped, false)] {
         let (want, _, _) = scan(&compiled, &input[..], opts(1));
         std::fs::write(&path, input).expect("writes the events");

@@ -5,6 +5,26 @@ use super::*;
 use eql_engine::{CompileOptions, SessionPlan};
 use std::io::Write;
 
+/// The read-ahead of the file at `path` for `q` (whose session plan is
+/// `plan`) in `parts` shares; the file is removed if it fails.
+fn read_ahead(path: &Path, q: &CompiledQuery, plan: &Arc<SessionPlan>, parts: u64) -> Watermarks {
+    let w = Watermarks::read_parts(
+        path,
+        vec![(clock(q), Arc::clone(plan))],
+        None,
+        &EventLimits::default(),
+        4096,
+        parts,
+    );
+    match w {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = std::fs::remove_file(path);
+            panic!("{parts} parts: {e}");
+        }
+    }
+}
+
 /// Split into any number of shares, the pass gives what one pass over
 /// every line gives: the earliest time from each run to the end, lines
 /// with a bad or missing time and bad lines included.
@@ -58,21 +78,7 @@ fn shares_give_what_one_pass_gives() {
         .collect();
     assert!(runs >= 4, "{runs} runs");
     for parts in [1, 2, 3, 7, 64] {
-        let w = Watermarks::read_parts(
-            &path,
-            vec![(clock(&q), Arc::clone(&plan))],
-            None,
-            &EventLimits::default(),
-            4096,
-            parts,
-        );
-        let w = match w {
-            Ok(w) => w,
-            Err(e) => {
-                let _ = std::fs::remove_file(&path);
-                panic!("{parts} parts: {e}");
-            }
-        };
+        let w = read_ahead(&path, &q, &plan, parts);
         let got: Vec<i64> = (0..runs).map(|r| w.ahead_of_run(0, r)).collect();
         assert_eq!(got, expected, "{parts} parts");
     }
@@ -128,21 +134,7 @@ fn shares_tell_whether_the_file_is_in_order() {
         }
         std::fs::write(&path, text(&l)).expect("writes");
         for parts in [1, 2, 3, 7, 64] {
-            let w = Watermarks::read_parts(
-                &path,
-                vec![(clock(&q), Arc::clone(&plan))],
-                None,
-                &EventLimits::default(),
-                4096,
-                parts,
-            );
-            let w = match w {
-                Ok(w) => w,
-                Err(e) => {
-                    let _ = std::fs::remove_file(&path);
-                    panic!("{parts} parts: {e}");
-                }
-            };
+            let w = read_ahead(&path, &q, &plan, parts);
             assert_eq!(w.sorted(0), swap.is_none(), "swap {swap:?}, {parts} parts");
         }
     }
@@ -306,16 +298,8 @@ fn a_time_the_quick_reading_misses_leaves_the_order_unknown() {
         let mut lines = vec![first];
         lines.extend((10..400).map(nested));
         std::fs::write(&path, lines.join("\n")).expect("writes");
-        let w = Watermarks::read_parts(
-            &path,
-            vec![(clock(&q), Arc::clone(&plan))],
-            None,
-            &EventLimits::default(),
-            4096,
-            1,
-        );
+        let w = read_ahead(&path, &q, &plan, 1);
         let _ = std::fs::remove_file(&path);
-        let w = w.expect("reads");
         assert_eq!(w.sorted(0), in_order, "{in_order}");
     }
 }
