@@ -267,8 +267,7 @@ fn read_share(
         limits,
         block_bytes,
         &mut |offset, line| {
-            let quick = lazy_times(line, &sessions, &fields, &lazy, &mut times);
-            if !quick {
+            if !lazy_times(line, &sessions, &fields, &lazy, &mut times) {
                 // The exact reading. A line it rejects the scan reports as bad:
                 // the sessions never see it.
                 let Ok(event) = projection.parse(line, limits) else {
@@ -279,18 +278,11 @@ fn read_share(
                 }
             }
             let run = usize::try_from(Watermarks::run(offset)).unwrap_or(usize::MAX);
-            let each = times.iter().zip(&mut runs).zip(&mut order).zip(&fields);
-            for (((time, runs), order), field) in each {
+            for ((time, runs), order) in times.iter().zip(&mut runs).zip(&mut order) {
                 // A time that does not read: the sessions skip the event.
                 let Some(time) = *time else {
                     continue;
                 };
-                // The quick reading finds no time for a path of several
-                // keys where the walk may still find one (a literal dotted
-                // key): the line's place in the order is not known.
-                if quick && time == i64::MIN && field.segments().len() > 1 {
-                    order.sorted = false;
-                }
                 order.push(time);
                 if runs.len() <= run {
                     runs.resize(run + 1, i64::MAX);
@@ -312,7 +304,9 @@ fn read_share(
 /// A line the quick reading takes but the parser would reject (what it
 /// steps over is not checked) gives a time the sessions never see. That
 /// time can only lower a run's earliest time, so the sessions hold more,
-/// never run a hit before its turn: the results stay exact.
+/// never run a hit before its turn, and can only make the file look out of
+/// order, so the scan leaves no step out ([`super::gate`]): the results
+/// stay exact.
 fn lazy_times(
     line: &[u8],
     sessions: &[Session<()>],
@@ -375,6 +369,11 @@ struct Lazy {
     keys: Vec<String>,
     /// Each key in quotes.
     quoted: Vec<memchr::memmem::Finder<'static>>,
+    /// The first key after a quote and before a dot, and the last key after
+    /// a dot and before a quote: the start and the end of a literal dotted
+    /// key that may lead the walk to the field.
+    dotted_head: memchr::memmem::Finder<'static>,
+    dotted_tail: memchr::memmem::Finder<'static>,
 }
 
 impl Lazy {
@@ -396,7 +395,16 @@ impl Lazy {
             .iter()
             .map(|k| memchr::memmem::Finder::new(format!("\"{k}\"").as_bytes()).into_owned())
             .collect();
-        Some(Lazy { keys, quoted })
+        let (first, last) = (keys.first()?, keys.last()?);
+        let dotted_head =
+            memchr::memmem::Finder::new(format!("\"{first}.").as_bytes()).into_owned();
+        let dotted_tail = memchr::memmem::Finder::new(format!(".{last}\"").as_bytes()).into_owned();
+        Some(Lazy {
+            keys,
+            quoted,
+            dotted_head,
+            dotted_tail,
+        })
     }
 
     /// The value at the path as the field walk reads it from the parsed
@@ -407,11 +415,13 @@ impl Lazy {
     /// member key at most once in the whole line: the first member is then
     /// the last, which the walk takes, and the walk takes nested objects
     /// before any literal dotted key. The caller has made sure no key is
-    /// escaped with `\u`. When the lookup finds nothing, the walk may still
-    /// find a value through an array or a literal dotted key;
-    /// [`Quick::Absent`] is still right for the read-ahead, because an event with no time
-    /// orders before every time: it can only hold the sessions' hits
-    /// longer, never release one early.
+    /// escaped with `\u`. The walk starts at a member whose key is the
+    /// path's first key or starts with it and a dot (a literal dotted key),
+    /// and ends at one whose key is its last key or ends with a dot and it:
+    /// with no member of either kind for the first key, or for the last, in
+    /// a whole line, the field is [`Quick::Absent`]. When the lookup finds
+    /// nothing otherwise, the walk may still find a value through an array
+    /// or a literal dotted key: only the parser can tell.
     fn get(&self, text: &str) -> Quick {
         let bytes = text.as_bytes();
         // Only a line that may be a whole object can be read as one without
@@ -420,7 +430,7 @@ impl Lazy {
         let whole = trimmed.first() == Some(&b'{') && trimmed.last() == Some(&b'}');
         // The last key first: the most particular, so the likeliest to be
         // missing, which answers at once.
-        for q in self.quoted.iter().rev() {
+        for (i, q) in self.quoted.iter().enumerate().rev() {
             let mut keys = 0;
             for at in q.find_iter(bytes) {
                 let after = bytes.get(at + q.needle().len()..).unwrap_or(&[]);
@@ -429,11 +439,17 @@ impl Lazy {
                     keys += 1;
                 }
             }
+            // No member has the first key, nor starts with it; or none has
+            // the last key, nor ends with it: the walk finds nothing (and
+            // building the lookup's not-found error costs more than this
+            // search).
+            let none = |dotted: &memchr::memmem::Finder<'_>| dotted.find(bytes).is_none();
+            let missing = || {
+                (i == 0 && none(&self.dotted_head))
+                    || (i + 1 == self.quoted.len() && none(&self.dotted_tail))
+            };
             match keys {
-                // No member has the key: the lookup would not find the
-                // path either (and building its not-found error costs more
-                // than this search).
-                0 if whole => return Quick::Absent,
+                0 if whole && missing() => return Quick::Absent,
                 0 | 1 => {}
                 _ => return Quick::Unsure,
             }
@@ -442,7 +458,6 @@ impl Lazy {
             Ok(found) => {
                 serde_json::from_str(found.as_raw_str()).map_or(Quick::Unsure, Quick::Value)
             }
-            Err(e) if e.is_not_found() => Quick::Absent,
             Err(_) => Quick::Unsure,
         }
     }
