@@ -286,7 +286,7 @@ fn the_quick_reading_finds_unique_keys_and_stops_at_repeated_ones() {
 /// read as the sessions read it: such a line, first in the file, ordering
 /// after the lines that follow it, puts the file out of order.
 #[test]
-fn a_time_the_quick_reading_misses_leaves_the_order_unknown() {
+fn a_time_only_a_dotted_key_gives_is_read_for_the_order() {
     let mut opts = CompileOptions::default();
     opts.timestamp_field = "event.ingested".to_owned();
     let q = CompiledQuery::compile("sequence [process where true] [file where true]", &opts)
