@@ -1013,3 +1013,81 @@ fn later_steps_left_out_change_no_alert() {
         );
     }
 }
+
+/// Rules whose alerts interleave in a file read ahead: a sequence that
+/// completes often (its alerts come when the read-ahead tells the sessions
+/// that no earlier event is still to come), a sequence whose later step is
+/// left out (its first step never matches, so only a thread that does not
+/// yet know the block before its own evaluates that step) and a frequent
+/// single-event rule.
+const RELEASED_RULES: &[&str] = &[
+    r#"sequence by host.id with maxspan=10s [process where process.name == "a.exe"] [file where true]"#,
+    r#"sequence with maxspan=4s [authentication where user.name == "nobody"] [network where true]"#,
+    r#"process where process.name == "b.exe""#,
+];
+
+/// Events in timestamp order, two per second, over two hosts, padded so
+/// that the file spans several of the read-ahead's runs: `a.exe` starts one
+/// process in fifty, `b.exe` about half of them.
+fn released_events(n: usize) -> Vec<u8> {
+    let mut rng = common::XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut out = Vec::new();
+    for i in 0..n {
+        let r = rng.below(100);
+        let (cat, name) = match r {
+            0..=1 => ("process", "a.exe"),
+            2..=49 => ("process", "b.exe"),
+            50..=74 => ("network", "x.exe"),
+            _ => ("file", "y.exe"),
+        };
+        let line = serde_json::json!({
+            "@timestamp": 1_700_000_000_000u64 + (i as u64 / 2) * 1000,
+            "event": {"category": [cat]},
+            "host": {"id": format!("h{}", rng.below(2))},
+            "user": {"name": "u"},
+            "process": {"name": name},
+            "pad": "x".repeat(200 + rng.below(200) as usize),
+        });
+        out.extend_from_slice(line.to_string().as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+/// A file scanned by path is read ahead, and its later sequence steps are
+/// left out as far as each thread knows the blocks before its own: the
+/// events forwarded to the sessions depend on the threads and on their
+/// timing. The sessions learn the earliest time still to come at the first
+/// line of each run of the file, whatever was forwarded, so the output is
+/// the same bytes on 1, 2 and 4 threads, run after run.
+#[test]
+fn a_file_scanned_by_path_gives_the_same_bytes_for_1_2_and_4_threads() {
+    let compiled = common::compile(RELEASED_RULES);
+    let input = released_events(6000);
+    let path = std::env::temp_dir().join(format!("eql-scan-release-{}.ndjson", std::process::id()));
+    std::fs::write(&path, &input).expect("writes the events");
+    let (one, _) = path_scan(&compiled, &path, 1);
+    let mut outputs = Vec::new();
+    for _ in 0..3 {
+        for threads in [2, 4] {
+            outputs.push((threads, path_scan(&compiled, &path, threads).0));
+        }
+    }
+    let _ = std::fs::remove_file(&path);
+    for (threads, many) in &outputs {
+        assert!(one == *many, "{threads} threads: the output differs");
+    }
+    // The comparison covers sequence alerts placed among the others, not
+    // only at the end of the output.
+    let lines: Vec<&[u8]> = one.split(|&b| b == b'\n').collect();
+    let is = |l: &&[u8], rule: &str| {
+        let name = format!("\"{rule}\"");
+        l.windows(name.len()).any(|w| w == name.as_bytes())
+    };
+    let first_seq = lines.iter().position(|l| is(l, "rule 0"));
+    let last_single = lines.iter().rposition(|l| is(l, "rule 2"));
+    assert!(
+        first_seq.zip(last_single).is_some_and(|(s, e)| s < e),
+        "sequence alerts among the others: {first_seq:?} {last_single:?}"
+    );
+}

@@ -9,6 +9,7 @@ use super::index::Routes;
 use super::input::{line_offset, lines, Block};
 use super::plan::{RulePlan, Target};
 use super::stateful::{Forwarded, LineRef};
+use super::watermark::Watermarks;
 use eql_engine::{EventError, EventErrorKind, EventLimits, PackMatches, PackProfile};
 use smallvec::SmallVec;
 use std::sync::Arc;
@@ -117,6 +118,9 @@ impl<'p> Evaluator<'p> {
                 continue;
             }
             let at = line_offset(block, line);
+            if self.at {
+                out.forward.run_starts(Watermarks::run(at), line_no);
+            }
             self.line(line_no, at, line, fmt, &mut out);
         }
         if let Some(g) = &mut self.gate {

@@ -143,6 +143,11 @@ pub(crate) struct Forwarded {
     rules: Vec<u32>,
     answers: Vec<(u32, u32)>,
     fields: Vec<(u32, Value<'static>)>,
+    /// In a file read ahead: each run of the read-ahead ([`Watermarks::run`])
+    /// that starts in the block, with the number of its first line, in
+    /// order. The sessions learn the earliest time still to come at these
+    /// lines, whichever events are forwarded.
+    runs: Vec<(u64, u64)>,
 }
 
 /// The run of `v` from `start` to its end.
@@ -196,12 +201,21 @@ impl Forwarded {
         run(&self.fields, &ev.fields)
     }
 
+    /// Line `line` starts run `run` of the read-ahead (a run of the file
+    /// that the lines before it in the block are not in).
+    pub(crate) fn run_starts(&mut self, run: u64, line: u64) {
+        if self.runs.last().is_none_or(|&(r, _)| r != run) {
+            self.runs.push((run, line));
+        }
+    }
+
     /// Empties the block, keeping its allocations.
     pub(crate) fn clear(&mut self) {
         self.events.clear();
         self.rules.clear();
         self.answers.clear();
         self.fields.clear();
+        self.runs.clear();
     }
 }
 
@@ -404,9 +418,12 @@ impl Stateful {
         fmt: &Formatter,
         out: &mut Vec<Alert>,
     ) -> io::Result<()> {
+        let mut runs = block.runs.iter().peekable();
         for ev in &block.events {
-            if let LineRef::At(at, _) = ev.bytes {
-                self.read_ahead(at, ev.line, fmt, out)?;
+            // The runs that start at or before this event's line: what they
+            // release is found at their first line.
+            while let Some(&(run, line)) = runs.next_if(|&&(_, line)| line <= ev.line) {
+                self.read_ahead(run, line, fmt, out)?;
             }
             let (workers, worker) = (self.workers, self.worker);
             let mine = block
@@ -460,21 +477,26 @@ impl Stateful {
                 self.sampled.add(sample, t0.elapsed().as_nanos() as u64);
             }
         }
+        for &(run, line) in runs {
+            self.read_ahead(run, line, fmt, out)?;
+        }
         Ok(())
     }
 
-    /// At the first event of a new run of the file (the event's line starts
-    /// at byte `at`), tells every session the earliest time still to come
-    /// ([`Session::release_before`]); what that releases is found at line
-    /// `line`. The same for every worker: each sees every forwarded event.
+    /// At line `line`, the first of run `run` of the file, tells every
+    /// session the earliest time still to come
+    /// ([`Session::release_before`]); what that releases is found at that
+    /// line. The runs come from the input alone ([`Forwarded::run_starts`]),
+    /// not from the events forwarded (which depend on the steps left out
+    /// and so on the threads): the alerts and their order are the same
+    /// for any number of threads.
     fn read_ahead(
         &mut self,
-        at: u64,
+        run: u64,
         line: u64,
         fmt: &Formatter,
         out: &mut Vec<Alert>,
     ) -> io::Result<()> {
-        let run = Watermarks::run(at);
         if run <= self.run {
             return Ok(());
         }

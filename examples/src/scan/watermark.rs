@@ -18,7 +18,8 @@
 //! the end; the held hits are those of the last run or so, plus what the
 //! input has out of order. Runs are places in the file, so the pass splits
 //! over threads (each reads the lines that start in its share of the bytes),
-//! and every thread count releases at the same lines.
+//! and every thread count releases at the same lines: the first line of each
+//! run, whichever events the scan forwards to the sessions.
 
 use super::input::{line_offset, lines, BlockReader};
 use super::plan::RulePlan;
