@@ -3,17 +3,25 @@
 //! Most of a corpus's step hits are hits of steps a sequence can only use
 //! after an earlier step: the second step of "file written by Office, then
 //! run" matches every process start, and it is worth evaluating only when
-//! some Office file write can still be waiting for it. Step `k` (`k ≥ 2`) of
-//! a sequence can extend a partial sequence only if an event that orders
-//! before it matched step `k − 1` no more than `maxspan` before it. When the
+//! some Office file write can still be waiting for it. A step after a
+//! positive one (say step `p`, the latest before it) can change a partial
+//! sequence only if an event that orders before it matched step `p` no more
+//! than `maxspan` before it: a positive step extends the partial that step
+//! `p` left, and the event of a missing step (`![…]`) between or after the
+//! positive ones can only discard a partial or a candidate whose last event
+//! so far matched step `p`. When the
 //! read-ahead shows that a file is in its order (every line's order time at
 //! least the one of the line before), the events that order before a line
 //! are the lines before it, so the scan can tell from the step hits it has
 //! already seen: the pack leaves step `k` out
 //! ([`eql_engine::PackMatches::set_skipped`]) while no line so far has hit
-//! step `k − 1`, or while the latest such hit is more than `maxspan` before
+//! step `p`, or while the latest such hit is more than `maxspan` before
 //! the earliest time still to come. The results are those of evaluating
 //! every step; the sessions just get fewer hits that could change nothing.
+//! A candidate waiting for a trailing missing event is emitted once the
+//! time still to come is past its window ([`eql_engine::Session::release_before`]),
+//! not at the rule's next hit, so when it comes out does not depend on
+//! the hits left out either.
 //!
 //! Times are bounded by the read-ahead's runs ([`Watermarks`]): a line of
 //! run `r` has a time of at least [`Watermarks::ahead_of_run`]`(r)`, and in
@@ -22,10 +30,11 @@
 //! before the blocks before it are done; until they are, it counts a hit at
 //! the end of the block just before its own, for every step.
 //!
-//! Only sequences of the Elasticsearch dialect with no missing step (`![…]`)
-//! and no tiebreaker field are gated (a tiebreaker can order an equal-time
-//! line before an earlier one), and not a rule whose state was loaded from a
-//! saved state, nor a rule that sees every event.
+//! Only sequences of the Elasticsearch dialect with no tiebreaker field are
+//! gated (a tiebreaker can order an equal-time line before an earlier one),
+//! and not a rule whose state was loaded from a saved state, nor a rule that
+//! sees every event. A leading missing step, and the first positive step,
+//! have no positive step before them and are never left out.
 
 use super::plan::{RulePlan, Target};
 use super::stateful::Carry;
@@ -97,7 +106,6 @@ impl Gates {
             };
             if o.dialect != Dialect::Elasticsearch
                 || o.tiebreaker_field.is_some()
-                || s.steps.iter().any(|st| st.missing)
                 || !ahead.sorted(clock)
                 || carry.contains_key(&rule)
                 || plan.every_event.contains(&pos)
@@ -110,19 +118,24 @@ impl Gates {
                     .unwrap_or(i64::MAX)
                     .saturating_mul(1_000_000)
             });
+            // Each step after a positive one, gated by the latest positive
+            // step before it (a missing step is no partial's last event).
             // The answer index of step `k` is `k` (the steps come first).
-            for k in 1..s.steps.len() {
+            let mut before = None;
+            for (k, st) in s.steps.iter().enumerate() {
                 let Ok(k) = u32::try_from(k) else { continue };
-                let Some(entry) = entry_of(plan, pos, k) else {
-                    continue;
-                };
-                let step = Gated {
-                    pred: 0,
-                    entry,
-                    span,
-                    clock,
-                };
-                found.push(((pos, k - 1), step));
+                if let (Some(p), Some(entry)) = (before, entry_of(plan, pos, k)) {
+                    let step = Gated {
+                        pred: 0,
+                        entry,
+                        span,
+                        clock,
+                    };
+                    found.push(((pos, p), step));
+                }
+                if !st.missing {
+                    before = Some(k);
+                }
             }
         }
         if found.is_empty() {

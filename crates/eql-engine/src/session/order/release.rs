@@ -127,11 +127,32 @@ impl<H: Clone> Session<H> {
     /// // None will: the sequence is found now.
     /// s.release_before(3_000_000, &mut out);
     /// assert_eq!(out.len(), 1);
+    ///
+    /// // A candidate waiting for a trailing missing event comes out once
+    /// // the promised time is past its window, with no later event.
+    /// let q = CompiledQuery::compile(
+    ///     "sequence by k with maxspan=1s [a where true] ![b where true]",
+    ///     &CompileOptions::default(),
+    /// ).unwrap();
+    /// let mut s = Session::<u64>::new(&q, SessionOptions::default());
+    /// let mut out = Matches::new();
+    /// s.push(1, &json!({"@timestamp": 0, "event": {"category": "a"}, "k": "x"}), &mut out);
+    /// s.release_before(1_000_000_000, &mut out);
+    /// // Within a second of it, a `b` may still come.
+    /// assert_eq!(out.len(), 0);
+    /// s.release_before(1_000_000_001, &mut out);
+    /// assert_eq!(out.len(), 1);
     /// ```
     pub fn release_before(&mut self, time: i64, out: &mut Matches<H>) {
         if self.ordering.mode != StreamOrder::Bounded || self.finished {
             return;
         }
+        self.release_held_before(time, out);
+        self.expire_before(time, out);
+    }
+
+    /// The held hits that order before `time` run, in order.
+    fn release_held_before(&mut self, time: i64, out: &mut Matches<H>) {
         if self.ordering.held.is_empty() {
             return;
         }
@@ -157,6 +178,27 @@ impl<H: Clone> Session<H> {
             self.release(h, out);
         }
         self.ordering.spare = (due, held);
+    }
+
+    /// Every sequence with `maxspan` on the session's clock does what its
+    /// next hit would do first, since that hit comes at `time` or later:
+    /// it drops the partials that started more than `maxspan` before
+    /// `time`, and a candidate waiting for a trailing missing event is
+    /// emitted once `time` is past its window (no event still to come can
+    /// fall in it). The results are those the next hit would give; they
+    /// come here, at the promise, whether the rule has a next hit or not.
+    fn expire_before(&mut self, time: i64, out: &mut Matches<H>) {
+        let rules = self.plan.rules.iter().zip(self.rules.iter_mut());
+        for (i, ((rp, r), ro)) in rules.zip(&self.ordering.rules).enumerate() {
+            if !ro.timed || r.ts_slot.is_some() {
+                continue;
+            }
+            let index = u32::try_from(i).unwrap_or(u32::MAX);
+            let (body, mut sink) = r.sink(rp, index, out, &mut self.counters);
+            if let (Body::Seq(s), BodySpec::Seq(spec)) = (body, &rp.body) {
+                s.expire(spec, time, &mut sink);
+            }
+        }
     }
 
     /// Runs what the cap and the window release.
