@@ -461,7 +461,8 @@ fn index_of(event: &Json, input: Option<&str>) -> Option<String> {
 
 /// `events(n)` where most events name an index whose name lists a random
 /// subset of the rules (`logs-r1-r4-x`: rules 1 and 4), some through
-/// `data_stream.*`; one in ten names none.
+/// `data_stream.*`, some with a key spelled with an escape; one in ten
+/// names none.
 fn routed_events(n: usize) -> Vec<u8> {
     let mut x: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next = move || {
@@ -486,6 +487,9 @@ fn routed_events(n: usize) -> Vec<u8> {
             format!(
                 r#"{{"data_stream": {{"type": "logs", "dataset": "x{subset}", "namespace": "x"}}, "#
             )
+        } else if r % 10 == 2 {
+            // `_index`, its underscore escaped.
+            format!(r#"{{"\u005findex": "logs{subset}-x", "#)
         } else {
             format!(r#"{{"_index": "logs{subset}-x", "#)
         };
