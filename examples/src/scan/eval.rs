@@ -192,7 +192,6 @@ impl<'p> Evaluator<'p> {
             self.stateful
                 .retain(|&mut (p, _)| rules.get(p as usize).is_some_and(|&r| route.contains(r)));
         }
-
         if !self.stateful.is_empty() || !plan.every_event.is_empty() {
             self.stateful.sort_unstable();
             let rules = &mut self.rules;
