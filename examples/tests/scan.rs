@@ -177,6 +177,13 @@ fn alerts_by(
         .collect()
 }
 
+/// The lines of `out`, sorted: the alerts as a set, whatever their order.
+fn sorted_lines(out: &[u8]) -> Vec<u8> {
+    let mut v: Vec<&[u8]> = out.split_inclusive(|&b| b == b'\n').collect();
+    v.sort_unstable();
+    v.concat()
+}
+
 /// (rule, line numbers of its entries) of every alert in NDJSON output.
 fn alert_set(out: &[u8]) -> BTreeSet<(String, Vec<Option<u64>>)> {
     alerts_by(out, |e| e["source"]["line"].as_u64())
@@ -719,11 +726,6 @@ fn a_file_scanned_by_path_gives_what_its_bytes_give() {
     }
     let shuffled: Vec<u8> = lines.concat();
     let path = std::env::temp_dir().join(format!("eql-scan-path-{}.ndjson", std::process::id()));
-    let sorted_lines = |out: &[u8]| {
-        let mut v: Vec<&[u8]> = out.split_inclusive(|&b| b == b'\n').collect();
-        v.sort_unstable();
-        v.concat()
-    };
     for input in [&sorted, &shuffled] {
         std::fs::write(&path, input).expect("writes the events");
         let mut outputs = Vec::new();
@@ -978,11 +980,6 @@ fn later_steps_left_out_change_no_alert() {
     lines.swap(4001, 4002);
     let swapped: Vec<u8> = lines.concat();
     let path = std::env::temp_dir().join(format!("eql-scan-gate-{}.ndjson", std::process::id()));
-    let sorted_lines = |out: &[u8]| {
-        let mut v: Vec<&[u8]> = out.split_inclusive(|&b| b == b'\n').collect();
-        v.sort_unstable();
-        v.concat()
-    };
     // The same bytes as a stream: no step left out.
     let (stream, _, _) = profile_table(&compiled, &sorted, 1);
     let stream_evaluated = |rule: &str| stream.get(rule).map_or(0, |c| c.0);

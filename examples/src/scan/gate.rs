@@ -13,7 +13,7 @@
 //! read-ahead shows that a file is in its order (every line's order time at
 //! least the one of the line before), the events that order before a line
 //! are the lines before it, so the scan can tell from the step hits it has
-//! already seen: the pack leaves step `k` out
+//! already seen: the pack leaves such a step out
 //! ([`eql_engine::PackMatches::set_skipped`]) while no line so far has hit
 //! step `p`, or while the latest such hit is more than `maxspan` before
 //! the earliest time still to come. The results are those of evaluating
