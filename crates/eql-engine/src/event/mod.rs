@@ -1,6 +1,7 @@
 //! Event access: how the engine reads fields from the embedder's events.
 
 pub(crate) mod document;
+pub(crate) mod flat;
 pub(crate) mod input;
 pub(crate) mod json;
 pub(crate) mod project;

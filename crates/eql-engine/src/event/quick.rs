@@ -1,4 +1,5 @@
-//! A quick, conservative JSON reader into an arena tree.
+//! A quick, conservative JSON reader into an arena tree ([`read`]), or
+//! straight into the values of a set of fields ([`read_flat`]).
 //!
 //! It reads the common shape of event lines (plain keys and strings,
 //! backslash escapes, integers) in one tight loop over the bytes, with no
@@ -14,9 +15,13 @@
 //! `serde_json::Value` of the text (the same numbers and strings; an
 //! object's last member of a repeated key). The unit proptests check it
 //! against serde_json; the differential proptests and the `eval_diff` fuzz
-//! target check the packs that read their lines through it.
+//! target check the packs that read their lines through it. Likewise, when
+//! [`read_flat`] answers `Some`, `serde_json` accepts the text and each
+//! field has one value listed exactly when the walk of the `Value` finds
+//! one, and it is that value.
 
 use crate::event::json::{same_key, sorted_object, Tree};
+use crate::event::resolve::Resolver;
 use bumpalo::Bump;
 use eql_plan::Value;
 use smallvec::SmallVec;
@@ -57,6 +62,40 @@ pub(crate) fn read<'a>(text: &'a str, bump: &'a Bump, scratch: &mut String) -> O
     let whole = r.at == r.bytes.len();
     *scratch = r.scratch;
     v.filter(|_| whole)
+}
+
+/// Reads an event (a JSON object with blanks around it) straight into the
+/// values of the paths of `resolver`: `found` gets `(path, value)` for each
+/// path the walk finds, the value whole, as [`Event::get`](crate::Event::get)
+/// reads it from the tree. Members that no path goes through are checked,
+/// not kept. `None` (and `found` to be discarded) for all that [`read`]
+/// declines, and for the events whose paths only the tree can resolve: a
+/// root that is not an object, a repeated key on a wanted path, a literal
+/// dotted key that may lead to a wanted path, an array where a wanted path
+/// goes on. The resolver is [`Resolver::direct_ok`].
+pub(crate) fn read_flat<'a>(
+    text: &'a str,
+    bump: &'a Bump,
+    scratch: &mut String,
+    resolver: &Resolver,
+    found: &mut Vec<(u32, Node<'a>)>,
+) -> Option<()> {
+    let mut r = Reader {
+        text,
+        bytes: text.as_bytes(),
+        at: 0,
+        bump,
+        scratch: std::mem::take(scratch),
+    };
+    r.blanks();
+    let v = match r.peek() {
+        Some(b'{') => r.flat_object(1, 0, resolver, found),
+        _ => None,
+    };
+    r.blanks();
+    let whole = r.at == r.bytes.len();
+    *scratch = r.scratch;
+    v.filter(|()| whole)
 }
 
 /// The arena of [`read`]'s trees and its unescaping buffer, kept between
@@ -144,6 +183,22 @@ fn stop(rest: &[u8]) -> Option<(usize, u8)> {
         .enumerate()
         .find(|&(_, &b)| STOPS[b as usize])?;
     (b >= 0x20).then_some((base + n, b))
+}
+
+/// True when `key` has a dot: eight bytes at a time (keys are short: no
+/// `memchr` call), as in [`stop`].
+#[inline]
+fn has_dot(key: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = key.chunks_exact(8);
+    let dot = chunks.any(|c| {
+        <[u8; 8]>::try_from(c).is_ok_and(|b| {
+            let w = u64::from_le_bytes(b) ^ (ONES * u64::from(b'.'));
+            w.wrapping_sub(ONES) & !w & HIGH != 0
+        })
+    });
+    dot || chunks.remainder().contains(&b'.')
 }
 
 struct Reader<'a> {
@@ -256,6 +311,145 @@ impl<'a> Reader<'a> {
             }
         }
         Some(Node::Array(self.bump.alloc_slice_copy(&items)))
+    }
+
+    /// An object at resolver node `n`, at its opening brace: the values of
+    /// the paths ending below go to `found` ([`read_flat`]).
+    fn flat_object(
+        &mut self,
+        depth: usize,
+        node: u32,
+        resolver: &Resolver,
+        found: &mut Vec<(u32, Node<'a>)>,
+    ) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.at += 1; // '{'
+        self.blanks();
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Some(());
+        }
+        // The children met, by ordinal: a second one is a repeated key.
+        let mut met: SmallVec<[u32; 16]> = SmallVec::new();
+        loop {
+            self.blanks();
+            if self.peek()? != b'"' {
+                return None;
+            }
+            let key = self.string()?.as_bytes();
+            self.consume(b':')?;
+            self.blanks();
+            if has_dot(key) && resolver.dotted_reaches(node, key) {
+                return None;
+            }
+            match resolver.direct_child(node, key) {
+                None => self.skip(depth)?,
+                Some((o, c)) => {
+                    let o = u32::try_from(o).ok()?;
+                    if met.contains(&o) {
+                        return None;
+                    }
+                    met.push(o);
+                    let ends = resolver.ends(c);
+                    if ends.is_empty() {
+                        match self.peek()? {
+                            b'{' => self.flat_object(depth + 1, c, resolver, found)?,
+                            // The walk goes through the items: the tree's.
+                            b'[' => return None,
+                            // No member: no path below is found.
+                            _ => self.skip(depth)?,
+                        }
+                    } else {
+                        // A path ends here, and none goes on (`direct_ok`).
+                        let v = self.value(depth)?;
+                        found.extend(ends.iter().map(|&p| (p, v)));
+                    }
+                }
+            }
+            self.blanks();
+            match self.peek()? {
+                b',' => self.at += 1,
+                b'}' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Checks a value that no wanted path goes through, as `serde_json`
+    /// checks it, and steps over it: nothing is kept.
+    fn skip(&mut self, depth: usize) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.skip_string(),
+            b'{' => self.skip_container(depth + 1, b'}', true),
+            b'[' => self.skip_container(depth + 1, b']', false),
+            b't' => self.literal(b"true", Node::Null).map(drop),
+            b'f' => self.literal(b"false", Node::Null).map(drop),
+            b'n' => self.literal(b"null", Node::Null).map(drop),
+            b'-' | b'0'..=b'9' => self.number().map(drop),
+            _ => None,
+        }
+    }
+
+    /// [`Reader::skip`] of an object (`keyed`) or an array, at its opening
+    /// bracket; `close` is its closing one.
+    fn skip_container(&mut self, depth: usize, close: u8, keyed: bool) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.at += 1;
+        self.blanks();
+        if self.peek()? == close {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            self.blanks();
+            if keyed {
+                if self.peek()? != b'"' {
+                    return None;
+                }
+                self.skip_string()?;
+                self.consume(b':')?;
+                self.blanks();
+            }
+            self.skip(depth)?;
+            self.blanks();
+            match self.peek()? {
+                b',' => self.at += 1,
+                b if b == close => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// [`Reader::skip`] of a string, at its opening quote: its escapes are
+    /// checked, not decoded (a `\u` escape goes to `serde_json`, as in
+    /// [`Reader::escaped`]).
+    #[inline]
+    fn skip_string(&mut self) -> Option<()> {
+        let start = self.at + 1;
+        let mut i = start;
+        loop {
+            let (n, b) = stop(self.bytes.get(i..)?)?;
+            i += n;
+            if b == b'"' {
+                self.at = i + 1;
+                return Some(());
+            }
+            match *self.bytes.get(i + 1)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                b'u' => return self.by_serde(start).map(drop),
+                _ => return None,
+            }
+        }
     }
 
     /// A string at the opening quote: borrowed from the text when it has
@@ -527,6 +721,45 @@ mod tests {
     }
 
     #[test]
+    fn read_flat_reads_the_usual_event_and_declines_what_the_tree_decides() {
+        use crate::Event;
+        use eql_plan::FieldPath;
+        let paths: Vec<FieldPath> = ["event.category", "process.name", "process.args", "host.id"]
+            .iter()
+            .map(|p| FieldPath::parse_dotted(p))
+            .collect();
+        let resolver = Resolver::new(paths.clone());
+        let usual = r#"{"@timestamp": "2024-01-01T00:00:00Z", "event": {"category": ["process"], "id": 7},
+            "process": {"name": "cmd.exe", "args": ["cmd.exe", "/c", null], "pe": {"x": [1, {"y": "\\"}]}},
+            "host": {"id": null}, "other": [{"a": "b\n"}, 1.5e3, true]}"#;
+        let bump = Bump::new();
+        let mut found = Vec::new();
+        assert!(read_flat(usual, &bump, &mut String::new(), &resolver, &mut found).is_some());
+        let dom: serde_json::Value = serde_json::from_str(usual).unwrap_or_default();
+        for (i, p) in paths.iter().enumerate() {
+            let got = found
+                .iter()
+                .find(|f| f.0 as usize == i)
+                .map(|f| f.1.to_value());
+            assert_eq!(got, Event::get(&dom, p), "{p}");
+        }
+        // Each of these changes which value the walk takes: the tree decides.
+        for text in [
+            r#"{"process": {"name": "a"}, "process.name": "b"}"#,
+            r#"{"process": {"name": "a", "name": "b"}}"#,
+            r#"{"process": [{"name": "a"}]}"#,
+            r#"[{"process": {"name": "a"}}]"#,
+            r#"{"process": {"name": "a"}} x"#,
+        ] {
+            found.clear();
+            assert!(
+                read_flat(text, &bump, &mut String::new(), &resolver, &mut found).is_none(),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
     fn deep_nesting_is_declined() {
         let bump = Bump::new();
         let ok = format!("{}1{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
@@ -626,6 +859,30 @@ mod tests {
             .prop_map(FieldPath::new)
         }
 
+        /// Paths of keys, mostly the first few (so that they often meet
+        /// the generated documents' members).
+        fn key_path() -> impl Strategy<Value = FieldPath> {
+            let key = prop_oneof![
+                3 => prop::sample::select(&KEYS[..4]),
+                1 => prop::sample::select(KEYS),
+            ];
+            prop::collection::vec(key.prop_map(|k| PathSegment::Key(k.to_owned())), 1..4)
+                .prop_map(FieldPath::new)
+        }
+
+        /// `paths` without repeats and without a path that another one goes
+        /// on from: paths the flat reader serves.
+        fn direct_paths(mut paths: Vec<FieldPath>) -> Vec<FieldPath> {
+            paths.sort_by_key(|p| std::cmp::Reverse(p.segments().len()));
+            let mut kept: Vec<FieldPath> = Vec::new();
+            for p in paths {
+                if !kept.iter().any(|k| k.segments().starts_with(p.segments())) {
+                    kept.push(p);
+                }
+            }
+            kept
+        }
+
         proptest! {
             #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
@@ -675,6 +932,80 @@ mod tests {
                 prop_assert!(node.resolve_all(&proj, &mut |i, v| got[i].push(v.into_owned())));
                 prop_assert!(dom.resolve_all(&proj, &mut |i, v| want[i].push(v.into_owned())));
                 prop_assert_eq!(got, want, "{}", text);
+            }
+
+            /// Valid text read straight into the values of some paths: when
+            /// the flat reader reads it, each path has one value exactly
+            /// when the walk of the DOM finds one, and it is the same.
+            #[test]
+            fn read_flat_finds_what_the_walk_finds(
+                v in json(),
+                blank in prop::sample::select(&["", " ", "\n\t\r "][..]),
+                dup in any::<bool>(),
+                paths in prop::collection::vec(key_path(), 1..6),
+            ) {
+                let text = text_of(&v, blank, dup);
+                let dom: Json = serde_json::from_str(&text)
+                    .map_err(|e| TestCaseError::fail(format!("{e}: {text}")))?;
+                let paths = direct_paths(paths);
+                let resolver = Resolver::new(paths.clone());
+                prop_assert!(resolver.direct_ok());
+                let bump = Bump::new();
+                let mut found = Vec::new();
+                if read_flat(&text, &bump, &mut String::new(), &resolver, &mut found).is_some() {
+                    for (i, p) in paths.iter().enumerate() {
+                        let got: Vec<Value<'static>> = found
+                            .iter()
+                            .filter(|f| f.0 as usize == i)
+                            .map(|f| f.1.to_value().into_owned())
+                            .collect();
+                        let want: Vec<Value<'static>> =
+                            Event::get(&dom, p).map(Value::into_owned).into_iter().collect();
+                        prop_assert_eq!(got, want, "path {} in {}", p, text);
+                    }
+                }
+            }
+
+            /// Damaged text: whatever the flat reader reads, serde_json
+            /// accepts (the members stepped over are checked, not trusted),
+            /// and the values are the walk's.
+            #[test]
+            fn read_flat_reads_damaged_text_only_as_serde_json_does(
+                v in json(),
+                edits in prop::collection::vec((any::<prop::sample::Index>(), prop::sample::select(
+                    &["", "\"", "\\", ",", "}", "]", "{", "[", ":", "0", "-", ".", "e", "u", "\u{1}", " ", "n", "\\u00", "\\ud800", "\\x"][..]
+                ), 0usize..3), 1..4),
+                paths in prop::collection::vec(key_path(), 1..4),
+            ) {
+                let mut text = text_of(&v, " ", false).into_bytes();
+                for (at, with, cut) in edits {
+                    if text.is_empty() {
+                        break;
+                    }
+                    let i = at.index(text.len());
+                    let end = (i + cut).min(text.len());
+                    text.splice(i..end, with.bytes());
+                }
+                let Ok(text) = String::from_utf8(text) else { return Ok(()) };
+                let paths = direct_paths(paths);
+                let resolver = Resolver::new(paths.clone());
+                let bump = Bump::new();
+                let mut found = Vec::new();
+                if read_flat(&text, &bump, &mut String::new(), &resolver, &mut found).is_some() {
+                    let dom = serde_json::from_str::<Json>(&text);
+                    prop_assert!(dom.is_ok(), "read what serde_json rejects: {}", text);
+                    let dom = dom.unwrap_or_default();
+                    for (i, p) in paths.iter().enumerate() {
+                        let got: Vec<Value<'static>> = found
+                            .iter()
+                            .filter(|f| f.0 as usize == i)
+                            .map(|f| f.1.to_value().into_owned())
+                            .collect();
+                        let want: Vec<Value<'static>> =
+                            Event::get(&dom, p).map(Value::into_owned).into_iter().collect();
+                        prop_assert_eq!(got, want, "path {} in {}", p, text);
+                    }
+                }
             }
 
             /// Damaged text: whatever the quick reader reads, serde_json

@@ -110,10 +110,19 @@ impl RNode {
 const LINEAR_CHILDREN: usize = 8;
 
 /// Byte equality of two short keys, inline (no `memcmp` call): the length
-/// and first byte reject almost every non-match.
+/// and first byte reject almost every non-match; a match is compared eight
+/// bytes at a time.
 #[inline]
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.first() == b.first() && a.iter().zip(b).all(|(x, y)| x == y)
+    if a.len() != b.len() || a.first() != b.first() {
+        return false;
+    }
+    let (mut x, mut y) = (a.chunks_exact(8), b.chunks_exact(8));
+    let words = x.by_ref().zip(y.by_ref()).all(|(p, q)| {
+        <[u8; 8]>::try_from(p).ok().map(u64::from_ne_bytes)
+            == <[u8; 8]>::try_from(q).ok().map(u64::from_ne_bytes)
+    });
+    words && x.remainder().iter().zip(y.remainder()).all(|(p, q)| p == q)
 }
 
 /// True when `key` is `child`, a dot, and more: `walk` may read a path
@@ -239,6 +248,45 @@ impl Resolver {
                 .nodes
                 .iter()
                 .all(|n| n.ends.is_empty() || n.keys.is_empty())
+    }
+
+    /// The paths, in order.
+    pub(crate) fn paths(&self) -> &[FieldPath] {
+        &self.paths
+    }
+
+    /// The index of the first path reported whole.
+    pub(crate) fn whole_from(&self) -> usize {
+        self.whole_from
+    }
+
+    /// Reports `v`, the value of path `p` as the walk finds it, as
+    /// [`Resolver::resolve`] reports it: whole for a path from `whole_from`
+    /// on, else its items (`null`s and objects left out).
+    pub(crate) fn report_value<'a, T: Tree>(
+        &self,
+        p: usize,
+        v: &'a T,
+        sink: &mut dyn FnMut(usize, Value<'a>),
+    ) {
+        if p >= self.whole_from {
+            sink(p, v.to_value());
+            return;
+        }
+        match v.items() {
+            Some(items) => {
+                for item in items {
+                    if !(item.is_object() || item.is_null()) {
+                        sink(p, item.to_value());
+                    }
+                }
+            }
+            None => {
+                if !(v.is_object() || v.is_null()) {
+                    sink(p, v.to_value());
+                }
+            }
+        }
     }
 
     /// Number of children of node `n`.
@@ -440,24 +488,7 @@ impl Resolver {
         };
         for &p in &node.ends {
             found.set(p);
-            if p as usize >= self.whole_from {
-                sink(p as usize, v.to_value());
-                continue;
-            }
-            match v.items() {
-                Some(items) => {
-                    for item in items {
-                        if !(item.is_object() || item.is_null()) {
-                            sink(p as usize, item.to_value());
-                        }
-                    }
-                }
-                None => {
-                    if !(v.is_object() || v.is_null()) {
-                        sink(p as usize, v.to_value());
-                    }
-                }
-            }
+            self.report_value(p as usize, v, sink);
         }
     }
 

@@ -49,6 +49,9 @@ pub struct PackMatches {
     pub(super) memo: super::memo::HitMemo,
     /// The arena of the quick JSON reader's trees.
     pub(super) arena: crate::event::quick::Arena,
+    /// The values [`crate::event::quick::read_flat`] reads (emptied
+    /// between events; the values borrow from the arena and the text).
+    pub(super) flat_buf: Vec<(u32, crate::event::quick::Node<'static>)>,
     /// The pack rules left out of matching ([`PackMatches::set_skipped`]):
     /// bit `i % 64` of word `i / 64`.
     pub(super) skipped: Vec<u64>,

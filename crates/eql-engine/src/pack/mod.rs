@@ -7,9 +7,11 @@ mod memo;
 mod sampled;
 
 use crate::eval::plan::{recycle, SlotBuf};
+use crate::event::flat::{FlatEvent, FlatPlan};
 use crate::event::input::{check_bytes, json_type, parse_text};
 use crate::event::json::Tree;
 use crate::event::project::Projection;
+use crate::event::quick;
 use crate::query::{lower, CompiledQuery};
 use crate::{Event, EventError, EventErrorKind, EventLimits};
 use eql_plan::{Cond, FieldPath, FieldTable, PackPlan, Value};
@@ -76,6 +78,10 @@ pub struct Pack {
     /// Which captured fields an event needs ([`Pack::capture_only`]); all
     /// of them when `None`.
     capture_needs: Option<Box<CaptureNeeds>>,
+    /// The fields of `projection` read straight from an event's text, for
+    /// the projections above (`None` when the flat reader cannot serve
+    /// them).
+    flat: Option<Box<FlatPlan>>,
 }
 
 /// The captured fields an event needs, by what it matched
@@ -225,7 +231,7 @@ impl Pack {
             .collect();
         let projection = Projection::new(groups.iter().flat_map(|g| g.plan.fields()));
         let category_read = Projection::new(groups.iter().map(|g| &g.category));
-        Pack {
+        let mut pack = Pack {
             category_read,
             groups,
             engines,
@@ -235,7 +241,22 @@ impl Pack {
             captures: Vec::new(),
             capture_read: Projection::values(&[]),
             capture_needs: None,
-        }
+            flat: None,
+        };
+        pack.flat = pack.flat_plan();
+        pack
+    }
+
+    /// The [`FlatPlan`] of every field the pack reads, answering each
+    /// projection it resolves events through.
+    fn flat_plan(&self) -> Option<Box<FlatPlan>> {
+        let mut read: Vec<&Projection> = vec![&self.category_read, &self.capture_read];
+        read.extend(
+            self.groups
+                .iter()
+                .flat_map(|g| g.reads.iter().map(|r| &r.1)),
+        );
+        FlatPlan::new(self.projection.resolver().paths(), &read).map(Box::new)
     }
 
     /// The same pack, whose matches also report the values of the fields
@@ -266,6 +287,7 @@ impl Pack {
                 .flat_map(|g| g.plan.fields())
                 .chain(&self.captures),
         );
+        self.flat = self.flat_plan();
         self
     }
 
@@ -339,17 +361,29 @@ impl Pack {
 
     /// [`Pack::matches_json`] of text that passed the checks.
     fn matches_text(&self, text: &str, out: &mut PackMatches) -> Result<(), EventError> {
-        // The usual line: read by the quick reader into a tree in the
-        // buffer's arena (reset, not freed, from event to event).
+        // The usual line: read by the quick reader straight into the
+        // values of the pack's fields, else into a tree, in the buffer's
+        // arena (reset, not freed, from event to event).
         let mut arena = std::mem::take(&mut out.arena);
         let (bump, scratch) = arena.parts();
-        let done = match crate::event::quick::read(text, bump, scratch) {
-            Some(tree) if tree.is_object() => {
-                self.matches_inner(&tree, out);
+        let mut found = recycle(std::mem::take(&mut out.flat_buf));
+        let flat = self.flat.as_deref().filter(|plan| {
+            quick::read_flat(text, bump, scratch, plan.resolver(), &mut found).is_some()
+        });
+        let done = match flat {
+            Some(plan) => {
+                self.matches_inner(&FlatEvent::new(&found, plan, text), out);
                 true
             }
-            _ => false,
+            None => match quick::read(text, bump, scratch) {
+                Some(tree) if tree.is_object() => {
+                    self.matches_inner(&tree, out);
+                    true
+                }
+                _ => false,
+            },
         };
+        out.flat_buf = recycle(found);
         out.arena = arena;
         if done {
             return Ok(());

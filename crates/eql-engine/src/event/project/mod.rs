@@ -66,7 +66,14 @@ pub struct Projection {
     resolver: Resolver,
     /// [`Projection::parse_direct`] can serve these paths.
     direct: bool,
+    /// Told apart from every other projection built in this process (a
+    /// clone keeps it: it has the same paths), so that a reader can keep
+    /// what it precomputed for it.
+    id: u32,
 }
+
+/// The next [`Projection::id`].
+static NEXT_ID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 impl Projection {
     /// Compiles the paths to extract.
@@ -152,7 +159,13 @@ impl Projection {
             nodes,
             direct: resolver.direct_ok(),
             resolver,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
+    }
+
+    /// This projection's identity ([`Projection::id`] field docs).
+    pub(crate) fn id(&self) -> u32 {
+        self.id
     }
 
     /// True when [`Projection::parse_direct`] can serve these paths.
