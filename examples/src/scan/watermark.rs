@@ -315,16 +315,13 @@ fn lazy_times(
     lazy: &[Option<Lazy>],
     times: &mut [Option<i64>],
 ) -> bool {
-    let Ok(text) = std::str::from_utf8(line) else {
-        return false;
-    };
     // An escaped key may spell a wanted one: only the parser can tell.
     if memchr::memmem::find(line, b"\\u").is_some() {
         return false;
     }
     for (((session, field), lazy), time) in sessions.iter().zip(fields).zip(lazy).zip(times) {
         let Some(lazy) = lazy else { return false };
-        let value = match lazy.get(text) {
+        let value = match lazy.get(line) {
             Quick::Value(v) => Some(v),
             Quick::Absent => None,
             Quick::Unsure => return false,
@@ -423,8 +420,7 @@ impl Lazy {
     /// a whole line, the field is [`Quick::Absent`]. When the lookup finds
     /// nothing otherwise, the walk may still find a value through an array
     /// or a literal dotted key: only the parser can tell.
-    fn get(&self, text: &str) -> Quick {
-        let bytes = text.as_bytes();
+    fn get(&self, bytes: &[u8]) -> Quick {
         // Only a line that may be a whole object can be read as one without
         // the lookup: a blank or cut line is for the parser to reject.
         let trimmed = bytes.trim_ascii();
@@ -454,7 +450,18 @@ impl Lazy {
                 0 | 1 => {}
                 _ => return Quick::Unsure,
             }
+            // The usual line: a field of one key, the only member of that
+            // name, is the line's first member, and its value a string
+            // with no escape: that string.
+            if let (1, [q], Some(s)) = (keys, &self.quoted[..], first_string(bytes)) {
+                if s.0 == q.needle() {
+                    return Quick::Value(serde_json::Value::String(s.1.to_owned()));
+                }
+            }
         }
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return Quick::Unsure;
+        };
         match sonic_rs::get(text, &self.keys) {
             Ok(found) => {
                 serde_json::from_str(found.as_raw_str()).map_or(Quick::Unsure, Quick::Value)
@@ -462,6 +469,30 @@ impl Lazy {
             Err(_) => Quick::Unsure,
         }
     }
+}
+
+/// The first member of the object `line` holds when its value is a string
+/// with no escape: (its key in quotes, as written; the string). `None` for
+/// anything else, which the caller reads another way.
+fn first_string(line: &[u8]) -> Option<(&[u8], &str)> {
+    let blank = |b: &u8| matches!(b, b' ' | b'\n' | b'\t' | b'\r');
+    let at = |i: usize| line.iter().skip(i).position(|b| !blank(b)).map(|n| i + n);
+    let open = at(0)?;
+    (line.get(open)? == &b'{').then_some(())?;
+    let key = at(open + 1)?;
+    (line.get(key)? == &b'"').then_some(())?;
+    let key_end = key + 1 + line.get(key + 1..)?.iter().position(|&b| b == b'"')?;
+    let colon = at(key_end + 1)?;
+    (line.get(colon)? == &b':').then_some(())?;
+    let value = at(colon + 1)?;
+    (line.get(value)? == &b'"').then_some(())?;
+    let rest = line.get(value + 1..)?;
+    let len = rest
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    (rest.get(len)? == &b'"').then_some(())?;
+    let s = std::str::from_utf8(rest.get(..len)?).ok()?;
+    Some((line.get(key..=key_end)?, s))
 }
 
 /// Calls `f(offset, line)` for each line of the file that starts at bytes
