@@ -46,8 +46,9 @@ pub(crate) struct IndexPlans {
     input: Option<IndexRoute>,
     /// The plan of the events that name no index.
     default: Arc<RulePlan>,
-    /// `_index`, `data_stream`, `\u`: a line without them names no index.
-    finders: [Finder<'static>; 3],
+    /// `\u`: with `_index` and `data_stream`, what a line that names an
+    /// index holds ([`may_name_index`]).
+    escape: Finder<'static>,
     shared: Mutex<Shared>,
 }
 
@@ -87,11 +88,7 @@ impl IndexPlans {
             routed,
             input,
             default,
-            finders: [
-                Finder::new(b"_index").into_owned(),
-                Finder::new(b"data_stream").into_owned(),
-                Finder::new(b"\\u").into_owned(),
-            ],
+            escape: Finder::new(b"\\u").into_owned(),
             shared: Mutex::new(shared),
         }
     }
@@ -123,7 +120,7 @@ impl IndexPlans {
 
     /// The index `line` names, if routing is on and it names one.
     fn line_index(&self, line: &[u8]) -> Option<String> {
-        if !self.routed || !self.finders.iter().any(|f| f.find(line).is_some()) {
+        if !self.routed || !may_name_index(line, &self.escape) {
             return None;
         }
         line_index(line)
@@ -252,6 +249,20 @@ impl<'p> Routes<'p> {
     pub(crate) fn slots(&self) -> impl Iterator<Item = (&RulePlan, &[PackMatches])> {
         self.slots.iter().map(|(p, h)| (&**p, &h[..]))
     }
+}
+
+/// False when `line` cannot name an index: it holds neither `_index` nor
+/// `data_stream`, nor a `\u` escape (`escape` finds it), which could spell
+/// either. Both names hold an underscore, which event lines hold few of:
+/// one pass for it, and a look at each.
+fn may_name_index(line: &[u8], escape: &Finder<'_>) -> bool {
+    let named = memchr::memchr_iter(b'_', line).any(|i| {
+        line.get(i..).is_some_and(|r| r.starts_with(b"_index"))
+            || i.checked_sub(4)
+                .and_then(|from| line.get(from..))
+                .is_some_and(|r| r.starts_with(b"data_stream"))
+    });
+    named || escape.find(line).is_some()
 }
 
 /// The index a line's event names for itself ([`event_index`]), read from
