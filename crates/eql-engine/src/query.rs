@@ -6,7 +6,7 @@
 
 use crate::eval::plan::{self, has_generic, NoFields, Slots};
 use crate::eval::reference::{Ctx, Env};
-use crate::event::input::{check_bytes, from_serde, json_type, parse_text};
+use crate::event::input::{check_bytes, json_type, parse_text};
 use crate::event::project::Projection;
 use crate::{Event, EventError, EventLimits};
 use eql_plan::mapping::{FieldKinds, Mapping};
@@ -432,22 +432,24 @@ impl CompiledQuery {
                 if let (QueryBody::Event(q), true) = (&self.query.body, plan.direct) {
                     // Straight from the bytes into the slots when the
                     // document allows it.
-                    let mut slots = Slots::new(plan.fields.len());
-                    let category = plan.fields.len();
-                    let mut cat_ok = q.category.name.is_none();
-                    let simple = plan
-                        .projection
-                        .parse_direct(text, &mut |i, v| {
-                            if i == category {
-                                if let (Value::Str(s), Some(c)) = (&v, &q.category.name) {
-                                    cat_ok |= s.as_ref() == c.as_str();
+                    let bump = bumpalo::Bump::new();
+                    let mut found = Vec::new();
+                    if plan.projection.read_flat(text, &bump, &mut found) {
+                        let mut slots = Slots::new(plan.fields.len());
+                        let category = plan.fields.len();
+                        let mut cat_ok = q.category.name.is_none();
+                        let resolver = plan.projection.resolver();
+                        for (p, v) in &found {
+                            resolver.report_value(*p as usize, v, &mut |i, v| {
+                                if i == category {
+                                    if let (Value::Str(s), Some(c)) = (&v, &q.category.name) {
+                                        cat_ok |= s.as_ref() == c.as_str();
+                                    }
+                                } else {
+                                    slots.push_item(i, v, &plan.fields);
                                 }
-                            } else {
-                                slots.push_item(i, v, &plan.fields);
-                            }
-                        })
-                        .map_err(|e| from_serde(text, &e))?;
-                    if simple {
+                            });
+                        }
                         if !cat_ok {
                             return Ok(false);
                         }

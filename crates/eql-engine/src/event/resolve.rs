@@ -289,11 +289,6 @@ impl Resolver {
         }
     }
 
-    /// Number of children of node `n`.
-    pub(crate) fn children(&self, n: u32) -> usize {
-        self.nodes.get(n as usize).map_or(0, |x| x.keys.len())
-    }
-
     /// The child of node `n` named `key`: (ordinal, node).
     pub(crate) fn direct_child(&self, n: u32, key: &[u8]) -> Option<(usize, u32)> {
         let node = self.nodes.get(n as usize)?;

@@ -1,15 +1,14 @@
 //! Resolving a projection's paths straight from JSON text, with no tree
-//! built in between ([`Projection::parse_direct`]).
+//! built in between: the quick reader's [`read_flat`] through the
+//! projection's resolver.
 
-use super::seed::{KeyStr, Whole};
 use super::Projection;
-use crate::event::input::{check_bytes, from_serde, EventError, EventLimits};
-use crate::event::resolve::Resolver;
+use crate::event::input::{check_bytes, EventError, EventLimits};
+use crate::event::quick::{read_flat, Node};
 use crate::Event;
+use bumpalo::Bump;
 use eql_plan::Value;
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use smallvec::SmallVec;
-use std::fmt;
+use std::borrow::Cow;
 
 impl Projection {
     /// Every path resolved straight from one JSON document's bytes:
@@ -35,13 +34,12 @@ impl Projection {
         sink: &mut dyn FnMut(usize, Value<'de>),
     ) -> Result<(), EventError> {
         let text = check_bytes(bytes, limits)?;
-        let mut items = Vec::new();
-        if self
-            .parse_direct(text, &mut |i, v| items.push((i, v)))
-            .map_err(|e| from_serde(text, &e))?
-        {
-            for (i, v) in items {
-                sink(i, v);
+        let bump = Bump::new();
+        let mut found = Vec::new();
+        if self.read_flat(text, &bump, &mut found) {
+            for (p, v) in &found {
+                self.resolver
+                    .report_value(*p as usize, v, &mut |i, item| sink(i, rebase(text, item)));
             }
         } else {
             // The tree's items borrow from the tree: hand out owned copies.
@@ -51,161 +49,76 @@ impl Projection {
         Ok(())
     }
 
-    /// Parses one JSON document straight into `sink(path index, item)`, the
-    /// items [`Event::resolve_all`] would report for the projected event,
-    /// with no tree built in between.
-    ///
-    /// `text` has passed [`check_bytes`]. Returns `Ok(false)` when this
-    /// document needs the tree (then nothing reported through `sink` may be
-    /// used; call [`Projection::parse_checked`]): a root that is not an
-    /// object (the tree parse reports it), a literal dotted key or a
-    /// repeated key on a wanted path, or an array where a wanted path goes
-    /// on, since those change which value `walk` picks. Projections with an
-    /// index segment, or a path that ends where another goes on, always need
-    /// the tree. A syntax error is the one the tree parse would report.
-    pub(crate) fn parse_direct<'de>(
+    /// Reads `text` (which has passed [`check_bytes`]) straight into the
+    /// values of the paths ([`read_flat`]): true when it did, every value
+    /// the walk finds listed in `found` with its path. False when the paths
+    /// or the document need the tree ([`Projection::parse_checked`], which
+    /// also names the error of text that is not JSON).
+    pub(crate) fn read_flat<'a>(
         &self,
-        text: &'de str,
-        sink: &mut dyn FnMut(usize, Value<'de>),
-    ) -> Result<bool, serde_json::Error> {
-        if !self.direct || !text.trim_ascii_start().starts_with('{') {
-            return Ok(false);
-        }
-        let mut de = serde_json::Deserializer::from_str(text);
-        let mut simple = true;
-        DirectSeed {
-            resolver: &self.resolver,
-            node: 0,
-            sink,
-            simple: &mut simple,
-        }
-        .deserialize(&mut de)?;
-        de.end()?;
-        Ok(simple)
+        text: &'a str,
+        bump: &'a Bump,
+        found: &mut Vec<(u32, Node<'a>)>,
+    ) -> bool {
+        self.direct && read_flat(text, bump, &mut String::new(), &self.resolver, found).is_some()
     }
 }
 
-/// Reads one value at a trie node for [`Projection::parse_direct`].
-struct DirectSeed<'p, 's, 'de> {
-    resolver: &'p Resolver,
-    node: u32,
-    /// `sink(path index, item)`: the items [`Event::resolve_all`] reports.
-    sink: &'s mut dyn FnMut(usize, Value<'de>),
-    /// Cleared when the document needs the tree.
-    simple: &'s mut bool,
-}
-
-impl<'de> DeserializeSeed<'de> for DirectSeed<'_, '_, 'de> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        if !*self.simple {
-            <IgnoredAny as de::Deserialize>::deserialize(d)?;
-            return Ok(());
+/// `v` with its strings borrowed from `text` where they are slices of it
+/// (a string without escapes), else owned (an unescaped one, in an arena).
+fn rebase<'de>(text: &'de str, v: Value<'_>) -> Value<'de> {
+    let string = |s: Cow<'_, str>| -> Cow<'de, str> {
+        let at = (s.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+        match text.get(at..at.wrapping_add(s.len())) {
+            Some(t) if std::ptr::eq(t.as_ptr(), s.as_ptr()) => Cow::Borrowed(t),
+            _ => Cow::Owned(s.into_owned()),
         }
-        let ends = self.resolver.ends(self.node);
-        if !ends.is_empty() {
-            // A leaf (`direct_ok`: no children here): its whole value,
-            // then its items (`Value::into_items`, without its allocation for
-            // a scalar).
-            let value = Whole.deserialize(d)?;
-            let mut report = |item: Value<'de>| {
-                if matches!(item, Value::Null | Value::Object(_)) {
-                    return;
-                }
-                if let Some((&last, others)) = ends.split_last() {
-                    for &p in others {
-                        (self.sink)(p as usize, item.clone());
-                    }
-                    (self.sink)(last as usize, item);
-                }
-            };
-            match value {
-                Value::Array(items) => items.into_iter().for_each(report),
-                item => report(item),
-            }
-            return Ok(());
-        }
-        d.deserialize_any(DirectVisitor { seed: self })
+    };
+    match v {
+        Value::Null => Value::Null,
+        Value::Bool(b) => Value::Bool(b),
+        Value::Int(i) => Value::Int(i),
+        Value::Float(f) => Value::Float(f),
+        Value::Str(s) => Value::Str(string(s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(|x| rebase(text, x)).collect()),
+        Value::Object(members) => Value::Object(
+            members
+                .into_iter()
+                .map(|(k, x)| (string(k), rebase(text, x)))
+                .collect(),
+        ),
     }
 }
 
-struct DirectVisitor<'p, 's, 'de> {
-    seed: DirectSeed<'p, 's, 'de>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eql_plan::FieldPath;
 
-impl<'de> Visitor<'de> for DirectVisitor<'_, '_, 'de> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    // A scalar where a path goes on: nothing below it.
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_none<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        // Arrays of objects are flattened by `walk`: the tree handles them.
-        *self.seed.simple = false;
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(())
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let DirectSeed {
-            resolver,
-            node,
-            sink,
-            simple,
-        } = self.seed;
-        let mut seen: SmallVec<[bool; 16]> = SmallVec::new();
-        seen.resize(resolver.children(node), false);
-        while let Some(k) = map.next_key::<KeyStr<'de>>()? {
-            if !*simple {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            }
-            if k.bytes().contains(&b'.') && resolver.dotted_reaches(node, k.bytes()) {
-                // A literal dotted key on a wanted path.
-                *simple = false;
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            }
-            match resolver.direct_child(node, k.bytes()) {
-                Some((ordinal, child)) => {
-                    match seen.get_mut(ordinal) {
-                        // A repeated key: the last one wins in `walk`.
-                        Some(s) if *s => *simple = false,
-                        Some(s) => *s = true,
-                        None => {}
-                    }
-                    map.next_value_seed(DirectSeed {
-                        resolver,
-                        node: child,
-                        sink: &mut *sink,
-                        simple: &mut *simple,
-                    })?;
-                }
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(())
+    /// Strings without escapes come out borrowed from the bytes; whole
+    /// values (a projection of values) come out whole, as `resolve_all`
+    /// reports them.
+    #[test]
+    fn plain_strings_are_borrowed_and_values_come_whole() {
+        let limits = EventLimits::default();
+        let items = Projection::new(&[FieldPath::parse_dotted("a")]);
+        let bytes = br#"{"a": ["x", "y\n", null], "b": 1}"#;
+        let mut got = Vec::new();
+        assert!(items
+            .resolve_json(bytes, &limits, &mut |i, v| got.push((i, v)))
+            .is_ok());
+        assert!(
+            matches!(&got[..], [(0, Value::Str(Cow::Borrowed("x"))), (0, Value::Str(Cow::Owned(y)))] if y == "y\n")
+        );
+        let values = Projection::values(&[FieldPath::parse_dotted("a")]);
+        let mut got = Vec::new();
+        assert!(values
+            .resolve_json(bytes, &limits, &mut |i, v| got.push((i, v.into_owned())))
+            .is_ok());
+        let dom: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+        let mut want = Vec::new();
+        assert!(dom.resolve_all(&values, &mut |i, v| want.push((i, v.into_owned()))));
+        assert_eq!(got, want);
+        assert_eq!(got.len(), 1);
     }
 }

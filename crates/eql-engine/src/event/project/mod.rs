@@ -64,7 +64,7 @@ impl Node {
 pub struct Projection {
     nodes: Vec<Node>,
     resolver: Resolver,
-    /// [`Projection::parse_direct`] can serve these paths.
+    /// [`Projection::read_flat`] can serve these paths.
     direct: bool,
     /// Told apart from every other projection built in this process (a
     /// clone keeps it: it has the same paths), so that a reader can keep
@@ -168,7 +168,7 @@ impl Projection {
         self.id
     }
 
-    /// True when [`Projection::parse_direct`] can serve these paths.
+    /// True when [`Projection::read_flat`] can serve these paths.
     pub(crate) fn direct(&self) -> bool {
         self.direct
     }
