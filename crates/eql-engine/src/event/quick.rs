@@ -331,8 +331,10 @@ impl<'a> Reader<'a> {
             self.at += 1;
             return Some(());
         }
-        // The children met, by ordinal: a second one is a repeated key.
-        let mut met: SmallVec<[u32; 16]> = SmallVec::new();
+        // The children met, by ordinal (a bit each for the first 64, a
+        // list for the others): a second one is a repeated key.
+        let mut met_bits = 0u64;
+        let mut met: SmallVec<[usize; 4]> = SmallVec::new();
         loop {
             self.blanks();
             if self.peek()? != b'"' {
@@ -347,11 +349,17 @@ impl<'a> Reader<'a> {
             match resolver.direct_child(node, key) {
                 None => self.skip(depth)?,
                 Some((o, c)) => {
-                    let o = u32::try_from(o).ok()?;
-                    if met.contains(&o) {
+                    if o < 64 {
+                        let bit = 1u64 << o;
+                        if met_bits & bit != 0 {
+                            return None;
+                        }
+                        met_bits |= bit;
+                    } else if met.contains(&o) {
                         return None;
+                    } else {
+                        met.push(o);
                     }
-                    met.push(o);
                     let ends = resolver.ends(c);
                     if ends.is_empty() {
                         match self.peek()? {
@@ -364,7 +372,9 @@ impl<'a> Reader<'a> {
                     } else {
                         // A path ends here, and none goes on (`direct_ok`).
                         let v = self.value(depth)?;
-                        found.extend(ends.iter().map(|&p| (p, v)));
+                        for &p in ends {
+                            found.push((p, v));
+                        }
                     }
                 }
             }
@@ -742,6 +752,26 @@ mod tests {
                 .find(|f| f.0 as usize == i)
                 .map(|f| f.1.to_value());
             assert_eq!(got, Event::get(&dom, p), "{p}");
+        }
+        // A node of more than 64 children: a repeated key among the last
+        // ones is found too.
+        let many: Vec<FieldPath> = (0..70)
+            .map(|i| FieldPath::parse_dotted(&format!("p.k{i}")))
+            .collect();
+        let wide = Resolver::new(many);
+        let once = r#"{"p": {"k69": 1, "k3": 2, "k68": 3}}"#;
+        found.clear();
+        assert!(read_flat(once, &bump, &mut String::new(), &wide, &mut found).is_some());
+        assert_eq!(found.len(), 3);
+        for twice in [
+            r#"{"p": {"k69": 1, "k3": 2, "k69": 3}}"#,
+            r#"{"p": {"k3": 1, "k69": 2, "k3": 3}}"#,
+        ] {
+            found.clear();
+            assert!(
+                read_flat(twice, &bump, &mut String::new(), &wide, &mut found).is_none(),
+                "{twice}"
+            );
         }
         // Each of these changes which value the walk takes: the tree decides.
         for text in [
