@@ -49,6 +49,17 @@ pub(crate) enum Node<'a> {
 /// `scratch` is where escaped strings are unescaped before going to the
 /// arena (kept between calls, so that it stops growing).
 pub(crate) fn read<'a>(text: &'a str, bump: &'a Bump, scratch: &mut String) -> Option<Node<'a>> {
+    whole_text(text, bump, scratch, |r| r.value(0))
+}
+
+/// What `read_value` reads from `text` past its leading blanks, when
+/// nothing but blanks follows it.
+fn whole_text<'a, T>(
+    text: &'a str,
+    bump: &'a Bump,
+    scratch: &mut String,
+    read_value: impl FnOnce(&mut Reader<'a>) -> Option<T>,
+) -> Option<T> {
     let mut r = Reader {
         text,
         bytes: text.as_bytes(),
@@ -57,7 +68,7 @@ pub(crate) fn read<'a>(text: &'a str, bump: &'a Bump, scratch: &mut String) -> O
         scratch: std::mem::take(scratch),
     };
     r.blanks();
-    let v = r.value(0);
+    let v = read_value(&mut r);
     r.blanks();
     let whole = r.at == r.bytes.len();
     *scratch = r.scratch;
@@ -80,22 +91,10 @@ pub(crate) fn read_flat<'a>(
     resolver: &Resolver,
     found: &mut Vec<(u32, Node<'a>)>,
 ) -> Option<()> {
-    let mut r = Reader {
-        text,
-        bytes: text.as_bytes(),
-        at: 0,
-        bump,
-        scratch: std::mem::take(scratch),
-    };
-    r.blanks();
-    let v = match r.peek() {
+    whole_text(text, bump, scratch, |r| match r.peek() {
         Some(b'{') => r.flat_object(1, 0, resolver, found),
         _ => None,
-    };
-    r.blanks();
-    let whole = r.at == r.bytes.len();
-    *scratch = r.scratch;
-    v.filter(|()| whole)
+    })
 }
 
 /// The arena of [`read`]'s trees and its unescaping buffer, kept between
@@ -231,6 +230,20 @@ impl<'a> Reader<'a> {
         (self.peek()? == b).then(|| self.at += 1)
     }
 
+    /// After a member or an item (and blanks): true past a comma (another
+    /// one follows), false past `close` (the container ends); `None` at
+    /// anything else.
+    #[inline]
+    fn more(&mut self, close: u8) -> Option<bool> {
+        self.blanks();
+        let b = self.peek()?;
+        if b == b',' || b == close {
+            self.at += 1;
+            return Some(b == b',');
+        }
+        None
+    }
+
     fn value(&mut self, depth: usize) -> Option<Node<'a>> {
         match self.peek()? {
             b'"' => self.string().map(Node::Str),
@@ -273,14 +286,8 @@ impl<'a> Reader<'a> {
             self.blanks();
             let v = self.value(depth)?;
             members.push((k, v));
-            self.blanks();
-            match self.peek()? {
-                b',' => self.at += 1,
-                b'}' => {
-                    self.at += 1;
-                    break;
-                }
-                _ => return None,
+            if !self.more(b'}')? {
+                break;
             }
         }
         Some(Node::Object(self.bump.alloc_slice_copy(&members)))
@@ -300,14 +307,8 @@ impl<'a> Reader<'a> {
         loop {
             self.blanks();
             items.push(self.value(depth)?);
-            self.blanks();
-            match self.peek()? {
-                b',' => self.at += 1,
-                b']' => {
-                    self.at += 1;
-                    break;
-                }
-                _ => return None,
+            if !self.more(b']')? {
+                break;
             }
         }
         Some(Node::Array(self.bump.alloc_slice_copy(&items)))
@@ -378,14 +379,8 @@ impl<'a> Reader<'a> {
                     }
                 }
             }
-            self.blanks();
-            match self.peek()? {
-                b',' => self.at += 1,
-                b'}' => {
-                    self.at += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if !self.more(b'}')? {
+                return Some(());
             }
         }
     }
@@ -428,14 +423,8 @@ impl<'a> Reader<'a> {
                 self.blanks();
             }
             self.skip(depth)?;
-            self.blanks();
-            match self.peek()? {
-                b',' => self.at += 1,
-                b if b == close => {
-                    self.at += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if !self.more(close)? {
+                return Some(());
             }
         }
     }
@@ -889,6 +878,52 @@ mod tests {
             .prop_map(FieldPath::new)
         }
 
+        /// The text of `v` ([`text_of`]) and serde_json's DOM of it.
+        fn valid(v: &Json, blank: &str, dup: bool) -> Result<(String, Json), TestCaseError> {
+            let text = text_of(v, blank, dup);
+            let dom = serde_json::from_str(&text)
+                .map_err(|e| TestCaseError::fail(format!("{e}: {text}")))?;
+            Ok((text, dom))
+        }
+
+        /// The text of `v` with `edits` (at, replacement, bytes cut) made
+        /// to it; `None` when that is not UTF-8.
+        fn damaged(v: &Json, edits: Vec<(prop::sample::Index, &str, usize)>) -> Option<String> {
+            let mut text = text_of(v, " ", false).into_bytes();
+            for (at, with, cut) in edits {
+                if text.is_empty() {
+                    break;
+                }
+                let i = at.index(text.len());
+                let end = (i + cut).min(text.len());
+                text.splice(i..end, with.bytes());
+            }
+            String::from_utf8(text).ok()
+        }
+
+        /// Each path has, in what `read_flat` found, the one value the walk
+        /// of `dom` finds, or none when it finds none.
+        fn flat_is_the_walk(
+            found: &[(u32, Node<'_>)],
+            dom: &Json,
+            paths: &[FieldPath],
+            text: &str,
+        ) -> Result<(), TestCaseError> {
+            for (i, p) in paths.iter().enumerate() {
+                let got: Vec<Value<'static>> = found
+                    .iter()
+                    .filter(|f| f.0 as usize == i)
+                    .map(|f| f.1.to_value().into_owned())
+                    .collect();
+                let want: Vec<Value<'static>> = Event::get(dom, p)
+                    .map(Value::into_owned)
+                    .into_iter()
+                    .collect();
+                prop_assert_eq!(got, want, "path {} in {}", p, text);
+            }
+            Ok(())
+        }
+
         /// Paths of keys, mostly the first few (so that they often meet
         /// the generated documents' members).
         fn key_path() -> impl Strategy<Value = FieldPath> {
@@ -942,9 +977,7 @@ mod tests {
                 dup in any::<bool>(),
                 paths in prop::collection::vec(path(), 1..6),
             ) {
-                let text = text_of(&v, blank, dup);
-                let dom: Json = serde_json::from_str(&text)
-                    .map_err(|e| TestCaseError::fail(format!("{e}: {text}")))?;
+                let (text, dom) = valid(&v, blank, dup)?;
                 let bump = Bump::new();
                 let Some(node) = read(&text, &bump, &mut String::new()) else {
                     return Err(TestCaseError::fail(format!("declined {text}")));
@@ -974,25 +1007,14 @@ mod tests {
                 dup in any::<bool>(),
                 paths in prop::collection::vec(key_path(), 1..6),
             ) {
-                let text = text_of(&v, blank, dup);
-                let dom: Json = serde_json::from_str(&text)
-                    .map_err(|e| TestCaseError::fail(format!("{e}: {text}")))?;
+                let (text, dom) = valid(&v, blank, dup)?;
                 let paths = direct_paths(paths);
                 let resolver = Resolver::new(paths.clone());
                 prop_assert!(resolver.direct_ok());
                 let bump = Bump::new();
                 let mut found = Vec::new();
                 if read_flat(&text, &bump, &mut String::new(), &resolver, &mut found).is_some() {
-                    for (i, p) in paths.iter().enumerate() {
-                        let got: Vec<Value<'static>> = found
-                            .iter()
-                            .filter(|f| f.0 as usize == i)
-                            .map(|f| f.1.to_value().into_owned())
-                            .collect();
-                        let want: Vec<Value<'static>> =
-                            Event::get(&dom, p).map(Value::into_owned).into_iter().collect();
-                        prop_assert_eq!(got, want, "path {} in {}", p, text);
-                    }
+                    flat_is_the_walk(&found, &dom, &paths, &text)?;
                 }
             }
 
@@ -1007,16 +1029,7 @@ mod tests {
                 ), 0usize..3), 1..4),
                 paths in prop::collection::vec(key_path(), 1..4),
             ) {
-                let mut text = text_of(&v, " ", false).into_bytes();
-                for (at, with, cut) in edits {
-                    if text.is_empty() {
-                        break;
-                    }
-                    let i = at.index(text.len());
-                    let end = (i + cut).min(text.len());
-                    text.splice(i..end, with.bytes());
-                }
-                let Ok(text) = String::from_utf8(text) else { return Ok(()) };
+                let Some(text) = damaged(&v, edits) else { return Ok(()) };
                 let paths = direct_paths(paths);
                 let resolver = Resolver::new(paths.clone());
                 let bump = Bump::new();
@@ -1025,16 +1038,7 @@ mod tests {
                     let dom = serde_json::from_str::<Json>(&text);
                     prop_assert!(dom.is_ok(), "read what serde_json rejects: {}", text);
                     let dom = dom.unwrap_or_default();
-                    for (i, p) in paths.iter().enumerate() {
-                        let got: Vec<Value<'static>> = found
-                            .iter()
-                            .filter(|f| f.0 as usize == i)
-                            .map(|f| f.1.to_value().into_owned())
-                            .collect();
-                        let want: Vec<Value<'static>> =
-                            Event::get(&dom, p).map(Value::into_owned).into_iter().collect();
-                        prop_assert_eq!(got, want, "path {} in {}", p, text);
-                    }
+                    flat_is_the_walk(&found, &dom, &paths, &text)?;
                 }
             }
 
@@ -1047,16 +1051,7 @@ mod tests {
                     &["", "\"", "\\", ",", "}", "]", "{", "[", ":", "0", "-", ".", "e", "u", "\u{1}", " ", "n", "\\u00"][..]
                 ), 0usize..3), 1..4),
             ) {
-                let mut text = text_of(&v, " ", false).into_bytes();
-                for (at, with, cut) in edits {
-                    if text.is_empty() {
-                        break;
-                    }
-                    let i = at.index(text.len());
-                    let end = (i + cut).min(text.len());
-                    text.splice(i..end, with.bytes());
-                }
-                let Ok(text) = String::from_utf8(text) else { return Ok(()) };
+                let Some(text) = damaged(&v, edits) else { return Ok(()) };
                 let bump = Bump::new();
                 if let Some(node) = read(&text, &bump, &mut String::new()) {
                     let dom = serde_json::from_str::<Json>(&text);
