@@ -156,9 +156,6 @@ static STOPS: [bool; 256] = {
 /// passes any of them.
 #[inline]
 fn stop(rest: &[u8]) -> Option<(usize, u8)> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
     let mut chunks = rest.chunks_exact(8);
     let mut base = 0;
     for c in &mut chunks {
@@ -166,8 +163,8 @@ fn stop(rest: &[u8]) -> Option<(usize, u8)> {
             break;
         };
         let w = u64::from_le_bytes(bytes);
-        let flags = zero(w ^ (ONES * u64::from(b'"')))
-            | zero(w ^ (ONES * u64::from(b'\\')))
+        let flags = zero_bytes(w ^ (ONES * u64::from(b'"')))
+            | zero_bytes(w ^ (ONES * u64::from(b'\\')))
             | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
         if flags != 0 {
             let n = base + (flags.trailing_zeros() / 8) as usize;
@@ -184,18 +181,26 @@ fn stop(rest: &[u8]) -> Option<(usize, u8)> {
     (b >= 0x20).then_some((base + n, b))
 }
 
+/// A byte of ones, in every byte of a word.
+const ONES: u64 = 0x0101_0101_0101_0101;
+/// The high bit of every byte of a word.
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `w` that is zero (a flag can be wrong only
+/// above a right one: a borrow carries upwards).
+#[inline]
+fn zero_bytes(w: u64) -> u64 {
+    w.wrapping_sub(ONES) & !w & HIGH
+}
+
 /// True when `key` has a dot: eight bytes at a time (keys are short: no
 /// `memchr` call), as in [`stop`].
 #[inline]
 fn has_dot(key: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut chunks = key.chunks_exact(8);
     let dot = chunks.any(|c| {
-        <[u8; 8]>::try_from(c).is_ok_and(|b| {
-            let w = u64::from_le_bytes(b) ^ (ONES * u64::from(b'.'));
-            w.wrapping_sub(ONES) & !w & HIGH != 0
-        })
+        <[u8; 8]>::try_from(c)
+            .is_ok_and(|b| zero_bytes(u64::from_le_bytes(b) ^ (ONES * u64::from(b'.'))) != 0)
     });
     dot || chunks.remainder().contains(&b'.')
 }
@@ -228,6 +233,24 @@ impl<'a> Reader<'a> {
     fn consume(&mut self, b: u8) -> Option<()> {
         self.blanks();
         (self.peek()? == b).then(|| self.at += 1)
+    }
+
+    /// At the opening bracket of a container `depth` deep: steps past it
+    /// (and blanks) and, when `close` follows at once, past that too:
+    /// true for an empty container. `None` past [`MAX_DEPTH`] or at the
+    /// end of the text.
+    #[inline]
+    fn open(&mut self, depth: usize, close: u8) -> Option<bool> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.at += 1;
+        self.blanks();
+        let empty = self.peek()? == close;
+        if empty {
+            self.at += 1;
+        }
+        Some(empty)
     }
 
     /// After a member or an item (and blanks): true past a comma (another
@@ -266,16 +289,10 @@ impl<'a> Reader<'a> {
     }
 
     fn object(&mut self, depth: usize) -> Option<Node<'a>> {
-        if depth > MAX_DEPTH {
-            return None;
-        }
-        self.at += 1; // '{'
-        let mut members: SmallVec<[(&'a str, Node<'a>); 16]> = SmallVec::new();
-        self.blanks();
-        if self.peek()? == b'}' {
-            self.at += 1;
+        if self.open(depth, b'}')? {
             return Some(Node::Object(&[]));
         }
+        let mut members: SmallVec<[(&'a str, Node<'a>); 16]> = SmallVec::new();
         loop {
             self.blanks();
             if self.peek()? != b'"' {
@@ -294,16 +311,10 @@ impl<'a> Reader<'a> {
     }
 
     fn array(&mut self, depth: usize) -> Option<Node<'a>> {
-        if depth > MAX_DEPTH {
-            return None;
-        }
-        self.at += 1; // '['
-        let mut items: SmallVec<[Node<'a>; 8]> = SmallVec::new();
-        self.blanks();
-        if self.peek()? == b']' {
-            self.at += 1;
+        if self.open(depth, b']')? {
             return Some(Node::Array(&[]));
         }
+        let mut items: SmallVec<[Node<'a>; 8]> = SmallVec::new();
         loop {
             self.blanks();
             items.push(self.value(depth)?);
@@ -314,7 +325,7 @@ impl<'a> Reader<'a> {
         Some(Node::Array(self.bump.alloc_slice_copy(&items)))
     }
 
-    /// An object at resolver node `n`, at its opening brace: the values of
+    /// An object at resolver node `node`, at its opening brace: the values of
     /// the paths ending below go to `found` ([`read_flat`]).
     fn flat_object(
         &mut self,
@@ -323,13 +334,7 @@ impl<'a> Reader<'a> {
         resolver: &Resolver,
         found: &mut Vec<(u32, Node<'a>)>,
     ) -> Option<()> {
-        if depth > MAX_DEPTH {
-            return None;
-        }
-        self.at += 1; // '{'
-        self.blanks();
-        if self.peek()? == b'}' {
-            self.at += 1;
+        if self.open(depth, b'}')? {
             return Some(());
         }
         // The children met, by ordinal (a bit each for the first 64, a
@@ -403,13 +408,7 @@ impl<'a> Reader<'a> {
     /// [`Reader::skip`] of an object (`keyed`) or an array, at its opening
     /// bracket; `close` is its closing one.
     fn skip_container(&mut self, depth: usize, close: u8, keyed: bool) -> Option<()> {
-        if depth > MAX_DEPTH {
-            return None;
-        }
-        self.at += 1;
-        self.blanks();
-        if self.peek()? == close {
-            self.at += 1;
+        if self.open(depth, close)? {
             return Some(());
         }
         loop {
