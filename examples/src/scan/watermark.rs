@@ -316,17 +316,23 @@ fn lazy_times(
     times: &mut [Option<i64>],
 ) -> bool {
     // An escaped key may spell a wanted one: only the parser can tell.
-    if memchr::memmem::find(line, b"\\u").is_some() {
+    static ESCAPE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\\u"));
+    if ESCAPE.find(line).is_some() {
         return false;
     }
     for (((session, field), lazy), time) in sessions.iter().zip(fields).zip(lazy).zip(times) {
         let Some(lazy) = lazy else { return false };
         let value = match lazy.get(line) {
-            Quick::Value(v) => Some(v),
+            Quick::Value(v) => Some(Found::Parsed(v)),
+            Quick::Text(s) => Some(Found::Text(s)),
             Quick::Absent => None,
             Quick::Unsure => return false,
         };
-        *time = session.order_time(&One { field, value });
+        *time = session.order_time(&One {
+            field,
+            value: value.as_ref(),
+        });
     }
     true
 }
@@ -334,7 +340,14 @@ fn lazy_times(
 /// An event of one field (`value`, when there is one).
 struct One<'a> {
     field: &'a FieldPath,
-    value: Option<serde_json::Value>,
+    value: Option<&'a Found<'a>>,
+}
+
+/// The value the quick reading found.
+enum Found<'a> {
+    Parsed(serde_json::Value),
+    /// A string, as written in the line (with no escape).
+    Text(&'a str),
 }
 
 impl eql_engine::Event for One<'_> {
@@ -345,17 +358,20 @@ impl eql_engine::Event for One<'_> {
         // The empty path: the value itself (built once, not per line).
         static ROOT: std::sync::OnceLock<FieldPath> = std::sync::OnceLock::new();
         let root = ROOT.get_or_init(|| FieldPath::new(Vec::new()));
-        self.value
-            .as_ref()
-            .and_then(|v| eql_engine::Event::get(v, root))
+        match self.value? {
+            Found::Parsed(v) => eql_engine::Event::get(v, root),
+            Found::Text(s) => Some(eql_engine::Value::Str((*s).into())),
+        }
     }
 }
 
 /// What the quick reading of a line says of a field.
 #[derive(Debug, PartialEq)]
-enum Quick {
+enum Quick<'a> {
     /// The field's value, as the walk reads it.
     Value(serde_json::Value),
+    /// The field's value, a string with no escape, as written in the line.
+    Text(&'a str),
     /// No value found: order the line first.
     Absent,
     /// Only parsing the line can tell.
@@ -420,7 +436,7 @@ impl Lazy {
     /// a whole line, the field is [`Quick::Absent`]. When the lookup finds
     /// nothing otherwise, the walk may still find a value through an array
     /// or a literal dotted key: only the parser can tell.
-    fn get(&self, bytes: &[u8]) -> Quick {
+    fn get<'b>(&self, bytes: &'b [u8]) -> Quick<'b> {
         // Only a line that may be a whole object can be read as one without
         // the lookup: a blank or cut line is for the parser to reject.
         let trimmed = bytes.trim_ascii();
@@ -455,7 +471,7 @@ impl Lazy {
             // with no escape: that string.
             if let (1, [q], Some(s)) = (keys, &self.quoted[..], first_string(bytes)) {
                 if s.0 == q.needle() {
-                    return Quick::Value(serde_json::Value::String(s.1.to_owned()));
+                    return Quick::Text(s.1);
                 }
             }
         }

@@ -221,6 +221,10 @@ proptest::proptest! {
                     let got = eql_engine::Event::get(&v, &root).map(eql_engine::Value::into_owned);
                     proptest::prop_assert_eq!(got, want, "{} in {}", path, doc);
                 }
+                Quick::Text(s) => {
+                    let got = Some(eql_engine::Value::Str(s.to_owned().into()));
+                    proptest::prop_assert_eq!(got, want, "{} in {}", path, doc);
+                }
                 Quick::Absent => proptest::prop_assert!(want.is_none(), "{} in {}", path, doc),
                 Quick::Unsure => {}
             }
@@ -232,7 +236,7 @@ proptest::proptest! {
 fn the_quick_reading_finds_unique_keys_and_stops_at_repeated_ones() {
     let path = FieldPath::parse_dotted("a.b");
     let lazy = Lazy::new(&path).expect("plain keys");
-    let found = |doc: &str| lazy.get(doc.as_bytes());
+    let found = |doc: &'static str| lazy.get(doc.as_bytes());
     assert_eq!(
         found(r#"{"x": "b", "a": {"b": 7}}"#),
         Quick::Value(serde_json::json!(7))
@@ -252,6 +256,13 @@ fn the_quick_reading_finds_unique_keys_and_stops_at_repeated_ones() {
         found(r#"{"k": "a", "a": {"b": 9}}"#),
         Quick::Value(serde_json::json!(9))
     );
+    // A field of one key, the line's first member, a plain string: the
+    // string as written; not when the key comes twice.
+    let stamp = Lazy::new(&FieldPath::parse_dotted("@timestamp")).expect("plain key");
+    let line = br#"{"@timestamp": "2024-03-01T00:00:00Z", "a": 1}"#;
+    assert_eq!(stamp.get(line), Quick::Text("2024-03-01T00:00:00Z"));
+    let twice = br#"{"@timestamp": "2024-03-01T00:00:00Z", "@timestamp": "2025"}"#;
+    assert_eq!(stamp.get(twice), Quick::Unsure);
     // An escaped key: only the parser can tell.
     let q = CompiledQuery::compile(
         "sequence [a where true] [b where true]",
