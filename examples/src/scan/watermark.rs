@@ -381,13 +381,17 @@ enum Quick<'a> {
 /// A timestamp field's path, read from a line's text without parsing it.
 struct Lazy {
     keys: Vec<String>,
-    /// Each key in quotes.
+    /// Each key but the last in quotes.
     quoted: Vec<memchr::memmem::Finder<'static>>,
-    /// The first key after a quote and before a dot, and the last key after
-    /// a dot and before a quote: the start and the end of a literal dotted
-    /// key that may lead the walk to the field.
+    /// The last key and a quote: after a quote, the last key in quotes;
+    /// after a dot, the end of a literal dotted key that may lead the walk
+    /// to the field. One search finds both.
+    tail: memchr::memmem::Finder<'static>,
+    /// The first key after a quote and before a dot: the start of such a
+    /// literal dotted key.
     dotted_head: memchr::memmem::Finder<'static>,
-    dotted_tail: memchr::memmem::Finder<'static>,
+    /// The first key in quotes, as written.
+    first_quoted: Vec<u8>,
 }
 
 impl Lazy {
@@ -405,19 +409,21 @@ impl Lazy {
             }
             keys.push(k.clone());
         }
+        let (first, last) = (keys.first()?, keys.last()?);
         let quoted = keys
             .iter()
+            .take(keys.len() - 1)
             .map(|k| memchr::memmem::Finder::new(format!("\"{k}\"").as_bytes()).into_owned())
             .collect();
-        let (first, last) = (keys.first()?, keys.last()?);
         let dotted_head =
             memchr::memmem::Finder::new(format!("\"{first}.").as_bytes()).into_owned();
-        let dotted_tail = memchr::memmem::Finder::new(format!(".{last}\"").as_bytes()).into_owned();
+        let tail = memchr::memmem::Finder::new(format!("{last}\"").as_bytes()).into_owned();
         Some(Lazy {
+            first_quoted: format!("\"{first}\"").into_bytes(),
             keys,
             quoted,
+            tail,
             dotted_head,
-            dotted_tail,
         })
     }
 
@@ -441,26 +447,37 @@ impl Lazy {
         // the lookup: a blank or cut line is for the parser to reject.
         let trimmed = bytes.trim_ascii();
         let whole = trimmed.first() == Some(&b'{') && trimmed.last() == Some(&b'}');
+        // A key is followed by its colon; a string value is not.
+        let colon_at = |at: usize| {
+            bytes
+                .get(at..)
+                .and_then(|after| after.iter().find(|b| !b.is_ascii_whitespace()))
+                == Some(&b':')
+        };
+        let last = self.quoted.len();
         // The last key first: the most particular, so the likeliest to be
         // missing, which answers at once.
-        for (i, q) in self.quoted.iter().enumerate().rev() {
-            let mut keys = 0;
-            for at in q.find_iter(bytes) {
-                let after = bytes.get(at + q.needle().len()..).unwrap_or(&[]);
-                // A key is followed by its colon; a string value is not.
-                if after.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b':') {
-                    keys += 1;
+        for i in (0..=last).rev() {
+            let (mut keys, mut tails) = (0, 0);
+            if let Some(q) = self.quoted.get(i) {
+                for at in q.find_iter(bytes) {
+                    keys += usize::from(colon_at(at + q.needle().len()));
+                }
+            } else {
+                for at in self.tail.find_iter(bytes) {
+                    match at.checked_sub(1).and_then(|b| bytes.get(b)) {
+                        Some(b'"') => keys += usize::from(colon_at(at + self.tail.needle().len())),
+                        Some(b'.') => tails += 1,
+                        _ => {}
+                    }
                 }
             }
             // No member has the first key, nor starts with it; or none has
             // the last key, nor ends with it: the walk finds nothing (and
             // building the lookup's not-found error costs more than this
             // search).
-            let none = |dotted: &memchr::memmem::Finder<'_>| dotted.find(bytes).is_none();
-            let missing = || {
-                (i == 0 && none(&self.dotted_head))
-                    || (i + 1 == self.quoted.len() && none(&self.dotted_tail))
-            };
+            let missing =
+                || (i == last && tails == 0) || (i == 0 && self.dotted_head.find(bytes).is_none());
             match keys {
                 0 if whole && missing() => return Quick::Absent,
                 0 | 1 => {}
@@ -469,8 +486,8 @@ impl Lazy {
             // The usual line: a field of one key, the only member of that
             // name, is the line's first member, and its value a string
             // with no escape: that string.
-            if let (1, [q], Some(s)) = (keys, &self.quoted[..], first_string(bytes)) {
-                if s.0 == q.needle() {
+            if let (1, 0, Some(s)) = (keys, last, first_string(bytes)) {
+                if s.0 == self.first_quoted {
                     return Quick::Text(s.1);
                 }
             }
