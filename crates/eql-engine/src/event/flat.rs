@@ -189,6 +189,7 @@ mod tests {
             &bump,
             &mut String::new(),
             plan.resolver(),
+            &mut crate::event::resolve::KeyHints::default(),
             &mut found
         )
         .is_some());

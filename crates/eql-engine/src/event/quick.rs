@@ -21,7 +21,7 @@
 //! one, and it is that value.
 
 use crate::event::json::{same_key, sorted_object, Tree};
-use crate::event::resolve::Resolver;
+use crate::event::resolve::{same_bytes, KeyHints, Resolver};
 use bumpalo::Bump;
 use eql_plan::Value;
 use smallvec::SmallVec;
@@ -84,15 +84,19 @@ fn whole_text<'a, T>(
 /// root that is not an object, a repeated key on a wanted path, a literal
 /// dotted key that may lead to a wanted path, an array where a wanted path
 /// goes on. The resolver is [`Resolver::direct_ok`].
+///
+/// `hints` guesses each member's key from the objects read before
+/// ([`KeyHints`]); an empty table guesses nothing.
 pub(crate) fn read_flat<'a>(
     text: &'a str,
     bump: &'a Bump,
     scratch: &mut String,
     resolver: &Resolver,
+    hints: &mut KeyHints,
     found: &mut Vec<(u32, Node<'a>)>,
 ) -> Option<()> {
     whole_text(text, bump, scratch, |r| match r.peek() {
-        Some(b'{') => r.flat_object(1, 0, resolver, found),
+        Some(b'{') => r.flat_object(1, 0, resolver, hints, found),
         _ => None,
     })
 }
@@ -203,6 +207,12 @@ fn has_dot(key: &[u8]) -> bool {
             .is_ok_and(|b| zero_bytes(u64::from_le_bytes(b) ^ (ONES * u64::from(b'.'))) != 0)
     });
     dot || chunks.remainder().contains(&b'.')
+}
+
+/// True when a key is written in JSON as its own bytes between quotes: no
+/// quote, backslash or control character in it.
+fn plain_key(key: &[u8]) -> bool {
+    !key.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20)
 }
 
 struct Reader<'a> {
@@ -332,6 +342,7 @@ impl<'a> Reader<'a> {
         depth: usize,
         node: u32,
         resolver: &Resolver,
+        hints: &mut KeyHints,
         found: &mut Vec<(u32, Node<'a>)>,
     ) -> Option<()> {
         if self.open(depth, b'}')? {
@@ -341,20 +352,50 @@ impl<'a> Reader<'a> {
         // list for the others): a second one is a repeated key.
         let mut met_bits = 0u64;
         let mut met: SmallVec<[usize; 4]> = SmallVec::new();
+        // The last child met: the key hint of the next member follows it.
+        let mut after = None;
         loop {
             self.blanks();
             if self.peek()? != b'"' {
                 return None;
             }
-            let key = self.string()?.as_bytes();
+            // The key the hint names, when the member's key is that key's
+            // bytes between quotes (a hint names only keys with no quote,
+            // backslash or control character, so the bytes are the key).
+            let slot = resolver.hint_slot(node, after);
+            let guessed = hints.get(slot).and_then(|o| {
+                let (k, c) = resolver.child(node, o)?;
+                let from = self.at + 1;
+                (self.bytes.get(from + k.len()) == Some(&b'"')
+                    && self
+                        .bytes
+                        .get(from..from + k.len())
+                        .is_some_and(|b| same_bytes(b, k)))
+                .then_some((k, o, c))
+            });
+            let (key, child) = match guessed {
+                Some((k, o, c)) => {
+                    self.at += k.len() + 2;
+                    (k, Some((o, c)))
+                }
+                None => (self.string()?.as_bytes(), None),
+            };
             self.consume(b':')?;
             self.blanks();
             if has_dot(key) && resolver.dotted_reaches(node, key) {
                 return None;
             }
-            match resolver.direct_child(node, key) {
+            let child = child.or_else(|| {
+                let (o, c) = resolver.direct_child(node, key)?;
+                if plain_key(key) {
+                    hints.set(slot, o);
+                }
+                Some((o, c))
+            });
+            match child {
                 None => self.skip(depth)?,
                 Some((o, c)) => {
+                    after = Some(o);
                     if o < 64 {
                         let bit = 1u64 << o;
                         if met_bits & bit != 0 {
@@ -369,7 +410,7 @@ impl<'a> Reader<'a> {
                     let ends = resolver.ends(c);
                     if ends.is_empty() {
                         match self.peek()? {
-                            b'{' => self.flat_object(depth + 1, c, resolver, found)?,
+                            b'{' => self.flat_object(depth + 1, c, resolver, hints, found)?,
                             // The walk goes through the items: the tree's.
                             b'[' => return None,
                             // No member: no path below is found.
@@ -732,14 +773,23 @@ mod tests {
             "host": {"id": null}, "other": [{"a": "b\n"}, 1.5e3, true]}"#;
         let bump = Bump::new();
         let mut found = Vec::new();
-        assert!(read_flat(usual, &bump, &mut String::new(), &resolver, &mut found).is_some());
-        let dom: serde_json::Value = serde_json::from_str(usual).unwrap_or_default();
-        for (i, p) in paths.iter().enumerate() {
-            let got = found
-                .iter()
-                .find(|f| f.0 as usize == i)
-                .map(|f| f.1.to_value());
-            assert_eq!(got, Event::get(&dom, p), "{p}");
+        // Read twice with one table of key hints: the second reading takes
+        // the keys the first one learnt.
+        let mut hints = KeyHints::default();
+        for _ in 0..2 {
+            found.clear();
+            let h = hints.for_resolver(&resolver);
+            assert!(
+                read_flat(usual, &bump, &mut String::new(), &resolver, h, &mut found).is_some()
+            );
+            let dom: serde_json::Value = serde_json::from_str(usual).unwrap_or_default();
+            for (i, p) in paths.iter().enumerate() {
+                let got = found
+                    .iter()
+                    .find(|f| f.0 as usize == i)
+                    .map(|f| f.1.to_value());
+                assert_eq!(got, Event::get(&dom, p), "{p}");
+            }
         }
         // A node of more than 64 children: a repeated key among the last
         // ones is found too.
@@ -748,18 +798,26 @@ mod tests {
             .collect();
         let wide = Resolver::new(many);
         let once = r#"{"p": {"k69": 1, "k3": 2, "k68": 3}}"#;
-        found.clear();
-        assert!(read_flat(once, &bump, &mut String::new(), &wide, &mut found).is_some());
-        assert_eq!(found.len(), 3);
+        let mut wide_hints = KeyHints::default();
+        for _ in 0..2 {
+            found.clear();
+            let h = wide_hints.for_resolver(&wide);
+            assert!(read_flat(once, &bump, &mut String::new(), &wide, h, &mut found).is_some());
+            assert_eq!(found.len(), 3);
+        }
+        // With the hints of `once` and with none, a repeated key declines.
         for twice in [
             r#"{"p": {"k69": 1, "k3": 2, "k69": 3}}"#,
             r#"{"p": {"k3": 1, "k69": 2, "k3": 3}}"#,
+            r#"{"p": {"k69": 1, "k69": 2}}"#,
         ] {
-            found.clear();
-            assert!(
-                read_flat(twice, &bump, &mut String::new(), &wide, &mut found).is_none(),
-                "{twice}"
-            );
+            for h in [&mut wide_hints.clone(), &mut KeyHints::default()] {
+                found.clear();
+                assert!(
+                    read_flat(twice, &bump, &mut String::new(), &wide, h, &mut found).is_none(),
+                    "{twice}"
+                );
+            }
         }
         // Each of these changes which value the walk takes: the tree decides.
         for text in [
@@ -768,13 +826,43 @@ mod tests {
             r#"{"process": [{"name": "a"}]}"#,
             r#"[{"process": {"name": "a"}}]"#,
             r#"{"process": {"name": "a"}} x"#,
+            r#"{"process": {"name"x: "a"}}"#,
+            r#"{"process": {"nam": "a"}}}"#,
         ] {
             found.clear();
+            let h = hints.for_resolver(&resolver);
             assert!(
-                read_flat(text, &bump, &mut String::new(), &resolver, &mut found).is_none(),
+                read_flat(text, &bump, &mut String::new(), &resolver, h, &mut found).is_none(),
                 "{text}"
             );
         }
+    }
+
+    /// A key hint names only a key written as its own bytes: a key with a
+    /// backslash is read and looked up every time, so raw bytes that spell
+    /// it but escape something else are not taken for it.
+    #[test]
+    fn a_key_hint_names_only_a_key_written_as_its_bytes() {
+        use eql_plan::{FieldPath, PathSegment};
+        let path = FieldPath::new(vec![PathSegment::Key("a\\b".to_owned())]);
+        let resolver = Resolver::new(vec![path]);
+        let bump = Bump::new();
+        let mut hints = KeyHints::default();
+        let mut found = Vec::new();
+        // The key `a\b`, escaped as JSON writes it: found, twice.
+        for _ in 0..2 {
+            found.clear();
+            let h = hints.for_resolver(&resolver);
+            let text = r#"{"a\\b": 1}"#;
+            assert!(read_flat(text, &bump, &mut String::new(), &resolver, h, &mut found).is_some());
+            assert_eq!(found.len(), 1);
+        }
+        // The bytes `a\b` between quotes: the key `a` and a backspace.
+        found.clear();
+        let h = hints.for_resolver(&resolver);
+        let text = r#"{"a\b": 2}"#;
+        assert!(read_flat(text, &bump, &mut String::new(), &resolver, h, &mut found).is_some());
+        assert!(found.is_empty(), "{text}");
     }
 
     #[test]
@@ -1002,18 +1090,30 @@ mod tests {
             #[test]
             fn read_flat_finds_what_the_walk_finds(
                 v in json(),
+                before in json(),
                 blank in prop::sample::select(&["", " ", "\n\t\r "][..]),
                 dup in any::<bool>(),
                 paths in prop::collection::vec(key_path(), 1..6),
             ) {
                 let (text, dom) = valid(&v, blank, dup)?;
+                let (other, _) = valid(&before, blank, false)?;
                 let paths = direct_paths(paths);
                 let resolver = Resolver::new(paths.clone());
                 prop_assert!(resolver.direct_ok());
                 let bump = Bump::new();
                 let mut found = Vec::new();
-                if read_flat(&text, &bump, &mut String::new(), &resolver, &mut found).is_some() {
-                    flat_is_the_walk(&found, &dom, &paths, &text)?;
+                // With no key hints; then with the hints learnt from another
+                // document and from this one.
+                let mut hints = KeyHints::default();
+                for learn in [None, Some(&other), Some(&text)] {
+                    if let Some(l) = learn {
+                        let h = hints.for_resolver(&resolver);
+                        let _ = read_flat(l, &bump, &mut String::new(), &resolver, h, &mut Vec::new());
+                    }
+                    found.clear();
+                    if read_flat(&text, &bump, &mut String::new(), &resolver, &mut hints, &mut found).is_some() {
+                        flat_is_the_walk(&found, &dom, &paths, &text)?;
+                    }
                 }
             }
 
@@ -1028,12 +1128,19 @@ mod tests {
                 ), 0usize..3), 1..4),
                 paths in prop::collection::vec(key_path(), 1..4),
             ) {
-                let Some(text) = damaged(&v, edits) else { return Ok(()) };
+                let Some(text) = damaged(&v, edits.clone()) else { return Ok(()) };
                 let paths = direct_paths(paths);
                 let resolver = Resolver::new(paths.clone());
                 let bump = Bump::new();
                 let mut found = Vec::new();
-                if read_flat(&text, &bump, &mut String::new(), &resolver, &mut found).is_some() {
+                // The key hints learnt from the text before its damage: a
+                // hint never makes the reader take what serde_json rejects.
+                let mut hints = KeyHints::default();
+                if let Some(whole) = damaged(&v, Vec::new()) {
+                    let h = hints.for_resolver(&resolver);
+                    let _ = read_flat(&whole, &bump, &mut String::new(), &resolver, h, &mut Vec::new());
+                }
+                if read_flat(&text, &bump, &mut String::new(), &resolver, &mut hints, &mut found).is_some() {
                     let dom = serde_json::from_str::<Json>(&text);
                     prop_assert!(dom.is_ok(), "read what serde_json rejects: {}", text);
                     let dom = dom.unwrap_or_default();

@@ -52,6 +52,9 @@ struct RNode {
     under: Vec<u32>,
     /// Number of key segments from the root to this node.
     depth: u32,
+    /// Where this node's key hints start in a [`KeyHints`] table: one for
+    /// the first member of an object here, then one after each child.
+    hint_base: u32,
 }
 
 impl RNode {
@@ -113,7 +116,7 @@ const LINEAR_CHILDREN: usize = 8;
 /// and first byte reject almost every non-match; a match is compared eight
 /// bytes at a time.
 #[inline]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() || a.first() != b.first() {
         return false;
     }
@@ -174,6 +177,58 @@ pub(crate) struct Resolver {
     /// returns them (`null`, objects and arrays included), instead of their
     /// items.
     whole_from: usize,
+    /// The size of a [`KeyHints`] table for this trie.
+    hints: usize,
+}
+
+/// Which child of a trie node followed which in the last objects read, so
+/// that a reader of events of one shape can compare a member's key with
+/// the key it expects instead of looking it up ([`Resolver::hint_slot`]).
+/// A hint is only a guess: the reader checks the key's bytes against the
+/// child it names, and a table made for another trie, or for no trie yet,
+/// only guesses wrong. It lives with the reader's buffers.
+#[derive(Clone, Default)]
+pub(crate) struct KeyHints(Vec<u32>);
+
+/// A summary: the table's size, not its slots.
+impl std::fmt::Debug for KeyHints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyHints")
+            .field("slots", &self.0.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// No hint in a slot.
+const NO_HINT: u32 = u32::MAX;
+
+impl KeyHints {
+    /// The table, sized for `resolver` (emptied when it was not).
+    pub(crate) fn for_resolver(&mut self, resolver: &Resolver) -> &mut Self {
+        if self.0.len() != resolver.hints {
+            self.0.clear();
+            self.0.resize(resolver.hints, NO_HINT);
+        }
+        self
+    }
+
+    /// The child ordinal guessed for slot `slot`.
+    #[inline]
+    pub(crate) fn get(&self, slot: usize) -> Option<usize> {
+        self.0
+            .get(slot)
+            .copied()
+            .filter(|&o| o != NO_HINT)
+            .map(|o| o as usize)
+    }
+
+    /// Guess child `o` for slot `slot` next time.
+    #[inline]
+    pub(crate) fn set(&mut self, slot: usize, o: usize) {
+        if let Some(h) = self.0.get_mut(slot) {
+            *h = u32::try_from(o).unwrap_or(NO_HINT);
+        }
+    }
 }
 
 impl Resolver {
@@ -232,12 +287,34 @@ impl Resolver {
             }
         }
         nodes.iter_mut().for_each(RNode::index_children);
+        let mut hints = 0u32;
+        for n in &mut nodes {
+            n.hint_base = hints;
+            hints = hints.saturating_add(u32::try_from(n.keys.len() + 1).unwrap_or(u32::MAX));
+        }
         Resolver {
             nodes,
             slow,
             paths,
             whole_from,
+            hints: hints as usize,
         }
+    }
+
+    /// The slot of a [`KeyHints`] table for the member of an object at node
+    /// `n` that follows its child `after` (`None`: its first member).
+    #[inline]
+    pub(crate) fn hint_slot(&self, n: u32, after: Option<usize>) -> usize {
+        self.nodes.get(n as usize).map_or(usize::MAX, |x| {
+            x.hint_base as usize + after.map_or(0, |o| o + 1)
+        })
+    }
+
+    /// Child `o` of node `n`: its key and its node.
+    #[inline]
+    pub(crate) fn child(&self, n: u32, o: usize) -> Option<(&[u8], u32)> {
+        let node = self.nodes.get(n as usize)?;
+        Some((node.keys.get(o)?, *node.nodes.get(o)?))
     }
 
     /// True when [`Resolver::direct_child`] can serve every path: no path

@@ -52,6 +52,9 @@ pub struct PackMatches {
     /// The values [`crate::event::quick::read_flat`] reads (emptied
     /// between events; the values borrow from the arena and the text).
     pub(super) flat_buf: Vec<(u32, crate::event::quick::Node<'static>)>,
+    /// The quick reader's guesses of the next member's key, learnt from
+    /// the events before (the shape of the stream's events).
+    pub(super) key_hints: crate::event::resolve::KeyHints,
     /// The pack rules left out of matching ([`PackMatches::set_skipped`]):
     /// bit `i % 64` of word `i / 64`.
     pub(super) skipped: Vec<u64>,

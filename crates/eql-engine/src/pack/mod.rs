@@ -368,7 +368,8 @@ impl Pack {
         let (bump, scratch) = arena.parts();
         let mut found = recycle(std::mem::take(&mut out.flat_buf));
         let flat = self.flat.as_deref().filter(|plan| {
-            quick::read_flat(text, bump, scratch, plan.resolver(), &mut found).is_some()
+            let hints = out.key_hints.for_resolver(plan.resolver());
+            quick::read_flat(text, bump, scratch, plan.resolver(), hints, &mut found).is_some()
         });
         let done = match flat {
             Some(plan) => {

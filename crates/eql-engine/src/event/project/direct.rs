@@ -5,6 +5,7 @@
 use super::Projection;
 use crate::event::input::{check_bytes, EventError, EventLimits};
 use crate::event::quick::{read_flat, Node};
+use crate::event::resolve::KeyHints;
 use crate::Event;
 use bumpalo::Bump;
 use eql_plan::Value;
@@ -60,7 +61,16 @@ impl Projection {
         bump: &'a Bump,
         found: &mut Vec<(u32, Node<'a>)>,
     ) -> bool {
-        self.direct && read_flat(text, bump, &mut String::new(), &self.resolver, found).is_some()
+        self.direct
+            && read_flat(
+                text,
+                bump,
+                &mut String::new(),
+                &self.resolver,
+                &mut KeyHints::default(),
+                found,
+            )
+            .is_some()
     }
 }
 
