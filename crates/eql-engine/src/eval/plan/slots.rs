@@ -321,7 +321,13 @@ impl<'e> Slots<'e> {
                 seg.flatten(id.0, v, fields.kind(id));
             }
         });
-        self.touched.extend(ids.iter().map(|id| id.0));
+        // A fill of more than a sixteenth of the table: resetting it all
+        // for the next event costs less than a write per slot.
+        if ids.len() > self.table.len() / 16 {
+            self.dirty = true;
+        } else {
+            self.touched.extend(ids.iter().map(|id| id.0));
+        }
         self.whole_read |= whole && ok;
         self.close();
         if ok {
@@ -548,6 +554,37 @@ mod tests {
         let slots = Slots::with_buf(buf, 2);
         assert_eq!(slots.table.len(), 2);
         assert!(slots.table.iter().all(|s| *s == Slot::default()));
+    }
+
+    /// A bulk fill of few of the table's fields is reset slot by slot, of
+    /// many by resetting the whole table: either way the next event finds
+    /// every slot unread.
+    #[test]
+    fn a_reused_table_forgets_a_bulk_fill_narrow_or_wide() {
+        let names: Vec<String> = (0..40).map(|i| format!("f{i}")).collect();
+        let mut fields = FieldTable::default();
+        let paths: Vec<FieldPath> = names.iter().map(|n| FieldPath::parse_dotted(n)).collect();
+        for p in &paths {
+            fields.intern(p);
+        }
+        let event = serde_json::json!({"f0": "a", "f1": ["b", "C"], "f7": 3, "f39": true});
+        for wide in [1usize, 2, 40] {
+            let ids: Vec<FieldId> = (0..wide as u32).map(FieldId).collect();
+            let projection = crate::Projection::new(&paths[..wide]);
+            let mut slots = Slots::with_buf(SlotBuf::default(), 40);
+            assert!(slots.fill(&event, &projection, &ids, &fields, false));
+            assert_eq!(slots.dirty, wide > 40 / 16, "{wide} fields");
+            let mut slots = Slots::with_buf(slots.into_buf(), 40);
+            assert!(
+                slots.table.iter().all(|s| *s == Slot::default()),
+                "{wide} fields"
+            );
+            let empty = serde_json::json!({});
+            for id in 0..40 {
+                let i = slots.resolve(FieldId(id), &fields, &empty);
+                assert!(slots.scalars(i).is_empty(), "field {id} after {wide}");
+            }
+        }
     }
 
     #[test]
