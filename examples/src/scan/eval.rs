@@ -4,7 +4,7 @@
 //! set aside for the sessions.
 
 use super::alert::{Alert, Formatter};
-use super::gate::GateState;
+use super::gate::{BlockGates, GateState};
 use super::index::Routes;
 use super::input::{line_offset, lines, Block};
 use super::plan::{RulePlan, Target};
@@ -26,6 +26,11 @@ pub(crate) struct Evaluated {
     pub(crate) alerts: Vec<Alert>,
     /// The events for the sessions, in order.
     pub(crate) forward: Forwarded,
+    /// What the block told about the gated steps ([`BlockGates`]).
+    pub(crate) gates: Option<BlockGates>,
+    /// The block itself, kept when steps were left out on an assumption
+    /// the writing thread checks ([`BlockGates::assumed`]).
+    pub(crate) block: Option<Block>,
 }
 
 /// One worker's evaluator.
@@ -124,7 +129,7 @@ impl<'p> Evaluator<'p> {
             self.line(line_no, at, line, fmt, &mut out);
         }
         if let Some(g) = &mut self.gate {
-            g.end_block();
+            out.gates = Some(g.end_block());
         }
         out
     }

@@ -27,8 +27,14 @@
 //! run `r` has a time of at least [`Watermarks::ahead_of_run`]`(r)`, and in
 //! a file in order a line of run `r` has a time of at most that of run
 //! `r + 1`. With several evaluating threads a thread may evaluate a block
-//! before the blocks before it are done; until they are, it counts a hit at
-//! the end of the block just before its own, for every step.
+//! before the blocks before it are done. Until they are, it leaves steps out
+//! on what it knows (the blocks done and its own), and lists each step it
+//! left out so, with the run and the latest hit it went by ([`BlockGates`]).
+//! The writing thread, which takes the blocks in order, knows every hit of
+//! the blocks before: when one of them would have kept a listed step in,
+//! it evaluates the block again with every step in ([`GateState::open`]),
+//! before the sessions see it. A block is evaluated again only when a step
+//! hit in a block still being evaluated matters to the next one.
 //!
 //! Only sequences of the Elasticsearch dialect with no tiebreaker field are
 //! gated (a tiebreaker can order an equal-time line before an earlier one),
@@ -77,6 +83,9 @@ struct Shared {
     finished: BTreeSet<u64>,
     /// Every block below it is finished.
     prefix: u64,
+    /// Every block below it is checked by the writing thread
+    /// ([`GateCheck`]): its hits are all in `last`.
+    checked: u64,
 }
 
 impl Gates {
@@ -178,6 +187,93 @@ fn entry_of(plan: &RulePlan, pos: u32, k: u32) -> Option<(usize, u32)> {
     })
 }
 
+/// What evaluating one block told about the gates: for the blocks after
+/// it, the latest run in which each step some gated step follows was hit;
+/// and, to check, each step left out while a block before was unfinished:
+/// (run, gated step, the latest hit of the step before it the evaluator
+/// went by).
+#[derive(Debug, Default)]
+pub(crate) struct BlockGates {
+    block: u64,
+    hits: Vec<(usize, u64)>,
+    assumed: Vec<(u64, usize, Option<u64>)>,
+}
+
+impl BlockGates {
+    /// True when a step was left out on what the evaluator knew while a
+    /// block before was unfinished: the block is kept until that is checked.
+    pub(crate) fn assumed(&self) -> bool {
+        !self.assumed.is_empty()
+    }
+}
+
+impl Gated {
+    /// True when this step can be left out at the lines of run `run` when
+    /// the step before it was last hit in run `last`.
+    fn leave_out(&self, last: Option<u64>, run: u64, wm: &Watermarks) -> bool {
+        match last {
+            None => true,
+            // The hit's time is at most the next run's earliest; the
+            // line's at least its own run's.
+            Some(l) => self.span.is_some_and(|span| {
+                let earliest = wm.ahead_of_run(self.clock, run);
+                let hit = wm.ahead_of_run(self.clock, l.saturating_add(1));
+                earliest.saturating_sub(hit) > span
+            }),
+        }
+    }
+}
+
+/// The hits of the blocks written so far, to check what a block assumed
+/// ([`BlockGates`]), on the writing thread.
+pub(crate) struct GateCheck {
+    gates: Arc<Gates>,
+    ahead: Arc<super::stateful::Reread>,
+    /// Per entry of [`Gates::preds`]: its latest run with a hit in the
+    /// blocks taken so far.
+    before: Vec<Option<u64>>,
+}
+
+impl GateCheck {
+    pub(crate) fn new(gates: Arc<Gates>, ahead: Arc<super::stateful::Reread>) -> Self {
+        let n = gates.preds.len();
+        GateCheck {
+            gates,
+            ahead,
+            before: vec![None; n],
+        }
+    }
+
+    /// True when what `block` assumed holds given the hits of every block
+    /// before it (all taken, in order, before this call).
+    pub(crate) fn holds(&self, block: &BlockGates) -> bool {
+        let Some(wm) = self.ahead.watermarks() else {
+            return true;
+        };
+        block.assumed.iter().all(|&(run, g, last)| {
+            let Some(step) = self.gates.steps.get(g) else {
+                return false;
+            };
+            let before = self.before.get(step.pred).copied().flatten();
+            step.leave_out(last.max(before), run, wm)
+        })
+    }
+
+    /// Takes in the hits of the next block, checked (its hits are in the
+    /// evaluating threads' view: they were shared when it was evaluated,
+    /// the last time if it was evaluated again).
+    pub(crate) fn take(&mut self, block: &BlockGates) {
+        for &(p, run) in &block.hits {
+            if let Some(b) = self.before.get_mut(p) {
+                *b = (*b).max(Some(run));
+            }
+        }
+        if let Ok(mut shared) = self.gates.shared.lock() {
+            shared.checked = shared.checked.max(block.block + 1);
+        }
+    }
+}
+
 /// One evaluating thread's view of the gates.
 pub(crate) struct GateState {
     gates: Arc<Gates>,
@@ -192,6 +288,16 @@ pub(crate) struct GateState {
     unknown: bool,
     /// The run of the last line seen.
     run: Option<u64>,
+    /// What this block told so far ([`BlockGates`]): per entry of
+    /// [`Gates::preds`], its latest hit in the block, and the steps left
+    /// out while `unknown`.
+    block_hits: Vec<Option<u64>>,
+    assumed: Vec<(u64, usize, Option<u64>)>,
+    /// Leave nothing out (a block evaluated again): hits are still noted.
+    open: bool,
+    /// The writing thread checks what this thread assumes ([`GateCheck`]):
+    /// a block before is known only once checked, not once finished.
+    checked: bool,
 }
 
 impl GateState {
@@ -205,6 +311,28 @@ impl GateState {
             block_run: 0,
             unknown: false,
             run: None,
+            block_hits: vec![None; n],
+            assumed: Vec::new(),
+            open: false,
+            checked: false,
+        }
+    }
+
+    /// A view for one of several evaluating threads, whose blocks the
+    /// writing thread checks ([`GateCheck`]).
+    pub(crate) fn checked(gates: Arc<Gates>, ahead: Arc<super::stateful::Reread>) -> Self {
+        GateState {
+            checked: true,
+            ..GateState::new(gates, ahead)
+        }
+    }
+
+    /// A view that leaves no step out, for a block evaluated again on the
+    /// writing thread; it notes the block's hits and shares them.
+    pub(crate) fn open(gates: Arc<Gates>, ahead: Arc<super::stateful::Reread>) -> Self {
+        GateState {
+            open: true,
+            ..GateState::new(gates, ahead)
         }
     }
 
@@ -213,7 +341,11 @@ impl GateState {
         self.block = seq;
         self.block_run = Watermarks::run(first);
         self.run = None;
-        self.sync();
+        self.block_hits.iter_mut().for_each(|h| *h = None);
+        self.assumed.clear();
+        if !self.open {
+            self.sync();
+        }
     }
 
     /// Takes in what the other threads have finished.
@@ -224,7 +356,12 @@ impl GateState {
             self.last.iter_mut().for_each(|l| *l = Some(u64::MAX));
             return;
         };
-        self.unknown = shared.prefix < self.block;
+        let known = if self.checked {
+            shared.checked
+        } else {
+            shared.prefix
+        };
+        self.unknown = known < self.block;
         for (mine, theirs) in self.last.iter_mut().zip(&shared.last) {
             *mine = (*mine).max(*theirs);
         }
@@ -244,19 +381,20 @@ impl GateState {
         let Some(wm) = self.ahead.watermarks() else {
             return;
         };
-        let unknown = self.unknown.then_some(self.block_run);
-        for g in &self.gates.steps {
-            let last = self.last.get(g.pred).copied().flatten().max(unknown);
-            let skip = match last {
-                None => true,
-                // The hit's time is at most the next run's earliest; the
-                // line's at least its own run's.
-                Some(l) => g.span.is_some_and(|span| {
-                    let earliest = wm.ahead_of_run(g.clock, run);
-                    let hit = wm.ahead_of_run(g.clock, l.saturating_add(1));
-                    earliest.saturating_sub(hit) > span
-                }),
+        for (i, g) in self.gates.steps.iter().enumerate() {
+            let known = self.last.get(g.pred).copied().flatten();
+            // While a block before is unfinished, a step whose step before
+            // was hit counts a hit at the end of the block before this one
+            // (exact, for it can only keep more in); one whose step before
+            // was never hit is left out on that, to be checked.
+            let last = match known {
+                Some(l) if self.unknown => Some(l.max(self.block_run)),
+                k => k,
             };
+            let skip = !self.open && g.leave_out(last, run, wm);
+            if skip && self.unknown && known.is_none() {
+                self.assumed.push((run, i, last));
+            }
             if let Some(h) = hits.get_mut(g.entry.0) {
                 h.set_skipped(g.entry.1, skip);
             }
@@ -275,6 +413,9 @@ impl GateState {
             if let Some(l) = self.last.get_mut(p) {
                 *l = Some(run);
             }
+            if let Some(l) = self.block_hits.get_mut(p) {
+                *l = Some(run);
+            }
             for &g in self.gates.opens.get(p).into_iter().flatten() {
                 if let Some(g) = self.gates.steps.get(g) {
                     if let Some(b) = buffers.get_mut(g.entry.0) {
@@ -285,13 +426,26 @@ impl GateState {
         }
     }
 
-    /// The block is done: its hits go to the other threads.
-    pub(crate) fn end_block(&mut self) {
+    /// The block is done: its hits go to the other threads, and what it
+    /// told to the writing thread.
+    pub(crate) fn end_block(&mut self) -> BlockGates {
+        let told = BlockGates {
+            block: self.block,
+            hits: (self.block_hits.iter().enumerate())
+                .filter_map(|(p, h)| Some((p, (*h)?)))
+                .collect(),
+            assumed: std::mem::take(&mut self.assumed),
+        };
         let Ok(mut shared) = self.gates.shared.lock() else {
-            return;
+            return told;
         };
         for (theirs, mine) in shared.last.iter_mut().zip(&self.last) {
             *theirs = (*theirs).max(*mine);
+        }
+        // A block evaluated again was marked finished the first time; its
+        // hits (those of the steps left out then, too) go to the others.
+        if self.open {
+            return told;
         }
         shared.finished.insert(self.block);
         loop {
@@ -301,5 +455,6 @@ impl GateState {
             }
             shared.prefix = next + 1;
         }
+        told
     }
 }

@@ -10,7 +10,7 @@
 
 use super::alert::{Alert, Formatter};
 use super::eval::{Evaluated, Evaluator};
-use super::gate::{GateState, Gates};
+use super::gate::{BlockGates, GateCheck, GateState, Gates};
 use super::index::Routes;
 use super::input::{Block, BlockReader};
 use super::profile::Profile;
@@ -83,16 +83,24 @@ fn pack_profile(sc: &Scanner, ev: &Evaluator<'_>) -> Profile {
 }
 
 /// An evaluating thread's evaluator. `reread`: the input file, when its
-/// lines can be read again; `gates`: the scan's gated steps.
+/// lines can be read again; `gates`: the scan's gated steps; `checked`:
+/// one of several evaluating threads, whose blocks the writing thread
+/// checks ([`Redo`]).
 fn evaluator<'s>(
     sc: &'s Scanner,
     reread: Option<&Arc<Reread>>,
     gates: Option<&Arc<Gates>>,
+    checked: bool,
 ) -> Evaluator<'s> {
     let routes = Routes::new(&sc.index, &sc.compiled, sc.opts.profile_every);
-    let gate = reread
-        .zip(gates)
-        .map(|(r, g)| GateState::new(Arc::clone(g), Arc::clone(r)));
+    let gate = reread.zip(gates).map(|(r, g)| {
+        let (g, r) = (Arc::clone(g), Arc::clone(r));
+        if checked {
+            GateState::checked(g, r)
+        } else {
+            GateState::new(g, r)
+        }
+    });
     Evaluator::new(routes, &sc.opts.limits, reread.is_some(), gate)
 }
 
@@ -117,7 +125,7 @@ pub(crate) fn sequential(
     let every = sc.opts.profile_every;
     let mut reader = BlockReader::new(input, sc.opts.block_bytes, sc.opts.limits.max_line_bytes);
     let gates = gates(sc, reread.as_ref());
-    let mut ev = evaluator(sc, reread.as_ref(), gates.as_ref());
+    let mut ev = evaluator(sc, reread.as_ref(), gates.as_ref(), false);
     let mut st = (!plan.stateful.is_empty()).then(|| {
         Stateful::new(
             plan,
@@ -218,7 +226,7 @@ pub(crate) fn parallel(
             let block_rx = Arc::clone(&block_rx);
             let (reread, gates) = (reread.clone(), gates.clone());
             s.spawn(move || {
-                let ev = evaluator(sc, reread.as_ref(), gates.as_ref());
+                let ev = evaluator(sc, reread.as_ref(), gates.as_ref(), true);
                 evaluate_blocks(sc, ev, fmt, &block_rx, &msg_tx);
             });
         }
@@ -234,8 +242,46 @@ pub(crate) fn parallel(
             }
         }
         drop(msg_tx);
-        collect(n, &msg_rx, &to_sessions, &token_tx, sink)
+        // What the evaluating threads assumed is checked here, in order.
+        let redo = reread.as_ref().zip(gates.as_ref()).map(|(r, g)| Redo {
+            check: GateCheck::new(Arc::clone(g), Arc::clone(r)),
+            ev: Evaluator::new(
+                Routes::new(&sc.index, &sc.compiled, 0),
+                &sc.opts.limits,
+                true,
+                Some(GateState::open(Arc::clone(g), Arc::clone(r))),
+            ),
+            fmt,
+        });
+        collect(n, &msg_rx, &to_sessions, &token_tx, redo, sink)
     })
+}
+
+/// The writing thread's check of what each block's evaluation assumed
+/// about the blocks before it ([`BlockGates`]), and its evaluator of a
+/// block again, with no step left out, when the check fails.
+struct Redo<'s> {
+    check: GateCheck,
+    ev: Evaluator<'s>,
+    fmt: &'s Formatter,
+}
+
+impl Redo<'_> {
+    /// `e`, the next block in input order, as it stands or evaluated again.
+    fn take(&mut self, mut e: Evaluated) -> Evaluated {
+        let block = e.block.take();
+        let Some(mut told) = e.gates.take() else {
+            return e;
+        };
+        if told.assumed() && !self.check.holds(&told) {
+            if let Some(block) = block {
+                e = self.ev.block(&block, self.fmt);
+                told = e.gates.take().unwrap_or_default();
+            }
+        }
+        self.check.take(&told);
+        e
+    }
 }
 
 /// The reader: reads a block for each token (a block written) until the
@@ -283,7 +329,13 @@ fn evaluate_blocks(
             Err(_) => break,
         };
         let Ok(block) = next else { break };
-        if msg_tx.send(Msg::Evaluated(ev.block(&block, fmt))).is_err() {
+        let mut e = ev.block(&block, fmt);
+        // Kept for the writing thread to evaluate again if what the block
+        // assumed does not hold.
+        if e.gates.as_ref().is_some_and(BlockGates::assumed) {
+            e.block = Some(block);
+        }
+        if msg_tx.send(Msg::Evaluated(e)).is_err() {
             break;
         }
     }
@@ -353,9 +405,10 @@ fn collect(
     msg_rx: &Receiver<Msg>,
     to_sessions: &[Sender<ToSession>],
     token_tx: &SyncSender<()>,
+    redo: Option<Redo<'_>>,
     sink: &mut Sink<'_>,
 ) -> io::Result<()> {
-    let mut c = Collector::new(n, to_sessions);
+    let mut c = Collector::new(n, to_sessions, redo);
     for msg in msg_rx {
         c.take(msg);
         c.write_ready(token_tx, sink)?;
@@ -371,6 +424,8 @@ struct Collector<'c> {
     /// The evaluating threads.
     n: usize,
     to_sessions: &'c [Sender<ToSession>],
+    /// The check of what the blocks assumed, when steps are gated.
+    redo: Option<Redo<'c>>,
     /// Evaluated blocks not yet handed to the sessions, by sequence number.
     evaluated: BTreeMap<u64, Evaluated>,
     /// Blocks handed to the sessions, not yet written.
@@ -391,10 +446,11 @@ struct Collector<'c> {
 }
 
 impl<'c> Collector<'c> {
-    fn new(n: usize, to_sessions: &'c [Sender<ToSession>]) -> Self {
+    fn new(n: usize, to_sessions: &'c [Sender<ToSession>], redo: Option<Redo<'c>>) -> Self {
         Collector {
             n,
             to_sessions,
+            redo,
             evaluated: BTreeMap::new(),
             waiting: BTreeMap::new(),
             next_dispatch: 0,
@@ -445,6 +501,9 @@ impl<'c> Collector<'c> {
     /// Hands the evaluated blocks next in input order to the sessions.
     fn dispatch(&mut self) {
         while let Some(mut e) = self.evaluated.remove(&self.next_dispatch) {
+            if let Some(r) = &mut self.redo {
+                e = r.take(e);
+            }
             let events = Arc::new(std::mem::take(&mut e.forward));
             for tx in self.to_sessions {
                 let _ = tx.send(ToSession::Block(self.next_dispatch, Arc::clone(&events)));
