@@ -83,6 +83,14 @@ impl<'p> Evaluator<'p> {
             .collect()
     }
 
+    /// Tells the gates the latest hit of each step before a gated one over
+    /// every block before the next ([`GateState::know`]).
+    pub(crate) fn know(&mut self, before: &[Option<u64>]) {
+        if let Some(g) = &mut self.gate {
+            g.know(before);
+        }
+    }
+
     /// Hands back an emptied [`Evaluated::forward`] for the next block to
     /// fill.
     pub(crate) fn recycle(&mut self, spare: Forwarded) {

@@ -32,8 +32,8 @@
 //! left out so, with the run and the latest hit it went by ([`BlockGates`]).
 //! The writing thread, which takes the blocks in order, knows every hit of
 //! the blocks before: when one of them would have kept a listed step in,
-//! it evaluates the block again with every step in ([`GateState::open`]),
-//! before the sessions see it. A block is evaluated again only when a step
+//! it evaluates the block again on those hits ([`GateState::again`]), as
+//! one thread would, before the sessions see it. A block is evaluated again only when a step
 //! hit in a block still being evaluated matters to the next one.
 //!
 //! Only sequences of the Elasticsearch dialect with no tiebreaker field are
@@ -259,6 +259,12 @@ impl GateCheck {
         })
     }
 
+    /// The latest hit of each step before a gated one, over the blocks
+    /// taken.
+    pub(crate) fn before(&self) -> &[Option<u64>] {
+        &self.before
+    }
+
     /// Takes in the hits of the next block, checked (its hits are in the
     /// evaluating threads' view: they were shared when it was evaluated,
     /// the last time if it was evaluated again).
@@ -293,8 +299,10 @@ pub(crate) struct GateState {
     /// out while `unknown`.
     block_hits: Vec<Option<u64>>,
     assumed: Vec<(u64, usize, Option<u64>)>,
-    /// Leave nothing out (a block evaluated again): hits are still noted.
-    open: bool,
+    /// A block evaluated again, on the hits of every block before it
+    /// ([`GateState::know`]): nothing is assumed, and it is not marked
+    /// finished again.
+    again: bool,
     /// The writing thread checks what this thread assumes ([`GateCheck`]):
     /// a block before is known only once checked, not once finished.
     checked: bool,
@@ -313,7 +321,7 @@ impl GateState {
             run: None,
             block_hits: vec![None; n],
             assumed: Vec::new(),
-            open: false,
+            again: false,
             checked: false,
         }
     }
@@ -327,13 +335,22 @@ impl GateState {
         }
     }
 
-    /// A view that leaves no step out, for a block evaluated again on the
-    /// writing thread; it notes the block's hits and shares them.
-    pub(crate) fn open(gates: Arc<Gates>, ahead: Arc<super::stateful::Reread>) -> Self {
+    /// The view of the writing thread, which evaluates a block again when
+    /// what it assumed does not hold: told every hit of the blocks before
+    /// ([`GateState::know`]), it leaves out what one thread would; it
+    /// shares the block's hits.
+    pub(crate) fn again(gates: Arc<Gates>, ahead: Arc<super::stateful::Reread>) -> Self {
         GateState {
-            open: true,
+            again: true,
             ..GateState::new(gates, ahead)
         }
+    }
+
+    /// The latest hit of each step before a gated one, over every block
+    /// before the next one (a view [`GateState::again`]).
+    pub(crate) fn know(&mut self, before: &[Option<u64>]) {
+        self.last.clear();
+        self.last.extend_from_slice(before);
     }
 
     /// Block `seq` starts, its first line at byte `first` of the file.
@@ -343,7 +360,7 @@ impl GateState {
         self.run = None;
         self.block_hits.iter_mut().for_each(|h| *h = None);
         self.assumed.clear();
-        if !self.open {
+        if !self.again {
             self.sync();
         }
     }
@@ -383,7 +400,7 @@ impl GateState {
         };
         for (i, g) in self.gates.steps.iter().enumerate() {
             let known = self.last.get(g.pred).copied().flatten();
-            // While a block before is unfinished, a step whose step before
+            // While a block before is unchecked, a step whose step before
             // was hit counts a hit at the end of the block before this one
             // (exact, for it can only keep more in); one whose step before
             // was never hit is left out on that, to be checked.
@@ -391,7 +408,7 @@ impl GateState {
                 Some(l) if self.unknown => Some(l.max(self.block_run)),
                 k => k,
             };
-            let skip = !self.open && g.leave_out(last, run, wm);
+            let skip = g.leave_out(last, run, wm);
             if skip && self.unknown && known.is_none() {
                 self.assumed.push((run, i, last));
             }
@@ -444,7 +461,7 @@ impl GateState {
         }
         // A block evaluated again was marked finished the first time; its
         // hits (those of the steps left out then, too) go to the others.
-        if self.open {
+        if self.again {
             return told;
         }
         shared.finished.insert(self.block);

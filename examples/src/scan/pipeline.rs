@@ -249,7 +249,7 @@ pub(crate) fn parallel(
                 Routes::new(&sc.index, &sc.compiled, 0),
                 &sc.opts.limits,
                 true,
-                Some(GateState::open(Arc::clone(g), Arc::clone(r))),
+                Some(GateState::again(Arc::clone(g), Arc::clone(r))),
             ),
             fmt,
         });
@@ -259,7 +259,7 @@ pub(crate) fn parallel(
 
 /// The writing thread's check of what each block's evaluation assumed
 /// about the blocks before it ([`BlockGates`]), and its evaluator of a
-/// block again, with no step left out, when the check fails.
+/// block again, on the hits of every block before, when the check fails.
 struct Redo<'s> {
     check: GateCheck,
     ev: Evaluator<'s>,
@@ -275,6 +275,7 @@ impl Redo<'_> {
         };
         if told.assumed() && !self.check.holds(&told) {
             if let Some(block) = block {
+                self.ev.know(self.check.before());
                 e = self.ev.block(&block, self.fmt);
                 told = e.gates.take().unwrap_or_default();
             }
