@@ -27,14 +27,14 @@
 //! run `r` has a time of at least [`Watermarks::ahead_of_run`]`(r)`, and in
 //! a file in order a line of run `r` has a time of at most that of run
 //! `r + 1`. With several evaluating threads a thread may evaluate a block
-//! before the blocks before it are done. Until they are, it leaves steps out
-//! on what it knows (the blocks done and its own), and lists each step it
-//! left out so, with the run and the latest hit it went by ([`BlockGates`]).
-//! The writing thread, which takes the blocks in order, knows every hit of
-//! the blocks before: when one of them would have kept a listed step in,
-//! it evaluates the block again on those hits ([`GateState::again`]), as
-//! one thread would, before the sessions see it. A block is evaluated again only when a step
-//! hit in a block still being evaluated matters to the next one.
+//! before the blocks before it are checked by the writing thread. Until
+//! they are, a step whose step before was hit counts a hit at the end of
+//! the block just before its own, and a step whose step before was never
+//! hit is left out, listed with its run ([`BlockGates`]). The writing
+//! thread, which takes the blocks in order, knows every hit of the blocks
+//! before: when one of them would have kept a listed step in, it evaluates
+//! the block again on those hits ([`GateState::again`]), as one thread
+//! would, before the sessions see it.
 //!
 //! Only sequences of the Elasticsearch dialect with no tiebreaker field are
 //! gated (a tiebreaker can order an equal-time line before an earlier one),
@@ -46,7 +46,6 @@ use super::plan::{RulePlan, Target};
 use super::stateful::Carry;
 use super::watermark::Watermarks;
 use eql_engine::{CompiledRuleSet, Dialect, PackMatches, QueryBody};
-use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 /// One gated step.
@@ -72,17 +71,13 @@ pub(crate) struct Gates {
     /// Per entry of `preds`: the gated steps that follow it.
     opens: Vec<Vec<usize>>,
     /// Per entry of `preds`: the latest run in which it was hit, over the
-    /// blocks every thread has finished; and those blocks.
+    /// blocks evaluated; and how far the blocks are checked.
     shared: Mutex<Shared>,
 }
 
 #[derive(Debug, Default)]
 struct Shared {
     last: Vec<Option<u64>>,
-    /// Finished blocks past `prefix`.
-    finished: BTreeSet<u64>,
-    /// Every block below it is finished.
-    prefix: u64,
     /// Every block below it is checked by the writing thread
     /// ([`GateCheck`]): its hits are all in `last`.
     checked: u64,
@@ -189,19 +184,18 @@ fn entry_of(plan: &RulePlan, pos: u32, k: u32) -> Option<(usize, u32)> {
 
 /// What evaluating one block told about the gates: for the blocks after
 /// it, the latest run in which each step some gated step follows was hit;
-/// and, to check, each step left out while a block before was unfinished:
-/// (run, gated step, the latest hit of the step before it the evaluator
-/// went by).
+/// and, to check, each step left out because the step before it was never
+/// seen hit while a block before was unchecked: (run, gated step).
 #[derive(Debug, Default)]
 pub(crate) struct BlockGates {
     block: u64,
     hits: Vec<(usize, u64)>,
-    assumed: Vec<(u64, usize, Option<u64>)>,
+    assumed: Vec<(u64, usize)>,
 }
 
 impl BlockGates {
-    /// True when a step was left out on what the evaluator knew while a
-    /// block before was unfinished: the block is kept until that is checked.
+    /// True when a step was left out on that assumption: the block is kept
+    /// until the writing thread has checked it.
     pub(crate) fn assumed(&self) -> bool {
         !self.assumed.is_empty()
     }
@@ -250,12 +244,11 @@ impl GateCheck {
         let Some(wm) = self.ahead.watermarks() else {
             return true;
         };
-        block.assumed.iter().all(|&(run, g, last)| {
+        block.assumed.iter().all(|&(run, g)| {
             let Some(step) = self.gates.steps.get(g) else {
                 return false;
             };
-            let before = self.before.get(step.pred).copied().flatten();
-            step.leave_out(last.max(before), run, wm)
+            step.leave_out(self.before.get(step.pred).copied().flatten(), run, wm)
         })
     }
 
@@ -290,7 +283,7 @@ pub(crate) struct GateState {
     /// The block being evaluated, and the run of its first line.
     block: u64,
     block_run: u64,
-    /// A block before this one is not finished yet.
+    /// A block before this one is not checked yet (with several threads).
     unknown: bool,
     /// The run of the last line seen.
     run: Option<u64>,
@@ -298,13 +291,13 @@ pub(crate) struct GateState {
     /// [`Gates::preds`], its latest hit in the block, and the steps left
     /// out while `unknown`.
     block_hits: Vec<Option<u64>>,
-    assumed: Vec<(u64, usize, Option<u64>)>,
+    assumed: Vec<(u64, usize)>,
     /// A block evaluated again, on the hits of every block before it
-    /// ([`GateState::know`]): nothing is assumed, and it is not marked
-    /// finished again.
+    /// ([`GateState::know`]): nothing is assumed.
     again: bool,
-    /// The writing thread checks what this thread assumes ([`GateCheck`]):
-    /// a block before is known only once checked, not once finished.
+    /// One of several evaluating threads, whose blocks the writing thread
+    /// checks ([`GateCheck`]): a block before is known once checked. One
+    /// thread alone evaluates the blocks in order and knows them all.
     checked: bool,
 }
 
@@ -365,7 +358,8 @@ impl GateState {
         }
     }
 
-    /// Takes in what the other threads have finished.
+    /// Takes in what the other threads have shared, and whether every block
+    /// before this one is checked.
     fn sync(&mut self) {
         let Ok(shared) = self.gates.shared.lock() else {
             // A thread failed: gate nothing from now on.
@@ -373,12 +367,7 @@ impl GateState {
             self.last.iter_mut().for_each(|l| *l = Some(u64::MAX));
             return;
         };
-        let known = if self.checked {
-            shared.checked
-        } else {
-            shared.prefix
-        };
-        self.unknown = known < self.block;
+        self.unknown = self.checked && shared.checked < self.block;
         for (mine, theirs) in self.last.iter_mut().zip(&shared.last) {
             *mine = (*mine).max(*theirs);
         }
@@ -410,7 +399,7 @@ impl GateState {
             };
             let skip = g.leave_out(last, run, wm);
             if skip && self.unknown && known.is_none() {
-                self.assumed.push((run, i, last));
+                self.assumed.push((run, i));
             }
             if let Some(h) = hits.get_mut(g.entry.0) {
                 h.set_skipped(g.entry.1, skip);
@@ -458,19 +447,6 @@ impl GateState {
         };
         for (theirs, mine) in shared.last.iter_mut().zip(&self.last) {
             *theirs = (*theirs).max(*mine);
-        }
-        // A block evaluated again was marked finished the first time; its
-        // hits (those of the steps left out then, too) go to the others.
-        if self.again {
-            return told;
-        }
-        shared.finished.insert(self.block);
-        loop {
-            let next = shared.prefix;
-            if !shared.finished.remove(&next) {
-                break;
-            }
-            shared.prefix = next + 1;
         }
         told
     }
