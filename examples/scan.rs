@@ -302,8 +302,8 @@ fn print_summary(
     }
     eql_examples::cli::print_order_notes(order.held_overflow, order.bad_timestamp);
     eprintln!(
-        "scanned {} events ({} bytes) in {secs:.3} s: {rate:.0} events/s; {} alerts from {fired} rules; {} bad lines",
-        summary.events, summary.bytes, summary.alerts, summary.bad_lines
+        "scanned {} events ({} bytes) in {secs:.3} s: {rate:.0} events/s; {} to the sessions; {} alerts from {fired} rules; {} bad lines",
+        summary.events, summary.bytes, summary.step_events, summary.alerts, summary.bad_lines
     );
 }
 

@@ -942,13 +942,14 @@ fn gated_events(n: usize) -> Vec<u8> {
     out
 }
 
-/// A scan of the file at `path` on `threads` threads: its output and
-/// `--profile`'s (evaluated, matched) per rule.
+/// A scan of the file at `path` on `threads` threads: its output,
+/// `--profile`'s (evaluated, matched) per rule, and the number of events
+/// the sessions got.
 fn path_scan(
     compiled: &CompiledRuleSet,
     path: &std::path::Path,
     threads: usize,
-) -> (Vec<u8>, BTreeMap<String, (u64, u64)>) {
+) -> (Vec<u8>, BTreeMap<String, (u64, u64)>, u64) {
     let o = ScanOptions {
         profile_every: 1000,
         block_bytes: 16 << 10,
@@ -963,7 +964,7 @@ fn path_scan(
         panic!("scan_path: {e}");
     }
     let (table, _) = profile_counts(&scanner, &summary);
-    (out, table)
+    (out, table, summary.step_events)
 }
 
 /// In a file in timestamp order, the scan leaves a sequence's later step
@@ -986,11 +987,18 @@ fn later_steps_left_out_change_no_alert() {
     for (input, in_order) in [(&sorted, true), (&swapped, false)] {
         let (want, _, _) = scan(&compiled, &input[..], opts(1));
         std::fs::write(&path, input).expect("writes the events");
+        let mut step_events = None;
         for threads in [1, 2, 4] {
-            let (got, table) = path_scan(&compiled, &path, threads);
+            let (got, table, forwarded) = path_scan(&compiled, &path, threads);
             assert!(
                 sorted_lines(&got) == sorted_lines(&want),
                 "in order {in_order}, {threads} threads: the alerts differ"
+            );
+            // What is left out does not depend on the threads.
+            let one = *step_events.get_or_insert(forwarded);
+            assert_eq!(
+                forwarded, one,
+                "in order {in_order}, {threads} threads: events to the sessions"
             );
             if threads == 1 {
                 // The gated rules' steps, missing steps too: fewer
@@ -1066,27 +1074,32 @@ fn released_events(n: usize) -> Vec<u8> {
 }
 
 /// A file scanned by path is read ahead, and its later sequence steps are
-/// left out as far as each thread knows the blocks before its own: the
-/// events forwarded to the sessions depend on the threads and on their
-/// timing. The sessions learn the earliest time still to come at the first
-/// line of each run of the file, whatever was forwarded, so the output is
-/// the same bytes on 1, 2 and 4 threads, run after run.
+/// left out: each evaluating thread leaves out what it can as far as it
+/// knows the blocks before its own, and the writing thread the rest of
+/// what one thread would. The sessions get the same events on 1, 2 and 4
+/// threads, run after run, and the output is the same bytes.
 #[test]
 fn a_file_scanned_by_path_gives_the_same_bytes_for_1_2_and_4_threads() {
     let compiled = common::compile(RELEASED_RULES);
     let input = released_events(6000);
     let path = std::env::temp_dir().join(format!("eql-scan-release-{}.ndjson", std::process::id()));
     std::fs::write(&path, &input).expect("writes the events");
-    let (one, _) = path_scan(&compiled, &path, 1);
+    let (one, _, one_forwarded) = path_scan(&compiled, &path, 1);
     let mut outputs = Vec::new();
     for _ in 0..3 {
         for threads in [2, 4] {
-            outputs.push((threads, path_scan(&compiled, &path, threads).0));
+            let (out, _, forwarded) = path_scan(&compiled, &path, threads);
+            outputs.push((threads, out, forwarded));
         }
     }
     let _ = std::fs::remove_file(&path);
-    for (threads, many) in &outputs {
+    assert!(one_forwarded > 0, "events reach the sessions");
+    for (threads, many, forwarded) in &outputs {
         assert!(one == *many, "{threads} threads: the output differs");
+        assert_eq!(
+            *forwarded, one_forwarded,
+            "{threads} threads: events to the sessions"
+        );
     }
     // The comparison covers sequence alerts placed among the others, not
     // only at the end of the output.

@@ -4,7 +4,7 @@
 //! set aside for the sessions.
 
 use super::alert::{Alert, Formatter};
-use super::gate::{BlockGates, GateState};
+use super::gate::GateState;
 use super::index::Routes;
 use super::input::{line_offset, lines, Block};
 use super::plan::{RulePlan, Target};
@@ -26,11 +26,9 @@ pub(crate) struct Evaluated {
     pub(crate) alerts: Vec<Alert>,
     /// The events for the sessions, in order.
     pub(crate) forward: Forwarded,
-    /// What the block told about the gated steps ([`BlockGates`]).
-    pub(crate) gates: Option<BlockGates>,
-    /// The block itself, kept when steps were left out on an assumption
-    /// the writing thread checks ([`BlockGates::assumed`]).
-    pub(crate) block: Option<Block>,
+    /// How many events the sessions got, once [`Evaluated::forward`] is
+    /// final.
+    pub(crate) step_events: u64,
 }
 
 /// One worker's evaluator.
@@ -83,14 +81,6 @@ impl<'p> Evaluator<'p> {
             .collect()
     }
 
-    /// Tells the gates the latest hit of each step before a gated one over
-    /// every block before the next ([`GateState::know`]).
-    pub(crate) fn know(&mut self, before: &[Option<u64>]) {
-        if let Some(g) = &mut self.gate {
-            g.know(before);
-        }
-    }
-
     /// Hands back an emptied [`Evaluated::forward`] for the next block to
     /// fill.
     pub(crate) fn recycle(&mut self, spare: Forwarded) {
@@ -137,7 +127,7 @@ impl<'p> Evaluator<'p> {
             self.line(line_no, at, line, fmt, &mut out);
         }
         if let Some(g) = &mut self.gate {
-            out.gates = Some(g.end_block());
+            g.end_block();
         }
         out
     }
@@ -167,7 +157,9 @@ impl<'p> Evaluator<'p> {
         self.matched.clear();
         self.stateful.clear();
         // The plan of the rules that apply to the line's index.
-        let (plan, all_hits, filter) = self.routes.route(line);
+        let (plan, all_hits, filter, default) = self.routes.route(line);
+        // The gates are set in the default plan's buffers only.
+        let gated = self.gate.is_some() && default;
         for ((pack, targets), hits) in plan.packs.iter().zip(all_hits.iter_mut()) {
             if let Err(mut e) = pack.matches_json(line, hits) {
                 e.line = Some(line_no);
@@ -229,7 +221,7 @@ impl<'p> Evaluator<'p> {
                 .into_iter()
                 .flat_map(PackMatches::drain_captured);
             out.forward
-                .push(line_no, bytes, rules, &self.stateful, fields);
+                .push(line_no, at, gated, bytes, rules, &self.stateful, fields);
         }
     }
 }

@@ -28,13 +28,14 @@
 //! a file in order a line of run `r` has a time of at most that of run
 //! `r + 1`. With several evaluating threads a thread may evaluate a block
 //! before the blocks before it are checked by the writing thread. Until
-//! they are, a step whose step before was hit counts a hit at the end of
-//! the block just before its own, and a step whose step before was never
-//! hit is left out, listed with its run ([`BlockGates`]). The writing
-//! thread, which takes the blocks in order, knows every hit of the blocks
-//! before: when one of them would have kept a listed step in, it evaluates
-//! the block again on those hits ([`GateState::again`]), as one thread
-//! would, before the sessions see it.
+//! they are, every gated step counts a hit at the end of the block just
+//! before its own (a hit in those blocks can be no later): the thread
+//! leaves out only what it would leave out after such a hit, and so keeps
+//! in every step one thread would keep in, and some more. The writing
+//! thread, which takes the blocks in input order, then leaves out of each
+//! block's step events the hits of the steps one thread would have left
+//! out ([`GateFilter`]): the sessions get the same step events for any
+//! number of threads.
 //!
 //! Only sequences of the Elasticsearch dialect with no tiebreaker field are
 //! gated (a tiebreaker can order an equal-time line before an earlier one),
@@ -43,7 +44,7 @@
 //! have no positive step before them and are never left out.
 
 use super::plan::{RulePlan, Target};
-use super::stateful::Carry;
+use super::stateful::{Carry, Forwarded};
 use super::watermark::Watermarks;
 use eql_engine::{CompiledRuleSet, Dialect, PackMatches, QueryBody};
 use std::sync::{Arc, Mutex};
@@ -51,6 +52,8 @@ use std::sync::{Arc, Mutex};
 /// One gated step.
 #[derive(Debug)]
 struct Gated {
+    /// The step: (stateful rule position, answer index).
+    step: (u32, u32),
     /// The step before it ([`Gates::preds`] index).
     pred: usize,
     /// Its entry in the default plan's packs: (pack, position).
@@ -70,8 +73,13 @@ pub(crate) struct Gates {
     preds: Vec<(u32, u32)>,
     /// Per entry of `preds`: the gated steps that follow it.
     opens: Vec<Vec<usize>>,
+    /// Each gated step (`Gated::step`) with its index in `steps`,
+    /// ascending.
+    by_step: Vec<((u32, u32), usize)>,
     /// Per entry of `preds`: the latest run in which it was hit, over the
-    /// blocks evaluated; and how far the blocks are checked.
+    /// blocks evaluated (by any thread, with more steps in than one thread
+    /// would keep: a view that can only keep more in); and how far the
+    /// blocks are checked.
     shared: Mutex<Shared>,
 }
 
@@ -79,7 +87,7 @@ pub(crate) struct Gates {
 struct Shared {
     last: Vec<Option<u64>>,
     /// Every block below it is checked by the writing thread
-    /// ([`GateCheck`]): its hits are all in `last`.
+    /// ([`GateFilter`]): its hits are all in `last`.
     checked: u64,
 }
 
@@ -130,6 +138,7 @@ impl Gates {
                 let Ok(k) = u32::try_from(k) else { continue };
                 if let (Some(p), Some(entry)) = (before, entry_of(plan, pos, k)) {
                     let step = Gated {
+                        step: (pos, k),
                         pred: 0,
                         entry,
                         span,
@@ -164,10 +173,14 @@ impl Gates {
             last: vec![None; preds.len()],
             ..Shared::default()
         };
+        let mut by_step: Vec<((u32, u32), usize)> =
+            steps.iter().enumerate().map(|(i, g)| (g.step, i)).collect();
+        by_step.sort_unstable();
         Some(Arc::new(Gates {
             steps,
             preds,
             opens,
+            by_step,
             shared: Mutex::new(shared),
         }))
     }
@@ -180,25 +193,6 @@ fn entry_of(plan: &RulePlan, pos: u32, k: u32) -> Option<(usize, u32)> {
         let at = targets.iter().position(|t| *t == Target::Step(pos, k))?;
         Some((p, u32::try_from(at).ok()?))
     })
-}
-
-/// What evaluating one block told about the gates: for the blocks after
-/// it, the latest run in which each step some gated step follows was hit;
-/// and, to check, each step left out because the step before it was never
-/// seen hit while a block before was unchecked: (run, gated step).
-#[derive(Debug, Default)]
-pub(crate) struct BlockGates {
-    block: u64,
-    hits: Vec<(usize, u64)>,
-    assumed: Vec<(u64, usize)>,
-}
-
-impl BlockGates {
-    /// True when a step was left out on that assumption: the block is kept
-    /// until the writing thread has checked it.
-    pub(crate) fn assumed(&self) -> bool {
-        !self.assumed.is_empty()
-    }
 }
 
 impl Gated {
@@ -218,58 +212,66 @@ impl Gated {
     }
 }
 
-/// The hits of the blocks written so far, to check what a block assumed
-/// ([`BlockGates`]), on the writing thread.
-pub(crate) struct GateCheck {
+/// The writing thread's view of the gates: it takes the blocks in input
+/// order, so it knows every step hit before each line, and leaves out of
+/// each block's step events the hits of the steps one thread would have
+/// left out (an evaluating thread that did not know every block before
+/// its own kept more in).
+pub(crate) struct GateFilter {
     gates: Arc<Gates>,
     ahead: Arc<super::stateful::Reread>,
-    /// Per entry of [`Gates::preds`]: its latest run with a hit in the
-    /// blocks taken so far.
+    /// Per entry of [`Gates::preds`]: its latest run with a hit kept, over
+    /// the blocks taken so far.
     before: Vec<Option<u64>>,
 }
 
-impl GateCheck {
+impl GateFilter {
     pub(crate) fn new(gates: Arc<Gates>, ahead: Arc<super::stateful::Reread>) -> Self {
         let n = gates.preds.len();
-        GateCheck {
+        GateFilter {
             gates,
             ahead,
             before: vec![None; n],
         }
     }
 
-    /// True when what `block` assumed holds given the hits of every block
-    /// before it (all taken, in order, before this call).
-    pub(crate) fn holds(&self, block: &BlockGates) -> bool {
-        let Some(wm) = self.ahead.watermarks() else {
-            return true;
-        };
-        block.assumed.iter().all(|&(run, g)| {
-            let Some(step) = self.gates.steps.get(g) else {
-                return false;
-            };
-            step.leave_out(self.before.get(step.pred).copied().flatten(), run, wm)
-        })
-    }
-
-    /// The latest hit of each step before a gated one, over the blocks
-    /// taken.
-    pub(crate) fn before(&self) -> &[Option<u64>] {
-        &self.before
-    }
-
-    /// Takes in the hits of the next block, checked (its hits are in the
-    /// evaluating threads' view: they were shared when it was evaluated,
-    /// the last time if it was evaluated again).
-    pub(crate) fn take(&mut self, block: &BlockGates) {
-        for &(p, run) in &block.hits {
-            if let Some(b) = self.before.get_mut(p) {
-                *b = (*b).max(Some(run));
-            }
+    /// Takes block `seq`, the next in input order, whose step events are
+    /// `forward`: leaves out the hits of the steps one thread would have
+    /// left out, then marks the block checked.
+    pub(crate) fn block(&mut self, seq: u64, forward: &mut Forwarded) {
+        if let Some(wm) = self.ahead.watermarks() {
+            let (gates, before) = (&self.gates, &mut self.before);
+            forward.retain_answers(|at, gated, answers| {
+                let run = Watermarks::run(at);
+                // One thread sets a line's gates before its hits open any.
+                if gated {
+                    answers.retain(|a| {
+                        gates.gated(*a).is_none_or(|g| {
+                            !g.leave_out(before.get(g.pred).copied().flatten(), run, wm)
+                        })
+                    });
+                }
+                for a in answers.iter() {
+                    if let Ok(p) = gates.preds.binary_search(a) {
+                        if let Some(b) = before.get_mut(p) {
+                            *b = Some(run);
+                        }
+                    }
+                }
+            });
         }
         if let Ok(mut shared) = self.gates.shared.lock() {
-            shared.checked = shared.checked.max(block.block + 1);
+            shared.checked = shared.checked.max(seq + 1);
         }
+    }
+}
+
+impl Gates {
+    /// The gated step `step` ((stateful rule position, answer index)), if
+    /// it is one.
+    fn gated(&self, step: (u32, u32)) -> Option<&Gated> {
+        let at = self.by_step.binary_search_by_key(&step, |b| b.0).ok()?;
+        self.steps.get(self.by_step.get(at)?.1)
     }
 }
 
@@ -287,16 +289,8 @@ pub(crate) struct GateState {
     unknown: bool,
     /// The run of the last line seen.
     run: Option<u64>,
-    /// What this block told so far ([`BlockGates`]): per entry of
-    /// [`Gates::preds`], its latest hit in the block, and the steps left
-    /// out while `unknown`.
-    block_hits: Vec<Option<u64>>,
-    assumed: Vec<(u64, usize)>,
-    /// A block evaluated again, on the hits of every block before it
-    /// ([`GateState::know`]): nothing is assumed.
-    again: bool,
     /// One of several evaluating threads, whose blocks the writing thread
-    /// checks ([`GateCheck`]): a block before is known once checked. One
+    /// checks ([`GateFilter`]): a block before is known once checked. One
     /// thread alone evaluates the blocks in order and knows them all.
     checked: bool,
 }
@@ -312,15 +306,12 @@ impl GateState {
             block_run: 0,
             unknown: false,
             run: None,
-            block_hits: vec![None; n],
-            assumed: Vec::new(),
-            again: false,
             checked: false,
         }
     }
 
     /// A view for one of several evaluating threads, whose blocks the
-    /// writing thread checks ([`GateCheck`]).
+    /// writing thread checks ([`GateFilter`]).
     pub(crate) fn checked(gates: Arc<Gates>, ahead: Arc<super::stateful::Reread>) -> Self {
         GateState {
             checked: true,
@@ -328,34 +319,12 @@ impl GateState {
         }
     }
 
-    /// The view of the writing thread, which evaluates a block again when
-    /// what it assumed does not hold: told every hit of the blocks before
-    /// ([`GateState::know`]), it leaves out what one thread would; it
-    /// shares the block's hits.
-    pub(crate) fn again(gates: Arc<Gates>, ahead: Arc<super::stateful::Reread>) -> Self {
-        GateState {
-            again: true,
-            ..GateState::new(gates, ahead)
-        }
-    }
-
-    /// The latest hit of each step before a gated one, over every block
-    /// before the next one (a view [`GateState::again`]).
-    pub(crate) fn know(&mut self, before: &[Option<u64>]) {
-        self.last.clear();
-        self.last.extend_from_slice(before);
-    }
-
     /// Block `seq` starts, its first line at byte `first` of the file.
     pub(crate) fn start_block(&mut self, seq: u64, first: u64) {
         self.block = seq;
         self.block_run = Watermarks::run(first);
         self.run = None;
-        self.block_hits.iter_mut().for_each(|h| *h = None);
-        self.assumed.clear();
-        if !self.again {
-            self.sync();
-        }
+        self.sync();
     }
 
     /// Takes in what the other threads have shared, and whether every block
@@ -387,22 +356,18 @@ impl GateState {
         let Some(wm) = self.ahead.watermarks() else {
             return;
         };
-        for (i, g) in self.gates.steps.iter().enumerate() {
+        for g in &self.gates.steps {
             let known = self.last.get(g.pred).copied().flatten();
-            // While a block before is unchecked, a step whose step before
-            // was hit counts a hit at the end of the block before this one
-            // (exact, for it can only keep more in); one whose step before
-            // was never hit is left out on that, to be checked.
-            let last = match known {
-                Some(l) if self.unknown => Some(l.max(self.block_run)),
-                k => k,
+            // While a block before is unchecked, every step counts a hit at
+            // the end of the block before this one, the latest an
+            // unchecked block can hold: it keeps in all one thread would.
+            let last = if self.unknown {
+                Some(known.map_or(self.block_run, |l| l.max(self.block_run)))
+            } else {
+                known
             };
-            let skip = g.leave_out(last, run, wm);
-            if skip && self.unknown && known.is_none() {
-                self.assumed.push((run, i));
-            }
             if let Some(h) = hits.get_mut(g.entry.0) {
-                h.set_skipped(g.entry.1, skip);
+                h.set_skipped(g.entry.1, g.leave_out(last, run, wm));
             }
         }
     }
@@ -419,9 +384,6 @@ impl GateState {
             if let Some(l) = self.last.get_mut(p) {
                 *l = Some(run);
             }
-            if let Some(l) = self.block_hits.get_mut(p) {
-                *l = Some(run);
-            }
             for &g in self.gates.opens.get(p).into_iter().flatten() {
                 if let Some(g) = self.gates.steps.get(g) {
                     if let Some(b) = buffers.get_mut(g.entry.0) {
@@ -432,22 +394,13 @@ impl GateState {
         }
     }
 
-    /// The block is done: its hits go to the other threads, and what it
-    /// told to the writing thread.
-    pub(crate) fn end_block(&mut self) -> BlockGates {
-        let told = BlockGates {
-            block: self.block,
-            hits: (self.block_hits.iter().enumerate())
-                .filter_map(|(p, h)| Some((p, (*h)?)))
-                .collect(),
-            assumed: std::mem::take(&mut self.assumed),
-        };
+    /// The block is done: its hits go to the other threads.
+    pub(crate) fn end_block(&mut self) {
         let Ok(mut shared) = self.gates.shared.lock() else {
-            return told;
+            return;
         };
         for (theirs, mine) in shared.last.iter_mut().zip(&self.last) {
             *theirs = (*theirs).max(*mine);
         }
-        told
     }
 }

@@ -213,12 +213,13 @@ impl<'p> Routes<'p> {
         self.slots.len() - 1
     }
 
-    /// What evaluates `line`: a plan, its match buffers, and the route
-    /// whose rules alone count (when the plan is every rule's).
+    /// What evaluates `line`: a plan, its match buffers, the route whose
+    /// rules alone count (when the plan is every rule's), and whether the
+    /// plan is the default one (its buffers are [`Routes::default_hits`]).
     pub(crate) fn route(
         &mut self,
         line: &[u8],
-    ) -> (&RulePlan, &mut [PackMatches], Option<&IndexRoute>) {
+    ) -> (&RulePlan, &mut [PackMatches], Option<&IndexRoute>, bool) {
         let (slot, filter) = match self.plans.line_index(line) {
             None => (0, None),
             Some(name) => match self.names.get(&name) {
@@ -237,7 +238,7 @@ impl<'p> Routes<'p> {
         };
         self.filter = filter;
         let (plan, hits) = &mut self.slots[slot];
-        (plan, hits, self.filter.as_deref())
+        (plan, hits, self.filter.as_deref(), slot == 0)
     }
 
     /// The match buffers of the default plan's packs.

@@ -112,6 +112,10 @@ pub struct ScanSummary {
     pub bytes: u64,
     /// Bad lines.
     pub bad_lines: u64,
+    /// Events handed to the stateful rules' sessions (those that match a
+    /// step query, less the later steps left out while nothing can precede
+    /// them): the same for any number of threads.
+    pub step_events: u64,
     /// Alerts written.
     pub alerts: u64,
     /// How far from timestamp order the stateful rules' step events came.

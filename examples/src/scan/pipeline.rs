@@ -10,7 +10,7 @@
 
 use super::alert::{Alert, Formatter};
 use super::eval::{Evaluated, Evaluator};
-use super::gate::{BlockGates, GateCheck, GateState, Gates};
+use super::gate::{GateFilter, GateState, Gates};
 use super::index::Routes;
 use super::input::{Block, BlockReader};
 use super::profile::Profile;
@@ -37,6 +37,7 @@ impl Sink<'_> {
         }
         self.summary.bad_lines += e.bad.len() as u64;
         self.summary.events += e.events;
+        self.summary.step_events += e.step_events;
         self.summary.bytes += e.bytes;
         let alerts = if sessions.is_empty() {
             e.alerts
@@ -85,7 +86,7 @@ fn pack_profile(sc: &Scanner, ev: &Evaluator<'_>) -> Profile {
 /// An evaluating thread's evaluator. `reread`: the input file, when its
 /// lines can be read again; `gates`: the scan's gated steps; `checked`:
 /// one of several evaluating threads, whose blocks the writing thread
-/// checks ([`Redo`]).
+/// checks ([`GateFilter`]).
 fn evaluator<'s>(
     sc: &'s Scanner,
     reread: Option<&Arc<Reread>>,
@@ -141,6 +142,7 @@ pub(crate) fn sequential(
     });
     while let Some(block) = reader.next_block()? {
         let mut e = ev.block(&block, fmt);
+        e.step_events = e.forward.events.len() as u64;
         let mut alerts = Vec::new();
         if let Some(st) = st.as_mut() {
             st.push(&e.forward, fmt, &mut alerts)?;
@@ -242,47 +244,13 @@ pub(crate) fn parallel(
             }
         }
         drop(msg_tx);
-        // What the evaluating threads assumed is checked here, in order.
-        let redo = reread.as_ref().zip(gates.as_ref()).map(|(r, g)| Redo {
-            check: GateCheck::new(Arc::clone(g), Arc::clone(r)),
-            ev: Evaluator::new(
-                Routes::new(&sc.index, &sc.compiled, 0),
-                &sc.opts.limits,
-                true,
-                Some(GateState::again(Arc::clone(g), Arc::clone(r))),
-            ),
-            fmt,
-        });
-        collect(n, &msg_rx, &to_sessions, &token_tx, redo, sink)
+        // What one thread would have left out goes here, in order.
+        let filter = reread
+            .as_ref()
+            .zip(gates.as_ref())
+            .map(|(r, g)| GateFilter::new(Arc::clone(g), Arc::clone(r)));
+        collect(n, &msg_rx, &to_sessions, &token_tx, filter, sink)
     })
-}
-
-/// The writing thread's check of what each block's evaluation assumed
-/// about the blocks before it ([`BlockGates`]), and its evaluator of a
-/// block again, on the hits of every block before, when the check fails.
-struct Redo<'s> {
-    check: GateCheck,
-    ev: Evaluator<'s>,
-    fmt: &'s Formatter,
-}
-
-impl Redo<'_> {
-    /// `e`, the next block in input order, as it stands or evaluated again.
-    fn take(&mut self, mut e: Evaluated) -> Evaluated {
-        let block = e.block.take();
-        let Some(mut told) = e.gates.take() else {
-            return e;
-        };
-        if told.assumed() && !self.check.holds(&told) {
-            if let Some(block) = block {
-                self.ev.know(self.check.before());
-                e = self.ev.block(&block, self.fmt);
-                told = e.gates.take().unwrap_or_default();
-            }
-        }
-        self.check.take(&told);
-        e
-    }
 }
 
 /// The reader: reads a block for each token (a block written) until the
@@ -330,12 +298,7 @@ fn evaluate_blocks(
             Err(_) => break,
         };
         let Ok(block) = next else { break };
-        let mut e = ev.block(&block, fmt);
-        // Kept for the writing thread to evaluate again if what the block
-        // assumed does not hold.
-        if e.gates.as_ref().is_some_and(BlockGates::assumed) {
-            e.block = Some(block);
-        }
+        let e = ev.block(&block, fmt);
         if msg_tx.send(Msg::Evaluated(e)).is_err() {
             break;
         }
@@ -406,10 +369,10 @@ fn collect(
     msg_rx: &Receiver<Msg>,
     to_sessions: &[Sender<ToSession>],
     token_tx: &SyncSender<()>,
-    redo: Option<Redo<'_>>,
+    filter: Option<GateFilter>,
     sink: &mut Sink<'_>,
 ) -> io::Result<()> {
-    let mut c = Collector::new(n, to_sessions, redo);
+    let mut c = Collector::new(n, to_sessions, filter);
     for msg in msg_rx {
         c.take(msg);
         c.write_ready(token_tx, sink)?;
@@ -425,8 +388,8 @@ struct Collector<'c> {
     /// The evaluating threads.
     n: usize,
     to_sessions: &'c [Sender<ToSession>],
-    /// The check of what the blocks assumed, when steps are gated.
-    redo: Option<Redo<'c>>,
+    /// What one thread would have left out, when steps are gated.
+    filter: Option<GateFilter>,
     /// Evaluated blocks not yet handed to the sessions, by sequence number.
     evaluated: BTreeMap<u64, Evaluated>,
     /// Blocks handed to the sessions, not yet written.
@@ -447,11 +410,11 @@ struct Collector<'c> {
 }
 
 impl<'c> Collector<'c> {
-    fn new(n: usize, to_sessions: &'c [Sender<ToSession>], redo: Option<Redo<'c>>) -> Self {
+    fn new(n: usize, to_sessions: &'c [Sender<ToSession>], filter: Option<GateFilter>) -> Self {
         Collector {
             n,
             to_sessions,
-            redo,
+            filter,
             evaluated: BTreeMap::new(),
             waiting: BTreeMap::new(),
             next_dispatch: 0,
@@ -502,9 +465,10 @@ impl<'c> Collector<'c> {
     /// Hands the evaluated blocks next in input order to the sessions.
     fn dispatch(&mut self) {
         while let Some(mut e) = self.evaluated.remove(&self.next_dispatch) {
-            if let Some(r) = &mut self.redo {
-                e = r.take(e);
+            if let Some(f) = &mut self.filter {
+                f.block(self.next_dispatch, &mut e.forward);
             }
+            e.step_events = e.forward.events.len() as u64;
             let events = Arc::new(std::mem::take(&mut e.forward));
             for tx in self.to_sessions {
                 let _ = tx.send(ToSession::Block(self.next_dispatch, Arc::clone(&events)));

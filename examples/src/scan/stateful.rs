@@ -123,6 +123,11 @@ impl Reread {
 pub(crate) struct Forward {
     pub(crate) line: u64,
     pub(crate) bytes: LineRef,
+    /// Its line's byte offset in the input.
+    at: u64,
+    /// Its line was evaluated with the gates set ([`super::gate`]): by the
+    /// default plan, in a scan with gated steps.
+    gated: bool,
     /// The stateful rules that need it (positions in
     /// [`super::plan::RulePlan::stateful`]), ascending.
     rules: Range<u32>,
@@ -162,12 +167,16 @@ fn run<'v, T>(v: &'v [T], r: &Range<u32>) -> &'v [T] {
 }
 
 impl Forwarded {
-    /// Adds the event of line `line`, read from `bytes`, for the stateful
-    /// `rules` (ascending), with the step `answers` it matches and its
-    /// captured `fields`.
+    /// Adds the event of line `line` at byte `at` of the input, read from
+    /// `bytes`, evaluated with the gates set or not (`gated`), for the
+    /// stateful `rules` (ascending), with the step `answers` it matches and
+    /// its captured `fields`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn push(
         &mut self,
         line: u64,
+        at: u64,
+        gated: bool,
         bytes: LineRef,
         rules: &[u32],
         answers: &[(u32, u32)],
@@ -180,6 +189,8 @@ impl Forwarded {
         self.events.push(Forward {
             line,
             bytes,
+            at,
+            gated,
             rules: run_from(&self.rules, r),
             answers: run_from(&self.answers, a),
             fields: run_from(&self.fields, f),
@@ -207,6 +218,35 @@ impl Forwarded {
         if self.runs.last().is_none_or(|&(r, _)| r != run) {
             self.runs.push((run, line));
         }
+    }
+
+    /// Lets `f` remove step answers from each event in order, given the
+    /// event's byte offset and whether it was gated: a rule left with no
+    /// answer no longer gets the event (a rule that had none, one that
+    /// sees every event, still does), and an event left for no rule is
+    /// not forwarded. Captured fields stay.
+    pub(crate) fn retain_answers(&mut self, mut f: impl FnMut(u64, bool, &mut Vec<(u32, u32)>)) {
+        let (mut rules, mut answers) = (Vec::new(), Vec::new());
+        let mut mine: Vec<(u32, u32)> = Vec::new();
+        let mut events = std::mem::take(&mut self.events);
+        events.retain_mut(|ev| {
+            let before = run(&self.answers, &ev.answers);
+            mine.clear();
+            mine.extend_from_slice(before);
+            f(ev.at, ev.gated, &mut mine);
+            let (r, a) = (rules.len(), answers.len());
+            rules.extend(run(&self.rules, &ev.rules).iter().copied().filter(|&p| {
+                let had = before.iter().any(|&(q, _)| q == p);
+                !had || mine.iter().any(|&(q, _)| q == p)
+            }));
+            answers.extend_from_slice(&mine);
+            ev.rules = run_from(&rules, r);
+            ev.answers = run_from(&answers, a);
+            !ev.rules.is_empty()
+        });
+        self.events = events;
+        self.rules = rules;
+        self.answers = answers;
     }
 
     /// Empties the block, keeping its allocations.
