@@ -1028,6 +1028,75 @@ fn later_steps_left_out_change_no_alert() {
     }
 }
 
+/// Lines that name an index its rules route to another plan than the
+/// default one are evaluated with nothing left out, on one thread as on
+/// several: the writing thread leaves none of their step hits out. Here
+/// the sequence applies everywhere and one single-event rule only to
+/// `logs-x*`, so the lines of `logs-y` get a plan of their own; the
+/// sequence's second step is the only query that file events match, and
+/// its first step hits only two thirds into the file.
+#[test]
+fn lines_routed_to_another_plan_keep_their_steps_on_every_thread_count() {
+    let mut set = RuleSet::new();
+    set.push(Rule {
+        name: "rare then file".to_owned(),
+        query:
+            r#"sequence by user.name [process where process.name == "rare.exe"] [file where true]"#
+                .to_owned(),
+        ..Rule::default()
+    });
+    set.push(Rule {
+        name: "x only".to_owned(),
+        query: "network where destination.port == 443".to_owned(),
+        index: vec!["logs-x*".to_owned()],
+        ..Rule::default()
+    });
+    let (compiled, errors) = set.compile(&CompileOptions::default());
+    assert!(errors.is_empty(), "{errors:?}");
+    // One line in three names `logs-y`, the others name no index.
+    let events = gated_events(6000);
+    let mut input = Vec::new();
+    for (k, line) in events.split_inclusive(|&b| b == b'\n').enumerate() {
+        match line.strip_prefix(b"{") {
+            Some(rest) if k % 3 == 0 => {
+                input.extend_from_slice(br#"{"_index": "logs-y", "#);
+                input.extend_from_slice(rest);
+            }
+            _ => input.extend_from_slice(line),
+        }
+    }
+    let dir = std::env::temp_dir();
+    let (plain_path, path) = (
+        dir.join(format!("eql-scan-gate-plain-{}.ndjson", std::process::id())),
+        dir.join(format!(
+            "eql-scan-gate-routed-{}.ndjson",
+            std::process::id()
+        )),
+    );
+    std::fs::write(&plain_path, &events).expect("writes the events");
+    std::fs::write(&path, &input).expect("writes the events");
+    let (_, _, plain) = path_scan(&compiled, &plain_path, 1);
+    let (one, _, one_forwarded) = path_scan(&compiled, &path, 1);
+    let mut runs = Vec::new();
+    for threads in [2, 4, 2, 4] {
+        runs.push((threads, path_scan(&compiled, &path, threads)));
+    }
+    let _ = std::fs::remove_file(&plain_path);
+    let _ = std::fs::remove_file(&path);
+    // The routed lines' file events reach the sessions before `rare.exe`.
+    assert!(
+        one_forwarded > plain,
+        "{one_forwarded} events to the sessions, {plain} with no line routed"
+    );
+    for (threads, (out, _, forwarded)) in &runs {
+        assert!(one == *out, "{threads} threads: the output differs");
+        assert_eq!(
+            *forwarded, one_forwarded,
+            "{threads} threads: events to the sessions"
+        );
+    }
+}
+
 /// Rules whose alerts interleave in a file read ahead: a sequence that
 /// completes often (its alerts come when the read-ahead tells the sessions
 /// that no earlier event is still to come), a sequence whose later step is
