@@ -244,7 +244,8 @@ pub(crate) fn parallel(
             }
         }
         drop(msg_tx);
-        // What one thread would have left out goes here, in order.
+        // The writing thread leaves out, block by block in input order,
+        // the step hits one thread would have left out.
         let filter = reread
             .as_ref()
             .zip(gates.as_ref())
