@@ -158,6 +158,21 @@ pub fn lines(block: &Block) -> impl Iterator<Item = (u64, &[u8])> {
     })
 }
 
+/// True when `line` may hold a `\u` escape: a `\u` whose backslash comes
+/// after an even number of backslashes (none included). After an odd
+/// number, the backslash is the second half of an escaped backslash and the
+/// `u` a plain letter, as in a Windows path (`"C:\\users"`). In JSON text
+/// that is exactly the text with a `\u` escape; text that is not JSON (a
+/// backslash outside a string) the parser rejects whatever this says.
+pub(crate) fn may_hold_u_escape(line: &[u8]) -> bool {
+    static NEEDLE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\\u"));
+    NEEDLE.find_iter(line).any(|at| {
+        let before = line.get(..at).unwrap_or_default();
+        before.iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 0
+    })
+}
+
 /// The input position of `line`, a line of `block` (or a part of one), as
 /// [`lines`] gives them.
 pub(crate) fn line_offset(block: &Block, line: &[u8]) -> u64 {
@@ -168,6 +183,23 @@ pub(crate) fn line_offset(block: &Block, line: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_u_escape_is_told_from_an_escaped_backslash_before_a_u() {
+        for (text, escape) in [
+            (r#"{"a": "\u0041"}"#, true),
+            (r#"{"p": "C:\\users"}"#, false),
+            (r#"{"p": "C:\\\u0041"}"#, true),
+            (r#"{"p": "\\\\u"}"#, false),
+            (r#"{"\u005findex": 1}"#, true),
+            (r#"{"p": "a\\", "\u0062": 2}"#, true),
+            (r#"{"p": "u\\u"}"#, false),
+            (r"\u", true),
+            (r#"{"p": "plain"}"#, false),
+        ] {
+            assert_eq!(may_hold_u_escape(text.as_bytes()), escape, "{text}");
+        }
+    }
 
     /// (line number, line, the block's lines left out).
     type Lines = Vec<(u64, Vec<u8>, Vec<(u64, usize)>)>;

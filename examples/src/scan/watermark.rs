@@ -21,7 +21,7 @@
 //! and every thread count releases at the same lines: the first line of each
 //! run, whichever events the scan forwards to the sessions.
 
-use super::input::{line_offset, lines, BlockReader};
+use super::input::{line_offset, lines, may_hold_u_escape, BlockReader};
 use super::plan::RulePlan;
 use eql_engine::{
     CompiledQuery, Dialect, EventLimits, FieldPath, PathSegment, Projection, Session,
@@ -316,9 +316,7 @@ fn lazy_times(
     times: &mut [Option<i64>],
 ) -> bool {
     // An escaped key may spell a wanted one: only the parser can tell.
-    static ESCAPE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\\u"));
-    if ESCAPE.find(line).is_some() {
+    if may_hold_u_escape(line) {
         return false;
     }
     for (((session, field), lazy), time) in sessions.iter().zip(fields).zip(lazy).zip(times) {
