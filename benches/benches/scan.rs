@@ -7,7 +7,9 @@
 //!   the same way (the DOM-parse baseline);
 //! - tau-engine 1.16 end to end on the 300 reference rules (parse each line
 //!   into a `Value`, then every rule on every event, as chainsaw does);
-//! - `scan --threads 1` for `--threads 2`.
+//! - `scan --threads 1` for `--threads 2`, beside the DOM-parse baseline on
+//!   two threads (each parsing half of the file's bytes) against one: what
+//!   two threads give on the machine to a job with nothing shared.
 //!
 //! Baseline and subject alternate for several rounds; the medians of their
 //! rates and of the per-round ratios are printed with the ratio's range.
@@ -19,7 +21,7 @@ use eql_bench::{reference_events_path, reference_pack, shared_dir, SEED_RULE};
 use eql_engine::{CompileOptions, CompiledRuleSet, Rule, RuleSet};
 use eql_examples::scan::{ScanOptions, ScanSummary, Scanner};
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -64,23 +66,53 @@ fn scan(scanner: &Scanner, path: &Path) -> u64 {
 
 /// The DOM-parse baseline over the same file, read in 1 MiB buffers.
 fn parse_values(path: &Path, limit: usize) -> u64 {
-    let Ok(file) = File::open(path) else {
+    parse_share(path, limit, (0, u64::MAX))
+}
+
+/// [`parse_values`] of the lines that start at bytes `from..to` of the file.
+fn parse_share(path: &Path, limit: usize, (from, to): (u64, u64)) -> u64 {
+    let Ok(mut file) = File::open(path) else {
         return 0;
     };
+    // From the first line that starts at `from` or after it.
+    let mut at = from.saturating_sub(1);
+    if file.seek(SeekFrom::Start(at)).is_err() {
+        return 0;
+    }
     let mut r = BufReader::with_capacity(1 << 20, file);
     let mut line = Vec::with_capacity(4096);
+    if from > 0 {
+        at += r.read_until(b'\n', &mut line).unwrap_or(0) as u64;
+    }
     let mut n = 0;
-    while n < limit as u64 {
+    while n < limit as u64 && at < to {
         line.clear();
         match r.read_until(b'\n', &mut line) {
             Ok(0) | Err(_) => break,
-            Ok(_) => {}
+            Ok(len) => at += len as u64,
         }
         if serde_json::from_slice::<serde_json::Value>(&line).is_ok() {
             n += 1;
         }
     }
     n
+}
+
+/// The DOM-parse baseline split over `threads` threads, each parsing an
+/// equal share of the file's bytes: what this machine gives two threads on
+/// a job with nothing shared and nothing to put back in order.
+fn parse_values_on(path: &Path, threads: usize) -> u64 {
+    let len = std::fs::metadata(path).map_or(0, |m| m.len());
+    let threads = threads.max(1) as u64;
+    std::thread::scope(|s| {
+        let shares: Vec<_> = (0..threads)
+            .map(|k| {
+                let share = (len * k / threads, len * (k + 1) / threads);
+                s.spawn(move || parse_share(path, usize::MAX, share))
+            })
+            .collect();
+        shares.into_iter().map(|h| h.join().unwrap_or(0)).sum()
+    })
 }
 
 /// tau-engine end to end over the first `limit` lines.
@@ -272,6 +304,17 @@ fn main() {
         "scan 300 rules --threads 2 vs --threads 1",
         &mut || scan(&scan300, &events),
         &mut || scan(&scan300x2, &events),
+    );
+    let (one_thread, two_threads) = (parse_values(&events, all), parse_values_on(&events, 2));
+    if one_thread != two_threads {
+        eprintln!(
+            "bench: the baseline parsed {one_thread} events on one thread, {two_threads} on two"
+        );
+    }
+    compare(
+        "from_slice::<Value> on 2 threads vs 1 (the machine's own ceiling for --threads 2)",
+        &mut || parse_values(&events, all),
+        &mut || parse_values_on(&events, 2),
     );
     let corpus = corpus_rules();
     let corpus = compile(&corpus);
