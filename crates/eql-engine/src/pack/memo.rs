@@ -150,18 +150,14 @@ impl HitMemo {
         }
         // The way to fill: an empty one, else the least recently used,
         // which a value gets only on its second recent miss.
-        let mut victim = 0;
-        for (w, way) in ways.iter().enumerate() {
-            if way.hash == 0 {
-                victim = w;
-                break;
-            }
-            if way.used < ways.get(victim).map_or(0, |v| v.used) {
-                victim = w;
-            }
-        }
-        let full = ways.get(victim).is_some_and(|w| w.hash != 0);
-        if full {
+        let empty = ways.iter().position(|w| w.hash == 0);
+        let victim = empty.unwrap_or_else(|| {
+            ways.iter()
+                .enumerate()
+                .min_by_key(|(_, w)| w.used)
+                .map_or(0, |(w, _)| w)
+        });
+        if empty.is_none() {
             let at = (hash >> 32) as usize & (SEEN_SLOTS - 1);
             let tag = ((hash >> 16) as u16).max(1);
             if let Some(t) = self.seen.get_mut(at) {
