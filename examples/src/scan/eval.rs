@@ -10,8 +10,10 @@ use super::input::{line_offset, lines, Block};
 use super::plan::{RulePlan, Target};
 use super::stateful::{Forwarded, LineRef};
 use super::watermark::Watermarks;
+use eql_engine::IndexRoute;
 use eql_engine::{EventError, EventErrorKind, EventLimits, PackMatches, PackProfile};
 use smallvec::SmallVec;
+use std::ops::Range;
 use std::sync::Arc;
 
 /// What one block gave.
@@ -29,6 +31,13 @@ pub(crate) struct Evaluated {
     /// How many events the sessions got, once [`Evaluated::forward`] is
     /// final.
     pub(crate) step_events: u64,
+    /// The lines whose gated steps were left out on a guess
+    /// ([`GateState::recheck`]), in order.
+    pub(crate) deferred: Vec<Deferred>,
+    /// Their steps' entries: (pack, position in the pack).
+    pub(crate) deferred_entries: Vec<(usize, u32)>,
+    /// The block, while it has deferred lines.
+    pub(crate) block: Option<Block>,
 }
 
 /// One worker's evaluator.
@@ -50,6 +59,20 @@ pub(crate) struct Evaluator<'p> {
     at: bool,
     /// The later sequence steps left out while nothing can precede them.
     gate: Option<GateState>,
+}
+
+/// A line whose gated steps were left out on a guess: the writing thread
+/// matches it again with those that turn out to be open
+/// ([`super::gate::GateFilter`]).
+pub(crate) struct Deferred {
+    pub(crate) line_no: u64,
+    /// Its byte offset in the input, and its length.
+    pub(crate) at: u64,
+    pub(crate) len: u32,
+    /// The route whose rules alone count, when its plan is every rule's.
+    pub(crate) filter: Option<Arc<IndexRoute>>,
+    /// Its steps' entries in [`Evaluated::deferred_entries`].
+    pub(crate) entries: Range<usize>,
 }
 
 impl<'p> Evaluator<'p> {
@@ -175,6 +198,27 @@ impl<'p> Evaluator<'p> {
             }
         }
         out.events += 1;
+        if let (true, Some(g)) = (gated, &self.gate) {
+            let from = out.deferred_entries.len();
+            for (p, hits) in all_hits.iter().enumerate() {
+                out.deferred_entries.extend(
+                    hits.left_out()
+                        .iter()
+                        .map(|&pos| (p, pos))
+                        .filter(|&e| g.recheck(e)),
+                );
+            }
+            let entries = from..out.deferred_entries.len();
+            if let (false, Ok(len)) = (entries.is_empty(), u32::try_from(line.len())) {
+                out.deferred.push(Deferred {
+                    line_no,
+                    at,
+                    len,
+                    filter: filter.cloned(),
+                    entries,
+                });
+            }
+        }
         if let Some(route) = filter {
             self.matched.retain(|&r| route.contains(r as usize));
         }

@@ -27,15 +27,21 @@
 //! run `r` has a time of at least [`Watermarks::ahead_of_run`]`(r)`, and in
 //! a file in order a line of run `r` has a time of at most that of run
 //! `r + 1`. With several evaluating threads a thread may evaluate a block
-//! before the blocks before it are checked by the writing thread. Until
-//! they are, every gated step counts a hit at the end of the block just
-//! before its own (a hit in those blocks can be no later): the thread
-//! leaves out only what it would leave out after such a hit, and so keeps
-//! in every step one thread would keep in, and some more. The writing
-//! thread, which takes the blocks in input order, then leaves out of each
-//! block's step events the hits of the steps one thread would have left
-//! out ([`GateFilter`]): the sessions get the same step events for any
-//! number of threads.
+//! before the blocks before it are checked by the writing thread. It then
+//! sets the gates from the hits it knows (those of the blocks evaluated so
+//! far and of its own block's lines), which can leave out a step one thread
+//! would keep in. The pack names the candidates it left out of each line
+//! ([`eql_engine::PackMatches::left_out`]); the thread keeps, with the
+//! line's place, those that a hit it does not know could keep in: a hit
+//! in an unchecked block before is no later than the end of the block
+//! before its own, and a gated step's own hits can also come from lines
+//! matched again. The writing thread, which takes the blocks in input
+//! order and so knows every hit before each line, matches those lines
+//! again with just the steps that turn out to be open ([`GateFilter`]),
+//! adds their hits to the block's step events, and leaves out the hits of
+//! the steps one thread would have left out (the hits an evaluating thread
+//! read from blocks not yet checked can keep more in): the sessions get
+//! the same step events for any number of threads.
 //!
 //! Only sequences of the Elasticsearch dialect with no tiebreaker field are
 //! gated (a tiebreaker can order an equal-time line before an earlier one),
@@ -43,10 +49,13 @@
 //! sees every event. A leading missing step, and the first positive step,
 //! have no positive step before them and are never left out.
 
+use super::eval::{Deferred, Evaluated};
+use super::input::Block;
 use super::plan::{RulePlan, Target};
-use super::stateful::{Carry, Forwarded};
+use super::stateful::{Carry, Forwarded, LineRef};
 use super::watermark::Watermarks;
 use eql_engine::{CompiledRuleSet, Dialect, PackMatches, QueryBody};
+use smallvec::SmallVec;
 use std::sync::{Arc, Mutex};
 
 /// One gated step.
@@ -76,6 +85,12 @@ pub(crate) struct Gates {
     /// Each gated step (`Gated::step`) with its index in `steps`,
     /// ascending.
     by_step: Vec<((u32, u32), usize)>,
+    /// Each gated step's entry (`Gated::entry`) with its index in `steps`,
+    /// ascending.
+    by_entry: Vec<((usize, u32), usize)>,
+    /// Per entry of `preds`: it is a gated step itself (its hits can come
+    /// from lines the writing thread matches again, [`GateFilter`]).
+    chained: Vec<bool>,
     /// Per entry of `preds`: the latest run in which it was hit, over the
     /// blocks evaluated (by any thread, with more steps in than one thread
     /// would keep: a view that can only keep more in); and how far the
@@ -176,11 +191,23 @@ impl Gates {
         let mut by_step: Vec<((u32, u32), usize)> =
             steps.iter().enumerate().map(|(i, g)| (g.step, i)).collect();
         by_step.sort_unstable();
+        let mut by_entry: Vec<((usize, u32), usize)> = steps
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (g.entry, i))
+            .collect();
+        by_entry.sort_unstable();
+        let chained = preds
+            .iter()
+            .map(|p| by_step.binary_search_by_key(p, |b| b.0).is_ok())
+            .collect();
         Some(Arc::new(Gates {
             steps,
             preds,
             opens,
             by_step,
+            by_entry,
+            chained,
             shared: Mutex::new(shared),
         }))
     }
@@ -213,37 +240,80 @@ impl Gated {
 }
 
 /// The writing thread's view of the gates: it takes the blocks in input
-/// order, so it knows every step hit before each line, and leaves out of
-/// each block's step events the hits of the steps one thread would have
-/// left out (an evaluating thread that did not know every block before
-/// its own kept more in).
-pub(crate) struct GateFilter {
+/// order, so it knows every step hit before each line. It matches again
+/// the lines whose gated steps an evaluating thread left out on a guess
+/// ([`Deferred`]) and that turn out to be open, then leaves out of each
+/// block's step events the hits of the steps one thread would have left
+/// out (an evaluating thread that did not know every block before its own
+/// may have kept more in).
+pub(crate) struct GateFilter<'p> {
     gates: Arc<Gates>,
     ahead: Arc<super::stateful::Reread>,
+    /// The default plan, whose packs match the deferred lines again.
+    plan: &'p RulePlan,
+    /// Per pack of `plan`: a match buffer with every entry left out but
+    /// those a deferred line is matched again for.
+    again: Vec<PackMatches>,
     /// Per entry of [`Gates::preds`]: its latest run with a hit kept, over
     /// the blocks taken so far.
     before: Vec<Option<u64>>,
 }
 
-impl GateFilter {
-    pub(crate) fn new(gates: Arc<Gates>, ahead: Arc<super::stateful::Reread>) -> Self {
+impl<'p> GateFilter<'p> {
+    pub(crate) fn new(
+        gates: Arc<Gates>,
+        ahead: Arc<super::stateful::Reread>,
+        plan: &'p RulePlan,
+    ) -> Self {
         let n = gates.preds.len();
+        let again = plan
+            .packs
+            .iter()
+            .map(|(_, targets)| {
+                let mut m = PackMatches::new();
+                for i in 0..targets.len() {
+                    m.set_skipped(u32::try_from(i).unwrap_or(u32::MAX), true);
+                }
+                m
+            })
+            .collect();
         GateFilter {
             gates,
             ahead,
+            plan,
+            again,
             before: vec![None; n],
         }
     }
 
-    /// Takes block `seq`, the next in input order, whose step events are
-    /// `forward`: leaves out the hits of the steps one thread would have
-    /// left out, then marks the block checked.
-    pub(crate) fn block(&mut self, seq: u64, forward: &mut Forwarded) {
+    /// Takes block `e`, the next in input order: matches its deferred
+    /// lines again with the steps one thread would have kept in, leaves out
+    /// of its step events the hits of the steps one thread would have left
+    /// out, then marks the block checked and shares its hits.
+    pub(crate) fn block(&mut self, e: &mut Evaluated) {
         if let Some(wm) = self.ahead.watermarks() {
+            let mut late = Forwarded::default();
+            let mut m = Rematch {
+                gates: &self.gates,
+                wm,
+                plan: self.plan,
+                again: &mut self.again,
+                entries: &e.deferred_entries,
+                block: e.block.as_ref(),
+            };
+            let mut deferred = e.deferred.iter().peekable();
             let (gates, before) = (&self.gates, &mut self.before);
-            forward.retain_answers(|at, gated, answers| {
+            e.forward.retain_answers(|at, gated, answers| {
+                // The deferred lines before this one.
+                while let Some(d) = deferred.next_if(|d| d.at < at) {
+                    let hits = m.line(d, before, &mut late);
+                    note(gates, before, &hits, Watermarks::run(d.at));
+                }
                 let run = Watermarks::run(at);
                 // One thread sets a line's gates before its hits open any.
+                let same = deferred
+                    .next_if(|d| d.at == at)
+                    .map(|d| m.line(d, before, &mut late));
                 if gated {
                     answers.retain(|a| {
                         gates.gated(*a).is_none_or(|g| {
@@ -251,18 +321,129 @@ impl GateFilter {
                         })
                     });
                 }
-                for a in answers.iter() {
-                    if let Ok(p) = gates.preds.binary_search(a) {
-                        if let Some(b) = before.get_mut(p) {
-                            *b = Some(run);
-                        }
-                    }
+                note(gates, before, answers, run);
+                if let Some(hits) = same {
+                    note(gates, before, &hits, run);
                 }
             });
+            for d in deferred {
+                let hits = m.line(d, &self.before, &mut late);
+                note(&self.gates, &mut self.before, &hits, Watermarks::run(d.at));
+            }
+            e.forward.merge(&late);
         }
+        e.deferred.clear();
+        e.deferred_entries.clear();
+        e.block = None;
         if let Ok(mut shared) = self.gates.shared.lock() {
-            shared.checked = shared.checked.max(seq + 1);
+            shared.checked = shared.checked.max(e.seq + 1);
+            for (theirs, mine) in shared.last.iter_mut().zip(&self.before) {
+                *theirs = (*theirs).max(*mine);
+            }
         }
+    }
+}
+
+/// The hits `answers` of a line of run `run`, kept: the steps they are
+/// before were last hit there.
+fn note(gates: &Gates, before: &mut [Option<u64>], answers: &[(u32, u32)], run: u64) {
+    for a in answers {
+        if let Ok(p) = gates.preds.binary_search(a) {
+            if let Some(b) = before.get_mut(p) {
+                *b = Some(run);
+            }
+        }
+    }
+}
+
+/// Matching deferred lines again (the writing thread's [`GateFilter`]).
+struct Rematch<'a, 'p> {
+    gates: &'a Gates,
+    wm: &'a Watermarks,
+    plan: &'p RulePlan,
+    again: &'a mut Vec<PackMatches>,
+    /// The block's [`Evaluated::deferred_entries`].
+    entries: &'a [(usize, u32)],
+    /// The block's lines.
+    block: Option<&'a Block>,
+}
+
+impl Rematch<'_, '_> {
+    /// Matches deferred line `d` again with those of its left-out steps
+    /// that are open after the hits `before`: its hits (ascending) go to
+    /// `late`, and are returned.
+    fn line(
+        &mut self,
+        d: &Deferred,
+        before: &[Option<u64>],
+        late: &mut Forwarded,
+    ) -> SmallVec<[(u32, u32); 4]> {
+        let mut answers = SmallVec::new();
+        let run = Watermarks::run(d.at);
+        let open: SmallVec<[(usize, u32); 4]> = self
+            .entries
+            .get(d.entries.clone())
+            .unwrap_or(&[])
+            .iter()
+            .copied()
+            .filter(|&e| self.gates.open(before, run, e, self.wm))
+            .collect();
+        let line = self.block.and_then(|b| {
+            let start = usize::try_from(d.at.checked_sub(b.offset)?).ok()?;
+            b.data.get(start..start.checked_add(d.len as usize)?)
+        });
+        let (false, Some(line)) = (open.is_empty(), line) else {
+            return answers;
+        };
+        for &(p, pos) in &open {
+            if let Some(m) = self.again.get_mut(p) {
+                m.set_skipped(pos, false);
+            }
+        }
+        for ((pack, targets), m) in self.plan.packs.iter().zip(self.again.iter_mut()) {
+            // The line was matched once already: it cannot fail now.
+            if pack.matches_json(line, m).is_ok() {
+                answers.extend(
+                    m.rules()
+                        .iter()
+                        .filter_map(|&k| match targets.get(k as usize) {
+                            Some(&Target::Step(pos, k)) => Some((pos, k)),
+                            _ => None,
+                        }),
+                );
+            }
+        }
+        for &(p, pos) in &open {
+            if let Some(m) = self.again.get_mut(p) {
+                m.set_skipped(pos, true);
+            }
+        }
+        if let Some(route) = &d.filter {
+            let all = &self.plan.stateful;
+            answers.retain(|&mut (p, _)| all.get(p as usize).is_some_and(|&r| route.contains(r)));
+        }
+        let fields = self
+            .again
+            .first_mut()
+            .into_iter()
+            .flat_map(PackMatches::drain_captured);
+        if answers.is_empty() {
+            fields.for_each(drop);
+            return answers;
+        }
+        answers.sort_unstable();
+        let mut rules: SmallVec<[u32; 4]> = answers.iter().map(|&(p, _)| p).collect();
+        rules.dedup();
+        late.push(
+            d.line_no,
+            d.at,
+            true,
+            LineRef::At(d.at, d.len),
+            &rules,
+            &answers,
+            fields,
+        );
+        answers
     }
 }
 
@@ -272,6 +453,20 @@ impl Gates {
     fn gated(&self, step: (u32, u32)) -> Option<&Gated> {
         let at = self.by_step.binary_search_by_key(&step, |b| b.0).ok()?;
         self.steps.get(self.by_step.get(at)?.1)
+    }
+
+    /// The gated step at `entry` (pack, position in the pack).
+    fn at_entry(&self, entry: (usize, u32)) -> Option<&Gated> {
+        let at = self.by_entry.binary_search_by_key(&entry, |b| b.0).ok()?;
+        self.steps.get(self.by_entry.get(at)?.1)
+    }
+
+    /// True when the gated step at `entry` is kept in at the lines of run
+    /// `run` after the hits `last` (per entry of `preds`); true for an
+    /// entry that is no gated step.
+    fn open(&self, last: &[Option<u64>], run: u64, entry: (usize, u32), wm: &Watermarks) -> bool {
+        self.at_entry(entry)
+            .is_none_or(|g| !g.leave_out(last.get(g.pred).copied().flatten(), run, wm))
     }
 }
 
@@ -287,6 +482,15 @@ pub(crate) struct GateState {
     block_run: u64,
     /// A block before this one is not checked yet (with several threads).
     unknown: bool,
+    /// `unknown` was true at some line of this block: the gates are set
+    /// from the hits known, and the candidates they leave out that a hit
+    /// not known yet could keep in are deferred to the writing thread
+    /// ([`GateState::recheck`]).
+    deferring: bool,
+    /// The entries (pack, position) of the gated steps left out of the
+    /// lines of the current run that a hit not known yet could keep in,
+    /// ascending.
+    uncertain: Vec<(usize, u32)>,
     /// The run of the last line seen.
     run: Option<u64>,
     /// One of several evaluating threads, whose blocks the writing thread
@@ -305,6 +509,8 @@ impl GateState {
             block: 0,
             block_run: 0,
             unknown: false,
+            deferring: false,
+            uncertain: Vec::new(),
             run: None,
             checked: false,
         }
@@ -324,6 +530,7 @@ impl GateState {
         self.block = seq;
         self.block_run = Watermarks::run(first);
         self.run = None;
+        self.deferring = false;
         self.sync();
     }
 
@@ -337,13 +544,23 @@ impl GateState {
             return;
         };
         self.unknown = self.checked && shared.checked < self.block;
+        #[cfg(test)]
+        if self.checked && tests::BLIND.load(std::sync::atomic::Ordering::Relaxed) {
+            // Every block before counts as unchecked, and none of their
+            // hits is known: the writing thread must find them all.
+            self.unknown = self.block > 0;
+            self.deferring |= self.unknown;
+            return;
+        }
+        self.deferring |= self.unknown;
         for (mine, theirs) in self.last.iter_mut().zip(&shared.last) {
             *mine = (*mine).max(*theirs);
         }
     }
 
     /// The line at byte `at` of the file comes next: the gates are set for
-    /// its run in `hits` (the default plan's match buffers).
+    /// its run in `hits` (the default plan's match buffers), from the hits
+    /// known so far.
     pub(crate) fn line(&mut self, at: u64, hits: &mut [PackMatches]) {
         let run = Watermarks::run(at);
         if self.run == Some(run) {
@@ -356,20 +573,38 @@ impl GateState {
         let Some(wm) = self.ahead.watermarks() else {
             return;
         };
+        self.uncertain.clear();
         for g in &self.gates.steps {
             let known = self.last.get(g.pred).copied().flatten();
-            // While a block before is unchecked, every step counts a hit at
-            // the end of the block before this one, the latest an
-            // unchecked block can hold: it keeps in all one thread would.
-            let last = if self.unknown {
-                Some(known.map_or(self.block_run, |l| l.max(self.block_run)))
-            } else {
-                known
-            };
+            let out = g.leave_out(known, run, wm);
             if let Some(h) = hits.get_mut(g.entry.0) {
-                h.set_skipped(g.entry.1, g.leave_out(last, run, wm));
+                h.set_skipped(g.entry.1, out);
+            }
+            // A hit in an unchecked block before is no later than the end
+            // of the block before this one; a gated step's hits can also
+            // come from lines the writing thread matches again, in this
+            // block too.
+            let uncertain = self.deferring
+                && out
+                && (self.gates.chained.get(g.pred) == Some(&true)
+                    || self.unknown
+                        && !g.leave_out(
+                            Some(known.map_or(self.block_run, |l| l.max(self.block_run))),
+                            run,
+                            wm,
+                        ));
+            if uncertain {
+                self.uncertain.push(g.entry);
             }
         }
+        self.uncertain.sort_unstable();
+    }
+
+    /// True when the gated step at `entry` (pack, position), left out of
+    /// the current line, is to be matched again by the writing thread once
+    /// it knows every hit before the line.
+    pub(crate) fn recheck(&self, entry: (usize, u32)) -> bool {
+        self.uncertain.binary_search(&entry).is_ok()
     }
 
     /// The current line hit the steps `hits` ((stateful rule position,
@@ -401,6 +636,113 @@ impl GateState {
         };
         for (theirs, mine) in shared.last.iter_mut().zip(&self.last) {
             *theirs = (*theirs).max(*mine);
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use crate::scan::{ScanOptions, ScanSummary, Scanner};
+    use eql_engine::{CompileOptions, Rule, RuleSet};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Evaluating threads that know no hit of the blocks before their own
+    /// ([`super::GateState::sync`]): the scan's results must not change.
+    pub(crate) static BLIND: AtomicBool = AtomicBool::new(false);
+
+    /// Events in time order, a second apart, over two hosts: a rare first
+    /// step about once in 3 000 lines (about four of the read-ahead's
+    /// runs) and once near the end of each 1 MiB block (so that a block's
+    /// first lines can only learn of it from the block before), and the
+    /// later steps' events all along.
+    fn events(n: u64) -> Vec<u8> {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m
+        };
+        let mut out = Vec::new();
+        for i in 0..n {
+            let (cat, name) = match next(3000) {
+                _ if i % 3600 == 3300 => ("process", "rare.exe"),
+                0 => ("process", "rare.exe"),
+                1..=999 => ("process", "cmd.exe"),
+                1000..=1999 => ("file", "cmd.exe"),
+                _ => ("network", "cmd.exe"),
+            };
+            let line = serde_json::json!({
+                "@timestamp": 1_700_000_000_000u64 + i * 1000,
+                "event": {"category": cat},
+                "host": {"id": format!("h{}", next(2))},
+                "process": {"name": name},
+                "pad": "x".repeat(200),
+            });
+            out.extend_from_slice(line.to_string().as_bytes());
+            out.push(b'\n');
+        }
+        out
+    }
+
+    /// The writing thread matches again the lines whose gated steps an
+    /// evaluating thread left out on a guess: with evaluating threads that
+    /// know no hit of any block before their own, every step hit that a
+    /// gate opened by an earlier block lets in is found there, a later
+    /// step's too (a three-step sequence's third step, opened by a second
+    /// step's hit found there). The output, and the events the sessions
+    /// get, are those of one thread.
+    #[test]
+    fn steps_left_out_on_a_guess_are_matched_again_by_the_writing_thread() {
+        let mut set = RuleSet::new();
+        for (k, query) in [
+            r#"sequence by host.id with maxspan=30s [process where process.name == "rare.exe"] [file where true] [network where true]"#,
+            r#"sequence by host.id with maxspan=20s [process where process.name == "rare.exe"] [network where true]"#,
+            r#"sequence by host.id [process where process.name == "rare.exe"] [file where true] [process where true]"#,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            set.push(Rule {
+                name: format!("rule {k}"),
+                query: query.to_owned(),
+                ..Rule::default()
+            });
+        }
+        let (compiled, errors) = set.compile(&CompileOptions::default());
+        assert!(errors.is_empty(), "{errors:?}");
+        let path =
+            std::env::temp_dir().join(format!("eql-gate-blind-{}.ndjson", std::process::id()));
+        std::fs::write(&path, events(16_000)).expect("writes the events");
+        let scan = |threads| {
+            let scanner = Scanner::new(
+                compiled.clone(),
+                ScanOptions {
+                    threads,
+                    ..ScanOptions::default()
+                },
+            );
+            let (mut out, mut summary) = (Vec::new(), ScanSummary::default());
+            let r = scanner.scan_path(&path, "events", &mut out, &mut |_| {}, &mut summary);
+            (r.map_err(|e| e.to_string()), out, summary.step_events)
+        };
+        let one = scan(1);
+        BLIND.store(true, Ordering::Relaxed);
+        let blind = [scan(2), scan(3)];
+        BLIND.store(false, Ordering::Relaxed);
+        let _ = std::fs::remove_file(&path);
+        assert!(one.0.is_ok(), "{:?}", one.0);
+        for rule in ["rule 0", "rule 1", "rule 2"] {
+            let name = format!("\"{rule}\"");
+            assert!(
+                one.1.windows(name.len()).any(|w| w == name.as_bytes()),
+                "{rule} has alerts"
+            );
+        }
+        for (k, got) in blind.iter().enumerate() {
+            assert!(got.0.is_ok(), "{:?}", got.0);
+            assert!(got.1 == one.1, "{} threads: the output differs", k + 2);
+            assert_eq!(got.2, one.2, "{} threads: events to the sessions", k + 2);
         }
     }
 }

@@ -215,7 +215,12 @@ impl<'p> Routes<'p> {
     pub(crate) fn route(
         &mut self,
         line: &[u8],
-    ) -> (&RulePlan, &mut [PackMatches], Option<&IndexRoute>, bool) {
+    ) -> (
+        &RulePlan,
+        &mut [PackMatches],
+        Option<&Arc<IndexRoute>>,
+        bool,
+    ) {
         let (slot, filter) = match self.plans.line_index(line) {
             None => (0, None),
             Some(name) => match self.names.get(&name) {
@@ -234,7 +239,7 @@ impl<'p> Routes<'p> {
         };
         self.filter = filter;
         let (plan, hits) = &mut self.slots[slot];
-        (plan, hits, self.filter.as_deref(), slot == 0)
+        (plan, hits, self.filter.as_ref(), slot == 0)
     }
 
     /// The match buffers of the default plan's packs.

@@ -2,6 +2,8 @@
 //!
 //! With N threads: one thread reads blocks; N threads evaluate them (any
 //! block, in any order); this thread puts the results back in input order,
+//! matches again the lines whose gated steps were left out on a guess
+//! ([`GateFilter`]; such a block's bytes travel with its results),
 //! hands each block's step events to the N session threads (each takes
 //! those of the rules it holds) and writes a block once its own alerts and
 //! every session's alerts for it are in. At most a few blocks per thread
@@ -249,7 +251,7 @@ pub(crate) fn parallel(
         let filter = reread
             .as_ref()
             .zip(gates.as_ref())
-            .map(|(r, g)| GateFilter::new(Arc::clone(g), Arc::clone(r)));
+            .map(|(r, g)| GateFilter::new(Arc::clone(g), Arc::clone(r), plan));
         collect(n, &msg_rx, &to_sessions, &token_tx, filter, sink)
     })
 }
@@ -299,7 +301,10 @@ fn evaluate_blocks(
             Err(_) => break,
         };
         let Ok(block) = next else { break };
-        let e = ev.block(&block, fmt);
+        let mut e = ev.block(&block, fmt);
+        if !e.deferred.is_empty() {
+            e.block = Some(block);
+        }
         if msg_tx.send(Msg::Evaluated(e)).is_err() {
             break;
         }
@@ -370,7 +375,7 @@ fn collect(
     msg_rx: &Receiver<Msg>,
     to_sessions: &[Sender<ToSession>],
     token_tx: &SyncSender<()>,
-    filter: Option<GateFilter>,
+    filter: Option<GateFilter<'_>>,
     sink: &mut Sink<'_>,
 ) -> io::Result<()> {
     let mut c = Collector::new(n, to_sessions, filter);
@@ -390,7 +395,7 @@ struct Collector<'c> {
     n: usize,
     to_sessions: &'c [Sender<ToSession>],
     /// What one thread would have left out, when steps are gated.
-    filter: Option<GateFilter>,
+    filter: Option<GateFilter<'c>>,
     /// Evaluated blocks not yet handed to the sessions, by sequence number.
     evaluated: BTreeMap<u64, Evaluated>,
     /// Blocks handed to the sessions, not yet written.
@@ -411,7 +416,7 @@ struct Collector<'c> {
 }
 
 impl<'c> Collector<'c> {
-    fn new(n: usize, to_sessions: &'c [Sender<ToSession>], filter: Option<GateFilter>) -> Self {
+    fn new(n: usize, to_sessions: &'c [Sender<ToSession>], filter: Option<GateFilter<'c>>) -> Self {
         Collector {
             n,
             to_sessions,
@@ -467,7 +472,7 @@ impl<'c> Collector<'c> {
     fn dispatch(&mut self) {
         while let Some(mut e) = self.evaluated.remove(&self.next_dispatch) {
             if let Some(f) = &mut self.filter {
-                f.block(self.next_dispatch, &mut e.forward);
+                f.block(&mut e);
             }
             e.step_events = e.forward.events.len() as u64;
             let events = Arc::new(std::mem::take(&mut e.forward));

@@ -249,6 +249,70 @@ impl Forwarded {
         self.answers = answers;
     }
 
+    /// Adds the events of `other`, more events of the same block's lines,
+    /// in order: an event of a line already here gets the rules, step
+    /// answers and captured fields it did not have.
+    pub(crate) fn merge(&mut self, other: &Forwarded) {
+        if other.events.is_empty() {
+            return;
+        }
+        let mut out = Forwarded {
+            runs: std::mem::take(&mut self.runs),
+            ..Forwarded::default()
+        };
+        let (mut mine, mut theirs) = (
+            self.events.iter().peekable(),
+            other.events.iter().peekable(),
+        );
+        let (mut rules, mut answers, mut fields) = (Vec::new(), Vec::new(), Vec::new());
+        loop {
+            let (a, b) = match (mine.peek(), theirs.peek()) {
+                (None, None) => break,
+                (Some(a), Some(b)) if a.line == b.line => (mine.next(), theirs.next()),
+                (Some(a), Some(b)) if a.line < b.line => (mine.next(), None),
+                (Some(_), None) => (mine.next(), None),
+                _ => (None, theirs.next()),
+            };
+            let (ev, from) = match (a, b) {
+                (Some(a), _) => (a, &*self),
+                (None, Some(b)) => (b, other),
+                (None, None) => break,
+            };
+            rules.clear();
+            answers.clear();
+            fields.clear();
+            rules.extend_from_slice(from.rules(ev));
+            answers.extend_from_slice(from.answers(ev));
+            fields.extend(from.fields(ev).iter().cloned());
+            let mut gated = ev.gated;
+            if let (Some(_), Some(b)) = (a, b) {
+                rules.extend_from_slice(other.rules(b));
+                answers.extend_from_slice(other.answers(b));
+                for f in other.fields(b) {
+                    if !fields.iter().any(|(k, _)| *k == f.0) {
+                        fields.push(f.clone());
+                    }
+                }
+                gated |= b.gated;
+            }
+            rules.sort_unstable();
+            rules.dedup();
+            answers.sort_unstable();
+            answers.dedup();
+            fields.sort_by_key(|f| f.0);
+            out.push(
+                ev.line,
+                ev.at,
+                gated,
+                ev.bytes.clone(),
+                &rules,
+                &answers,
+                fields.drain(..),
+            );
+        }
+        *self = out;
+    }
+
     /// Empties the block, keeping its allocations.
     pub(crate) fn clear(&mut self) {
         self.events.clear();
@@ -650,4 +714,78 @@ fn drain(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An event as (line, gated, rules, answers, captured field indexes).
+    type Seen = (u64, bool, Vec<u32>, Vec<(u32, u32)>, Vec<u32>);
+
+    fn event(f: &Forwarded, ev: &Forward) -> Seen {
+        (
+            ev.line,
+            ev.gated,
+            f.rules(ev).to_vec(),
+            f.answers(ev).to_vec(),
+            f.fields(ev).iter().map(|(k, _)| *k).collect(),
+        )
+    }
+
+    /// Merging a block's late step hits: lines of either list come in line
+    /// order, and a line of both gets the union of their rules, answers
+    /// and captured fields; the block's runs stay.
+    #[test]
+    fn merged_step_events_keep_line_order_and_join_a_lines_answers() {
+        let at = |line: u64| LineRef::At(line * 100, 10);
+        let v = |s: &str| Value::Str(Cow::Owned(s.to_owned()));
+        let mut first = Forwarded::default();
+        first.run_starts(0, 1);
+        first.push(2, 200, true, at(2), &[0], &[(0, 0)], [(1, v("a"))]);
+        first.push(
+            5,
+            500,
+            false,
+            at(5),
+            &[1, 3],
+            &[(1, 0), (3, 1)],
+            [(0, v("b"))],
+        );
+        let mut late = Forwarded::default();
+        late.push(1, 100, true, at(1), &[2], &[(2, 1)], [(2, v("c"))]);
+        late.push(
+            5,
+            500,
+            true,
+            at(5),
+            &[1, 2],
+            &[(1, 1), (2, 1)],
+            [(0, v("b")), (4, v("d"))],
+        );
+        late.push(7, 700, true, at(7), &[0], &[(0, 1)], []);
+        first.merge(&late);
+        let got: Vec<_> = first.events.iter().map(|e| event(&first, e)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, true, vec![2], vec![(2, 1)], vec![2]),
+                (2, true, vec![0], vec![(0, 0)], vec![1]),
+                (
+                    5,
+                    true,
+                    vec![1, 2, 3],
+                    vec![(1, 0), (1, 1), (2, 1), (3, 1)],
+                    vec![0, 4]
+                ),
+                (7, true, vec![0], vec![(0, 1)], vec![]),
+            ]
+        );
+        assert_eq!(first.runs, vec![(0, 1)]);
+        // Nothing to merge: nothing changes.
+        let before: Vec<_> = first.events.iter().map(|e| event(&first, e)).collect();
+        first.merge(&Forwarded::default());
+        let after: Vec<_> = first.events.iter().map(|e| event(&first, e)).collect();
+        assert_eq!(before, after);
+    }
 }

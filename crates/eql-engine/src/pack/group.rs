@@ -302,6 +302,7 @@ impl Group {
                 continue;
             };
             if out.is_skipped(position) {
+                out.left_out.push(position);
                 continue;
             }
             out.evaluated += 1;

@@ -58,6 +58,9 @@ pub struct PackMatches {
     /// The pack rules left out of matching ([`PackMatches::set_skipped`]):
     /// bit `i % 64` of word `i / 64`.
     pub(super) skipped: Vec<u64>,
+    /// The rules left out ([`PackMatches::set_skipped`]) that were
+    /// candidates of the last event ([`PackMatches::left_out`]).
+    pub(super) left_out: Vec<u32>,
 }
 
 /// Where a pack spends its time, per rule, measured on a sample of events.
@@ -279,6 +282,31 @@ impl PackMatches {
                 *w &= !bit;
             }
         }
+    }
+
+    /// The rules left out ([`PackMatches::set_skipped`]) that the last
+    /// event made candidates, ascending: the only ones that could have
+    /// matched it. A caller that left rules out on a guess it must check
+    /// later matches the event again with just these in.
+    ///
+    /// ```
+    /// use eql_engine::{CompileOptions, CompiledQuery, Pack, PackMatches};
+    /// let opts = CompileOptions::default();
+    /// let q = |t: &str| CompiledQuery::compile(t, &opts).unwrap();
+    /// let pack = Pack::new(&[
+    ///     q(r#"process where process.name : "cmd.exe""#),
+    ///     q(r#"process where process.name : "bash""#),
+    /// ]);
+    /// let ev = br#"{"event": {"category": "process"}, "process": {"name": "cmd.exe"}}"#;
+    /// let mut hits = PackMatches::new();
+    /// hits.set_skipped(0, true);
+    /// hits.set_skipped(1, true);
+    /// pack.matches_json(ev, &mut hits).unwrap();
+    /// // Rule 1 could not match: the candidate index ruled it out.
+    /// assert_eq!((hits.rules(), hits.left_out()), (&[][..], &[0][..]));
+    /// ```
+    pub fn left_out(&self) -> &[u32] {
+        &self.left_out
     }
 
     /// True when pack rule `i` is left out ([`PackMatches::set_skipped`]).

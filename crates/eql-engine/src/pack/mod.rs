@@ -455,6 +455,7 @@ impl Pack {
         out.captured.clear();
         out.captured_done = self.captures.is_empty();
         out.rules.clear();
+        out.left_out.clear();
         let n = self.groups.len();
         if out.slot_bufs.len() < n {
             out.slot_bufs.resize_with(n, SlotBuf::default);
@@ -495,6 +496,9 @@ impl Pack {
         }
         if n > 1 {
             out.rules.sort_unstable();
+        }
+        if !out.left_out.is_empty() {
+            out.left_out.sort_unstable();
         }
         if out.captured_done {
             let want = self.capture_needs.as_deref().map(|c| c.wanted(&out.rules));
