@@ -198,7 +198,7 @@ impl<'p> Evaluator<'p> {
             }
         }
         out.events += 1;
-        if let (true, Some(g)) = (gated, &self.gate) {
+        if let Some(g) = self.gate.as_ref().filter(|g| gated && g.defers()) {
             let from = out.deferred_entries.len();
             for (p, hits) in all_hits.iter().enumerate() {
                 out.deferred_entries.extend(

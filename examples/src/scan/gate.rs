@@ -306,8 +306,7 @@ impl<'p> GateFilter<'p> {
             e.forward.retain_answers(|at, gated, answers| {
                 // The deferred lines before this one.
                 while let Some(d) = deferred.next_if(|d| d.at < at) {
-                    let hits = m.line(d, before, &mut late);
-                    note(gates, before, &hits, Watermarks::run(d.at));
+                    m.line_kept(d, before, &mut late);
                 }
                 let run = Watermarks::run(at);
                 // One thread sets a line's gates before its hits open any.
@@ -327,8 +326,7 @@ impl<'p> GateFilter<'p> {
                 }
             });
             for d in deferred {
-                let hits = m.line(d, &self.before, &mut late);
-                note(&self.gates, &mut self.before, &hits, Watermarks::run(d.at));
+                m.line_kept(d, before, &mut late);
             }
             e.forward.merge(&late);
         }
@@ -369,6 +367,12 @@ struct Rematch<'a, 'p> {
 }
 
 impl Rematch<'_, '_> {
+    /// [`Rematch::line`], its hits then counted in `before`.
+    fn line_kept(&mut self, d: &Deferred, before: &mut [Option<u64>], late: &mut Forwarded) {
+        let hits = self.line(d, before, late);
+        note(self.gates, before, &hits, Watermarks::run(d.at));
+    }
+
     /// Matches deferred line `d` again with those of its left-out steps
     /// that are open after the hits `before`: its hits (ascending) go to
     /// `late`, and are returned.
@@ -598,6 +602,12 @@ impl GateState {
             }
         }
         self.uncertain.sort_unstable();
+    }
+
+    /// True when some step left out of the lines of the current run may
+    /// have to be matched again ([`GateState::recheck`]).
+    pub(crate) fn defers(&self) -> bool {
+        !self.uncertain.is_empty()
     }
 
     /// True when the gated step at `entry` (pack, position), left out of

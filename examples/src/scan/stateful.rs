@@ -251,66 +251,77 @@ impl Forwarded {
 
     /// Adds the events of `other`, more events of the same block's lines,
     /// in order: an event of a line already here gets the rules, step
-    /// answers and captured fields it did not have.
+    /// answers and captured fields it did not have. The events of lines
+    /// `other` does not have keep their lists where they are; the lists of
+    /// the others are appended.
     pub(crate) fn merge(&mut self, other: &Forwarded) {
         if other.events.is_empty() {
             return;
         }
-        let mut out = Forwarded {
-            runs: std::mem::take(&mut self.runs),
-            ..Forwarded::default()
-        };
-        let (mut mine, mut theirs) = (
-            self.events.iter().peekable(),
-            other.events.iter().peekable(),
-        );
+        let mine = std::mem::take(&mut self.events);
+        let mut events = Vec::with_capacity(mine.len() + other.events.len());
+        let mut theirs = other.events.iter().peekable();
         let (mut rules, mut answers, mut fields) = (Vec::new(), Vec::new(), Vec::new());
-        loop {
-            let (a, b) = match (mine.peek(), theirs.peek()) {
-                (None, None) => break,
-                (Some(a), Some(b)) if a.line == b.line => (mine.next(), theirs.next()),
-                (Some(a), Some(b)) if a.line < b.line => (mine.next(), None),
-                (Some(_), None) => (mine.next(), None),
-                _ => (None, theirs.next()),
-            };
-            let (ev, from) = match (a, b) {
-                (Some(a), _) => (a, &*self),
-                (None, Some(b)) => (b, other),
-                (None, None) => break,
-            };
-            rules.clear();
-            answers.clear();
-            fields.clear();
-            rules.extend_from_slice(from.rules(ev));
-            answers.extend_from_slice(from.answers(ev));
-            fields.extend(from.fields(ev).iter().cloned());
-            let mut gated = ev.gated;
-            if let (Some(_), Some(b)) = (a, b) {
-                rules.extend_from_slice(other.rules(b));
-                answers.extend_from_slice(other.answers(b));
-                for f in other.fields(b) {
-                    if !fields.iter().any(|(k, _)| *k == f.0) {
-                        fields.push(f.clone());
-                    }
-                }
-                gated |= b.gated;
+        for ev in mine {
+            while let Some(b) = theirs.next_if(|b| b.line < ev.line) {
+                let (r, a, f) = (other.rules(b), other.answers(b), other.fields(b));
+                events.push(self.append(b, b.gated, r, a, f));
             }
+            let Some(b) = theirs.next_if(|b| b.line == ev.line) else {
+                events.push(ev);
+                continue;
+            };
+            // The union of both events' lists.
+            rules.clear();
+            rules.extend_from_slice(self.rules(&ev));
+            rules.extend_from_slice(other.rules(b));
             rules.sort_unstable();
             rules.dedup();
+            answers.clear();
+            answers.extend_from_slice(self.answers(&ev));
+            answers.extend_from_slice(other.answers(b));
             answers.sort_unstable();
             answers.dedup();
+            fields.clear();
+            fields.extend_from_slice(other.fields(b));
+            for f in self.fields(&ev) {
+                if other.fields(b).iter().all(|g| g.0 != f.0) {
+                    fields.push(f.clone());
+                }
+            }
             fields.sort_by_key(|f| f.0);
-            out.push(
-                ev.line,
-                ev.at,
-                gated,
-                ev.bytes.clone(),
-                &rules,
-                &answers,
-                fields.drain(..),
-            );
+            events.push(self.append(&ev, ev.gated || b.gated, &rules, &answers, &fields));
         }
-        *self = out;
+        for b in theirs {
+            let (r, a, f) = (other.rules(b), other.answers(b), other.fields(b));
+            events.push(self.append(b, b.gated, r, a, f));
+        }
+        self.events = events;
+    }
+
+    /// The event of `ev`'s line with the lists `rules`, `answers` and
+    /// `fields` appended to this block's.
+    fn append(
+        &mut self,
+        ev: &Forward,
+        gated: bool,
+        rules: &[u32],
+        answers: &[(u32, u32)],
+        fields: &[(u32, Value<'static>)],
+    ) -> Forward {
+        let (r, a, f) = (self.rules.len(), self.answers.len(), self.fields.len());
+        self.rules.extend_from_slice(rules);
+        self.answers.extend_from_slice(answers);
+        self.fields.extend_from_slice(fields);
+        Forward {
+            line: ev.line,
+            bytes: ev.bytes.clone(),
+            at: ev.at,
+            gated,
+            rules: run_from(&self.rules, r),
+            answers: run_from(&self.answers, a),
+            fields: run_from(&self.fields, f),
+        }
     }
 
     /// Empties the block, keeping its allocations.
