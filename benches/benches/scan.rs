@@ -11,6 +11,10 @@
 //!   two threads (each parsing half of the file's bytes) against one: what
 //!   two threads give on the machine to a job with nothing shared.
 //!
+//! - the corpus scan of a file in time order for the same lines laid end
+//!   to end three times (its times go back twice, as files of several
+//!   days concatenated do): what input out of order costs per event.
+//!
 //! Baseline and subject alternate for several rounds; the medians of their
 //! rates and of the per-round ratios are printed with the ratio's range.
 //! Then the peak RSS of the corpus scan over 100k and 1M events (a child
@@ -62,6 +66,44 @@ fn scan(scanner: &Scanner, path: &Path) -> u64 {
         &mut summary,
     );
     summary.events
+}
+
+/// A file removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The first `lines` lines of `path` in a temporary file, and the same
+/// lines `times` times over in another.
+fn laid_end_to_end(
+    path: &Path,
+    lines: usize,
+    times: usize,
+) -> std::io::Result<(TempFile, TempFile)> {
+    let mut head = Vec::new();
+    let mut r = BufReader::new(File::open(path)?);
+    for _ in 0..lines {
+        if r.read_until(b'\n', &mut head)? == 0 {
+            break;
+        }
+    }
+    let dir = std::env::temp_dir();
+    let pid = std::process::id();
+    let once = TempFile(dir.join(format!("eql-bench-{pid}-once.jsonl")));
+    std::fs::write(once.path(), &head)?;
+    let thrice = TempFile(dir.join(format!("eql-bench-{pid}-laid.jsonl")));
+    std::fs::write(thrice.path(), head.repeat(times))?;
+    Ok((once, thrice))
 }
 
 /// The DOM-parse baseline over the same file, read in 1 MiB buffers.
@@ -331,6 +373,16 @@ fn main() {
         &mut || scan(&c1, &events),
         &mut || scan(&c2, &events),
     );
+    match laid_end_to_end(&events, 30_000, 3) {
+        Ok((once, thrice)) => {
+            compare(
+                "scan corpus, 30k lines laid end to end 3 times (out of order) vs once (events/s)",
+                &mut || scan(&c1, once.path()),
+                &mut || scan(&c1, thrice.path()),
+            );
+        }
+        Err(e) => eprintln!("bench: no out-of-order input: {e}"),
+    }
     // The inputs of the memory figure: `EQL_BENCH_RSS_EVENTS` (files
     // separated by `:`), else 100k and 1M generated events.
     let rss_inputs: Vec<PathBuf> = match std::env::var_os("EQL_BENCH_RSS_EVENTS") {

@@ -138,3 +138,81 @@ fn some_results_come_before_finish() {
     }
     assert!(early > 0, "no result came before finish");
 }
+
+/// A session whose rules read two clocks: a promise on the session's
+/// clock releases the hits of the rule on `@timestamp` as their time
+/// passes, and none of the hits of the rule timed by its own field `t2`
+/// (they run at `finish`); every result is the one a session that holds
+/// everything to the end gives, in the same order. The stream goes back in
+/// time twice, as files laid end to end do.
+#[test]
+fn a_promise_releases_only_the_hits_on_the_sessions_clock() {
+    use eql_engine::CompileOptions;
+    use serde_json::json;
+    let base = CompileOptions::default();
+    let mut own = CompileOptions::default();
+    own.timestamp_field = "t2".into();
+    let query = "sequence by k with maxspan=5s [a where true] [b where true]";
+    let plan = Arc::new(SessionPlan::new([
+        CompiledQuery::compile(query, &base).expect("compiles"),
+        CompiledQuery::compile(query, &own).expect("compiles"),
+    ]));
+    // Three runs of the same 40 seconds: `a` then `b` a second later, per
+    // key; `t2` runs backwards so the two clocks disagree.
+    let events: Vec<serde_json::Value> = (0..3)
+        .flat_map(|copy| {
+            (0..40i64).map(move |i| {
+                json!({
+                    "@timestamp": i * 1000 + copy,
+                    "t2": (40 - i) * 1000 + copy,
+                    "event": {"category": if i % 2 == 0 { "a" } else { "b" }},
+                    "k": format!("h{}", (i / 2) % 3),
+                })
+            })
+        })
+        .collect();
+    let mut opts = SessionOptions::default();
+    opts.order = Some(StreamOrder::Bounded);
+    let run = |promise: bool| {
+        let mut s: Session<u32> = Session::new(Arc::clone(&plan), opts.clone());
+        let mut out = Matches::new();
+        // (rule, events, released before finish)
+        let mut found: Vec<(usize, Vec<u32>, bool)> = Vec::new();
+        for (i, ev) in events.iter().enumerate() {
+            if promise {
+                let time = events[i..]
+                    .iter()
+                    .filter_map(|e| s.order_time(e))
+                    .min()
+                    .unwrap_or(i64::MAX);
+                s.release_before(time, &mut out);
+            }
+            s.push(i as u32, ev, &mut out);
+            found.extend(out.iter().map(|m| (m.rule, m.events.to_vec(), true)));
+            assert!(out.late().is_empty(), "no event is late");
+            out.clear();
+        }
+        s.finish(&mut out);
+        found.extend(out.iter().map(|m| (m.rule, m.events.to_vec(), false)));
+        found
+    };
+    let whole = run(false);
+    let promised = run(true);
+    let strip = |f: &[(usize, Vec<u32>, bool)], rule: usize| -> Vec<Vec<u32>> {
+        f.iter()
+            .filter(|m| m.0 == rule)
+            .map(|m| m.1.clone())
+            .collect()
+    };
+    for rule in 0..2 {
+        assert_eq!(strip(&promised, rule), strip(&whole, rule), "rule {rule}");
+    }
+    assert!(!strip(&whole, 0).is_empty() && !strip(&whole, 1).is_empty());
+    assert!(whole.iter().all(|m| !m.2), "held to the end");
+    let early = |rule: usize| promised.iter().filter(|m| m.0 == rule && m.2).count();
+    assert!(
+        early(0) > 0,
+        "the promise released the session clock's hits"
+    );
+    assert_eq!(early(1), 0, "a promise on another clock releases nothing");
+}

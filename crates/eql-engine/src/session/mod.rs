@@ -206,7 +206,13 @@ impl<H: Clone> Session<H> {
             Arc::new(crate::Projection::new(&paths))
         };
         let tie_name = first.and_then(|o| o.tiebreaker_field.as_deref());
-        let ordering = Orderer::new(order, &plan.rules, tie_name, opts.limits.max_held_hits);
+        let ordering = Orderer::new(
+            order,
+            &plan.rules,
+            &ts_name,
+            tie_name,
+            opts.limits.max_held_hits,
+        );
         Session {
             rules,
             ordering,

@@ -3,8 +3,11 @@
 //! Single-event rules (no pipe, or only pipes whose results do not depend on
 //! order) run every hit as it is pushed. The other rules' hits are held as
 //! [`Held`] (the caller's handle, the hit and its [`OrderKey`]) and run in key
-//! order: all of them at `finish` ([`StreamOrder::Bounded`]), or once the
-//! newest timestamp is a window past them ([`StreamOrder::Window`]). Each
+//! order: all of them at `finish`, or those before the time a caller
+//! promises with `Session::release_before` ([`StreamOrder::Bounded`]), or
+//! once the newest timestamp is a window past them ([`StreamOrder::Window`]).
+//! The hits a promise can release wait in a heap, smallest key first, so a
+//! promise costs what it releases, not what stays held. Each
 //! rule remembers the key of the last hit it ran; a later hit with a smaller
 //! key is late and skipped (its event is reported), so a rule's state machine
 //! only ever sees its hits in order. A sequence with `maxspan` expires its
@@ -79,6 +82,9 @@ struct RuleOrder {
     kind: Kind,
     /// An Elasticsearch sequence with `maxspan`: expire before each hit.
     timed: bool,
+    /// Timed by a field of its own, not the session's: a promise on the
+    /// session's clock releases none of its hits.
+    own_time: bool,
     tie: TieSource,
     /// The key of the last hit this rule ran.
     released: Option<OrderKey>,
@@ -103,12 +109,10 @@ pub(super) struct Orderer<H> {
     rules: Vec<RuleOrder>,
     /// Tiebreaker fields of rules whose field is not the session's.
     own_tie: Vec<FieldPath>,
-    /// [`StreamOrder::Bounded`]: every held hit, in arrival order.
+    /// [`StreamOrder::Bounded`]: the held hits of the rules timed by a
+    /// field of their own ([`RuleOrder::own_time`]), in arrival order.
     held: Vec<Held<H>>,
-    /// Empty between calls: the allocations `release_before` splits
-    /// `held` into, kept from one call to the next.
-    spare: (Vec<Held<H>>, Vec<Held<H>>),
-    /// [`StreamOrder::Window`]: held hits, smallest key first.
+    /// The other held hits, smallest key first.
     heap: BinaryHeap<Reverse<Held<H>>>,
     max_held: usize,
     /// Newest session timestamp seen.
@@ -127,9 +131,12 @@ pub(super) struct PushReport {
 }
 
 impl<H: Clone> Orderer<H> {
+    /// `session_time`: the session's timestamp field; `session_tie`: its
+    /// tiebreaker field.
     pub(super) fn new(
         mode: StreamOrder,
         rules: &[RulePlan],
+        session_time: &str,
         session_tie: Option<&str>,
         max_held: usize,
     ) -> Self {
@@ -161,6 +168,7 @@ impl<H: Clone> Orderer<H> {
                 RuleOrder {
                     kind,
                     timed: matches!(&r.body, BodySpec::Seq(s) if s.maxspan.is_some() && !s.py),
+                    own_time: r.engine.opts.timestamp_field != session_time,
                     tie,
                     released: None,
                 }
@@ -171,7 +179,6 @@ impl<H: Clone> Orderer<H> {
             rules,
             own_tie,
             held: Vec::new(),
-            spare: (Vec::new(), Vec::new()),
             heap: BinaryHeap::new(),
             max_held,
             max_ts: None,
@@ -196,15 +203,32 @@ impl<H: Clone> Orderer<H> {
         }
     }
 
-    /// Holds `held` until its turn: in arrival order in
-    /// [`StreamOrder::Bounded`], else in the heap.
+    /// Holds `held` until its turn: in the heap, or in arrival order when a
+    /// promise on the session's clock cannot release it
+    /// ([`StreamOrder::Bounded`], a rule timed by a field of its own).
     #[inline]
     fn hold(&mut self, held: Held<H>) {
-        if self.mode == StreamOrder::Bounded {
+        let own_time = self
+            .rules
+            .get(held.hit.rule as usize)
+            .is_some_and(|r| r.own_time);
+        if self.mode == StreamOrder::Bounded && own_time {
             self.held.push(held);
         } else {
             self.heap.push(Reverse(held));
         }
+    }
+
+    /// Takes every held hit out, smallest key first.
+    fn take_all(&mut self) -> Vec<Held<H>> {
+        let mut all = std::mem::take(&mut self.held);
+        all.extend(
+            std::mem::take(&mut self.heap)
+                .into_iter()
+                .map(|Reverse(h)| h),
+        );
+        all.sort_unstable();
+        all
     }
 
     /// Hits held now.

@@ -151,33 +151,19 @@ impl<H: Clone> Session<H> {
         self.expire_before(time, out);
     }
 
-    /// The held hits that order before `time` run, in order.
+    /// The held hits that order before `time` run, in order (the hits of a
+    /// rule timed by a field of its own are not in the heap).
     fn release_held_before(&mut self, time: i64, out: &mut Matches<H>) {
-        if self.ordering.held.is_empty() {
-            return;
-        }
-        // Split `held` into the due hits and the rest, in the allocations of
-        // the last call (a session runs this once per run of the file).
-        let rules = &self.rules;
-        let (mut due, mut rest) = std::mem::take(&mut self.ordering.spare);
-        let mut held = std::mem::take(&mut self.ordering.held);
-        for h in held.drain(..) {
-            let runs = h.key.ts < time
-                && rules
-                    .get(h.hit.rule as usize)
-                    .is_some_and(|r| r.ts_slot.is_none());
-            if runs {
-                due.push(h);
-            } else {
-                rest.push(h);
+        while self
+            .ordering
+            .heap
+            .peek()
+            .is_some_and(|Reverse(h)| h.key.ts < time)
+        {
+            if let Some(Reverse(h)) = self.ordering.heap.pop() {
+                self.release(h, out);
             }
         }
-        self.ordering.held = rest;
-        due.sort_unstable();
-        for h in due.drain(..) {
-            self.release(h, out);
-        }
-        self.ordering.spare = (due, held);
     }
 
     /// Every sequence with `maxspan` on the session's clock does what its
@@ -207,15 +193,15 @@ impl<H: Clone> Session<H> {
         o.peak_held = o.peak_held.max(o.held_len());
         match o.mode {
             StreamOrder::Bounded => {
-                if o.held.len() > o.max_held {
+                if o.held_len() > o.max_held {
                     // Run the oldest half now (at least one): the rest keeps
                     // as much look-back as the cap allows.
-                    let mut held = std::mem::take(&mut o.held);
-                    held.sort_unstable();
+                    let mut held = o.take_all();
                     let n = (held.len() - o.max_held).max(held.len() / 2);
                     o.overflow += n as u64;
-                    let rest = held.split_off(n);
-                    self.ordering.held = rest;
+                    for h in held.split_off(n) {
+                        o.hold(h);
+                    }
                     for h in held {
                         self.release(h, out);
                     }
@@ -251,12 +237,7 @@ impl<H: Clone> Session<H> {
 
     /// Runs every held hit, in order (end of input).
     pub(in crate::session) fn release_all(&mut self, out: &mut Matches<H>) {
-        let mut held = std::mem::take(&mut self.ordering.held);
-        held.sort_unstable();
-        for h in held {
-            self.release(h, out);
-        }
-        while let Some(Reverse(h)) = self.ordering.heap.pop() {
+        for h in self.ordering.take_all() {
             self.release(h, out);
         }
     }
