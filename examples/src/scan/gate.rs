@@ -474,6 +474,11 @@ impl Gates {
     }
 }
 
+/// The word of `bits` that holds the bit of entry (`p`, `pos`).
+fn word(bits: &mut [Vec<u64>], p: usize, pos: u32) -> Option<&mut u64> {
+    bits.get_mut(p)?.get_mut(pos as usize / 64)
+}
+
 /// One evaluating thread's view of the gates.
 pub(crate) struct GateState {
     gates: Arc<Gates>,
@@ -492,9 +497,11 @@ pub(crate) struct GateState {
     /// ([`GateState::recheck`]).
     deferring: bool,
     /// The entries (pack, position) of the gated steps left out of the
-    /// lines of the current run that a hit not known yet could keep in,
-    /// ascending.
+    /// lines of the current run that a hit not known yet could keep in.
     uncertain: Vec<(usize, u32)>,
+    /// The same entries as bits: per pack, bit `pos` of word `pos / 64`
+    /// (every line asks [`GateState::recheck`] of each entry it left out).
+    uncertain_bits: Vec<Vec<u64>>,
     /// The run of the last line seen.
     run: Option<u64>,
     /// One of several evaluating threads, whose blocks the writing thread
@@ -515,6 +522,7 @@ impl GateState {
             unknown: false,
             deferring: false,
             uncertain: Vec::new(),
+            uncertain_bits: Vec::new(),
             run: None,
             checked: false,
         }
@@ -577,6 +585,11 @@ impl GateState {
         let Some(wm) = self.ahead.watermarks() else {
             return;
         };
+        for &(p, pos) in &self.uncertain {
+            if let Some(w) = word(&mut self.uncertain_bits, p, pos) {
+                *w = 0;
+            }
+        }
         self.uncertain.clear();
         for g in &self.gates.steps {
             let known = self.last.get(g.pred).copied().flatten();
@@ -599,9 +612,21 @@ impl GateState {
                         ));
             if uncertain {
                 self.uncertain.push(g.entry);
+                let (p, pos) = g.entry;
+                if self.uncertain_bits.len() <= p {
+                    self.uncertain_bits.resize_with(p + 1, Vec::new);
+                }
+                if let Some(bits) = self.uncertain_bits.get_mut(p) {
+                    let at = pos as usize / 64;
+                    if bits.len() <= at {
+                        bits.resize(at + 1, 0);
+                    }
+                }
+                if let Some(w) = word(&mut self.uncertain_bits, p, pos) {
+                    *w |= 1 << (pos % 64);
+                }
             }
         }
-        self.uncertain.sort_unstable();
     }
 
     /// True when some step left out of the lines of the current run may
@@ -613,8 +638,11 @@ impl GateState {
     /// True when the gated step at `entry` (pack, position), left out of
     /// the current line, is to be matched again by the writing thread once
     /// it knows every hit before the line.
-    pub(crate) fn recheck(&self, entry: (usize, u32)) -> bool {
-        self.uncertain.binary_search(&entry).is_ok()
+    pub(crate) fn recheck(&self, (p, pos): (usize, u32)) -> bool {
+        self.uncertain_bits
+            .get(p)
+            .and_then(|bits| bits.get(pos as usize / 64))
+            .is_some_and(|w| w & (1 << (pos % 64)) != 0)
     }
 
     /// The current line hit the steps `hits` ((stateful rule position,
