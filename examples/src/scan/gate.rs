@@ -237,6 +237,12 @@ impl Gated {
             }),
         }
     }
+
+    /// True when this step is kept in at the lines of run `run` after the
+    /// hits `last` (the latest run of each entry of [`Gates::preds`]).
+    fn kept(&self, last: &[Option<u64>], run: u64, wm: &Watermarks) -> bool {
+        !self.leave_out(last.get(self.pred).copied().flatten(), run, wm)
+    }
 }
 
 /// The writing thread's view of the gates: it takes the blocks in input
@@ -314,11 +320,7 @@ impl<'p> GateFilter<'p> {
                     .next_if(|d| d.at == at)
                     .map(|d| m.line(d, before, &mut late));
                 if gated {
-                    answers.retain(|a| {
-                        gates.gated(*a).is_none_or(|g| {
-                            !g.leave_out(before.get(g.pred).copied().flatten(), run, wm)
-                        })
-                    });
+                    answers.retain(|a| gates.gated(*a).is_none_or(|g| g.kept(before, run, wm)));
                 }
                 note(gates, before, answers, run);
                 if let Some(hits) = same {
@@ -469,8 +471,7 @@ impl Gates {
     /// `run` after the hits `last` (per entry of `preds`); true for an
     /// entry that is no gated step.
     fn open(&self, last: &[Option<u64>], run: u64, entry: (usize, u32), wm: &Watermarks) -> bool {
-        self.at_entry(entry)
-            .is_none_or(|g| !g.leave_out(last.get(g.pred).copied().flatten(), run, wm))
+        self.at_entry(entry).is_none_or(|g| g.kept(last, run, wm))
     }
 }
 
@@ -513,6 +514,16 @@ pub(crate) struct GateState {
 impl GateState {
     pub(crate) fn new(gates: Arc<Gates>, ahead: Arc<super::stateful::Reread>) -> Self {
         let n = gates.preds.len();
+        // A word for every gated step's entry.
+        let mut uncertain_bits: Vec<Vec<u64>> = Vec::new();
+        for &(p, pos) in gates.by_entry.iter().map(|(e, _)| e) {
+            if uncertain_bits.len() <= p {
+                uncertain_bits.resize_with(p + 1, Vec::new);
+            }
+            if let Some(bits) = uncertain_bits.get_mut(p) {
+                bits.resize(bits.len().max(pos as usize / 64 + 1), 0);
+            }
+        }
         GateState {
             gates,
             ahead,
@@ -522,7 +533,7 @@ impl GateState {
             unknown: false,
             deferring: false,
             uncertain: Vec::new(),
-            uncertain_bits: Vec::new(),
+            uncertain_bits,
             run: None,
             checked: false,
         }
@@ -613,15 +624,6 @@ impl GateState {
             if uncertain {
                 self.uncertain.push(g.entry);
                 let (p, pos) = g.entry;
-                if self.uncertain_bits.len() <= p {
-                    self.uncertain_bits.resize_with(p + 1, Vec::new);
-                }
-                if let Some(bits) = self.uncertain_bits.get_mut(p) {
-                    let at = pos as usize / 64;
-                    if bits.len() <= at {
-                        bits.resize(at + 1, 0);
-                    }
-                }
                 if let Some(w) = word(&mut self.uncertain_bits, p, pos) {
                     *w |= 1 << (pos % 64);
                 }

@@ -285,8 +285,8 @@ impl PackMatches {
     }
 
     /// The rules left out ([`PackMatches::set_skipped`]) that the last
-    /// event made candidates, ascending: the only ones that could have
-    /// matched it. A caller that left rules out on a guess it must check
+    /// event made candidates, in no particular order: the only ones that
+    /// could have matched it. A caller that left rules out on a guess it must check
     /// later matches the event again with just these in.
     ///
     /// ```

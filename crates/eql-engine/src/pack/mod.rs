@@ -497,9 +497,6 @@ impl Pack {
         if n > 1 {
             out.rules.sort_unstable();
         }
-        if !out.left_out.is_empty() {
-            out.left_out.sort_unstable();
-        }
         if out.captured_done {
             let want = self.capture_needs.as_deref().map(|c| c.wanted(&out.rules));
             out.captured.extend(
